@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs the Debian packages certgate needs, only those that are missing.
+# Usage: scripts/deps.sh build|test
+#   build: what compiling and running certgate needs
+#   test:  the above plus the real peers the test suite starts
+# Idempotent: a second run installs nothing and prints nothing but a summary.
+set -euo pipefail
+
+build_pkgs=(
+  build-essential cmake pkg-config git
+  libssl-dev libsodium-dev libsqlite3-dev libpq-dev
+  libboost1.81-dev libboost-json1.81-dev
+  libldns-dev libpsl-dev
+  libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+test_pkgs=(openssl curl sqlite3)
+
+want=("${build_pkgs[@]}")
+case "${1:-build}" in
+  build) ;;
+  test) want+=("${test_pkgs[@]}") ;;
+  *) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all ${#want[@]} packages present"
+  exit 0
+fi
+
+echo "deps: installing ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo_cmd=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+# Package lists may be absent on a fresh machine; refresh them once if the install fails.
+if ! "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}"; then
+  "${sudo_cmd[@]}" apt-get update
+  "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+fi

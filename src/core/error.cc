@@ -1,0 +1,126 @@
+#include "core/error.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+namespace certgate {
+namespace {
+
+using E = ErrorCode;
+using K = Kind;
+
+constexpr std::array kErrors = {
+    ErrorInfo{E::kInternal, K::kInternal, "internal error; the server log has the details"},
+    ErrorInfo{E::kNotFound, K::kNotFound, "no such resource in this account"},
+    ErrorInfo{E::kRouteNotFound, K::kNotFound, "no such API path"},
+    ErrorInfo{E::kMethodNotAllowed, K::kMethodNotAllowed, "the path exists but not for this method"},
+    ErrorInfo{E::kAuthMissing, K::kUnauthenticated, "no API key in the Authorization header"},
+    ErrorInfo{E::kAuthInvalid, K::kUnauthenticated, "the API key is not valid"},
+    ErrorInfo{E::kVersionUnsupported, K::kInvalidArgument, "unsupported Ngrok-Version header"},
+    ErrorInfo{E::kBodyTooLarge, K::kPayloadTooLarge, "request body over 1 MiB"},
+    ErrorInfo{E::kJsonMalformed, K::kInvalidArgument, "request body is not valid JSON"},
+    ErrorInfo{E::kJsonWrongType, K::kInvalidArgument, "a field has the wrong JSON type"},
+    ErrorInfo{E::kJsonUnknownField, K::kInvalidArgument, "a field is not part of the resource"},
+    ErrorInfo{E::kFieldRequired, K::kInvalidArgument, "a required field is missing"},
+    ErrorInfo{E::kFieldTooLong, K::kInvalidArgument, "a field is longer than its limit"},
+    ErrorInfo{E::kInvalidPaging, K::kInvalidArgument, "limit or before_id is not valid"},
+    ErrorInfo{E::kIdMismatch, K::kInvalidArgument, "the body's id differs from the path's id"},
+    ErrorInfo{E::kPlanRequired, K::kPermissionDenied, "the account's plan does not include this"},
+    ErrorInfo{E::kHeaderTooLarge, K::kHeaderTooLarge, "request headers over the limit"},
+    ErrorInfo{E::kShuttingDown, K::kUnavailable, "the server is shutting down"},
+    ErrorInfo{E::kBadRequest, K::kInvalidArgument, "the HTTP request is malformed"},
+    ErrorInfo{E::kConfigInvalid, K::kInvalidArgument, "a flag or config value is not valid"},
+    ErrorInfo{E::kIo, K::kInternal, "a file or network operation failed"},
+
+    ErrorInfo{E::kBundleEmpty, K::kInvalidArgument, "certificate_pem is empty"},
+    ErrorInfo{E::kBundleNotPem, K::kInvalidArgument, "certificate_pem is not PEM text"},
+    ErrorInfo{E::kBundleWrongBlock, K::kInvalidArgument,
+              "certificate_pem holds a PEM block that is not a CERTIFICATE"},
+    ErrorInfo{E::kPemMalformed, K::kInvalidArgument,
+              "a PEM block is truncated or its base64 is corrupt"},
+    ErrorInfo{E::kCertNotX509, K::kInvalidArgument, "a CERTIFICATE block is not X.509"},
+    ErrorInfo{E::kChainMisordered, K::kInvalidArgument,
+              "the chain is out of order; the message gives the working order"},
+    ErrorInfo{E::kChainGap, K::kInvalidArgument, "the chain misses an intermediate certificate"},
+    ErrorInfo{E::kChainUnrelated, K::kInvalidArgument,
+              "the bundle holds a certificate that is not part of the chain"},
+    ErrorInfo{E::kBundleTooLarge, K::kInvalidArgument, "certificate_pem over 64 KiB"},
+    ErrorInfo{E::kBundleTooManyCerts, K::kInvalidArgument, "more than 10 certificates"},
+    ErrorInfo{E::kPemHeaders, K::kInvalidArgument, "a PEM block carries headers"},
+    ErrorInfo{E::kLeafExpired, K::kInvalidArgument, "the leaf certificate has expired"},
+    ErrorInfo{E::kLeafNotYetValid, K::kInvalidArgument, "the leaf certificate is not valid yet"},
+    ErrorInfo{E::kLeafNotForServer, K::kInvalidArgument,
+              "the leaf certificate may not be used by a TLS server"},
+
+    ErrorInfo{E::kKeyEmpty, K::kInvalidArgument, "private_key_pem is empty"},
+    ErrorInfo{E::kKeyNotPem, K::kInvalidArgument, "private_key_pem is not PEM text"},
+    ErrorInfo{E::kKeyWrongBlock, K::kInvalidArgument,
+              "private_key_pem is not exactly one private key block"},
+    ErrorInfo{E::kKeyEncrypted, K::kInvalidArgument, "the private key is encrypted"},
+    ErrorInfo{E::kKeyUnsupportedType, K::kInvalidArgument,
+              "the key is not RSA, ECDSA or Ed25519"},
+    ErrorInfo{E::kKeyUnsupportedCurve, K::kInvalidArgument,
+              "the ECDSA key is not on P-256, P-384 or P-521"},
+    ErrorInfo{E::kKeyRsaSize, K::kInvalidArgument,
+              "the RSA key is under 2048 or over 16384 bits"},
+    ErrorInfo{E::kKeyMalformed, K::kInvalidArgument, "the private key's DER cannot be parsed"},
+    ErrorInfo{E::kKeyMismatch, K::kInvalidArgument,
+              "the private key does not match the leaf certificate"},
+    ErrorInfo{E::kKeyTooLarge, K::kInvalidArgument, "private_key_pem over 32 KiB"},
+    ErrorInfo{E::kKeyInvalid, K::kInvalidArgument, "the private key fails its consistency check"},
+
+    ErrorInfo{E::kSealFailed, K::kInternal, "sealing key material failed"},
+    ErrorInfo{E::kUnsealFailed, K::kInternal,
+              "a sealed key does not open (wrong master key or moved record)"},
+    ErrorInfo{E::kMasterKeyUnknownVersion, K::kInternal,
+              "a sealed key names a master key version that is not loaded"},
+    ErrorInfo{E::kMasterKeyInvalid, K::kInternal, "the master key file or variable is malformed"},
+    ErrorInfo{E::kMasterKeyPermissions, K::kInternal,
+              "the master key file is readable by others"},
+
+    ErrorInfo{E::kStoreIo, K::kInternal, "the store failed to read or write"},
+    ErrorInfo{E::kStoreConflict, K::kInvalidArgument, "a record with that identity exists"},
+    ErrorInfo{E::kStoreSchemaTooNew, K::kInternal,
+              "the store was migrated by a newer certgate"},
+    ErrorInfo{E::kStoreUrlInvalid, K::kInvalidArgument, "the --store URL is not understood"},
+};
+
+static_assert(std::is_sorted(kErrors.begin(), kErrors.end(), [](const auto& a, const auto& b) {
+  return static_cast<int>(a.code) < static_cast<int>(b.code);
+}));
+
+}  // namespace
+
+std::span<const ErrorInfo> AllErrors() { return kErrors; }
+
+const ErrorInfo& InfoOf(ErrorCode code) {
+  auto it = std::lower_bound(kErrors.begin(), kErrors.end(), code, [](const ErrorInfo& e, E c) {
+    return static_cast<int>(e.code) < static_cast<int>(c);
+  });
+  if (it == kErrors.end() || it->code != code) std::abort();  // every enumerator is listed
+  return *it;
+}
+
+int HttpStatusOf(Kind kind) {
+  switch (kind) {
+    case K::kInvalidArgument: return 400;
+    case K::kUnauthenticated: return 401;
+    case K::kPermissionDenied: return 403;
+    case K::kNotFound: return 404;
+    case K::kMethodNotAllowed: return 405;
+    case K::kPayloadTooLarge: return 413;
+    case K::kHeaderTooLarge: return 431;
+    case K::kUnavailable: return 503;
+    case K::kInternal: return 500;
+  }
+  return 500;
+}
+
+std::string ErrorCodeName(ErrorCode code) {
+  return fmt::format("ERR_CERTGATE_{}", static_cast<int>(code));
+}
+
+}  // namespace certgate

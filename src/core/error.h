@@ -1,0 +1,117 @@
+// The error catalogue: every failure certgate reports has one ErrorCode, a
+// stable number that the API shows as "ERR_CERTGATE_<n>" and that
+// docs/errors.md documents. Each code belongs to one Kind, which decides the
+// HTTP status. Pure data; safe from any thread.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace certgate {
+
+// What sort of failure: decides the HTTP status and whether a retry can help.
+enum class Kind {
+  kInvalidArgument,   // 400: the caller sent something wrong
+  kUnauthenticated,   // 401
+  kPermissionDenied,  // 403
+  kNotFound,          // 404
+  kMethodNotAllowed,  // 405
+  kPayloadTooLarge,   // 413
+  kHeaderTooLarge,    // 431
+  kUnavailable,       // 503: try again later
+  kInternal,          // 500: a bug or an environment failure
+};
+
+// The catalogue. Numbers are stable: never reuse or renumber one.
+enum class ErrorCode : int {
+  // 100s: API conventions and the server itself.
+  kInternal = 100,
+  kNotFound = 101,
+  kRouteNotFound = 102,
+  kMethodNotAllowed = 103,
+  kAuthMissing = 104,
+  kAuthInvalid = 105,
+  kVersionUnsupported = 106,
+  kBodyTooLarge = 107,
+  kJsonMalformed = 108,
+  kJsonWrongType = 109,
+  kJsonUnknownField = 110,
+  kFieldRequired = 111,
+  kFieldTooLong = 112,
+  kInvalidPaging = 113,
+  kIdMismatch = 114,
+  kPlanRequired = 115,
+  kHeaderTooLarge = 116,
+  kShuttingDown = 117,
+  kBadRequest = 118,
+  kConfigInvalid = 119,
+  kIo = 120,
+
+  // 200s: certificate bundles (certificate_pem).
+  kBundleEmpty = 200,
+  kBundleNotPem = 201,
+  kBundleWrongBlock = 202,
+  kPemMalformed = 203,
+  kCertNotX509 = 204,
+  kChainMisordered = 205,
+  kChainGap = 206,
+  kChainUnrelated = 207,
+  kBundleTooLarge = 208,
+  kBundleTooManyCerts = 209,
+  kPemHeaders = 210,
+  kLeafExpired = 211,
+  kLeafNotYetValid = 212,
+  kLeafNotForServer = 213,
+
+  // 250s: private keys (private_key_pem).
+  kKeyEmpty = 250,
+  kKeyNotPem = 251,
+  kKeyWrongBlock = 252,
+  kKeyEncrypted = 253,
+  kKeyUnsupportedType = 254,
+  kKeyUnsupportedCurve = 255,
+  kKeyRsaSize = 256,
+  kKeyMalformed = 257,
+  kKeyMismatch = 258,
+  kKeyTooLarge = 259,
+  kKeyInvalid = 260,
+
+  // 300s: sealing and the master key.
+  kSealFailed = 300,
+  kUnsealFailed = 301,
+  kMasterKeyUnknownVersion = 302,
+  kMasterKeyInvalid = 303,
+  kMasterKeyPermissions = 304,
+
+  // 400s: the store.
+  kStoreIo = 400,
+  kStoreConflict = 401,
+  kStoreSchemaTooNew = 402,
+  kStoreUrlInvalid = 403,
+};
+
+struct ErrorInfo {
+  ErrorCode code;
+  Kind kind;
+  std::string_view summary;  // one line for docs/errors.md and logs
+};
+
+// Every code in the catalogue, in numeric order.
+std::span<const ErrorInfo> AllErrors();
+const ErrorInfo& InfoOf(ErrorCode code);
+inline Kind KindOf(ErrorCode code) { return InfoOf(code).kind; }
+int HttpStatusOf(Kind kind);
+// "ERR_CERTGATE_205"
+std::string ErrorCodeName(ErrorCode code);
+
+// A failure: a code from the catalogue and one clear sentence for a human.
+// The message must never contain secret material.
+struct Error {
+  ErrorCode code = ErrorCode::kInternal;
+  std::string message;
+
+  Kind kind() const { return KindOf(code); }
+};
+
+}  // namespace certgate

@@ -1,0 +1,25 @@
+#include "core/time.h"
+
+#include <gtest/gtest.h>
+
+namespace certgate {
+namespace {
+
+TEST(TimeTest, FormatsRfc3339InUtc) {
+  EXPECT_EQ(FormatRfc3339(FromUnixSeconds(0)), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(FormatRfc3339(FromUnixSeconds(1795865139)), "2026-11-28T11:25:39Z");
+}
+
+TEST(TimeTest, ParsesWhatItFormats) {
+  Time t = FromUnixSeconds(1795865139);
+  auto back = ParseRfc3339(FormatRfc3339(t));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, t);
+  EXPECT_EQ(ParseRfc3339("2026-11-28T11:25:39.123Z"), t);
+  EXPECT_FALSE(ParseRfc3339("2026-11-28 11:25:39"));
+  EXPECT_FALSE(ParseRfc3339("2026-13-28T11:25:39Z"));
+  EXPECT_FALSE(ParseRfc3339(""));
+}
+
+}  // namespace
+}  // namespace certgate

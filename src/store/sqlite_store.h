@@ -1,0 +1,22 @@
+// The embedded SQLite backend: one database file in WAL mode with
+// synchronous=FULL (a committed write survives power loss), foreign keys on,
+// busy timeout 5 s so that `certgate admin` can run beside `certgate serve`.
+// Schema changes are numbered migrations applied in order, each in its own
+// transaction, recorded in schema_migrations; a database migrated by a newer
+// certgate is refused (kStoreSchemaTooNew).
+// Thread-safe: a small pool of connections, one per concurrent caller.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "store/store.h"
+
+namespace certgate::store {
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::filesystem::path& path);
+
+// The schema version this build migrates to.
+int SqliteSchemaVersion();
+
+}  // namespace certgate::store

@@ -56,6 +56,7 @@ class MasterKeys {
   std::vector<uint32_t> versions() const;
 
  private:
+  friend struct MasterKeysAccess;  // key_vault.cc's parsers build the map directly
   std::map<uint32_t, SecretBytes> keys_;
 };
 
@@ -100,14 +101,36 @@ class KeyVault {
   static Result<uint32_t> BlobKeyVersion(std::span<const uint8_t> blob);
 
  private:
-  explicit KeyVault(MasterKeySource source, MasterKeys keys);
-  bool FileChangedLocked();
+  // Identifies one version of the key file. WriteMasterKeyFile renames a new
+  // inode into place, so the inode number changes on every rotation; mtime
+  // (nanoseconds), ctime and size guard against the kernel reusing the number.
+  struct FileStamp {
+    uint64_t dev = 0;
+    uint64_t ino = 0;
+    int64_t size = 0;
+    int64_t mtime_sec = 0;
+    int64_t mtime_nsec = 0;
+    int64_t ctime_sec = 0;
+    int64_t ctime_nsec = 0;
+    bool operator==(const FileStamp&) const = default;
+  };
+
+  struct Loaded;  // keys and, for a file source, the stamp of the file read
+  static Result<Loaded> Load(const MasterKeySource& source);
+
+  KeyVault(MasterKeySource source, MasterKeys keys, std::optional<FileStamp> stamp);
+  bool uses_file() const { return !source_.env_value.has_value(); }
+  // Reloads the key file if it changed since the last load. Error if it is
+  // gone or no longer loads. REQUIRES: mu_ held, uses_file().
+  Result<void> ReloadIfFileChangedLocked();
+  // Reads the source and replaces keys_. REQUIRES: mu_ held.
+  Result<void> ReloadLocked();
+  std::shared_ptr<const MasterKeys> Snapshot();
 
   const MasterKeySource source_;
   std::mutex mu_;
   std::shared_ptr<const MasterKeys> keys_;  // GUARDED_BY(mu_)
-  std::filesystem::file_time_type file_mtime_{};  // GUARDED_BY(mu_)
-  uintmax_t file_size_ = 0;                        // GUARDED_BY(mu_)
+  std::optional<FileStamp> stamp_;          // GUARDED_BY(mu_); the loaded file's
 };
 
 }  // namespace certgate::seal

@@ -1,1 +1,883 @@
-// placeholder: to be written
+#include "store/sqlite_store.h"
+
+#include <cerrno>
+#include <condition_variable>
+#include <iterator>
+#include <limits>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace certgate::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+// SQLite runs one writer at a time whatever we do; more connections only let
+// readers proceed beside it. Eight covers the API's and the edge's readers.
+constexpr size_t kMaxConnections = 8;
+// So that `certgate admin` can write beside a running `certgate serve`.
+constexpr int kBusyTimeoutMs = 5000;
+constexpr int kMaxListLimit = 1000;
+
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// Append only: a migration that has shipped is never edited; change the
+// schema with the next number. Each runs in its own transaction.
+constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE accounts (
+  id          TEXT PRIMARY KEY NOT NULL,
+  name        TEXT NOT NULL,
+  plan        TEXT NOT NULL CHECK (plan IN ('free', 'payg')),
+  created_at  INTEGER NOT NULL  -- unix seconds, like every time column
+);
+
+CREATE TABLE api_keys (
+  id           TEXT PRIMARY KEY NOT NULL,
+  account_id   TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+  description  TEXT NOT NULL,
+  token_hash   TEXT UNIQUE NOT NULL,  -- SHA-256 of the token; never the token
+  created_at   INTEGER NOT NULL
+);
+CREATE INDEX api_keys_by_account ON api_keys (account_id);
+
+CREATE TABLE tls_certificates (
+  id               TEXT PRIMARY KEY NOT NULL,
+  account_id       TEXT,  -- NULL: the service's own certificate
+  created_at       INTEGER NOT NULL,
+  description      TEXT NOT NULL,
+  metadata         TEXT NOT NULL,
+  certificate_pem  TEXT NOT NULL,
+  issued_at        INTEGER,  -- NULL unless issued automatically
+  not_after        INTEGER NOT NULL,
+  key_version      INTEGER NOT NULL,  -- master key version that sealed sealed_key
+  sealed_key       BLOB NOT NULL
+);
+CREATE INDEX tls_certificates_by_account ON tls_certificates (account_id, id);
+
+CREATE TABLE settings (
+  name   TEXT PRIMARY KEY NOT NULL,
+  value  TEXT NOT NULL
+);
+)sql"},
+};
+
+constexpr int kSchemaVersion = std::end(kMigrations)[-1].version;
+
+// ---- SQL ----
+
+constexpr char kBegin[] = "BEGIN IMMEDIATE";
+constexpr char kCommit[] = "COMMIT";
+constexpr char kCreateMigrations[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version INTEGER PRIMARY KEY NOT NULL, applied_at INTEGER NOT NULL)";
+constexpr char kMaxMigration[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+constexpr char kRecordMigration[] =
+    "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)";
+
+constexpr char kInsertAccount[] =
+    "INSERT INTO accounts (id, name, plan, created_at) VALUES (?1, ?2, ?3, ?4)";
+constexpr char kSelectAccount[] = "SELECT id, name, plan, created_at FROM accounts WHERE id = ?1";
+constexpr char kCountAccounts[] = "SELECT COUNT(*) FROM accounts";
+
+constexpr char kInsertApiKey[] =
+    "INSERT INTO api_keys (id, account_id, description, token_hash, created_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?5)";
+constexpr char kSelectApiKeyByHash[] =
+    "SELECT k.id, k.account_id, k.description, k.created_at,"
+    " a.id, a.name, a.plan, a.created_at"
+    " FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.token_hash = ?1";
+
+#define CG_CERT_COLUMNS                                                                        \
+  "id, account_id, created_at, description, metadata, certificate_pem, issued_at, not_after, " \
+  "key_version, sealed_key"
+constexpr char kInsertCert[] = "INSERT INTO tls_certificates (" CG_CERT_COLUMNS
+                               ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+// account_id IS ?: matches NULL (the service's own) as well as a value, and
+// still searches the (account_id, id) index.
+constexpr char kSelectCert[] =
+    "SELECT " CG_CERT_COLUMNS " FROM tls_certificates WHERE id = ?1 AND account_id IS ?2";
+constexpr char kSelectCertById[] =
+    "SELECT " CG_CERT_COLUMNS " FROM tls_certificates WHERE id = ?1";
+constexpr char kListCerts[] = "SELECT " CG_CERT_COLUMNS
+                              " FROM tls_certificates WHERE account_id IS ?1"
+                              " ORDER BY id DESC LIMIT ?2";
+constexpr char kListCertsBefore[] = "SELECT " CG_CERT_COLUMNS
+                                    " FROM tls_certificates WHERE account_id IS ?1 AND id < ?2"
+                                    " ORDER BY id DESC LIMIT ?3";
+constexpr char kUpdateCert[] =
+    "UPDATE tls_certificates SET description = COALESCE(?3, description),"
+    " metadata = COALESCE(?4, metadata) WHERE id = ?1 AND account_id IS ?2"
+    " RETURNING " CG_CERT_COLUMNS;
+#undef CG_CERT_COLUMNS
+constexpr char kDeleteCert[] = "DELETE FROM tls_certificates WHERE id = ?1 AND account_id IS ?2";
+
+constexpr char kListSealedKeys[] =
+    "SELECT id, key_version, sealed_key FROM tls_certificates ORDER BY id LIMIT ?1";
+constexpr char kListSealedKeysAfter[] =
+    "SELECT id, key_version, sealed_key FROM tls_certificates WHERE id > ?1 ORDER BY id LIMIT ?2";
+constexpr char kReplaceSealedKey[] =
+    "UPDATE tls_certificates SET key_version = ?2, sealed_key = ?3"
+    " WHERE id = ?1 AND key_version = ?4 AND sealed_key = ?5";
+constexpr char kCountNotAtVersion[] =
+    "SELECT COUNT(*) FROM tls_certificates WHERE key_version <> ?1";
+
+constexpr char kGetSetting[] = "SELECT value FROM settings WHERE name = ?1";
+constexpr char kSetSetting[] =
+    "INSERT INTO settings (name, value) VALUES (?1, ?2)"
+    " ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+
+// ---- Errors ----
+
+std::string ErrnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
+
+// SQLite's failure as an Error naming the operation. Primary and unique key
+// violations are conflicts (the caller sent an identity that exists); anything
+// else is an I/O failure of the store.
+Error SqliteError(sqlite3* db, int rc, std::string_view op) {
+  const char* detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
+    return MakeError(
+        ErrorCode::kStoreConflict,
+        fmt::format("{}: a record with that identity exists already ({})", op, detail));
+  }
+  return MakeError(ErrorCode::kStoreIo, fmt::format("{} failed in SQLite: {}", op, detail));
+}
+
+Error CorruptRow(std::string_view op, std::string_view what) {
+  return MakeError(ErrorCode::kStoreIo, fmt::format("{} read a corrupt row: {}", op, what));
+}
+
+// ---- Connections and statements ----
+
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+// One SQLite connection and its prepared statements. Used by one thread at a
+// time (the pool hands it out), so it is opened without SQLite's own mutex.
+class Connection {
+ public:
+  static Result<std::unique_ptr<Connection>> Open(const std::string& path) {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(
+        path.c_str(), &db,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+        nullptr);
+    if (rc != SQLITE_OK) {
+      Error error = SqliteError(db, rc, fmt::format("opening database {}", path));
+      sqlite3_close_v2(db);
+      return error;
+    }
+    std::unique_ptr<Connection> conn(new Connection(db));
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, kBusyTimeoutMs);
+    CG_RETURN_IF_ERROR(conn->CheckWal(path));
+    // FULL: the WAL is synced at every commit, so a commit that returned
+    // survives power loss, as the Store contract promises.
+    CG_RETURN_IF_ERROR(conn->Exec("PRAGMA synchronous = FULL", "configuring the connection"));
+    CG_RETURN_IF_ERROR(conn->Exec("PRAGMA foreign_keys = ON", "configuring the connection"));
+    return conn;
+  }
+
+  ~Connection() {
+    statements_.clear();  // finalize before closing
+    sqlite3_close_v2(db_);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  sqlite3* db() const { return db_; }
+
+  // The statement for sql, prepared on first use and kept. sql must be one of
+  // the constants above: they are keyed by address.
+  Result<sqlite3_stmt*> Prepare(const char* sql, std::string_view op) {
+    auto it = statements_.find(sql);
+    if (it != statements_.end()) return it->second.get();
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(stmt);
+      return SqliteError(db_, rc, op);
+    }
+    statements_.emplace(sql, StmtPtr(stmt));
+    return stmt;
+  }
+
+  // Runs SQL that returns no rows, possibly several statements.
+  Result<void> Exec(const char* sql, std::string_view op) {
+    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return SqliteError(db_, rc, op);
+    return {};
+  }
+
+  // Ends a failed transaction; harmless when none is open.
+  void Rollback() {
+    if (sqlite3_get_autocommit(db_) == 0) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+
+ private:
+  explicit Connection(sqlite3* db) : db_(db) {}
+
+  // WAL lets readers run beside the one writer. Some file systems cannot do
+  // it (no shared memory); refuse those rather than silently lose concurrency.
+  Result<void> CheckWal(const std::string& path) {
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v2(db_, "PRAGMA journal_mode = WAL", -1, &raw, nullptr);
+    StmtPtr stmt(raw);
+    if (rc == SQLITE_OK) rc = sqlite3_step(raw);
+    if (rc != SQLITE_ROW) return SqliteError(db_, rc, "switching the database to WAL mode");
+    const unsigned char* mode = sqlite3_column_text(raw, 0);
+    if (mode == nullptr || std::string_view(reinterpret_cast<const char*>(mode)) != "wal") {
+      return MakeError(ErrorCode::kStoreIo,
+                       fmt::format("database {} cannot use WAL mode on this file system", path));
+    }
+    return {};
+  }
+
+  sqlite3* db_;
+  std::unordered_map<const char*, StmtPtr> statements_;
+};
+
+// One use of a cached statement: binds, steps and reads, and resets the
+// statement when the scope ends so that no read transaction stays open. The
+// first failure is kept and reported by Step or Run.
+class Query {
+ public:
+  Query(Connection& conn, const char* sql, std::string_view op) : conn_(conn), op_(op) {
+    auto stmt = conn.Prepare(sql, op);
+    if (stmt.ok()) {
+      stmt_ = *stmt;
+    } else {
+      error_ = std::move(stmt).error();
+    }
+  }
+  ~Query() {
+    if (stmt_ != nullptr) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
+
+  Query& Text(int i, std::string_view v) {
+    // A null pointer would bind SQL NULL; an empty view must bind ''.
+    if (stmt_ != nullptr) {
+      Check(sqlite3_bind_text(stmt_, i, v.data() != nullptr ? v.data() : "",
+                              static_cast<int>(v.size()), SQLITE_TRANSIENT));
+    }
+    return *this;
+  }
+  // "" binds NULL: how the service's own certificates are stored.
+  Query& AccountId(int i, std::string_view account_id) {
+    return account_id.empty() ? Null(i) : Text(i, account_id);
+  }
+  Query& OptionalText(int i, const std::optional<std::string>& v) {
+    return v.has_value() ? Text(i, *v) : Null(i);
+  }
+  Query& Int(int i, int64_t v) {
+    if (stmt_ != nullptr) Check(sqlite3_bind_int64(stmt_, i, v));
+    return *this;
+  }
+  Query& Blob(int i, std::span<const uint8_t> v) {
+    if (stmt_ == nullptr) return *this;
+    if (v.empty()) {
+      Check(sqlite3_bind_zeroblob(stmt_, i, 0));  // a null pointer would bind NULL
+    } else {
+      Check(sqlite3_bind_blob64(stmt_, i, v.data(), v.size(), SQLITE_TRANSIENT));
+    }
+    return *this;
+  }
+  Query& Null(int i) {
+    if (stmt_ != nullptr) Check(sqlite3_bind_null(stmt_, i));
+    return *this;
+  }
+
+  // True when a row is ready to read, false when the statement is done.
+  Result<bool> Step() {
+    if (error_.has_value()) return *error_;
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    error_ = SqliteError(conn_.db(), rc, op_);
+    return *error_;
+  }
+  // Steps to the end, for statements without rows.
+  Result<void> Run() {
+    while (true) {
+      CG_ASSIGN_OR_RETURN(bool row, Step());
+      if (!row) return {};
+    }
+  }
+
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  int64_t ColumnInt(int col) const { return sqlite3_column_int64(stmt_, col); }
+  std::string ColumnText(int col) const {
+    const unsigned char* p = sqlite3_column_text(stmt_, col);
+    if (p == nullptr) return {};
+    return std::string(reinterpret_cast<const char*>(p),
+                       static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+  }
+  std::vector<uint8_t> ColumnBlob(int col) const {
+    const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(stmt_, col));
+    if (p == nullptr) return {};
+    return std::vector<uint8_t>(p, p + sqlite3_column_bytes(stmt_, col));
+  }
+  // Rows changed by the last write on this connection.
+  int64_t Changes() const { return sqlite3_changes64(conn_.db()); }
+
+ private:
+  void Check(int rc) {
+    if (rc != SQLITE_OK && !error_.has_value()) error_ = SqliteError(conn_.db(), rc, op_);
+  }
+
+  Connection& conn_;
+  std::string_view op_;
+  sqlite3_stmt* stmt_ = nullptr;
+  std::optional<Error> error_;
+};
+
+// ---- Rows ----
+
+Result<Account> ReadAccount(const Query& q, int col, std::string_view op) {
+  Account account;
+  account.id = q.ColumnText(col);
+  account.name = q.ColumnText(col + 1);
+  std::string plan = q.ColumnText(col + 2);
+  auto parsed = ParsePlan(plan);
+  if (!parsed.has_value()) {
+    return CorruptRow(op, fmt::format("account {} has unknown plan \"{}\"", account.id, plan));
+  }
+  account.plan = *parsed;
+  account.created_at = FromUnixSeconds(q.ColumnInt(col + 3));
+  return account;
+}
+
+Result<uint32_t> ReadKeyVersion(const Query& q, int col, std::string_view id, std::string_view op) {
+  int64_t v = q.ColumnInt(col);
+  if (v < 0 || v > std::numeric_limits<uint32_t>::max()) {
+    return CorruptRow(op, fmt::format("certificate {} has key_version {}", id, v));
+  }
+  return static_cast<uint32_t>(v);
+}
+
+// Reads the columns CG_CERT_COLUMNS lists, in that order.
+Result<Certificate> ReadCertificate(const Query& q, std::string_view op) {
+  Certificate cert;
+  cert.id = q.ColumnText(0);
+  if (!q.IsNull(1)) cert.account_id = q.ColumnText(1);
+  cert.created_at = FromUnixSeconds(q.ColumnInt(2));
+  cert.description = q.ColumnText(3);
+  cert.metadata = q.ColumnText(4);
+  cert.certificate_pem = q.ColumnText(5);
+  if (!q.IsNull(6)) cert.issued_at = FromUnixSeconds(q.ColumnInt(6));
+  cert.not_after = FromUnixSeconds(q.ColumnInt(7));
+  CG_ASSIGN_OR_RETURN(cert.private_key.key_version, ReadKeyVersion(q, 8, cert.id, op));
+  cert.private_key.blob = q.ColumnBlob(9);
+  return cert;
+}
+
+// ---- Files ----
+
+// Creates dir and its missing parents with mode 0700: the database inside
+// holds sealed keys and API key hashes, which are nobody else's business.
+Result<void> MakeDirectories(const fs::path& dir) {
+  std::error_code ec;
+  if (dir.empty() || fs::is_directory(dir, ec)) return {};
+  if (dir.has_parent_path() && dir.parent_path() != dir) {
+    CG_RETURN_IF_ERROR(MakeDirectories(dir.parent_path()));
+  }
+  if (::mkdir(dir.c_str(), 0700) != 0) {
+    if (errno == EEXIST && fs::is_directory(dir, ec)) return {};
+    return MakeError(ErrorCode::kStoreIo,
+                     fmt::format("cannot create directory {}: {}", dir.string(), ErrnoText(errno)));
+  }
+  ::chmod(dir.c_str(), 0700);  // exactly 0700 whatever the umask
+  return {};
+}
+
+// Creates the database file 0600 before SQLite opens it. SQLite gives the -wal
+// and -shm files the database file's mode, umask or not.
+Result<void> CreateDatabaseFile(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return {};
+    return MakeError(ErrorCode::kStoreIo, fmt::format("cannot create database file {}: {}",
+                                                      path.string(), ErrnoText(errno)));
+  }
+  int rc = ::fchmod(fd, 0600);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) {
+    return MakeError(ErrorCode::kStoreIo,
+                     fmt::format("cannot set the mode of {}: {}", path.string(), ErrnoText(err)));
+  }
+  return {};
+}
+
+// ---- The store ----
+
+class SqliteStore final : public Store {
+ public:
+  static Result<std::unique_ptr<SqliteStore>> Open(const fs::path& path);
+
+  Result<void> CreateAccount(const Account& account) override;
+  Result<std::optional<Account>> GetAccount(std::string_view id) override;
+  Result<int64_t> CountAccounts() override;
+  Result<void> CreateApiKey(const ApiKey& key, std::string_view token_hash) override;
+  Result<std::optional<std::pair<ApiKey, Account>>> FindApiKeyByHash(
+      std::string_view token_hash) override;
+  Result<void> InsertCertificate(const Certificate& cert) override;
+  Result<std::optional<Certificate>> GetCertificate(std::string_view account_id,
+                                                    std::string_view id) override;
+  Result<std::optional<Certificate>> GetCertificateById(std::string_view id) override;
+  Result<Page<Certificate>> ListCertificates(std::string_view account_id,
+                                             std::optional<std::string> before_id,
+                                             int limit) override;
+  Result<std::optional<Certificate>> UpdateCertificate(std::string_view account_id,
+                                                       std::string_view id,
+                                                       const CertificatePatch& patch) override;
+  Result<bool> DeleteCertificate(std::string_view account_id, std::string_view id) override;
+  Result<std::vector<SealedKeyRef>> ListSealedKeys(std::optional<std::string> after_id,
+                                                   int limit) override;
+  Result<bool> ReplaceSealedKey(std::string_view certificate_id, const SealedKey& expected,
+                                const SealedKey& replacement) override;
+  Result<int64_t> CountSealedKeysNotAtVersion(uint32_t version) override;
+  Result<std::optional<std::string>> GetSetting(std::string_view name) override;
+  Result<void> SetSetting(std::string_view name, std::string_view value) override;
+
+ private:
+  // A connection borrowed from the pool, returned when the lease ends.
+  class Lease {
+   public:
+    Lease(SqliteStore* store, std::unique_ptr<Connection> conn)
+        : store_(store), conn_(std::move(conn)) {}
+    Lease(Lease&& other) noexcept = default;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease() {
+      if (conn_ != nullptr) store_->Release(std::move(conn_));
+    }
+    Connection& conn() { return *conn_; }
+
+   private:
+    SqliteStore* store_;
+    std::unique_ptr<Connection> conn_;
+  };
+
+  explicit SqliteStore(std::string path) : path_(std::move(path)) {}
+
+  // Waits for an idle connection, or opens one while fewer than
+  // kMaxConnections exist.
+  Result<Lease> Acquire(std::string_view op);
+  void Release(std::unique_ptr<Connection> conn);
+  Result<void> Migrate(Connection& conn);
+
+  // Runs body(conn) in a BEGIN IMMEDIATE transaction and commits if it
+  // succeeds. IMMEDIATE takes the write lock up front, so the busy timeout
+  // covers waiting for another writer and a transaction never fails halfway
+  // for want of an upgrade to the write lock.
+  template <class F>
+  auto Write(std::string_view op, F&& body) -> decltype(body(std::declval<Connection&>()));
+
+  const std::string path_;
+
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<Connection>> idle_;  // GUARDED_BY(pool_mu_)
+  size_t open_connections_ = 0;                    // GUARDED_BY(pool_mu_)
+
+  // Serialises this process's write transactions: SQLite would anyway, but it
+  // makes waiters poll with sleeps; a mutex hands over at once. Taken after a
+  // lease, never before, so the two cannot deadlock.
+  std::mutex write_mu_;
+};
+
+Result<SqliteStore::Lease> SqliteStore::Acquire(std::string_view op) {
+  std::unique_lock lock(pool_mu_);
+  pool_cv_.wait(lock, [this] { return !idle_.empty() || open_connections_ < kMaxConnections; });
+  if (!idle_.empty()) {
+    std::unique_ptr<Connection> conn = std::move(idle_.back());
+    idle_.pop_back();
+    return Lease(this, std::move(conn));
+  }
+  ++open_connections_;
+  lock.unlock();
+  auto conn = Connection::Open(path_);
+  if (!conn.ok()) {
+    lock.lock();
+    --open_connections_;
+    pool_cv_.notify_one();
+    Error error = std::move(conn).error();
+    error.message = fmt::format("{}: {}", op, error.message);
+    return error;
+  }
+  return Lease(this, std::move(conn).value());
+}
+
+void SqliteStore::Release(std::unique_ptr<Connection> conn) {
+  {
+    std::lock_guard lock(pool_mu_);
+    idle_.push_back(std::move(conn));
+  }
+  pool_cv_.notify_one();
+}
+
+template <class F>
+auto SqliteStore::Write(std::string_view op, F&& body)
+    -> decltype(body(std::declval<Connection&>())) {
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(op));
+  std::lock_guard write_lock(write_mu_);
+  Connection& conn = lease.conn();
+  {
+    Query begin(conn, kBegin, op);
+    CG_RETURN_IF_ERROR(begin.Run());
+  }
+  auto result = body(conn);
+  if (!result.ok()) {
+    conn.Rollback();
+    return result;
+  }
+  Result<void> committed;
+  {
+    Query commit(conn, kCommit, op);
+    committed = commit.Run();
+  }
+  if (!committed.ok()) {
+    conn.Rollback();
+    return std::move(committed).error();
+  }
+  return result;
+}
+
+Result<void> SqliteStore::Migrate(Connection& conn) {
+  constexpr std::string_view kOp = "migrating the schema";
+  auto in_transaction = [&](auto&& body) -> Result<void> {
+    CG_RETURN_IF_ERROR(conn.Exec(kBegin, kOp));
+    auto result = body();
+    if (result.ok()) result = conn.Exec(kCommit, kOp);
+    if (!result.ok()) conn.Rollback();
+    return result;
+  };
+  auto max_version = [&]() -> Result<int64_t> {
+    Query q(conn, kMaxMigration, kOp);
+    CG_ASSIGN_OR_RETURN(bool row, q.Step());
+    return row ? q.ColumnInt(0) : 0;
+  };
+  CG_RETURN_IF_ERROR(in_transaction([&] { return conn.Exec(kCreateMigrations, kOp); }));
+  CG_ASSIGN_OR_RETURN(int64_t current, max_version());
+  if (current > kSchemaVersion) {
+    return MakeError(ErrorCode::kStoreSchemaTooNew,
+                     fmt::format("database {} has schema version {}, newer than the {} this "
+                                 "certgate knows; run a newer certgate",
+                                 path_, current, kSchemaVersion));
+  }
+  for (const Migration& m : kMigrations) {
+    CG_RETURN_IF_ERROR(in_transaction([&]() -> Result<void> {
+      // Read again inside the write lock: another process may have migrated.
+      CG_ASSIGN_OR_RETURN(int64_t now_at, max_version());
+      if (now_at >= m.version) return {};
+      if (int rc = sqlite3_exec(conn.db(), m.sql, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
+        return SqliteError(conn.db(), rc, fmt::format("applying schema migration {}", m.version));
+      }
+      Query record(conn, kRecordMigration, kOp);
+      record.Int(1, m.version).Int(2, ToUnixSeconds(SystemClock::Instance().Now()));
+      return record.Run();
+    }));
+  }
+  return {};
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const fs::path& path) {
+  if (path.empty()) {
+    return MakeError(ErrorCode::kStoreUrlInvalid, "no SQLite database path was given");
+  }
+  std::error_code ec;
+  fs::path absolute = fs::absolute(path, ec).lexically_normal();
+  if (ec) {
+    return MakeError(ErrorCode::kStoreIo, fmt::format("cannot resolve database path {}: {}",
+                                                      path.string(), ec.message()));
+  }
+  CG_RETURN_IF_ERROR(MakeDirectories(absolute.parent_path()));
+  CG_RETURN_IF_ERROR(CreateDatabaseFile(absolute));
+  std::unique_ptr<SqliteStore> store(new SqliteStore(absolute.string()));
+  {
+    CG_ASSIGN_OR_RETURN(Lease lease, store->Acquire("opening the database"));
+    CG_RETURN_IF_ERROR(store->Migrate(lease.conn()));
+  }
+  return store;
+}
+
+// ---- Accounts and API keys ----
+
+Result<void> SqliteStore::CreateAccount(const Account& account) {
+  constexpr std::string_view kOp = "creating an account";
+  return Write(kOp, [&](Connection& conn) {
+    Query q(conn, kInsertAccount, kOp);
+    q.Text(1, account.id)
+        .Text(2, account.name)
+        .Text(3, PlanName(account.plan))
+        .Int(4, ToUnixSeconds(account.created_at));
+    return q.Run();
+  });
+}
+
+Result<std::optional<Account>> SqliteStore::GetAccount(std::string_view id) {
+  constexpr std::string_view kOp = "reading an account";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kSelectAccount, kOp);
+  q.Text(1, id);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<Account>();
+  CG_ASSIGN_OR_RETURN(Account account, ReadAccount(q, 0, kOp));
+  return std::optional<Account>(std::move(account));
+}
+
+Result<int64_t> SqliteStore::CountAccounts() {
+  constexpr std::string_view kOp = "counting accounts";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kCountAccounts, kOp);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  return row ? q.ColumnInt(0) : int64_t{0};
+}
+
+Result<void> SqliteStore::CreateApiKey(const ApiKey& key, std::string_view token_hash) {
+  constexpr std::string_view kOp = "creating an API key";
+  return Write(kOp, [&](Connection& conn) {
+    Query q(conn, kInsertApiKey, kOp);
+    q.Text(1, key.id)
+        .Text(2, key.account_id)
+        .Text(3, key.description)
+        .Text(4, token_hash)
+        .Int(5, ToUnixSeconds(key.created_at));
+    return q.Run();
+  });
+}
+
+Result<std::optional<std::pair<ApiKey, Account>>> SqliteStore::FindApiKeyByHash(
+    std::string_view token_hash) {
+  constexpr std::string_view kOp = "looking up an API key";
+  using Found = std::optional<std::pair<ApiKey, Account>>;
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kSelectApiKeyByHash, kOp);
+  q.Text(1, token_hash);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return Found();
+  ApiKey key;
+  key.id = q.ColumnText(0);
+  key.account_id = q.ColumnText(1);
+  key.description = q.ColumnText(2);
+  key.created_at = FromUnixSeconds(q.ColumnInt(3));
+  CG_ASSIGN_OR_RETURN(Account account, ReadAccount(q, 4, kOp));
+  return Found(std::in_place, std::move(key), std::move(account));
+}
+
+// ---- Certificates ----
+
+Result<void> SqliteStore::InsertCertificate(const Certificate& cert) {
+  constexpr std::string_view kOp = "inserting a certificate";
+  return Write(kOp, [&](Connection& conn) {
+    Query q(conn, kInsertCert, kOp);
+    q.Text(1, cert.id)
+        .AccountId(2, cert.account_id)
+        .Int(3, ToUnixSeconds(cert.created_at))
+        .Text(4, cert.description)
+        .Text(5, cert.metadata)
+        .Text(6, cert.certificate_pem);
+    if (cert.issued_at.has_value()) {
+      q.Int(7, ToUnixSeconds(*cert.issued_at));
+    } else {
+      q.Null(7);
+    }
+    q.Int(8, ToUnixSeconds(cert.not_after))
+        .Int(9, cert.private_key.key_version)
+        .Blob(10, cert.private_key.blob);
+    return q.Run();
+  });
+}
+
+Result<std::optional<Certificate>> SqliteStore::GetCertificate(std::string_view account_id,
+                                                               std::string_view id) {
+  constexpr std::string_view kOp = "reading a certificate";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kSelectCert, kOp);
+  q.Text(1, id).AccountId(2, account_id);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<Certificate>();
+  CG_ASSIGN_OR_RETURN(Certificate cert, ReadCertificate(q, kOp));
+  return std::optional<Certificate>(std::move(cert));
+}
+
+Result<std::optional<Certificate>> SqliteStore::GetCertificateById(std::string_view id) {
+  constexpr std::string_view kOp = "reading a certificate";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kSelectCertById, kOp);
+  q.Text(1, id);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<Certificate>();
+  CG_ASSIGN_OR_RETURN(Certificate cert, ReadCertificate(q, kOp));
+  return std::optional<Certificate>(std::move(cert));
+}
+
+Result<Page<Certificate>> SqliteStore::ListCertificates(std::string_view account_id,
+                                                        std::optional<std::string> before_id,
+                                                        int limit) {
+  constexpr std::string_view kOp = "listing certificates";
+  if (limit < 1 || limit > kMaxListLimit) {
+    return MakeError(ErrorCode::kInvalidPaging,
+                     fmt::format("limit must be between 1 and {}, not {}", kMaxListLimit, limit));
+  }
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), before_id.has_value() ? kListCertsBefore : kListCerts, kOp);
+  q.AccountId(1, account_id);
+  // One row more than asked for tells whether a further page exists.
+  if (before_id.has_value()) {
+    q.Text(2, *before_id).Int(3, limit + 1);
+  } else {
+    q.Int(2, limit + 1);
+  }
+  Page<Certificate> page;
+  while (true) {
+    CG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    if (page.items.size() == static_cast<size_t>(limit)) {
+      page.has_more = true;
+      break;
+    }
+    CG_ASSIGN_OR_RETURN(Certificate cert, ReadCertificate(q, kOp));
+    page.items.push_back(std::move(cert));
+  }
+  return page;
+}
+
+Result<std::optional<Certificate>> SqliteStore::UpdateCertificate(std::string_view account_id,
+                                                                  std::string_view id,
+                                                                  const CertificatePatch& patch) {
+  constexpr std::string_view kOp = "updating a certificate";
+  using Found = std::optional<Certificate>;
+  return Write(kOp, [&](Connection& conn) -> Result<Found> {
+    // COALESCE keeps a column whose patch field is absent (bound NULL).
+    Query q(conn, kUpdateCert, kOp);
+    q.Text(1, id)
+        .AccountId(2, account_id)
+        .OptionalText(3, patch.description)
+        .OptionalText(4, patch.metadata);
+    CG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return Found();
+    CG_ASSIGN_OR_RETURN(Certificate cert, ReadCertificate(q, kOp));
+    // RETURNING statements apply their change in full on the first step, but
+    // run to the end so that COMMIT finds no statement in progress.
+    CG_RETURN_IF_ERROR(q.Run());
+    return Found(std::move(cert));
+  });
+}
+
+Result<bool> SqliteStore::DeleteCertificate(std::string_view account_id, std::string_view id) {
+  constexpr std::string_view kOp = "deleting a certificate";
+  return Write(kOp, [&](Connection& conn) -> Result<bool> {
+    Query q(conn, kDeleteCert, kOp);
+    q.Text(1, id).AccountId(2, account_id);
+    CG_RETURN_IF_ERROR(q.Run());
+    return q.Changes() > 0;
+  });
+}
+
+// ---- Sealed keys ----
+
+Result<std::vector<SealedKeyRef>> SqliteStore::ListSealedKeys(std::optional<std::string> after_id,
+                                                              int limit) {
+  constexpr std::string_view kOp = "listing sealed keys";
+  if (limit < 1) {
+    return MakeError(ErrorCode::kInvalidPaging,
+                     fmt::format("limit must be at least 1, not {}", limit));
+  }
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), after_id.has_value() ? kListSealedKeysAfter : kListSealedKeys, kOp);
+  if (after_id.has_value()) {
+    q.Text(1, *after_id).Int(2, limit);
+  } else {
+    q.Int(1, limit);
+  }
+  std::vector<SealedKeyRef> refs;
+  while (true) {
+    CG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    SealedKeyRef ref;
+    ref.certificate_id = q.ColumnText(0);
+    CG_ASSIGN_OR_RETURN(ref.key.key_version, ReadKeyVersion(q, 1, ref.certificate_id, kOp));
+    ref.key.blob = q.ColumnBlob(2);
+    refs.push_back(std::move(ref));
+  }
+  return refs;
+}
+
+Result<bool> SqliteStore::ReplaceSealedKey(std::string_view certificate_id,
+                                           const SealedKey& expected,
+                                           const SealedKey& replacement) {
+  constexpr std::string_view kOp = "replacing a sealed key";
+  return Write(kOp, [&](Connection& conn) -> Result<bool> {
+    Query q(conn, kReplaceSealedKey, kOp);
+    q.Text(1, certificate_id)
+        .Int(2, replacement.key_version)
+        .Blob(3, replacement.blob)
+        .Int(4, expected.key_version)
+        .Blob(5, expected.blob);
+    CG_RETURN_IF_ERROR(q.Run());
+    return q.Changes() > 0;
+  });
+}
+
+Result<int64_t> SqliteStore::CountSealedKeysNotAtVersion(uint32_t version) {
+  constexpr std::string_view kOp = "counting sealed keys";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kCountNotAtVersion, kOp);
+  q.Int(1, version);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  return row ? q.ColumnInt(0) : int64_t{0};
+}
+
+// ---- Settings ----
+
+Result<std::optional<std::string>> SqliteStore::GetSetting(std::string_view name) {
+  constexpr std::string_view kOp = "reading a setting";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kGetSetting, kOp);
+  q.Text(1, name);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(q.ColumnText(0));
+}
+
+Result<void> SqliteStore::SetSetting(std::string_view name, std::string_view value) {
+  constexpr std::string_view kOp = "writing a setting";
+  return Write(kOp, [&](Connection& conn) {
+    Query q(conn, kSetSetting, kOp);
+    q.Text(1, name).Text(2, value);
+    return q.Run();
+  });
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::filesystem::path& path) {
+  CG_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store, SqliteStore::Open(path));
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+int SqliteSchemaVersion() { return kSchemaVersion; }
+
+}  // namespace certgate::store

@@ -1,1 +1,91 @@
-// placeholder: to be written
+#include "store/store.h"
+
+#include <cctype>
+
+#include <fmt/format.h>
+
+#include "store/sqlite_store.h"
+
+namespace certgate::store {
+namespace {
+
+constexpr std::string_view kAcceptedForms =
+    "use sqlite:/path/to/certgate.db or sqlite:relative/path.db";
+
+bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+  }
+  return true;
+}
+
+// The scheme of a URL-looking string, for error messages. Only the scheme:
+// the rest of a URL may hold a password.
+std::string SchemeOf(std::string_view url) {
+  size_t colon = url.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon > 20) return {};
+  for (char c : url.substr(0, colon)) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') {
+      return {};
+    }
+  }
+  return std::string(url.substr(0, colon));
+}
+
+}  // namespace
+
+std::string_view PlanName(Plan plan) {
+  switch (plan) {
+    case Plan::kFree:
+      return "free";
+    case Plan::kPayg:
+      return "payg";
+  }
+  return "free";  // unreachable: the switch covers every Plan
+}
+
+std::optional<Plan> ParsePlan(std::string_view name) {
+  if (name == "free") return Plan::kFree;
+  if (name == "payg") return Plan::kPayg;
+  return std::nullopt;
+}
+
+Result<std::unique_ptr<Store>> OpenStore(std::string_view url) {
+  if (StartsWithNoCase(url, "sqlite:")) {
+    std::string_view path = url.substr(7);
+    if (path.starts_with("//")) {
+      // URI style "sqlite:///abs/path" names /abs/path; a host ("sqlite://x/y")
+      // means nothing for a local file, so refuse rather than guess.
+      if (path.size() < 3 || path[2] != '/') {
+        return MakeError(
+            ErrorCode::kStoreUrlInvalid,
+            fmt::format("a sqlite: store URL names a local file, not a host; {}", kAcceptedForms));
+      }
+      path.remove_prefix(2);
+    }
+    if (path.empty()) {
+      return MakeError(ErrorCode::kStoreUrlInvalid,
+                       fmt::format("the sqlite: store URL names no file; {}", kAcceptedForms));
+    }
+    if (path.find('\0') != std::string_view::npos) {
+      return MakeError(ErrorCode::kStoreUrlInvalid, "the sqlite: store URL holds a NUL character");
+    }
+    CG_ASSIGN_OR_RETURN(std::unique_ptr<Store> store,
+                        OpenSqliteStore(std::filesystem::path(std::string(path))));
+    return store;
+  }
+  if (StartsWithNoCase(url, "postgres://") || StartsWithNoCase(url, "postgresql://")) {
+    return MakeError(ErrorCode::kStoreUrlInvalid,
+                     "the PostgreSQL store backend is not available yet; use a sqlite: store URL "
+                     "such as sqlite:/var/lib/certgate/certgate.db");
+  }
+  std::string scheme = SchemeOf(url);
+  return MakeError(ErrorCode::kStoreUrlInvalid,
+                   scheme.empty()
+                       ? fmt::format("the store URL is not understood; {}", kAcceptedForms)
+                       : fmt::format("store URLs of scheme \"{}\" are not understood; {}", scheme,
+                                     kAcceptedForms));
+}
+
+}  // namespace certgate::store

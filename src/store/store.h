@@ -101,6 +101,8 @@ class Store {
   virtual Result<void> InsertCertificate(const Certificate& cert) = 0;
   virtual Result<std::optional<Certificate>> GetCertificate(std::string_view account_id,
                                                             std::string_view id) = 0;
+  // Any account's certificate, for maintenance (key verification, the edge).
+  virtual Result<std::optional<Certificate>> GetCertificateById(std::string_view id) = 0;
   // Newest first; ids strictly below before_id when given; 1 <= limit <= 1000.
   virtual Result<Page<Certificate>> ListCertificates(std::string_view account_id,
                                                      std::optional<std::string> before_id,

@@ -13,4 +13,15 @@ Error OpensslError(ErrorCode code, std::string context);
 // Drains the queue, discarding it. Call after an expected failure.
 void ClearOpensslErrors();
 
+// Drains the queue when it goes out of scope. Public pki functions start with
+// one, so that nothing they leave behind reaches the caller's next call (an
+// OpensslError in a return statement is built before it runs).
+class ScopedOpensslErrorDrain {
+ public:
+  ScopedOpensslErrorDrain() = default;
+  ~ScopedOpensslErrorDrain() { ClearOpensslErrors(); }
+  ScopedOpensslErrorDrain(const ScopedOpensslErrorDrain&) = delete;
+  ScopedOpensslErrorDrain& operator=(const ScopedOpensslErrorDrain&) = delete;
+};
+
 }  // namespace certgate::pki

@@ -34,6 +34,8 @@ constexpr std::array kErrors = {
     ErrorInfo{E::kBadRequest, K::kInvalidArgument, "the HTTP request is malformed"},
     ErrorInfo{E::kConfigInvalid, K::kInvalidArgument, "a flag or config value is not valid"},
     ErrorInfo{E::kIo, K::kInternal, "a file or network operation failed"},
+    ErrorInfo{E::kCertificateManaged, K::kInvalidArgument,
+              "the certificate is managed automatically and cannot be deleted directly"},
 
     ErrorInfo{E::kBundleEmpty, K::kInvalidArgument, "certificate_pem is empty"},
     ErrorInfo{E::kBundleNotPem, K::kInvalidArgument, "certificate_pem is not PEM text"},

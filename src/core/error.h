@@ -47,6 +47,7 @@ enum class ErrorCode : int {
   kBadRequest = 118,
   kConfigInvalid = 119,
   kIo = 120,
+  kCertificateManaged = 121,
 
   // 200s: certificate bundles (certificate_pem).
   kBundleEmpty = 200,

@@ -7,9 +7,9 @@
 set -euo pipefail
 
 build_pkgs=(
-  build-essential cmake pkg-config git
+  build-essential cmake ninja-build pkg-config git
   libssl-dev libsodium-dev libsqlite3-dev libpq-dev
-  libboost1.81-dev libboost-json1.81-dev
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libldns-dev libpsl-dev
   libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -1,0 +1,131 @@
+#include "api/api_service.h"
+
+#include <fmt/format.h>
+
+#include <vector>
+
+#include "api/call.h"
+#include "api/problem.h"
+
+namespace certgate::api {
+namespace {
+
+constexpr std::string_view kSupportedVersion = "2";
+
+constexpr std::string_view kIndexPage = R"(<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>certgate</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem">
+<h1>certgate</h1>
+<p>The API is running at this address. Send your API key as
+<code>Authorization: Bearer &lt;api key&gt;</code>, for example
+<code>curl -H "Authorization: Bearer $CERTGATE_API_KEY" /tls_certificates</code>.</p>
+<p>The web dashboard is not part of this build yet.</p>
+</body></html>
+)";
+
+// A Host header we are willing to echo into URLs: host[:port] characters only.
+bool IsSaneHost(std::string_view host) {
+  if (host.empty() || host.size() > 255) return false;
+  for (char c : host) {
+    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
+              c == '[' || c == ']' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Response MethodNotAllowed(const Call& call, std::string_view allowed) {
+  Response res = Fail(call, MakeError(ErrorCode::kMethodNotAllowed,
+                                      fmt::format("{} does not accept {}; it accepts {}",
+                                                  std::string_view(call.target.path()),
+                                                  std::string_view(call.req.method_string()),
+                                                  allowed)));
+  res.set(http::field::allow, allowed);
+  return res;
+}
+
+}  // namespace
+
+ApiService::ApiService(store::Store& store, seal::KeyVault& vault, const Clock& clock,
+                       ApiServiceOptions options)
+    : store_(store), options_(std::move(options)), certificates_(store, vault, clock) {}
+
+std::string ApiService::BaseUrl(const Request& req, const RequestContext& ctx) const {
+  if (!options_.public_url.empty()) return options_.public_url;
+  std::string_view host = req[http::field::host];
+  if (!IsSaneHost(host)) {
+    host = "localhost";
+  }
+  return fmt::format("{}://{}", ctx.scheme, host);
+}
+
+Response ApiService::Handle(Request& req, const RequestContext& ctx) {
+  auto target = boost::urls::parse_origin_form(req.target());
+  if (!target) {
+    return ErrorResponse(MakeError(ErrorCode::kBadRequest, "the request target is not a valid path"),
+                         ctx.operation_id, req.version());
+  }
+  Call call{req, ctx, BaseUrl(req, ctx), *target, std::nullopt};
+
+  std::vector<std::string> segments;
+  for (auto seg : call.target.segments()) segments.push_back(seg);
+  if (!segments.empty() && segments.back().empty()) segments.pop_back();  // trailing slash
+  const http::verb method = req.method();
+
+  // Unauthenticated pages.
+  if (segments.empty() || (segments.size() == 1 && segments[0] == "healthz")) {
+    if (method != http::verb::get && method != http::verb::head) return MethodNotAllowed(call, "GET");
+    Response res{http::status::ok, req.version()};
+    if (segments.empty()) {
+      res.set(http::field::content_type, "text/html; charset=utf-8");
+      res.body() = kIndexPage;
+    } else {
+      res.set(http::field::content_type, "text/plain");
+      res.body() = "ok\n";
+    }
+    res.prepare_payload();
+    return res;
+  }
+
+  std::string_view version = req["Ngrok-Version"];
+  if (!version.empty() && version != kSupportedVersion) {
+    return Fail(call, MakeError(ErrorCode::kVersionUnsupported,
+                                fmt::format("Ngrok-Version '{}' is not supported; the supported "
+                                            "version is {}",
+                                            version.substr(0, 32), kSupportedVersion)));
+  }
+
+  enum class Route { kNone, kCertificates, kCertificate };
+  Route route = Route::kNone;
+  if (segments[0] == "tls_certificates") {
+    if (segments.size() == 1) route = Route::kCertificates;
+    if (segments.size() == 2) route = Route::kCertificate;
+  }
+  if (route == Route::kNone) {
+    return Fail(call, MakeError(ErrorCode::kRouteNotFound,
+                                fmt::format("there is no API resource at {}",
+                                            std::string_view(call.target.path()).substr(0, 200))));
+  }
+
+  auto principal = Authenticate(store_, req[http::field::authorization]);
+  if (!principal) return Fail(call, principal.error());
+  call.principal = std::move(*principal);
+
+  switch (route) {
+    case Route::kCertificates:
+      if (method == http::verb::get) return certificates_.List(call);
+      if (method == http::verb::post) return certificates_.Create(call);
+      return MethodNotAllowed(call, "GET, POST");
+    case Route::kCertificate:
+      if (method == http::verb::get) return certificates_.Get(call, segments[1]);
+      if (method == http::verb::patch) return certificates_.Update(call, segments[1]);
+      if (method == http::verb::delete_) return certificates_.Delete(call, segments[1]);
+      return MethodNotAllowed(call, "GET, PATCH, DELETE");
+    case Route::kNone:
+      break;
+  }
+  return Fail(call, MakeError(ErrorCode::kInternal, "unrouted request"));
+}
+
+}  // namespace certgate::api

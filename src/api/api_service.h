@@ -1,0 +1,38 @@
+// ApiService: the REST API behind HttpServer. Checks the version header,
+// routes, authenticates, and hands the request to the resource. Also serves
+// the dashboard's page at "/" and "/healthz" without authentication.
+// Thread-safe: Handle may run on many worker threads at once.
+#pragma once
+
+#include <string>
+
+#include "api/certificates_api.h"
+#include "api/http_types.h"
+#include "core/time.h"
+#include "seal/key_vault.h"
+#include "store/store.h"
+
+namespace certgate::api {
+
+struct ApiServiceOptions {
+  // The API's public base URL for "uri" fields, e.g. "https://api.example.com".
+  // Empty: derived from the request's scheme and Host header.
+  std::string public_url;
+};
+
+class ApiService {
+ public:
+  ApiService(store::Store& store, seal::KeyVault& vault, const Clock& clock,
+             ApiServiceOptions options);
+
+  Response Handle(Request& req, const RequestContext& ctx);
+
+ private:
+  std::string BaseUrl(const Request& req, const RequestContext& ctx) const;
+
+  store::Store& store_;
+  const ApiServiceOptions options_;
+  CertificatesApi certificates_;
+};
+
+}  // namespace certgate::api

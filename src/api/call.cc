@@ -1,0 +1,68 @@
+#include "api/call.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "api/problem.h"
+#include "core/ids.h"
+
+namespace certgate::api {
+
+Response JsonResponse(const Call& call, http::status status, const boost::json::value& body) {
+  Response res{status, call.req.version()};
+  res.set(http::field::content_type, "application/json");
+  res.set(kOperationIdHeader, call.ctx.operation_id);
+  res.body() = boost::json::serialize(body);
+  res.body() += '\n';
+  res.prepare_payload();
+  return res;
+}
+
+Response EmptyResponse(const Call& call, http::status status) {
+  Response res{status, call.req.version()};
+  res.set(kOperationIdHeader, call.ctx.operation_id);
+  res.prepare_payload();
+  return res;
+}
+
+Response Fail(const Call& call, const Error& error) {
+  return ErrorResponse(error, call.ctx.operation_id, call.req.version());
+}
+
+Result<Paging> ParsePaging(const Call& call, std::string_view id_prefix) {
+  Paging paging;
+  auto params = call.target.params();
+  for (auto param : params) {
+    std::string_view key = param.key;
+    if (key == "limit") {
+      std::string_view v = param.value;
+      int n = 0;
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > 100) {
+        return MakeError(ErrorCode::kInvalidPaging,
+                         fmt::format("limit must be a whole number from 1 to 100, not '{}'",
+                                     v.substr(0, 32)));
+      }
+      paging.limit = n;
+    } else if (key == "before_id" || key == "beforeId") {
+      std::string v = param.value;
+      if (!IsValidId(id_prefix, v)) {
+        return MakeError(ErrorCode::kInvalidPaging,
+                         fmt::format("before_id must be an id starting with '{}_', not '{}'",
+                                     id_prefix, v.substr(0, 64)));
+      }
+      paging.before_id = std::move(v);
+    }
+  }
+  return paging;
+}
+
+boost::json::value NextPageUri(const Call& call, std::string_view collection,
+                               const Paging& paging, bool has_more, std::string_view last_id) {
+  if (!has_more) return nullptr;
+  return boost::json::string(fmt::format("{}/{}?before_id={}&limit={}", call.base_url, collection,
+                                          last_id, paging.limit));
+}
+
+}  // namespace certgate::api

@@ -1,0 +1,45 @@
+// One API request on its way through the service: what handlers read
+// (request, caller, base URL, query) and the helpers they answer with.
+#pragma once
+
+#include <boost/json.hpp>
+#include <boost/url.hpp>
+
+#include <optional>
+#include <string>
+
+#include "api/auth.h"
+#include "api/http_types.h"
+#include "core/result.h"
+
+namespace certgate::api {
+
+struct Call {
+  Request& req;
+  const RequestContext& ctx;
+  std::string base_url;           // "http://host:port", no trailing slash
+  boost::urls::url_view target;   // path and query of the request
+  std::optional<Principal> principal;  // set once authenticated
+
+  const store::Account& account() const { return principal->account; }
+};
+
+Response JsonResponse(const Call& call, http::status status, const boost::json::value& body);
+Response EmptyResponse(const Call& call, http::status status);
+Response Fail(const Call& call, const Error& error);
+
+// Paging parameters of a list request: limit 1..100 (default 100) and
+// before_id (or ngrok's TypeScript spelling beforeId), which must be an id
+// with the given prefix. Errors: kInvalidPaging.
+struct Paging {
+  int limit = 100;
+  std::optional<std::string> before_id;
+};
+Result<Paging> ParsePaging(const Call& call, std::string_view id_prefix);
+
+// "<base>/<collection>" with the query "?before_id=..&limit=.." for the next
+// page, or null when there is none.
+boost::json::value NextPageUri(const Call& call, std::string_view collection,
+                               const Paging& paging, bool has_more, std::string_view last_id);
+
+}  // namespace certgate::api

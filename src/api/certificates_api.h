@@ -1,0 +1,34 @@
+// The /tls_certificates resource: create (upload), get, list, update,
+// delete, scoped to the caller's account. Thread-safe.
+#pragma once
+
+#include <boost/json.hpp>
+
+#include "api/call.h"
+#include "core/time.h"
+#include "seal/key_vault.h"
+#include "store/store.h"
+
+namespace certgate::api {
+
+class CertificatesApi {
+ public:
+  CertificatesApi(store::Store& store, seal::KeyVault& vault, const Clock& clock)
+      : store_(store), vault_(vault), clock_(clock) {}
+
+  Response Create(Call& call);
+  Response List(Call& call);
+  Response Get(Call& call, std::string_view id);
+  Response Update(Call& call, std::string_view id);
+  Response Delete(Call& call, std::string_view id);
+
+ private:
+  Result<boost::json::object> ToJson(const Call& call, const store::Certificate& cert);
+  Error NotFound(std::string_view id) const;
+
+  store::Store& store_;
+  seal::KeyVault& vault_;
+  const Clock& clock_;
+};
+
+}  // namespace certgate::api

@@ -1,0 +1,123 @@
+#include "api/json_body.h"
+
+#include <fmt/format.h>
+
+#include <new>
+
+#include "core/secret_bytes.h"
+
+namespace certgate::api {
+namespace {
+
+namespace json = boost::json;
+
+// Heap memory that is wiped before it is returned: the parsed document may
+// hold a private key in PEM.
+class WipingResource final : public json::memory_resource {
+ private:
+  void* do_allocate(size_t n, size_t align) override { return ::operator new(n, std::align_val_t(align)); }
+  void do_deallocate(void* p, size_t n, size_t align) override {
+    Wipe(p, n);
+    ::operator delete(p, std::align_val_t(align));
+  }
+  bool do_is_equal(const json::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+};
+
+}  // namespace
+
+std::string_view JsonTypeName(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null: return "null";
+    case json::kind::bool_: return "a boolean";
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_: return "a number";
+    case json::kind::string: return "a string";
+    case json::kind::array: return "an array";
+    case json::kind::object: return "an object";
+  }
+  return "a value";
+}
+
+Result<JsonBody> JsonBody::Parse(std::string_view body) {
+  json::storage_ptr sp = json::make_shared_resource<WipingResource>();
+  json::parse_options opts;
+  opts.max_depth = 16;
+  json::parser parser(sp, opts);
+  parser.reset(sp);
+  boost::system::error_code ec;
+  size_t consumed = parser.write(body.data(), body.size(), ec);
+  if (ec) {
+    if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+      return MakeError(ErrorCode::kJsonMalformed, "the request body is empty; send a JSON object");
+    }
+    return MakeError(ErrorCode::kJsonMalformed,
+                     fmt::format("the request body is not valid JSON: {} at byte {}",
+                                 ec.message(), consumed));
+  }
+  json::value value = parser.release();
+  if (!value.is_object()) {
+    return MakeError(ErrorCode::kJsonMalformed,
+                     fmt::format("the request body must be a JSON object, not {}",
+                                 JsonTypeName(value)));
+  }
+  return JsonBody(std::move(value));
+}
+
+Result<void> JsonBody::CheckFields(std::initializer_list<std::string_view> known,
+                                   std::initializer_list<std::string_view> ignored) const {
+  for (const auto& [key, value] : object()) {
+    auto in = [&](std::initializer_list<std::string_view> list) {
+      for (auto k : list) {
+        if (k == key) return true;
+      }
+      return false;
+    };
+    if (in(known) || in(ignored)) continue;
+    std::string names;
+    for (auto k : known) names += (names.empty() ? "" : ", ") + std::string(k);
+    return MakeError(ErrorCode::kJsonUnknownField,
+                     fmt::format("unknown field '{}'; this request accepts: {}",
+                                 std::string_view(key).substr(0, 64), names));
+  }
+  return {};
+}
+
+Result<std::optional<std::string_view>> JsonBody::OptionalString(std::string_view name,
+                                                                 size_t max_bytes) const {
+  const json::value* v = object().if_contains(name);
+  if (v == nullptr || v->is_null()) return std::optional<std::string_view>();
+  if (!v->is_string()) {
+    return MakeError(ErrorCode::kJsonWrongType,
+                     fmt::format("{} must be a string, not {}", name, JsonTypeName(*v)));
+  }
+  std::string_view s = v->get_string();
+  if (s.size() > max_bytes) {
+    return MakeError(ErrorCode::kFieldTooLong,
+                     fmt::format("{} is {} bytes long; the limit is {} bytes", name, s.size(),
+                                 max_bytes));
+  }
+  return std::optional<std::string_view>(s);
+}
+
+Result<std::string_view> JsonBody::RequiredString(std::string_view name, size_t max_bytes) const {
+  CG_ASSIGN_OR_RETURN(auto s, OptionalString(name, max_bytes));
+  if (!s) {
+    return MakeError(ErrorCode::kFieldRequired, fmt::format("{} is required", name));
+  }
+  return *s;
+}
+
+Result<const json::object*> JsonBody::OptionalObject(std::string_view name) const {
+  const json::value* v = object().if_contains(name);
+  if (v == nullptr || v->is_null()) return static_cast<const json::object*>(nullptr);
+  if (!v->is_object()) {
+    return MakeError(ErrorCode::kJsonWrongType,
+                     fmt::format("{} must be an object, not {}", name, JsonTypeName(*v)));
+  }
+  return &v->get_object();
+}
+
+}  // namespace certgate::api

@@ -1,0 +1,90 @@
+#include "app/bootstrap.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "core/ids.h"
+#include "pki/certificate.h"
+#include "pki/generate.h"
+#include "pki/private_key.h"
+
+namespace certgate::app {
+namespace {
+
+constexpr auto kDefaultLifetime = std::chrono::hours(24 * 365);
+constexpr auto kRenewBefore = std::chrono::hours(24 * 30);
+
+// True if the stored certificate still fits: right names, not near expiry.
+bool StillGood(const store::Certificate& cert, const std::string& base_domain, Time now) {
+  auto chain = pki::ParseStoredChain(cert.certificate_pem);
+  if (!chain) return false;
+  auto info = pki::DescribeCertificate(chain->leaf());
+  auto has = [&](const std::string& name) {
+    return std::find(info.dns_names.begin(), info.dns_names.end(), name) != info.dns_names.end();
+  };
+  return has(base_domain) && has("*." + base_domain) && info.not_after - kRenewBefore > now;
+}
+
+}  // namespace
+
+Result<std::string> EnsureDefaultCertificate(store::Store& store, seal::KeyVault& vault,
+                                             const std::string& base_domain, Time now) {
+  CG_ASSIGN_OR_RETURN(auto current_id, store.GetSetting(kDefaultCertificateSetting));
+  if (current_id) {
+    CG_ASSIGN_OR_RETURN(auto current, store.GetCertificate("", *current_id));
+    if (current && StillGood(*current, base_domain, now)) return *current_id;
+  }
+
+  CG_ASSIGN_OR_RETURN(auto key, pki::GenerateKey(pki::GeneratedKeyType::kEcdsaP256));
+  CG_ASSIGN_OR_RETURN(auto x509, pki::MakeSelfSignedCertificate(
+                                     key.get(), {base_domain, "*." + base_domain}, now,
+                                     kDefaultLifetime));
+  pki::Chain chain;
+  chain.certs.push_back(std::move(x509));
+  CG_ASSIGN_OR_RETURN(auto der, pki::EncodePrivateKeyDer(key.get()));
+
+  store::Certificate cert;
+  cert.id = NewId("cert");
+  cert.created_at = now;
+  cert.description = "certgate default certificate for " + base_domain;
+  cert.certificate_pem = pki::EncodeChainPem(chain);
+  cert.not_after = pki::DescribeCertificate(chain.leaf()).not_after;
+  CG_ASSIGN_OR_RETURN(auto blob, vault.Seal(der.span(), cert.id));
+  CG_ASSIGN_OR_RETURN(uint32_t version, seal::KeyVault::BlobKeyVersion(blob));
+  cert.private_key = store::SealedKey{version, std::move(blob)};
+  CG_RETURN_IF_ERROR(store.InsertCertificate(cert));
+  CG_RETURN_IF_ERROR(store.SetSetting(kDefaultCertificateSetting, cert.id));
+  if (current_id) {
+    auto removed = store.DeleteCertificate("", *current_id);
+    if (!removed.ok()) {
+      spdlog::warn("could not remove the replaced default certificate {}: {}", *current_id,
+                   removed.error().message);
+    }
+  }
+  spdlog::info("created the default certificate {} for {} and *.{}", cert.id, base_domain,
+               base_domain);
+  return cert.id;
+}
+
+Result<store::Account> CreateAccount(store::Store& store, std::string_view name, store::Plan plan,
+                                     Time now) {
+  if (name.empty() || name.size() > 255) {
+    return MakeError(ErrorCode::kConfigInvalid,
+                     "the account name must be 1 to 255 bytes long");
+  }
+  store::Account account{NewId("acct"), std::string(name), plan, now};
+  CG_RETURN_IF_ERROR(store.CreateAccount(account));
+  return account;
+}
+
+Result<std::optional<FirstAccount>> EnsureFirstAccount(store::Store& store, Time now) {
+  CG_ASSIGN_OR_RETURN(int64_t count, store.CountAccounts());
+  if (count > 0) return std::optional<FirstAccount>();
+  CG_ASSIGN_OR_RETURN(auto account, CreateAccount(store, "default", store::Plan::kPayg, now));
+  CG_ASSIGN_OR_RETURN(auto key, api::CreateApiKey(store, account.id, "created on first start"));
+  return std::optional<FirstAccount>(FirstAccount{std::move(account), std::move(key)});
+}
+
+}  // namespace certgate::app

@@ -1,0 +1,36 @@
+// What a first start sets up: the service's default certificate and, on an
+// empty store, a first account with an API key.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "api/auth.h"
+#include "core/result.h"
+#include "core/time.h"
+#include "seal/key_vault.h"
+#include "store/store.h"
+
+namespace certgate::app {
+
+inline constexpr char kDefaultCertificateSetting[] = "default_certificate_id";
+
+// Makes sure the store holds a usable self-signed default certificate for
+// base_domain and *.base_domain (ECDSA P-256, one year), replacing one that
+// names another domain or expires within 30 days. Returns its id.
+Result<std::string> EnsureDefaultCertificate(store::Store& store, seal::KeyVault& vault,
+                                             const std::string& base_domain, Time now);
+
+// On a store without accounts: creates account "default" on the payg plan
+// and an API key for it. nullopt when accounts exist.
+struct FirstAccount {
+  store::Account account;
+  api::CreatedApiKey key;
+};
+Result<std::optional<FirstAccount>> EnsureFirstAccount(store::Store& store, Time now);
+
+// Creates an account. Errors: kConfigInvalid for an empty or over-long name.
+Result<store::Account> CreateAccount(store::Store& store, std::string_view name, store::Plan plan,
+                                     Time now);
+
+}  // namespace certgate::app

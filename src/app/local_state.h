@@ -1,0 +1,36 @@
+// The state a certgate process opens on this machine: the data directory,
+// the master keys and the store. Used by `serve` and by `admin` commands.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "seal/key_vault.h"
+#include "store/store.h"
+
+namespace certgate::app {
+
+struct LocalOptions {
+  // Default: $CERTGATE_DATA_DIR, else ./certgate-data.
+  std::filesystem::path data_dir;
+  // Default: "sqlite:<data_dir>/certgate.db".
+  std::string store_url;
+};
+
+// The data directory when none is given.
+std::filesystem::path DefaultDataDir();
+
+struct LocalState {
+  std::filesystem::path data_dir;
+  std::unique_ptr<seal::KeyVault> vault;
+  std::unique_ptr<store::Store> store;
+};
+
+// Creates the data directory (0700) if missing, loads or creates the master
+// key (CERTGATE_MASTER_KEY, else <data_dir>/master.key, created 0600), opens
+// and migrates the store.
+Result<LocalState> OpenLocal(const LocalOptions& options);
+
+}  // namespace certgate::app

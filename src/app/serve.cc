@@ -1,0 +1,85 @@
+#include "app/serve.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "api/api_service.h"
+#include "api/http_server.h"
+#include "app/bootstrap.h"
+#include "core/host_port.h"
+
+namespace certgate::app {
+namespace {
+
+namespace net = boost::asio;
+
+constexpr auto kShutdownGrace = std::chrono::seconds(10);
+
+int Fail(const Error& error) {
+  fmt::print(stderr, "certgate: {}\n", error.message);
+  return 1;
+}
+
+}  // namespace
+
+int RunServe(const ServeOptions& options) {
+  auto api_addr = ParseHostPort(options.api_listen, "--api-listen");
+  if (!api_addr) return Fail(api_addr.error());
+  if (options.base_domain.empty()) {
+    return Fail(MakeError(ErrorCode::kConfigInvalid, "--base-domain must not be empty"));
+  }
+
+  auto state = OpenLocal(options.local);
+  if (!state) return Fail(state.error());
+  store::Store& store = *state->store;
+  seal::KeyVault& vault = *state->vault;
+  const Clock& clock = SystemClock::Instance();
+
+  auto default_cert = EnsureDefaultCertificate(store, vault, options.base_domain, clock.Now());
+  if (!default_cert) return Fail(default_cert.error());
+  auto first = EnsureFirstAccount(store, clock.Now());
+  if (!first) return Fail(first.error());
+  if (*first) {
+    fmt::print(
+        "created account {} (plan payg) and its first API key; it is shown only this once:\n"
+        "  {}\n"
+        "  export CERTGATE_API_KEY={}\n",
+        (*first)->account.id, (*first)->key.token, (*first)->key.token);
+  }
+
+  net::io_context io(1);
+  net::thread_pool workers(static_cast<size_t>(std::max(1, options.api_workers)));
+  api::ApiService service(store, vault, clock, api::ApiServiceOptions{options.api_url});
+  api::HttpServer server(
+      io, workers,
+      [&service](api::Request& req, const api::RequestContext& ctx) {
+        return service.Handle(req, ctx);
+      },
+      api::HttpServerOptions{});
+  auto bound = server.Listen(api_addr->host, api_addr->port);
+  if (!bound) return Fail(bound.error());
+  server.Start();
+
+  net::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("received signal {}, shutting down", signo);
+    server.Shutdown(kShutdownGrace, [&io] { io.stop(); });
+  });
+
+  const std::string api_url =
+      "http://" + FormatHostPort(bound->address().to_string(), bound->port());
+  fmt::print("api: {}\n", options.api_url.empty() ? api_url : options.api_url);
+  fmt::print("dashboard: {}/\n", options.api_url.empty() ? api_url : options.api_url);
+  fmt::print("certgate ready\n");
+  std::fflush(stdout);
+
+  io.run();
+  workers.join();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace certgate::app

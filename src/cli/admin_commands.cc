@@ -1,0 +1,161 @@
+// `certgate admin ...`: operations on the local store and master key, run on
+// the machine that holds them.
+#include <fmt/format.h>
+#include <sodium.h>
+
+#include <cstdio>
+
+#include "api/auth.h"
+#include "app/bootstrap.h"
+#include "app/key_rotation.h"
+#include "cli/commands.h"
+#include "pki/certificate.h"
+#include "pki/private_key.h"
+#include "seal/key_vault.h"
+
+namespace certgate::cli {
+namespace {
+
+app::LocalState OpenOrDie(const app::LocalOptions& options) {
+  auto state = app::OpenLocal(options);
+  if (!state) Die(state.error());
+  return std::move(*state);
+}
+
+void AddAccountCommands(CLI::App* admin) {
+  CLI::App* accounts = admin->add_subcommand("accounts", "Manage accounts");
+  accounts->require_subcommand(1);
+  struct Args {
+    app::LocalOptions local;
+    std::string name;
+    std::string plan;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* create = accounts->add_subcommand("create", "Create an account; prints its id");
+  AddLocalOptions(create, args->local);
+  create->add_option("--name", args->name, "The account's name")->required();
+  create->add_option("--plan", args->plan, "free or payg (pay-as-you-go: may upload certificates)")
+      ->required()
+      ->check(CLI::IsMember({"free", "payg"}));
+  create->callback([args] {
+    auto state = OpenOrDie(args->local);
+    auto account = app::CreateAccount(*state.store, args->name, *store::ParsePlan(args->plan),
+                                      SystemClock::Instance().Now());
+    if (!account) Die(account.error());
+    fmt::print("{}\n", account->id);
+  });
+}
+
+void AddApiKeyCommands(CLI::App* admin) {
+  CLI::App* keys = admin->add_subcommand("api-keys", "Manage API keys");
+  keys->require_subcommand(1);
+  struct Args {
+    app::LocalOptions local;
+    std::string account;
+    std::string description;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* create = keys->add_subcommand(
+      "create", "Create an API key for an account; prints the key, which is shown only once");
+  AddLocalOptions(create, args->local);
+  create->add_option("--account", args->account, "The account's id (acct_...)")->required();
+  create->add_option("--description", args->description, "What the key is for");
+  create->callback([args] {
+    auto state = OpenOrDie(args->local);
+    auto created = api::CreateApiKey(*state.store, args->account, args->description);
+    if (!created) Die(created.error());
+    fmt::print("{}\n", created->token);
+  });
+}
+
+void AddMasterKeyCommands(CLI::App* admin) {
+  CLI::App* keys = admin->add_subcommand("keys", "Manage the master key that seals private keys");
+  keys->require_subcommand(1);
+  auto local = std::make_shared<app::LocalOptions>();
+
+  CLI::App* rotate = keys->add_subcommand(
+      "rotate",
+      "Add a new master key version and re-seal every private key under it. Safe while "
+      "`certgate serve` runs; older versions stay in the key file so nothing becomes unreadable.");
+  AddLocalOptions(rotate, *local);
+  rotate->callback([local] {
+    auto state = OpenOrDie(*local);
+    auto source = seal::MasterKeySource::FromEnvironmentOr(state.data_dir / "master.key");
+    auto report = app::RotateMasterKey(
+        *state.store, *state.vault, source, [](int64_t examined, int64_t resealed) {
+          fmt::print(stderr, "rotate: examined {} keys, re-sealed {}\n", examined, resealed);
+        });
+    if (!report) Die(report.error());
+    fmt::print("master key version {} is current; re-sealed {} keys", report->version,
+               report->resealed);
+    if (report->remaining_old > 0) {
+      fmt::print("; {} keys written meanwhile are still under older versions: run rotate again",
+                 report->remaining_old);
+    }
+    fmt::print("\n");
+  });
+
+  CLI::App* verify = keys->add_subcommand(
+      "verify", "Open every sealed private key and check it matches its certificate");
+  AddLocalOptions(verify, *local);
+  verify->callback([local] {
+    auto state = OpenOrDie(*local);
+    int64_t ok = 0, bad = 0;
+    std::optional<std::string> after;
+    for (;;) {
+      auto batch = state.store->ListSealedKeys(after, 500);
+      if (!batch) Die(batch.error());
+      for (const auto& ref : *batch) {
+        auto problem = [&]() -> std::optional<std::string> {
+          auto plain = state.vault->Unseal(ref.key.blob, ref.certificate_id);
+          if (!plain) return plain.error().message;
+          auto key = pki::DecodePrivateKeyDer(plain->span());
+          if (!key) return key.error().message;
+          auto cert = state.store->GetCertificateById(ref.certificate_id);
+          if (!cert) return cert.error().message;
+          if (!*cert) return "the certificate disappeared while verifying";
+          auto chain = pki::ParseStoredChain((*cert)->certificate_pem);
+          if (!chain) return chain.error().message;
+          auto match = pki::CheckKeyMatchesCertificate(key->get(), chain->leaf());
+          if (!match) return match.error().message;
+          return std::nullopt;
+        }();
+        if (problem) {
+          ++bad;
+          fmt::print(stderr, "{}: {}\n", ref.certificate_id, *problem);
+        } else {
+          ++ok;
+        }
+      }
+      if (batch->size() < 500) break;
+      after = batch->back().certificate_id;
+    }
+    fmt::print("{} keys verified, {} failed\n", ok, bad);
+    if (bad > 0) throw CommandFailed{1};
+  });
+
+  CLI::App* generate = keys->add_subcommand(
+      "generate",
+      "Print a new random master key in base64, for CERTGATE_MASTER_KEY ('v<N>:<key>')");
+  generate->callback([] {
+    SecretBytes key(seal::kMasterKeyBytes);
+    randombytes_buf(key.data(), key.size());
+    char b64[64];
+    sodium_bin2base64(b64, sizeof b64, key.data(), key.size(), sodium_base64_VARIANT_ORIGINAL);
+    fmt::print("{}\n", b64);
+    sodium_memzero(b64, sizeof b64);
+  });
+}
+
+}  // namespace
+
+void AddAdminCommands(CLI::App& root) {
+  CLI::App* admin = root.add_subcommand(
+      "admin", "Operate on the local store and master key directly (same --data-dir as serve)");
+  admin->require_subcommand(1);
+  AddAccountCommands(admin);
+  AddApiKeyCommands(admin);
+  AddMasterKeyCommands(admin);
+}
+
+}  // namespace certgate::cli

@@ -1,0 +1,40 @@
+#include <fmt/format.h>
+
+#include "app/serve.h"
+#include "cli/commands.h"
+
+namespace certgate::cli {
+
+void AddServeCommand(CLI::App& root) {
+  auto options = std::make_shared<app::ServeOptions>();
+  CLI::App* cmd = root.add_subcommand(
+      "serve",
+      "Run certgate: the API (and dashboard). Prints 'certgate ready' once listening; "
+      "SIGTERM or SIGINT stops it gracefully. Every flag can also be set in the --config file "
+      "as 'flag-name: value'.");
+  // --config belongs to the root app (see yaml_config.h); serve passes it up.
+  cmd->fallthrough();
+  cmd->footer(
+      "Config file: --config FILE (YAML) sets any of the flags above, e.g.\n"
+      "  api-listen: 127.0.0.1:4280\n  base-domain: example.net\n"
+      "Flags given on the command line win over the file.");
+  AddLocalOptions(cmd, options->local);
+  cmd->add_option("--api-listen", options->api_listen,
+                  "API address host:port; port 0 picks a free port")
+      ->capture_default_str();
+  cmd->add_option("--api-url", options->api_url,
+                  "The API's public base URL for resource 'uri' fields "
+                  "(default: from each request's Host header)");
+  cmd->add_option("--base-domain", options->base_domain,
+                  "The service's own domain; the default certificate covers it and *.<it>")
+      ->capture_default_str();
+  cmd->add_option("--api-workers", options->api_workers, "Threads handling API requests")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->callback([options] {
+    int code = app::RunServe(*options);
+    if (code != 0) throw CommandFailed{code};
+  });
+}
+
+}  // namespace certgate::cli

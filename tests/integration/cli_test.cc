@@ -1,0 +1,144 @@
+// The resource commands of the CLI against a running server.
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "pki/testing/cert_factory.h"
+#include "support/certgate_server.h"
+
+namespace certgate::testing {
+namespace {
+
+namespace json = boost::json;
+using pki::testing::CertSpec;
+using pki::testing::MakeChain;
+using pki::testing::TestKeyType;
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = CertgateServer::Start();
+    ASSERT_NE(server_, nullptr);
+    env_ = {{"CERTGATE_API_URL", server_->api_url()}, {"CERTGATE_API_KEY", server_->api_key()}};
+  }
+  RunResult Certs(std::vector<std::string> args, std::optional<std::string> stdin_text = {}) {
+    std::vector<std::string> argv = {CertgateBinary(), "certs"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, env_, std::move(stdin_text));
+  }
+  std::unique_ptr<CertgateServer> server_;
+  std::map<std::string, std::string> env_;
+  TempDir dir_;
+};
+
+TEST_F(CliTest, CreateListGetUpdateDelete) {
+  CertSpec spec;
+  spec.common_name = "cli.example.com";
+  spec.dns_names = {"cli.example.com"};
+  auto chain = MakeChain(TestKeyType::kEcP256, spec);
+  WriteFile(dir_.path() / "chain.pem", chain.BundlePem());
+  const std::string key = pki::testing::KeyPemPkcs8(chain.leaf_key.get());
+
+  // The key comes from stdin.
+  RunResult created = Certs({"create", "--cert", (dir_.path() / "chain.pem").string(), "--key",
+                             "-", "--description", "from the cli"},
+                            key);
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  json::value c = json::parse(created.out);
+  const std::string id(c.at("id").as_string());
+  EXPECT_EQ(c.at("subject_common_name"), "cli.example.com");
+  EXPECT_EQ(c.at("description"), "from the cli");
+  EXPECT_EQ(created.out.find("PRIVATE KEY"), std::string::npos);
+
+  RunResult list = Certs({"list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find("ID"), std::string::npos);
+  EXPECT_NE(list.out.find(id), std::string::npos);
+  EXPECT_NE(list.out.find("cli.example.com"), std::string::npos);
+
+  RunResult list_json = Certs({"list", "--json", "--limit", "1"});
+  ASSERT_EQ(list_json.exit_code, 0) << list_json.err;
+  EXPECT_EQ(json::parse(list_json.out).at("tls_certificates").as_array().size(), 1u);
+
+  RunResult got = Certs({"get", id});
+  ASSERT_EQ(got.exit_code, 0) << got.err;
+  EXPECT_EQ(json::parse(got.out), c);
+
+  RunResult updated = Certs({"update", id, "--metadata", "m1"});
+  ASSERT_EQ(updated.exit_code, 0) << updated.err;
+  EXPECT_EQ(json::parse(updated.out).at("metadata"), "m1");
+  EXPECT_EQ(json::parse(updated.out).at("description"), "from the cli");
+
+  RunResult deleted = Certs({"delete", id});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_EQ(deleted.out, "deleted " + id + "\n");
+
+  RunResult gone = Certs({"get", id});
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_NE(gone.err.find("no TLS certificate with id"), std::string::npos) << gone.err;
+  EXPECT_NE(gone.err.find("ERR_CERTGATE_101"), std::string::npos) << gone.err;
+
+  RunResult empty = Certs({"list"});
+  EXPECT_NE(empty.out.find("no certificates"), std::string::npos) << empty.out;
+}
+
+TEST_F(CliTest, ShowsTheApisMessageForABadUpload) {
+  CertSpec spec;
+  spec.common_name = "mismatch.example.com";
+  auto chain = MakeChain(TestKeyType::kEcP256, spec);
+  WriteFile(dir_.path() / "chain.pem", chain.BundlePem());
+  WriteFile(dir_.path() / "other.key",
+            pki::testing::KeyPemPkcs8(pki::testing::MakeKey(TestKeyType::kEcP256).get()));
+  RunResult r = Certs({"create", "--cert", (dir_.path() / "chain.pem").string(), "--key",
+                       (dir_.path() / "other.key").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("does not match"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("ERR_CERTGATE_258"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, ExplainsMissingInputs) {
+  RunResult missing_file = Certs({"create", "--cert", "/nonexistent.pem", "--key", "/x.key"});
+  EXPECT_EQ(missing_file.exit_code, 1);
+  EXPECT_NE(missing_file.err.find("--cert /nonexistent.pem: cannot read the file"),
+            std::string::npos)
+      << missing_file.err;
+
+  RunResult both_stdin = Certs({"create", "--cert", "-", "--key", "-"});
+  EXPECT_EQ(both_stdin.exit_code, 1);
+  EXPECT_NE(both_stdin.err.find("cannot both read stdin"), std::string::npos);
+
+  env_["CERTGATE_API_KEY"] = "";
+  RunResult no_key = Certs({"list"});
+  EXPECT_EQ(no_key.exit_code, 1);
+  EXPECT_NE(no_key.err.find("CERTGATE_API_KEY"), std::string::npos) << no_key.err;
+
+  RunResult no_server = RunCommand({CertgateBinary(), "certs", "list", "--api-url", "http://127.0.0.1:1",
+                             "--api-key", "cg_x"});
+  EXPECT_EQ(no_server.exit_code, 1);
+  EXPECT_NE(no_server.err.find("cannot connect to the API at http://127.0.0.1:1"),
+            std::string::npos)
+      << no_server.err;
+}
+
+TEST_F(CliTest, AdminCreatesAccountsAndKeys) {
+  RunResult account = server_->Admin({"accounts", "create", "--name", "acme", "--plan", "free"});
+  ASSERT_EQ(account.exit_code, 0) << account.err;
+  ASSERT_EQ(account.out.rfind("acct_", 0), 0u);
+  std::string id = account.out.substr(0, account.out.size() - 1);
+  RunResult key = server_->Admin({"api-keys", "create", "--account", id});
+  ASSERT_EQ(key.exit_code, 0) << key.err;
+  std::string token = key.out.substr(0, key.out.size() - 1);
+  env_["CERTGATE_API_KEY"] = token;
+  RunResult list = Certs({"list", "--json"});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+
+  RunResult bad_plan = server_->Admin({"accounts", "create", "--name", "x", "--plan", "gold"});
+  EXPECT_EQ(bad_plan.exit_code, 2);
+  EXPECT_NE(bad_plan.err.find("gold"), std::string::npos) << bad_plan.err;
+  RunResult no_account =
+      server_->Admin({"api-keys", "create", "--account", "acct_2OEmZ6CE8wZrZW8lRQVjNoFTafd"});
+  EXPECT_EQ(no_account.exit_code, 1);
+  EXPECT_NE(no_account.err.find("no account with id"), std::string::npos) << no_account.err;
+}
+
+}  // namespace
+}  // namespace certgate::testing

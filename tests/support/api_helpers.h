@@ -1,0 +1,43 @@
+// Helpers for API integration tests: JSON requests and assertions on the
+// API's error shape.
+#pragma once
+
+#include <boost/beast/http/verb.hpp>
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "client/api_client.h"
+
+namespace certgate::testing {
+
+using boost::beast::http::verb;
+
+struct ApiResult {
+  int status = 0;
+  std::string raw;
+  boost::json::value json;  // null if the body was empty or not JSON
+  client::HttpResult http;
+};
+
+// Sends and parses; a transport failure fails the test and returns status 0.
+ApiResult Call(const client::ApiClient& client, verb method, const std::string& path,
+               const std::optional<boost::json::value>& body = std::nullopt,
+               const std::vector<std::pair<std::string, std::string>>& headers = {});
+ApiResult CallRaw(const client::ApiClient& client, verb method, const std::string& path,
+                  std::string_view body,
+                  const std::vector<std::pair<std::string, std::string>>& headers = {});
+
+// Asserts the error shape: status, error_code "ERR_CERTGATE_<code>",
+// status_code, msg containing msg_part, details.operation_id = the header.
+::testing::AssertionResult IsError(const ApiResult& r, int status, int code,
+                                   std::string_view msg_part);
+
+// The upload body for a chain and key.
+boost::json::value UploadBody(std::string_view cert_pem, std::string_view key_pem);
+
+// The number of certificates the account behind client sees.
+size_t CountCertificates(const client::ApiClient& client);
+
+}  // namespace certgate::testing

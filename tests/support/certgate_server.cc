@@ -1,0 +1,83 @@
+#include "support/certgate_server.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <sstream>
+#include <stdexcept>
+
+namespace certgate::testing {
+
+std::string CertgateBinary() { return CERTGATE_BINARY; }
+
+std::unique_ptr<CertgateServer> CertgateServer::Start(ServerOptions options) {
+  auto server = std::unique_ptr<CertgateServer>(new CertgateServer());
+  if (options.data_dir.empty()) {
+    server->temp_ = std::make_unique<TempDir>();
+    server->data_dir_ = server->temp_->path() / "data";
+  } else {
+    server->data_dir_ = options.data_dir;
+  }
+  server->stderr_path_ = server->data_dir_.parent_path() / ("serve-" + std::to_string(getpid()) +
+                                                             "-" + std::to_string(rand()) + ".log");
+  server->env_ = options.env;
+  std::vector<std::string> argv = {CertgateBinary(), "serve", "--data-dir",
+                                   server->data_dir_.string(), "--api-listen", "127.0.0.1:0"};
+  argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
+  server->process_ = std::make_unique<Process>(argv, options.env, server->stderr_path_);
+  auto ready = server->process_->WaitForLine("certgate ready", std::chrono::seconds(30));
+  if (!ready) {
+    ADD_FAILURE() << "certgate serve did not become ready; stdout:\n"
+                  << server->process_->Stdout() << "\nstderr:\n"
+                  << ReadFile(server->stderr_path_);
+    return nullptr;
+  }
+  std::istringstream out(server->process_->Stdout());
+  std::string line;
+  while (std::getline(out, line)) {
+    if (line.rfind("api: ", 0) == 0) server->api_url_ = line.substr(5);
+    if (line.rfind("  export CERTGATE_API_KEY=", 0) == 0) {
+      server->api_key_ = line.substr(std::string("  export CERTGATE_API_KEY=").size());
+    }
+  }
+  return server;
+}
+
+CertgateServer::~CertgateServer() {
+  if (process_ && process_->running()) Kill();
+}
+
+client::ApiClient CertgateServer::Client(const std::string& key) const {
+  auto c = client::ApiClient::Create(api_url_, key);
+  if (!c) throw std::runtime_error(c.error().message);
+  return std::move(*c);
+}
+
+RunResult CertgateServer::Admin(std::vector<std::string> args) const {
+  std::vector<std::string> argv = {CertgateBinary(), "admin"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back("--data-dir");
+  argv.push_back(data_dir_.string());
+  return RunCommand(argv, env_);
+}
+
+std::string CertgateServer::NewAccountKey(const std::string& plan) const {
+  RunResult account = Admin({"accounts", "create", "--name", "test-" + plan, "--plan", plan});
+  EXPECT_EQ(account.exit_code, 0) << account.err;
+  std::string id = account.out.substr(0, account.out.find('\n'));
+  RunResult key = Admin({"api-keys", "create", "--account", id});
+  EXPECT_EQ(key.exit_code, 0) << key.err;
+  return key.out.substr(0, key.out.find('\n'));
+}
+
+int CertgateServer::Stop() {
+  process_->Signal(SIGTERM);
+  return process_->Wait(std::chrono::seconds(20)).value_or(-1);
+}
+
+void CertgateServer::Kill() {
+  process_->Signal(SIGKILL);
+  process_->Wait(std::chrono::seconds(10));
+}
+
+}  // namespace certgate::testing

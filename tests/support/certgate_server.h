@@ -1,0 +1,69 @@
+// A real `certgate serve` for integration tests: a fresh data directory,
+// the API on 127.0.0.1 port 0, started and stopped by process id.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "client/api_client.h"
+#include "support/process.h"
+
+namespace certgate::testing {
+
+// The certgate binary under test (set by CMake).
+std::string CertgateBinary();
+
+struct ServerOptions {
+  std::filesystem::path data_dir;  // empty: a fresh temporary directory
+  std::vector<std::string> extra_args;
+  std::map<std::string, std::string> env;
+
+  static ServerOptions InDir(std::filesystem::path dir,
+                             std::map<std::string, std::string> env = {}) {
+    ServerOptions o;
+    o.data_dir = std::move(dir);
+    o.env = std::move(env);
+    return o;
+  }
+};
+
+class CertgateServer {
+ public:
+  // Starts the server and waits for "certgate ready" (fails the test with
+  // the server's stderr when it does not come within 30 s).
+  static std::unique_ptr<CertgateServer> Start(ServerOptions options = {});
+  ~CertgateServer();
+
+  const std::string& api_url() const { return api_url_; }
+  // The first account's key, printed on a first start ("" on a restart).
+  const std::string& api_key() const { return api_key_; }
+  const std::filesystem::path& data_dir() const { return data_dir_; }
+  const std::filesystem::path& stderr_path() const { return stderr_path_; }
+  Process& process() { return *process_; }
+
+  client::ApiClient Client(const std::string& key) const;
+  client::ApiClient Client() const { return Client(api_key_); }
+
+  // `certgate admin ...` against this server's data directory.
+  RunResult Admin(std::vector<std::string> args) const;
+  // Creates an account on plan and returns an API key for it.
+  std::string NewAccountKey(const std::string& plan) const;
+
+  // SIGTERM and wait; returns the exit code.
+  int Stop();
+  void Kill();
+
+ private:
+  std::unique_ptr<TempDir> temp_;
+  std::filesystem::path data_dir_;
+  std::filesystem::path stderr_path_;
+  std::map<std::string, std::string> env_;
+  std::unique_ptr<Process> process_;
+  std::string api_url_;
+  std::string api_key_;
+};
+
+}  // namespace certgate::testing

@@ -1,0 +1,83 @@
+// Child processes for integration tests: started with fork/exec, stdout
+// captured line by line, stderr to a file, killed by process id when the
+// object dies. Thread-safe for one owner plus the internal reader thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace certgate::testing {
+
+class Process {
+ public:
+  // argv[0] is the program path. env adds to (or overrides) the test's
+  // environment; a value of "" removes the variable. stderr goes to
+  // stderr_path when given, else to the test's own stderr.
+  Process(std::vector<std::string> argv, std::map<std::string, std::string> env = {},
+          std::filesystem::path stderr_path = {}, std::optional<std::string> stdin_text = {});
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // Waits until a stdout line contains needle; returns that line.
+  std::optional<std::string> WaitForLine(std::string_view needle,
+                                         std::chrono::milliseconds timeout);
+  // Everything printed to stdout so far.
+  std::string Stdout() const;
+  // Everything printed to stdout, once the child closed it (after its exit,
+  // the pipe may still hold unread output). Gives up after timeout.
+  std::string StdoutToEof(std::chrono::milliseconds timeout);
+  void Signal(int signo);
+  // Waits for exit; returns the exit code, 128+signal if killed, or nullopt
+  // on timeout.
+  std::optional<int> Wait(std::chrono::milliseconds timeout);
+  bool running();
+
+ private:
+  void ReadLoop(int fd);
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+  std::thread reader_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::string out_;
+  bool eof_ = false;
+};
+
+// Runs a command to completion and returns {exit code, stdout}.
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+RunResult RunCommand(std::vector<std::string> argv, std::map<std::string, std::string> env = {},
+              std::optional<std::string> stdin_text = {},
+              std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// A directory under $TMPDIR removed with its contents when destroyed.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string ReadFile(const std::filesystem::path& path);
+void WriteFile(const std::filesystem::path& path, std::string_view data);
+
+}  // namespace certgate::testing

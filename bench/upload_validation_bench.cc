@@ -98,16 +98,16 @@ class RatioReporter : public benchmark::ConsoleReporter {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& r : runs) {
       if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median") continue;
-      cpu_ns_[r.run_name.function_name + "/" + r.run_name.args] =
-          r.GetAdjustedCPUTime();  // in the benchmark's unit (us)
+      // With repetitions the median aggregate comes last and wins.
+      cpu_us_[r.run_name.str()] = r.GetAdjustedCPUTime();  // in the benchmark's unit (us)
     }
   }
   void PrintRatios() const {
     std::printf("\n%-12s %16s %16s %10s\n", "chain", "certgate (us)", "openssl floor", "ratio");
     for (const char* name : {"ecdsa_p256", "rsa_2048"}) {
-      auto c = cpu_ns_.find(std::string("BM_CertgateValidateAndSeal/") + name);
-      auto f = cpu_ns_.find(std::string("BM_OpensslFloor/") + name);
-      if (c == cpu_ns_.end() || f == cpu_ns_.end()) continue;
+      auto c = cpu_us_.find(std::string("BM_CertgateValidateAndSeal/") + name);
+      auto f = cpu_us_.find(std::string("BM_OpensslFloor/") + name);
+      if (c == cpu_us_.end() || f == cpu_us_.end()) continue;
       std::printf("%-12s %16.1f %16.1f %9.2fx\n", name, c->second, f->second,
                   c->second / f->second);
     }
@@ -115,7 +115,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
   }
 
  private:
-  std::map<std::string, double> cpu_ns_;
+  std::map<std::string, double> cpu_us_;
 };
 
 }  // namespace

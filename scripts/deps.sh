@@ -10,7 +10,7 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libssl-dev libsodium-dev libsqlite3-dev libpq-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libldns-dev libpsl-dev
+  libldns-dev libpsl-dev libidn2-dev
   libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )

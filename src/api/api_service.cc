@@ -49,7 +49,11 @@ Response MethodNotAllowed(const Call& call, std::string_view allowed) {
 
 ApiService::ApiService(store::Store& store, seal::KeyVault& vault, const Clock& clock,
                        ApiServiceOptions options)
-    : store_(store), options_(std::move(options)), certificates_(store, vault, clock) {}
+    : store_(store),
+      options_(std::move(options)),
+      certificates_(store, vault, clock),
+      domains_(store, clock, options_.base_domain),
+      endpoints_(store, vault, clock) {}
 
 std::string ApiService::BaseUrl(const Request& req, const RequestContext& ctx) const {
   if (!options_.public_url.empty()) return options_.public_url;
@@ -96,11 +100,32 @@ Response ApiService::Handle(Request& req, const RequestContext& ctx) {
                                             version.substr(0, 32), kSupportedVersion)));
   }
 
-  enum class Route { kNone, kCertificates, kCertificate };
+  enum class Route {
+    kNone,
+    kCertificates,
+    kCertificate,
+    kDomains,
+    kDomain,
+    kDomainCertificate,
+    kDomainPolicy,
+    kEndpoints,
+    kEndpoint,
+  };
   Route route = Route::kNone;
-  if (segments[0] == "tls_certificates") {
+  const std::string& collection = segments[0];
+  if (collection == "tls_certificates") {
     if (segments.size() == 1) route = Route::kCertificates;
     if (segments.size() == 2) route = Route::kCertificate;
+  } else if (collection == "reserved_domains") {
+    if (segments.size() == 1) route = Route::kDomains;
+    if (segments.size() == 2) route = Route::kDomain;
+    if (segments.size() == 3 && segments[2] == "certificate") route = Route::kDomainCertificate;
+    if (segments.size() == 3 && segments[2] == "certificate_management_policy") {
+      route = Route::kDomainPolicy;
+    }
+  } else if (collection == "endpoints") {
+    if (segments.size() == 1) route = Route::kEndpoints;
+    if (segments.size() == 2) route = Route::kEndpoint;
   }
   if (route == Route::kNone) {
     return Fail(call, MakeError(ErrorCode::kRouteNotFound,
@@ -112,15 +137,43 @@ Response ApiService::Handle(Request& req, const RequestContext& ctx) {
   if (!principal) return Fail(call, principal.error());
   call.principal = std::move(*principal);
 
+  const bool get = method == http::verb::get;
+  const bool post = method == http::verb::post;
+  const bool patch = method == http::verb::patch;
+  const bool del = method == http::verb::delete_;
   switch (route) {
     case Route::kCertificates:
-      if (method == http::verb::get) return certificates_.List(call);
-      if (method == http::verb::post) return certificates_.Create(call);
+      if (get) return certificates_.List(call);
+      if (post) return certificates_.Create(call);
       return MethodNotAllowed(call, "GET, POST");
     case Route::kCertificate:
-      if (method == http::verb::get) return certificates_.Get(call, segments[1]);
-      if (method == http::verb::patch) return certificates_.Update(call, segments[1]);
-      if (method == http::verb::delete_) return certificates_.Delete(call, segments[1]);
+      if (get) return certificates_.Get(call, segments[1]);
+      if (patch) return certificates_.Update(call, segments[1]);
+      if (del) return certificates_.Delete(call, segments[1]);
+      return MethodNotAllowed(call, "GET, PATCH, DELETE");
+    case Route::kDomains:
+      if (get) return domains_.List(call);
+      if (post) return domains_.Create(call);
+      return MethodNotAllowed(call, "GET, POST");
+    case Route::kDomain:
+      if (get) return domains_.Get(call, segments[1]);
+      if (patch) return domains_.Update(call, segments[1]);
+      if (del) return domains_.Delete(call, segments[1]);
+      return MethodNotAllowed(call, "GET, PATCH, DELETE");
+    case Route::kDomainCertificate:
+      if (del) return domains_.DetachCertificate(call, segments[1]);
+      return MethodNotAllowed(call, "DELETE");
+    case Route::kDomainPolicy:
+      if (del) return domains_.RemovePolicy(call, segments[1]);
+      return MethodNotAllowed(call, "DELETE");
+    case Route::kEndpoints:
+      if (get) return endpoints_.List(call);
+      if (post) return endpoints_.Create(call);
+      return MethodNotAllowed(call, "GET, POST");
+    case Route::kEndpoint:
+      if (get) return endpoints_.Get(call, segments[1]);
+      if (patch) return endpoints_.Update(call, segments[1]);
+      if (del) return endpoints_.Delete(call, segments[1]);
       return MethodNotAllowed(call, "GET, PATCH, DELETE");
     case Route::kNone:
       break;

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "api/certificates_api.h"
+#include "api/domains_api.h"
+#include "api/endpoints_api.h"
 #include "api/http_types.h"
 #include "core/time.h"
 #include "seal/key_vault.h"
@@ -18,6 +20,8 @@ struct ApiServiceOptions {
   // The API's public base URL for "uri" fields, e.g. "https://api.example.com".
   // Empty: derived from the request's scheme and Host header.
   std::string public_url;
+  // The service's own domain (see DomainsApi).
+  std::string base_domain = "certgate.localhost";
 };
 
 class ApiService {
@@ -33,6 +37,8 @@ class ApiService {
   store::Store& store_;
   const ApiServiceOptions options_;
   CertificatesApi certificates_;
+  DomainsApi domains_;
+  EndpointsApi endpoints_;
 };
 
 }  // namespace certgate::api

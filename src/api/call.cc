@@ -1,6 +1,7 @@
 #include "api/call.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <charconv>
 
@@ -28,6 +29,33 @@ Response EmptyResponse(const Call& call, http::status status) {
 
 Response Fail(const Call& call, const Error& error) {
   return ErrorResponse(error, call.ctx.operation_id, call.req.version());
+}
+
+Error InternalError(const Call& call, std::string_view what, const Error& cause) {
+  spdlog::error("op={} {}: {}", call.ctx.operation_id, what, cause.message);
+  return MakeError(ErrorCode::kInternal,
+                   fmt::format("internal error ({}); operation {}", what, call.ctx.operation_id));
+}
+
+boost::json::array StringArray(const std::vector<std::string>& items) {
+  boost::json::array out;
+  out.reserve(items.size());
+  for (const auto& s : items) out.emplace_back(s);
+  return out;
+}
+
+boost::json::object Ref(const Call& call, std::string_view collection, std::string_view id) {
+  return boost::json::object{{"id", id},
+                             {"uri", fmt::format("{}/{}/{}", call.base_url, collection, id)}};
+}
+
+std::string JoinForHumans(const std::vector<std::string>& items) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += i + 1 == items.size() ? " and " : ", ";
+    out += items[i];
+  }
+  return out;
 }
 
 Result<Paging> ParsePaging(const Call& call, std::string_view id_prefix) {

@@ -25,8 +25,21 @@ struct Call {
 };
 
 Response JsonResponse(const Call& call, http::status status, const boost::json::value& body);
+// 204 for deletes.
 Response EmptyResponse(const Call& call, http::status status);
 Response Fail(const Call& call, const Error& error);
+
+// Logs cause with the operation id and returns a 500 error that names only
+// what failed: internal details stay in the server log.
+Error InternalError(const Call& call, std::string_view what, const Error& cause);
+
+boost::json::array StringArray(const std::vector<std::string>& items);
+
+// {"id": id, "uri": "<base>/<collection>/<id>"}
+boost::json::object Ref(const Call& call, std::string_view collection, std::string_view id);
+
+// "a", "a and b", "a, b and c"
+std::string JoinForHumans(const std::vector<std::string>& items);
 
 // Paging parameters of a list request: limit 1..100 (default 100) and
 // before_id (or ngrok's TypeScript spelling beforeId), which must be an id

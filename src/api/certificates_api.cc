@@ -16,21 +16,25 @@ namespace json = boost::json;
 constexpr std::string_view kCollection = "tls_certificates";
 constexpr std::string_view kIdPrefix = "cert";
 
-json::array StringArray(const std::vector<std::string>& items) {
-  json::array out;
-  out.reserve(items.size());
-  for (const auto& s : items) out.emplace_back(s);
-  return out;
-}
-
-// The server log gets the whole error; the caller gets a generic message.
 Error Internal(const Call& call, std::string_view what, const Error& cause) {
-  spdlog::error("op={} {}: {}", call.ctx.operation_id, what, cause.message);
-  return MakeError(ErrorCode::kInternal,
-                   fmt::format("internal error ({}); operation {}", what, call.ctx.operation_id));
+  return InternalError(call, what, cause);
 }
 
 }  // namespace
+
+Result<store::Certificate> SealUpload(seal::KeyVault& vault, const pki::ValidatedUpload& upload,
+                                      std::string account_id, Time now) {
+  store::Certificate cert;
+  cert.id = NewId(kIdPrefix);
+  cert.account_id = std::move(account_id);
+  cert.created_at = now;
+  cert.certificate_pem = upload.chain_pem;
+  cert.not_after = upload.info.not_after;
+  CG_ASSIGN_OR_RETURN(auto sealed, vault.Seal(upload.key_der.span(), cert.id));
+  CG_ASSIGN_OR_RETURN(uint32_t version, seal::KeyVault::BlobKeyVersion(sealed));
+  cert.private_key = store::SealedKey{version, std::move(sealed)};
+  return cert;
+}
 
 Error CertificatesApi::NotFound(std::string_view id) const {
   return MakeError(ErrorCode::kNotFound,
@@ -96,24 +100,15 @@ Response CertificatesApi::Create(Call& call) {
   auto upload = pki::ValidateUpload(*cert_pem, *key_pem, now);
   if (!upload) return Fail(call, upload.error());
 
-  store::Certificate cert;
-  cert.id = NewId(kIdPrefix);
-  cert.account_id = call.account().id;
-  cert.created_at = now;
-  cert.description = std::string(description->value_or(""));
-  cert.metadata = std::string(metadata->value_or(""));
-  cert.certificate_pem = upload->chain_pem;
-  cert.not_after = upload->info.not_after;
-  auto sealed = vault_.Seal(upload->key_der.span(), cert.id);
-  if (!sealed) return Fail(call, Internal(call, "sealing the private key", sealed.error()));
-  auto version = seal::KeyVault::BlobKeyVersion(*sealed);
-  if (!version) return Fail(call, Internal(call, "sealing the private key", version.error()));
-  cert.private_key = store::SealedKey{*version, std::move(*sealed)};
+  auto cert = SealUpload(vault_, *upload, call.account().id, now);
+  if (!cert) return Fail(call, Internal(call, "sealing the private key", cert.error()));
+  cert->description = std::string(description->value_or(""));
+  cert->metadata = std::string(metadata->value_or(""));
 
-  if (auto r = store_.InsertCertificate(cert); !r) {
+  if (auto r = store_.InsertCertificate(*cert); !r) {
     return Fail(call, Internal(call, "storing the certificate", r.error()));
   }
-  auto out = ToJson(call, cert);
+  auto out = ToJson(call, *cert);
   if (!out) return Fail(call, Internal(call, "describing the certificate", out.error()));
   return JsonResponse(call, http::status::created, *out);
 }
@@ -191,8 +186,21 @@ Response CertificatesApi::Delete(Call& call, std::string_view id) {
   }
   auto deleted = store_.DeleteCertificate(call.account().id, id);
   if (!deleted) return Fail(call, Internal(call, "deleting the certificate", deleted.error()));
-  if (!*deleted) return Fail(call, NotFound(id));
-  return EmptyResponse(call, http::status::no_content);
+  switch (deleted->status) {
+    case store::DeleteOutcome::Status::kDeleted:
+      return EmptyResponse(call, http::status::no_content);
+    case store::DeleteOutcome::Status::kNotFound:
+      return Fail(call, NotFound(id));
+    case store::DeleteOutcome::Status::kInUse:
+      break;
+  }
+  const bool one = deleted->used_by.size() == 1;
+  return Fail(call, MakeError(ErrorCode::kCertificateInUse,
+                              fmt::format("certificate '{}' is attached to {} {}; attach another "
+                                          "certificate to {} first, or delete {}",
+                                          id, one ? "the domain" : "the domains",
+                                          JoinForHumans(deleted->used_by), one ? "it" : "them",
+                                          one ? "it" : "them")));
 }
 
 }  // namespace certgate::api

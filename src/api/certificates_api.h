@@ -6,10 +6,16 @@
 
 #include "api/call.h"
 #include "core/time.h"
+#include "pki/upload.h"
 #include "seal/key_vault.h"
 #include "store/store.h"
 
 namespace certgate::api {
+
+// A certificate record for a validated upload: a new id, the key sealed for
+// it. Errors are internal (sealing failed).
+Result<store::Certificate> SealUpload(seal::KeyVault& vault, const pki::ValidatedUpload& upload,
+                                      std::string account_id, Time now);
 
 class CertificatesApi {
  public:

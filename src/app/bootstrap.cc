@@ -58,9 +58,9 @@ Result<std::string> EnsureDefaultCertificate(store::Store& store, seal::KeyVault
   CG_RETURN_IF_ERROR(store.SetSetting(kDefaultCertificateSetting, cert.id));
   if (current_id) {
     auto removed = store.DeleteCertificate("", *current_id);
-    if (!removed.ok()) {
+    if (!removed.ok() || removed->status != store::DeleteOutcome::Status::kDeleted) {
       spdlog::warn("could not remove the replaced default certificate {}: {}", *current_id,
-                   removed.error().message);
+                   removed.ok() ? "it is in use" : removed.error().message);
     }
   }
   spdlog::info("created the default certificate {} for {} and *.{}", cert.id, base_domain,

@@ -9,6 +9,9 @@
 #include "api/http_server.h"
 #include "app/bootstrap.h"
 #include "core/host_port.h"
+#include "edge/edge_server.h"
+#include "edge/snapshot_publisher.h"
+#include "names/domain_name.h"
 
 namespace certgate::app {
 namespace {
@@ -27,9 +30,18 @@ int Fail(const Error& error) {
 int RunServe(const ServeOptions& options) {
   auto api_addr = ParseHostPort(options.api_listen, "--api-listen");
   if (!api_addr) return Fail(api_addr.error());
-  if (options.base_domain.empty()) {
-    return Fail(MakeError(ErrorCode::kConfigInvalid, "--base-domain must not be empty"));
+  auto https_addr = ParseHostPort(options.https_listen, "--https-listen");
+  if (!https_addr) return Fail(https_addr.error());
+  auto http_addr = ParseHostPort(options.http_listen, "--http-listen");
+  if (!http_addr) return Fail(http_addr.error());
+  auto normalized_base = names::NormalizeDomain(options.base_domain);
+  if (!normalized_base || names::IsWildcard(*normalized_base)) {
+    return Fail(MakeError(ErrorCode::kConfigInvalid,
+                          fmt::format("--base-domain: {}",
+                                      normalized_base ? "give the domain itself, not a wildcard"
+                                                      : normalized_base.error().message)));
   }
+  const std::string base_domain = *normalized_base;
 
   auto state = OpenLocal(options.local);
   if (!state) return Fail(state.error());
@@ -37,7 +49,7 @@ int RunServe(const ServeOptions& options) {
   seal::KeyVault& vault = *state->vault;
   const Clock& clock = SystemClock::Instance();
 
-  auto default_cert = EnsureDefaultCertificate(store, vault, options.base_domain, clock.Now());
+  auto default_cert = EnsureDefaultCertificate(store, vault, base_domain, clock.Now());
   if (!default_cert) return Fail(default_cert.error());
   auto first = EnsureFirstAccount(store, clock.Now());
   if (!first) return Fail(first.error());
@@ -49,9 +61,20 @@ int RunServe(const ServeOptions& options) {
         (*first)->account.id, (*first)->key.token, (*first)->key.token);
   }
 
+  edge::EdgeOptions edge_options;
+  edge_options.https_listen = *https_addr;
+  edge_options.http_listen = *http_addr;
+  edge_options.workers = options.edge_workers;
+  auto edge = edge::EdgeServer::Create(edge_options, store, vault, *default_cert);
+  if (!edge) return Fail(edge.error());
+  edge::SnapshotPublisher publisher(store, **edge, *default_cert);
+  if (auto r = publisher.PublishNow(); !r) return Fail(r.error());
+  auto edge_addrs = (*edge)->Listen();
+  if (!edge_addrs) return Fail(edge_addrs.error());
+
   net::io_context io(1);
   net::thread_pool workers(static_cast<size_t>(std::max(1, options.api_workers)));
-  api::ApiService service(store, vault, clock, api::ApiServiceOptions{options.api_url});
+  api::ApiService service(store, vault, clock, api::ApiServiceOptions{options.api_url, base_domain});
   api::HttpServer server(
       io, workers,
       [&service](api::Request& req, const api::RequestContext& ctx) {
@@ -61,6 +84,8 @@ int RunServe(const ServeOptions& options) {
   auto bound = server.Listen(api_addr->host, api_addr->port);
   if (!bound) return Fail(bound.error());
   server.Start();
+  (*edge)->Start();
+  publisher.Start();
 
   net::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
@@ -73,11 +98,17 @@ int RunServe(const ServeOptions& options) {
       "http://" + FormatHostPort(bound->address().to_string(), bound->port());
   fmt::print("api: {}\n", options.api_url.empty() ? api_url : options.api_url);
   fmt::print("dashboard: {}/\n", options.api_url.empty() ? api_url : options.api_url);
+  fmt::print("https: {}\n", FormatHostPort(edge_addrs->first.address().to_string(),
+                                           edge_addrs->first.port()));
+  fmt::print("http: {}\n", FormatHostPort(edge_addrs->second.address().to_string(),
+                                          edge_addrs->second.port()));
   fmt::print("certgate ready\n");
   std::fflush(stdout);
 
   io.run();
   workers.join();
+  publisher.Stop();
+  (*edge)->Stop(std::chrono::seconds(5));
   spdlog::info("stopped");
   return 0;
 }

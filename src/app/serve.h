@@ -1,6 +1,6 @@
 // `certgate serve`: the composition root. Opens the local state, prepares a
-// first start, runs the API until SIGTERM or SIGINT, then shuts down
-// gracefully (requests in progress finish, for at most 10 s).
+// first start, runs the API and the edge until SIGTERM or SIGINT, then shuts
+// down gracefully (requests in progress finish, for at most 10 s).
 #pragma once
 
 #include <string>
@@ -12,6 +12,9 @@ namespace certgate::app {
 struct ServeOptions {
   LocalOptions local;
   std::string api_listen = "127.0.0.1:4280";
+  std::string https_listen = ":443";
+  std::string http_listen = ":80";
+  int edge_workers = 0;  // 0: one per core
   std::string api_url;  // public base URL for "uri" fields; empty: from Host
   std::string base_domain = "certgate.localhost";
   int api_workers = 4;

@@ -45,6 +45,7 @@ int Main(int argc, char** argv) {
   AddServeCommand(root);
   AddAdminCommands(root);
   AddCertCommands(root);
+  AddDomainAndEndpointCommands(root);
 
   auto logger = spdlog::stderr_color_mt("certgate");
   spdlog::set_default_logger(logger);

@@ -27,5 +27,6 @@ void AddLocalOptions(CLI::App* cmd, app::LocalOptions& options);
 void AddServeCommand(CLI::App& root);
 void AddAdminCommands(CLI::App& root);
 void AddCertCommands(CLI::App& root);
+void AddDomainAndEndpointCommands(CLI::App& root);
 
 }  // namespace certgate::cli

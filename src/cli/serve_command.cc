@@ -9,7 +9,8 @@ void AddServeCommand(CLI::App& root) {
   auto options = std::make_shared<app::ServeOptions>();
   CLI::App* cmd = root.add_subcommand(
       "serve",
-      "Run certgate: the API (and dashboard). Prints 'certgate ready' once listening; "
+      "Run certgate: the API (and dashboard) and the TLS edge. Prints 'certgate ready' once "
+      "listening; "
       "SIGTERM or SIGINT stops it gracefully. Every flag can also be set in the --config file "
       "as 'flag-name: value'.");
   // --config belongs to the root app (see yaml_config.h); serve passes it up.
@@ -22,6 +23,15 @@ void AddServeCommand(CLI::App& root) {
   cmd->add_option("--api-listen", options->api_listen,
                   "API address host:port; port 0 picks a free port")
       ->capture_default_str();
+  cmd->add_option("--https-listen", options->https_listen,
+                  "Edge HTTPS address host:port (\":443\" is every IPv4 address)")
+      ->capture_default_str();
+  cmd->add_option("--http-listen", options->http_listen,
+                  "Edge plain-HTTP address: redirects to https")
+      ->capture_default_str();
+  cmd->add_option("--edge-workers", options->edge_workers,
+                  "Edge threads, each with its own listeners (default: one per core)")
+      ->check(CLI::Range(0, 256));
   cmd->add_option("--api-url", options->api_url,
                   "The API's public base URL for resource 'uri' fields "
                   "(default: from each request's Host header)");

@@ -78,6 +78,9 @@ enum class ErrorCode : int {
   kKeyTooLarge = 259,
   kKeyInvalid = 260,
 
+  // 270s: certificates in use.
+  kCertificateInUse = 270,
+
   // 300s: sealing and the master key.
   kSealFailed = 300,
   kUnsealFailed = 301,
@@ -90,6 +93,28 @@ enum class ErrorCode : int {
   kStoreConflict = 401,
   kStoreSchemaTooNew = 402,
   kStoreUrlInvalid = 403,
+
+  // 500s: reserved domains.
+  kDomainInvalid = 500,
+  kDomainWildcard = 501,
+  kDomainPublicSuffix = 502,
+  kDomainTaken = 503,
+  kDomainCertificateAndPolicy = 504,
+  kDomainNotCovered = 505,
+  kDomainUnderBaseDomain = 506,
+  kDomainCertificateUnknown = 507,
+  kDomainPolicyInvalid = 508,
+  kDomainInUse = 509,
+  kDomainManaged = 510,
+
+  // 550s: endpoints and traffic policies.
+  kEndpointUrlInvalid = 550,
+  kEndpointUpstreamInvalid = 551,
+  kEndpointHostNotReserved = 552,
+  kEndpointTaken = 553,
+  kPolicyInvalid = 554,
+  kPolicyUnknownAction = 555,
+  kPolicyUnknownField = 556,
 };
 
 struct ErrorInfo {

@@ -1,10 +1,13 @@
 #include "pki/certificate.h"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <utility>
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -626,6 +629,30 @@ std::string EncodeChainPem(const Chain& chain) {
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
   return len > 0 ? std::string(data, static_cast<size_t>(len)) : std::string();
+}
+
+}  // namespace certgate::pki
+
+namespace certgate::pki {
+
+bool CertificateCoversDomain(X509* cert, std::string_view domain) {
+  if (domain.substr(0, 2) == "*.") {
+    // X509_check_host treats '*' in the name as a literal; compare SANs.
+    for (const std::string& san : DescribeCertificate(cert).dns_names) {
+      if (san.size() == domain.size() &&
+          std::equal(san.begin(), san.end(), domain.begin(), [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) == b;
+          })) {
+        return true;
+      }
+    }
+    return false;
+  }
+  const int rc = X509_check_host(cert, domain.data(), domain.size(),
+                                 X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT,
+                                 nullptr);
+  ERR_clear_error();
+  return rc == 1;
 }
 
 }  // namespace certgate::pki

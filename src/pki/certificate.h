@@ -87,6 +87,13 @@ struct ChainEntry {
 };
 std::vector<ChainEntry> DescribeChain(const Chain& chain);
 
+// True if cert can serve domain (normalized, lower-case ASCII): for a
+// wildcard domain "*.base", the certificate must carry that wildcard (or
+// exactly); otherwise a DNS SAN must match the name,
+// exactly or by a one-label wildcard (X509_check_host, no partial wildcards,
+// never the subject CN).
+bool CertificateCoversDomain(X509* cert, std::string_view domain);
+
 // The canonical PEM of the chain: each certificate re-encoded by OpenSSL,
 // "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n", in order.
 std::string EncodeChainPem(const Chain& chain);

@@ -708,5 +708,21 @@ TEST(CertificateDescribeTest, EncodeChainPemRoundTrips) {
   EXPECT_EQ(EncodeChainPem(*again), pem);
 }
 
+TEST(CertificateCoversDomainTest, ExactAndWildcardNames) {
+  CertSpec spec;
+  spec.common_name = "not-a-san.example.com";
+  spec.dns_names = {"app.example.com", "*.apps.example.com"};
+  TestChain c = MakeChain(TestKeyType::kEcP256, spec);
+  X509* leaf = c.leaf.get();
+  EXPECT_TRUE(CertificateCoversDomain(leaf, "app.example.com"));
+  EXPECT_TRUE(CertificateCoversDomain(leaf, "one.apps.example.com"));
+  EXPECT_TRUE(CertificateCoversDomain(leaf, "*.apps.example.com"));
+  EXPECT_FALSE(CertificateCoversDomain(leaf, "two.one.apps.example.com"));
+  EXPECT_FALSE(CertificateCoversDomain(leaf, "apps.example.com"));
+  EXPECT_FALSE(CertificateCoversDomain(leaf, "*.example.com"));
+  EXPECT_FALSE(CertificateCoversDomain(leaf, "other.example.com"));
+  EXPECT_FALSE(CertificateCoversDomain(leaf, "not-a-san.example.com")) << "the CN does not count";
+}
+
 }  // namespace
 }  // namespace certgate::pki

@@ -2,9 +2,13 @@
 
 #include <cerrno>
 #include <condition_variable>
+#include <functional>
 #include <iterator>
 #include <limits>
+#include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 #include <system_error>
 #include <unordered_map>
@@ -73,6 +77,82 @@ CREATE TABLE settings (
   value  TEXT NOT NULL
 );
 )sql"},
+    {2, R"sql(
+-- Set for a certificate a terminate-tls action brought: it belongs to that
+-- endpoint. No REFERENCES endpoints (id): endpoints refer to their
+-- certificate, and the cycle would leave no valid order to insert or delete
+-- them; DeleteEndpoint and UpdateEndpoint remove owned certificates.
+ALTER TABLE tls_certificates ADD COLUMN owner_endpoint_id TEXT;
+CREATE INDEX tls_certificates_by_owner ON tls_certificates (owner_endpoint_id)
+  WHERE owner_endpoint_id IS NOT NULL;
+
+CREATE TABLE reserved_domains (
+  id                           TEXT PRIMARY KEY NOT NULL,
+  account_id                   TEXT NOT NULL,
+  created_at                   INTEGER NOT NULL,
+  description                  TEXT NOT NULL,
+  metadata                     TEXT NOT NULL,
+  domain                       TEXT UNIQUE NOT NULL,  -- once across all accounts
+  -- No cascade: DeleteCertificate reports kInUse before this would fire.
+  certificate_id               TEXT REFERENCES tls_certificates (id),
+  policy_authority             TEXT,  -- NULL: no certificate management policy
+  policy_key_type              TEXT,
+  cname_target                 TEXT UNIQUE,
+  acme_challenge_cname_target  TEXT UNIQUE,
+  CHECK ((policy_authority IS NULL) = (policy_key_type IS NULL))
+);
+CREATE INDEX reserved_domains_by_account ON reserved_domains (account_id, id);
+-- Also what the foreign key searches when a certificate is deleted.
+CREATE INDEX reserved_domains_by_certificate ON reserved_domains (certificate_id);
+
+CREATE TABLE endpoints (
+  id                     TEXT PRIMARY KEY NOT NULL,
+  account_id             TEXT NOT NULL,
+  created_at             INTEGER NOT NULL,
+  description            TEXT NOT NULL,
+  metadata               TEXT NOT NULL,
+  url                    TEXT UNIQUE NOT NULL,  -- once across all accounts
+  scheme                 TEXT NOT NULL,
+  host                   TEXT NOT NULL,
+  port                   INTEGER NOT NULL CHECK (port BETWEEN 0 AND 65535),
+  upstream               TEXT NOT NULL,
+  traffic_policy         TEXT NOT NULL,
+  -- No cascade: DeleteDomain reports kInUse before this would fire.
+  domain_id              TEXT NOT NULL REFERENCES reserved_domains (id),
+  -- A certificate whose owner_endpoint_id is this endpoint's id.
+  policy_certificate_id  TEXT REFERENCES tls_certificates (id)
+);
+CREATE INDEX endpoints_by_account ON endpoints (account_id, id);
+CREATE INDEX endpoints_by_domain ON endpoints (domain_id);
+CREATE INDEX endpoints_by_policy_certificate ON endpoints (policy_certificate_id);
+
+-- One row whose value grows with every committed change to what the edge
+-- serves, whichever process made it: pollers compare it to the value they
+-- last loaded. Triggers keep it, so no writer can forget.
+CREATE TABLE change_sequence (
+  id     INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+  value  INTEGER NOT NULL
+);
+INSERT INTO change_sequence (id, value) VALUES (1, 0);
+CREATE TRIGGER tls_certificates_inserted AFTER INSERT ON tls_certificates
+  BEGIN UPDATE change_sequence SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER tls_certificates_updated AFTER UPDATE ON tls_certificates
+  BEGIN UPDATE change_sequence SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER tls_certificates_deleted AFTER DELETE ON tls_certificates
+  BEGIN UPDATE change_sequence SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER reserved_domains_inserted AFTER INSERT ON reserved_domains
+  BEGIN UPDATE change_sequence SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER reserved_domains_updated AFTER UPDATE ON reserved_domains
+  BEGIN UPDATE change_sequence SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER reserved_domains_deleted AFTER DELETE ON reserved_domains
+  BEGIN UPDATE change_sequence SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER endpoints_inserted AFTER INSERT ON endpoints
+  BEGIN UPDATE change_sequence SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER endpoints_updated AFTER UPDATE ON endpoints
+  BEGIN UPDATE change_sequence SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER endpoints_deleted AFTER DELETE ON endpoints
+  BEGIN UPDATE change_sequence SET value = value + 1 WHERE id = 1; END;
+)sql"},
 };
 
 constexpr int kSchemaVersion = std::end(kMigrations)[-1].version;
@@ -80,6 +160,7 @@ constexpr int kSchemaVersion = std::end(kMigrations)[-1].version;
 // ---- SQL ----
 
 constexpr char kBegin[] = "BEGIN IMMEDIATE";
+constexpr char kBeginRead[] = "BEGIN DEFERRED";
 constexpr char kCommit[] = "COMMIT";
 constexpr char kCreateMigrations[] =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -103,27 +184,96 @@ constexpr char kSelectApiKeyByHash[] =
 
 #define CG_CERT_COLUMNS                                                                        \
   "id, account_id, created_at, description, metadata, certificate_pem, issued_at, not_after, " \
-  "key_version, sealed_key"
+  "key_version, sealed_key, owner_endpoint_id"
 constexpr char kInsertCert[] = "INSERT INTO tls_certificates (" CG_CERT_COLUMNS
-                               ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
-// account_id IS ?: matches NULL (the service's own) as well as a value, and
-// still searches the (account_id, id) index.
-constexpr char kSelectCert[] =
-    "SELECT " CG_CERT_COLUMNS " FROM tls_certificates WHERE id = ?1 AND account_id IS ?2";
-constexpr char kSelectCertById[] =
-    "SELECT " CG_CERT_COLUMNS " FROM tls_certificates WHERE id = ?1";
+                               ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+// The account-scoped statements see account certificates only, never those an
+// endpoint owns. account_id IS ?: matches NULL (the service's own) as well as
+// a value, and still searches the (account_id, id) index.
+constexpr char kSelectCert[] = "SELECT " CG_CERT_COLUMNS
+                               " FROM tls_certificates WHERE id = ?1 AND account_id IS ?2"
+                               " AND owner_endpoint_id IS NULL";
+constexpr char kSelectCertById[] = "SELECT " CG_CERT_COLUMNS " FROM tls_certificates WHERE id = ?1";
 constexpr char kListCerts[] = "SELECT " CG_CERT_COLUMNS
                               " FROM tls_certificates WHERE account_id IS ?1"
-                              " ORDER BY id DESC LIMIT ?2";
+                              " AND owner_endpoint_id IS NULL ORDER BY id DESC LIMIT ?2";
 constexpr char kListCertsBefore[] = "SELECT " CG_CERT_COLUMNS
                                     " FROM tls_certificates WHERE account_id IS ?1 AND id < ?2"
-                                    " ORDER BY id DESC LIMIT ?3";
+                                    " AND owner_endpoint_id IS NULL ORDER BY id DESC LIMIT ?3";
 constexpr char kUpdateCert[] =
     "UPDATE tls_certificates SET description = COALESCE(?3, description),"
     " metadata = COALESCE(?4, metadata) WHERE id = ?1 AND account_id IS ?2"
-    " RETURNING " CG_CERT_COLUMNS;
+    " AND owner_endpoint_id IS NULL RETURNING " CG_CERT_COLUMNS;
 #undef CG_CERT_COLUMNS
-constexpr char kDeleteCert[] = "DELETE FROM tls_certificates WHERE id = ?1 AND account_id IS ?2";
+constexpr char kAccountCertExists[] =
+    "SELECT 1 FROM tls_certificates WHERE id = ?1 AND account_id IS ?2"
+    " AND owner_endpoint_id IS NULL";
+constexpr char kDeleteCert[] =
+    "DELETE FROM tls_certificates WHERE id = ?1 AND account_id IS ?2"
+    " AND owner_endpoint_id IS NULL";
+constexpr char kDomainsUsingCert[] =
+    "SELECT domain FROM reserved_domains WHERE certificate_id = ?1 ORDER BY domain";
+// Every certificate an endpoint owns but ?2 (NULL: all of them).
+constexpr char kDeleteOwnedCertsBut[] =
+    "DELETE FROM tls_certificates WHERE owner_endpoint_id = ?1 AND id IS NOT ?2";
+
+#define CG_DOMAIN_COLUMNS                                                       \
+  "id, account_id, created_at, description, metadata, domain, certificate_id, " \
+  "policy_authority, policy_key_type, cname_target, acme_challenge_cname_target"
+// Numbered like kUpdateDomain, so that BindDomainFields serves both.
+constexpr char kInsertDomain[] =
+    "INSERT INTO reserved_domains (id, account_id, description, metadata, certificate_id,"
+    " policy_authority, policy_key_type, cname_target, acme_challenge_cname_target,"
+    " created_at, domain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+constexpr char kSelectDomain[] =
+    "SELECT " CG_DOMAIN_COLUMNS " FROM reserved_domains WHERE id = ?1 AND account_id = ?2";
+constexpr char kSelectDomainByName[] =
+    "SELECT " CG_DOMAIN_COLUMNS " FROM reserved_domains WHERE domain = ?1";
+constexpr char kListDomains[] = "SELECT " CG_DOMAIN_COLUMNS
+                                " FROM reserved_domains WHERE account_id = ?1"
+                                " ORDER BY id DESC LIMIT ?2";
+constexpr char kListDomainsBefore[] = "SELECT " CG_DOMAIN_COLUMNS
+                                      " FROM reserved_domains WHERE account_id = ?1 AND id < ?2"
+                                      " ORDER BY id DESC LIMIT ?3";
+#undef CG_DOMAIN_COLUMNS
+constexpr char kUpdateDomain[] =
+    "UPDATE reserved_domains SET description = ?3, metadata = ?4, certificate_id = ?5,"
+    " policy_authority = ?6, policy_key_type = ?7, cname_target = ?8,"
+    " acme_challenge_cname_target = ?9 WHERE id = ?1 AND account_id = ?2";
+constexpr char kDomainExists[] = "SELECT 1 FROM reserved_domains WHERE id = ?1 AND account_id = ?2";
+constexpr char kDeleteDomain[] = "DELETE FROM reserved_domains WHERE id = ?1 AND account_id = ?2";
+constexpr char kEndpointsUsingDomain[] =
+    "SELECT url FROM endpoints WHERE domain_id = ?1 ORDER BY url";
+
+#define CG_ENDPOINT_COLUMNS                                                                \
+  "id, account_id, created_at, description, metadata, url, scheme, host, port, upstream, " \
+  "traffic_policy, domain_id, policy_certificate_id"
+// Numbered like kUpdateEndpoint, so that BindEndpointFields serves both.
+constexpr char kInsertEndpoint[] =
+    "INSERT INTO endpoints (id, account_id, description, metadata, url, scheme, host, port,"
+    " upstream, traffic_policy, domain_id, policy_certificate_id, created_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+constexpr char kSelectEndpoint[] =
+    "SELECT " CG_ENDPOINT_COLUMNS " FROM endpoints WHERE id = ?1 AND account_id = ?2";
+constexpr char kListEndpoints[] = "SELECT " CG_ENDPOINT_COLUMNS
+                                  " FROM endpoints WHERE account_id = ?1"
+                                  " ORDER BY id DESC LIMIT ?2";
+constexpr char kListEndpointsBefore[] = "SELECT " CG_ENDPOINT_COLUMNS
+                                        " FROM endpoints WHERE account_id = ?1 AND id < ?2"
+                                        " ORDER BY id DESC LIMIT ?3";
+constexpr char kAllEndpoints[] = "SELECT " CG_ENDPOINT_COLUMNS " FROM endpoints ORDER BY id";
+#undef CG_ENDPOINT_COLUMNS
+constexpr char kUpdateEndpoint[] =
+    "UPDATE endpoints SET description = ?3, metadata = ?4, url = ?5, scheme = ?6, host = ?7,"
+    " port = ?8, upstream = ?9, traffic_policy = ?10, domain_id = ?11,"
+    " policy_certificate_id = ?12 WHERE id = ?1 AND account_id = ?2";
+constexpr char kEndpointPolicyCert[] =
+    "SELECT policy_certificate_id FROM endpoints WHERE id = ?1 AND account_id = ?2";
+constexpr char kDeleteEndpoint[] = "DELETE FROM endpoints WHERE id = ?1 AND account_id = ?2";
+
+constexpr char kAllEdgeDomains[] =
+    "SELECT domain, certificate_id FROM reserved_domains ORDER BY id";
+constexpr char kChangeSequence[] = "SELECT value FROM change_sequence WHERE id = 1";
 
 constexpr char kListSealedKeys[] =
     "SELECT id, key_version, sealed_key FROM tls_certificates ORDER BY id LIMIT ?1";
@@ -145,14 +295,22 @@ constexpr char kSetSetting[] =
 std::string ErrnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
 
 // SQLite's failure as an Error naming the operation. Primary and unique key
-// violations are conflicts (the caller sent an identity that exists); anything
-// else is an I/O failure of the store.
+// violations are conflicts (the caller sent an identity that exists), and so
+// are foreign key violations (a record referred to is gone, or one still
+// refers to it: the store checks first, so these mean a bug or a write that
+// bypassed it); anything else is an I/O failure of the store.
 Error SqliteError(sqlite3* db, int rc, std::string_view op) {
   const char* detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
     return MakeError(
         ErrorCode::kStoreConflict,
         fmt::format("{}: a record with that identity exists already ({})", op, detail));
+  }
+  if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+    return MakeError(ErrorCode::kStoreConflict,
+                     fmt::format("{}: a record it refers to does not exist, or another record "
+                                 "still refers to it ({})",
+                                 op, detail));
   }
   return MakeError(ErrorCode::kStoreIo, fmt::format("{} failed in SQLite: {}", op, detail));
 }
@@ -333,6 +491,10 @@ class Query {
     return std::string(reinterpret_cast<const char*>(p),
                        static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
   }
+  std::optional<std::string> OptionalColumnText(int col) const {
+    if (IsNull(col)) return std::nullopt;
+    return ColumnText(col);
+  }
   std::vector<uint8_t> ColumnBlob(int col) const {
     const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(stmt_, col));
     if (p == nullptr) return {};
@@ -389,7 +551,205 @@ Result<Certificate> ReadCertificate(const Query& q, std::string_view op) {
   cert.not_after = FromUnixSeconds(q.ColumnInt(7));
   CG_ASSIGN_OR_RETURN(cert.private_key.key_version, ReadKeyVersion(q, 8, cert.id, op));
   cert.private_key.blob = q.ColumnBlob(9);
+  if (!q.IsNull(10)) cert.owner_endpoint_id = q.ColumnText(10);
   return cert;
+}
+
+// Reads the columns CG_DOMAIN_COLUMNS lists, in that order.
+Result<Domain> ReadDomain(const Query& q, std::string_view op) {
+  Domain d;
+  d.id = q.ColumnText(0);
+  d.account_id = q.ColumnText(1);
+  d.created_at = FromUnixSeconds(q.ColumnInt(2));
+  d.description = q.ColumnText(3);
+  d.metadata = q.ColumnText(4);
+  d.domain = q.ColumnText(5);
+  d.certificate_id = q.OptionalColumnText(6);
+  if (!q.IsNull(7)) {
+    if (q.IsNull(8)) {
+      return CorruptRow(op, fmt::format("domain {} has a policy without a key type", d.id));
+    }
+    d.policy = ManagementPolicy{q.ColumnText(7), q.ColumnText(8)};
+  }
+  d.cname_target = q.OptionalColumnText(9);
+  d.acme_challenge_cname_target = q.OptionalColumnText(10);
+  return d;
+}
+
+// Reads the columns CG_ENDPOINT_COLUMNS lists, in that order.
+Result<Endpoint> ReadEndpoint(const Query& q, std::string_view op) {
+  Endpoint e;
+  e.id = q.ColumnText(0);
+  e.account_id = q.ColumnText(1);
+  e.created_at = FromUnixSeconds(q.ColumnInt(2));
+  e.description = q.ColumnText(3);
+  e.metadata = q.ColumnText(4);
+  e.url = q.ColumnText(5);
+  e.scheme = q.ColumnText(6);
+  e.host = q.ColumnText(7);
+  int64_t port = q.ColumnInt(8);
+  if (port < 0 || port > std::numeric_limits<uint16_t>::max()) {
+    return CorruptRow(op, fmt::format("endpoint {} has port {}", e.id, port));
+  }
+  e.port = static_cast<uint16_t>(port);
+  e.upstream = q.ColumnText(9);
+  e.traffic_policy = q.ColumnText(10);
+  e.domain_id = q.ColumnText(11);
+  e.policy_certificate_id = q.OptionalColumnText(12);
+  return e;
+}
+
+Result<void> CheckLimit(int limit) {
+  if (limit < 1 || limit > kMaxListLimit) {
+    return MakeError(ErrorCode::kInvalidPaging,
+                     fmt::format("limit must be between 1 and {}, not {}", kMaxListLimit, limit));
+  }
+  return {};
+}
+
+// Binds account_id (?1), before_id and the limit of a kList*/kList*Before
+// pair, and reads one page with read(q, op). One row more than asked for
+// tells whether a further page exists.
+template <class T, class ReadRow>
+Result<Page<T>> ReadPage(Query& q, std::string_view account_id,
+                         const std::optional<std::string>& before_id, int limit,
+                         std::string_view op, ReadRow read) {
+  q.AccountId(1, account_id);
+  if (before_id.has_value()) {
+    q.Text(2, *before_id).Int(3, limit + 1);
+  } else {
+    q.Int(2, limit + 1);
+  }
+  Page<T> page;
+  while (true) {
+    CG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    if (page.items.size() == static_cast<size_t>(limit)) {
+      page.has_more = true;
+      break;
+    }
+    CG_ASSIGN_OR_RETURN(T item, read(q, op));
+    page.items.push_back(std::move(item));
+  }
+  return page;
+}
+
+// The first column of every row, e.g. the names of what uses a record.
+Result<std::vector<std::string>> ReadTextColumn(Query& q) {
+  std::vector<std::string> out;
+  while (true) {
+    CG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return out;
+    out.push_back(q.ColumnText(0));
+  }
+}
+
+// ---- Statements inside write transactions ----
+
+// owner_endpoint_id "" stores NULL: an account (or the service's) certificate.
+Result<void> InsertCertificateRow(Connection& conn, const Certificate& cert,
+                                  std::string_view account_id, std::string_view owner_endpoint_id,
+                                  std::string_view op) {
+  Query q(conn, kInsertCert, op);
+  q.Text(1, cert.id)
+      .AccountId(2, account_id)
+      .Int(3, ToUnixSeconds(cert.created_at))
+      .Text(4, cert.description)
+      .Text(5, cert.metadata)
+      .Text(6, cert.certificate_pem);
+  if (cert.issued_at.has_value()) {
+    q.Int(7, ToUnixSeconds(*cert.issued_at));
+  } else {
+    q.Null(7);
+  }
+  q.Int(8, ToUnixSeconds(cert.not_after))
+      .Int(9, cert.private_key.key_version)
+      .Blob(10, cert.private_key.blob);
+  if (owner_endpoint_id.empty()) {
+    q.Null(11);
+  } else {
+    q.Text(11, owner_endpoint_id);
+  }
+  return q.Run();
+}
+
+// A domain may refer only to a certificate of its own account that no
+// endpoint owns. Checked inside the write transaction, so the certificate
+// cannot go away before the write commits (DeleteCertificate checks the other
+// way round under the same lock).
+Result<void> CheckAttachable(Connection& conn, const Domain& domain, std::string_view op) {
+  if (!domain.certificate_id.has_value()) return {};
+  Query q(conn, kAccountCertExists, op);
+  // Text, not AccountId: a domain never refers to the service's own.
+  q.Text(1, *domain.certificate_id).Text(2, domain.account_id);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (row) return {};
+  return MakeError(ErrorCode::kStoreConflict,
+                   fmt::format("{}: certificate_id {} names no certificate of account {} (it "
+                               "does not exist, was deleted, or belongs to an endpoint)",
+                               op, *domain.certificate_id, domain.account_id));
+}
+
+// An endpoint may refer only to a reserved domain of its own account.
+Result<void> CheckEndpointDomain(Connection& conn, const Endpoint& endpoint, std::string_view op) {
+  Query q(conn, kDomainExists, op);
+  q.Text(1, endpoint.domain_id).Text(2, endpoint.account_id);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (row) return {};
+  return MakeError(ErrorCode::kStoreConflict,
+                   fmt::format("{}: domain_id {} names no reserved domain of account {}", op,
+                               endpoint.domain_id, endpoint.account_id));
+}
+
+// Inserts an endpoint's policy certificate, owned by the endpoint and in its
+// account. REQUIRES: cert.id == endpoint.policy_certificate_id.
+Result<void> InsertPolicyCertificate(Connection& conn, const Endpoint& endpoint,
+                                     const Certificate& cert, std::string_view op) {
+  if (endpoint.policy_certificate_id != cert.id) {
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("{}: the policy certificate's id {} differs from the endpoint's "
+                                 "policy_certificate_id",
+                                 op, cert.id));
+  }
+  return InsertCertificateRow(conn, cert, endpoint.account_id, endpoint.id, op);
+}
+
+void BindDomainFields(Query& q, const Domain& d) {
+  // ?1 id and ?2 account_id are bound by the caller.
+  q.Text(3, d.description).Text(4, d.metadata).OptionalText(5, d.certificate_id);
+  if (d.policy.has_value()) {
+    q.Text(6, d.policy->authority).Text(7, d.policy->private_key_type);
+  } else {
+    q.Null(6).Null(7);
+  }
+  q.OptionalText(8, d.cname_target).OptionalText(9, d.acme_challenge_cname_target);
+}
+
+void BindEndpointFields(Query& q, const Endpoint& e,
+                        const std::optional<std::string>& policy_certificate_id) {
+  // ?1 id and ?2 account_id are bound by the caller.
+  q.Text(3, e.description)
+      .Text(4, e.metadata)
+      .Text(5, e.url)
+      .Text(6, e.scheme)
+      .Text(7, e.host)
+      .Int(8, e.port)
+      .Text(9, e.upstream)
+      .Text(10, e.traffic_policy)
+      .Text(11, e.domain_id)
+      .OptionalText(12, policy_certificate_id);
+}
+
+// Whether a finished write changed certificates, domains or endpoints, and so
+// must be announced to OnChange's callbacks.
+bool Changed(const Result<void>& r) { return r.ok(); }
+bool Changed(const Result<bool>& r) { return r.ok() && *r; }
+bool Changed(const Result<DeleteOutcome>& r) {
+  return r.ok() && r->status == DeleteOutcome::Status::kDeleted;
+}
+template <class T>
+bool Changed(const Result<std::optional<T>>& r) {
+  return r.ok() && r->has_value();
 }
 
 // ---- Files ----
@@ -452,7 +812,28 @@ class SqliteStore final : public Store {
   Result<std::optional<Certificate>> UpdateCertificate(std::string_view account_id,
                                                        std::string_view id,
                                                        const CertificatePatch& patch) override;
-  Result<bool> DeleteCertificate(std::string_view account_id, std::string_view id) override;
+  Result<DeleteOutcome> DeleteCertificate(std::string_view account_id,
+                                          std::string_view id) override;
+  Result<void> InsertDomain(const Domain& domain) override;
+  Result<std::optional<Domain>> GetDomain(std::string_view account_id,
+                                          std::string_view id) override;
+  Result<std::optional<Domain>> FindDomainByName(std::string_view name) override;
+  Result<Page<Domain>> ListDomains(std::string_view account_id,
+                                   std::optional<std::string> before_id, int limit) override;
+  Result<bool> UpdateDomain(const Domain& domain) override;
+  Result<DeleteOutcome> DeleteDomain(std::string_view account_id, std::string_view id) override;
+  Result<void> InsertEndpoint(const Endpoint& endpoint,
+                              const std::optional<Certificate>& policy_certificate) override;
+  Result<std::optional<Endpoint>> GetEndpoint(std::string_view account_id,
+                                              std::string_view id) override;
+  Result<Page<Endpoint>> ListEndpoints(std::string_view account_id,
+                                       std::optional<std::string> before_id, int limit) override;
+  Result<bool> UpdateEndpoint(const Endpoint& endpoint,
+                              const std::optional<Certificate>& policy_certificate) override;
+  Result<bool> DeleteEndpoint(std::string_view account_id, std::string_view id) override;
+  Result<EdgeState> LoadEdgeState() override;
+  Result<int64_t> ChangeSequence() override;
+  void OnChange(std::function<void()> fn) override;
   Result<std::vector<SealedKeyRef>> ListSealedKeys(std::optional<std::string> after_id,
                                                    int limit) override;
   Result<bool> ReplaceSealedKey(std::string_view certificate_id, const SealedKey& expected,
@@ -493,8 +874,25 @@ class SqliteStore final : public Store {
   // for want of an upgrade to the write lock.
   template <class F>
   auto Write(std::string_view op, F&& body) -> decltype(body(std::declval<Connection&>()));
+  // Write, for writes to certificates, domains or endpoints: once the
+  // transaction has committed and the lease and write lock are released, tells
+  // the OnChange callbacks if the result says something changed (Changed()).
+  template <class F>
+  auto WriteAndAnnounce(std::string_view op, F&& body)
+      -> decltype(body(std::declval<Connection&>()));
+  // Runs body(conn) in one read transaction: every SELECT in it sees the same
+  // snapshot of the database.
+  template <class F>
+  auto Read(std::string_view op, F&& body) -> decltype(body(std::declval<Connection&>()));
+  void AnnounceChange();
 
   const std::string path_;
+
+  // Never removed, so a copy of the pointers can be called without the lock
+  // (and a callback may call OnChange itself).
+  std::mutex callbacks_mu_;
+  std::vector<std::shared_ptr<const std::function<void()>>>
+      callbacks_;  // GUARDED_BY(callbacks_mu_)
 
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
@@ -562,6 +960,55 @@ auto SqliteStore::Write(std::string_view op, F&& body)
     return std::move(committed).error();
   }
   return result;
+}
+
+template <class F>
+auto SqliteStore::WriteAndAnnounce(std::string_view op, F&& body)
+    -> decltype(body(std::declval<Connection&>())) {
+  auto result = Write(op, std::forward<F>(body));
+  if (Changed(result)) AnnounceChange();
+  return result;
+}
+
+template <class F>
+auto SqliteStore::Read(std::string_view op, F&& body)
+    -> decltype(body(std::declval<Connection&>())) {
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(op));
+  Connection& conn = lease.conn();
+  {
+    Query begin(conn, kBeginRead, op);
+    CG_RETURN_IF_ERROR(begin.Run());
+  }
+  auto result = body(conn);
+  if (!result.ok()) {
+    conn.Rollback();
+    return result;
+  }
+  Result<void> ended;
+  {
+    Query commit(conn, kCommit, op);
+    ended = commit.Run();
+  }
+  if (!ended.ok()) {
+    conn.Rollback();
+    return std::move(ended).error();
+  }
+  return result;
+}
+
+void SqliteStore::AnnounceChange() {
+  std::vector<std::shared_ptr<const std::function<void()>>> callbacks;
+  {
+    std::lock_guard lock(callbacks_mu_);
+    callbacks = callbacks_;
+  }
+  for (const auto& fn : callbacks) (*fn)();
+}
+
+void SqliteStore::OnChange(std::function<void()> fn) {
+  auto shared = std::make_shared<const std::function<void()>>(std::move(fn));
+  std::lock_guard lock(callbacks_mu_);
+  callbacks_.push_back(std::move(shared));
 }
 
 Result<void> SqliteStore::Migrate(Connection& conn) {
@@ -690,23 +1137,15 @@ Result<std::optional<std::pair<ApiKey, Account>>> SqliteStore::FindApiKeyByHash(
 
 Result<void> SqliteStore::InsertCertificate(const Certificate& cert) {
   constexpr std::string_view kOp = "inserting a certificate";
-  return Write(kOp, [&](Connection& conn) {
-    Query q(conn, kInsertCert, kOp);
-    q.Text(1, cert.id)
-        .AccountId(2, cert.account_id)
-        .Int(3, ToUnixSeconds(cert.created_at))
-        .Text(4, cert.description)
-        .Text(5, cert.metadata)
-        .Text(6, cert.certificate_pem);
-    if (cert.issued_at.has_value()) {
-      q.Int(7, ToUnixSeconds(*cert.issued_at));
-    } else {
-      q.Null(7);
-    }
-    q.Int(8, ToUnixSeconds(cert.not_after))
-        .Int(9, cert.private_key.key_version)
-        .Blob(10, cert.private_key.blob);
-    return q.Run();
+  if (!cert.owner_endpoint_id.empty()) {
+    // Its endpoint must refer to it in the same transaction: InsertEndpoint.
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("{}: certificate {} belongs to endpoint {}; endpoint "
+                                 "certificates are inserted with their endpoint",
+                                 kOp, cert.id, cert.owner_endpoint_id));
+  }
+  return WriteAndAnnounce(kOp, [&](Connection& conn) {
+    return InsertCertificateRow(conn, cert, cert.account_id, "", kOp);
   });
 }
 
@@ -737,31 +1176,10 @@ Result<Page<Certificate>> SqliteStore::ListCertificates(std::string_view account
                                                         std::optional<std::string> before_id,
                                                         int limit) {
   constexpr std::string_view kOp = "listing certificates";
-  if (limit < 1 || limit > kMaxListLimit) {
-    return MakeError(ErrorCode::kInvalidPaging,
-                     fmt::format("limit must be between 1 and {}, not {}", kMaxListLimit, limit));
-  }
+  CG_RETURN_IF_ERROR(CheckLimit(limit));
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
   Query q(lease.conn(), before_id.has_value() ? kListCertsBefore : kListCerts, kOp);
-  q.AccountId(1, account_id);
-  // One row more than asked for tells whether a further page exists.
-  if (before_id.has_value()) {
-    q.Text(2, *before_id).Int(3, limit + 1);
-  } else {
-    q.Int(2, limit + 1);
-  }
-  Page<Certificate> page;
-  while (true) {
-    CG_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) break;
-    if (page.items.size() == static_cast<size_t>(limit)) {
-      page.has_more = true;
-      break;
-    }
-    CG_ASSIGN_OR_RETURN(Certificate cert, ReadCertificate(q, kOp));
-    page.items.push_back(std::move(cert));
-  }
-  return page;
+  return ReadPage<Certificate>(q, account_id, before_id, limit, kOp, ReadCertificate);
 }
 
 Result<std::optional<Certificate>> SqliteStore::UpdateCertificate(std::string_view account_id,
@@ -769,7 +1187,7 @@ Result<std::optional<Certificate>> SqliteStore::UpdateCertificate(std::string_vi
                                                                   const CertificatePatch& patch) {
   constexpr std::string_view kOp = "updating a certificate";
   using Found = std::optional<Certificate>;
-  return Write(kOp, [&](Connection& conn) -> Result<Found> {
+  return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<Found> {
     // COALESCE keeps a column whose patch field is absent (bound NULL).
     Query q(conn, kUpdateCert, kOp);
     q.Text(1, id)
@@ -786,14 +1204,275 @@ Result<std::optional<Certificate>> SqliteStore::UpdateCertificate(std::string_vi
   });
 }
 
-Result<bool> SqliteStore::DeleteCertificate(std::string_view account_id, std::string_view id) {
+Result<DeleteOutcome> SqliteStore::DeleteCertificate(std::string_view account_id,
+                                                     std::string_view id) {
   constexpr std::string_view kOp = "deleting a certificate";
-  return Write(kOp, [&](Connection& conn) -> Result<bool> {
+  // Check and delete under one write lock: a domain attached concurrently
+  // either commits first (and is found here) or finds the certificate gone.
+  return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<DeleteOutcome> {
+    DeleteOutcome outcome;
+    {
+      Query exists(conn, kAccountCertExists, kOp);
+      exists.Text(1, id).AccountId(2, account_id);
+      CG_ASSIGN_OR_RETURN(bool row, exists.Step());
+      if (!row) return outcome;  // kNotFound
+    }
+    {
+      Query users(conn, kDomainsUsingCert, kOp);
+      users.Text(1, id);
+      CG_ASSIGN_OR_RETURN(outcome.used_by, ReadTextColumn(users));
+    }
+    if (!outcome.used_by.empty()) {
+      outcome.status = DeleteOutcome::Status::kInUse;
+      return outcome;
+    }
     Query q(conn, kDeleteCert, kOp);
     q.Text(1, id).AccountId(2, account_id);
     CG_RETURN_IF_ERROR(q.Run());
+    outcome.status =
+        q.Changes() > 0 ? DeleteOutcome::Status::kDeleted : DeleteOutcome::Status::kNotFound;
+    return outcome;
+  });
+}
+
+// ---- Reserved domains ----
+
+Result<void> SqliteStore::InsertDomain(const Domain& domain) {
+  constexpr std::string_view kOp = "inserting a reserved domain";
+  return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<void> {
+    CG_RETURN_IF_ERROR(CheckAttachable(conn, domain, kOp));
+    Query q(conn, kInsertDomain, kOp);
+    q.Text(1, domain.id).Text(2, domain.account_id);
+    BindDomainFields(q, domain);
+    q.Int(10, ToUnixSeconds(domain.created_at)).Text(11, domain.domain);
+    return q.Run();
+  });
+}
+
+Result<std::optional<Domain>> SqliteStore::GetDomain(std::string_view account_id,
+                                                     std::string_view id) {
+  constexpr std::string_view kOp = "reading a reserved domain";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kSelectDomain, kOp);
+  q.Text(1, id).Text(2, account_id);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<Domain>();
+  CG_ASSIGN_OR_RETURN(Domain domain, ReadDomain(q, kOp));
+  return std::optional<Domain>(std::move(domain));
+}
+
+Result<std::optional<Domain>> SqliteStore::FindDomainByName(std::string_view name) {
+  constexpr std::string_view kOp = "looking up a reserved domain";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kSelectDomainByName, kOp);
+  q.Text(1, name);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<Domain>();
+  CG_ASSIGN_OR_RETURN(Domain domain, ReadDomain(q, kOp));
+  return std::optional<Domain>(std::move(domain));
+}
+
+Result<Page<Domain>> SqliteStore::ListDomains(std::string_view account_id,
+                                              std::optional<std::string> before_id, int limit) {
+  constexpr std::string_view kOp = "listing reserved domains";
+  CG_RETURN_IF_ERROR(CheckLimit(limit));
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), before_id.has_value() ? kListDomainsBefore : kListDomains, kOp);
+  return ReadPage<Domain>(q, account_id, before_id, limit, kOp, ReadDomain);
+}
+
+Result<bool> SqliteStore::UpdateDomain(const Domain& domain) {
+  constexpr std::string_view kOp = "updating a reserved domain";
+  return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<bool> {
+    {
+      // Not found comes before a bad certificate_id: another account's ids
+      // must not learn anything from the error.
+      Query exists(conn, kDomainExists, kOp);
+      exists.Text(1, domain.id).Text(2, domain.account_id);
+      CG_ASSIGN_OR_RETURN(bool row, exists.Step());
+      if (!row) return false;
+    }
+    CG_RETURN_IF_ERROR(CheckAttachable(conn, domain, kOp));
+    Query q(conn, kUpdateDomain, kOp);
+    q.Text(1, domain.id).Text(2, domain.account_id);
+    BindDomainFields(q, domain);
+    CG_RETURN_IF_ERROR(q.Run());
     return q.Changes() > 0;
   });
+}
+
+Result<DeleteOutcome> SqliteStore::DeleteDomain(std::string_view account_id, std::string_view id) {
+  constexpr std::string_view kOp = "deleting a reserved domain";
+  return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<DeleteOutcome> {
+    DeleteOutcome outcome;
+    {
+      Query exists(conn, kDomainExists, kOp);
+      exists.Text(1, id).Text(2, account_id);
+      CG_ASSIGN_OR_RETURN(bool row, exists.Step());
+      if (!row) return outcome;  // kNotFound
+    }
+    {
+      Query users(conn, kEndpointsUsingDomain, kOp);
+      users.Text(1, id);
+      CG_ASSIGN_OR_RETURN(outcome.used_by, ReadTextColumn(users));
+    }
+    if (!outcome.used_by.empty()) {
+      outcome.status = DeleteOutcome::Status::kInUse;
+      return outcome;
+    }
+    Query q(conn, kDeleteDomain, kOp);
+    q.Text(1, id).Text(2, account_id);
+    CG_RETURN_IF_ERROR(q.Run());
+    outcome.status =
+        q.Changes() > 0 ? DeleteOutcome::Status::kDeleted : DeleteOutcome::Status::kNotFound;
+    return outcome;
+  });
+}
+
+// ---- Endpoints ----
+
+Result<void> SqliteStore::InsertEndpoint(const Endpoint& endpoint,
+                                         const std::optional<Certificate>& policy_certificate) {
+  constexpr std::string_view kOp = "inserting an endpoint";
+  if (!policy_certificate.has_value() && endpoint.policy_certificate_id.has_value()) {
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("{}: endpoint {} names policy certificate {} but brings none", kOp,
+                                 endpoint.id, *endpoint.policy_certificate_id));
+  }
+  return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<void> {
+    CG_RETURN_IF_ERROR(CheckEndpointDomain(conn, endpoint, kOp));
+    // The certificate first: the endpoint row refers to it.
+    if (policy_certificate.has_value()) {
+      CG_RETURN_IF_ERROR(InsertPolicyCertificate(conn, endpoint, *policy_certificate, kOp));
+    }
+    Query q(conn, kInsertEndpoint, kOp);
+    q.Text(1, endpoint.id).Text(2, endpoint.account_id);
+    BindEndpointFields(q, endpoint, endpoint.policy_certificate_id);
+    q.Int(13, ToUnixSeconds(endpoint.created_at));
+    return q.Run();
+  });
+}
+
+Result<std::optional<Endpoint>> SqliteStore::GetEndpoint(std::string_view account_id,
+                                                         std::string_view id) {
+  constexpr std::string_view kOp = "reading an endpoint";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kSelectEndpoint, kOp);
+  q.Text(1, id).Text(2, account_id);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<Endpoint>();
+  CG_ASSIGN_OR_RETURN(Endpoint endpoint, ReadEndpoint(q, kOp));
+  return std::optional<Endpoint>(std::move(endpoint));
+}
+
+Result<Page<Endpoint>> SqliteStore::ListEndpoints(std::string_view account_id,
+                                                  std::optional<std::string> before_id, int limit) {
+  constexpr std::string_view kOp = "listing endpoints";
+  CG_RETURN_IF_ERROR(CheckLimit(limit));
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), before_id.has_value() ? kListEndpointsBefore : kListEndpoints, kOp);
+  return ReadPage<Endpoint>(q, account_id, before_id, limit, kOp, ReadEndpoint);
+}
+
+Result<bool> SqliteStore::UpdateEndpoint(const Endpoint& endpoint,
+                                         const std::optional<Certificate>& policy_certificate) {
+  constexpr std::string_view kOp = "updating an endpoint";
+  return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<bool> {
+    std::optional<std::string> current;  // the stored policy_certificate_id
+    {
+      Query old(conn, kEndpointPolicyCert, kOp);
+      old.Text(1, endpoint.id).Text(2, endpoint.account_id);
+      CG_ASSIGN_OR_RETURN(bool row, old.Step());
+      if (!row) return false;
+      current = old.OptionalColumnText(0);
+    }
+    CG_RETURN_IF_ERROR(CheckEndpointDomain(conn, endpoint, kOp));
+    std::optional<std::string> keep;  // the policy certificate after the update
+    if (policy_certificate.has_value()) {
+      // New before old: the endpoint row must always refer to one that exists.
+      CG_RETURN_IF_ERROR(InsertPolicyCertificate(conn, endpoint, *policy_certificate, kOp));
+      keep = policy_certificate->id;
+    } else if (endpoint.policy_certificate_id.has_value()) {
+      // "Keep the old one": only if the caller saw the one stored, so that an
+      // update based on a stale read cannot resurrect or swap certificates.
+      if (current != endpoint.policy_certificate_id) {
+        return MakeError(ErrorCode::kStoreConflict,
+                         fmt::format("{}: endpoint {}'s policy certificate is {}, not {}; it was "
+                                     "changed concurrently",
+                                     kOp, endpoint.id, current.value_or("none"),
+                                     *endpoint.policy_certificate_id));
+      }
+      keep = current;
+    }
+    {
+      Query q(conn, kUpdateEndpoint, kOp);
+      q.Text(1, endpoint.id).Text(2, endpoint.account_id);
+      BindEndpointFields(q, endpoint, keep);
+      CG_RETURN_IF_ERROR(q.Run());
+    }
+    // Every certificate the endpoint owned but the one it keeps.
+    Query drop(conn, kDeleteOwnedCertsBut, kOp);
+    drop.Text(1, endpoint.id).OptionalText(2, keep);
+    CG_RETURN_IF_ERROR(drop.Run());
+    return true;
+  });
+}
+
+Result<bool> SqliteStore::DeleteEndpoint(std::string_view account_id, std::string_view id) {
+  constexpr std::string_view kOp = "deleting an endpoint";
+  return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<bool> {
+    {
+      Query q(conn, kDeleteEndpoint, kOp);
+      q.Text(1, id).Text(2, account_id);
+      CG_RETURN_IF_ERROR(q.Run());
+      if (q.Changes() == 0) return false;
+    }
+    // After the endpoint row, which refers to its certificate.
+    Query drop(conn, kDeleteOwnedCertsBut, kOp);
+    drop.Text(1, id).Null(2);
+    CG_RETURN_IF_ERROR(drop.Run());
+    return true;
+  });
+}
+
+// ---- The edge ----
+
+Result<EdgeState> SqliteStore::LoadEdgeState() {
+  constexpr std::string_view kOp = "loading the edge state";
+  return Read(kOp, [&](Connection& conn) -> Result<EdgeState> {
+    EdgeState state;
+    {
+      Query q(conn, kChangeSequence, kOp);
+      CG_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) return CorruptRow(kOp, "the change_sequence row is missing");
+      state.change_sequence = q.ColumnInt(0);
+    }
+    {
+      Query q(conn, kAllEdgeDomains, kOp);
+      while (true) {
+        CG_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        state.domains.push_back(EdgeDomain{q.ColumnText(0), q.OptionalColumnText(1)});
+      }
+    }
+    Query q(conn, kAllEndpoints, kOp);
+    while (true) {
+      CG_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      CG_ASSIGN_OR_RETURN(Endpoint endpoint, ReadEndpoint(q, kOp));
+      state.endpoints.push_back(std::move(endpoint));
+    }
+    return state;
+  });
+}
+
+Result<int64_t> SqliteStore::ChangeSequence() {
+  constexpr std::string_view kOp = "reading the change sequence";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kChangeSequence, kOp);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return CorruptRow(kOp, "the change_sequence row is missing");
+  return q.ColumnInt(0);
 }
 
 // ---- Sealed keys ----
@@ -829,7 +1508,9 @@ Result<bool> SqliteStore::ReplaceSealedKey(std::string_view certificate_id,
                                            const SealedKey& expected,
                                            const SealedKey& replacement) {
   constexpr std::string_view kOp = "replacing a sealed key";
-  return Write(kOp, [&](Connection& conn) -> Result<bool> {
+  // A re-seal changes no served bytes, but the edge may keep sealed blobs, so
+  // it is announced (and counted by the triggers) like any other change.
+  return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<bool> {
     Query q(conn, kReplaceSealedKey, kOp);
     q.Text(1, certificate_id)
         .Int(2, replacement.key_version)

@@ -5,6 +5,9 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -116,7 +119,66 @@ void ExpectSameCert(const Certificate& got, const Certificate& want) {
   EXPECT_EQ(got.issued_at, want.issued_at);
   EXPECT_EQ(got.not_after, want.not_after);
   EXPECT_EQ(got.private_key, want.private_key);
+  EXPECT_EQ(got.owner_endpoint_id, want.owner_endpoint_id);
 }
+
+Domain MakeDomain(const std::string& account_id, const std::string& name) {
+  Domain d;
+  d.id = NewId("rd");
+  d.account_id = account_id;
+  d.created_at = FromUnixSeconds(1'700'000'500);
+  d.description = "domain " + name;
+  d.metadata = "{\"name\":\"" + name + "\"}";
+  d.domain = name;
+  return d;
+}
+
+void ExpectSameDomain(const Domain& got, const Domain& want) {
+  EXPECT_EQ(got.id, want.id);
+  EXPECT_EQ(got.account_id, want.account_id);
+  EXPECT_EQ(got.created_at, want.created_at);
+  EXPECT_EQ(got.description, want.description);
+  EXPECT_EQ(got.metadata, want.metadata);
+  EXPECT_EQ(got.domain, want.domain);
+  EXPECT_EQ(got.certificate_id, want.certificate_id);
+  EXPECT_EQ(got.policy, want.policy);
+  EXPECT_EQ(got.cname_target, want.cname_target);
+  EXPECT_EQ(got.acme_challenge_cname_target, want.acme_challenge_cname_target);
+}
+
+Endpoint MakeEndpoint(const Domain& domain, const std::string& host, uint16_t port = 443) {
+  Endpoint e;
+  e.id = NewId("ep");
+  e.account_id = domain.account_id;
+  e.created_at = FromUnixSeconds(1'700'000'900);
+  e.description = "endpoint " + host;
+  e.metadata = "{}";
+  e.scheme = port == 443 ? "https" : "tls";
+  e.host = host;
+  e.port = port;
+  e.url = port == 443 ? "https://" + host : "tls://" + host + ":" + std::to_string(port);
+  e.upstream = "http://127.0.0.1:8080";
+  e.domain_id = domain.id;
+  return e;
+}
+
+void ExpectSameEndpoint(const Endpoint& got, const Endpoint& want) {
+  EXPECT_EQ(got.id, want.id);
+  EXPECT_EQ(got.account_id, want.account_id);
+  EXPECT_EQ(got.created_at, want.created_at);
+  EXPECT_EQ(got.description, want.description);
+  EXPECT_EQ(got.metadata, want.metadata);
+  EXPECT_EQ(got.url, want.url);
+  EXPECT_EQ(got.scheme, want.scheme);
+  EXPECT_EQ(got.host, want.host);
+  EXPECT_EQ(got.port, want.port);
+  EXPECT_EQ(got.upstream, want.upstream);
+  EXPECT_EQ(got.traffic_policy, want.traffic_policy);
+  EXPECT_EQ(got.domain_id, want.domain_id);
+  EXPECT_EQ(got.policy_certificate_id, want.policy_certificate_id);
+}
+
+using Status = DeleteOutcome::Status;
 
 class SqliteStoreTest : public ::testing::Test {
  protected:
@@ -150,9 +212,9 @@ class SqliteStoreTest : public ::testing::Test {
 // ---- Opening and migrations ----
 
 TEST_F(SqliteStoreTest, MigrationsApplyOnceAndReopenIsIdempotent) {
-  EXPECT_EQ(SqliteSchemaVersion(), 1);
-  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "1");
-  EXPECT_EQ(RawQuery(db_path_, "SELECT MAX(version) FROM schema_migrations"), "1");
+  EXPECT_EQ(SqliteSchemaVersion(), 2);
+  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "2");
+  EXPECT_EQ(RawQuery(db_path_, "SELECT MAX(version) FROM schema_migrations"), "2");
   EXPECT_NE(RawQuery(db_path_, "SELECT applied_at FROM schema_migrations"), "");
   store_.reset();
   for (int i = 0; i < 2; ++i) {
@@ -162,7 +224,7 @@ TEST_F(SqliteStoreTest, MigrationsApplyOnceAndReopenIsIdempotent) {
     ASSERT_TRUE(count.ok());
     EXPECT_EQ(*count, 2) << "reopening keeps the data";
   }
-  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "1");
+  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "2");
   EXPECT_EQ(RawQuery(db_path_, "PRAGMA journal_mode"), "wal");
 }
 
@@ -175,6 +237,139 @@ TEST_F(SqliteStoreTest, RefusesASchemaFromANewerCertgate) {
   EXPECT_EQ(store.error().code, ErrorCode::kStoreSchemaTooNew);
   EXPECT_NE(store.error().message.find(std::to_string(SqliteSchemaVersion() + 1)),
             std::string::npos);
+}
+
+// Migration 1 exactly as certgate 0.1 shipped it: a database that version made
+// must open and migrate. Frozen here on purpose; never edit it.
+constexpr char kShippedMigration1[] = R"sql(
+CREATE TABLE schema_migrations (
+  version INTEGER PRIMARY KEY NOT NULL, applied_at INTEGER NOT NULL);
+CREATE TABLE accounts (
+  id          TEXT PRIMARY KEY NOT NULL,
+  name        TEXT NOT NULL,
+  plan        TEXT NOT NULL CHECK (plan IN ('free', 'payg')),
+  created_at  INTEGER NOT NULL
+);
+CREATE TABLE api_keys (
+  id           TEXT PRIMARY KEY NOT NULL,
+  account_id   TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+  description  TEXT NOT NULL,
+  token_hash   TEXT UNIQUE NOT NULL,
+  created_at   INTEGER NOT NULL
+);
+CREATE INDEX api_keys_by_account ON api_keys (account_id);
+CREATE TABLE tls_certificates (
+  id               TEXT PRIMARY KEY NOT NULL,
+  account_id       TEXT,
+  created_at       INTEGER NOT NULL,
+  description      TEXT NOT NULL,
+  metadata         TEXT NOT NULL,
+  certificate_pem  TEXT NOT NULL,
+  issued_at        INTEGER,
+  not_after        INTEGER NOT NULL,
+  key_version      INTEGER NOT NULL,
+  sealed_key       BLOB NOT NULL
+);
+CREATE INDEX tls_certificates_by_account ON tls_certificates (account_id, id);
+CREATE TABLE settings (
+  name   TEXT PRIMARY KEY NOT NULL,
+  value  TEXT NOT NULL
+);
+INSERT INTO schema_migrations (version, applied_at) VALUES (1, 1700000000);
+)sql";
+
+// Writes a version-1 database holding one account and one certificate of it,
+// with the columns version 1 had.
+void MakeVersion1Database(const fs::path& path, const Account& account, const Certificate& c) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA journal_mode = WAL", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, kShippedMigration1, nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "INSERT INTO accounts (id, name, plan, created_at)"
+                               " VALUES (?1, ?2, 'free', ?3)",
+                               -1, &stmt, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_text(stmt, 1, account.id.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(stmt, 2, account.name.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(stmt, 3, ToUnixSeconds(account.created_at));
+  EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE);
+  sqlite3_finalize(stmt);
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "INSERT INTO tls_certificates (id, account_id, created_at,"
+                               " description, metadata, certificate_pem, issued_at, not_after,"
+                               " key_version, sealed_key)"
+                               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                               -1, &stmt, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_text(stmt, 1, c.id.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(stmt, 2, c.account_id.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(stmt, 3, ToUnixSeconds(c.created_at));
+  sqlite3_bind_text(stmt, 4, c.description.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(stmt, 5, c.metadata.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(stmt, 6, c.certificate_pem.c_str(), -1, SQLITE_TRANSIENT);
+  if (c.issued_at.has_value()) {
+    sqlite3_bind_int64(stmt, 7, ToUnixSeconds(*c.issued_at));
+  } else {
+    sqlite3_bind_null(stmt, 7);
+  }
+  sqlite3_bind_int64(stmt, 8, ToUnixSeconds(c.not_after));
+  sqlite3_bind_int64(stmt, 9, c.private_key.key_version);
+  sqlite3_bind_blob(stmt, 10, c.private_key.blob.data(),
+                    static_cast<int>(c.private_key.blob.size()), SQLITE_TRANSIENT);
+  EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE) << sqlite3_errmsg(db);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+TEST(SqliteStoreMigrationTest, MigratesAVersion1Database) {
+  TempDir dir;
+  const fs::path db_path = dir.path() / "v1.db";
+  Account ada = MakeAccount("Ada");
+  Certificate old = MakeCert(ada.id);
+  ASSERT_NO_FATAL_FAILURE(MakeVersion1Database(db_path, ada, old));
+  ASSERT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "1");
+
+  auto opened = OpenSqliteStore(db_path);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  Store& store = **opened;
+  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "2");
+  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), "2");
+
+  // The certificate is whole, and still an account certificate.
+  auto got = store.GetCertificate(ada.id, old.id);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  ASSERT_TRUE(got->has_value());
+  ExpectSameCert(**got, old);
+  EXPECT_EQ(store.ListCertificates(ada.id, std::nullopt, 10)->items.size(), 1u);
+  ASSERT_EQ(store.ListSealedKeys(std::nullopt, 10)->size(), 1u);
+
+  // The new tables work, and refer to the old certificate.
+  auto seq = store.ChangeSequence();
+  ASSERT_TRUE(seq.ok()) << seq.error().message;
+  Domain d = MakeDomain(ada.id, "old.example.com");
+  d.certificate_id = old.id;
+  ASSERT_TRUE(store.InsertDomain(d).ok());
+  Endpoint e = MakeEndpoint(d, "old.example.com");
+  ASSERT_TRUE(store.InsertEndpoint(e, std::nullopt).ok());
+  EXPECT_GT(*store.ChangeSequence(), *seq);
+  auto in_use = store.DeleteCertificate(ada.id, old.id);
+  ASSERT_TRUE(in_use.ok());
+  EXPECT_EQ(in_use->status, Status::kInUse);
+  EXPECT_EQ(in_use->used_by, std::vector<std::string>{"old.example.com"});
+  auto state = store.LoadEdgeState();
+  ASSERT_TRUE(state.ok()) << state.error().message;
+  ASSERT_EQ(state->domains.size(), 1u);
+  EXPECT_EQ(state->domains[0].certificate_id, old.id);
+  ASSERT_EQ(state->endpoints.size(), 1u);
+  EXPECT_EQ(RawQuery(db_path, "PRAGMA foreign_key_check"), "");
+
+  // Reopening does not migrate again.
+  opened->reset();
+  ASSERT_TRUE(OpenSqliteStore(db_path).ok());
+  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), "2");
 }
 
 TEST(SqliteStoreFilesTest, CreatesDirectoryAndFilesPrivately) {
@@ -396,14 +591,14 @@ TEST_F(SqliteStoreTest, AccountScoping) {
   CertificatePatch patch;
   patch.description = "stolen";
   EXPECT_FALSE(store_->UpdateCertificate(bob_, mine.id, patch)->has_value());
-  EXPECT_FALSE(*store_->DeleteCertificate(bob_, mine.id));
+  EXPECT_EQ(store_->DeleteCertificate(bob_, mine.id)->status, Status::kNotFound);
   EXPECT_TRUE(store_->ListCertificates(bob_, std::nullopt, 100)->items.empty());
   ExpectSameCert(**store_->GetCertificate(alice_, mine.id), mine);
 
   // The service's own certificates are invisible to accounts...
   EXPECT_FALSE(store_->GetCertificate(alice_, service.id)->has_value());
   EXPECT_FALSE(store_->UpdateCertificate(alice_, service.id, patch)->has_value());
-  EXPECT_FALSE(*store_->DeleteCertificate(alice_, service.id));
+  EXPECT_EQ(store_->DeleteCertificate(alice_, service.id)->status, Status::kNotFound);
   auto alice_list = store_->ListCertificates(alice_, std::nullopt, 100);
   ASSERT_EQ(alice_list->items.size(), 1u);
   EXPECT_EQ(alice_list->items[0].id, mine.id);
@@ -457,12 +652,861 @@ TEST_F(SqliteStoreTest, UpdateAppliesOnlyPresentFields) {
 TEST_F(SqliteStoreTest, DeleteReportsWhetherItDeleted) {
   Certificate c = Insert(alice_);
   auto deleted = store_->DeleteCertificate(alice_, c.id);
-  ASSERT_TRUE(deleted.ok());
-  EXPECT_TRUE(*deleted);
+  ASSERT_TRUE(deleted.ok()) << deleted.error().message;
+  EXPECT_EQ(deleted->status, Status::kDeleted);
+  EXPECT_TRUE(deleted->used_by.empty());
   EXPECT_FALSE(store_->GetCertificate(alice_, c.id)->has_value());
   deleted = store_->DeleteCertificate(alice_, c.id);
   ASSERT_TRUE(deleted.ok());
-  EXPECT_FALSE(*deleted);
+  EXPECT_EQ(deleted->status, Status::kNotFound);
+}
+
+// ---- Reserved domains ----
+
+TEST_F(SqliteStoreTest, DomainInsertGetFindUpdateDelete) {
+  Certificate cert = Insert(alice_);
+  Domain d = MakeDomain(alice_, "*.example.com");
+  d.certificate_id = cert.id;
+  d.cname_target = "abc.cname.certgate.test";
+  d.acme_challenge_cname_target = "abc.acme.certgate.test";
+  ASSERT_TRUE(store_->InsertDomain(d).ok());
+
+  auto got = store_->GetDomain(alice_, d.id);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  ASSERT_TRUE(got->has_value());
+  ExpectSameDomain(**got, d);
+  EXPECT_FALSE(store_->GetDomain(bob_, d.id)->has_value());
+  EXPECT_FALSE(store_->GetDomain(alice_, NewId("rd"))->has_value());
+
+  // Found by name from any account's point of view.
+  auto found = store_->FindDomainByName("*.example.com");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  ExpectSameDomain(**found, d);
+  EXPECT_FALSE(store_->FindDomainByName("example.com")->has_value());
+
+  // A bare domain: empty strings stay empty, absent stays absent.
+  Domain bare = MakeDomain(alice_, "bare.example.org");
+  bare.description.clear();
+  bare.metadata.clear();
+  ASSERT_TRUE(store_->InsertDomain(bare).ok());
+  ExpectSameDomain(**store_->GetDomain(alice_, bare.id), bare);
+
+  // Update replaces every field but id, account_id, created_at and domain.
+  Domain changed = d;
+  changed.created_at = FromUnixSeconds(1);
+  changed.domain = "renamed.example.com";
+  changed.description = "";
+  changed.metadata = "{\"v\":2}";
+  changed.certificate_id.reset();
+  changed.policy = ManagementPolicy{"letsencrypt", "rsa"};
+  changed.cname_target = "xyz.cname.certgate.test";
+  changed.acme_challenge_cname_target.reset();
+  auto updated = store_->UpdateDomain(changed);
+  ASSERT_TRUE(updated.ok()) << updated.error().message;
+  EXPECT_TRUE(*updated);
+  Domain want = changed;
+  want.created_at = d.created_at;
+  want.domain = d.domain;
+  ExpectSameDomain(**store_->GetDomain(alice_, d.id), want);
+
+  // The policy and certificate_id may both be set (a managed domain's last
+  // issued certificate) and cleared again.
+  want.certificate_id = cert.id;
+  ASSERT_TRUE(*store_->UpdateDomain(want));
+  ExpectSameDomain(**store_->GetDomain(alice_, d.id), want);
+  want.policy.reset();
+  want.certificate_id.reset();
+  ASSERT_TRUE(*store_->UpdateDomain(want));
+  ExpectSameDomain(**store_->GetDomain(alice_, d.id), want);
+
+  // Another account's update finds nothing and changes nothing.
+  Domain stolen = want;
+  stolen.account_id = bob_;
+  stolen.description = "stolen";
+  auto not_found = store_->UpdateDomain(stolen);
+  ASSERT_TRUE(not_found.ok());
+  EXPECT_FALSE(*not_found);
+  ExpectSameDomain(**store_->GetDomain(alice_, d.id), want);
+
+  auto bob_delete = store_->DeleteDomain(bob_, d.id);
+  ASSERT_TRUE(bob_delete.ok());
+  EXPECT_EQ(bob_delete->status, Status::kNotFound);
+  auto deleted = store_->DeleteDomain(alice_, d.id);
+  ASSERT_TRUE(deleted.ok()) << deleted.error().message;
+  EXPECT_EQ(deleted->status, Status::kDeleted);
+  EXPECT_FALSE(store_->GetDomain(alice_, d.id)->has_value());
+  EXPECT_FALSE(store_->FindDomainByName("*.example.com")->has_value());
+  EXPECT_EQ(store_->DeleteDomain(alice_, d.id)->status, Status::kNotFound);
+  // The name is free again.
+  ASSERT_TRUE(store_->InsertDomain(MakeDomain(bob_, "*.example.com")).ok());
+}
+
+TEST_F(SqliteStoreTest, ListDomainsPagesNewestFirst) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 12; ++i) {
+    Domain d = MakeDomain(alice_, "d" + std::to_string(i) + ".example.com");
+    ASSERT_TRUE(store_->InsertDomain(d).ok());
+    ids.push_back(d.id);
+  }
+  ASSERT_TRUE(store_->InsertDomain(MakeDomain(bob_, "bob.example.com")).ok());
+  std::sort(ids.rbegin(), ids.rend());
+
+  std::vector<std::string> seen;
+  std::vector<bool> has_more;
+  std::optional<std::string> before;
+  for (int page_no = 0; page_no < 5; ++page_no) {
+    auto page = store_->ListDomains(alice_, before, 5);
+    ASSERT_TRUE(page.ok()) << page.error().message;
+    for (const auto& d : page->items) {
+      EXPECT_EQ(d.account_id, alice_);
+      seen.push_back(d.id);
+    }
+    has_more.push_back(page->has_more);
+    if (!page->has_more) break;
+    before = page->items.back().id;
+  }
+  EXPECT_EQ(seen, ids);
+  EXPECT_EQ(has_more, (std::vector<bool>{true, true, false}));
+  auto exact = store_->ListDomains(alice_, ids[9], 10);
+  ASSERT_TRUE(exact.ok());
+  EXPECT_EQ(exact->items.size(), 2u);
+  EXPECT_FALSE(exact->has_more);
+  auto first = store_->ListDomains(alice_, std::nullopt, 1);
+  ASSERT_EQ(first->items.size(), 1u);
+  ExpectSameDomain(first->items[0], **store_->GetDomain(alice_, ids[0]));
+  EXPECT_EQ(store_->ListDomains(bob_, std::nullopt, 100)->items.size(), 1u);
+  EXPECT_EQ(store_->ListDomains(alice_, std::nullopt, 0).error().code, ErrorCode::kInvalidPaging);
+  EXPECT_EQ(store_->ListDomains(alice_, std::nullopt, 1001).error().code,
+            ErrorCode::kInvalidPaging);
+}
+
+TEST_F(SqliteStoreTest, DomainNamesAndCnameTargetsAreUniqueAcrossAccounts) {
+  Domain a = MakeDomain(alice_, "shop.example.com");
+  a.cname_target = "t1.cname.certgate.test";
+  a.acme_challenge_cname_target = "t1.acme.certgate.test";
+  ASSERT_TRUE(store_->InsertDomain(a).ok());
+
+  for (const std::string& account : {alice_, bob_}) {
+    auto taken = store_->InsertDomain(MakeDomain(account, "shop.example.com"));
+    ASSERT_FALSE(taken.ok());
+    EXPECT_EQ(taken.error().code, ErrorCode::kStoreConflict);
+    EXPECT_NE(taken.error().message.find("reserved_domains.domain"), std::string::npos)
+        << taken.error().message;
+  }
+  Domain same_cname = MakeDomain(bob_, "other.example.com");
+  same_cname.cname_target = a.cname_target;
+  EXPECT_EQ(store_->InsertDomain(same_cname).error().code, ErrorCode::kStoreConflict);
+  Domain same_acme = MakeDomain(bob_, "other.example.com");
+  same_acme.acme_challenge_cname_target = a.acme_challenge_cname_target;
+  EXPECT_EQ(store_->InsertDomain(same_acme).error().code, ErrorCode::kStoreConflict);
+  Domain same_id = MakeDomain(bob_, "other.example.com");
+  same_id.id = a.id;
+  EXPECT_EQ(store_->InsertDomain(same_id).error().code, ErrorCode::kStoreConflict);
+
+  // NULL targets never collide; an update onto a taken target is refused.
+  Domain b = MakeDomain(bob_, "b.example.com");
+  Domain c = MakeDomain(bob_, "c.example.com");
+  ASSERT_TRUE(store_->InsertDomain(b).ok());
+  ASSERT_TRUE(store_->InsertDomain(c).ok());
+  b.cname_target = a.cname_target;
+  auto update = store_->UpdateDomain(b);
+  ASSERT_FALSE(update.ok());
+  EXPECT_EQ(update.error().code, ErrorCode::kStoreConflict);
+  EXPECT_FALSE((*store_->GetDomain(bob_, b.id))->cname_target.has_value());
+  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM reserved_domains"), "3");
+}
+
+TEST_F(SqliteStoreTest, DomainCertificateMustBeAnAccountCertificateOfItsAccount) {
+  Certificate bobs = Insert(bob_);
+  Certificate service = Insert("");
+  // An endpoint-owned certificate of Alice's.
+  Domain host = MakeDomain(alice_, "api.example.com");
+  ASSERT_TRUE(store_->InsertDomain(host).ok());
+  Endpoint ep = MakeEndpoint(host, "api.example.com");
+  Certificate owned = MakeCert(alice_);
+  ep.policy_certificate_id = owned.id;
+  ASSERT_TRUE(store_->InsertEndpoint(ep, owned).ok());
+
+  for (const std::string& cert_id : {bobs.id, service.id, owned.id, NewId("cert")}) {
+    Domain d = MakeDomain(alice_, "x.example.com");
+    d.certificate_id = cert_id;
+    auto inserted = store_->InsertDomain(d);
+    ASSERT_FALSE(inserted.ok()) << cert_id;
+    EXPECT_EQ(inserted.error().code, ErrorCode::kStoreConflict);
+    EXPECT_NE(inserted.error().message.find("names no certificate of account"), std::string::npos)
+        << inserted.error().message;
+    EXPECT_FALSE(store_->FindDomainByName("x.example.com")->has_value());
+
+    Domain update = host;
+    update.certificate_id = cert_id;
+    update.description = "changed";
+    auto updated = store_->UpdateDomain(update);
+    ASSERT_FALSE(updated.ok()) << cert_id;
+    EXPECT_EQ(updated.error().code, ErrorCode::kStoreConflict);
+    ExpectSameDomain(**store_->GetDomain(alice_, host.id), host);
+  }
+  // Bob may use his own.
+  Domain mine = MakeDomain(bob_, "bob.example.com");
+  mine.certificate_id = bobs.id;
+  EXPECT_TRUE(store_->InsertDomain(mine).ok());
+}
+
+TEST_F(SqliteStoreTest, DeleteCertificateInUseNamesTheDomainsSorted) {
+  Certificate cert = Insert(alice_);
+  for (const char* name : {"www.example.com", "a.example.com", "*.example.com"}) {
+    Domain d = MakeDomain(alice_, name);
+    d.certificate_id = cert.id;
+    ASSERT_TRUE(store_->InsertDomain(d).ok()) << name;
+  }
+  auto in_use = store_->DeleteCertificate(alice_, cert.id);
+  ASSERT_TRUE(in_use.ok()) << in_use.error().message;
+  EXPECT_EQ(in_use->status, Status::kInUse);
+  EXPECT_EQ(in_use->used_by,
+            (std::vector<std::string>{"*.example.com", "a.example.com", "www.example.com"}));
+  ASSERT_TRUE(store_->GetCertificate(alice_, cert.id)->has_value());
+  // Another account learns nothing.
+  auto bob = store_->DeleteCertificate(bob_, cert.id);
+  EXPECT_EQ(bob->status, Status::kNotFound);
+  EXPECT_TRUE(bob->used_by.empty());
+
+  // Detach from all but one: still in use, by that one.
+  auto page = store_->ListDomains(alice_, std::nullopt, 10);
+  ASSERT_EQ(page->items.size(), 3u);
+  for (Domain d : page->items) {
+    if (d.domain == "a.example.com") continue;
+    d.certificate_id.reset();
+    ASSERT_TRUE(*store_->UpdateDomain(d));
+  }
+  in_use = store_->DeleteCertificate(alice_, cert.id);
+  EXPECT_EQ(in_use->status, Status::kInUse);
+  EXPECT_EQ(in_use->used_by, std::vector<std::string>{"a.example.com"});
+  // Deleting the domain detaches it too.
+  auto a = store_->FindDomainByName("a.example.com");
+  ASSERT_EQ(store_->DeleteDomain(alice_, (*a)->id)->status, Status::kDeleted);
+  auto deleted = store_->DeleteCertificate(alice_, cert.id);
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(deleted->status, Status::kDeleted);
+  EXPECT_FALSE(store_->GetCertificateById(cert.id)->has_value());
+}
+
+TEST_F(SqliteStoreTest, ForeignKeysAreTheLastLineOfDefence) {
+  // A write that bypasses the store's checks still cannot leave a dangling
+  // reference.
+  Certificate cert = Insert(alice_);
+  Domain d = MakeDomain(alice_, "fk.example.com");
+  d.certificate_id = cert.id;
+  ASSERT_TRUE(store_->InsertDomain(d).ok());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path_.c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA foreign_keys = ON", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::string sql = "DELETE FROM tls_certificates WHERE id = '" + cert.id + "'";
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_CONSTRAINT);
+  sql = "DELETE FROM reserved_domains WHERE id = '" + d.id + "'";
+  Endpoint e = MakeEndpoint(d, "fk.example.com");
+  ASSERT_TRUE(store_->InsertEndpoint(e, std::nullopt).ok());
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_CONSTRAINT);
+  sqlite3_close(db);
+  EXPECT_TRUE(store_->GetCertificate(alice_, cert.id)->has_value());
+  EXPECT_TRUE(store_->GetDomain(alice_, d.id)->has_value());
+}
+
+TEST_F(SqliteStoreTest, AttachAndDeleteRacesNeverLeaveADanglingReference) {
+  // Writers in two store objects (as in two processes) race to attach a
+  // certificate and to delete it. Each outcome must be whole: either the
+  // domain got it and the delete reported kInUse, or the delete won and the
+  // attach failed with kStoreConflict.
+  auto second = OpenSqliteStore(db_path_);
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  constexpr int kRounds = 40;
+  int attached = 0;
+  int deleted = 0;
+  for (int i = 0; i < kRounds; ++i) {
+    Certificate cert = Insert(alice_);
+    Domain d = MakeDomain(alice_, "race" + std::to_string(i) + ".example.com");
+    d.certificate_id = cert.id;
+    Result<void> attach = Error{};
+    Result<DeleteOutcome> removal = Error{};
+    // Both threads start together, so that either may win.
+    std::atomic<int> ready{0};
+    auto start_together = [&ready] {
+      ++ready;
+      while (ready.load() < 2) std::this_thread::yield();
+    };
+    std::thread attacher([&] {
+      start_together();
+      attach = store_->InsertDomain(d);
+    });
+    std::thread deleter([&] {
+      start_together();
+      removal = (*second)->DeleteCertificate(alice_, cert.id);
+    });
+    attacher.join();
+    deleter.join();
+    ASSERT_TRUE(removal.ok()) << removal.error().message;
+    if (attach.ok()) {
+      ++attached;
+      EXPECT_EQ(removal->status, Status::kInUse);
+      EXPECT_TRUE(store_->GetCertificate(alice_, cert.id)->has_value());
+    } else {
+      ++deleted;
+      EXPECT_EQ(attach.error().code, ErrorCode::kStoreConflict) << attach.error().message;
+      EXPECT_EQ(removal->status, Status::kDeleted);
+      EXPECT_FALSE(store_->FindDomainByName(d.domain)->has_value());
+    }
+  }
+  EXPECT_EQ(attached + deleted, kRounds);
+  EXPECT_EQ(RawQuery(db_path_, "PRAGMA foreign_key_check"), "");
+  std::cout << "[          ] attach won " << attached << " times, delete " << deleted << "\n";
+}
+
+// ---- Endpoints ----
+
+TEST_F(SqliteStoreTest, EndpointInsertGetWithAndWithoutPolicyCertificate) {
+  Domain d = MakeDomain(alice_, "*.example.com");
+  ASSERT_TRUE(store_->InsertDomain(d).ok());
+
+  Endpoint plain = MakeEndpoint(d, "www.example.com");
+  plain.traffic_policy = "";
+  ASSERT_TRUE(store_->InsertEndpoint(plain, std::nullopt).ok());
+  auto got = store_->GetEndpoint(alice_, plain.id);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  ASSERT_TRUE(got->has_value());
+  ExpectSameEndpoint(**got, plain);
+  EXPECT_FALSE(store_->GetEndpoint(bob_, plain.id)->has_value());
+  EXPECT_FALSE(store_->GetEndpoint(alice_, NewId("ep"))->has_value());
+
+  Endpoint tls = MakeEndpoint(d, "db.example.com", 65535);
+  tls.traffic_policy = R"({"on_tcp_connect":[{"actions":[{"type":"terminate-tls"}]}]})";
+  Certificate brought = MakeCert(bob_);  // account and owner are the endpoint's
+  tls.policy_certificate_id = brought.id;
+  ASSERT_TRUE(store_->InsertEndpoint(tls, brought).ok());
+  ExpectSameEndpoint(**store_->GetEndpoint(alice_, tls.id), tls);
+  auto cert = store_->GetCertificateById(brought.id);
+  ASSERT_TRUE(cert.ok() && cert->has_value());
+  Certificate want = brought;
+  want.account_id = alice_;
+  want.owner_endpoint_id = tls.id;
+  ExpectSameCert(**cert, want);
+
+  // url is unique across accounts; the refused insert leaves no certificate.
+  Domain bobs = MakeDomain(bob_, "bob.example.net");
+  ASSERT_TRUE(store_->InsertDomain(bobs).ok());
+  Endpoint dup = MakeEndpoint(bobs, "db.example.com", 65535);
+  Certificate dup_cert = MakeCert(bob_);
+  dup.policy_certificate_id = dup_cert.id;
+  auto taken = store_->InsertEndpoint(dup, dup_cert);
+  ASSERT_FALSE(taken.ok());
+  EXPECT_EQ(taken.error().code, ErrorCode::kStoreConflict);
+  EXPECT_NE(taken.error().message.find("endpoints.url"), std::string::npos)
+      << taken.error().message;
+  EXPECT_FALSE(store_->GetCertificateById(dup_cert.id)->has_value());
+
+  // The domain must be one of the endpoint's account.
+  Endpoint wrong_domain = MakeEndpoint(bobs, "elsewhere.example.com");
+  wrong_domain.account_id = alice_;
+  auto refused = store_->InsertEndpoint(wrong_domain, std::nullopt);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kStoreConflict);
+  Endpoint no_domain = MakeEndpoint(d, "nowhere.example.com");
+  no_domain.domain_id = NewId("rd");
+  EXPECT_EQ(store_->InsertEndpoint(no_domain, std::nullopt).error().code,
+            ErrorCode::kStoreConflict);
+
+  // A policy certificate id without the certificate, or not matching it.
+  Endpoint missing = MakeEndpoint(d, "m.example.com");
+  missing.policy_certificate_id = brought.id;
+  EXPECT_FALSE(store_->InsertEndpoint(missing, std::nullopt).ok());
+  missing.policy_certificate_id = NewId("cert");
+  EXPECT_FALSE(store_->InsertEndpoint(missing, MakeCert(alice_)).ok());
+  EXPECT_FALSE(store_->GetEndpoint(alice_, missing.id)->has_value());
+
+  // InsertCertificate refuses endpoint certificates: they come with one.
+  Certificate stray = MakeCert(alice_);
+  stray.owner_endpoint_id = plain.id;
+  EXPECT_FALSE(store_->InsertCertificate(stray).ok());
+  EXPECT_FALSE(store_->GetCertificateById(stray.id)->has_value());
+}
+
+TEST_F(SqliteStoreTest, ListEndpointsPagesNewestFirst) {
+  Domain d = MakeDomain(alice_, "*.example.com");
+  ASSERT_TRUE(store_->InsertDomain(d).ok());
+  Domain bobs = MakeDomain(bob_, "bob.example.com");
+  ASSERT_TRUE(store_->InsertDomain(bobs).ok());
+  ASSERT_TRUE(store_->InsertEndpoint(MakeEndpoint(bobs, "bob.example.com"), std::nullopt).ok());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 7; ++i) {
+    Endpoint e = MakeEndpoint(d, "h" + std::to_string(i) + ".example.com");
+    ASSERT_TRUE(store_->InsertEndpoint(e, std::nullopt).ok());
+    ids.push_back(e.id);
+  }
+  std::sort(ids.rbegin(), ids.rend());
+  std::vector<std::string> seen;
+  std::optional<std::string> before;
+  std::vector<bool> has_more;
+  while (true) {
+    auto page = store_->ListEndpoints(alice_, before, 3);
+    ASSERT_TRUE(page.ok()) << page.error().message;
+    for (const auto& e : page->items) seen.push_back(e.id);
+    has_more.push_back(page->has_more);
+    if (!page->has_more) break;
+    before = page->items.back().id;
+  }
+  EXPECT_EQ(seen, ids);
+  EXPECT_EQ(has_more, (std::vector<bool>{true, true, false}));
+  auto one = store_->ListEndpoints(alice_, std::nullopt, 1);
+  ASSERT_EQ(one->items.size(), 1u);
+  ExpectSameEndpoint(one->items[0], **store_->GetEndpoint(alice_, ids[0]));
+  EXPECT_EQ(store_->ListEndpoints(bob_, std::nullopt, 100)->items.size(), 1u);
+  EXPECT_EQ(store_->ListEndpoints(alice_, std::nullopt, 0).error().code, ErrorCode::kInvalidPaging);
+}
+
+TEST_F(SqliteStoreTest, DeleteDomainInUseNamesTheEndpointUrls) {
+  Domain d = MakeDomain(alice_, "*.example.com");
+  ASSERT_TRUE(store_->InsertDomain(d).ok());
+  Endpoint b = MakeEndpoint(d, "b.example.com");
+  Endpoint a = MakeEndpoint(d, "a.example.com", 8443);
+  ASSERT_TRUE(store_->InsertEndpoint(b, std::nullopt).ok());
+  ASSERT_TRUE(store_->InsertEndpoint(a, std::nullopt).ok());
+  auto in_use = store_->DeleteDomain(alice_, d.id);
+  ASSERT_TRUE(in_use.ok()) << in_use.error().message;
+  EXPECT_EQ(in_use->status, Status::kInUse);
+  EXPECT_EQ(in_use->used_by,
+            (std::vector<std::string>{"https://b.example.com", "tls://a.example.com:8443"}));
+  EXPECT_EQ(store_->DeleteDomain(bob_, d.id)->status, Status::kNotFound);
+  ASSERT_TRUE(*store_->DeleteEndpoint(alice_, b.id));
+  in_use = store_->DeleteDomain(alice_, d.id);
+  EXPECT_EQ(in_use->used_by, std::vector<std::string>{"tls://a.example.com:8443"});
+  ASSERT_TRUE(*store_->DeleteEndpoint(alice_, a.id));
+  EXPECT_EQ(store_->DeleteDomain(alice_, d.id)->status, Status::kDeleted);
+}
+
+TEST_F(SqliteStoreTest, UpdateEndpointPolicyCertificateCases) {
+  Domain d = MakeDomain(alice_, "*.example.com");
+  ASSERT_TRUE(store_->InsertDomain(d).ok());
+  Domain other = MakeDomain(alice_, "other.example.org");
+  ASSERT_TRUE(store_->InsertDomain(other).ok());
+  Endpoint e = MakeEndpoint(d, "app.example.com");
+  Certificate first = MakeCert(alice_);
+  e.policy_certificate_id = first.id;
+  ASSERT_TRUE(store_->InsertEndpoint(e, first).ok());
+  auto owned_count = [&] {
+    return RawQuery(
+        db_path_, "SELECT COUNT(*) FROM tls_certificates WHERE owner_endpoint_id = '" + e.id + "'");
+  };
+
+  // 1. nullopt with policy_certificate_id set: the old one stays, other
+  //    fields (all but id, account_id, created_at) change.
+  Endpoint keep = e;
+  keep.created_at = FromUnixSeconds(5);
+  keep.description = "kept";
+  keep.metadata = "";
+  keep.url = "tls://app.example.org:444";
+  keep.scheme = "tls";
+  keep.host = "app.example.org";
+  keep.port = 444;
+  keep.upstream = "tcp://10.0.0.1:5432";
+  keep.traffic_policy = "{}";
+  keep.domain_id = other.id;
+  auto updated = store_->UpdateEndpoint(keep, std::nullopt);
+  ASSERT_TRUE(updated.ok()) << updated.error().message;
+  EXPECT_TRUE(*updated);
+  Endpoint want = keep;
+  want.created_at = e.created_at;
+  ExpectSameEndpoint(**store_->GetEndpoint(alice_, e.id), want);
+  EXPECT_TRUE(store_->GetCertificateById(first.id)->has_value());
+  EXPECT_EQ(owned_count(), "1");
+
+  // A stale "keep": the caller names a certificate that is not the stored one.
+  Endpoint stale = want;
+  stale.policy_certificate_id = NewId("cert");
+  auto conflict = store_->UpdateEndpoint(stale, std::nullopt);
+  ASSERT_FALSE(conflict.ok());
+  EXPECT_EQ(conflict.error().code, ErrorCode::kStoreConflict);
+  ExpectSameEndpoint(**store_->GetEndpoint(alice_, e.id), want);
+
+  // 2. A new certificate replaces the old one, which is deleted.
+  Certificate second = MakeCert(alice_);
+  want.policy_certificate_id = second.id;
+  want.description = "replaced";
+  ASSERT_TRUE(*store_->UpdateEndpoint(want, second));
+  ExpectSameEndpoint(**store_->GetEndpoint(alice_, e.id), want);
+  EXPECT_FALSE(store_->GetCertificateById(first.id)->has_value());
+  auto got_second = store_->GetCertificateById(second.id);
+  ASSERT_TRUE(got_second->has_value());
+  EXPECT_EQ((*got_second)->owner_endpoint_id, e.id);
+  EXPECT_EQ(owned_count(), "1");
+
+  // 3. nullopt with policy_certificate_id unset: the old one is deleted.
+  want.policy_certificate_id.reset();
+  ASSERT_TRUE(*store_->UpdateEndpoint(want, std::nullopt));
+  ExpectSameEndpoint(**store_->GetEndpoint(alice_, e.id), want);
+  EXPECT_FALSE(store_->GetCertificateById(second.id)->has_value());
+  EXPECT_EQ(owned_count(), "0");
+
+  // And back: a certificate for an endpoint that had none.
+  Certificate third = MakeCert(alice_);
+  want.policy_certificate_id = third.id;
+  ASSERT_TRUE(*store_->UpdateEndpoint(want, third));
+  ExpectSameEndpoint(**store_->GetEndpoint(alice_, e.id), want);
+  EXPECT_EQ(owned_count(), "1");
+
+  // Not found: another account's, or unknown; nothing is written.
+  Endpoint bobs = want;
+  bobs.account_id = bob_;
+  Certificate fourth = MakeCert(bob_);
+  bobs.policy_certificate_id = fourth.id;
+  auto not_found = store_->UpdateEndpoint(bobs, fourth);
+  ASSERT_TRUE(not_found.ok());
+  EXPECT_FALSE(*not_found);
+  EXPECT_FALSE(store_->GetCertificateById(fourth.id)->has_value());
+  ExpectSameEndpoint(**store_->GetEndpoint(alice_, e.id), want);
+
+  // A url taken by another endpoint is a conflict, and the failed update
+  // leaves the new certificate out and the old one in.
+  Endpoint taken = MakeEndpoint(d, "taken.example.com");
+  ASSERT_TRUE(store_->InsertEndpoint(taken, std::nullopt).ok());
+  Endpoint onto = want;
+  onto.url = taken.url;
+  Certificate fifth = MakeCert(alice_);
+  onto.policy_certificate_id = fifth.id;
+  auto clash = store_->UpdateEndpoint(onto, fifth);
+  ASSERT_FALSE(clash.ok());
+  EXPECT_EQ(clash.error().code, ErrorCode::kStoreConflict);
+  EXPECT_FALSE(store_->GetCertificateById(fifth.id)->has_value());
+  EXPECT_TRUE(store_->GetCertificateById(third.id)->has_value());
+  ExpectSameEndpoint(**store_->GetEndpoint(alice_, e.id), want);
+}
+
+TEST_F(SqliteStoreTest, DeleteEndpointRemovesItsPolicyCertificate) {
+  Domain d = MakeDomain(alice_, "*.example.com");
+  ASSERT_TRUE(store_->InsertDomain(d).ok());
+  Endpoint e = MakeEndpoint(d, "app.example.com");
+  Certificate cert = MakeCert(alice_);
+  e.policy_certificate_id = cert.id;
+  ASSERT_TRUE(store_->InsertEndpoint(e, cert).ok());
+  Certificate account_cert = Insert(alice_);
+
+  auto bob = store_->DeleteEndpoint(bob_, e.id);
+  ASSERT_TRUE(bob.ok());
+  EXPECT_FALSE(*bob);
+  EXPECT_TRUE(store_->GetCertificateById(cert.id)->has_value());
+
+  auto deleted = store_->DeleteEndpoint(alice_, e.id);
+  ASSERT_TRUE(deleted.ok()) << deleted.error().message;
+  EXPECT_TRUE(*deleted);
+  EXPECT_FALSE(store_->GetEndpoint(alice_, e.id)->has_value());
+  EXPECT_FALSE(store_->GetCertificateById(cert.id)->has_value());
+  EXPECT_TRUE(store_->GetCertificateById(account_cert.id)->has_value());
+  EXPECT_FALSE(*store_->DeleteEndpoint(alice_, e.id));
+  EXPECT_EQ(RawQuery(db_path_, "PRAGMA foreign_key_check"), "");
+}
+
+TEST_F(SqliteStoreTest, EndpointCertificatesAreHiddenFromAccountCalls) {
+  Domain d = MakeDomain(alice_, "*.example.com");
+  ASSERT_TRUE(store_->InsertDomain(d).ok());
+  Certificate mine = Insert(alice_);
+  Endpoint e = MakeEndpoint(d, "app.example.com");
+  Certificate owned = MakeCert(alice_);
+  e.policy_certificate_id = owned.id;
+  ASSERT_TRUE(store_->InsertEndpoint(e, owned).ok());
+
+  EXPECT_FALSE(store_->GetCertificate(alice_, owned.id)->has_value());
+  auto list = store_->ListCertificates(alice_, std::nullopt, 100);
+  ASSERT_EQ(list->items.size(), 1u);
+  EXPECT_EQ(list->items[0].id, mine.id);
+  CertificatePatch patch;
+  patch.description = "renamed";
+  EXPECT_FALSE(store_->UpdateCertificate(alice_, owned.id, patch)->has_value());
+  auto removal = store_->DeleteCertificate(alice_, owned.id);
+  ASSERT_TRUE(removal.ok());
+  EXPECT_EQ(removal->status, Status::kNotFound);
+
+  // Maintenance sees it: by id, and for key rotation.
+  auto by_id = store_->GetCertificateById(owned.id);
+  ASSERT_TRUE(by_id->has_value());
+  EXPECT_EQ((*by_id)->description, owned.description);
+  EXPECT_EQ((*by_id)->owner_endpoint_id, e.id);
+  auto keys = store_->ListSealedKeys(std::nullopt, 100);
+  ASSERT_TRUE(keys.ok());
+  std::set<std::string> key_ids;
+  for (const auto& ref : *keys) key_ids.insert(ref.certificate_id);
+  EXPECT_EQ(key_ids, (std::set<std::string>{mine.id, owned.id}));
+  SealedKey v9{9, {9, 9}};  // MakeCert uses versions 1 to 3
+  EXPECT_EQ(*store_->CountSealedKeysNotAtVersion(mine.private_key.key_version),
+            owned.private_key.key_version == mine.private_key.key_version ? 0 : 1);
+  EXPECT_EQ(*store_->CountSealedKeysNotAtVersion(9), 2);
+  ASSERT_TRUE(*store_->ReplaceSealedKey(owned.id, owned.private_key, v9));
+  EXPECT_EQ((*store_->GetCertificateById(owned.id))->private_key, v9);
+  EXPECT_EQ((*store_->GetEndpoint(alice_, e.id))->policy_certificate_id, owned.id);
+}
+
+// ---- The edge: one consistent load, change sequence, callbacks ----
+
+TEST_F(SqliteStoreTest, LoadEdgeStateHoldsEveryAccount) {
+  Certificate cert = Insert(alice_);
+  Domain a = MakeDomain(alice_, "*.example.com");
+  a.certificate_id = cert.id;
+  Domain b = MakeDomain(bob_, "bob.example.net");
+  b.policy = ManagementPolicy{};
+  ASSERT_TRUE(store_->InsertDomain(a).ok());
+  ASSERT_TRUE(store_->InsertDomain(b).ok());
+  Endpoint ea = MakeEndpoint(a, "app.example.com");
+  Certificate owned = MakeCert(alice_);
+  ea.policy_certificate_id = owned.id;
+  Endpoint eb = MakeEndpoint(b, "bob.example.net", 8443);
+  ASSERT_TRUE(store_->InsertEndpoint(ea, owned).ok());
+  ASSERT_TRUE(store_->InsertEndpoint(eb, std::nullopt).ok());
+
+  auto state = store_->LoadEdgeState();
+  ASSERT_TRUE(state.ok()) << state.error().message;
+  ASSERT_EQ(state->domains.size(), 2u);
+  std::map<std::string, std::optional<std::string>> domains;
+  for (const auto& d : state->domains) domains[d.domain] = d.certificate_id;
+  EXPECT_EQ(domains["*.example.com"], cert.id);
+  EXPECT_EQ(domains["bob.example.net"], std::nullopt);
+  ASSERT_EQ(state->endpoints.size(), 2u);
+  for (const auto& e : state->endpoints) ExpectSameEndpoint(e, e.id == ea.id ? ea : eb);
+  EXPECT_EQ(state->change_sequence, *store_->ChangeSequence());
+
+  // The empty state of a fresh database.
+  TempDir dir;
+  auto empty = OpenSqliteStore(dir.path() / "empty.db");
+  ASSERT_TRUE(empty.ok());
+  auto none = (*empty)->LoadEdgeState();
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_TRUE(none->domains.empty());
+  EXPECT_TRUE(none->endpoints.empty());
+  EXPECT_EQ(none->change_sequence, 0);
+}
+
+TEST_F(SqliteStoreTest, LoadEdgeStateIsOneSnapshotUnderConcurrentWrites) {
+  // A writer adds a domain and an endpoint per transaction; every load must
+  // see them in pairs, and a sequence that matches what it saw.
+  Domain base = MakeDomain(alice_, "*.example.com");
+  ASSERT_TRUE(store_->InsertDomain(base).ok());
+  auto first = store_->LoadEdgeState();
+  ASSERT_TRUE(first.ok());
+  const int64_t start = first->change_sequence;
+  std::atomic<bool> done{false};
+  auto writer_store = OpenSqliteStore(db_path_);
+  ASSERT_TRUE(writer_store.ok());
+  std::thread writer([&] {
+    for (int i = 0; i < 30; ++i) {
+      Domain d = MakeDomain(alice_, "w" + std::to_string(i) + ".example.org");
+      Certificate c = MakeCert(alice_);
+      Endpoint e = MakeEndpoint(d, d.domain);
+      e.policy_certificate_id = c.id;
+      // Two transactions: a domain (+1), then an endpoint and its
+      // certificate (+2).
+      if (!(*writer_store)->InsertDomain(d).ok()) break;
+      if (!(*writer_store)->InsertEndpoint(e, c).ok()) break;
+    }
+    done = true;
+  });
+  int loads = 0;
+  while (!done || loads == 0) {
+    auto state = store_->LoadEdgeState();
+    EXPECT_TRUE(state.ok()) << state.error().message;
+    if (!state.ok()) break;  // not ASSERT: the writer must be joined
+    const int64_t domains = static_cast<int64_t>(state->domains.size()) - 1;
+    const int64_t endpoints = static_cast<int64_t>(state->endpoints.size());
+    EXPECT_TRUE(endpoints == domains || endpoints + 1 == domains)
+        << domains << " domains, " << endpoints << " endpoints";
+    EXPECT_EQ(state->change_sequence, start + domains + 2 * endpoints);
+    ++loads;
+  }
+  writer.join();
+  std::cout << "[          ] " << loads << " loads beside the writer\n";
+  auto last = store_->LoadEdgeState();
+  EXPECT_EQ(last->endpoints.size(), 30u);
+  EXPECT_EQ(last->change_sequence, start + 90);
+}
+
+TEST_F(SqliteStoreTest, ChangeSequenceGrowsWithEveryWriteAndOnlyThen) {
+  auto seq = [&] {
+    auto s = store_->ChangeSequence();
+    EXPECT_TRUE(s.ok()) << s.error().message;
+    return s.ok() ? *s : -1;
+  };
+  int64_t last = seq();
+  auto grew = [&](const char* what) {
+    int64_t now = seq();
+    EXPECT_GT(now, last) << what;
+    last = now;
+  };
+  auto same = [&](const char* what) { EXPECT_EQ(seq(), last) << what; };
+
+  Certificate cert = Insert(alice_);
+  grew("InsertCertificate");
+  CertificatePatch patch;
+  patch.description = "x";
+  ASSERT_TRUE(store_->UpdateCertificate(alice_, cert.id, patch).ok());
+  grew("UpdateCertificate");
+  Domain d = MakeDomain(alice_, "*.example.com");
+  ASSERT_TRUE(store_->InsertDomain(d).ok());
+  grew("InsertDomain");
+  d.certificate_id = cert.id;
+  ASSERT_TRUE(*store_->UpdateDomain(d));
+  grew("UpdateDomain");
+  Endpoint e = MakeEndpoint(d, "app.example.com");
+  ASSERT_TRUE(store_->InsertEndpoint(e, std::nullopt).ok());
+  grew("InsertEndpoint");
+  Certificate owned = MakeCert(alice_);
+  e.policy_certificate_id = owned.id;
+  ASSERT_TRUE(*store_->UpdateEndpoint(e, owned));
+  grew("UpdateEndpoint");
+  ASSERT_TRUE(*store_->ReplaceSealedKey(owned.id, owned.private_key, SealedKey{5, {5}}));
+  grew("ReplaceSealedKey");
+
+  // Reads, refusals and writes to other tables leave it alone.
+  ASSERT_TRUE(store_->GetCertificate(alice_, cert.id).ok());
+  ASSERT_TRUE(store_->GetCertificateById(cert.id).ok());
+  ASSERT_TRUE(store_->ListCertificates(alice_, std::nullopt, 10).ok());
+  ASSERT_TRUE(store_->GetDomain(alice_, d.id).ok());
+  ASSERT_TRUE(store_->FindDomainByName(d.domain).ok());
+  ASSERT_TRUE(store_->ListDomains(alice_, std::nullopt, 10).ok());
+  ASSERT_TRUE(store_->GetEndpoint(alice_, e.id).ok());
+  ASSERT_TRUE(store_->ListEndpoints(alice_, std::nullopt, 10).ok());
+  ASSERT_TRUE(store_->LoadEdgeState().ok());
+  ASSERT_TRUE(store_->ListSealedKeys(std::nullopt, 10).ok());
+  ASSERT_TRUE(store_->CountSealedKeysNotAtVersion(1).ok());
+  EXPECT_EQ(store_->DeleteCertificate(alice_, cert.id)->status, Status::kInUse);
+  EXPECT_FALSE(store_->InsertDomain(MakeDomain(bob_, "*.example.com")).ok());
+  ASSERT_TRUE(store_->SetSetting("k", "v").ok());
+  ASSERT_TRUE(store_->CreateAccount(MakeAccount()).ok());
+  same("reads, refusals and other tables");
+
+  // A second store object on the same file, as another process would be.
+  {
+    auto other = OpenSqliteStore(db_path_);
+    ASSERT_TRUE(other.ok()) << other.error().message;
+    ASSERT_TRUE((*other)->InsertCertificate(MakeCert(bob_)).ok());
+    grew("InsertCertificate through another store object");
+    EXPECT_EQ(*(*other)->ChangeSequence(), last);
+  }
+  // A tool that writes SQL directly is counted too.
+  RawQuery(db_path_, "UPDATE reserved_domains SET description = 'raw' WHERE id = '" + d.id + "'");
+  grew("a raw UPDATE");
+
+  ASSERT_TRUE(*store_->DeleteEndpoint(alice_, e.id));
+  grew("DeleteEndpoint");
+  ASSERT_EQ(store_->DeleteDomain(alice_, d.id)->status, Status::kDeleted);
+  grew("DeleteDomain");
+  ASSERT_EQ(store_->DeleteCertificate(alice_, cert.id)->status, Status::kDeleted);
+  grew("DeleteCertificate");
+}
+
+TEST_F(SqliteStoreTest, OnChangeFiresOncePerWriteAfterCommit) {
+  std::atomic<int> calls{0};
+  std::atomic<int> second_calls{0};
+  std::mutex mu;
+  std::vector<std::string> seen_domains;  // GUARDED_BY(mu)
+  std::optional<std::string> watched;     // GUARDED_BY(mu)
+  std::thread::id writer = std::this_thread::get_id();
+  std::atomic<bool> wrong_thread{false};
+  store_->OnChange([&] {
+    ++calls;
+    if (std::this_thread::get_id() != writer) wrong_thread = true;
+    std::string name;
+    {
+      std::lock_guard lock(mu);
+      if (!watched.has_value()) return;
+      name = *watched;
+    }
+    // After the commit, with no lock held: the same store reads the new row
+    // (another connection sees only committed rows) and writes to a table
+    // that announces nothing, without deadlocking (the write lock is free).
+    auto found = store_->FindDomainByName(name);
+    ASSERT_TRUE(found.ok()) << found.error().message;
+    ASSERT_TRUE(found->has_value()) << "called before the commit";
+    {
+      std::lock_guard lock(mu);
+      seen_domains.push_back((*found)->id);
+    }
+    ASSERT_TRUE(store_->SetSetting("last_change", name).ok());
+  });
+  store_->OnChange([&] { ++second_calls; });
+
+  int expected = 0;
+  auto fired = [&](const char* what) {
+    ++expected;
+    EXPECT_EQ(calls.load(), expected) << what;
+    EXPECT_EQ(second_calls.load(), expected) << what;
+  };
+  auto quiet = [&](const char* what) {
+    EXPECT_EQ(calls.load(), expected) << what;
+    EXPECT_EQ(second_calls.load(), expected) << what;
+  };
+
+  Certificate cert = Insert(alice_);
+  fired("InsertCertificate");
+  Domain d = MakeDomain(alice_, "*.example.com");
+  d.certificate_id = cert.id;
+  {
+    std::lock_guard lock(mu);
+    watched = d.domain;
+  }
+  ASSERT_TRUE(store_->InsertDomain(d).ok());
+  fired("InsertDomain");
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(seen_domains, std::vector<std::string>{d.id}) << "the callback saw the new row";
+    watched.reset();
+  }
+  EXPECT_EQ(**store_->GetSetting("last_change"), d.domain);
+
+  Endpoint e = MakeEndpoint(d, "app.example.com");
+  Certificate owned = MakeCert(alice_);
+  e.policy_certificate_id = owned.id;
+  ASSERT_TRUE(store_->InsertEndpoint(e, owned).ok());
+  fired("InsertEndpoint with its certificate: one transaction, one call");
+  e.description = "changed";
+  ASSERT_TRUE(*store_->UpdateEndpoint(e, std::nullopt));
+  fired("UpdateEndpoint");
+  d.description = "changed";
+  ASSERT_TRUE(*store_->UpdateDomain(d));
+  fired("UpdateDomain");
+  CertificatePatch patch;
+  patch.metadata = "{}";
+  ASSERT_TRUE(store_->UpdateCertificate(alice_, cert.id, patch)->has_value());
+  fired("UpdateCertificate");
+
+  // Reads, refusals and no-ops announce nothing.
+  ASSERT_TRUE(store_->GetDomain(alice_, d.id).ok());
+  ASSERT_TRUE(store_->ListEndpoints(alice_, std::nullopt, 10).ok());
+  ASSERT_TRUE(store_->LoadEdgeState().ok());
+  ASSERT_TRUE(store_->ChangeSequence().ok());
+  EXPECT_EQ(store_->DeleteCertificate(alice_, cert.id)->status, Status::kInUse);
+  EXPECT_EQ(store_->DeleteCertificate(bob_, cert.id)->status, Status::kNotFound);
+  EXPECT_FALSE(store_->InsertDomain(MakeDomain(bob_, d.domain)).ok());
+  EXPECT_FALSE(store_->UpdateCertificate(bob_, cert.id, patch)->has_value());
+  Domain bobs = d;
+  bobs.account_id = bob_;
+  EXPECT_FALSE(*store_->UpdateDomain(bobs));
+  EXPECT_FALSE(*store_->DeleteEndpoint(bob_, e.id));
+  EXPECT_FALSE(*store_->ReplaceSealedKey(owned.id, SealedKey{99, {}}, SealedKey{1, {}}));
+  ASSERT_TRUE(store_->SetSetting("k", "v").ok());
+  quiet("reads, refusals and other tables");
+
+  // Writes through another store object are this object's business only
+  // through ChangeSequence.
+  {
+    auto other = OpenSqliteStore(db_path_);
+    ASSERT_TRUE(other.ok());
+    ASSERT_TRUE((*other)->InsertCertificate(MakeCert(alice_)).ok());
+  }
+  quiet("another store object's write");
+
+  ASSERT_TRUE(*store_->ReplaceSealedKey(owned.id, owned.private_key, SealedKey{3, {3}}));
+  fired("ReplaceSealedKey");
+  ASSERT_TRUE(*store_->DeleteEndpoint(alice_, e.id));
+  fired("DeleteEndpoint");
+  ASSERT_EQ(store_->DeleteDomain(alice_, d.id)->status, Status::kDeleted);
+  fired("DeleteDomain");
+  ASSERT_EQ(store_->DeleteCertificate(alice_, cert.id)->status, Status::kDeleted);
+  fired("DeleteCertificate");
+  EXPECT_FALSE(wrong_thread.load());
 }
 
 // ---- Sealed keys ----

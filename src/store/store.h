@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,6 +61,9 @@ struct Certificate {
   std::optional<Time> issued_at;  // set for automatically issued certificates
   Time not_after;                 // of the leaf, for expiry scans
   SealedKey private_key;
+  // Set for a certificate a terminate-tls action brought: it belongs to that
+  // endpoint and is invisible to the account-scoped certificate calls.
+  std::string owner_endpoint_id;
 };
 
 // Fields an update may change; absent means unchanged.
@@ -73,6 +77,68 @@ template <class T>
 struct Page {
   std::vector<T> items;
   bool has_more = false;
+};
+
+// Automatic certificate management of a domain.
+struct ManagementPolicy {
+  std::string authority = "letsencrypt";
+  std::string private_key_type = "ecdsa";  // "ecdsa" or "rsa"
+  bool operator==(const ManagementPolicy&) const = default;
+};
+
+// A reserved domain. `domain` is normalized ASCII and may start with "*.".
+// With a policy, certificate_id is the certificate last issued for it (if
+// any); without one, it is the uploaded certificate (if any).
+struct Domain {
+  std::string id;  // rd_...
+  std::string account_id;
+  Time created_at;
+  std::string description;
+  std::string metadata;
+  std::string domain;
+  std::optional<std::string> certificate_id;
+  std::optional<ManagementPolicy> policy;
+  std::optional<std::string> cname_target;
+  std::optional<std::string> acme_challenge_cname_target;
+};
+
+// An endpoint: where the edge accepts traffic for a host and where it sends it.
+struct Endpoint {
+  std::string id;  // ep_...
+  std::string account_id;
+  Time created_at;
+  std::string description;
+  std::string metadata;
+  std::string url;       // normalized: "https://host" or "tls://host:port"
+  std::string scheme;    // "https" or "tls"
+  std::string host;      // normalized ASCII
+  uint16_t port = 443;
+  std::string upstream;  // normalized: "http://h:p", "https://h:p" or "tcp://h:p"
+  // Normalized JSON, never holding a private key ("" when there is none).
+  std::string traffic_policy;
+  std::string domain_id;  // the reserved domain whose name covers host
+  // The certificate a terminate-tls action brought, stored as a certificate
+  // owned by this endpoint (hidden from /tls_certificates, deleted with it).
+  std::optional<std::string> policy_certificate_id;
+};
+
+// What deleting something found.
+struct DeleteOutcome {
+  enum class Status { kDeleted, kNotFound, kInUse };
+  Status status = Status::kNotFound;
+  // For kInUse: who uses it (domain names, or endpoint URLs), sorted.
+  std::vector<std::string> used_by;
+};
+
+// What the edge needs of every account, in one consistent read.
+struct EdgeDomain {
+  std::string domain;
+  std::optional<std::string> certificate_id;
+};
+struct EdgeState {
+  std::vector<EdgeDomain> domains;
+  std::vector<Endpoint> endpoints;
+  int64_t change_sequence = 0;
 };
 
 // A sealed key located for rotation: which record, and its current blob.
@@ -111,8 +177,58 @@ class Store {
   virtual Result<std::optional<Certificate>> UpdateCertificate(std::string_view account_id,
                                                                std::string_view id,
                                                                const CertificatePatch& patch) = 0;
-  // True if a record was deleted.
-  virtual Result<bool> DeleteCertificate(std::string_view account_id, std::string_view id) = 0;
+  // Deletes unless a domain references it (kInUse, used_by = the domain
+  // names), atomically. Certificates owned by an endpoint (see
+  // Endpoint::policy_certificate_id) are not found here.
+  virtual Result<DeleteOutcome> DeleteCertificate(std::string_view account_id,
+                                                  std::string_view id) = 0;
+  // Reserved domains. The name is unique across all accounts: inserting or
+  // renaming onto an existing name is kStoreConflict. certificate_id must
+  // name a certificate of the same account (kStoreConflict otherwise, also
+  // when it is deleted concurrently).
+  virtual Result<void> InsertDomain(const Domain& domain) = 0;
+  virtual Result<std::optional<Domain>> GetDomain(std::string_view account_id,
+                                                  std::string_view id) = 0;
+  // Any account's domain by its normalized name.
+  virtual Result<std::optional<Domain>> FindDomainByName(std::string_view name) = 0;
+  virtual Result<Page<Domain>> ListDomains(std::string_view account_id,
+                                           std::optional<std::string> before_id, int limit) = 0;
+  // Replaces every field but id, account_id, created_at and domain. False if
+  // not found in that account.
+  virtual Result<bool> UpdateDomain(const Domain& domain) = 0;
+  // Deletes unless an endpoint uses it (kInUse, used_by = endpoint URLs).
+  virtual Result<DeleteOutcome> DeleteDomain(std::string_view account_id,
+                                             std::string_view id) = 0;
+
+  // Endpoints. url is unique across all accounts (kStoreConflict).
+  // policy_certificate, when given, is inserted in the same transaction with
+  // account_id = the endpoint's and becomes endpoint.policy_certificate_id
+  // (its id must equal that field).
+  virtual Result<void> InsertEndpoint(const Endpoint& endpoint,
+                                      const std::optional<Certificate>& policy_certificate) = 0;
+  virtual Result<std::optional<Endpoint>> GetEndpoint(std::string_view account_id,
+                                                      std::string_view id) = 0;
+  virtual Result<Page<Endpoint>> ListEndpoints(std::string_view account_id,
+                                               std::optional<std::string> before_id,
+                                               int limit) = 0;
+  // Replaces every field but id, account_id, created_at. A new
+  // policy_certificate replaces the endpoint's old one (deleted in the same
+  // transaction); nullopt with endpoint.policy_certificate_id unset deletes
+  // the old one; nullopt with it set keeps the old one. False if not found.
+  virtual Result<bool> UpdateEndpoint(const Endpoint& endpoint,
+                                      const std::optional<Certificate>& policy_certificate) = 0;
+  // Deletes the endpoint and its policy certificate. False if not found.
+  virtual Result<bool> DeleteEndpoint(std::string_view account_id, std::string_view id) = 0;
+
+  // Everything the edge serves, read in one transaction.
+  virtual Result<EdgeState> LoadEdgeState() = 0;
+  // A number that grows with every committed write to certificates, domains
+  // or endpoints, by any process. Cheap: the edge polls it.
+  virtual Result<int64_t> ChangeSequence() = 0;
+  // Calls fn (on the writing thread, after commit) for every write made
+  // through this Store object, so that this process's edge reacts at once.
+  // fn must be quick and thread-safe. Not removable; lives as long as the store.
+  virtual void OnChange(std::function<void()> fn) = 0;
 
   // Sealed keys of all certificates of all accounts, ordered by id, after
   // after_id (exclusive) when given; at most limit. For key rotation.

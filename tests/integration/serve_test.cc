@@ -68,6 +68,8 @@ TEST(ServeTest, ReadsAYamlConfigFile) {
   TempDir dir;
   WriteFile(dir.path() / "certgate.yaml",
             "api-listen: 127.0.0.1:0\n"
+            "https-listen: 127.0.0.1:0\n"
+            "http-listen: 127.0.0.1:0\n"
             "base_domain: edge.example.net\n"
             "data-dir: " + (dir.path() / "data").string() + "\n");
   Process p({CertgateBinary(), "serve", "--config", (dir.path() / "certgate.yaml").string()}, {},
@@ -121,7 +123,8 @@ TEST(ServeTest, RefusesAMasterKeyFileOthersCanRead) {
   }
   ASSERT_EQ(chmod((data / "master.key").c_str(), 0644), 0);
   RunResult r = RunCommand({CertgateBinary(), "serve", "--data-dir", data.string(), "--api-listen",
-                     "127.0.0.1:0"});
+                            "127.0.0.1:0", "--https-listen", "127.0.0.1:0", "--http-listen",
+                            "127.0.0.1:0"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("chmod 600"), std::string::npos) << r.err;
 }

@@ -21,8 +21,11 @@ std::unique_ptr<CertgateServer> CertgateServer::Start(ServerOptions options) {
   server->stderr_path_ = server->data_dir_.parent_path() / ("serve-" + std::to_string(getpid()) +
                                                              "-" + std::to_string(rand()) + ".log");
   server->env_ = options.env;
-  std::vector<std::string> argv = {CertgateBinary(), "serve", "--data-dir",
-                                   server->data_dir_.string(), "--api-listen", "127.0.0.1:0"};
+  std::vector<std::string> argv = {CertgateBinary(),           "serve",
+                                   "--data-dir",               server->data_dir_.string(),
+                                   "--api-listen",             "127.0.0.1:0",
+                                   "--https-listen",           "127.0.0.1:0",
+                                   "--http-listen",            "127.0.0.1:0"};
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
   server->process_ = std::make_unique<Process>(argv, options.env, server->stderr_path_);
   auto ready = server->process_->WaitForLine("certgate ready", std::chrono::seconds(30));
@@ -36,6 +39,11 @@ std::unique_ptr<CertgateServer> CertgateServer::Start(ServerOptions options) {
   std::string line;
   while (std::getline(out, line)) {
     if (line.rfind("api: ", 0) == 0) server->api_url_ = line.substr(5);
+    auto port_of = [](const std::string& addr) {
+      return static_cast<uint16_t>(std::stoi(addr.substr(addr.rfind(':') + 1)));
+    };
+    if (line.rfind("https: ", 0) == 0) server->https_port_ = port_of(line);
+    if (line.rfind("http: ", 0) == 0) server->http_port_ = port_of(line);
     if (line.rfind("  export CERTGATE_API_KEY=", 0) == 0) {
       server->api_key_ = line.substr(std::string("  export CERTGATE_API_KEY=").size());
     }
@@ -45,6 +53,12 @@ std::unique_ptr<CertgateServer> CertgateServer::Start(ServerOptions options) {
 
 CertgateServer::~CertgateServer() {
   if (process_ && process_->running()) Kill();
+  if (::testing::Test::HasFailure() && process_) {
+    std::string log = ReadFile(stderr_path_);
+    if (log.size() > 20000) log = "...\n" + log.substr(log.size() - 20000);
+    std::fprintf(stderr, "--- certgate serve exited with %d; its log:\n%s--- end of log\n",
+                 process_->Wait(std::chrono::seconds(1)).value_or(-1), log.c_str());
+  }
 }
 
 client::ApiClient CertgateServer::Client(const std::string& key) const {

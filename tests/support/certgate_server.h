@@ -38,6 +38,9 @@ class CertgateServer {
   ~CertgateServer();
 
   const std::string& api_url() const { return api_url_; }
+  // The edge's listeners on 127.0.0.1.
+  uint16_t https_port() const { return https_port_; }
+  uint16_t http_port() const { return http_port_; }
   // The first account's key, printed on a first start ("" on a restart).
   const std::string& api_key() const { return api_key_; }
   const std::filesystem::path& data_dir() const { return data_dir_; }
@@ -64,6 +67,8 @@ class CertgateServer {
   std::unique_ptr<Process> process_;
   std::string api_url_;
   std::string api_key_;
+  uint16_t https_port_ = 0;
+  uint16_t http_port_ = 0;
 };
 
 }  // namespace certgate::testing

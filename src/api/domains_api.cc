@@ -1,0 +1,366 @@
+#include "api/domains_api.h"
+
+#include <fmt/format.h>
+
+#include "api/json_body.h"
+#include "core/ids.h"
+#include "names/domain_name.h"
+#include "pki/certificate.h"
+
+namespace certgate::api {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::string_view kCollection = "reserved_domains";
+constexpr std::string_view kIdPrefix = "rd";
+// Fields of ngrok's schema that certgate accepts and ignores.
+const std::initializer_list<std::string_view> kIgnoredFields = {
+    "region", "http_endpoint_configuration_id", "https_endpoint_configuration_id",
+    "error_redirect_url"};
+
+Error NotFound(std::string_view id) {
+  return MakeError(ErrorCode::kNotFound,
+                   fmt::format("no reserved domain with id '{}' in this account", id.substr(0, 64)));
+}
+
+}  // namespace
+
+bool DomainsApi::UnderBaseDomain(std::string_view domain) const {
+  std::string_view base = names::WildcardBase(domain);
+  return base == base_domain_ || names::IsSubdomainOf(base, base_domain_);
+}
+
+json::object DomainsApi::ToJson(const Call& call, const store::Domain& d) const {
+  json::object o;
+  o["id"] = d.id;
+  o["uri"] = fmt::format("{}/{}/{}", call.base_url, kCollection, d.id);
+  o["created_at"] = FormatRfc3339(d.created_at);
+  o["description"] = d.description;
+  o["metadata"] = d.metadata;
+  o["domain"] = d.domain;
+  o["region"] = nullptr;
+  if (d.cname_target) {
+    o["cname_target"] = *d.cname_target;
+  } else {
+    o["cname_target"] = nullptr;
+  }
+  if (d.certificate_id) {
+    o["certificate"] = Ref(call, "tls_certificates", *d.certificate_id);
+  } else {
+    o["certificate"] = nullptr;
+  }
+  if (d.policy) {
+    o["certificate_management_policy"] =
+        json::object{{"authority", d.policy->authority},
+                     {"private_key_type", d.policy->private_key_type}};
+    // Provisioning arrives with ACME support; until then nothing is pending.
+    o["certificate_management_status"] =
+        json::object{{"renews_at", nullptr}, {"provisioning_job", nullptr}};
+  } else {
+    o["certificate_management_policy"] = nullptr;
+    o["certificate_management_status"] = nullptr;
+  }
+  if (d.acme_challenge_cname_target) {
+    o["acme_challenge_cname_target"] = *d.acme_challenge_cname_target;
+  } else {
+    o["acme_challenge_cname_target"] = nullptr;
+  }
+  return o;
+}
+
+Result<void> DomainsApi::CheckCertificate(const Call& call, std::string_view certificate_id,
+                                          const std::string& domain) {
+  auto unknown = [&] {
+    return MakeError(ErrorCode::kDomainCertificateUnknown,
+                     fmt::format("certificate_id '{}' is not a TLS certificate of this account",
+                                 certificate_id.substr(0, 64)));
+  };
+  if (!IsValidId("cert", certificate_id)) return unknown();
+  auto cert = store_.GetCertificate(call.account().id, certificate_id);
+  if (!cert) return InternalError(call, "reading the certificate", cert.error());
+  if (!*cert) return unknown();
+  auto chain = pki::ParseStoredChain((*cert)->certificate_pem);
+  if (!chain) return InternalError(call, "reading the certificate", chain.error());
+  if (!pki::CertificateCoversDomain(chain->leaf(), domain)) {
+    auto info = pki::DescribeCertificate(chain->leaf());
+    return MakeError(ErrorCode::kDomainNotCovered,
+                     fmt::format("certificate '{}' does not cover {}: its names are {}",
+                                 certificate_id, domain,
+                                 info.dns_names.empty() ? std::string("(none)")
+                                                        : JoinForHumans(info.dns_names)));
+  }
+  return {};
+}
+
+Result<std::optional<store::ManagementPolicy>> DomainsApi::ReadPolicy(
+    const json::object* o) const {
+  if (o == nullptr) return std::optional<store::ManagementPolicy>();
+  store::ManagementPolicy policy;
+  for (const auto& [key, value] : *o) {
+    if (key != "authority" && key != "private_key_type") {
+      return MakeError(ErrorCode::kJsonUnknownField,
+                       fmt::format("unknown field 'certificate_management_policy.{}'; it accepts "
+                                   "authority and private_key_type",
+                                   std::string_view(key).substr(0, 64)));
+    }
+    if (value.is_null()) continue;
+    if (!value.is_string()) {
+      return MakeError(ErrorCode::kJsonWrongType,
+                       fmt::format("certificate_management_policy.{} must be a string, not {}",
+                                   std::string_view(key), JsonTypeName(value)));
+    }
+    std::string v(value.get_string());
+    if (key == "authority") {
+      if (v != "letsencrypt") {
+        return MakeError(ErrorCode::kDomainPolicyInvalid,
+                         fmt::format("certificate_management_policy.authority '{}' is not "
+                                     "supported; use letsencrypt",
+                                     v.substr(0, 64)));
+      }
+      policy.authority = v;
+    } else {
+      if (v != "ecdsa" && v != "rsa") {
+        return MakeError(ErrorCode::kDomainPolicyInvalid,
+                         fmt::format("certificate_management_policy.private_key_type '{}' is not "
+                                     "supported; use ecdsa or rsa",
+                                     v.substr(0, 64)));
+      }
+      policy.private_key_type = v;
+    }
+  }
+  return std::optional<store::ManagementPolicy>(policy);
+}
+
+Result<std::optional<store::Domain>> DomainsApi::Load(const Call& call, std::string_view id) {
+  if (!IsValidId(kIdPrefix, id)) return std::optional<store::Domain>();
+  auto d = store_.GetDomain(call.account().id, id);
+  if (!d) return InternalError(call, "reading the domain", d.error());
+  return std::move(*d);
+}
+
+Response DomainsApi::Create(Call& call) {
+  auto body = JsonBody::Parse(call.req.body());
+  if (!body) return Fail(call, body.error());
+  if (auto r = body->CheckFields({"domain", "name", "description", "metadata", "certificate_id",
+                                  "certificate_management_policy"},
+                                 kIgnoredFields);
+      !r) {
+    return Fail(call, r.error());
+  }
+  auto domain_field = body->OptionalString("domain", 1024);
+  if (!domain_field) return Fail(call, domain_field.error());
+  auto name_field = body->OptionalString("name", 1024);
+  if (!name_field) return Fail(call, name_field.error());
+  if (*domain_field && *name_field && **domain_field != **name_field) {
+    return Fail(call, MakeError(ErrorCode::kBadRequest,
+                                "domain and name are the same field; give one of them"));
+  }
+  std::optional<std::string_view> given = *domain_field ? *domain_field : *name_field;
+  if (!given) return Fail(call, MakeError(ErrorCode::kFieldRequired, "domain is required"));
+  auto description = body->OptionalString("description", kMaxDescriptionBytes);
+  if (!description) return Fail(call, description.error());
+  auto metadata = body->OptionalString("metadata", kMaxMetadataBytes);
+  if (!metadata) return Fail(call, metadata.error());
+  auto certificate_id = body->OptionalString("certificate_id", 64);
+  if (!certificate_id) return Fail(call, certificate_id.error());
+  auto policy_object = body->OptionalObject("certificate_management_policy");
+  if (!policy_object) return Fail(call, policy_object.error());
+  auto policy = ReadPolicy(*policy_object);
+  if (!policy) return Fail(call, policy.error());
+
+  auto name = names::NormalizeDomain(*given);
+  if (!name) return Fail(call, name.error());
+  if (*certificate_id && *policy) {
+    return Fail(call, MakeError(ErrorCode::kDomainCertificateAndPolicy,
+                                "give either certificate_id (an uploaded certificate) or "
+                                "certificate_management_policy (automatic certificates), not both"));
+  }
+  const bool under_base = UnderBaseDomain(*name);
+  if (under_base && (*certificate_id || *policy)) {
+    return Fail(call, MakeError(ErrorCode::kDomainUnderBaseDomain,
+                                fmt::format("{} is under the service's domain {}, whose own "
+                                            "certificate serves it: leave out certificate_id and "
+                                            "certificate_management_policy",
+                                            *name, base_domain_)));
+  }
+  if (*certificate_id) {
+    if (auto r = CheckCertificate(call, **certificate_id, *name); !r) return Fail(call, r.error());
+  }
+  auto taken = [&] {
+    return MakeError(ErrorCode::kDomainTaken, fmt::format("{} is already reserved", *name));
+  };
+  auto existing = store_.FindDomainByName(*name);
+  if (!existing) return Fail(call, InternalError(call, "looking the domain up", existing.error()));
+  if (*existing) return Fail(call, taken());
+
+  store::Domain d;
+  d.id = NewId(kIdPrefix);
+  d.account_id = call.account().id;
+  d.created_at = clock_.Now();
+  d.description = std::string(description->value_or(""));
+  d.metadata = std::string(metadata->value_or(""));
+  d.domain = *name;
+  if (*certificate_id) d.certificate_id = std::string(**certificate_id);
+  d.policy = *policy;
+  if (!under_base) {
+    d.cname_target = names::RandomLabel() + ".cname." + base_domain_;
+    if (names::IsWildcard(*name)) {
+      d.acme_challenge_cname_target = names::RandomLabel() + ".acme." + base_domain_;
+    }
+  }
+  if (auto r = store_.InsertDomain(d); !r) {
+    if (r.error().code == ErrorCode::kStoreConflict) {
+      // Lost a race for the name, or the certificate was deleted meanwhile.
+      auto again = store_.FindDomainByName(*name);
+      if (again && *again) return Fail(call, taken());
+      return Fail(call, MakeError(ErrorCode::kDomainCertificateUnknown,
+                                  "certificate_id is not a TLS certificate of this account"));
+    }
+    return Fail(call, InternalError(call, "storing the domain", r.error()));
+  }
+  return JsonResponse(call, http::status::created, ToJson(call, d));
+}
+
+Response DomainsApi::List(Call& call) {
+  auto paging = ParsePaging(call, kIdPrefix);
+  if (!paging) return Fail(call, paging.error());
+  auto page = store_.ListDomains(call.account().id, paging->before_id, paging->limit);
+  if (!page) return Fail(call, InternalError(call, "listing domains", page.error()));
+  json::array items;
+  for (const auto& d : page->items) items.emplace_back(ToJson(call, d));
+  json::object out;
+  out["reserved_domains"] = std::move(items);
+  out["uri"] = fmt::format("{}/{}", call.base_url, kCollection);
+  out["next_page_uri"] = NextPageUri(call, kCollection, *paging, page->has_more,
+                                     page->items.empty() ? "" : page->items.back().id);
+  return JsonResponse(call, http::status::ok, out);
+}
+
+Response DomainsApi::Get(Call& call, std::string_view id) {
+  auto d = Load(call, id);
+  if (!d) return Fail(call, d.error());
+  if (!*d) return Fail(call, NotFound(id));
+  return JsonResponse(call, http::status::ok, ToJson(call, **d));
+}
+
+Response DomainsApi::Update(Call& call, std::string_view id) {
+  auto body = JsonBody::Parse(call.req.body());
+  if (!body) return Fail(call, body.error());
+  if (auto r = body->CheckFields(
+          {"id", "description", "metadata", "certificate_id", "certificate_management_policy"},
+          kIgnoredFields);
+      !r) {
+    if (body->object().contains("domain") || body->object().contains("name")) {
+      return Fail(call, MakeError(ErrorCode::kJsonUnknownField,
+                                  "a reserved domain's name cannot change: delete it and "
+                                  "reserve the new name"));
+    }
+    return Fail(call, r.error());
+  }
+  auto body_id = body->OptionalString("id", 64);
+  if (!body_id) return Fail(call, body_id.error());
+  if (*body_id && **body_id != id) {
+    return Fail(call, MakeError(ErrorCode::kIdMismatch,
+                                fmt::format("the body's id '{}' differs from the id in the path '{}'",
+                                            **body_id, id)));
+  }
+  auto description = body->OptionalString("description", kMaxDescriptionBytes);
+  if (!description) return Fail(call, description.error());
+  auto metadata = body->OptionalString("metadata", kMaxMetadataBytes);
+  if (!metadata) return Fail(call, metadata.error());
+  auto certificate_id = body->OptionalString("certificate_id", 64);
+  if (!certificate_id) return Fail(call, certificate_id.error());
+  auto policy_object = body->OptionalObject("certificate_management_policy");
+  if (!policy_object) return Fail(call, policy_object.error());
+  auto policy = ReadPolicy(*policy_object);
+  if (!policy) return Fail(call, policy.error());
+  if (*certificate_id && *policy) {
+    return Fail(call, MakeError(ErrorCode::kDomainCertificateAndPolicy,
+                                "give either certificate_id or certificate_management_policy, "
+                                "not both"));
+  }
+
+  auto loaded = Load(call, id);
+  if (!loaded) return Fail(call, loaded.error());
+  if (!*loaded) return Fail(call, NotFound(id));
+  store::Domain d = std::move(**loaded);
+  if ((*certificate_id || *policy) && UnderBaseDomain(d.domain)) {
+    return Fail(call, MakeError(ErrorCode::kDomainUnderBaseDomain,
+                                fmt::format("{} is under the service's domain {}, whose own "
+                                            "certificate serves it: it takes no certificate_id "
+                                            "or certificate_management_policy",
+                                            d.domain, base_domain_)));
+  }
+  if (*description) d.description = std::string(**description);
+  if (*metadata) d.metadata = std::string(**metadata);
+  if (*certificate_id) {
+    if (auto r = CheckCertificate(call, **certificate_id, d.domain); !r) {
+      return Fail(call, r.error());
+    }
+    d.certificate_id = std::string(**certificate_id);
+    d.policy.reset();  // setting one clears the other
+  }
+  if (*policy) d.policy = *policy;  // the current certificate serves until its replacement
+  auto updated = store_.UpdateDomain(d);
+  if (!updated) {
+    if (updated.error().code == ErrorCode::kStoreConflict) {
+      return Fail(call, MakeError(ErrorCode::kDomainCertificateUnknown,
+                                  "certificate_id is not a TLS certificate of this account"));
+    }
+    return Fail(call, InternalError(call, "updating the domain", updated.error()));
+  }
+  if (!*updated) return Fail(call, NotFound(id));
+  return JsonResponse(call, http::status::ok, ToJson(call, d));
+}
+
+Response DomainsApi::Delete(Call& call, std::string_view id) {
+  if (!IsValidId(kIdPrefix, id)) return Fail(call, NotFound(id));
+  auto deleted = store_.DeleteDomain(call.account().id, id);
+  if (!deleted) return Fail(call, InternalError(call, "deleting the domain", deleted.error()));
+  switch (deleted->status) {
+    case store::DeleteOutcome::Status::kDeleted:
+      return EmptyResponse(call, http::status::no_content);
+    case store::DeleteOutcome::Status::kNotFound:
+      return Fail(call, NotFound(id));
+    case store::DeleteOutcome::Status::kInUse:
+      break;
+  }
+  const bool one = deleted->used_by.size() == 1;
+  return Fail(call, MakeError(ErrorCode::kDomainInUse,
+                              fmt::format("the domain is used by {} {}; delete {} first",
+                                          one ? "the endpoint" : "the endpoints",
+                                          JoinForHumans(deleted->used_by), one ? "it" : "them")));
+}
+
+Response DomainsApi::DetachCertificate(Call& call, std::string_view id) {
+  auto loaded = Load(call, id);
+  if (!loaded) return Fail(call, loaded.error());
+  if (!*loaded) return Fail(call, NotFound(id));
+  store::Domain d = std::move(**loaded);
+  if (d.policy) {
+    return Fail(call, MakeError(ErrorCode::kDomainManaged,
+                                fmt::format("{} has a certificate management policy, which "
+                                            "manages its certificate: remove the policy first",
+                                            d.domain)));
+  }
+  d.certificate_id.reset();
+  auto updated = store_.UpdateDomain(d);
+  if (!updated) return Fail(call, InternalError(call, "updating the domain", updated.error()));
+  if (!*updated) return Fail(call, NotFound(id));
+  return EmptyResponse(call, http::status::no_content);
+}
+
+Response DomainsApi::RemovePolicy(Call& call, std::string_view id) {
+  auto loaded = Load(call, id);
+  if (!loaded) return Fail(call, loaded.error());
+  if (!*loaded) return Fail(call, NotFound(id));
+  store::Domain d = std::move(**loaded);
+  d.policy.reset();  // the issued certificate stays attached until replaced
+  auto updated = store_.UpdateDomain(d);
+  if (!updated) return Fail(call, InternalError(call, "updating the domain", updated.error()));
+  if (!*updated) return Fail(call, NotFound(id));
+  return EmptyResponse(call, http::status::no_content);
+}
+
+}  // namespace certgate::api

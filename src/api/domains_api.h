@@ -1,0 +1,44 @@
+// The /reserved_domains resource: create, get, list, update, delete, and the
+// two sub-resources DELETE .../certificate and
+// DELETE .../certificate_management_policy. Scoped to the caller's account;
+// domain names are unique across all accounts. Thread-safe.
+#pragma once
+
+#include <string>
+
+#include "api/call.h"
+#include "core/time.h"
+#include "store/store.h"
+
+namespace certgate::api {
+
+class DomainsApi {
+ public:
+  // base_domain: the service's own domain; its subdomains need neither a
+  // certificate nor a policy, and CNAME targets live under it.
+  DomainsApi(store::Store& store, const Clock& clock, std::string base_domain)
+      : store_(store), clock_(clock), base_domain_(std::move(base_domain)) {}
+
+  Response Create(Call& call);
+  Response List(Call& call);
+  Response Get(Call& call, std::string_view id);
+  Response Update(Call& call, std::string_view id);
+  Response Delete(Call& call, std::string_view id);
+  Response DetachCertificate(Call& call, std::string_view id);
+  Response RemovePolicy(Call& call, std::string_view id);
+
+ private:
+  boost::json::object ToJson(const Call& call, const store::Domain& domain) const;
+  // Checks that certificate_id is the account's and covers domain.
+  Result<void> CheckCertificate(const Call& call, std::string_view certificate_id,
+                                const std::string& domain);
+  Result<std::optional<store::ManagementPolicy>> ReadPolicy(const boost::json::object* o) const;
+  Result<std::optional<store::Domain>> Load(const Call& call, std::string_view id);
+  bool UnderBaseDomain(std::string_view domain) const;
+
+  store::Store& store_;
+  const Clock& clock_;
+  const std::string base_domain_;
+};
+
+}  // namespace certgate::api

@@ -1,0 +1,432 @@
+#include "edge/edge_server.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <array>
+
+#include "edge/tls_contexts.h"
+#include "edge/watchdog.h"
+#include "names/domain_name.h"
+#include "pki/private_key.h"
+
+namespace certgate::edge {
+namespace {
+
+constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
+constexpr auto kFailedBuildRetry = std::chrono::seconds(30);
+constexpr std::string_view kHttp11Alpn = "\x08http/1.1";
+
+// The host_name of the ClientHello's server_name extension, normalized;
+// nullopt when absent or malformed.
+std::optional<std::string> ReadSni(SSL* ssl) {
+  const unsigned char* p = nullptr;
+  size_t len = 0;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) != 1 || len < 2) {
+    return std::nullopt;
+  }
+  // ServerNameList: uint16 length, then (uint8 type, uint16 length, name)*.
+  const size_t list_len = (size_t{p[0]} << 8) | p[1];
+  if (list_len + 2 != len) return std::nullopt;
+  for (size_t i = 2; i + 3 <= len;) {
+    const unsigned type = p[i];
+    const size_t n = (size_t{p[i + 1]} << 8) | p[i + 2];
+    i += 3;
+    if (i + n > len) return std::nullopt;
+    if (type == 0) {
+      return names::NormalizeSni(std::string_view(reinterpret_cast<const char*>(p + i), n));
+    }
+    i += n;
+  }
+  return std::nullopt;
+}
+
+// The peek context's callback: records the SNI name, then stops the
+// handshake (it ran over a copy of the ClientHello).
+int RecordSniAndStop(SSL* ssl, int* alert, void*) {
+  auto* out = static_cast<std::optional<std::string>*>(SSL_get_app_data(ssl));
+  if (out != nullptr) *out = ReadSni(ssl);
+  *alert = SSL_AD_INTERNAL_ERROR;
+  return SSL_CLIENT_HELLO_ERROR;
+}
+
+// Reads the SNI name of a ClientHello still unread in the socket (MSG_PEEK),
+// waiting for the whole first record. nullopt when there is none or the
+// bytes are not TLS; the socket's bytes stay for whoever reads next.
+net::awaitable<std::optional<std::string>> PeekSni(tcp::socket& socket, SSL_CTX* peek_ctx) {
+  constexpr size_t kMaxRecord = 5 + 16384;
+  std::unique_ptr<unsigned char[]> buf(new unsigned char[kMaxRecord]);
+  net::steady_timer pause(socket.get_executor());
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    auto [wec] = co_await socket.async_wait(tcp::socket::wait_read, kUseTuple);
+    if (wec) co_return std::nullopt;
+    ssize_t n = ::recv(socket.native_handle(), buf.get(), kMaxRecord, MSG_PEEK);
+    if (n <= 0) co_return std::nullopt;
+    if (buf[0] != 0x16) co_return std::nullopt;  // not a TLS handshake record
+    if (n >= 5) {
+      const size_t need = 5 + ((size_t{buf[3]} << 8) | buf[4]);
+      if (need > kMaxRecord) co_return std::nullopt;
+      if (static_cast<size_t>(n) >= need) {
+        std::optional<std::string> sni;
+        pki::SslPtr ssl(SSL_new(peek_ctx));
+        BIO* rbio = BIO_new_mem_buf(buf.get(), static_cast<int>(need));
+        BIO* wbio = BIO_new(BIO_s_mem());
+        SSL_set_bio(ssl.get(), rbio, wbio);
+        SSL_set_app_data(ssl.get(), &sni);
+        SSL_set_accept_state(ssl.get());
+        SSL_do_handshake(ssl.get());
+        ERR_clear_error();
+        co_return sni;
+      }
+    }
+    // Part of the record is here; the rest is on its way.
+    pause.expires_after(std::chrono::milliseconds(2));
+    co_await pause.async_wait(kUseTuple);
+  }
+  co_return std::nullopt;
+}
+
+void SetReusePort(tcp::acceptor& a, boost::system::error_code& ec) {
+  int one = 1;
+  if (::setsockopt(a.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    ec.assign(errno, boost::system::system_category());
+  }
+}
+
+Error ListenError(const HostPort& addr, std::string_view what, const boost::system::error_code& ec,
+                  std::string_view flag) {
+  std::string hint;
+  if (ec == boost::system::errc::permission_denied && addr.port < 1024) {
+    hint = fmt::format(" (ports below 1024 need root or CAP_NET_BIND_SERVICE; choose another "
+                       "with {})",
+                       flag);
+  } else if (ec == boost::system::errc::address_in_use) {
+    hint = fmt::format(" (another program uses it; choose another with {})", flag);
+  }
+  return MakeError(ErrorCode::kIo, fmt::format("cannot listen on {}: {} failed: {}{}",
+                                               FormatHostPort(addr.host, addr.port), what,
+                                               ec.message(), hint));
+}
+
+}  // namespace
+
+struct EdgeServer::Worker {
+  net::io_context io{1};
+  std::shared_ptr<const Snapshot> snapshot;
+  std::optional<tcp::acceptor> https;
+  std::optional<tcp::acceptor> http;
+  std::thread thread;
+};
+
+// Per TLS connection; the SSL's app data points here during the handshake.
+struct EdgeServer::Connection {
+  EdgeServer* server = nullptr;
+  const Snapshot* snapshot = nullptr;
+  const Route* route = nullptr;
+  const TerminatePolicy* policy = nullptr;
+  // Set when the ClientHello callback suspended the handshake.
+  std::string pending_certificate;
+  std::string pending_key;
+};
+
+EdgeServer::EdgeServer(EdgeOptions options, store::Store& store, seal::KeyVault& vault)
+    : options_(std::move(options)),
+      store_(store),
+      vault_(vault),
+      contexts_(options_.context_cache_capacity) {}
+
+EdgeServer::~EdgeServer() { Stop(std::chrono::milliseconds(0)); }
+
+Result<std::unique_ptr<EdgeServer>> EdgeServer::Create(EdgeOptions options, store::Store& store,
+                                                       seal::KeyVault& vault,
+                                                       const std::string& default_certificate_id) {
+  std::unique_ptr<EdgeServer> edge(new EdgeServer(std::move(options), store, vault));
+  // The default certificate lives in the front context itself.
+  CG_ASSIGN_OR_RETURN(auto cert, store.GetCertificateById(default_certificate_id));
+  if (!cert) {
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("the default certificate {} is missing", default_certificate_id));
+  }
+  CG_ASSIGN_OR_RETURN(pki::Chain chain, pki::ParseStoredChain(cert->certificate_pem));
+  CG_ASSIGN_OR_RETURN(SecretBytes der, vault.Unseal(cert->private_key.blob, cert->id));
+  CG_ASSIGN_OR_RETURN(pki::EvpPkeyPtr key, pki::DecodePrivateKeyDer(der.span()));
+  FrontOptions front;
+  front.on_client_hello = &EdgeServer::OnClientHello;
+  front.on_alpn = &EdgeServer::OnAlpn;
+  front.session_tickets = edge->options_.session_tickets;
+  CG_ASSIGN_OR_RETURN(edge->front_, MakeFrontContext(front, chain, key.get()));
+  CG_ASSIGN_OR_RETURN(edge->upstream_tls_, MakeUpstreamClientContext());
+  edge->peek_.reset(SSL_CTX_new(TLS_server_method()));
+  SSL_CTX_set_client_hello_cb(edge->peek_.get(), &RecordSniAndStop, nullptr);
+  edge->proxy_env_ = ProxyEnv{edge->upstream_tls_.get(), edge->options_.http};
+
+  int n = edge->options_.workers > 0 ? edge->options_.workers
+                                     : static_cast<int>(std::thread::hardware_concurrency());
+  for (int i = 0; i < std::max(1, n); ++i) edge->workers_.push_back(std::make_unique<Worker>());
+  return edge;
+}
+
+Result<std::pair<tcp::endpoint, tcp::endpoint>> EdgeServer::Listen() {
+  std::pair<tcp::endpoint, tcp::endpoint> bound;
+  auto open = [&](Worker& w, std::optional<tcp::acceptor>& slot, HostPort addr,
+                  std::string_view flag, tcp::endpoint& first) -> Result<void> {
+    boost::system::error_code ec;
+    auto ip = net::ip::make_address(addr.host, ec);
+    if (ec) return MakeError(ErrorCode::kConfigInvalid, fmt::format("{}: bad address", flag));
+    // After the first worker bound port 0, the others share the chosen port.
+    if (first.port() != 0) addr.port = first.port();
+    tcp::endpoint endpoint(ip, addr.port);
+    slot.emplace(w.io);
+    if (slot->open(endpoint.protocol(), ec); ec) return ListenError(addr, "socket", ec, flag);
+    slot->set_option(net::socket_base::reuse_address(true), ec);
+    SetReusePort(*slot, ec);
+    if (ec) return ListenError(addr, "SO_REUSEPORT", ec, flag);
+    if (ip.is_v6()) slot->set_option(net::ip::v6_only(true), ec);
+    if (slot->bind(endpoint, ec); ec) return ListenError(addr, "bind", ec, flag);
+    if (slot->listen(net::socket_base::max_listen_connections, ec); ec) {
+      return ListenError(addr, "listen", ec, flag);
+    }
+    if (first.port() == 0) first = slot->local_endpoint(ec);
+    return {};
+  };
+  for (auto& w : workers_) {
+    CG_RETURN_IF_ERROR(open(*w, w->https, options_.https_listen, "--https-listen", bound.first));
+    if (options_.http_enabled) {
+      CG_RETURN_IF_ERROR(open(*w, w->http, options_.http_listen, "--http-listen", bound.second));
+    }
+  }
+  return bound;
+}
+
+void EdgeServer::SetSnapshot(std::shared_ptr<const Snapshot> snapshot) {
+  for (auto& w : workers_) {
+    if (!w->thread.joinable()) {
+      w->snapshot = snapshot;
+      continue;
+    }
+    net::post(w->io, [worker = w.get(), snapshot] { worker->snapshot = snapshot; });
+  }
+}
+
+void EdgeServer::Start() {
+  for (auto& w : workers_) {
+    auto log_exit = [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("edge: accept loop failed: {}", ex.what());
+      }
+    };
+    if (w->https) net::co_spawn(w->io, AcceptLoop(*w, *w->https, true), log_exit);
+    if (w->http) net::co_spawn(w->io, AcceptLoop(*w, *w->http, false), log_exit);
+    w->thread = std::thread([worker = w.get()] {
+      auto guard = net::make_work_guard(worker->io);
+      worker->io.run();
+    });
+  }
+}
+
+void EdgeServer::Stop(std::chrono::milliseconds grace) {
+  if (stopping_.exchange(true)) return;
+  for (auto& w : workers_) {
+    if (!w->thread.joinable()) continue;
+    net::post(w->io, [worker = w.get()] {
+      boost::system::error_code ec;
+      if (worker->https) worker->https->close(ec);
+      if (worker->http) worker->http->close(ec);
+    });
+  }
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (open_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (auto& w : workers_) w->io.stop();
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  builders_.join();
+}
+
+net::awaitable<void> EdgeServer::AcceptLoop(Worker& w, tcp::acceptor& acceptor, bool https) {
+  const size_t max_open = options_.max_connections;
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
+    if (stopping_) co_return;
+    if (ec) {
+      if (ec == net::error::operation_aborted) co_return;
+      spdlog::warn("edge: accept failed: {}", ec.message());
+      net::steady_timer pause(w.io, std::chrono::milliseconds(50));
+      co_await pause.async_wait(kUseTuple);
+      continue;
+    }
+    if (open_.load(std::memory_order_relaxed) >= max_open) {
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    open_.fetch_add(1, std::memory_order_relaxed);
+    auto done = [this](std::exception_ptr e) {
+      open_.fetch_sub(1, std::memory_order_relaxed);
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("edge: connection failed unexpectedly: {}", ex.what());
+      }
+    };
+    if (https) {
+      net::co_spawn(w.io, ServeTls(w, std::move(socket)), done);
+    } else {
+      net::co_spawn(w.io, ServeHttp(w, std::move(socket)), done);
+    }
+  }
+}
+
+net::awaitable<void> EdgeServer::ServeTls(Worker& w, tcp::socket socket) {
+  std::shared_ptr<const Snapshot> snapshot = w.snapshot;
+  boost::system::error_code ec;
+  const tcp::endpoint remote = socket.remote_endpoint(ec);
+  socket.set_option(tcp::no_delay(true), ec);
+
+  if (snapshot->has_passthrough()) {
+    Watchdog peek_dog(socket.get_executor(), [&socket] {
+      boost::system::error_code ignored;
+      socket.shutdown(tcp::socket::shutdown_both, ignored);
+    });
+    peek_dog.Arm(options_.handshake_timeout);
+    std::optional<std::string> sni = co_await PeekSni(socket, peek_.get());
+    peek_dog.Disarm();
+    if (sni) {
+      const Route* route = snapshot->FindRoute(*sni);
+      if (route != nullptr && route->passthrough()) {
+        co_await PassThrough(socket, *route, proxy_env_);
+        co_return;
+      }
+    }
+  }
+
+  Connection conn;
+  conn.server = this;
+  conn.snapshot = snapshot.get();
+  pki::SslPtr ssl(SSL_new(front_.get()));
+  SSL_set_app_data(ssl.get(), &conn);
+  TlsStream tls(std::move(socket), std::move(ssl), /*server=*/true);
+  Watchdog dog(tls.get_executor(), [&tls] {
+    boost::system::error_code ignored;
+    tls.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  });
+  dog.Arm(options_.handshake_timeout);
+  for (int attempt = 0;; ++attempt) {
+    auto [hec, n] = co_await tls.async_handshake(kUseTuple);
+    if (hec == TlsErrc::kNeedCertificate && attempt < 2) {
+      co_await BuildContext(conn.pending_certificate, conn.policy, conn.pending_key);
+      continue;
+    }
+    if (hec) {
+      spdlog::debug("edge: handshake from {} failed: {}", remote.address().to_string(),
+                    hec.message());
+      tls.Close();
+      co_return;
+    }
+    break;
+  }
+  dog.Disarm();
+  SSL_set_app_data(tls.native_handle(), nullptr);
+  if (conn.route != nullptr && !conn.route->https) {
+    co_await ProxyTerminatedTls(tls, *conn.route, proxy_env_);
+  } else {
+    co_await ServeHttps(tls, conn.route, remote, proxy_env_);
+  }
+  tls.Close();
+}
+
+net::awaitable<void> EdgeServer::ServeHttp(Worker&, tcp::socket socket) {
+  co_await ServeHttpRedirect(socket, options_.http);
+}
+
+net::awaitable<void> EdgeServer::BuildContext(const std::string& certificate_id,
+                                              const TerminatePolicy* policy,
+                                              const std::string& key) {
+  pki::SslCtxPtr ctx = co_await net::co_spawn(
+      builders_,
+      [this, &certificate_id, policy]() -> net::awaitable<pki::SslCtxPtr> {
+        auto built = LoadContext(certificate_id, policy);
+        if (!built) {
+          spdlog::error("edge: cannot serve certificate {}: {}", certificate_id,
+                        built.error().message);
+          co_return nullptr;
+        }
+        co_return std::move(*built);
+      },
+      net::use_awaitable);
+  if (ctx) {
+    contexts_.Insert(key, std::move(ctx));
+  } else {
+    contexts_.MarkFailed(key, kFailedBuildRetry);
+  }
+}
+
+Result<pki::SslCtxPtr> EdgeServer::LoadContext(const std::string& certificate_id,
+                                               const TerminatePolicy* policy) {
+  CG_ASSIGN_OR_RETURN(auto cert, store_.GetCertificateById(certificate_id));
+  if (!cert) return MakeError(ErrorCode::kNotFound, "the certificate was deleted");
+  CG_ASSIGN_OR_RETURN(pki::Chain chain, pki::ParseStoredChain(cert->certificate_pem));
+  CG_ASSIGN_OR_RETURN(SecretBytes der, vault_.Unseal(cert->private_key.blob, cert->id));
+  CG_ASSIGN_OR_RETURN(pki::EvpPkeyPtr key, pki::DecodePrivateKeyDer(der.span()));
+  return MakeCertificateContext(chain, key.get(), policy, &EdgeServer::OnAlpn);
+}
+
+int EdgeServer::OnClientHello(SSL* ssl, int*, void*) {
+  auto* conn = static_cast<Connection*>(SSL_get_app_data(ssl));
+  if (conn == nullptr) return SSL_CLIENT_HELLO_SUCCESS;
+  const std::optional<std::string> sni = ReadSni(ssl);
+  const Snapshot::Choice choice = conn->snapshot->Select(sni ? std::string_view(*sni) : "");
+  conn->route = choice.route;
+  conn->policy = choice.policy;
+  if (choice.policy == nullptr && choice.certificate_id.empty()) {
+    return SSL_CLIENT_HELLO_SUCCESS;  // the default certificate: stay on the front context
+  }
+  std::string certificate(choice.certificate_id.empty()
+                              ? std::string_view(conn->snapshot->default_certificate_id())
+                              : choice.certificate_id);
+  std::string key = choice.policy == nullptr ? certificate : certificate + "|" + choice.policy->key;
+  bool failed = false;
+  pki::SslCtxPtr ctx = conn->server->contexts_.Find(key, &failed);
+  if (!ctx && !failed) {
+    conn->pending_certificate = std::move(certificate);
+    conn->pending_key = std::move(key);
+    return SSL_CLIENT_HELLO_RETRY;  // BuildContext, then the handshake goes on
+  }
+  // A context that failed to build falls back to the default certificate
+  // (and, under a policy, to no client CAs: verification then fails closed).
+  if (ctx && ctx.get() != SSL_get_SSL_CTX(ssl)) SSL_set_SSL_CTX(ssl, ctx.get());
+  if (choice.policy != nullptr) ApplyPolicyToConnection(ssl, *choice.policy);
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+int EdgeServer::OnAlpn(SSL* ssl, const unsigned char** out, unsigned char* outlen,
+                       const unsigned char* in, unsigned int inlen, void*) {
+  auto* conn = static_cast<Connection*>(SSL_get_app_data(ssl));
+  std::string_view prefs = kHttp11Alpn;
+  if (conn != nullptr && conn->policy != nullptr && !conn->policy->alpn.empty()) {
+    prefs = conn->policy->alpn;
+  } else if (conn != nullptr && conn->route != nullptr && !conn->route->https) {
+    return SSL_TLSEXT_ERR_NOACK;  // tls endpoints speak no protocol of ours
+  }
+  unsigned char* selected = nullptr;
+  unsigned char selected_len = 0;
+  if (SSL_select_next_proto(&selected, &selected_len,
+                            reinterpret_cast<const unsigned char*>(prefs.data()),
+                            static_cast<unsigned int>(prefs.size()), in,
+                            inlen) == OPENSSL_NPN_NEGOTIATED) {
+    *out = selected;
+    *outlen = selected_len;
+    return SSL_TLSEXT_ERR_OK;
+  }
+  // No protocol in common: carry on without ALPN rather than fail.
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+}  // namespace certgate::edge

@@ -1,0 +1,103 @@
+// EdgeServer: the TLS-terminating edge. One io_context per worker thread,
+// each with its own SO_REUSEPORT listeners for HTTPS and plain HTTP, so that
+// nothing mutable is shared on the handshake path except the context cache's
+// short lock.
+//
+// A connection on the HTTPS listener:
+//   1. if the snapshot has pass-through endpoints, its ClientHello is peeked
+//      (not consumed) for the SNI name; a pass-through endpoint's connection
+//      goes to its upstream untouched;
+//   2. otherwise the handshake starts on the front context; the ClientHello
+//      callback selects (terminate-tls override > exact > wildcard >
+//      default) and switches to that certificate's context, building it
+//      first on a control thread if it is not cached (the handshake is
+//      suspended meanwhile);
+//   3. then HTTP is proxied (https endpoints, or 404 without an endpoint),
+//      or bytes are (tls endpoints with terminate-tls).
+//
+// Snapshots are published with SetSnapshot from any thread; new connections
+// see them, established ones keep theirs.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/host_port.h"
+#include "core/result.h"
+#include "edge/context_cache.h"
+#include "edge/http_proxy.h"
+#include "edge/snapshot.h"
+#include "seal/key_vault.h"
+#include "store/store.h"
+
+namespace certgate::edge {
+
+struct EdgeOptions {
+  HostPort https_listen{"0.0.0.0", 443};
+  HostPort http_listen{"0.0.0.0", 80};
+  bool http_enabled = true;
+  int workers = 0;  // 0: one per core
+  std::chrono::steady_clock::duration handshake_timeout = std::chrono::seconds(10);
+  HttpLimits http;
+  // Open connections at most, across workers; beyond, new ones are closed.
+  size_t max_connections = 100000;
+  size_t context_cache_capacity = 100000;
+  int session_tickets = 1;
+};
+
+class EdgeServer {
+ public:
+  // default_certificate_id: the service's own certificate (must open).
+  static Result<std::unique_ptr<EdgeServer>> Create(EdgeOptions options, store::Store& store,
+                                                    seal::KeyVault& vault,
+                                                    const std::string& default_certificate_id);
+  ~EdgeServer();
+
+  // Binds every worker's listeners. Returns the HTTPS and HTTP addresses.
+  Result<std::pair<tcp::endpoint, tcp::endpoint>> Listen();
+  // Starts the worker threads. REQUIRES: a snapshot was set.
+  void Start();
+  void SetSnapshot(std::shared_ptr<const Snapshot> snapshot);
+  // Stops accepting, gives open connections up to grace, then stops.
+  void Stop(std::chrono::milliseconds grace);
+
+  ContextCache& contexts() { return contexts_; }
+  size_t open_connections() const { return open_.load(); }
+
+ private:
+  struct Worker;
+  struct Connection;
+  EdgeServer(EdgeOptions options, store::Store& store, seal::KeyVault& vault);
+
+  net::awaitable<void> AcceptLoop(Worker& w, tcp::acceptor& acceptor, bool https);
+  net::awaitable<void> ServeTls(Worker& w, tcp::socket socket);
+  net::awaitable<void> ServeHttp(Worker& w, tcp::socket socket);
+  // Builds the context a suspended handshake waits for, on the build pool.
+  net::awaitable<void> BuildContext(const std::string& certificate_id,
+                                    const TerminatePolicy* policy, const std::string& key);
+  Result<pki::SslCtxPtr> LoadContext(const std::string& certificate_id,
+                                     const TerminatePolicy* policy);
+
+  static int OnClientHello(SSL* ssl, int* alert, void* arg);
+  static int OnAlpn(SSL* ssl, const unsigned char** out, unsigned char* outlen,
+                    const unsigned char* in, unsigned int inlen, void* arg);
+
+  const EdgeOptions options_;
+  store::Store& store_;
+  seal::KeyVault& vault_;
+  ContextCache contexts_;
+  pki::SslCtxPtr front_;         // default certificate; ClientHello and ALPN callbacks
+  pki::SslCtxPtr upstream_tls_;  // client context for https:// upstreams
+  pki::SslCtxPtr peek_;          // parses peeked ClientHellos for pass-through
+  ProxyEnv proxy_env_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  net::thread_pool builders_{2};
+  std::atomic<size_t> open_{0};
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace certgate::edge

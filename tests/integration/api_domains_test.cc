@@ -1,0 +1,353 @@
+// /reserved_domains and /endpoints over real HTTP: the happy paths and every
+// refused input, each a 400 with a clear message and nothing written.
+#include <gtest/gtest.h>
+
+#include "pki/testing/cert_factory.h"
+#include "support/api_helpers.h"
+#include "support/certgate_server.h"
+
+namespace certgate::testing {
+namespace {
+
+namespace json = boost::json;
+using pki::testing::CertSpec;
+using pki::testing::KeyPemPkcs8;
+using pki::testing::MakeChain;
+using pki::testing::TestKeyType;
+
+class DomainsApiTest : public ::testing::Test {
+ public:
+  void SetUp() override {
+    server_ = CertgateServer::Start();
+    ASSERT_NE(server_, nullptr);
+    client_ = std::make_unique<client::ApiClient>(server_->Client());
+  }
+  std::string Upload(std::vector<std::string> names, client::ApiClient* client = nullptr) {
+    CertSpec spec;
+    spec.common_name = names.front();
+    spec.dns_names = std::move(names);
+    auto chain = MakeChain(TestKeyType::kEcP256, spec);
+    ApiResult r = Call(client ? *client : *client_, verb::post, "/tls_certificates",
+                       UploadBody(chain.BundlePem(), KeyPemPkcs8(chain.leaf_key.get())));
+    EXPECT_EQ(r.status, 201) << r.raw;
+    return std::string(r.json.at("id").as_string());
+  }
+  ApiResult Reserve(json::object body, client::ApiClient* client = nullptr) {
+    return Call(client ? *client : *client_, verb::post, "/reserved_domains", body);
+  }
+  size_t CountDomains() {
+    ApiResult r = Call(*client_, verb::get, "/reserved_domains");
+    return r.json.at("reserved_domains").as_array().size();
+  }
+  std::unique_ptr<CertgateServer> server_;
+  std::unique_ptr<client::ApiClient> client_;
+};
+
+TEST_F(DomainsApiTest, ReservesABrandedDomainWithAnUploadedCertificate) {
+  const std::string cert = Upload({"app.example.com"});
+  ApiResult r = Reserve({{"domain", "App.Example.COM."}, {"certificate_id", cert},
+                         {"description", "main"}, {"region", "us"}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  const auto& o = r.json.as_object();
+  const std::string id(o.at("id").as_string());
+  EXPECT_EQ(id.rfind("rd_", 0), 0u);
+  EXPECT_EQ(o.at("uri"), json::value(server_->api_url() + "/reserved_domains/" + id));
+  EXPECT_EQ(o.at("domain"), "app.example.com");
+  EXPECT_EQ(o.at("description"), "main");
+  EXPECT_TRUE(o.at("region").is_null());
+  EXPECT_EQ(o.at("certificate"),
+            (json::object{{"id", cert}, {"uri", server_->api_url() + "/tls_certificates/" + cert}}));
+  EXPECT_TRUE(o.at("certificate_management_policy").is_null());
+  EXPECT_TRUE(o.at("certificate_management_status").is_null());
+  const std::string target(o.at("cname_target").as_string());
+  EXPECT_TRUE(target.ends_with(".cname.certgate.localhost")) << target;
+  EXPECT_TRUE(o.at("acme_challenge_cname_target").is_null());
+  EXPECT_EQ(Call(*client_, verb::get, "/reserved_domains/" + id).json, r.json);
+
+  // IDNA names are stored in their ASCII form.
+  ApiResult idn = Reserve({{"name", "bücher.example"}});
+  ASSERT_EQ(idn.status, 201) << idn.raw;
+  EXPECT_EQ(idn.json.at("domain"), "xn--bcher-kva.example");
+}
+
+TEST_F(DomainsApiTest, WildcardsAndManagedDomainsGetTheirTargets) {
+  ApiResult r = Reserve({{"domain", "*.apps.example.com"},
+                         {"certificate_management_policy", json::object{{"private_key_type", "rsa"}}}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  const auto& o = r.json.as_object();
+  EXPECT_EQ(o.at("certificate_management_policy"),
+            (json::object{{"authority", "letsencrypt"}, {"private_key_type", "rsa"}}));
+  EXPECT_TRUE(o.at("certificate_management_status").is_object());
+  EXPECT_TRUE(std::string(o.at("acme_challenge_cname_target").as_string())
+                  .ends_with(".acme.certgate.localhost"));
+  EXPECT_NE(o.at("cname_target"), o.at("acme_challenge_cname_target"));
+
+  // Subdomains of the service's own domain need nothing.
+  ApiResult own = Reserve({{"domain", "my-app.certgate.localhost"}});
+  ASSERT_EQ(own.status, 201) << own.raw;
+  EXPECT_TRUE(own.json.at("cname_target").is_null());
+}
+
+TEST_F(DomainsApiTest, UpdatesSwitchBetweenCertificateAndPolicy) {
+  const std::string cert = Upload({"sw.example.com"});
+  ApiResult r = Reserve({{"domain", "sw.example.com"}, {"certificate_id", cert}});
+  ASSERT_EQ(r.status, 201);
+  const std::string path = "/reserved_domains/" + std::string(r.json.at("id").as_string());
+
+  // Setting a policy keeps the certificate serving until a new one arrives.
+  ApiResult managed = Call(*client_, verb::patch, path,
+                           json::object{{"certificate_management_policy", json::object{}}});
+  ASSERT_EQ(managed.status, 200) << managed.raw;
+  EXPECT_EQ(managed.json.at("certificate").at("id"), json::value(cert));
+  EXPECT_EQ(managed.json.at("certificate_management_policy").at("private_key_type"), "ecdsa");
+  EXPECT_TRUE(IsError(Call(*client_, verb::delete_, path + "/certificate"), 400, 510,
+                      "remove the policy first"));
+  // Turning management off leaves the certificate attached.
+  EXPECT_EQ(Call(*client_, verb::delete_, path + "/certificate_management_policy").status, 204);
+  ApiResult after = Call(*client_, verb::get, path);
+  EXPECT_TRUE(after.json.at("certificate_management_policy").is_null());
+  EXPECT_EQ(after.json.at("certificate").at("id"), json::value(cert));
+  // Setting a certificate clears a policy.
+  Call(*client_, verb::patch, path, json::object{{"certificate_management_policy", json::object{}}});
+  ApiResult back = Call(*client_, verb::patch, path, json::object{{"certificate_id", cert}});
+  EXPECT_TRUE(back.json.at("certificate_management_policy").is_null());
+  EXPECT_EQ(Call(*client_, verb::delete_, path + "/certificate").status, 204);
+  EXPECT_TRUE(Call(*client_, verb::get, path).json.at("certificate").is_null());
+}
+
+TEST_F(DomainsApiTest, CertificatesAndDomainsInUseCannotBeDeleted) {
+  const std::string cert = Upload({"used.example.com"});
+  ApiResult d = Reserve({{"domain", "used.example.com"}, {"certificate_id", cert}});
+  ASSERT_EQ(d.status, 201);
+  EXPECT_TRUE(IsError(Call(*client_, verb::delete_, "/tls_certificates/" + cert), 400, 270,
+                      "attached to the domain used.example.com"));
+  ApiResult e = Call(*client_, verb::post, "/endpoints",
+                     json::object{{"url", "https://used.example.com"},
+                                  {"upstream", "http://127.0.0.1:9"}});
+  ASSERT_EQ(e.status, 201) << e.raw;
+  const std::string domain_path = "/reserved_domains/" + std::string(d.json.at("id").as_string());
+  EXPECT_TRUE(IsError(Call(*client_, verb::delete_, domain_path), 400, 509,
+                      "used by the endpoint https://used.example.com"));
+  EXPECT_EQ(Call(*client_, verb::delete_,
+                 "/endpoints/" + std::string(e.json.at("id").as_string()))
+                .status,
+            204);
+  EXPECT_EQ(Call(*client_, verb::delete_, domain_path).status, 204);
+  EXPECT_EQ(Call(*client_, verb::delete_, "/tls_certificates/" + cert).status, 204);
+}
+
+struct BadDomain {
+  std::string name;
+  std::function<json::object(DomainsApiTest&)> body;
+  int code;
+  std::string msg;
+};
+void PrintTo(const BadDomain& b, std::ostream* os) { *os << b.name; }
+
+class BadDomainTest : public DomainsApiTest, public ::testing::WithParamInterface<BadDomain> {};
+
+TEST_P(BadDomainTest, IsRefusedWithAClearMessageAndWritesNothing) {
+  ASSERT_EQ(Reserve({{"domain", "taken.example.com"}}).status, 201);
+  json::object body = GetParam().body(*this);
+  ApiResult r = Reserve(body);
+  EXPECT_TRUE(IsError(r, 400, GetParam().code, GetParam().msg));
+  EXPECT_EQ(CountDomains(), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Api, BadDomainTest,
+    ::testing::Values(
+        BadDomain{"InvalidName", [](auto&) { return json::object{{"domain", "exa mple.com"}}; },
+                  500, "exa mple.com"},
+        BadDomain{"SingleLabel", [](auto&) { return json::object{{"domain", "localhost"}}; }, 500,
+                  "localhost"},
+        BadDomain{"WildcardInTheMiddle",
+                  [](auto&) { return json::object{{"domain", "a.*.example.com"}}; }, 501,
+                  "leftmost label"},
+        BadDomain{"PartialWildcard",
+                  [](auto&) { return json::object{{"domain", "a*.example.com"}}; }, 501, "'*'"},
+        BadDomain{"WildcardOnPublicSuffix",
+                  [](auto&) { return json::object{{"domain", "*.co.uk"}}; }, 502, "public suffix"},
+        BadDomain{"PublicSuffixItself", [](auto&) { return json::object{{"domain", "co.uk"}}; },
+                  502, "public suffix"},
+        BadDomain{"Duplicate",
+                  [](auto&) { return json::object{{"domain", "TAKEN.example.com"}}; }, 503,
+                  "taken.example.com is already reserved"},
+        BadDomain{"DuplicateInAnotherAccount",
+                  [](DomainsApiTest& fixture) {
+                    // The other account's attempt is checked here; ours holds the name.
+                    auto other = fixture.server_->Client(fixture.server_->NewAccountKey("payg"));
+                    ApiResult r = fixture.Reserve({{"domain", "taken.example.com"}}, &other);
+                    EXPECT_TRUE(IsError(r, 400, 503, "already reserved"));
+                    return json::object{{"domain", "taken.example.com"}};
+                  },
+                  503, "already reserved"},
+        BadDomain{"CertificateAndPolicy",
+                  [](DomainsApiTest& fixture) {
+                    return json::object{{"domain", "both.example.com"},
+                                        {"certificate_id", fixture.Upload({"both.example.com"})},
+                                        {"certificate_management_policy", json::object{}}};
+                  },
+                  504, "not both"},
+        BadDomain{"CertificateNotCovering",
+                  [](DomainsApiTest& fixture) {
+                    return json::object{{"domain", "here.example.com"},
+                                        {"certificate_id", fixture.Upload({"elsewhere.example.com"})}};
+                  },
+                  505, "does not cover here.example.com: its names are elsewhere.example.com"},
+        BadDomain{"WildcardCertificateForAnExactDomainOfTwoLabelsDown",
+                  [](DomainsApiTest& fixture) {
+                    return json::object{{"domain", "a.b.example.com"},
+                                        {"certificate_id", fixture.Upload({"*.example.com"})}};
+                  },
+                  505, "does not cover"},
+        BadDomain{"PolicyOnTheBaseDomain",
+                  [](auto&) {
+                    return json::object{{"domain", "x.certgate.localhost"},
+                                        {"certificate_management_policy", json::object{}}};
+                  },
+                  506, "under the service's domain certgate.localhost"},
+        BadDomain{"UnknownCertificate",
+                  [](auto&) {
+                    return json::object{{"domain", "u.example.com"},
+                                        {"certificate_id", "cert_2OEmZ6CE8wZrZW8lRQVjNoFTafd"}};
+                  },
+                  507, "not a TLS certificate of this account"},
+        BadDomain{"AnotherAccountsCertificate",
+                  [](DomainsApiTest& fixture) {
+                    auto other = fixture.server_->Client(fixture.server_->NewAccountKey("payg"));
+                    return json::object{{"domain", "o.example.com"},
+                                        {"certificate_id", fixture.Upload({"o.example.com"}, &other)}};
+                  },
+                  507, "not a TLS certificate of this account"},
+        BadDomain{"UnknownAuthority",
+                  [](auto&) {
+                    return json::object{
+                        {"domain", "p.example.com"},
+                        {"certificate_management_policy", json::object{{"authority", "zerossl"}}}};
+                  },
+                  508, "zerossl"},
+        BadDomain{"UnknownKeyType",
+                  [](auto&) {
+                    return json::object{{"domain", "p.example.com"},
+                                        {"certificate_management_policy",
+                                         json::object{{"private_key_type", "dsa"}}}};
+                  },
+                  508, "use ecdsa or rsa"},
+        BadDomain{"MissingDomain", [](auto&) { return json::object{{"description", "x"}}; }, 111,
+                  "domain is required"},
+        BadDomain{"UnknownField",
+                  [](auto&) { return json::object{{"domain", "f.example.com"}, {"cname", "x"}}; },
+                  110, "unknown field 'cname'"}),
+    [](const auto& param_info) { return param_info.param.name; });
+
+class EndpointsApiTest : public DomainsApiTest {};
+
+TEST_F(EndpointsApiTest, CreatesEndpointsOnReservedNamesOnly) {
+  ASSERT_EQ(Reserve({{"domain", "*.svc.example.com"}}).status, 201);
+  ApiResult ok = Call(*client_, verb::post, "/endpoints",
+                      json::object{{"url", "https://api.svc.example.com"},
+                                   {"upstream", "http://127.0.0.1:8080"},
+                                   {"traffic_policy",
+                                    "on_tcp_connect:\n  - actions:\n      - type: terminate-tls\n"
+                                    "        config:\n          min_version: \"1.3\"\n"}});
+  ASSERT_EQ(ok.status, 201) << ok.raw;
+  const auto& o = ok.json.as_object();
+  EXPECT_EQ(o.at("url"), "https://api.svc.example.com");
+  EXPECT_EQ(o.at("proto"), "https");
+  EXPECT_EQ(o.at("upstream"), "http://127.0.0.1:8080");
+  json::value policy = json::parse(o.at("traffic_policy").as_string());
+  EXPECT_EQ(policy.at("on_tcp_connect").at(0).at("actions").at(0).at("config").at("min_version"),
+            "1.3");
+  EXPECT_TRUE(o.at("tls_certificate").is_null());
+
+  // Not reserved, two labels below the wildcard, or another account's name.
+  EXPECT_TRUE(IsError(Call(*client_, verb::post, "/endpoints",
+                           json::object{{"url", "https://nope.example.org"},
+                                        {"upstream", "http://127.0.0.1:1"}}),
+                      400, 552, "not one of this account's reserved domains"));
+  EXPECT_TRUE(IsError(Call(*client_, verb::post, "/endpoints",
+                           json::object{{"url", "https://a.b.svc.example.com"},
+                                        {"upstream", "http://127.0.0.1:1"}}),
+                      400, 552, "reserved"));
+  auto other = server_->Client(server_->NewAccountKey("payg"));
+  EXPECT_TRUE(IsError(Call(other, verb::post, "/endpoints",
+                           json::object{{"url", "https://api.svc.example.com"},
+                                        {"upstream", "http://127.0.0.1:1"}}),
+                      400, 552, "not one of this account's reserved domains"));
+  EXPECT_TRUE(IsError(Call(*client_, verb::post, "/endpoints",
+                           json::object{{"url", "https://api.svc.example.com"},
+                                        {"upstream", "http://127.0.0.1:1"}}),
+                      400, 553, "exists already"));
+}
+
+TEST_F(EndpointsApiTest, RefusesMalformedTrafficPolicies) {
+  ASSERT_EQ(Reserve({{"domain", "pol.example.com"}}).status, 201);
+  struct Case {
+    std::string policy;
+    int code;
+    std::string msg;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"on_tcp_connect: [", 554, "traffic_policy"},
+           {"on_tcp_connect:\n  - actions:\n      - type: deny\n", 555, "deny"},
+           {"on_tcp_connect:\n  - actions:\n      - type: terminate-tls\n        config:\n"
+            "          min_version: \"1.1\"\n",
+            554, "min_version"},
+           {"on_tcp_connect:\n  - actions:\n      - type: terminate-tls\n        config:\n"
+            "          colour: blue\n",
+            556, "colour"},
+           {"on_http_request: []\n", 555, "on_http_request"},
+       }) {
+    ApiResult r = Call(*client_, verb::post, "/endpoints",
+                       json::object{{"url", "https://pol.example.com"},
+                                    {"upstream", "http://127.0.0.1:1"},
+                                    {"traffic_policy", c.policy}});
+    EXPECT_TRUE(IsError(r, 400, c.code, c.msg)) << c.policy;
+  }
+  EXPECT_EQ(Call(*client_, verb::get, "/endpoints").json.at("endpoints").as_array().size(), 0u);
+}
+
+TEST_F(EndpointsApiTest, APolicyCertificateIsSealedAndNeverReturned) {
+  ASSERT_EQ(Reserve({{"domain", "own.example.com"}}).status, 201);
+  CertSpec spec;
+  spec.common_name = "own.example.com";
+  spec.dns_names = {"own.example.com"};
+  auto chain = MakeChain(TestKeyType::kEcP256, spec, false);
+  const std::string key = KeyPemPkcs8(chain.leaf_key.get());
+  json::object config{{"server_certificate", chain.BundlePem()}, {"server_private_key", key}};
+  std::string policy = json::serialize(json::object{
+      {"on_tcp_connect",
+       json::array{json::object{{"actions", json::array{json::object{{"type", "terminate-tls"},
+                                                                      {"config", config}}}}}}}});
+  ApiResult r = Call(*client_, verb::post, "/endpoints",
+                     json::object{{"url", "tls://own.example.com:443"},
+                                  {"upstream", "tcp://127.0.0.1:5432"},
+                                  {"traffic_policy", policy}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  EXPECT_EQ(r.json.at("tls_certificate").at("subject_common_name"), "own.example.com");
+  EXPECT_EQ(r.raw.find("PRIVATE KEY"), std::string::npos);
+  EXPECT_EQ(r.raw.find(key.substr(40, 30)), std::string::npos);
+  // The endpoint's certificate is not one of the account's uploads.
+  EXPECT_EQ(CountCertificates(*client_), 0u);
+
+  // A certificate that does not cover the host is refused.
+  CertSpec other_spec;
+  other_spec.common_name = "other.example.com";
+  other_spec.dns_names = {"other.example.com"};
+  auto other = MakeChain(TestKeyType::kEcP256, other_spec, false);
+  json::object bad_config{{"server_certificate", other.BundlePem()},
+                          {"server_private_key", KeyPemPkcs8(other.leaf_key.get())}};
+  ApiResult refused = Call(
+      *client_, verb::patch, "/endpoints/" + std::string(r.json.at("id").as_string()),
+      json::object{{"traffic_policy",
+                    json::serialize(json::object{
+                        {"on_tcp_connect",
+                         json::array{json::object{
+                             {"actions", json::array{json::object{{"type", "terminate-tls"},
+                                                                  {"config", bad_config}}}}}}}})}});
+  EXPECT_TRUE(IsError(refused, 400, 505, "does not cover own.example.com"));
+}
+
+}  // namespace
+}  // namespace certgate::testing

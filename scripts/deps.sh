@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages certgate needs, only those that are missing.
-# Usage: scripts/deps.sh build|test
+# Usage: scripts/deps.sh build|test|bench
 #   build: what compiling and running certgate needs
 #   test:  the above plus the real peers the test suite starts
+#   bench: build plus the peers bench/handshake_bench compares with, HAProxy
+#          and nginx (the bench starts its own instances with its own configs)
 # Idempotent: a second run installs nothing and prints nothing but a summary.
 set -euo pipefail
 
@@ -15,12 +17,14 @@ build_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 test_pkgs=(openssl curl sqlite3)
+bench_pkgs=(haproxy nginx)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
   build) ;;
   test) want+=("${test_pkgs[@]}") ;;
-  *) echo "usage: $0 build|test" >&2; exit 2 ;;
+  bench) want+=("${bench_pkgs[@]}") ;;
+  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 
 missing=()

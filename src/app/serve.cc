@@ -65,6 +65,9 @@ int RunServe(const ServeOptions& options) {
   edge_options.https_listen = *https_addr;
   edge_options.http_listen = *http_addr;
   edge_options.workers = options.edge_workers;
+  edge_options.handshake_timeout = std::chrono::seconds(options.handshake_timeout_seconds);
+  edge_options.http.idle_timeout = std::chrono::seconds(options.idle_timeout_seconds);
+  edge_options.max_connections = static_cast<size_t>(options.max_connections);
   auto edge = edge::EdgeServer::Create(edge_options, store, vault, *default_cert);
   if (!edge) return Fail(edge.error());
   edge::SnapshotPublisher publisher(store, **edge, *default_cert);

@@ -15,6 +15,9 @@ struct ServeOptions {
   std::string https_listen = ":443";
   std::string http_listen = ":80";
   int edge_workers = 0;  // 0: one per core
+  int handshake_timeout_seconds = 10;
+  int idle_timeout_seconds = 60;
+  int max_connections = 100000;
   std::string api_url;  // public base URL for "uri" fields; empty: from Host
   std::string base_domain = "certgate.localhost";
   int api_workers = 4;

@@ -32,6 +32,18 @@ void AddServeCommand(CLI::App& root) {
   cmd->add_option("--edge-workers", options->edge_workers,
                   "Edge threads, each with its own listeners (default: one per core)")
       ->check(CLI::Range(0, 256));
+  cmd->add_option("--handshake-timeout", options->handshake_timeout_seconds,
+                  "Seconds a client has to complete its TLS handshake")
+      ->check(CLI::Range(1, 300))
+      ->capture_default_str();
+  cmd->add_option("--idle-timeout", options->idle_timeout_seconds,
+                  "Seconds an edge connection may sit idle between requests")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  cmd->add_option("--max-connections", options->max_connections,
+                  "Open edge connections at most; further ones are closed at once")
+      ->check(CLI::Range(1, 10000000))
+      ->capture_default_str();
   cmd->add_option("--api-url", options->api_url,
                   "The API's public base URL for resource 'uri' fields "
                   "(default: from each request's Host header)");

@@ -140,5 +140,53 @@ TEST_F(CliTest, AdminCreatesAccountsAndKeys) {
   EXPECT_NE(no_account.err.find("no account with id"), std::string::npos) << no_account.err;
 }
 
+TEST_F(CliTest, DomainsAndEndpoints) {
+  auto run = [&](std::vector<std::string> args, std::optional<std::string> in = {}) {
+    std::vector<std::string> argv = {CertgateBinary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, env_, std::move(in));
+  };
+  RunResult created = run({"domains", "create", "*.cli.example.com", "--managed", "--key-type",
+                           "rsa"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  json::value d = json::parse(created.out);
+  EXPECT_EQ(d.at("certificate_management_policy").at("private_key_type"), "rsa");
+  EXPECT_NE(created.err.find("create this DNS record: *.cli.example.com CNAME "), std::string::npos)
+      << created.err;
+  EXPECT_NE(created.err.find("and this one: _acme-challenge.cli.example.com CNAME "),
+            std::string::npos)
+      << created.err;
+
+  RunResult conflicting = run({"domains", "create", "x.example.com", "--managed",
+                               "--certificate-id", "cert_x"});
+  EXPECT_EQ(conflicting.exit_code, 2) << "the flags exclude each other";
+
+  WriteFile(dir_.path() / "policy.yaml",
+            "on_tcp_connect:\n  - actions:\n      - type: terminate-tls\n        config:\n"
+            "          min_version: \"1.3\"\n");
+  RunResult endpoint = run({"endpoints", "create", "https://api.cli.example.com", "--upstream",
+                            "http://127.0.0.1:8080", "--traffic-policy",
+                            (dir_.path() / "policy.yaml").string()});
+  ASSERT_EQ(endpoint.exit_code, 0) << endpoint.err;
+  const std::string ep_id(json::parse(endpoint.out).at("id").as_string());
+  RunResult listed = run({"endpoints", "list"});
+  EXPECT_NE(listed.out.find("https://api.cli.example.com"), std::string::npos) << listed.out;
+
+  // The domain is in use: deleting it names the endpoint.
+  const std::string rd_id(d.at("id").as_string());
+  RunResult blocked = run({"domains", "delete", rd_id});
+  EXPECT_EQ(blocked.exit_code, 1);
+  EXPECT_NE(blocked.err.find("used by the endpoint https://api.cli.example.com"),
+            std::string::npos)
+      << blocked.err;
+  EXPECT_EQ(run({"endpoints", "delete", ep_id}).exit_code, 0);
+  RunResult unmanaged = run({"domains", "unmanage", rd_id});
+  EXPECT_EQ(unmanaged.exit_code, 0) << unmanaged.err;
+  RunResult domains = run({"domains", "list"});
+  EXPECT_NE(domains.out.find("*.cli.example.com"), std::string::npos) << domains.out;
+  EXPECT_EQ(run({"domains", "delete", rd_id}).exit_code, 0);
+  EXPECT_NE(run({"domains", "list"}).out.find("no domains"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace certgate::testing

@@ -1,7 +1,11 @@
 // The edge against real clients (openssl s_client, curl, an in-process
 // OpenSSL client) and real upstreams: certificate selection by SNI,
 // proxying, pass-through, terminate-tls with mTLS, live updates.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -340,6 +344,118 @@ TEST_F(EdgeTest, ServesAReplacedCertificateWithin100msWithoutDroppingConnections
     auto reply = before->Http("POST", "/echo", "live.example.com", std::string(100000, 'x'));
     EXPECT_EQ(reply.status, 200) << reply.error;
   }
+}
+
+// Limits: a slow or malformed client costs one connection, never the
+// process; the server's settings come from serve's flags.
+class EdgeLimitsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.extra_args = {"--handshake-timeout", "1", "--idle-timeout", "2",
+                          "--max-connections", "6", "--edge-workers", "1"};
+    server_ = CertgateServer::Start(options);
+    ASSERT_NE(server_, nullptr);
+  }
+  int RawConnect() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(server_->https_port());
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    timeval tv{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+  }
+  // Seconds until the server closes fd (reads and drops whatever comes).
+  double SecondsUntilClosed(int fd) {
+    auto start = std::chrono::steady_clock::now();
+    char buf[512];
+    while (recv(fd, buf, sizeof buf, 0) > 0) {
+    }
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  bool Serves() {
+    std::string error;
+    auto c = TlsClient::Connect(server_->https_port(), {.sni = "x.test"}, &error);
+    return c && c->Http("GET", "/", "x.test").status == 404;
+  }
+  std::unique_ptr<CertgateServer> server_;
+};
+
+TEST_F(EdgeLimitsTest, ASilentClientIsDroppedAfterTheHandshakeTimeout) {
+  int silent = RawConnect();
+  EXPECT_TRUE(Serves()) << "others are served meanwhile";
+  double waited = SecondsUntilClosed(silent);
+  close(silent);
+  EXPECT_LT(waited, 3.0);
+  EXPECT_TRUE(server_->process().running());
+}
+
+TEST_F(EdgeLimitsTest, GarbageInsteadOfAClientHelloIsDroppedAtOnce) {
+  for (const std::string& junk :
+       {std::string("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), std::string(5000, '\x16'),
+        std::string("\x16\x03\x01\x40\x00", 5) + std::string(100, 'A')}) {
+    int fd = RawConnect();
+    send(fd, junk.data(), junk.size(), MSG_NOSIGNAL);
+    EXPECT_LT(SecondsUntilClosed(fd), 2.0);
+    close(fd);
+  }
+  EXPECT_TRUE(Serves());
+}
+
+TEST_F(EdgeLimitsTest, OnlyTls12And13AreSpoken) {
+  std::string error;
+  auto tls12 = TlsClient::Connect(server_->https_port(),
+                                  {.sni = "x.test", .max_version = TLS1_2_VERSION}, &error);
+  ASSERT_NE(tls12, nullptr) << error;
+  EXPECT_EQ(tls12->Version(), "TLSv1.2");
+  auto tls13 = TlsClient::Connect(server_->https_port(), {.sni = "x.test"}, &error);
+  ASSERT_NE(tls13, nullptr) << error;
+  EXPECT_EQ(tls13->Version(), "TLSv1.3");
+  auto tls11 = TlsClient::Connect(server_->https_port(),
+                                  {.sni = "x.test", .max_version = TLS1_1_VERSION}, &error);
+  EXPECT_EQ(tls11, nullptr) << "TLS 1.1 was accepted";
+}
+
+TEST_F(EdgeLimitsTest, OversizedRequestHeadersAre431) {
+  std::string error;
+  auto c = TlsClient::Connect(server_->https_port(), {.sni = "x.test"}, &error);
+  ASSERT_NE(c, nullptr) << error;
+  ASSERT_TRUE(c->Write("GET / HTTP/1.1\r\nHost: x.test\r\nX-Big: " + std::string(20000, 'a') +
+                       "\r\n\r\n"));
+  std::string reply = c->Read(12);
+  EXPECT_EQ(reply, "HTTP/1.1 431");
+}
+
+TEST_F(EdgeLimitsTest, IdleKeepAliveConnectionsAreClosed) {
+  std::string error;
+  auto c = TlsClient::Connect(server_->https_port(), {.sni = "x.test"}, &error);
+  ASSERT_NE(c, nullptr) << error;
+  EXPECT_EQ(c->Http("GET", "/", "x.test").status, 404);
+  auto start = std::chrono::steady_clock::now();
+  std::string more = c->Read(1);  // returns when the server closes
+  EXPECT_EQ(more, "");
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 4.0);
+}
+
+TEST_F(EdgeLimitsTest, ConnectionsBeyondTheLimitAreClosed) {
+  std::vector<int> held;
+  for (int i = 0; i < 6; ++i) held.push_back(RawConnect());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  int extra = RawConnect();
+  EXPECT_LT(SecondsUntilClosed(extra), 0.5) << "the seventh connection stayed open";
+  close(extra);
+  for (int fd : held) close(fd);
+  // Once they are gone (the server notices within the handshake timeout),
+  // new connections are served again.
+  bool served = false;
+  for (int i = 0; i < 40 && !served; ++i) {
+    served = Serves();
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(served);
 }
 
 }  // namespace

@@ -198,6 +198,11 @@ std::unique_ptr<TlsClient> TlsClient::Connect(uint16_t port, const TlsClientOpti
   c->ctx_->set_verify_mode(ssl::verify_none);
   if (options.max_version != 0) {
     SSL_CTX_set_max_proto_version(c->ctx_->native_handle(), options.max_version);
+    if (options.max_version < TLS1_2_VERSION) {
+      // Let the client offer old versions, so that a refusal is the server's.
+      SSL_CTX_set_security_level(c->ctx_->native_handle(), 0);
+      SSL_CTX_set_min_proto_version(c->ctx_->native_handle(), TLS1_VERSION);
+    }
   }
   if (!options.client_cert_pem.empty()) {
     c->ctx_->use_certificate_chain(net::buffer(options.client_cert_pem));

@@ -230,6 +230,17 @@ net::awaitable<void> ServeHttps(TlsStream& client, const Route* route, tcp::endp
     }
 
     const bool upgrade = IsUpgrade(req);
+    if (beast::iequals(req[http::field::expect], "100-continue")) {
+      // Answer it here, so the client sends its body without waiting on an
+      // upstream that may not know Expect; the upstream never sees it.
+      req.erase(http::field::expect);
+      if (!req_p.is_done()) {
+        http::response<http::empty_body> cont{http::status::continue_, 11};
+        dog.Arm(limits.io_timeout);
+        auto [cec, cn] = co_await http::async_write(client, cont, kUseTuple);
+        if (cec) break;
+      }
+    }
     StripHopByHop(req, upgrade);
     AddForwardedHeaders(req, remote);
     req.version(11);

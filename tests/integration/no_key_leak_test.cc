@@ -106,6 +106,36 @@ TEST(NoKeyLeakTest, NeitherResponsesNorStoreNorLogHoldKeyMaterial) {
                 UploadBody(chain.BundlePem(), pki::testing::KeyPemPkcs8(chain.leaf_key.get()) +
                                                   "trailing garbage")));
   }
+  // A terminate-tls action brings a key too: it is sealed like the others.
+  {
+    CertSpec spec;
+    spec.common_name = "edge.example.com";
+    spec.dns_names = {"edge.example.com"};
+    auto chain = MakeChain(TestKeyType::kEcP256, spec, /*reuse_leaf_key=*/false);
+    keys.push_back(FormsOf(chain.leaf_key.get()));
+    ASSERT_EQ(Call(client, verb::post, "/reserved_domains",
+                   boost::json::object{{"domain", "edge.example.com"}})
+                  .status,
+              201);
+    boost::json::object config{{"server_certificate", chain.BundlePem()},
+                               {"server_private_key",
+                                pki::testing::KeyPemPkcs8(chain.leaf_key.get())}};
+    ApiResult endpoint = Call(
+        client, verb::post, "/endpoints",
+        boost::json::object{
+            {"url", "tls://edge.example.com:443"},
+            {"upstream", "tcp://127.0.0.1:9"},
+            {"traffic_policy",
+             boost::json::serialize(boost::json::object{
+                 {"on_tcp_connect",
+                  boost::json::array{boost::json::object{
+                      {"actions", boost::json::array{boost::json::object{
+                                      {"type", "terminate-tls"}, {"config", config}}}}}}}})}});
+    ASSERT_EQ(endpoint.status, 201) << endpoint.raw;
+    record(endpoint);
+    record(Call(client, verb::get, "/endpoints"));
+    record(Call(client, verb::get, "/reserved_domains"));
+  }
   record(Call(client, verb::get, "/tls_certificates"));
   for (const auto& id : ids) {
     record(Call(client, verb::get, "/tls_certificates/" + id));

@@ -13,12 +13,19 @@ namespace json = boost::json;
 
 // Heap memory that is wiped before it is returned: the parsed document may
 // hold a private key in PEM.
+//
+// Boost.JSON does not always pass the same alignment to deallocate as to
+// allocate, so the alignment is not used to pick the operator: it never asks
+// for more than the default new alignment.
 class WipingResource final : public json::memory_resource {
  private:
-  void* do_allocate(size_t n, size_t align) override { return ::operator new(n, std::align_val_t(align)); }
-  void do_deallocate(void* p, size_t n, size_t align) override {
+  void* do_allocate(size_t n, size_t align) override {
+    if (align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) throw std::bad_alloc();
+    return ::operator new(n);
+  }
+  void do_deallocate(void* p, size_t n, size_t) override {
     Wipe(p, n);
-    ::operator delete(p, std::align_val_t(align));
+    ::operator delete(p);
   }
   bool do_is_equal(const json::memory_resource& other) const noexcept override {
     return this == &other;

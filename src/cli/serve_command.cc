@@ -44,6 +44,10 @@ void AddServeCommand(CLI::App& root) {
                   "Open edge connections at most; further ones are closed at once")
       ->check(CLI::Range(1, 10000000))
       ->capture_default_str();
+  cmd->add_option("--context-cache", options->context_cache,
+                  "Certificates kept ready for handshakes; others are loaded on demand")
+      ->check(CLI::Range(1, 10000000))
+      ->capture_default_str();
   cmd->add_option("--api-url", options->api_url,
                   "The API's public base URL for resource 'uri' fields "
                   "(default: from each request's Host header)");

@@ -45,7 +45,9 @@ struct EdgeOptions {
   HttpLimits http;
   // Open connections at most, across workers; beyond, new ones are closed.
   size_t max_connections = 100000;
-  size_t context_cache_capacity = 100000;
+  // Certificate contexts kept built (each a few tens of KB); a name whose
+  // context was evicted is rebuilt on its next handshake.
+  size_t context_cache_capacity = 20000;
   int session_tickets = 1;
 };
 

@@ -69,6 +69,7 @@ int RunServe(const ServeOptions& options) {
   edge_options.http.idle_timeout = std::chrono::seconds(options.idle_timeout_seconds);
   edge_options.max_connections = static_cast<size_t>(options.max_connections);
   edge_options.context_cache_capacity = static_cast<size_t>(options.context_cache);
+  edge_options.session_tickets = options.session_tickets;
   auto edge = edge::EdgeServer::Create(edge_options, store, vault, *default_cert);
   if (!edge) return Fail(edge.error());
   edge::SnapshotPublisher publisher(store, **edge, *default_cert);

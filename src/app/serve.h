@@ -19,6 +19,7 @@ struct ServeOptions {
   int idle_timeout_seconds = 60;
   int max_connections = 100000;
   int context_cache = 20000;
+  int session_tickets = 1;
   std::string api_url;  // public base URL for "uri" fields; empty: from Host
   std::string base_domain = "certgate.localhost";
   int api_workers = 4;

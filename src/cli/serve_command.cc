@@ -48,6 +48,11 @@ void AddServeCommand(CLI::App& root) {
                   "Certificates kept ready for handshakes; others are loaded on demand")
       ->check(CLI::Range(1, 10000000))
       ->capture_default_str();
+  cmd->add_option("--tls-session-tickets", options->session_tickets,
+                  "TLS 1.3 session tickets sent after each full handshake (0 turns resumption "
+                  "by ticket off and makes full handshakes cheaper)")
+      ->check(CLI::Range(0, 8))
+      ->capture_default_str();
   cmd->add_option("--api-url", options->api_url,
                   "The API's public base URL for resource 'uri' fields "
                   "(default: from each request's Host header)");

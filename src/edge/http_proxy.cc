@@ -183,160 +183,186 @@ std::optional<std::pair<http::status, std::string>> ReadFailure(const error_code
 
 }  // namespace
 
-net::awaitable<void> ServeHttps(TlsStream& client, const Route* route, tcp::endpoint remote,
-                                const ProxyEnv& env) {
-  const HttpLimits& limits = env.limits;
+namespace {
+
+// What an HTTPS connection keeps between requests. The per-request state
+// (parsers, serializers, relay buffers) lives in ServeOneRequest's frame
+// only while a request is in flight, so an idle connection holds just this.
+struct HttpsSession {
+  HttpsSession(TlsStream& c, const Route* r, tcp::endpoint from, const ProxyEnv& e)
+      : client(c), route(r), remote(std::move(from)), env(e), dog(c.get_executor(), [this] {
+          ShutdownSocket(client.socket());
+          if (upstream) ShutdownSocket(upstream->socket());
+        }) {}
+  TlsStream& client;
+  const Route* route;
+  const tcp::endpoint remote;
+  const ProxyEnv& env;
   std::optional<UpstreamStream> upstream;
-  Watchdog dog(client.get_executor(), [&] {
-    ShutdownSocket(client.socket());
-    if (upstream) ShutdownSocket(upstream->socket());
-  });
   beast::flat_buffer client_buffer;
   beast::flat_buffer upstream_buffer;
+  Watchdog dog;
+};
 
+// Reads one request and answers it (through the upstream, or 404 without a
+// route). True if the connection stays open for another request.
+net::awaitable<bool> ServeOneRequest(HttpsSession& s) {
+  TlsStream& client = s.client;
+  const HttpLimits& limits = s.env.limits;
+  Watchdog& dog = s.dog;
+  http::request_parser<http::buffer_body> req_p;
+  req_p.header_limit(static_cast<uint32_t>(limits.header_limit));
+  req_p.body_limit(boost::none);  // bodies are streamed, never held
+  dog.Arm(limits.io_timeout);
+  auto [rec, rn] = co_await http::async_read_header(client, s.client_buffer, req_p, kUseTuple);
+  if (rec) {
+    if (auto failure = ReadFailure(rec)) {
+      co_await WriteText(client, 11, failure->first, failure->second, false);
+    }
+    co_return false;
+  }
+  auto& req = req_p.get();
+  const unsigned client_version = req.version();
+  const bool client_keep_alive = req.keep_alive();
+
+  if (s.route == nullptr) {
+    const bool drained = co_await DiscardBody(client, s.client_buffer, req_p, dog, limits.io_timeout);
+    const bool keep = client_keep_alive && drained;
+    std::string host(req[http::field::host]);
+    dog.Arm(limits.io_timeout);
+    auto wec = co_await WriteText(client, client_version, http::status::not_found,
+                                  fmt::format("no endpoint serves {}\n", host.substr(0, 255)),
+                                  keep);
+    co_return !wec && keep;
+  }
+  const Route& route = *s.route;
+
+  const bool upgrade = IsUpgrade(req);
+  if (beast::iequals(req[http::field::expect], "100-continue")) {
+    // Answer it here, so the client sends its body without waiting on an
+    // upstream that may not know Expect; the upstream never sees it.
+    req.erase(http::field::expect);
+    if (!req_p.is_done()) {
+      http::response<http::empty_body> cont{http::status::continue_, 11};
+      dog.Arm(limits.io_timeout);
+      auto [cec, cn] = co_await http::async_write(client, cont, kUseTuple);
+      if (cec) co_return false;
+    }
+  }
+  StripHopByHop(req, upgrade);
+  AddForwardedHeaders(req, s.remote);
+  req.version(11);
+  if (!upgrade) req.keep_alive(true);
+
+  if (!s.upstream) {
+    auto [cec, connected] =
+        co_await ConnectUpstream(route.upstream, s.env.upstream_tls, limits.connect_timeout);
+    if (cec) {
+      spdlog::warn("edge: upstream {}:{} of {} unreachable: {}", route.upstream.host,
+                   route.upstream.port, route.host, cec.message());
+      co_await WriteText(client, client_version, http::status::bad_gateway,
+                         "the upstream of this endpoint is unreachable\n", false);
+      co_return false;
+    }
+    s.upstream = std::move(connected);
+    s.upstream_buffer.clear();
+  }
+  UpstreamStream& upstream = *s.upstream;
+
+  if (auto ec = co_await Relay(client, s.client_buffer, req_p, upstream, dog, limits.io_timeout)) {
+    if (!dog.expired()) {
+      co_await WriteText(client, client_version, http::status::bad_gateway,
+                         "the upstream closed the connection\n", false);
+    }
+    co_return false;
+  }
+
+  http::response_parser<http::buffer_body> res_p;
+  res_p.header_limit(64 * 1024);
+  res_p.body_limit(boost::none);
+  if (req.method() == http::verb::head) res_p.skip(true);
+  dog.Arm(limits.io_timeout);
+  auto [hec, hn] = co_await http::async_read_header(upstream, s.upstream_buffer, res_p, kUseTuple);
+  if (hec) {
+    co_await WriteText(client, client_version,
+                       dog.expired() ? http::status::gateway_timeout : http::status::bad_gateway,
+                       "the upstream did not answer\n", false);
+    co_return false;
+  }
+  auto& res = res_p.get();
+
+  if (upgrade && res.result() == http::status::switching_protocols) {
+    // The rest of the connection is the upgraded protocol's: relay the 101,
+    // then anything already buffered, then bytes both ways.
+    http::response_serializer<http::buffer_body> sr{res};
+    res.body().data = nullptr;
+    res.body().more = false;
+    dog.Arm(limits.io_timeout);
+    auto [wec, wn] = co_await http::async_write_header(client, sr, kUseTuple);
+    if (wec) co_return false;
+    if (s.upstream_buffer.size() > 0) {
+      auto [e1, n1] = co_await net::async_write(client, s.upstream_buffer.data(), kUseTuple);
+      if (e1) co_return false;
+      s.upstream_buffer.consume(n1);
+    }
+    if (s.client_buffer.size() > 0) {
+      auto [e2, n2] = co_await net::async_write(upstream, s.client_buffer.data(), kUseTuple);
+      if (e2) co_return false;
+      s.client_buffer.consume(n2);
+    }
+    co_await Splice(
+        client, upstream, dog, limits.idle_timeout,
+        [&] {
+          error_code ignored;
+          client.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        },
+        [&] { upstream.ShutdownSend(); });
+    co_return false;
+  }
+
+  StripHopByHop(res, false);
+  const bool upstream_keep_alive = res_p.keep_alive();
+  bool keep = client_keep_alive;
+  const bool bodiless = req.method() == http::verb::head || res.result_int() / 100 == 1 ||
+                        res.result() == http::status::no_content ||
+                        res.result() == http::status::not_modified;
+  const bool delimited = bodiless || res_p.chunked() || res_p.content_length().has_value();
+  if (client_version < 11) {
+    // HTTP/1.0 has no chunked encoding: send the body raw and close.
+    if (res_p.chunked()) res.chunked(false);
+    if (res_p.chunked() || !delimited) keep = false;
+  } else if (!delimited) {
+    res.chunked(true);  // ends by the upstream closing: chunk it, keep the client
+  }
+  res.version(client_version);
+  res.keep_alive(keep);
+  if (auto ec = co_await Relay(upstream, s.upstream_buffer, res_p, client, dog, limits.io_timeout)) {
+    co_return false;
+  }
+  if (!upstream_keep_alive || !delimited) {
+    upstream.Close();
+    s.upstream.reset();
+  }
+  co_return keep;
+}
+
+}  // namespace
+
+net::awaitable<void> ServeHttps(TlsStream& client, const Route* route, tcp::endpoint remote,
+                                const ProxyEnv& env) {
+  HttpsSession s(client, route, remote, env);
   for (;;) {
     // Idle: wait for the next request without holding buffers.
-    dog.Arm(limits.idle_timeout);
-    if (client_buffer.size() == 0 && !client.HasPending()) {
-      client_buffer.shrink_to_fit();
+    s.dog.Arm(env.limits.idle_timeout);
+    if (s.client_buffer.size() == 0 && !client.HasPending()) {
+      s.client_buffer.shrink_to_fit();
       auto [wec] = co_await client.socket().async_wait(tcp::socket::wait_read, kUseTuple);
       if (wec) break;
     }
-    http::request_parser<http::buffer_body> req_p;
-    req_p.header_limit(static_cast<uint32_t>(limits.header_limit));
-    req_p.body_limit(boost::none);  // bodies are streamed, never held
-    dog.Arm(limits.io_timeout);
-    auto [rec, rn] = co_await http::async_read_header(client, client_buffer, req_p, kUseTuple);
-    if (rec) {
-      if (auto failure = ReadFailure(rec)) {
-        co_await WriteText(client, 11, failure->first, failure->second, false);
-      }
-      break;
-    }
-    auto& req = req_p.get();
-    const unsigned client_version = req.version();
-    const bool client_keep_alive = req.keep_alive();
-
-    if (route == nullptr) {
-      const bool drained = co_await DiscardBody(client, client_buffer, req_p, dog, limits.io_timeout);
-      const bool keep = client_keep_alive && drained;
-      std::string host(req[http::field::host]);
-      dog.Arm(limits.io_timeout);
-      auto wec = co_await WriteText(client, client_version, http::status::not_found,
-                                    fmt::format("no endpoint serves {}\n", host.substr(0, 255)),
-                                    keep);
-      if (wec || !keep) break;
-      continue;
-    }
-
-    const bool upgrade = IsUpgrade(req);
-    if (beast::iequals(req[http::field::expect], "100-continue")) {
-      // Answer it here, so the client sends its body without waiting on an
-      // upstream that may not know Expect; the upstream never sees it.
-      req.erase(http::field::expect);
-      if (!req_p.is_done()) {
-        http::response<http::empty_body> cont{http::status::continue_, 11};
-        dog.Arm(limits.io_timeout);
-        auto [cec, cn] = co_await http::async_write(client, cont, kUseTuple);
-        if (cec) break;
-      }
-    }
-    StripHopByHop(req, upgrade);
-    AddForwardedHeaders(req, remote);
-    req.version(11);
-    if (!upgrade) req.keep_alive(true);
-
-    if (!upstream) {
-      auto [cec, connected] =
-          co_await ConnectUpstream(route->upstream, env.upstream_tls, limits.connect_timeout);
-      if (cec) {
-        spdlog::warn("edge: upstream {}:{} of {} unreachable: {}", route->upstream.host,
-                     route->upstream.port, route->host, cec.message());
-        co_await WriteText(client, client_version, http::status::bad_gateway,
-                           "the upstream of this endpoint is unreachable\n", false);
-        break;
-      }
-      upstream = std::move(connected);
-      upstream_buffer.clear();
-    }
-
-    if (auto ec = co_await Relay(client, client_buffer, req_p, *upstream, dog, limits.io_timeout)) {
-      if (!dog.expired()) {
-        co_await WriteText(client, client_version, http::status::bad_gateway,
-                           "the upstream closed the connection\n", false);
-      }
-      break;
-    }
-
-    http::response_parser<http::buffer_body> res_p;
-    res_p.header_limit(64 * 1024);
-    res_p.body_limit(boost::none);
-    if (req.method() == http::verb::head) res_p.skip(true);
-    dog.Arm(limits.io_timeout);
-    auto [hec, hn] = co_await http::async_read_header(*upstream, upstream_buffer, res_p, kUseTuple);
-    if (hec) {
-      co_await WriteText(client, client_version,
-                         dog.expired() ? http::status::gateway_timeout : http::status::bad_gateway,
-                         "the upstream did not answer\n", false);
-      break;
-    }
-    auto& res = res_p.get();
-
-    if (upgrade && res.result() == http::status::switching_protocols) {
-      // The rest of the connection is the upgraded protocol's: relay the
-      // 101, then anything already buffered, then bytes both ways.
-      http::response_serializer<http::buffer_body> sr{res};
-      res.body().data = nullptr;
-      res.body().more = false;
-      dog.Arm(limits.io_timeout);
-      auto [wec, wn] = co_await http::async_write_header(client, sr, kUseTuple);
-      if (wec) break;
-      if (upstream_buffer.size() > 0) {
-        auto [e1, n1] = co_await net::async_write(client, upstream_buffer.data(), kUseTuple);
-        if (e1) break;
-        upstream_buffer.consume(n1);
-      }
-      if (client_buffer.size() > 0) {
-        auto [e2, n2] = co_await net::async_write(*upstream, client_buffer.data(), kUseTuple);
-        if (e2) break;
-        client_buffer.consume(n2);
-      }
-      co_await Splice(
-          client, *upstream, dog, limits.idle_timeout,
-          [&] {
-            error_code ignored;
-            client.socket().shutdown(tcp::socket::shutdown_send, ignored);
-          },
-          [&] { upstream->ShutdownSend(); });
-      break;
-    }
-
-    StripHopByHop(res, false);
-    const bool upstream_keep_alive = res_p.keep_alive();
-    bool keep = client_keep_alive;
-    const bool bodiless = req.method() == http::verb::head || res.result_int() / 100 == 1 ||
-                          res.result() == http::status::no_content ||
-                          res.result() == http::status::not_modified;
-    const bool delimited = bodiless || res_p.chunked() || res_p.content_length().has_value();
-    if (client_version < 11) {
-      // HTTP/1.0 has no chunked encoding: send the body raw and close.
-      if (res_p.chunked()) res.chunked(false);
-      if (res_p.chunked() || !delimited) keep = false;
-    } else if (!delimited) {
-      res.chunked(true);  // ends by the upstream closing: chunk it, keep the client
-    }
-    res.version(client_version);
-    res.keep_alive(keep);
-    if (auto ec = co_await Relay(*upstream, upstream_buffer, res_p, client, dog, limits.io_timeout)) {
-      break;
-    }
-    if (!upstream_keep_alive || !delimited) {
-      upstream->Close();
-      upstream.reset();
-    }
-    if (!keep) break;
+    if (!co_await ServeOneRequest(s)) break;
   }
-  if (upstream) upstream->Close();
+  s.dog.Disarm();
+  if (s.upstream) s.upstream->Close();
 }
 
 net::awaitable<void> ProxyTerminatedTls(TlsStream& client, const Route& route,

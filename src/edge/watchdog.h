@@ -27,7 +27,15 @@ class Watchdog {
     if (waiting_ && timer_.expiry() <= deadline_) return;
     Wait();
   }
-  void Disarm() { deadline_ = Clock::time_point::max(); }
+  // Stops watching; the pending timer wait is cancelled so that it holds no
+  // memory and wakes nobody while the connection idles.
+  void Disarm() {
+    deadline_ = Clock::time_point::max();
+    if (waiting_) {
+      waiting_ = false;
+      timer_.cancel();
+    }
+  }
   bool expired() const { return expired_; }
 
  private:

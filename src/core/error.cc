@@ -125,6 +125,25 @@ constexpr std::array kErrors = {
               "the traffic policy uses an action certgate does not support"},
     ErrorInfo{E::kPolicyUnknownField, K::kInvalidArgument,
               "the traffic policy has a field certgate does not know"},
+
+    ErrorInfo{E::kAcmeUnreachable, K::kUnavailable,
+              "the ACME certificate authority could not be reached"},
+    ErrorInfo{E::kAcmeProblem, K::kUnavailable,
+              "the ACME certificate authority refused a request (its problem document says why)"},
+    ErrorInfo{E::kAcmeRateLimited, K::kUnavailable,
+              "the ACME certificate authority is rate limiting; retry after the time it gave"},
+    ErrorInfo{E::kAcmeBadResponse, K::kUnavailable,
+              "the ACME certificate authority answered something that is not valid ACME"},
+    ErrorInfo{E::kAcmeOrderFailed, K::kInvalidArgument,
+              "the certificate authority could not validate the domain"},
+    ErrorInfo{E::kAcmeTimedOut, K::kUnavailable,
+              "the ACME order did not complete in time"},
+
+    ErrorInfo{E::kDnsUnreachable, K::kUnavailable, "the DNS resolver did not answer"},
+    ErrorInfo{E::kDnsRecordMissing, K::kInvalidArgument,
+              "a DNS record the domain needs does not exist or points elsewhere"},
+    ErrorInfo{E::kDnsServerFailure, K::kUnavailable, "the DNS resolver reported a failure"},
+    ErrorInfo{E::kDnsMalformed, K::kInvalidArgument, "a DNS message could not be parsed"},
 };
 
 static_assert(std::is_sorted(kErrors.begin(), kErrors.end(), [](const auto& a, const auto& b) {

@@ -115,6 +115,18 @@ enum class ErrorCode : int {
   kPolicyInvalid = 554,
   kPolicyUnknownAction = 555,
   kPolicyUnknownField = 556,
+  // 600s: ACME (talking to the certificate authority).
+  kAcmeUnreachable = 600,
+  kAcmeProblem = 601,
+  kAcmeRateLimited = 602,
+  kAcmeBadResponse = 603,
+  kAcmeOrderFailed = 604,
+  kAcmeTimedOut = 605,
+  // 650s: DNS (the records users must create, and the responder).
+  kDnsUnreachable = 650,
+  kDnsRecordMissing = 651,
+  kDnsServerFailure = 652,
+  kDnsMalformed = 653,
 };
 
 struct ErrorInfo {

@@ -2,6 +2,9 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -185,6 +188,37 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+namespace {
+
+// Binds a socket of type to 127.0.0.1:port (0 = any); returns the bound port, or 0.
+uint16_t BindProbe(int type, uint16_t port) {
+  int fd = ::socket(AF_INET, type, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  uint16_t bound = 0;
+  socklen_t len = sizeof(addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    bound = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return bound;
+}
+
+}  // namespace
+
+uint16_t PickFreePort(bool udp_too) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    uint16_t port = BindProbe(SOCK_STREAM, 0);
+    if (port == 0) continue;
+    if (!udp_too || BindProbe(SOCK_DGRAM, port) == port) return port;
+  }
+  throw std::runtime_error("no free port on 127.0.0.1");
 }
 
 std::string ReadFile(const std::filesystem::path& path) {

@@ -77,6 +77,11 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// A port on 127.0.0.1 that was free for TCP (and UDP, when udp_too) a moment
+// ago: for peers that must be told their port in advance. The kernel may hand
+// it to someone else before the peer binds it, so starters retry on failure.
+uint16_t PickFreePort(bool udp_too = false);
+
 std::string ReadFile(const std::filesystem::path& path);
 void WriteFile(const std::filesystem::path& path, std::string_view data);
 

@@ -1,0 +1,2 @@
+// Placeholder: filled in by the peer harness work.
+#include "support/process.h"

@@ -177,13 +177,6 @@ Response CertificatesApi::Delete(Call& call, std::string_view id) {
   auto cert = store_.GetCertificate(call.account().id, id);
   if (!cert) return Fail(call, Internal(call, "reading the certificate", cert.error()));
   if (!*cert) return Fail(call, NotFound(id));
-  if ((*cert)->issued_at) {
-    return Fail(call, MakeError(ErrorCode::kCertificateManaged,
-                                fmt::format("certificate '{}' was issued automatically; remove "
-                                            "the certificate management policy of its domain "
-                                            "instead of deleting it",
-                                            id)));
-  }
   auto deleted = store_.DeleteCertificate(call.account().id, id);
   if (!deleted) return Fail(call, Internal(call, "deleting the certificate", deleted.error()));
   switch (deleted->status) {
@@ -195,6 +188,16 @@ Response CertificatesApi::Delete(Call& call, std::string_view id) {
       break;
   }
   const bool one = deleted->used_by.size() == 1;
+  if ((*cert)->issued_at) {
+    // Issued certificates belong to their domain's management; one that no
+    // domain uses any more may go.
+    return Fail(call, MakeError(ErrorCode::kCertificateManaged,
+                                fmt::format("certificate '{}' was issued automatically for {}; "
+                                            "remove the certificate management policy of {} "
+                                            "instead of deleting it",
+                                            id, JoinForHumans(deleted->used_by),
+                                            one ? "that domain" : "those domains")));
+  }
   return Fail(call, MakeError(ErrorCode::kCertificateInUse,
                               fmt::format("certificate '{}' is attached to {} {}; attach another "
                                           "certificate to {} first, or delete {}",

@@ -1,6 +1,7 @@
 #include "api/domains_api.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "api/json_body.h"
 #include "core/ids.h"
@@ -31,6 +32,28 @@ bool DomainsApi::UnderBaseDomain(std::string_view domain) const {
   return base == base_domain_ || names::IsSubdomainOf(base, base_domain_);
 }
 
+json::object DomainsApi::ManagementStatus(const store::Domain& d) const {
+  json::value job_json = nullptr;
+  auto job = store_.GetProvisioningJobForDomain(d.id);
+  if (!job) {
+    // The rest of the resource is still worth answering with.
+    spdlog::warn("reading the provisioning job of {} failed: {}", d.id, job.error().message);
+  } else if (*job) {
+    const store::ProvisioningJob& j = **job;
+    json::object o;
+    o["error_code"] = j.error_code ? json::value(*j.error_code) : json::value(nullptr);
+    o["msg"] = j.msg;
+    o["started_at"] = FormatRfc3339(j.started_at);
+    o["retries_at"] = j.retries_at ? json::value(FormatRfc3339(*j.retries_at)) : json::value(nullptr);
+    job_json = std::move(o);
+  }
+  json::object status;
+  status["renews_at"] =
+      d.renews_at ? json::value(FormatRfc3339(*d.renews_at)) : json::value(nullptr);
+  status["provisioning_job"] = std::move(job_json);
+  return status;
+}
+
 json::object DomainsApi::ToJson(const Call& call, const store::Domain& d) const {
   json::object o;
   o["id"] = d.id;
@@ -54,9 +77,7 @@ json::object DomainsApi::ToJson(const Call& call, const store::Domain& d) const 
     o["certificate_management_policy"] =
         json::object{{"authority", d.policy->authority},
                      {"private_key_type", d.policy->private_key_type}};
-    // Provisioning arrives with ACME support; until then nothing is pending.
-    o["certificate_management_status"] =
-        json::object{{"renews_at", nullptr}, {"provisioning_job", nullptr}};
+    o["certificate_management_status"] = ManagementStatus(d);
   } else {
     o["certificate_management_policy"] = nullptr;
     o["certificate_management_status"] = nullptr;
@@ -311,6 +332,9 @@ Response DomainsApi::Update(Call& call, std::string_view id) {
     return Fail(call, InternalError(call, "updating the domain", updated.error()));
   }
   if (!*updated) return Fail(call, NotFound(id));
+  // Read back: automatic management keeps some fields the update left alone.
+  auto stored = Load(call, id);
+  if (stored && *stored) d = std::move(**stored);
   return JsonResponse(call, http::status::ok, ToJson(call, d));
 }
 

@@ -29,6 +29,8 @@ class DomainsApi {
 
  private:
   boost::json::object ToJson(const Call& call, const store::Domain& domain) const;
+  // certificate_management_status of a managed domain.
+  boost::json::object ManagementStatus(const store::Domain& d) const;
   // Checks that certificate_id is the account's and covers domain.
   Result<void> CheckCertificate(const Call& call, std::string_view certificate_id,
                                 const std::string& domain);

@@ -22,17 +22,17 @@ Result<RotationReport> ResealAll(store::Store& store, seal::KeyVault& vault,
       for (const auto& ref : batch) {
         ++examined;
         if (ref.key.key_version == report.version) continue;
-        CG_ASSIGN_OR_RETURN(SecretBytes plain, vault.Unseal(ref.key.blob, ref.certificate_id));
-        CG_ASSIGN_OR_RETURN(auto blob, vault.Seal(plain.span(), ref.certificate_id));
+        CG_ASSIGN_OR_RETURN(SecretBytes plain, vault.Unseal(ref.key.blob, ref.record_id));
+        CG_ASSIGN_OR_RETURN(auto blob, vault.Seal(plain.span(), ref.record_id));
         CG_ASSIGN_OR_RETURN(uint32_t version, seal::KeyVault::BlobKeyVersion(blob));
         CG_ASSIGN_OR_RETURN(bool swapped,
-                            store.ReplaceSealedKey(ref.certificate_id, ref.key,
+                            store.ReplaceSealedKey(ref.record_id, ref.key,
                                                    store::SealedKey{version, std::move(blob)}));
         if (swapped) ++report.resealed;
         if (progress && report.resealed % 100 == 0) progress(examined, report.resealed);
       }
       if (static_cast<int>(batch.size()) < kBatch) break;
-      after = batch.back().certificate_id;
+      after = batch.back().record_id;
     }
     CG_ASSIGN_OR_RETURN(report.remaining_old, store.CountSealedKeysNotAtVersion(report.version));
     if (report.remaining_old == 0) break;

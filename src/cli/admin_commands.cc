@@ -107,11 +107,13 @@ void AddMasterKeyCommands(CLI::App* admin) {
       if (!batch) Die(batch.error());
       for (const auto& ref : *batch) {
         auto problem = [&]() -> std::optional<std::string> {
-          auto plain = state.vault->Unseal(ref.key.blob, ref.certificate_id);
+          auto plain = state.vault->Unseal(ref.key.blob, ref.record_id);
           if (!plain) return plain.error().message;
           auto key = pki::DecodePrivateKeyDer(plain->span());
           if (!key) return key.error().message;
-          auto cert = state.store->GetCertificateById(ref.certificate_id);
+          // ACME account and provisioning job keys have no certificate yet.
+          if (!ref.record_id.starts_with("cert_")) return std::nullopt;
+          auto cert = state.store->GetCertificateById(ref.record_id);
           if (!cert) return cert.error().message;
           if (!*cert) return "the certificate disappeared while verifying";
           auto chain = pki::ParseStoredChain((*cert)->certificate_pem);
@@ -122,13 +124,13 @@ void AddMasterKeyCommands(CLI::App* admin) {
         }();
         if (problem) {
           ++bad;
-          fmt::print(stderr, "{}: {}\n", ref.certificate_id, *problem);
+          fmt::print(stderr, "{}: {}\n", ref.record_id, *problem);
         } else {
           ++ok;
         }
       }
       if (batch->size() < 500) break;
-      after = batch->back().certificate_id;
+      after = batch->back().record_id;
     }
     fmt::print("{} keys verified, {} failed\n", ok, bad);
     if (bad > 0) throw CommandFailed{1};

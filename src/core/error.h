@@ -4,6 +4,8 @@
 // HTTP status. Pure data; safe from any thread.
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -148,6 +150,9 @@ std::string ErrorCodeName(ErrorCode code);
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
+  // For kUnavailable failures: how long the other side asked us to wait
+  // before trying again (an HTTP Retry-After), when it said.
+  std::optional<std::chrono::seconds> retry_after;
 
   Kind kind() const { return KindOf(code); }
 };

@@ -343,7 +343,12 @@ net::awaitable<void> EdgeServer::ServeTls(Worker& w, tcp::socket socket) {
 }
 
 net::awaitable<void> EdgeServer::ServeHttp(Worker&, tcp::socket socket) {
-  co_await ServeHttpRedirect(socket, options_.http);
+  // Read on this worker's thread: a primary-key read, which SQLite in WAL
+  // mode never blocks behind a writer; only well-formed tokens get that far.
+  const AcmeTokenLookup lookup = [this](std::string_view token) {
+    return store_.GetHttp01KeyAuthorization(token);
+  };
+  co_await ServeHttpRedirect(socket, options_.http, lookup);
 }
 
 net::awaitable<void> EdgeServer::BuildContext(const std::string& certificate_id,

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <functional>
 #include <memory>
@@ -411,7 +412,23 @@ net::awaitable<void> PassThrough(tcp::socket& client, const Route& route, const 
   upstream->Close();
 }
 
-net::awaitable<void> ServeHttpRedirect(tcp::socket& client, const HttpLimits& limits) {
+namespace {
+
+constexpr std::string_view kAcmeChallengePrefix = "/.well-known/acme-challenge/";
+
+// An ACME token: base64url, and short (RFC 8555 tokens carry 128 bits).
+bool IsAcmeToken(std::string_view token) {
+  if (token.empty() || token.size() > 256) return false;
+  return std::all_of(token.begin(), token.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_';
+  });
+}
+
+}  // namespace
+
+net::awaitable<void> ServeHttpRedirect(tcp::socket& client, const HttpLimits& limits,
+                                       const AcmeTokenLookup& lookup) {
   Watchdog dog(client.get_executor(), [&] { ShutdownSocket(client); });
   beast::flat_buffer buffer;
   for (;;) {
@@ -437,7 +454,26 @@ net::awaitable<void> ServeHttpRedirect(tcp::socket& client, const HttpLimits& li
     auto normalized = names::NormalizeSni(host);
     dog.Arm(limits.io_timeout);
     error_code wec;
-    if (!normalized) {
+    std::string_view path = req.target();
+    if (path.starts_with(kAcmeChallengePrefix) && req.method() == http::verb::get) {
+      // The CA's HTTP-01 check: answered here, never redirected.
+      std::string_view token = path.substr(kAcmeChallengePrefix.size());
+      std::optional<std::string> answer;
+      if (IsAcmeToken(token) && lookup) {
+        auto found = lookup(token);
+        if (!found) {
+          spdlog::error("edge: looking up an ACME token failed: {}", found.error().message);
+        } else {
+          answer = std::move(*found);
+        }
+      }
+      if (answer) {
+        wec = co_await WriteText(client, version, http::status::ok, std::move(*answer), keep);
+      } else {
+        wec = co_await WriteText(client, version, http::status::not_found,
+                                 "no such ACME challenge token\n", keep);
+      }
+    } else if (!normalized) {
       wec = co_await WriteText(client, version, http::status::bad_request,
                                "a Host header naming the site is required\n", keep);
     } else {

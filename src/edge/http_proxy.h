@@ -9,7 +9,11 @@
 
 #include <boost/asio.hpp>
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <string>
+
+#include "core/result.h"
 
 #include "edge/snapshot.h"
 #include "edge/tls_stream.h"
@@ -46,8 +50,15 @@ net::awaitable<void> ProxyTerminatedTls(TlsStream& client, const Route& route,
 // included (still unread in the socket), go to the upstream untouched.
 net::awaitable<void> PassThrough(tcp::socket& client, const Route& route, const ProxyEnv& env);
 
-// The plain-HTTP listener: redirects every request to https://<host><target>
-// (308), or 400 without a usable Host.
-net::awaitable<void> ServeHttpRedirect(tcp::socket& client, const HttpLimits& limits);
+// The key authorization for an ACME HTTP-01 token, nullopt if none: the
+// store's answer, so that every edge of a cluster can answer the CA.
+using AcmeTokenLookup =
+    std::function<Result<std::optional<std::string>>(std::string_view token)>;
+
+// The plain-HTTP listener: answers GET /.well-known/acme-challenge/<token>
+// from lookup (404 for unknown tokens), and redirects every other request to
+// https://<host><target> (308), or 400 without a usable Host.
+net::awaitable<void> ServeHttpRedirect(tcp::socket& client, const HttpLimits& limits,
+                                       const AcmeTokenLookup& lookup);
 
 }  // namespace certgate::edge

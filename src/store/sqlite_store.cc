@@ -153,6 +153,60 @@ CREATE TRIGGER endpoints_updated AFTER UPDATE ON endpoints
 CREATE TRIGGER endpoints_deleted AFTER DELETE ON endpoints
   BEGIN UPDATE change_sequence SET value = value + 1 WHERE id = 1; END;
 )sql"},
+    {3, R"sql(
+-- Automatic certificates. renews_at and issued_key_type belong to automatic
+-- management: when the attached issued certificate is due, and which key
+-- type it has.
+ALTER TABLE reserved_domains ADD COLUMN renews_at INTEGER;
+ALTER TABLE reserved_domains ADD COLUMN issued_key_type TEXT;
+CREATE INDEX reserved_domains_by_renewal ON reserved_domains (renews_at)
+  WHERE policy_authority IS NOT NULL;
+
+CREATE TABLE acme_accounts (
+  id             TEXT PRIMARY KEY NOT NULL,
+  directory_url  TEXT UNIQUE NOT NULL,
+  account_url    TEXT NOT NULL,
+  key_version    INTEGER NOT NULL,
+  sealed_key     BLOB NOT NULL,
+  created_at     INTEGER NOT NULL
+);
+
+CREATE TABLE provisioning_jobs (
+  id           TEXT PRIMARY KEY NOT NULL,
+  domain_id    TEXT UNIQUE NOT NULL REFERENCES reserved_domains (id) ON DELETE CASCADE,
+  account_id   TEXT NOT NULL,
+  domain       TEXT NOT NULL,
+  key_type     TEXT NOT NULL CHECK (key_type IN ('ecdsa', 'rsa')),
+  renewal      INTEGER NOT NULL,
+  started_at   INTEGER NOT NULL,
+  msg          TEXT NOT NULL,
+  error_code   TEXT,
+  retries_at   INTEGER,
+  next_run_at  INTEGER NOT NULL,
+  failures     INTEGER NOT NULL,
+  order_url    TEXT NOT NULL,
+  key_version  INTEGER,  -- the certificate's key, made once per job
+  sealed_key   BLOB,
+  lease_until  INTEGER,  -- a runner holds the job until then
+  CHECK ((key_version IS NULL) = (sealed_key IS NULL))
+);
+CREATE INDEX provisioning_jobs_due ON provisioning_jobs (next_run_at);
+
+CREATE TABLE acme_http01_challenges (
+  token              TEXT PRIMARY KEY NOT NULL,
+  key_authorization  TEXT NOT NULL,
+  job_id             TEXT NOT NULL REFERENCES provisioning_jobs (id) ON DELETE CASCADE
+);
+CREATE INDEX acme_http01_challenges_by_job ON acme_http01_challenges (job_id);
+
+CREATE TABLE acme_dns01_records (
+  name    TEXT NOT NULL,
+  value   TEXT NOT NULL,
+  job_id  TEXT NOT NULL REFERENCES provisioning_jobs (id) ON DELETE CASCADE,
+  PRIMARY KEY (name, value)
+);
+CREATE INDEX acme_dns01_records_by_job ON acme_dns01_records (job_id);
+)sql"},
 };
 
 constexpr int kSchemaVersion = std::end(kMigrations)[-1].version;
@@ -219,7 +273,8 @@ constexpr char kDeleteOwnedCertsBut[] =
 
 #define CG_DOMAIN_COLUMNS                                                       \
   "id, account_id, created_at, description, metadata, domain, certificate_id, " \
-  "policy_authority, policy_key_type, cname_target, acme_challenge_cname_target"
+  "policy_authority, policy_key_type, cname_target, acme_challenge_cname_target, " \
+  "renews_at, issued_key_type"
 // Numbered like kUpdateDomain, so that BindDomainFields serves both.
 constexpr char kInsertDomain[] =
     "INSERT INTO reserved_domains (id, account_id, description, metadata, certificate_id,"
@@ -235,11 +290,24 @@ constexpr char kListDomains[] = "SELECT " CG_DOMAIN_COLUMNS
 constexpr char kListDomainsBefore[] = "SELECT " CG_DOMAIN_COLUMNS
                                       " FROM reserved_domains WHERE account_id = ?1 AND id < ?2"
                                       " ORDER BY id DESC LIMIT ?3";
-#undef CG_DOMAIN_COLUMNS
+// While a policy is set (?6), automatic management owns certificate_id.
 constexpr char kUpdateDomain[] =
-    "UPDATE reserved_domains SET description = ?3, metadata = ?4, certificate_id = ?5,"
+    "UPDATE reserved_domains SET description = ?3, metadata = ?4,"
+    " certificate_id = CASE WHEN ?6 IS NULL THEN ?5 ELSE certificate_id END,"
     " policy_authority = ?6, policy_key_type = ?7, cname_target = ?8,"
-    " acme_challenge_cname_target = ?9 WHERE id = ?1 AND account_id = ?2";
+    " acme_challenge_cname_target = ?9,"
+    " renews_at = CASE WHEN ?6 IS NULL THEN NULL ELSE renews_at END,"
+    " issued_key_type = CASE WHEN ?6 IS NULL THEN NULL ELSE issued_key_type END"
+    " WHERE id = ?1 AND account_id = ?2";
+constexpr char kDeleteUnmanagedJob[] =
+    "DELETE FROM provisioning_jobs WHERE domain_id = ?1"
+    " AND domain_id IN (SELECT id FROM reserved_domains WHERE policy_authority IS NULL)";
+constexpr char kDomainCertificate[] =
+    "SELECT certificate_id FROM reserved_domains WHERE id = ?1";
+// An issued certificate no domain refers to any more.
+constexpr char kDeleteOrphanIssuedCert[] =
+    "DELETE FROM tls_certificates WHERE id = ?1 AND issued_at IS NOT NULL"
+    " AND NOT EXISTS (SELECT 1 FROM reserved_domains WHERE certificate_id = ?1)";
 constexpr char kDomainExists[] = "SELECT 1 FROM reserved_domains WHERE id = ?1 AND account_id = ?2";
 constexpr char kDeleteDomain[] = "DELETE FROM reserved_domains WHERE id = ?1 AND account_id = ?2";
 constexpr char kEndpointsUsingDomain[] =
@@ -275,15 +343,86 @@ constexpr char kAllEdgeDomains[] =
     "SELECT domain, certificate_id FROM reserved_domains ORDER BY id";
 constexpr char kChangeSequence[] = "SELECT value FROM change_sequence WHERE id = 1";
 
+// Every sealed key: certificates, ACME accounts, and jobs that made one.
+#define CG_SEALED_KEYS                                                            \
+  "(SELECT id, key_version, sealed_key FROM tls_certificates"                     \
+  " UNION ALL SELECT id, key_version, sealed_key FROM acme_accounts"              \
+  " UNION ALL SELECT id, key_version, sealed_key FROM provisioning_jobs"          \
+  " WHERE sealed_key IS NOT NULL)"
 constexpr char kListSealedKeys[] =
-    "SELECT id, key_version, sealed_key FROM tls_certificates ORDER BY id LIMIT ?1";
-constexpr char kListSealedKeysAfter[] =
-    "SELECT id, key_version, sealed_key FROM tls_certificates WHERE id > ?1 ORDER BY id LIMIT ?2";
-constexpr char kReplaceSealedKey[] =
-    "UPDATE tls_certificates SET key_version = ?2, sealed_key = ?3"
-    " WHERE id = ?1 AND key_version = ?4 AND sealed_key = ?5";
+    "SELECT id, key_version, sealed_key FROM " CG_SEALED_KEYS " ORDER BY id LIMIT ?1";
+constexpr char kListSealedKeysAfter[] = "SELECT id, key_version, sealed_key FROM " CG_SEALED_KEYS
+                                        " WHERE id > ?1 ORDER BY id LIMIT ?2";
 constexpr char kCountNotAtVersion[] =
-    "SELECT COUNT(*) FROM tls_certificates WHERE key_version <> ?1";
+    "SELECT COUNT(*) FROM " CG_SEALED_KEYS " WHERE key_version <> ?1";
+#undef CG_SEALED_KEYS
+// One per table that holds sealed keys; ids never collide across them.
+constexpr const char* kReplaceSealedKeyIn[] = {
+    "UPDATE tls_certificates SET key_version = ?2, sealed_key = ?3"
+    " WHERE id = ?1 AND key_version = ?4 AND sealed_key = ?5",
+    "UPDATE acme_accounts SET key_version = ?2, sealed_key = ?3"
+    " WHERE id = ?1 AND key_version = ?4 AND sealed_key = ?5",
+    "UPDATE provisioning_jobs SET key_version = ?2, sealed_key = ?3"
+    " WHERE id = ?1 AND key_version = ?4 AND sealed_key = ?5",
+};
+
+// ---- Automatic certificates ----
+
+constexpr char kGetAcmeAccount[] =
+    "SELECT id, directory_url, account_url, key_version, sealed_key, created_at"
+    " FROM acme_accounts WHERE directory_url = ?1";
+constexpr char kInsertAcmeAccount[] =
+    "INSERT INTO acme_accounts (id, directory_url, account_url, key_version, sealed_key,"
+    " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+constexpr char kDeleteAcmeAccount[] = "DELETE FROM acme_accounts WHERE id = ?1";
+constexpr char kDomainsNeedingCertificates[] =
+    "SELECT " CG_DOMAIN_COLUMNS " FROM reserved_domains d"
+    " WHERE policy_authority IS NOT NULL"
+    " AND NOT EXISTS (SELECT 1 FROM provisioning_jobs j WHERE j.domain_id = d.id)"
+    " AND (certificate_id IS NULL OR issued_key_type IS NULL"
+    "      OR issued_key_type <> policy_key_type OR renews_at IS NULL OR renews_at <= ?1)"
+    " ORDER BY COALESCE(renews_at, created_at), id LIMIT ?2";
+#define CG_JOB_COLUMNS                                                                      \
+  "id, domain_id, account_id, domain, key_type, renewal, started_at, msg, error_code,"    \
+  " retries_at, next_run_at, failures, order_url, key_version, sealed_key"
+constexpr char kInsertJob[] =
+    "INSERT INTO provisioning_jobs (" CG_JOB_COLUMNS ")"
+    " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15"
+    " WHERE EXISTS (SELECT 1 FROM reserved_domains WHERE id = ?2 AND policy_authority IS NOT NULL)"
+    " ON CONFLICT (domain_id) DO NOTHING";
+constexpr char kJobForDomain[] =
+    "SELECT " CG_JOB_COLUMNS " FROM provisioning_jobs WHERE domain_id = ?1";
+constexpr char kDueJobs[] = "SELECT " CG_JOB_COLUMNS " FROM provisioning_jobs"
+                            " WHERE next_run_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)"
+                            " ORDER BY next_run_at, id LIMIT ?2";
+constexpr char kJobWithKeyType[] =
+    "SELECT key_type FROM provisioning_jobs WHERE id = ?1";
+#undef CG_JOB_COLUMNS
+constexpr char kLeaseJob[] = "UPDATE provisioning_jobs SET lease_until = ?2 WHERE id = ?1";
+constexpr char kReleaseJobLeases[] =
+    "UPDATE provisioning_jobs SET lease_until = NULL WHERE lease_until IS NOT NULL";
+constexpr char kUpdateJob[] =
+    "UPDATE provisioning_jobs SET msg = ?2, error_code = ?3, retries_at = ?4, next_run_at = ?5,"
+    " failures = ?6, order_url = ?7, key_version = ?8, sealed_key = ?9,"
+    " lease_until = CASE WHEN ?10 THEN NULL ELSE lease_until END WHERE id = ?1";
+constexpr char kDeleteJob[] = "DELETE FROM provisioning_jobs WHERE id = ?1";
+constexpr char kManagedKeyType[] =
+    "SELECT policy_key_type, certificate_id FROM reserved_domains WHERE id = ?1";
+constexpr char kAttachIssued[] =
+    "UPDATE reserved_domains SET certificate_id = ?2, renews_at = ?3, issued_key_type = ?4"
+    " WHERE id = ?1";
+constexpr char kPutHttp01[] =
+    "INSERT INTO acme_http01_challenges (token, key_authorization, job_id) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (token) DO UPDATE SET key_authorization = excluded.key_authorization,"
+    " job_id = excluded.job_id";
+constexpr char kGetHttp01[] =
+    "SELECT key_authorization FROM acme_http01_challenges WHERE token = ?1";
+constexpr char kPutDnsTxt[] =
+    "INSERT INTO acme_dns01_records (name, value, job_id) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (name, value) DO UPDATE SET job_id = excluded.job_id";
+constexpr char kListDnsTxt[] = "SELECT value FROM acme_dns01_records WHERE name = ?1 ORDER BY value";
+constexpr char kIsEdgeName[] =
+    "SELECT 1 FROM reserved_domains WHERE cname_target = ?1 OR domain = ?1 OR domain = ?2 LIMIT 1";
 
 constexpr char kGetSetting[] = "SELECT value FROM settings WHERE name = ?1";
 constexpr char kSetSetting[] =
@@ -573,6 +712,8 @@ Result<Domain> ReadDomain(const Query& q, std::string_view op) {
   }
   d.cname_target = q.OptionalColumnText(9);
   d.acme_challenge_cname_target = q.OptionalColumnText(10);
+  if (!q.IsNull(11)) d.renews_at = FromUnixSeconds(q.ColumnInt(11));
+  d.issued_key_type = q.OptionalColumnText(12);
   return d;
 }
 
@@ -836,9 +977,29 @@ class SqliteStore final : public Store {
   void OnChange(std::function<void()> fn) override;
   Result<std::vector<SealedKeyRef>> ListSealedKeys(std::optional<std::string> after_id,
                                                    int limit) override;
-  Result<bool> ReplaceSealedKey(std::string_view certificate_id, const SealedKey& expected,
+  Result<bool> ReplaceSealedKey(std::string_view record_id, const SealedKey& expected,
                                 const SealedKey& replacement) override;
   Result<int64_t> CountSealedKeysNotAtVersion(uint32_t version) override;
+  Result<std::optional<AcmeAccount>> GetAcmeAccount(std::string_view directory_url) override;
+  Result<void> InsertAcmeAccount(const AcmeAccount& account) override;
+  Result<bool> DeleteAcmeAccount(std::string_view id) override;
+  Result<std::vector<Domain>> ListDomainsNeedingCertificates(Time now, int limit) override;
+  Result<bool> InsertProvisioningJob(const ProvisioningJob& job) override;
+  Result<std::optional<ProvisioningJob>> GetProvisioningJobForDomain(
+      std::string_view domain_id) override;
+  Result<std::vector<ProvisioningJob>> ClaimDueJobs(Time now, Time lease_until,
+                                                    int limit) override;
+  Result<void> ReleaseJobLeases() override;
+  Result<bool> UpdateProvisioningJob(const ProvisioningJob& job, bool release) override;
+  Result<bool> DeleteProvisioningJob(std::string_view id) override;
+  Result<bool> CompleteProvisioningJob(const ProvisioningJob& job, const Certificate& cert,
+                                       Time renews_at) override;
+  Result<void> PutHttp01Challenge(const Http01Challenge& challenge) override;
+  Result<std::optional<std::string>> GetHttp01KeyAuthorization(std::string_view token) override;
+  Result<void> PutDnsTxtRecord(std::string_view name, std::string_view value,
+                               std::string_view job_id) override;
+  Result<std::vector<std::string>> ListDnsTxtRecords(std::string_view name) override;
+  Result<bool> IsEdgeName(std::string_view name) override;
   Result<std::optional<std::string>> GetSetting(std::string_view name) override;
   Result<void> SetSetting(std::string_view name, std::string_view value) override;
 
@@ -1297,7 +1458,11 @@ Result<bool> SqliteStore::UpdateDomain(const Domain& domain) {
     q.Text(1, domain.id).Text(2, domain.account_id);
     BindDomainFields(q, domain);
     CG_RETURN_IF_ERROR(q.Run());
-    return q.Changes() > 0;
+    if (q.Changes() == 0) return false;
+    Query stop(conn, kDeleteUnmanagedJob, kOp);
+    stop.Text(1, domain.id);
+    CG_RETURN_IF_ERROR(stop.Run());
+    return true;
   });
 }
 
@@ -1320,11 +1485,24 @@ Result<DeleteOutcome> SqliteStore::DeleteDomain(std::string_view account_id, std
       outcome.status = DeleteOutcome::Status::kInUse;
       return outcome;
     }
+    std::optional<std::string> attached;
+    {
+      Query cert(conn, kDomainCertificate, kOp);
+      cert.Text(1, id);
+      CG_ASSIGN_OR_RETURN(bool row, cert.Step());
+      if (row) attached = cert.OptionalColumnText(0);
+    }
     Query q(conn, kDeleteDomain, kOp);
     q.Text(1, id).Text(2, account_id);
     CG_RETURN_IF_ERROR(q.Run());
     outcome.status =
         q.Changes() > 0 ? DeleteOutcome::Status::kDeleted : DeleteOutcome::Status::kNotFound;
+    if (attached) {
+      // A certificate issued for this domain goes with it.
+      Query orphan(conn, kDeleteOrphanIssuedCert, kOp);
+      orphan.Text(1, *attached);
+      CG_RETURN_IF_ERROR(orphan.Run());
+    }
     return outcome;
   });
 }
@@ -1496,29 +1674,32 @@ Result<std::vector<SealedKeyRef>> SqliteStore::ListSealedKeys(std::optional<std:
     CG_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) break;
     SealedKeyRef ref;
-    ref.certificate_id = q.ColumnText(0);
-    CG_ASSIGN_OR_RETURN(ref.key.key_version, ReadKeyVersion(q, 1, ref.certificate_id, kOp));
+    ref.record_id = q.ColumnText(0);
+    CG_ASSIGN_OR_RETURN(ref.key.key_version, ReadKeyVersion(q, 1, ref.record_id, kOp));
     ref.key.blob = q.ColumnBlob(2);
     refs.push_back(std::move(ref));
   }
   return refs;
 }
 
-Result<bool> SqliteStore::ReplaceSealedKey(std::string_view certificate_id,
+Result<bool> SqliteStore::ReplaceSealedKey(std::string_view record_id,
                                            const SealedKey& expected,
                                            const SealedKey& replacement) {
   constexpr std::string_view kOp = "replacing a sealed key";
   // A re-seal changes no served bytes, but the edge may keep sealed blobs, so
   // it is announced (and counted by the triggers) like any other change.
   return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<bool> {
-    Query q(conn, kReplaceSealedKey, kOp);
-    q.Text(1, certificate_id)
-        .Int(2, replacement.key_version)
-        .Blob(3, replacement.blob)
-        .Int(4, expected.key_version)
-        .Blob(5, expected.blob);
-    CG_RETURN_IF_ERROR(q.Run());
-    return q.Changes() > 0;
+    for (const char* sql : kReplaceSealedKeyIn) {
+      Query q(conn, sql, kOp);
+      q.Text(1, record_id)
+          .Int(2, replacement.key_version)
+          .Blob(3, replacement.blob)
+          .Int(4, expected.key_version)
+          .Blob(5, expected.blob);
+      CG_RETURN_IF_ERROR(q.Run());
+      if (q.Changes() > 0) return true;
+    }
+    return false;
   });
 }
 
@@ -1529,6 +1710,294 @@ Result<int64_t> SqliteStore::CountSealedKeysNotAtVersion(uint32_t version) {
   q.Int(1, version);
   CG_ASSIGN_OR_RETURN(bool row, q.Step());
   return row ? q.ColumnInt(0) : int64_t{0};
+}
+
+// ---- Automatic certificates ----
+
+// Reads the columns CG_JOB_COLUMNS lists, in that order.
+Result<ProvisioningJob> ReadJob(const Query& q, std::string_view op) {
+  ProvisioningJob job;
+  job.id = q.ColumnText(0);
+  job.domain_id = q.ColumnText(1);
+  job.account_id = q.ColumnText(2);
+  job.domain = q.ColumnText(3);
+  job.key_type = q.ColumnText(4);
+  job.renewal = q.ColumnInt(5) != 0;
+  job.started_at = FromUnixSeconds(q.ColumnInt(6));
+  job.msg = q.ColumnText(7);
+  job.error_code = q.OptionalColumnText(8);
+  if (!q.IsNull(9)) job.retries_at = FromUnixSeconds(q.ColumnInt(9));
+  job.next_run_at = FromUnixSeconds(q.ColumnInt(10));
+  job.failures = static_cast<int>(q.ColumnInt(11));
+  job.order_url = q.ColumnText(12);
+  if (!q.IsNull(13)) {
+    SealedKey key;
+    CG_ASSIGN_OR_RETURN(key.key_version, ReadKeyVersion(q, 13, job.id, op));
+    key.blob = q.ColumnBlob(14);
+    job.private_key = std::move(key);
+  }
+  return job;
+}
+
+void BindJobKey(Query& q, int version_index, const std::optional<SealedKey>& key) {
+  if (key.has_value()) {
+    q.Int(version_index, key->key_version).Blob(version_index + 1, key->blob);
+  } else {
+    q.Null(version_index).Null(version_index + 1);
+  }
+}
+
+Result<std::optional<AcmeAccount>> SqliteStore::GetAcmeAccount(std::string_view directory_url) {
+  constexpr std::string_view kOp = "reading an ACME account";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kGetAcmeAccount, kOp);
+  q.Text(1, directory_url);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<AcmeAccount>();
+  AcmeAccount account;
+  account.id = q.ColumnText(0);
+  account.directory_url = q.ColumnText(1);
+  account.account_url = q.ColumnText(2);
+  CG_ASSIGN_OR_RETURN(account.key.key_version, ReadKeyVersion(q, 3, account.id, kOp));
+  account.key.blob = q.ColumnBlob(4);
+  account.created_at = FromUnixSeconds(q.ColumnInt(5));
+  return std::optional<AcmeAccount>(std::move(account));
+}
+
+Result<void> SqliteStore::InsertAcmeAccount(const AcmeAccount& account) {
+  constexpr std::string_view kOp = "inserting an ACME account";
+  return Write(kOp, [&](Connection& conn) {
+    Query q(conn, kInsertAcmeAccount, kOp);
+    q.Text(1, account.id)
+        .Text(2, account.directory_url)
+        .Text(3, account.account_url)
+        .Int(4, account.key.key_version)
+        .Blob(5, account.key.blob)
+        .Int(6, ToUnixSeconds(account.created_at));
+    return q.Run();
+  });
+}
+
+Result<bool> SqliteStore::DeleteAcmeAccount(std::string_view id) {
+  constexpr std::string_view kOp = "deleting an ACME account";
+  return Write(kOp, [&](Connection& conn) -> Result<bool> {
+    Query q(conn, kDeleteAcmeAccount, kOp);
+    q.Text(1, id);
+    CG_RETURN_IF_ERROR(q.Run());
+    return q.Changes() > 0;
+  });
+}
+
+Result<std::vector<Domain>> SqliteStore::ListDomainsNeedingCertificates(Time now, int limit) {
+  constexpr std::string_view kOp = "listing domains that need certificates";
+  CG_RETURN_IF_ERROR(CheckLimit(limit));
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kDomainsNeedingCertificates, kOp);
+  q.Int(1, ToUnixSeconds(now)).Int(2, limit);
+  std::vector<Domain> domains;
+  while (true) {
+    CG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    CG_ASSIGN_OR_RETURN(Domain d, ReadDomain(q, kOp));
+    domains.push_back(std::move(d));
+  }
+  return domains;
+}
+
+Result<bool> SqliteStore::InsertProvisioningJob(const ProvisioningJob& job) {
+  constexpr std::string_view kOp = "inserting a provisioning job";
+  return Write(kOp, [&](Connection& conn) -> Result<bool> {
+    Query q(conn, kInsertJob, kOp);
+    q.Text(1, job.id)
+        .Text(2, job.domain_id)
+        .Text(3, job.account_id)
+        .Text(4, job.domain)
+        .Text(5, job.key_type)
+        .Int(6, job.renewal ? 1 : 0)
+        .Int(7, ToUnixSeconds(job.started_at))
+        .Text(8, job.msg)
+        .OptionalText(9, job.error_code);
+    if (job.retries_at) {
+      q.Int(10, ToUnixSeconds(*job.retries_at));
+    } else {
+      q.Null(10);
+    }
+    q.Int(11, ToUnixSeconds(job.next_run_at)).Int(12, job.failures).Text(13, job.order_url);
+    BindJobKey(q, 14, job.private_key);
+    CG_RETURN_IF_ERROR(q.Run());
+    return q.Changes() > 0;
+  });
+}
+
+Result<std::optional<ProvisioningJob>> SqliteStore::GetProvisioningJobForDomain(
+    std::string_view domain_id) {
+  constexpr std::string_view kOp = "reading a provisioning job";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kJobForDomain, kOp);
+  q.Text(1, domain_id);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<ProvisioningJob>();
+  CG_ASSIGN_OR_RETURN(ProvisioningJob job, ReadJob(q, kOp));
+  return std::optional<ProvisioningJob>(std::move(job));
+}
+
+Result<std::vector<ProvisioningJob>> SqliteStore::ClaimDueJobs(Time now, Time lease_until,
+                                                               int limit) {
+  constexpr std::string_view kOp = "claiming provisioning jobs";
+  CG_RETURN_IF_ERROR(CheckLimit(limit));
+  return Write(kOp, [&](Connection& conn) -> Result<std::vector<ProvisioningJob>> {
+    std::vector<ProvisioningJob> jobs;
+    {
+      Query q(conn, kDueJobs, kOp);
+      q.Int(1, ToUnixSeconds(now)).Int(2, limit);
+      while (true) {
+        CG_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        CG_ASSIGN_OR_RETURN(ProvisioningJob job, ReadJob(q, kOp));
+        jobs.push_back(std::move(job));
+      }
+    }
+    for (const auto& job : jobs) {
+      Query lease(conn, kLeaseJob, kOp);
+      lease.Text(1, job.id).Int(2, ToUnixSeconds(lease_until));
+      CG_RETURN_IF_ERROR(lease.Run());
+    }
+    return jobs;
+  });
+}
+
+Result<void> SqliteStore::ReleaseJobLeases() {
+  constexpr std::string_view kOp = "releasing provisioning job leases";
+  return Write(kOp, [&](Connection& conn) {
+    Query q(conn, kReleaseJobLeases, kOp);
+    return q.Run();
+  });
+}
+
+Result<bool> SqliteStore::UpdateProvisioningJob(const ProvisioningJob& job, bool release) {
+  constexpr std::string_view kOp = "updating a provisioning job";
+  return Write(kOp, [&](Connection& conn) -> Result<bool> {
+    Query q(conn, kUpdateJob, kOp);
+    q.Text(1, job.id).Text(2, job.msg).OptionalText(3, job.error_code);
+    if (job.retries_at) {
+      q.Int(4, ToUnixSeconds(*job.retries_at));
+    } else {
+      q.Null(4);
+    }
+    q.Int(5, ToUnixSeconds(job.next_run_at)).Int(6, job.failures).Text(7, job.order_url);
+    BindJobKey(q, 8, job.private_key);
+    q.Int(10, release ? 1 : 0);
+    CG_RETURN_IF_ERROR(q.Run());
+    return q.Changes() > 0;
+  });
+}
+
+Result<bool> SqliteStore::DeleteProvisioningJob(std::string_view id) {
+  constexpr std::string_view kOp = "deleting a provisioning job";
+  return Write(kOp, [&](Connection& conn) -> Result<bool> {
+    Query q(conn, kDeleteJob, kOp);
+    q.Text(1, id);
+    CG_RETURN_IF_ERROR(q.Run());
+    return q.Changes() > 0;
+  });
+}
+
+Result<bool> SqliteStore::CompleteProvisioningJob(const ProvisioningJob& job,
+                                                  const Certificate& cert, Time renews_at) {
+  constexpr std::string_view kOp = "attaching an issued certificate";
+  if (cert.account_id != job.account_id || !cert.owner_endpoint_id.empty()) {
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("{}: certificate {} does not belong to the job's account", kOp,
+                                 cert.id));
+  }
+  return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<bool> {
+    {
+      Query still(conn, kJobWithKeyType, kOp);
+      still.Text(1, job.id);
+      CG_ASSIGN_OR_RETURN(bool row, still.Step());
+      if (!row) return false;  // the domain stopped being managed meanwhile
+    }
+    std::optional<std::string> previous;
+    {
+      Query managed(conn, kManagedKeyType, kOp);
+      managed.Text(1, job.domain_id);
+      CG_ASSIGN_OR_RETURN(bool row, managed.Step());
+      if (!row || managed.IsNull(0) || managed.ColumnText(0) != job.key_type) {
+        Query drop(conn, kDeleteJob, kOp);
+        drop.Text(1, job.id);
+        CG_RETURN_IF_ERROR(drop.Run());
+        return false;
+      }
+      previous = managed.OptionalColumnText(1);
+    }
+    CG_RETURN_IF_ERROR(InsertCertificateRow(conn, cert, cert.account_id, "", kOp));
+    {
+      Query attach(conn, kAttachIssued, kOp);
+      attach.Text(1, job.domain_id)
+          .Text(2, cert.id)
+          .Int(3, ToUnixSeconds(renews_at))
+          .Text(4, job.key_type);
+      CG_RETURN_IF_ERROR(attach.Run());
+    }
+    if (previous && *previous != cert.id) {
+      Query orphan(conn, kDeleteOrphanIssuedCert, kOp);
+      orphan.Text(1, *previous);
+      CG_RETURN_IF_ERROR(orphan.Run());
+    }
+    Query done(conn, kDeleteJob, kOp);
+    done.Text(1, job.id);
+    CG_RETURN_IF_ERROR(done.Run());
+    return true;
+  });
+}
+
+Result<void> SqliteStore::PutHttp01Challenge(const Http01Challenge& challenge) {
+  constexpr std::string_view kOp = "storing an HTTP-01 challenge";
+  return Write(kOp, [&](Connection& conn) {
+    Query q(conn, kPutHttp01, kOp);
+    q.Text(1, challenge.token).Text(2, challenge.key_authorization).Text(3, challenge.job_id);
+    return q.Run();
+  });
+}
+
+Result<std::optional<std::string>> SqliteStore::GetHttp01KeyAuthorization(
+    std::string_view token) {
+  constexpr std::string_view kOp = "reading an HTTP-01 challenge";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kGetHttp01, kOp);
+  q.Text(1, token);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(q.ColumnText(0));
+}
+
+Result<void> SqliteStore::PutDnsTxtRecord(std::string_view name, std::string_view value,
+                                          std::string_view job_id) {
+  constexpr std::string_view kOp = "storing a DNS-01 TXT record";
+  return Write(kOp, [&](Connection& conn) {
+    Query q(conn, kPutDnsTxt, kOp);
+    q.Text(1, name).Text(2, value).Text(3, job_id);
+    return q.Run();
+  });
+}
+
+Result<std::vector<std::string>> SqliteStore::ListDnsTxtRecords(std::string_view name) {
+  constexpr std::string_view kOp = "reading DNS-01 TXT records";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kListDnsTxt, kOp);
+  q.Text(1, name);
+  return ReadTextColumn(q);
+}
+
+Result<bool> SqliteStore::IsEdgeName(std::string_view name) {
+  constexpr std::string_view kOp = "looking up an edge name";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kIsEdgeName, kOp);
+  const size_t dot = name.find('.');
+  const std::string wildcard =
+      dot == std::string_view::npos ? std::string() : "*" + std::string(name.substr(dot));
+  q.Text(1, name).Text(2, wildcard);
+  return q.Step();
 }
 
 // ---- Settings ----

@@ -212,9 +212,9 @@ class SqliteStoreTest : public ::testing::Test {
 // ---- Opening and migrations ----
 
 TEST_F(SqliteStoreTest, MigrationsApplyOnceAndReopenIsIdempotent) {
-  EXPECT_EQ(SqliteSchemaVersion(), 2);
-  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "2");
-  EXPECT_EQ(RawQuery(db_path_, "SELECT MAX(version) FROM schema_migrations"), "2");
+  EXPECT_EQ(SqliteSchemaVersion(), 3);
+  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "3");
+  EXPECT_EQ(RawQuery(db_path_, "SELECT MAX(version) FROM schema_migrations"), "3");
   EXPECT_NE(RawQuery(db_path_, "SELECT applied_at FROM schema_migrations"), "");
   store_.reset();
   for (int i = 0; i < 2; ++i) {
@@ -224,7 +224,7 @@ TEST_F(SqliteStoreTest, MigrationsApplyOnceAndReopenIsIdempotent) {
     ASSERT_TRUE(count.ok());
     EXPECT_EQ(*count, 2) << "reopening keeps the data";
   }
-  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "2");
+  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "3");
   EXPECT_EQ(RawQuery(db_path_, "PRAGMA journal_mode"), "wal");
 }
 
@@ -335,8 +335,8 @@ TEST(SqliteStoreMigrationTest, MigratesAVersion1Database) {
   auto opened = OpenSqliteStore(db_path);
   ASSERT_TRUE(opened.ok()) << opened.error().message;
   Store& store = **opened;
-  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "2");
-  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), "2");
+  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "3");
+  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), "3");
 
   // The certificate is whole, and still an account certificate.
   auto got = store.GetCertificate(ada.id, old.id);
@@ -369,7 +369,7 @@ TEST(SqliteStoreMigrationTest, MigratesAVersion1Database) {
   // Reopening does not migrate again.
   opened->reset();
   ASSERT_TRUE(OpenSqliteStore(db_path).ok());
-  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), "2");
+  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), "3");
 }
 
 TEST(SqliteStoreFilesTest, CreatesDirectoryAndFilesPrivately) {
@@ -707,13 +707,16 @@ TEST_F(SqliteStoreTest, DomainInsertGetFindUpdateDelete) {
   Domain want = changed;
   want.created_at = d.created_at;
   want.domain = d.domain;
+  // With a policy set, automatic management owns certificate_id: the
+  // attached certificate serves until its replacement is attached.
+  want.certificate_id = cert.id;
+  ExpectSameDomain(**store_->GetDomain(alice_, d.id), want);
+  Domain detach = want;
+  detach.certificate_id.reset();
+  ASSERT_TRUE(*store_->UpdateDomain(detach));
   ExpectSameDomain(**store_->GetDomain(alice_, d.id), want);
 
-  // The policy and certificate_id may both be set (a managed domain's last
-  // issued certificate) and cleared again.
-  want.certificate_id = cert.id;
-  ASSERT_TRUE(*store_->UpdateDomain(want));
-  ExpectSameDomain(**store_->GetDomain(alice_, d.id), want);
+  // Without a policy, certificate_id is the caller's again.
   want.policy.reset();
   want.certificate_id.reset();
   ASSERT_TRUE(*store_->UpdateDomain(want));
@@ -852,7 +855,9 @@ TEST_F(SqliteStoreTest, DomainCertificateMustBeAnAccountCertificateOfItsAccount)
 }
 
 TEST_F(SqliteStoreTest, DeleteCertificateInUseNamesTheDomainsSorted) {
-  Certificate cert = Insert(alice_);
+  Certificate cert = MakeCert(alice_);
+  cert.issued_at.reset();  // uploaded: outlives its domains
+  ASSERT_TRUE(store_->InsertCertificate(cert).ok());
   for (const char* name : {"www.example.com", "a.example.com", "*.example.com"}) {
     Domain d = MakeDomain(alice_, name);
     d.certificate_id = cert.id;
@@ -1230,7 +1235,7 @@ TEST_F(SqliteStoreTest, EndpointCertificatesAreHiddenFromAccountCalls) {
   auto keys = store_->ListSealedKeys(std::nullopt, 100);
   ASSERT_TRUE(keys.ok());
   std::set<std::string> key_ids;
-  for (const auto& ref : *keys) key_ids.insert(ref.certificate_id);
+  for (const auto& ref : *keys) key_ids.insert(ref.record_id);
   EXPECT_EQ(key_ids, (std::set<std::string>{mine.id, owned.id}));
   SealedKey v9{9, {9, 9}};  // MakeCert uses versions 1 to 3
   EXPECT_EQ(*store_->CountSealedKeysNotAtVersion(mine.private_key.key_version),
@@ -1549,11 +1554,11 @@ TEST_F(SqliteStoreTest, ListSealedKeysPagesAcrossAllAccounts) {
     ASSERT_LE(page->size(), 4u);
     if (page->empty()) break;
     seen.insert(seen.end(), page->begin(), page->end());
-    after = page->back().certificate_id;
+    after = page->back().record_id;
   }
   ASSERT_EQ(seen.size(), all.size());
   for (size_t i = 0; i < all.size(); ++i) {
-    EXPECT_EQ(seen[i].certificate_id, all[i].id);
+    EXPECT_EQ(seen[i].record_id, all[i].id);
     EXPECT_EQ(seen[i].key, all[i].private_key);
   }
   EXPECT_EQ(store_->ListSealedKeys(std::nullopt, 0).error().code, ErrorCode::kInvalidPaging);
@@ -1721,10 +1726,246 @@ TEST_F(SqliteStoreTest, CommittedRecordsSurviveSigkill) {
   auto keys = (*store)->ListSealedKeys(std::nullopt, 1'000'000);
   ASSERT_TRUE(keys.ok());
   for (const auto& ref : *keys) {
-    EXPECT_EQ(ref.key, MakeCert("", ref.certificate_id).private_key) << ref.certificate_id;
+    EXPECT_EQ(ref.key, MakeCert("", ref.record_id).private_key) << ref.record_id;
   }
   std::cout << "[          ] child committed and reported " << committed.size()
             << " certificates; the table holds " << rows << "\n";
+}
+
+
+// ---- Automatic certificates ----
+
+ProvisioningJob MakeJob(const Domain& d, Time now) {
+  ProvisioningJob job;
+  job.id = NewId("job");
+  job.domain_id = d.id;
+  job.account_id = d.account_id;
+  job.domain = d.domain;
+  job.key_type = d.policy ? d.policy->private_key_type : "ecdsa";
+  job.started_at = now;
+  job.msg = "waiting to start";
+  job.next_run_at = now;
+  return job;
+}
+
+Certificate MakeIssued(const std::string& account_id) {
+  Certificate c = MakeCert(account_id);
+  c.issued_at = FromUnixSeconds(1'700'000'000);
+  return c;
+}
+
+TEST_F(SqliteStoreTest, ManagedDomainsNeedJobsUntilAFreshCertificateOfTheirKeyType) {
+  const Time now = FromUnixSeconds(1'750'000'000);
+  Domain managed = MakeDomain(alice_, "auto.example.com");
+  managed.policy = ManagementPolicy{"letsencrypt", "ecdsa"};
+  Domain uploaded = MakeDomain(alice_, "byo.example.com");
+  Certificate byo = Insert(alice_);
+  uploaded.certificate_id = byo.id;
+  ASSERT_TRUE(store_->InsertDomain(managed).ok());
+  ASSERT_TRUE(store_->InsertDomain(uploaded).ok());
+
+  auto need = store_->ListDomainsNeedingCertificates(now, 10);
+  ASSERT_TRUE(need.ok()) << need.error().message;
+  ASSERT_EQ(need->size(), 1u);
+  EXPECT_EQ(need->front().id, managed.id);
+
+  // One job per domain; a second is refused, and so is one for an unmanaged domain.
+  ProvisioningJob job = MakeJob(managed, now);
+  EXPECT_TRUE(*store_->InsertProvisioningJob(job));
+  EXPECT_FALSE(*store_->InsertProvisioningJob(MakeJob(managed, now)));
+  EXPECT_FALSE(*store_->InsertProvisioningJob(MakeJob(uploaded, now)));
+  EXPECT_TRUE(store_->ListDomainsNeedingCertificates(now, 10)->empty()) << "it has a job";
+
+  // Issued: attached with renews_at, the job gone, nothing needed until then.
+  Certificate first = MakeIssued(alice_);
+  const Time renews_at = now + std::chrono::hours(24 * 60);
+  ASSERT_TRUE(*store_->CompleteProvisioningJob(job, first, renews_at));
+  auto got = store_->GetDomain(alice_, managed.id);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->certificate_id, first.id);
+  EXPECT_EQ((*got)->renews_at, renews_at);
+  EXPECT_EQ((*got)->issued_key_type, "ecdsa");
+  EXPECT_FALSE(store_->GetProvisioningJobForDomain(managed.id)->has_value());
+  EXPECT_TRUE(store_->ListDomainsNeedingCertificates(now, 10)->empty());
+  EXPECT_EQ(store_->ListDomainsNeedingCertificates(renews_at, 10)->size(), 1u) << "renewal due";
+
+  // Renewed: the new certificate replaces the old one, which is deleted.
+  ProvisioningJob renewal = MakeJob(managed, renews_at);
+  renewal.renewal = true;
+  ASSERT_TRUE(*store_->InsertProvisioningJob(renewal));
+  Certificate second = MakeIssued(alice_);
+  ASSERT_TRUE(*store_->CompleteProvisioningJob(renewal, second, renews_at + std::chrono::hours(1)));
+  EXPECT_EQ((*store_->GetDomain(alice_, managed.id))->certificate_id, second.id);
+  EXPECT_FALSE(store_->GetCertificate(alice_, first.id)->has_value());
+
+  // Another key type asked for: needed again at once, even before renews_at.
+  Domain changed = **store_->GetDomain(alice_, managed.id);
+  changed.policy->private_key_type = "rsa";
+  ASSERT_TRUE(*store_->UpdateDomain(changed));
+  EXPECT_EQ((*store_->GetDomain(alice_, managed.id))->certificate_id, second.id)
+      << "the old certificate serves until its replacement is attached";
+  EXPECT_EQ(store_->ListDomainsNeedingCertificates(now, 10)->size(), 1u);
+
+  // A job for the old key type cannot attach its certificate.
+  ProvisioningJob stale = MakeJob(managed, now);
+  stale.key_type = "ecdsa";
+  ASSERT_TRUE(*store_->InsertProvisioningJob(stale));
+  EXPECT_FALSE(*store_->CompleteProvisioningJob(stale, MakeIssued(alice_), renews_at));
+  EXPECT_FALSE(store_->GetProvisioningJobForDomain(managed.id)->has_value()) << "dropped";
+}
+
+TEST_F(SqliteStoreTest, RemovingThePolicyStopsTheJobAndKeepsTheCertificate) {
+  const Time now = FromUnixSeconds(1'750'000'000);
+  Domain d = MakeDomain(alice_, "stop.example.com");
+  d.policy = ManagementPolicy{"letsencrypt", "ecdsa"};
+  ASSERT_TRUE(store_->InsertDomain(d).ok());
+  ProvisioningJob job = MakeJob(d, now);
+  ASSERT_TRUE(*store_->InsertProvisioningJob(job));
+  Certificate issued = MakeIssued(alice_);
+  ASSERT_TRUE(*store_->CompleteProvisioningJob(job, issued, now + std::chrono::hours(1)));
+  ProvisioningJob renewal = MakeJob(d, now);
+  ASSERT_TRUE(*store_->InsertProvisioningJob(renewal));
+  ASSERT_TRUE(store_->PutHttp01Challenge({"tok-1", "tok-1.thumb", renewal.id}).ok());
+
+  Domain unmanaged = **store_->GetDomain(alice_, d.id);
+  unmanaged.policy.reset();
+  ASSERT_TRUE(*store_->UpdateDomain(unmanaged));
+  auto got = **store_->GetDomain(alice_, d.id);
+  EXPECT_EQ(got.certificate_id, issued.id) << "stays attached";
+  EXPECT_EQ(got.renews_at, std::nullopt);
+  EXPECT_FALSE(store_->GetProvisioningJobForDomain(d.id)->has_value());
+  EXPECT_FALSE(store_->GetHttp01KeyAuthorization("tok-1")->has_value()) << "cascaded";
+  EXPECT_FALSE(*store_->UpdateProvisioningJob(renewal, true));
+  EXPECT_FALSE(*store_->CompleteProvisioningJob(renewal, MakeIssued(alice_), now));
+  EXPECT_TRUE(store_->ListDomainsNeedingCertificates(now + std::chrono::hours(2), 10)->empty());
+
+  // Deleting the domain deletes the certificate issued for it.
+  ASSERT_EQ(store_->DeleteDomain(alice_, d.id)->status, Status::kDeleted);
+  EXPECT_FALSE(store_->GetCertificate(alice_, issued.id)->has_value());
+}
+
+TEST_F(SqliteStoreTest, JobsAreClaimedOnceUpdatedAndReleased) {
+  const Time now = FromUnixSeconds(1'750'000'000);
+  std::vector<ProvisioningJob> jobs;
+  for (int i = 0; i < 3; ++i) {
+    Domain d = MakeDomain(alice_, "job" + std::to_string(i) + ".example.com");
+    d.policy = ManagementPolicy{"letsencrypt", i == 0 ? "rsa" : "ecdsa"};
+    ASSERT_TRUE(store_->InsertDomain(d).ok());
+    ProvisioningJob job = MakeJob(d, now);
+    job.next_run_at = now + std::chrono::seconds(i);
+    ASSERT_TRUE(*store_->InsertProvisioningJob(job));
+    jobs.push_back(job);
+  }
+  const Time lease = now + std::chrono::minutes(5);
+  auto claimed = store_->ClaimDueJobs(now + std::chrono::seconds(1), lease, 10);
+  ASSERT_TRUE(claimed.ok()) << claimed.error().message;
+  ASSERT_EQ(claimed->size(), 2u) << "the third is not due";
+  EXPECT_EQ((*claimed)[0].id, jobs[0].id);
+  EXPECT_EQ((*claimed)[0].key_type, "rsa");
+  EXPECT_TRUE(store_->ClaimDueJobs(now + std::chrono::seconds(1), lease, 10)->empty())
+      << "held until the lease ends";
+
+  // Progress keeps the hold; a failure releases it with its retry time.
+  ProvisioningJob job = (*claimed)[0];
+  job.msg = "ordering";
+  job.order_url = "https://ca.test/order/1";
+  job.private_key = SealedKey{2, {1, 2, 0, 3}};
+  ASSERT_TRUE(*store_->UpdateProvisioningJob(job, false));
+  EXPECT_TRUE(store_->ClaimDueJobs(now + std::chrono::seconds(2), lease, 10)->size() == 1)
+      << "only the third";
+  job.msg = "the CA could not be reached";
+  job.error_code = "INTERNAL_ERROR";
+  job.failures = 1;
+  job.retries_at = now + std::chrono::seconds(30);
+  job.next_run_at = *job.retries_at;
+  ASSERT_TRUE(*store_->UpdateProvisioningJob(job, true));
+  auto stored = **store_->GetProvisioningJobForDomain(job.domain_id);
+  EXPECT_EQ(stored.msg, job.msg);
+  EXPECT_EQ(stored.error_code, job.error_code);
+  EXPECT_EQ(stored.retries_at, job.retries_at);
+  EXPECT_EQ(stored.failures, 1);
+  EXPECT_EQ(stored.order_url, job.order_url);
+  EXPECT_EQ(stored.private_key, job.private_key);
+  EXPECT_TRUE(store_->ClaimDueJobs(now + std::chrono::seconds(29), lease, 10)->empty());
+  EXPECT_EQ(store_->ClaimDueJobs(now + std::chrono::seconds(30), lease, 10)->size(), 1u);
+
+  // After a crash, the next process releases what the dead one held.
+  ASSERT_TRUE(store_->ReleaseJobLeases().ok());
+  EXPECT_EQ(store_->ClaimDueJobs(now + std::chrono::seconds(30), lease, 10)->size(), 3u);
+
+  // The job's sealed key is listed for rotation and can be replaced.
+  auto keys = store_->ListSealedKeys(std::nullopt, 100);
+  ASSERT_TRUE(keys.ok());
+  auto it = std::find_if(keys->begin(), keys->end(),
+                         [&](const SealedKeyRef& r) { return r.record_id == job.id; });
+  ASSERT_NE(it, keys->end());
+  EXPECT_EQ(it->key, *job.private_key);
+  SealedKey resealed{3, {9, 9}};
+  EXPECT_TRUE(*store_->ReplaceSealedKey(job.id, *job.private_key, resealed));
+  EXPECT_FALSE(*store_->ReplaceSealedKey(job.id, *job.private_key, resealed)) << "compare and swap";
+  EXPECT_EQ((**store_->GetProvisioningJobForDomain(job.domain_id)).private_key, resealed);
+  EXPECT_EQ(*store_->CountSealedKeysNotAtVersion(3), 0);
+}
+
+TEST_F(SqliteStoreTest, AcmeAccountsOnePerDirectoryAndRotatable) {
+  AcmeAccount a;
+  a.id = NewId("acmeacct");
+  a.directory_url = "https://ca.test/dir";
+  a.account_url = "https://ca.test/acct/1";
+  a.key = SealedKey{1, {4, 0, 5}};
+  a.created_at = FromUnixSeconds(1'750'000'000);
+  EXPECT_FALSE(store_->GetAcmeAccount(a.directory_url)->has_value());
+  ASSERT_TRUE(store_->InsertAcmeAccount(a).ok());
+  AcmeAccount dup = a;
+  dup.id = NewId("acmeacct");
+  EXPECT_EQ(store_->InsertAcmeAccount(dup).error().code, ErrorCode::kStoreConflict);
+  auto got = store_->GetAcmeAccount(a.directory_url);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->account_url, a.account_url);
+  EXPECT_EQ((*got)->key, a.key);
+  EXPECT_TRUE(*store_->ReplaceSealedKey(a.id, a.key, SealedKey{2, {7}}));
+  EXPECT_EQ((*store_->GetAcmeAccount(a.directory_url))->key, (SealedKey{2, {7}}));
+  EXPECT_TRUE(*store_->DeleteAcmeAccount(a.id));
+  EXPECT_FALSE(*store_->DeleteAcmeAccount(a.id));
+  EXPECT_FALSE(store_->GetAcmeAccount(a.directory_url)->has_value());
+}
+
+TEST_F(SqliteStoreTest, ChallengeAnswersAndEdgeNames) {
+  const Time now = FromUnixSeconds(1'750'000'000);
+  Domain d = MakeDomain(alice_, "*.shop.example.com");
+  d.policy = ManagementPolicy{};
+  d.cname_target = "k1.cname.certgate.test";
+  d.acme_challenge_cname_target = "k1.acme.certgate.test";
+  Domain sub = MakeDomain(bob_, "*.bob.certgate.test");
+  Domain plain = MakeDomain(bob_, "app.certgate.test");
+  ASSERT_TRUE(store_->InsertDomain(d).ok());
+  ASSERT_TRUE(store_->InsertDomain(sub).ok());
+  ASSERT_TRUE(store_->InsertDomain(plain).ok());
+  ProvisioningJob job = MakeJob(d, now);
+  ASSERT_TRUE(*store_->InsertProvisioningJob(job));
+
+  ASSERT_TRUE(store_->PutHttp01Challenge({"tokA", "tokA.print", job.id}).ok());
+  ASSERT_TRUE(store_->PutHttp01Challenge({"tokA", "tokA.print2", job.id}).ok()) << "replaces";
+  EXPECT_EQ(store_->GetHttp01KeyAuthorization("tokA")->value_or(""), "tokA.print2");
+  EXPECT_FALSE(store_->GetHttp01KeyAuthorization("tokB")->has_value());
+
+  ASSERT_TRUE(store_->PutDnsTxtRecord("k1.acme.certgate.test", "v2", job.id).ok());
+  ASSERT_TRUE(store_->PutDnsTxtRecord("k1.acme.certgate.test", "v1", job.id).ok());
+  ASSERT_TRUE(store_->PutDnsTxtRecord("k1.acme.certgate.test", "v1", job.id).ok()) << "idempotent";
+  EXPECT_EQ(*store_->ListDnsTxtRecords("k1.acme.certgate.test"),
+            (std::vector<std::string>{"v1", "v2"}));
+  EXPECT_TRUE(store_->ListDnsTxtRecords("k2.acme.certgate.test")->empty());
+
+  EXPECT_TRUE(*store_->IsEdgeName("k1.cname.certgate.test"));
+  EXPECT_TRUE(*store_->IsEdgeName("app.certgate.test"));
+  EXPECT_TRUE(*store_->IsEdgeName("x.bob.certgate.test")) << "one label under a wildcard";
+  EXPECT_FALSE(*store_->IsEdgeName("y.x.bob.certgate.test"));
+  EXPECT_FALSE(*store_->IsEdgeName("k1.acme.certgate.test"));
+  EXPECT_FALSE(*store_->IsEdgeName("nothing.certgate.test"));
+
+  ASSERT_TRUE(*store_->DeleteProvisioningJob(job.id));
+  EXPECT_FALSE(store_->GetHttp01KeyAuthorization("tokA")->has_value());
+  EXPECT_TRUE(store_->ListDnsTxtRecords("k1.acme.certgate.test")->empty());
 }
 
 }  // namespace

@@ -100,6 +100,11 @@ struct Domain {
   std::optional<ManagementPolicy> policy;
   std::optional<std::string> cname_target;
   std::optional<std::string> acme_challenge_cname_target;
+  // Kept by automatic management, never by UpdateDomain: when the attached
+  // issued certificate is due for renewal, and the key type it was issued
+  // with (a policy asking for another type gets a new certificate).
+  std::optional<Time> renews_at;
+  std::optional<std::string> issued_key_type;
 };
 
 // An endpoint: where the edge accepts traffic for a host and where it sends it.
@@ -141,10 +146,52 @@ struct EdgeState {
   int64_t change_sequence = 0;
 };
 
-// A sealed key located for rotation: which record, and its current blob.
+// A sealed key located for rotation: which record (a certificate, an ACME
+// account or a provisioning job; the id is also the key's associated data),
+// and its current blob.
 struct SealedKeyRef {
-  std::string certificate_id;
+  std::string record_id;
   SealedKey key;
+};
+
+// An account at an ACME CA (one per directory URL), whose key signs requests.
+struct AcmeAccount {
+  std::string id;  // acmeacct_...
+  std::string directory_url;
+  std::string account_url;  // the CA's id for it (JWS "kid")
+  SealedKey key;            // associated data: id
+  Time created_at;
+};
+
+// The durable state of getting one domain a certificate. At most one per
+// domain; it survives restarts and is deleted when the certificate is
+// attached or the domain stops being managed.
+struct ProvisioningJob {
+  std::string id;  // job_...
+  std::string domain_id;
+  std::string account_id;
+  std::string domain;    // the domain's name
+  std::string key_type;  // "ecdsa" or "rsa": what this job issues
+  bool renewal = false;
+  Time started_at;
+  // What the API shows: the current step, or the last failure.
+  std::string msg;
+  std::optional<std::string> error_code;  // "DNS_ERROR", "INTERNAL_ERROR"
+  std::optional<Time> retries_at;
+  // When the job runner may next pick it up, and how many tries failed.
+  Time next_run_at;
+  int failures = 0;
+  // Resumption: the ACME order being worked on, and the certificate's key,
+  // made once per job so that a restart never makes a second one.
+  std::string order_url;
+  std::optional<SealedKey> private_key;  // associated data: id
+};
+
+// An HTTP-01 answer the edge serves at /.well-known/acme-challenge/<token>.
+struct Http01Challenge {
+  std::string token;
+  std::string key_authorization;
+  std::string job_id;
 };
 
 class Store {
@@ -193,8 +240,11 @@ class Store {
   virtual Result<std::optional<Domain>> FindDomainByName(std::string_view name) = 0;
   virtual Result<Page<Domain>> ListDomains(std::string_view account_id,
                                            std::optional<std::string> before_id, int limit) = 0;
-  // Replaces every field but id, account_id, created_at and domain. False if
-  // not found in that account.
+  // Replaces every field but id, account_id, created_at, domain, renews_at
+  // and issued_key_type. While a policy is set, certificate_id is left as it
+  // is (automatic management attaches certificates); without one, the
+  // domain's provisioning job is deleted and renews_at and issued_key_type
+  // are cleared. False if not found in that account.
   virtual Result<bool> UpdateDomain(const Domain& domain) = 0;
   // Deletes unless an endpoint uses it (kInUse, used_by = endpoint URLs).
   virtual Result<DeleteOutcome> DeleteDomain(std::string_view account_id,
@@ -230,16 +280,66 @@ class Store {
   // fn must be quick and thread-safe. Not removable; lives as long as the store.
   virtual void OnChange(std::function<void()> fn) = 0;
 
-  // Sealed keys of all certificates of all accounts, ordered by id, after
-  // after_id (exclusive) when given; at most limit. For key rotation.
+  // Every sealed key (certificates of all accounts, ACME accounts, jobs),
+  // ordered by record id, after after_id (exclusive) when given; at most
+  // limit. For key rotation.
   virtual Result<std::vector<SealedKeyRef>> ListSealedKeys(std::optional<std::string> after_id,
                                                            int limit) = 0;
-  // Replaces a certificate's sealed key if it still equals expected (compare
+  // Replaces a record's sealed key if it still equals expected (compare
   // and swap, so a concurrent change is never overwritten). True if replaced.
-  virtual Result<bool> ReplaceSealedKey(std::string_view certificate_id, const SealedKey& expected,
+  virtual Result<bool> ReplaceSealedKey(std::string_view record_id, const SealedKey& expected,
                                         const SealedKey& replacement) = 0;
   // How many sealed keys use a master key version other than `version`.
   virtual Result<int64_t> CountSealedKeysNotAtVersion(uint32_t version) = 0;
+
+  // ---- Automatic certificates ----
+
+  // The account for an ACME directory, if one was made.
+  virtual Result<std::optional<AcmeAccount>> GetAcmeAccount(std::string_view directory_url) = 0;
+  // kStoreConflict if the directory has an account already.
+  virtual Result<void> InsertAcmeAccount(const AcmeAccount& account) = 0;
+  // Forgets an account (the CA no longer knows it). False if not found.
+  virtual Result<bool> DeleteAcmeAccount(std::string_view id) = 0;
+
+  // Managed domains (policy set) without a job whose certificate is missing,
+  // due for renewal (renews_at <= now), or of another key type than the
+  // policy asks for. Oldest first, at most limit.
+  virtual Result<std::vector<Domain>> ListDomainsNeedingCertificates(Time now, int limit) = 0;
+  // Inserts a job if its domain is still managed and has none. False if not.
+  virtual Result<bool> InsertProvisioningJob(const ProvisioningJob& job) = 0;
+  virtual Result<std::optional<ProvisioningJob>> GetProvisioningJobForDomain(
+      std::string_view domain_id) = 0;
+  // Jobs with next_run_at <= now that no runner holds, now held until
+  // lease_until; at most limit, earliest first.
+  virtual Result<std::vector<ProvisioningJob>> ClaimDueJobs(Time now, Time lease_until,
+                                                            int limit) = 0;
+  // Releases every job lease: for a store only this process runs jobs on
+  // (SQLite), at startup, so jobs a killed process held resume at once.
+  virtual Result<void> ReleaseJobLeases() = 0;
+  // Writes msg, error_code, retries_at, next_run_at, failures, order_url and
+  // private_key; release ends the runner's hold. False if the job is gone.
+  virtual Result<bool> UpdateProvisioningJob(const ProvisioningJob& job, bool release) = 0;
+  virtual Result<bool> DeleteProvisioningJob(std::string_view id) = 0;
+  // In one transaction: inserts the issued certificate, attaches it to the
+  // job's domain with renews_at and the job's key type, deletes the
+  // previously attached issued certificate, and deletes the job with its
+  // challenges. False (and nothing written) if the job is gone or its domain
+  // no longer asks for this key type.
+  virtual Result<bool> CompleteProvisioningJob(const ProvisioningJob& job, const Certificate& cert,
+                                               Time renews_at) = 0;
+
+  // Challenge answers, deleted with their job.
+  virtual Result<void> PutHttp01Challenge(const Http01Challenge& challenge) = 0;
+  virtual Result<std::optional<std::string>> GetHttp01KeyAuthorization(
+      std::string_view token) = 0;
+  // A TXT value at name (an acme_challenge_cname_target) for DNS-01.
+  virtual Result<void> PutDnsTxtRecord(std::string_view name, std::string_view value,
+                                       std::string_view job_id) = 0;
+  virtual Result<std::vector<std::string>> ListDnsTxtRecords(std::string_view name) = 0;
+  // Whether name is a domain's cname_target or a reserved domain itself (the
+  // authoritative DNS answers these with the edge's addresses). A reserved
+  // wildcard "*.x" covers the name one label below x.
+  virtual Result<bool> IsEdgeName(std::string_view name) = 0;
 
   // Small service settings (e.g. the id of the default certificate).
   virtual Result<std::optional<std::string>> GetSetting(std::string_view name) = 0;

@@ -3,15 +3,20 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <cstdio>
+#include <memory>
 
 #include "api/api_service.h"
 #include "api/http_server.h"
 #include "app/bootstrap.h"
 #include "core/host_port.h"
+#include "dns/responder.h"
 #include "edge/edge_server.h"
 #include "edge/snapshot_publisher.h"
 #include "names/domain_name.h"
+#include "provision/manager.h"
+#include "provision/store_zone_source.h"
 
 namespace certgate::app {
 namespace {
@@ -42,6 +47,37 @@ int RunServe(const ServeOptions& options) {
                                                       : normalized_base.error().message)));
   }
   const std::string base_domain = *normalized_base;
+  std::optional<HostPort> dns_addr;
+  if (!options.dns_listen.empty()) {
+    auto parsed = ParseHostPort(options.dns_listen, "--dns-listen");
+    if (!parsed) return Fail(parsed.error());
+    dns_addr = *parsed;
+  }
+  std::vector<net::ip::address> edge_ips;
+  for (const std::string& text : options.edge_addresses) {
+    boost::system::error_code ec;
+    auto ip = net::ip::make_address(text, ec);
+    if (ec) {
+      return Fail(MakeError(ErrorCode::kConfigInvalid,
+                            fmt::format("--edge-address: '{}' is not an IP address", text)));
+    }
+    edge_ips.push_back(ip);
+  }
+  if (dns_addr && edge_ips.empty()) {
+    return Fail(MakeError(ErrorCode::kConfigInvalid,
+                          "--dns-listen needs at least one --edge-address: the DNS answers "
+                          "cname targets with the edge's public addresses"));
+  }
+  std::optional<HostPort> resolver_addr;
+  if (!options.resolver.empty()) {
+    auto parsed = ParseHostPort(options.resolver, "--resolver");
+    if (!parsed) return Fail(parsed.error());
+    resolver_addr = *parsed;
+  }
+  if (options.acme_retry_min_seconds > options.acme_retry_max_seconds) {
+    return Fail(MakeError(ErrorCode::kConfigInvalid,
+                          "--acme-retry-min must not be more than --acme-retry-max"));
+  }
 
   auto state = OpenLocal(options.local);
   if (!state) return Fail(state.error());
@@ -77,6 +113,33 @@ int RunServe(const ServeOptions& options) {
   auto edge_addrs = (*edge)->Listen();
   if (!edge_addrs) return Fail(edge_addrs.error());
 
+  provision::StoreZoneSource zone_source(store, base_domain);
+  std::unique_ptr<dns::Responder> dns_responder;
+  std::optional<HostPort> dns_bound;
+  if (dns_addr) {
+    dns::ResponderOptions dns_options;
+    dns_options.listen = *dns_addr;
+    dns_options.zone = base_domain;
+    dns_options.edge_addresses = edge_ips;
+    auto responder = dns::Responder::Create(dns_options, zone_source);
+    if (!responder) return Fail(responder.error());
+    dns_responder = std::move(*responder);
+    auto bound_dns = dns_responder->Listen();
+    if (!bound_dns) return Fail(bound_dns.error());
+    dns_bound = *bound_dns;
+  }
+
+  provision::ManagerOptions manager_options;
+  manager_options.directory_url = options.acme_directory;
+  manager_options.ca_file = options.acme_ca_file;
+  manager_options.contacts = options.acme_contacts;
+  manager_options.resolver = resolver_addr;
+  manager_options.concurrency = options.acme_concurrency;
+  manager_options.retry_min = std::chrono::seconds(options.acme_retry_min_seconds);
+  manager_options.retry_max = std::chrono::seconds(options.acme_retry_max_seconds);
+  auto manager = provision::Manager::Create(manager_options, store, vault, clock);
+  if (!manager) return Fail(manager.error());
+
   net::io_context io(1);
   net::thread_pool workers(static_cast<size_t>(std::max(1, options.api_workers)));
   api::ApiService service(store, vault, clock, api::ApiServiceOptions{options.api_url, base_domain});
@@ -91,6 +154,14 @@ int RunServe(const ServeOptions& options) {
   server.Start();
   (*edge)->Start();
   publisher.Start();
+  if (dns_responder) dns_responder->Start();
+  if (auto r = (*manager)->Start(); !r) return Fail(r.error());
+  // Store writes (a new managed domain) start provisioning at once. The
+  // callback outlives the manager, so it goes through a pointer cleared first.
+  auto wake_target = std::make_shared<std::atomic<provision::Manager*>>(manager->get());
+  store.OnChange([wake_target] {
+    if (provision::Manager* m = wake_target->load()) m->Wake();
+  });
 
   net::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
@@ -107,11 +178,15 @@ int RunServe(const ServeOptions& options) {
                                            edge_addrs->first.port()));
   fmt::print("http: {}\n", FormatHostPort(edge_addrs->second.address().to_string(),
                                           edge_addrs->second.port()));
+  if (dns_bound) fmt::print("dns: {}\n", FormatHostPort(dns_bound->host, dns_bound->port));
   fmt::print("certgate ready\n");
   std::fflush(stdout);
 
   io.run();
   workers.join();
+  wake_target->store(nullptr);
+  (*manager)->Stop();
+  if (dns_responder) dns_responder->Stop();
   publisher.Stop();
   (*edge)->Stop(std::chrono::seconds(5));
   spdlog::info("stopped");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "app/local_state.h"
 
@@ -23,6 +24,17 @@ struct ServeOptions {
   std::string api_url;  // public base URL for "uri" fields; empty: from Host
   std::string base_domain = "certgate.localhost";
   int api_workers = 4;
+
+  // Automatic certificates.
+  std::string dns_listen;                   // empty: no authoritative DNS
+  std::vector<std::string> edge_addresses;  // A/AAAA answers for edge names
+  std::string acme_directory = "https://acme-v02.api.letsencrypt.org/directory";
+  std::string acme_ca_file;
+  std::vector<std::string> acme_contacts;
+  std::string resolver;  // host:port; empty: the system's
+  int acme_concurrency = 8;
+  int acme_retry_min_seconds = 10;
+  int acme_retry_max_seconds = 3600;
 };
 
 // Returns the process exit code. Prints to stdout: the first account's API

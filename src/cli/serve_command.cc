@@ -62,6 +62,33 @@ void AddServeCommand(CLI::App& root) {
   cmd->add_option("--api-workers", options->api_workers, "Threads handling API requests")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  cmd->add_option("--dns-listen", options->dns_listen,
+                  "Address (UDP and TCP) of the authoritative DNS for the base domain: A/AAAA "
+                  "for cname targets and reserved subdomains, TXT for DNS-01 (default: off)");
+  cmd->add_option("--edge-address", options->edge_addresses,
+                  "A public IP address of the edge, answered for cname targets (repeatable)");
+  cmd->add_option("--acme-directory", options->acme_directory,
+                  "ACME directory URL that authority 'letsencrypt' uses")
+      ->capture_default_str();
+  cmd->add_option("--acme-ca-file", options->acme_ca_file,
+                  "PEM file of a CA to trust for the ACME server's own HTTPS (test CAs)");
+  cmd->add_option("--acme-contact", options->acme_contacts,
+                  "Contact for the ACME account, e.g. mailto:ops@example.com (repeatable)");
+  cmd->add_option("--resolver", options->resolver,
+                  "DNS resolver host:port for checking users' CNAME records (default: "
+                  "/etc/resolv.conf)");
+  cmd->add_option("--acme-concurrency", options->acme_concurrency,
+                  "Certificate orders worked on at once")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--acme-retry-min", options->acme_retry_min_seconds,
+                  "Seconds before the first retry of a failed order step; doubles per failure")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  cmd->add_option("--acme-retry-max", options->acme_retry_max_seconds,
+                  "Longest wait between retries, in seconds")
+      ->check(CLI::Range(1, 604800))
+      ->capture_default_str();
   cmd->callback([options] {
     int code = app::RunServe(*options);
     if (code != 0) throw CommandFailed{code};

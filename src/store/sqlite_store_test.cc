@@ -195,8 +195,10 @@ class SqliteStoreTest : public ::testing::Test {
     bob_ = b.id;
   }
 
+  // An uploaded certificate (issued ones are deleted with their domain).
   Certificate Insert(const std::string& account_id) {
     Certificate c = MakeCert(account_id);
+    c.issued_at.reset();
     auto inserted = store_->InsertCertificate(c);
     EXPECT_TRUE(inserted.ok()) << inserted.error().message;
     return c;

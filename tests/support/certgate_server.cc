@@ -1,5 +1,7 @@
 #include "support/certgate_server.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -21,12 +23,25 @@ std::unique_ptr<CertgateServer> CertgateServer::Start(ServerOptions options) {
   server->stderr_path_ = server->data_dir_.parent_path() / ("serve-" + std::to_string(getpid()) +
                                                              "-" + std::to_string(rand()) + ".log");
   server->env_ = options.env;
-  std::vector<std::string> argv = {CertgateBinary(),           "serve",
-                                   "--data-dir",               server->data_dir_.string(),
-                                   "--api-listen",             "127.0.0.1:0",
-                                   "--https-listen",           "127.0.0.1:0",
-                                   "--http-listen",            "127.0.0.1:0"};
+  std::vector<std::string> argv = {CertgateBinary(), "serve", "--data-dir",
+                                   server->data_dir_.string()};
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
+  // Defaults for what the test did not give: listeners on free loopback
+  // ports, and, since tests never reach beyond 127.0.0.1, automatic
+  // certificates pointed at a port where nothing listens.
+  const std::pair<const char*, const char*> defaults[] = {
+      {"--api-listen", "127.0.0.1:0"},
+      {"--https-listen", "127.0.0.1:0"},
+      {"--http-listen", "127.0.0.1:0"},
+      {"--acme-directory", "https://127.0.0.1:9/directory"},
+      {"--resolver", "127.0.0.1:9"},
+  };
+  for (const auto& [flag, value] : defaults) {
+    if (std::find(options.extra_args.begin(), options.extra_args.end(), flag) ==
+        options.extra_args.end()) {
+      argv.insert(argv.end(), {flag, value});
+    }
+  }
   server->process_ = std::make_unique<Process>(argv, options.env, server->stderr_path_);
   auto ready = server->process_->WaitForLine("certgate ready", std::chrono::seconds(30));
   if (!ready) {

@@ -1,2 +1,159 @@
-// Placeholder: filled in by the peer harness work.
-#include "support/process.h"
+// The pebble-challtestsrv test peer: see challtestsrv.h.
+#include "support/challtestsrv.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+
+namespace certgate::testing {
+namespace {
+
+constexpr char kChallTestSrv[] = "/usr/bin/pebble-challtestsrv";
+constexpr char kCurl[] = "/usr/bin/curl";
+constexpr int kStartAttempts = 5;
+
+// A JSON string literal (test-controlled input: quotes and backslashes only).
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string Fqdn(std::string_view host) {
+  std::string out(host);
+  if (out.empty() || out.back() != '.') out += '.';
+  return out;
+}
+
+std::string Tail(const std::string& s, size_t n = 3000) {
+  return s.size() <= n ? s : "..." + s.substr(s.size() - n);
+}
+
+bool Accepts(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+ChallTestSrv::ChallTestSrv() {
+  std::string why;
+  for (int attempt = 1;; ++attempt) {
+    dns_port_ = PickFreePort(/*udp_too=*/true);
+    http01_port_ = PickFreePort();
+    management_port_ = PickFreePort();
+    bool collision = false;
+    if (TryStart(&why, &collision)) return;
+    if (!collision || attempt == kStartAttempts) break;
+  }
+  throw std::runtime_error(fmt::format("pebble-challtestsrv did not start: {}", why));
+}
+
+ChallTestSrv::~ChallTestSrv() {
+  if (process_ && process_->running()) {
+    process_->Signal(SIGTERM);
+    process_->Wait(std::chrono::seconds(5));
+  }
+  process_.reset();  // SIGKILL if still running
+}
+
+bool ChallTestSrv::TryStart(std::string* why, bool* port_collision) {
+  std::vector<std::string> argv = {
+      kChallTestSrv,
+      "-dns01", fmt::format("127.0.0.1:{}", dns_port_),
+      "-http01", fmt::format("127.0.0.1:{}", http01_port_),
+      "-management", fmt::format("127.0.0.1:{}", management_port_),
+      "-https01", "",
+      "-tlsalpn01", "",
+      "-defaultIPv4", "127.0.0.1",
+      "-defaultIPv6", "",
+  };
+  process_ = std::make_unique<Process>(std::move(argv), std::map<std::string, std::string>{},
+                                       dir_.path() / "challtestsrv.log");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!process_->running()) break;
+    if (Accepts(management_port_) && Accepts(http01_port_) && Accepts(dns_port_)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::string log = Log();
+  *port_collision = log.find("address already in use") != std::string::npos;
+  *why = (process_->running() ? "no answer within 15 s; log:\n" : "it exited; log:\n") + Tail(log);
+  process_.reset();
+  return false;
+}
+
+std::string ChallTestSrv::dns_address() const { return fmt::format("127.0.0.1:{}", dns_port_); }
+
+std::string ChallTestSrv::Log() const {
+  std::string log = ReadFile(dir_.path() / "challtestsrv.log");
+  if (process_) log += process_->Stdout();
+  return log;
+}
+
+void ChallTestSrv::Call(std::string_view path, const std::string& json_body) {
+  RunResult r = RunCommand({kCurl, "-sS", "-f", "--max-time", "5", "-H",
+                            "Content-Type: application/json", "--data-binary", json_body,
+                            fmt::format("http://127.0.0.1:{}{}", management_port_, path)},
+                           {}, std::nullopt, std::chrono::seconds(10));
+  if (r.exit_code != 0) {
+    throw std::runtime_error(fmt::format("pebble-challtestsrv {} {} failed ({}): {}\nlog:\n{}",
+                                         path, json_body, r.exit_code, r.err, Tail(Log())));
+  }
+}
+
+void ChallTestSrv::SetCname(std::string_view host, std::string_view target) {
+  Call("/set-cname",
+       fmt::format(R"({{"host":{},"target":{}}})", Quote(Fqdn(host)), Quote(Fqdn(target))));
+}
+
+void ChallTestSrv::ClearCname(std::string_view host) {
+  Call("/clear-cname", fmt::format(R"({{"host":{}}})", Quote(Fqdn(host))));
+}
+
+void ChallTestSrv::AddA(std::string_view host, std::string_view ip) {
+  Call("/add-a",
+       fmt::format(R"({{"host":{},"addresses":[{}]}})", Quote(Fqdn(host)), Quote(ip)));
+}
+
+void ChallTestSrv::ClearA(std::string_view host) {
+  Call("/clear-a", fmt::format(R"({{"host":{}}})", Quote(Fqdn(host))));
+}
+
+void ChallTestSrv::SetTxt(std::string_view host, std::string_view value) {
+  Call("/set-txt",
+       fmt::format(R"({{"host":{},"value":{}}})", Quote(Fqdn(host)), Quote(value)));
+}
+
+void ChallTestSrv::ClearTxt(std::string_view host) {
+  Call("/clear-txt", fmt::format(R"({{"host":{}}})", Quote(Fqdn(host))));
+}
+
+void ChallTestSrv::AddHttp01(std::string_view token, std::string_view content) {
+  Call("/add-http01",
+       fmt::format(R"({{"token":{},"content":{}}})", Quote(token), Quote(content)));
+}
+
+void ChallTestSrv::DelHttp01(std::string_view token) {
+  Call("/del-http01", fmt::format(R"({{"token":{}}})", Quote(token)));
+}
+
+}  // namespace certgate::testing

@@ -1,0 +1,35 @@
+// The authoritative DNS zone's data, read from the store on every query:
+// A/AAAA for every cname_target and reserved subdomain, TXT for DNS-01.
+// The DNS responder calls it from its thread; the store is thread-safe.
+#pragma once
+
+#include <string>
+
+#include "dns/zone_source.h"
+#include "store/store.h"
+
+namespace certgate::provision {
+
+class StoreZoneSource : public dns::ZoneSource {
+ public:
+  // zone: the base domain, normalized.
+  StoreZoneSource(store::Store& store, std::string zone)
+      : store_(store), cname_parent_("cname." + zone), acme_parent_("acme." + zone) {}
+
+  Result<bool> IsEdgeName(std::string_view name) override { return store_.IsEdgeName(name); }
+  Result<std::vector<std::string>> TxtRecords(std::string_view name) override {
+    return store_.ListDnsTxtRecords(name);
+  }
+  // cname_target and acme_challenge_cname_target names live one label under
+  // "cname.<zone>" and "acme.<zone>", which exist only as their parents.
+  Result<bool> HasNamesBelow(std::string_view name) override {
+    return name == cname_parent_ || name == acme_parent_;
+  }
+
+ private:
+  store::Store& store_;
+  const std::string cname_parent_;
+  const std::string acme_parent_;
+};
+
+}  // namespace certgate::provision

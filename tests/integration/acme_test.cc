@@ -1,0 +1,452 @@
+// Automatic certificates end to end, against real peers on 127.0.0.1:
+//   Pebble (the ACME CA, PEBBLE_VA_NOSLEEP=1, 5% nonce rejection left on),
+//   pebble-challtestsrv (the customer's DNS, holding the CNAME records),
+//   unbound (the recursive resolver both Pebble and certgate use, with stub
+//   zones for the customer's zone and certgate's own zone),
+//   and `certgate serve` with its authoritative DNS, its HTTP listener (where
+//   Pebble sends HTTP-01 checks) and its TLS edge.
+#include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "support/api_helpers.h"
+#include "support/certgate_server.h"
+#include "support/challtestsrv.h"
+#include "support/edge_peers.h"
+#include "support/pebble.h"
+#include "support/process.h"
+#include "support/unbound.h"
+
+namespace certgate::testing {
+namespace {
+
+namespace json = boost::json;
+using std::chrono::seconds;
+
+constexpr char kBase[] = "certgate.test";
+constexpr char kCustomer[] = "customer.test";
+
+// Polls fn every 100 ms until it returns true or timeout passes.
+bool Eventually(const std::function<bool()>& fn, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fn()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return fn();
+}
+
+std::string JsonString(const json::value& v, std::string_view key) {
+  if (!v.is_object()) return "";
+  const json::value* f = v.as_object().if_contains(key);
+  return f != nullptr && f->is_string() ? std::string(f->as_string()) : "";
+}
+
+// Whether pem (leaf first, then intermediates) verifies for name against the roots.
+::testing::AssertionResult VerifiesAgainst(const std::string& pem, const std::string& roots_pem,
+                                           const std::string& name) {
+  auto read_all = [](const std::string& text) {
+    std::vector<X509*> out;
+    BIO* bio = BIO_new_mem_buf(text.data(), static_cast<int>(text.size()));
+    while (X509* x = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) out.push_back(x);
+    BIO_free(bio);
+    return out;
+  };
+  std::vector<X509*> chain = read_all(pem);
+  std::vector<X509*> roots = read_all(roots_pem);
+  if (chain.empty() || roots.empty()) return ::testing::AssertionFailure() << "no certificates";
+  X509_STORE* store = X509_STORE_new();
+  for (X509* r : roots) X509_STORE_add_cert(store, r);
+  STACK_OF(X509)* untrusted = sk_X509_new_null();
+  for (size_t i = 1; i < chain.size(); ++i) sk_X509_push(untrusted, chain[i]);
+  X509_STORE_CTX* ctx = X509_STORE_CTX_new();
+  X509_STORE_CTX_init(ctx, store, chain[0], untrusted);
+  X509_VERIFY_PARAM_set1_host(X509_STORE_CTX_get0_param(ctx), name.c_str(), name.size());
+  const bool ok = X509_verify_cert(ctx) == 1;
+  const int err = X509_STORE_CTX_get_error(ctx);
+  X509_STORE_CTX_free(ctx);
+  sk_X509_free(untrusted);
+  X509_STORE_free(store);
+  for (X509* x : chain) X509_free(x);
+  for (X509* r : roots) X509_free(r);
+  if (ok) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "verify failed: " << X509_verify_cert_error_string(err);
+}
+
+struct PeerOptions {
+  int validity_seconds = 0;
+  int va_sleep_seconds = 0;
+  std::vector<std::string> extra_args;
+};
+
+// The whole topology. Ports certgate needs before it starts (its DNS and
+// HTTP listeners, which unbound and Pebble point at) are picked up front.
+class AcmeTopology {
+ public:
+  explicit AcmeTopology(PeerOptions options = {}) : options_(std::move(options)) {
+    dns_port_ = PickFreePort(true);
+    http_port_ = PickFreePort();
+    customer_ = std::make_unique<ChallTestSrv>();
+    unbound_ = std::make_unique<Unbound>(std::vector<StubZone>{
+        {kCustomer, "127.0.0.1", customer_->dns_port()}, {kBase, "127.0.0.1", dns_port_}});
+    PebbleOptions po;
+    po.http_port = http_port_;
+    po.dns_server = unbound_->address();
+    po.certificate_validity_seconds = options_.validity_seconds;
+    po.va_sleep_seconds = options_.va_sleep_seconds;
+    pebble_ = std::make_unique<Pebble>(po);
+    // The data directory outlives each certgate process, for restarts.
+    StartCertgate(ServerOptions::InDir(dir_.path() / "data"));
+  }
+
+  void StartCertgate(ServerOptions so) {
+    so.extra_args = {"--base-domain",    kBase,
+                     "--http-listen",    "127.0.0.1:" + std::to_string(http_port_),
+                     "--dns-listen",     "127.0.0.1:" + std::to_string(dns_port_),
+                     "--edge-address",   "127.0.0.1",
+                     "--resolver",       unbound_->address(),
+                     "--acme-directory", pebble_->directory_url(),
+                     "--acme-ca-file",   pebble_->ca_file(),
+                     "--acme-retry-min", "1",
+                     "--acme-retry-max", "2"};
+    so.extra_args.insert(so.extra_args.end(), options_.extra_args.begin(),
+                         options_.extra_args.end());
+    server_ = CertgateServer::Start(std::move(so));
+    ASSERT_NE(server_, nullptr);
+    if (api_key_.empty()) api_key_ = server_->api_key();
+  }
+
+  // A restart on the same data directory and ports.
+  void RestartCertgate() {
+    server_.reset();
+    StartCertgate(ServerOptions::InDir(dir_.path() / "data"));
+  }
+
+  client::ApiClient Api() const { return server_->Client(api_key_); }
+
+  // Creates a managed domain; returns its JSON.
+  json::value CreateManaged(const std::string& name, const std::string& key_type = "ecdsa") {
+    auto r = Call(Api(), verb::post, "/reserved_domains",
+                  json::object{{"domain", name},
+                               {"certificate_management_policy",
+                                json::object{{"authority", "letsencrypt"},
+                                             {"private_key_type", key_type}}}});
+    EXPECT_EQ(r.status, 201) << r.raw;
+    return r.json;
+  }
+
+  // The customer points name at its cname target (and, for a wildcard, the
+  // _acme-challenge name at the acme target).
+  void AddRecords(const json::value& domain) {
+    const std::string name = JsonString(domain, "domain");
+    customer_->SetCname(name, JsonString(domain, "cname_target"));
+    const std::string acme = JsonString(domain, "acme_challenge_cname_target");
+    if (!acme.empty()) customer_->SetCname("_acme-challenge." + name.substr(2), acme);
+  }
+
+  json::value Get(const std::string& id) {
+    return Call(Api(), verb::get, "/reserved_domains/" + id).json;
+  }
+
+  // Waits for the domain's certificate (a different one than `not`); returns its id.
+  std::string WaitForCertificate(const std::string& id, std::chrono::seconds timeout,
+                                 const std::string& not_id = "") {
+    std::string cert_id;
+    Eventually(
+        [&] {
+          json::value d = Get(id);
+          if (!d.is_object()) return false;
+          const json::value* c = d.as_object().if_contains("certificate");
+          if (c == nullptr || !c->is_object()) return false;
+          cert_id = JsonString(*c, "id");
+          return !cert_id.empty() && cert_id != not_id;
+        },
+        timeout);
+    if (cert_id == not_id) cert_id.clear();
+    if (cert_id.empty()) {
+      ADD_FAILURE() << "no certificate for " << id << "; domain: " << json::serialize(Get(id))
+                    << "\ncertgate log:\n"
+                    << ReadFile(server_->stderr_path());
+    }
+    return cert_id;
+  }
+
+  json::value Certificate(const std::string& cert_id) {
+    return Call(Api(), verb::get, "/tls_certificates/" + cert_id).json;
+  }
+
+  std::string ServedSerial(const std::string& sni) {
+    std::string error;
+    auto tls = TlsClient::Connect(server_->https_port(), TlsClientOptions{.sni = sni}, &error);
+    if (!tls) return "handshake failed: " + error;
+    return tls->PeerSerial();
+  }
+
+  uint16_t dns_port() const { return dns_port_; }
+  ChallTestSrv& customer() { return *customer_; }
+  Pebble& pebble() { return *pebble_; }
+  CertgateServer& server() { return *server_; }
+
+ private:
+  PeerOptions options_;
+  TempDir dir_;
+  uint16_t dns_port_ = 0;
+  uint16_t http_port_ = 0;
+  std::unique_ptr<ChallTestSrv> customer_;
+  std::unique_ptr<Unbound> unbound_;
+  std::unique_ptr<Pebble> pebble_;
+  std::unique_ptr<CertgateServer> server_;
+  std::string api_key_;
+};
+
+// certificate_management_status.provisioning_job, if there is one.
+std::optional<json::value> ProvisioningJob(const json::value& domain) {
+  if (!domain.is_object()) return std::nullopt;
+  const json::value* status = domain.as_object().if_contains("certificate_management_status");
+  if (status == nullptr || !status->is_object()) return std::nullopt;
+  const json::value* job = status->as_object().if_contains("provisioning_job");
+  if (job == nullptr || !job->is_object()) return std::nullopt;
+  return *job;
+}
+
+// Checks an issued certificate resource: issued_at, key type, names, and the
+// chain verifying against Pebble's current issuing root.
+void ExpectIssued(AcmeTopology& t, const std::string& cert_id, const std::string& name,
+                  const std::string& key_type) {
+  json::value cert = t.Certificate(cert_id);
+  EXPECT_FALSE(JsonString(cert, "issued_at").empty()) << json::serialize(cert);
+  EXPECT_EQ(JsonString(cert, "private_key_type"), key_type);
+  const json::value* names = cert.as_object().if_contains("subject_alternative_names");
+  ASSERT_NE(names, nullptr);
+  EXPECT_NE(json::serialize(*names).find("\"" + name + "\""), std::string::npos)
+      << json::serialize(*names);
+  const std::string check_name = name.starts_with("*.") ? "x" + name.substr(1) : name;
+  EXPECT_TRUE(VerifiesAgainst(JsonString(cert, "certificate_pem"), t.pebble().IssuingRootsPem(),
+                              check_name));
+}
+
+TEST(AcmeTest, EcdsaAndRsaOverHttp01AreIssuedAndServed) {
+  AcmeTopology t;
+  json::value ecdsa = t.CreateManaged("shop.customer.test", "ecdsa");
+  json::value rsa = t.CreateManaged("legacy.customer.test", "rsa");
+  t.AddRecords(ecdsa);
+  t.AddRecords(rsa);
+  for (const auto& [domain, key_type] : {std::pair{&ecdsa, "ecdsa"}, std::pair{&rsa, "rsa"}}) {
+    const std::string name = JsonString(*domain, "domain");
+    const std::string cert_id = t.WaitForCertificate(JsonString(*domain, "id"), seconds(90));
+    ASSERT_FALSE(cert_id.empty());
+    ExpectIssued(t, cert_id, name, key_type);
+    // The edge serves it on the next handshake.
+    const std::string serial = JsonString(t.Certificate(cert_id), "serial_number");
+    EXPECT_TRUE(Eventually([&] { return t.ServedSerial(name) == serial; }, seconds(5)))
+        << t.ServedSerial(name) << " != " << serial;
+    // Once issued: renewal scheduled, no job left.
+    json::value d = t.Get(JsonString(*domain, "id"));
+    const json::value& status = d.as_object().at("certificate_management_status");
+    EXPECT_FALSE(JsonString(status, "renews_at").empty()) << json::serialize(d);
+    EXPECT_FALSE(ProvisioningJob(d).has_value()) << json::serialize(d);
+    // An issued certificate belongs to its domain's policy.
+    auto del = Call(t.Api(), verb::delete_, "/tls_certificates/" + cert_id);
+    EXPECT_TRUE(IsError(del, 400, 121, name));
+  }
+}
+
+TEST(AcmeTest, WildcardOverDns01ThroughTheCnameDelegation) {
+  AcmeTopology t;
+  json::value wild = t.CreateManaged("*.apps.customer.test");
+  ASSERT_FALSE(JsonString(wild, "acme_challenge_cname_target").empty()) << json::serialize(wild);
+  t.AddRecords(wild);
+  const std::string cert_id = t.WaitForCertificate(JsonString(wild, "id"), seconds(90));
+  ASSERT_FALSE(cert_id.empty());
+  ExpectIssued(t, cert_id, "*.apps.customer.test", "ecdsa");
+  const std::string serial = JsonString(t.Certificate(cert_id), "serial_number");
+  EXPECT_TRUE(
+      Eventually([&] { return t.ServedSerial("one.apps.customer.test") == serial; }, seconds(5)));
+}
+
+TEST(AcmeTest, MissingCnameIsADnsErrorNamingTheRecordUntilItAppears) {
+  AcmeTopology t;
+  json::value d = t.CreateManaged("late.customer.test");
+  const std::string id = JsonString(d, "id");
+  const std::string target = JsonString(d, "cname_target");
+  json::value job;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto j = ProvisioningJob(t.Get(id));
+        if (!j || JsonString(*j, "error_code") != "DNS_ERROR") return false;
+        job = *j;
+        return true;
+      },
+      seconds(20)))
+      << json::serialize(t.Get(id));
+  const std::string msg = JsonString(job, "msg");
+  EXPECT_NE(msg.find("late.customer.test"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(target), std::string::npos) << msg;
+  EXPECT_NE(msg.find("CNAME"), std::string::npos) << msg;
+  EXPECT_FALSE(JsonString(job, "retries_at").empty());
+  EXPECT_FALSE(JsonString(job, "started_at").empty());
+  EXPECT_TRUE(t.Get(id).as_object().at("certificate").is_null());
+
+  // A CNAME pointing elsewhere is named as such.
+  t.customer().SetCname("late.customer.test", "elsewhere.example.test");
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto j = ProvisioningJob(t.Get(id));
+        return j && JsonString(*j, "msg").find("elsewhere.example.test") != std::string::npos;
+      },
+      seconds(20)))
+      << json::serialize(t.Get(id));
+
+  // The right record: the certificate arrives with nothing else done.
+  t.customer().ClearCname("late.customer.test");
+  t.AddRecords(d);
+  const std::string cert_id = t.WaitForCertificate(id, seconds(60));
+  ASSERT_FALSE(cert_id.empty());
+  ExpectIssued(t, cert_id, "late.customer.test", "ecdsa");
+}
+
+TEST(AcmeTest, CaDownShowsTheFailureAndRetriesUntilItIsBack) {
+  AcmeTopology t;
+  t.pebble().Stop();
+  json::value d = t.CreateManaged("outage.customer.test");
+  t.AddRecords(d);
+  const std::string id = JsonString(d, "id");
+  json::value job;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto j = ProvisioningJob(t.Get(id));
+        if (!j || JsonString(*j, "error_code") != "INTERNAL_ERROR") return false;
+        job = *j;
+        return true;
+      },
+      seconds(20)))
+      << json::serialize(t.Get(id));
+  EXPECT_FALSE(JsonString(job, "retries_at").empty()) << json::serialize(job);
+  EXPECT_NE(JsonString(job, "msg").find("reach"), std::string::npos) << json::serialize(job);
+
+  // Pebble comes back with no memory of anything (new accounts, new root).
+  t.pebble().Start();
+  const std::string cert_id = t.WaitForCertificate(id, seconds(60));
+  ASSERT_FALSE(cert_id.empty());
+  ExpectIssued(t, cert_id, "outage.customer.test", "ecdsa");
+}
+
+TEST(AcmeTest, SigkillMidOrderResumesWithoutLosingTheKey) {
+  // The CA waits before each check, so there is an order in flight to kill.
+  AcmeTopology t(PeerOptions{.va_sleep_seconds = 4});
+  json::value d = t.CreateManaged("crash.customer.test");
+  t.AddRecords(d);
+  const std::string id = JsonString(d, "id");
+  const std::filesystem::path db = t.server().data_dir() / "certgate.db";
+  auto job_row = [&] {
+    return RunCommand({"/usr/bin/sqlite3", db.string(),
+                       "SELECT order_url <> '' AND sealed_key IS NOT NULL FROM provisioning_jobs "
+                       "WHERE domain_id = '" + id + "'"})
+        .out;
+  };
+  ASSERT_TRUE(Eventually([&] { return job_row().starts_with("1"); }, seconds(30)))
+      << json::serialize(t.Get(id));
+  t.server().Kill();
+  // Killed mid-order: the job, its order and its sealed key are on disk.
+  ASSERT_TRUE(job_row().starts_with("1")) << "the order finished before the kill";
+
+  ASSERT_NO_FATAL_FAILURE(t.RestartCertgate());
+  const std::string cert_id = t.WaitForCertificate(id, seconds(90));
+  ASSERT_FALSE(cert_id.empty());
+  ExpectIssued(t, cert_id, "crash.customer.test", "ecdsa");
+  const std::string serial = JsonString(t.Certificate(cert_id), "serial_number");
+  EXPECT_TRUE(Eventually([&] { return t.ServedSerial("crash.customer.test") == serial; },
+                         seconds(5)));
+  // Exactly one certificate for it, and every sealed key still opens.
+  EXPECT_EQ(CountCertificates(t.Api()), 1u);
+  RunResult verify = t.server().Admin({"keys", "verify"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_NE(verify.out.find(", 0 failed"), std::string::npos) << verify.out;
+}
+
+TEST(AcmeTest, RenewsBeforeExpiryWithoutDroppingConnections) {
+  // 30-second certificates renew at about 20 s.
+  AcmeTopology t(PeerOptions{.validity_seconds = 30});
+  json::value d = t.CreateManaged("renew.customer.test");
+  t.AddRecords(d);
+  const std::string id = JsonString(d, "id");
+  const std::string first = t.WaitForCertificate(id, seconds(60));
+  ASSERT_FALSE(first.empty());
+  const std::string first_serial = JsonString(t.Certificate(first), "serial_number");
+  ASSERT_TRUE(Eventually([&] { return t.ServedSerial("renew.customer.test") == first_serial; },
+                         seconds(5)));
+  // A connection made on the old certificate.
+  std::string error;
+  auto held = TlsClient::Connect(t.server().https_port(),
+                                 TlsClientOptions{.sni = "renew.customer.test"}, &error);
+  ASSERT_NE(held, nullptr) << error;
+  EXPECT_EQ(held->PeerSerial(), first_serial);
+  EXPECT_NE(held->Http("GET", "/", "renew.customer.test").status, 0);
+
+  const std::string second = t.WaitForCertificate(id, seconds(45), first);
+  ASSERT_FALSE(second.empty());
+  ExpectIssued(t, second, "renew.customer.test", "ecdsa");
+  const std::string second_serial = JsonString(t.Certificate(second), "serial_number");
+  EXPECT_NE(second_serial, first_serial);
+  EXPECT_TRUE(Eventually([&] { return t.ServedSerial("renew.customer.test") == second_serial; },
+                         seconds(5)));
+  // The held connection still works, and the replaced certificate is gone.
+  auto reply = held->Http("GET", "/", "renew.customer.test");
+  EXPECT_NE(reply.status, 0) << reply.error;
+  EXPECT_EQ(Call(t.Api(), verb::get, "/tls_certificates/" + first).status, 404);
+}
+
+TEST(AcmeTest, ChangingTheKeyTypeIssuesANewCertificateAndRemovingThePolicyStops) {
+  AcmeTopology t;
+  json::value d = t.CreateManaged("switch.customer.test", "ecdsa");
+  t.AddRecords(d);
+  const std::string id = JsonString(d, "id");
+  const std::string first = t.WaitForCertificate(id, seconds(60));
+  ASSERT_FALSE(first.empty());
+  auto patched =
+      Call(t.Api(), verb::patch, "/reserved_domains/" + id,
+           json::object{{"certificate_management_policy",
+                         json::object{{"private_key_type", "rsa"}}}});
+  ASSERT_EQ(patched.status, 200) << patched.raw;
+  // The old certificate serves until the new one is attached.
+  EXPECT_EQ(JsonString(patched.json.as_object().at("certificate"), "id"), first);
+  const std::string second = t.WaitForCertificate(id, seconds(90), first);
+  ASSERT_FALSE(second.empty());
+  ExpectIssued(t, second, "switch.customer.test", "rsa");
+
+  auto removed =
+      Call(t.Api(), verb::delete_, "/reserved_domains/" + id + "/certificate_management_policy");
+  EXPECT_EQ(removed.status, 204) << removed.raw;
+  json::value after = t.Get(id);
+  EXPECT_TRUE(after.as_object().at("certificate_management_status").is_null());
+  EXPECT_EQ(JsonString(after.as_object().at("certificate"), "id"), second) << "stays attached";
+}
+
+TEST(AcmeTest, AuthoritativeDnsAnswersEdgeNamesAndRefusesOthers) {
+  AcmeTopology t;
+  json::value d = t.CreateManaged("dns.customer.test");
+  const std::string target = JsonString(d, "cname_target");
+  const std::string port = std::to_string(t.dns_port());
+  EXPECT_NE(t.server().process().Stdout().find("dns: 127.0.0.1:" + port), std::string::npos);
+  auto dig = [&](const std::string& name, const std::string& type) {
+    return RunCommand({"/usr/bin/dig", "@127.0.0.1", "-p", port, "+norecurse", "+time=2", "+tries=1",
+                       name, type})
+        .out;
+  };
+  EXPECT_NE(dig(target, "A").find("127.0.0.1"), std::string::npos);
+  EXPECT_NE(dig(target, "A").find("flags: qr aa"), std::string::npos);
+  EXPECT_NE(dig("nothing." + std::string(kBase), "A").find("NXDOMAIN"), std::string::npos);
+  EXPECT_NE(dig(kBase, "SOA").find("SOA"), std::string::npos);
+  EXPECT_NE(dig("example.org", "A").find("REFUSED"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace certgate::testing

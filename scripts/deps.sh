@@ -2,9 +2,12 @@
 # Installs the Debian packages certgate needs, only those that are missing.
 # Usage: scripts/deps.sh build|test|bench
 #   build: what compiling and running certgate needs
-#   test:  the above plus the real peers the test suite starts
-#   bench: build plus the peers bench/handshake_bench compares with, HAProxy
-#          and nginx (the bench starts its own instances with its own configs)
+#   test:  the above plus the real peers the test suite starts: Pebble and
+#          pebble-challtestsrv (the ACME CA and a customer's DNS), unbound
+#          (the recursive resolver), dig, sqlite3, openssl and curl
+#   bench: build plus the peers the benchmarks compare with or need: HAProxy
+#          and nginx (bench/handshake_bench), lego, Pebble and unbound
+#          (bench/acme_bench); each bench starts its own instances
 # Idempotent: a second run installs nothing and prints nothing but a summary.
 set -euo pipefail
 
@@ -16,8 +19,8 @@ build_pkgs=(
   libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-test_pkgs=(openssl curl sqlite3)
-bench_pkgs=(haproxy nginx)
+test_pkgs=(openssl curl sqlite3 pebble unbound bind9-dnsutils)
+bench_pkgs=(haproxy nginx lego pebble unbound)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in

@@ -29,10 +29,15 @@ constexpr auto kLease = std::chrono::minutes(30);
 constexpr std::string_view kDnsError = "DNS_ERROR";
 constexpr std::string_view kInternalError = "INTERNAL_ERROR";
 
-// Whether a failure is the user's to fix (records missing, validation failed)
-// rather than a transient one on our side or the CA's.
+// Whether a failure is the user's to fix (records missing, validation failed,
+// a name or CAA record the CA refuses) rather than a transient one on our
+// side or the CA's.
 bool IsUsersToFix(const Error& error) {
-  return error.code == ErrorCode::kDnsRecordMissing || error.code == ErrorCode::kAcmeOrderFailed;
+  if (error.code == ErrorCode::kDnsRecordMissing || error.code == ErrorCode::kAcmeOrderFailed) {
+    return true;
+  }
+  return acme::IsProblem(error, "rejectedIdentifier") || acme::IsProblem(error, "caa") ||
+         acme::IsProblem(error, "dns") || acme::IsProblem(error, "unauthorized");
 }
 
 std::string WithoutWildcard(std::string_view domain) {
@@ -81,8 +86,17 @@ Result<std::unique_ptr<Manager>> Manager::Create(ManagerOptions options, store::
   CG_ASSIGN_OR_RETURN(m->acme_, acme::Client::Create(client_options));
   dns::ResolverOptions resolver_options;
   resolver_options.server = m->options_.resolver;
-  CG_ASSIGN_OR_RETURN(auto resolver, dns::Resolver::Create(resolver_options));
-  m->resolver_ = std::make_unique<dns::Resolver>(std::move(resolver));
+  auto resolver = dns::Resolver::Create(resolver_options);
+  if (resolver) {
+    m->resolver_ = std::make_unique<dns::Resolver>(std::move(*resolver));
+  } else if (m->options_.resolver) {
+    return resolver.error();  // --resolver was given and is wrong
+  } else {
+    // No usable /etc/resolv.conf: serve runs; managed domains report it.
+    m->resolver_error_ = resolver.error().message;
+    spdlog::warn("acme: no DNS resolver ({}); managed domains wait until --resolver is given",
+                 m->resolver_error_);
+  }
   return m;
 }
 
@@ -245,11 +259,22 @@ void Manager::RunJob(store::ProvisioningJob job) {
     spdlog::info("acme: {} for {} ended: {}", job.id, job.domain, r.error().message);
     return;
   }
+  if (stopping()) {
+    // Not a failure: the next start resumes the job where it stands.
+    spdlog::info("acme: {} for {} paused for shutdown", job.id, job.domain);
+    return;
+  }
   RecordFailure(job, r.error());
 }
 
 Result<void> Manager::CheckDnsRecords(const store::Domain& domain) {
   if (!domain.cname_target) return {};  // under the service's own domain
+  if (!resolver_) {
+    return MakeError(ErrorCode::kConfigInvalid,
+                     fmt::format("certgate has no DNS resolver to check the domain's records "
+                                 "({}); start it with --resolver",
+                                 resolver_error_));
+  }
   auto check = [&](const std::string& name, const std::string& target) -> Result<void> {
     CG_ASSIGN_OR_RETURN(auto found, resolver_->LookupCname(name));
     if (!found) {

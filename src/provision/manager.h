@@ -94,7 +94,8 @@ class Manager {
   seal::KeyVault& vault_;
   const Clock& clock_;
   std::unique_ptr<acme::Client> acme_;
-  std::unique_ptr<dns::Resolver> resolver_;
+  std::unique_ptr<dns::Resolver> resolver_;  // null if none could be made
+  std::string resolver_error_;               // why not
 
   std::mutex account_mu_;  // one registration at a time
 

@@ -11,6 +11,7 @@
 #include "api/http_server.h"
 #include "app/bootstrap.h"
 #include "core/host_port.h"
+#include "acme/client.h"
 #include "dns/responder.h"
 #include "edge/edge_server.h"
 #include "edge/snapshot_publisher.h"
@@ -74,6 +75,10 @@ int RunServe(const ServeOptions& options) {
     if (!parsed) return Fail(parsed.error());
     resolver_addr = *parsed;
   }
+  if (options.acme_eab_kid.empty() != options.acme_eab_hmac_key.empty()) {
+    return Fail(MakeError(ErrorCode::kConfigInvalid,
+                          "--acme-eab-kid and --acme-eab-hmac-key go together"));
+  }
   if (options.acme_retry_min_seconds > options.acme_retry_max_seconds) {
     return Fail(MakeError(ErrorCode::kConfigInvalid,
                           "--acme-retry-min must not be more than --acme-retry-max"));
@@ -133,6 +138,10 @@ int RunServe(const ServeOptions& options) {
   manager_options.directory_url = options.acme_directory;
   manager_options.ca_file = options.acme_ca_file;
   manager_options.contacts = options.acme_contacts;
+  if (!options.acme_eab_kid.empty()) {
+    manager_options.eab = acme::ExternalAccountBinding{options.acme_eab_kid,
+                                                       options.acme_eab_hmac_key};
+  }
   manager_options.resolver = resolver_addr;
   manager_options.concurrency = options.acme_concurrency;
   manager_options.retry_min = std::chrono::seconds(options.acme_retry_min_seconds);

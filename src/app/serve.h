@@ -31,6 +31,10 @@ struct ServeOptions {
   std::string acme_directory = "https://acme-v02.api.letsencrypt.org/directory";
   std::string acme_ca_file;
   std::vector<std::string> acme_contacts;
+  // External Account Binding, for CAs that require one (key id and the
+  // base64url HMAC key the CA issued).
+  std::string acme_eab_kid;
+  std::string acme_eab_hmac_key;
   std::string resolver;  // host:port; empty: the system's
   int acme_concurrency = 8;
   int acme_retry_min_seconds = 10;

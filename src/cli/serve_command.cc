@@ -74,6 +74,12 @@ void AddServeCommand(CLI::App& root) {
                   "PEM file of a CA to trust for the ACME server's own HTTPS (test CAs)");
   cmd->add_option("--acme-contact", options->acme_contacts,
                   "Contact for the ACME account, e.g. mailto:ops@example.com (repeatable)");
+  cmd->add_option("--acme-eab-kid", options->acme_eab_kid,
+                  "External Account Binding key id, for CAs that require one");
+  cmd->add_option("--acme-eab-hmac-key", options->acme_eab_hmac_key,
+                  "External Account Binding HMAC key (base64url, as the CA gave it); better "
+                  "given in the environment than on the command line")
+      ->envname("CERTGATE_ACME_EAB_HMAC_KEY");
   cmd->add_option("--resolver", options->resolver,
                   "DNS resolver host:port for checking users' CNAME records (default: "
                   "/etc/resolv.conf)");

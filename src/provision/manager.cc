@@ -309,6 +309,7 @@ Result<Manager::Account> Manager::EnsureAccount() {
   acme::AccountOptions account_options;
   account_options.contacts = options_.contacts;
   account_options.terms_agreed = true;
+  account_options.eab = options_.eab;
   CG_ASSIGN_OR_RETURN(std::string url, acme_->RegisterAccount(key.get(), account_options));
   store::AcmeAccount record;
   record.id = NewId("acmeacct");

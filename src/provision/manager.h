@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "acme/client.h"
 #include "core/host_port.h"
 #include "core/result.h"
 #include "core/time.h"
@@ -32,9 +33,6 @@
 
 namespace certgate::seal {
 class KeyVault;
-}
-namespace certgate::acme {
-class Client;
 }
 namespace certgate::dns {
 class Resolver;
@@ -46,6 +44,7 @@ struct ManagerOptions {
   std::string directory_url;  // the CA "letsencrypt" maps to
   std::string ca_file;        // extra trust for the CA's own HTTPS
   std::vector<std::string> contacts;  // "mailto:..." for the ACME account
+  std::optional<acme::ExternalAccountBinding> eab;  // for CAs that require one
   std::optional<HostPort> resolver;   // nullopt: the system's
   int concurrency = 8;                // jobs worked on at once
   std::chrono::seconds retry_min{10};

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -84,6 +85,7 @@ std::string JsonString(const json::value& v, std::string_view key) {
 struct PeerOptions {
   int validity_seconds = 0;
   int va_sleep_seconds = 0;
+  std::map<std::string, std::string> eab_keys;  // Pebble then requires EAB
   std::vector<std::string> extra_args;
 };
 
@@ -102,6 +104,7 @@ class AcmeTopology {
     po.dns_server = unbound_->address();
     po.certificate_validity_seconds = options_.validity_seconds;
     po.va_sleep_seconds = options_.va_sleep_seconds;
+    po.eab_keys = options_.eab_keys;
     pebble_ = std::make_unique<Pebble>(po);
     // The data directory outlives each certgate process, for restarts.
     StartCertgate(ServerOptions::InDir(dir_.path() / "data"));
@@ -124,10 +127,13 @@ class AcmeTopology {
     if (api_key_.empty()) api_key_ = server_->api_key();
   }
 
-  // A restart on the same data directory and ports.
-  void RestartCertgate() {
+  // A restart on the same data directory and ports, with other extra flags
+  // and environment when given.
+  void RestartCertgate(std::optional<std::vector<std::string>> extra_args = std::nullopt,
+                       std::map<std::string, std::string> env = {}) {
     server_.reset();
-    StartCertgate(ServerOptions::InDir(dir_.path() / "data"));
+    if (extra_args) options_.extra_args = *extra_args;
+    StartCertgate(ServerOptions::InDir(dir_.path() / "data", std::move(env)));
   }
 
   client::ApiClient Api() const { return server_->Client(api_key_); }
@@ -428,6 +434,31 @@ TEST(AcmeTest, ChangingTheKeyTypeIssuesANewCertificateAndRemovingThePolicyStops)
   json::value after = t.Get(id);
   EXPECT_TRUE(after.as_object().at("certificate_management_status").is_null());
   EXPECT_EQ(JsonString(after.as_object().at("certificate"), "id"), second) << "stays attached";
+}
+
+TEST(AcmeTest, ExternalAccountBindingFromFlagsAndEnvironment) {
+  const std::string hmac = "c2VjcmV0LWhtYWMta2V5LWZvci1jZXJ0Z2F0ZS10ZXN0cw";
+  AcmeTopology t(PeerOptions{.eab_keys = {{"kid-certgate", hmac}}});
+  json::value d = t.CreateManaged("eab.customer.test");
+  t.AddRecords(d);
+  const std::string id = JsonString(d, "id");
+  // Without a binding the CA refuses the account, and the status says so.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto j = ProvisioningJob(t.Get(id));
+        return j && JsonString(*j, "msg").find("externalAccountRequired") != std::string::npos;
+      },
+      seconds(20)))
+      << json::serialize(t.Get(id));
+  // With it (the HMAC key from the environment, not the command line).
+  ASSERT_NO_FATAL_FAILURE(t.RestartCertgate(
+      std::vector<std::string>{"--acme-eab-kid", "kid-certgate"},
+      {{"CERTGATE_ACME_EAB_HMAC_KEY", hmac}}));
+  const std::string cert_id = t.WaitForCertificate(id, seconds(60));
+  ASSERT_FALSE(cert_id.empty());
+  ExpectIssued(t, cert_id, "eab.customer.test", "ecdsa");
+  EXPECT_EQ(ReadFile(t.server().stderr_path()).find(hmac), std::string::npos)
+      << "the HMAC key is a secret";
 }
 
 TEST(AcmeTest, AuthoritativeDnsAnswersEdgeNamesAndRefusesOthers) {

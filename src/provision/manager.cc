@@ -37,8 +37,23 @@ bool IsUsersToFix(const Error& error) {
     return true;
   }
   return acme::IsProblem(error, "rejectedIdentifier") || acme::IsProblem(error, "caa") ||
-         acme::IsProblem(error, "dns") || acme::IsProblem(error, "unauthorized");
+         acme::IsProblem(error, "dns");
 }
+
+// Whether a failed challenge's problem is about the domain (its records, or
+// what answered at it) rather than the CA's own trouble.
+bool IsDomainProblem(const std::optional<acme::Problem>& problem) {
+  if (!problem) return true;  // invalid without a reason: assume the domain
+  static constexpr std::string_view kDomainTypes[] = {
+      "dns", "caa", "connection", "incorrectResponse", "unauthorized", "rejectedIdentifier",
+      "tls"};
+  const std::string suffix = problem->TypeSuffix();
+  return std::find(std::begin(kDomainTypes), std::end(kDomainTypes), suffix) !=
+         std::end(kDomainTypes);
+}
+
+// The longest a CA's Retry-After may park a job.
+constexpr auto kMaxRetryAfter = std::chrono::hours(24 * 7);
 
 std::string WithoutWildcard(std::string_view domain) {
   return std::string(names::WildcardBase(domain));
@@ -226,7 +241,8 @@ Result<void> Manager::RecordProgress(store::ProvisioningJob& job, std::string ms
   job.msg = std::move(msg);
   job.error_code.reset();
   job.retries_at.reset();
-  CG_ASSIGN_OR_RETURN(bool exists, store_.UpdateProvisioningJob(job, false));
+  // Each step renews the hold, so that no other runner takes the job over.
+  CG_ASSIGN_OR_RETURN(bool exists, store_.UpdateProvisioningJob(job, clock_.Now() + kLease));
   if (!exists) {
     return MakeError(ErrorCode::kNotFound, "the job was cancelled (the domain changed)");
   }
@@ -236,7 +252,9 @@ Result<void> Manager::RecordProgress(store::ProvisioningJob& job, std::string ms
 void Manager::RecordFailure(store::ProvisioningJob& job, const Error& error) {
   ++job.failures;
   seconds delay = Backoff(job.failures);
-  if (error.retry_after) delay = std::max(delay, *error.retry_after);
+  if (error.retry_after) {
+    delay = std::max(delay, std::min<seconds>(*error.retry_after, kMaxRetryAfter));
+  }
   const Time now = clock_.Now();
   job.msg = error.code == ErrorCode::kAcmeUnreachable
                 ? "could not reach the certificate authority: " + error.message
@@ -244,7 +262,7 @@ void Manager::RecordFailure(store::ProvisioningJob& job, const Error& error) {
   job.error_code = std::string(IsUsersToFix(error) ? kDnsError : kInternalError);
   job.retries_at = now + delay;
   job.next_run_at = now + delay;
-  auto r = store_.UpdateProvisioningJob(job, true);
+  auto r = store_.UpdateProvisioningJob(job, std::nullopt);
   if (!r) {
     spdlog::error("acme: recording the failure of {} failed: {}", job.id, r.error().message);
   }
@@ -358,12 +376,17 @@ Result<void> Manager::Work(store::ProvisioningJob& job) {
   std::optional<acme::Order> order;
   if (!job.order_url.empty()) {
     auto resumed = acme_->GetOrder(ref, job.order_url);
-    if (resumed && resumed->status != "invalid") {
-      order = std::move(*resumed);
-    } else if (!resumed && acme::IsProblem(resumed.error(), "accountDoesNotExist")) {
+    if (resumed) {
+      if (resumed->status != "invalid") order = std::move(*resumed);
+    } else if (acme::IsProblem(resumed.error(), "accountDoesNotExist")) {
       ForgetAccount(account.id);
       return resumed.error();
+    } else if (resumed.error().code != ErrorCode::kAcmeProblem) {
+      // Unreachable, rate limited, a garbled answer: try this order again
+      // later rather than pile up new ones at the CA.
+      return resumed.error();
     }
+    // Otherwise the CA no longer knows the order (or not for this account).
   }
   if (!order) {
     CG_RETURN_IF_ERROR(RecordProgress(job, "ordering a certificate"));
@@ -385,19 +408,23 @@ Result<void> Manager::Work(store::ProvisioningJob& job) {
                                    "continuing later",
                                    job.domain, options_.attempt_timeout.count()));
     }
-    if (stopping()) {
+    // The CA's Retry-After, within reason for a job that waits in a worker.
+    const seconds pause = retry_after ? std::clamp(*retry_after, seconds(1), seconds(30))
+                                      : options_.poll_interval;
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, pause, [this] { return stop_; })) {
       return MakeError(ErrorCode::kAcmeTimedOut, "certgate is stopping; continuing after restart");
     }
-    seconds pause = retry_after ? std::clamp(*retry_after, seconds(1), seconds(10))
-                                : options_.poll_interval;
-    std::this_thread::sleep_for(pause);
     return {};
   };
   auto order_failed = [&](const std::optional<acme::Problem>& problem) {
     job.order_url.clear();  // the next attempt makes a new order
-    return MakeError(ErrorCode::kAcmeOrderFailed,
+    // Domain problems are the user's to fix (DNS_ERROR); the CA's own are not.
+    return MakeError(IsDomainProblem(problem) ? ErrorCode::kAcmeOrderFailed
+                                              : ErrorCode::kAcmeProblem,
                      fmt::format("the CA could not validate {}: {}", job.domain,
-                                 problem ? problem->detail : "the order became invalid"));
+                                 problem ? acme::DescribeProblem(*problem)
+                                         : "the order became invalid"));
   };
 
   // Challenges: answer each pending authorization, then wait for it.

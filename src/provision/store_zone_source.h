@@ -21,9 +21,11 @@ class StoreZoneSource : public dns::ZoneSource {
     return store_.ListDnsTxtRecords(name);
   }
   // cname_target and acme_challenge_cname_target names live one label under
-  // "cname.<zone>" and "acme.<zone>", which exist only as their parents.
+  // "cname.<zone>" and "acme.<zone>", which exist only as their parents; a
+  // reserved "a.b.<zone>" makes "b.<zone>" exist too.
   Result<bool> HasNamesBelow(std::string_view name) override {
-    return name == cname_parent_ || name == acme_parent_;
+    if (name == cname_parent_ || name == acme_parent_) return true;
+    return store_.HasReservedNamesBelow(name);
   }
 
  private:

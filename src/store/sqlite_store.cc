@@ -392,6 +392,9 @@ constexpr char kInsertJob[] =
     " ON CONFLICT (domain_id) DO NOTHING";
 constexpr char kJobForDomain[] =
     "SELECT " CG_JOB_COLUMNS " FROM provisioning_jobs WHERE domain_id = ?1";
+constexpr char kAnyDueJob[] =
+    "SELECT 1 FROM provisioning_jobs"
+    " WHERE next_run_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1) LIMIT 1";
 constexpr char kDueJobs[] = "SELECT " CG_JOB_COLUMNS " FROM provisioning_jobs"
                             " WHERE next_run_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)"
                             " ORDER BY next_run_at, id LIMIT ?2";
@@ -401,10 +404,12 @@ constexpr char kJobWithKeyType[] =
 constexpr char kLeaseJob[] = "UPDATE provisioning_jobs SET lease_until = ?2 WHERE id = ?1";
 constexpr char kReleaseJobLeases[] =
     "UPDATE provisioning_jobs SET lease_until = NULL WHERE lease_until IS NOT NULL";
+// The key is set once: rotation may have re-sealed it since the runner read it.
 constexpr char kUpdateJob[] =
     "UPDATE provisioning_jobs SET msg = ?2, error_code = ?3, retries_at = ?4, next_run_at = ?5,"
-    " failures = ?6, order_url = ?7, key_version = ?8, sealed_key = ?9,"
-    " lease_until = CASE WHEN ?10 THEN NULL ELSE lease_until END WHERE id = ?1";
+    " failures = ?6, order_url = ?7,"
+    " key_version = CASE WHEN sealed_key IS NULL THEN ?8 ELSE key_version END,"
+    " sealed_key = COALESCE(sealed_key, ?9), lease_until = ?10 WHERE id = ?1";
 constexpr char kDeleteJob[] = "DELETE FROM provisioning_jobs WHERE id = ?1";
 constexpr char kManagedKeyType[] =
     "SELECT policy_key_type, certificate_id FROM reserved_domains WHERE id = ?1";
@@ -421,6 +426,9 @@ constexpr char kPutDnsTxt[] =
     "INSERT INTO acme_dns01_records (name, value, job_id) VALUES (?1, ?2, ?3)"
     " ON CONFLICT (name, value) DO UPDATE SET job_id = excluded.job_id";
 constexpr char kListDnsTxt[] = "SELECT value FROM acme_dns01_records WHERE name = ?1 ORDER BY value";
+constexpr char kReservedBelow[] =
+    "SELECT 1 FROM reserved_domains WHERE length(domain) > length(?1) + 1"
+    " AND substr(domain, -length(?1) - 1) = '.' || ?1 LIMIT 1";
 constexpr char kIsEdgeName[] =
     "SELECT 1 FROM reserved_domains WHERE cname_target = ?1 OR domain = ?1 OR domain = ?2 LIMIT 1";
 
@@ -990,7 +998,8 @@ class SqliteStore final : public Store {
   Result<std::vector<ProvisioningJob>> ClaimDueJobs(Time now, Time lease_until,
                                                     int limit) override;
   Result<void> ReleaseJobLeases() override;
-  Result<bool> UpdateProvisioningJob(const ProvisioningJob& job, bool release) override;
+  Result<bool> UpdateProvisioningJob(const ProvisioningJob& job,
+                                     std::optional<Time> hold_until) override;
   Result<bool> DeleteProvisioningJob(std::string_view id) override;
   Result<bool> CompleteProvisioningJob(const ProvisioningJob& job, const Certificate& cert,
                                        Time renews_at) override;
@@ -999,6 +1008,7 @@ class SqliteStore final : public Store {
   Result<void> PutDnsTxtRecord(std::string_view name, std::string_view value,
                                std::string_view job_id) override;
   Result<std::vector<std::string>> ListDnsTxtRecords(std::string_view name) override;
+  Result<bool> HasReservedNamesBelow(std::string_view name) override;
   Result<bool> IsEdgeName(std::string_view name) override;
   Result<std::optional<std::string>> GetSetting(std::string_view name) override;
   Result<void> SetSetting(std::string_view name, std::string_view value) override;
@@ -1454,6 +1464,13 @@ Result<bool> SqliteStore::UpdateDomain(const Domain& domain) {
       if (!row) return false;
     }
     CG_RETURN_IF_ERROR(CheckAttachable(conn, domain, kOp));
+    std::optional<std::string> attached;
+    {
+      Query cert(conn, kDomainCertificate, kOp);
+      cert.Text(1, domain.id);
+      CG_ASSIGN_OR_RETURN(bool row, cert.Step());
+      if (row) attached = cert.OptionalColumnText(0);
+    }
     Query q(conn, kUpdateDomain, kOp);
     q.Text(1, domain.id).Text(2, domain.account_id);
     BindDomainFields(q, domain);
@@ -1462,6 +1479,12 @@ Result<bool> SqliteStore::UpdateDomain(const Domain& domain) {
     Query stop(conn, kDeleteUnmanagedJob, kOp);
     stop.Text(1, domain.id);
     CG_RETURN_IF_ERROR(stop.Run());
+    if (attached) {
+      // An issued certificate the domain let go of goes (uploaded ones stay).
+      Query orphan(conn, kDeleteOrphanIssuedCert, kOp);
+      orphan.Text(1, *attached);
+      CG_RETURN_IF_ERROR(orphan.Run());
+    }
     return true;
   });
 }
@@ -1845,6 +1868,14 @@ Result<std::vector<ProvisioningJob>> SqliteStore::ClaimDueJobs(Time now, Time le
                                                                int limit) {
   constexpr std::string_view kOp = "claiming provisioning jobs";
   CG_RETURN_IF_ERROR(CheckLimit(limit));
+  {
+    // Mostly nothing is due: find that out without taking the write lock.
+    CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+    Query any(lease.conn(), kAnyDueJob, kOp);
+    any.Int(1, ToUnixSeconds(now));
+    CG_ASSIGN_OR_RETURN(bool due, any.Step());
+    if (!due) return std::vector<ProvisioningJob>();
+  }
   return Write(kOp, [&](Connection& conn) -> Result<std::vector<ProvisioningJob>> {
     std::vector<ProvisioningJob> jobs;
     {
@@ -1874,7 +1905,8 @@ Result<void> SqliteStore::ReleaseJobLeases() {
   });
 }
 
-Result<bool> SqliteStore::UpdateProvisioningJob(const ProvisioningJob& job, bool release) {
+Result<bool> SqliteStore::UpdateProvisioningJob(const ProvisioningJob& job,
+                                                std::optional<Time> hold_until) {
   constexpr std::string_view kOp = "updating a provisioning job";
   return Write(kOp, [&](Connection& conn) -> Result<bool> {
     Query q(conn, kUpdateJob, kOp);
@@ -1886,7 +1918,11 @@ Result<bool> SqliteStore::UpdateProvisioningJob(const ProvisioningJob& job, bool
     }
     q.Int(5, ToUnixSeconds(job.next_run_at)).Int(6, job.failures).Text(7, job.order_url);
     BindJobKey(q, 8, job.private_key);
-    q.Int(10, release ? 1 : 0);
+    if (hold_until) {
+      q.Int(10, ToUnixSeconds(*hold_until));
+    } else {
+      q.Null(10);
+    }
     CG_RETURN_IF_ERROR(q.Run());
     return q.Changes() > 0;
   });
@@ -1987,6 +2023,14 @@ Result<std::vector<std::string>> SqliteStore::ListDnsTxtRecords(std::string_view
   Query q(lease.conn(), kListDnsTxt, kOp);
   q.Text(1, name);
   return ReadTextColumn(q);
+}
+
+Result<bool> SqliteStore::HasReservedNamesBelow(std::string_view name) {
+  constexpr std::string_view kOp = "looking for reserved names below a name";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kReservedBelow, kOp);
+  q.Text(1, name);
+  return q.Step();
 }
 
 Result<bool> SqliteStore::IsEdgeName(std::string_view name) {

@@ -1837,9 +1837,23 @@ TEST_F(SqliteStoreTest, RemovingThePolicyStopsTheJobAndKeepsTheCertificate) {
   EXPECT_EQ(got.renews_at, std::nullopt);
   EXPECT_FALSE(store_->GetProvisioningJobForDomain(d.id)->has_value());
   EXPECT_FALSE(store_->GetHttp01KeyAuthorization("tok-1")->has_value()) << "cascaded";
-  EXPECT_FALSE(*store_->UpdateProvisioningJob(renewal, true));
+  EXPECT_FALSE(*store_->UpdateProvisioningJob(renewal, std::nullopt));
   EXPECT_FALSE(*store_->CompleteProvisioningJob(renewal, MakeIssued(alice_), now));
   EXPECT_TRUE(store_->ListDomainsNeedingCertificates(now + std::chrono::hours(2), 10)->empty());
+
+  // Attaching an uploaded certificate lets the issued one go.
+  Certificate uploaded = Insert(alice_);
+  got.certificate_id = uploaded.id;
+  ASSERT_TRUE(*store_->UpdateDomain(got));
+  EXPECT_FALSE(store_->GetCertificate(alice_, issued.id)->has_value());
+  // Managed again, then issued again: deleting the domain deletes that one.
+  got.policy = ManagementPolicy{};
+  ASSERT_TRUE(*store_->UpdateDomain(got));
+  ProvisioningJob again = MakeJob(got, now);
+  ASSERT_TRUE(*store_->InsertProvisioningJob(again));
+  issued = MakeIssued(alice_);
+  ASSERT_TRUE(*store_->CompleteProvisioningJob(again, issued, now + std::chrono::hours(1)));
+  EXPECT_TRUE(store_->GetCertificate(alice_, uploaded.id)->has_value()) << "uploads stay";
 
   // Deleting the domain deletes the certificate issued for it.
   ASSERT_EQ(store_->DeleteDomain(alice_, d.id)->status, Status::kDeleted);
@@ -1872,7 +1886,7 @@ TEST_F(SqliteStoreTest, JobsAreClaimedOnceUpdatedAndReleased) {
   job.msg = "ordering";
   job.order_url = "https://ca.test/order/1";
   job.private_key = SealedKey{2, {1, 2, 0, 3}};
-  ASSERT_TRUE(*store_->UpdateProvisioningJob(job, false));
+  ASSERT_TRUE(*store_->UpdateProvisioningJob(job, lease));
   EXPECT_TRUE(store_->ClaimDueJobs(now + std::chrono::seconds(2), lease, 10)->size() == 1)
       << "only the third";
   job.msg = "the CA could not be reached";
@@ -1880,7 +1894,7 @@ TEST_F(SqliteStoreTest, JobsAreClaimedOnceUpdatedAndReleased) {
   job.failures = 1;
   job.retries_at = now + std::chrono::seconds(30);
   job.next_run_at = *job.retries_at;
-  ASSERT_TRUE(*store_->UpdateProvisioningJob(job, true));
+  ASSERT_TRUE(*store_->UpdateProvisioningJob(job, std::nullopt));
   auto stored = **store_->GetProvisioningJobForDomain(job.domain_id);
   EXPECT_EQ(stored.msg, job.msg);
   EXPECT_EQ(stored.error_code, job.error_code);
@@ -1907,6 +1921,9 @@ TEST_F(SqliteStoreTest, JobsAreClaimedOnceUpdatedAndReleased) {
   EXPECT_FALSE(*store_->ReplaceSealedKey(job.id, *job.private_key, resealed)) << "compare and swap";
   EXPECT_EQ((**store_->GetProvisioningJobForDomain(job.domain_id)).private_key, resealed);
   EXPECT_EQ(*store_->CountSealedKeysNotAtVersion(3), 0);
+  // A runner's stale copy of the key never undoes the rotation.
+  ASSERT_TRUE(*store_->UpdateProvisioningJob(job, std::nullopt));
+  EXPECT_EQ((**store_->GetProvisioningJobForDomain(job.domain_id)).private_key, resealed);
 }
 
 TEST_F(SqliteStoreTest, AcmeAccountsOnePerDirectoryAndRotatable) {
@@ -1964,6 +1981,10 @@ TEST_F(SqliteStoreTest, ChallengeAnswersAndEdgeNames) {
   EXPECT_FALSE(*store_->IsEdgeName("y.x.bob.certgate.test"));
   EXPECT_FALSE(*store_->IsEdgeName("k1.acme.certgate.test"));
   EXPECT_FALSE(*store_->IsEdgeName("nothing.certgate.test"));
+  EXPECT_TRUE(*store_->HasReservedNamesBelow("bob.certgate.test"));
+  EXPECT_TRUE(*store_->HasReservedNamesBelow("certgate.test"));
+  EXPECT_FALSE(*store_->HasReservedNamesBelow("app.certgate.test"));
+  EXPECT_FALSE(*store_->HasReservedNamesBelow("ob.certgate.test")) << "labels, not characters";
 
   ASSERT_TRUE(*store_->DeleteProvisioningJob(job.id));
   EXPECT_FALSE(store_->GetHttp01KeyAuthorization("tokA")->has_value());

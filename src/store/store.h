@@ -316,9 +316,12 @@ class Store {
   // Releases every job lease: for a store only this process runs jobs on
   // (SQLite), at startup, so jobs a killed process held resume at once.
   virtual Result<void> ReleaseJobLeases() = 0;
-  // Writes msg, error_code, retries_at, next_run_at, failures, order_url and
-  // private_key; release ends the runner's hold. False if the job is gone.
-  virtual Result<bool> UpdateProvisioningJob(const ProvisioningJob& job, bool release) = 0;
+  // Writes msg, error_code, retries_at, next_run_at, failures and order_url,
+  // and private_key if the job has none yet (a job's key is set once, so a
+  // runner's stale copy never undoes a key rotation). hold_until extends the
+  // runner's hold; nullopt ends it. False if the job is gone.
+  virtual Result<bool> UpdateProvisioningJob(const ProvisioningJob& job,
+                                             std::optional<Time> hold_until) = 0;
   virtual Result<bool> DeleteProvisioningJob(std::string_view id) = 0;
   // In one transaction: inserts the issued certificate, attaches it to the
   // job's domain with renews_at and the job's key type, deletes the
@@ -336,6 +339,9 @@ class Store {
   virtual Result<void> PutDnsTxtRecord(std::string_view name, std::string_view value,
                                        std::string_view job_id) = 0;
   virtual Result<std::vector<std::string>> ListDnsTxtRecords(std::string_view name) = 0;
+  // Whether some reserved domain lies strictly below name (so that name
+  // exists in DNS as an empty non-terminal).
+  virtual Result<bool> HasReservedNamesBelow(std::string_view name) = 0;
   // Whether name is a domain's cname_target or a reserved domain itself (the
   // authoritative DNS answers these with the edge's addresses). A reserved
   // wildcard "*.x" covers the name one label below x.

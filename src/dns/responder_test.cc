@@ -651,7 +651,12 @@ TEST_F(DnsResponderTest, SurvivesRandomAndMutatedInput) {
     for (int f = 0; f < 3; ++f) msg[rng() % msg.size()] = static_cast<uint8_t>(rng());
     TcpSend(conn->get(), msg);
   }
+  // The flood may still be queued (slowly, under sanitizers): a query that
+  // times out meanwhile is asked again; one that is answered must be right.
   Dig d = DigUdp("abc.cname.certgate.test", "A");
+  for (int attempt = 0; attempt < 10 && d.status.empty(); ++attempt) {
+    d = DigUdp("abc.cname.certgate.test", "A");
+  }
   EXPECT_EQ(d.status, "NOERROR") << d.raw;
   EXPECT_EQ(RunDig(port_, {"+tcp", "certgate.test", "SOA"}).status, "NOERROR");
 }

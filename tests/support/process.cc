@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,6 +60,7 @@ Process::Process(std::vector<std::string> argv, std::map<std::string, std::strin
     err_fd = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   }
 
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
@@ -66,6 +68,11 @@ Process::Process(std::vector<std::string> argv, std::map<std::string, std::strin
     dup2(out_pipe[1], 1);
     if (err_fd >= 0) dup2(err_fd, 2);
     setpgid(0, 0);  // its own group, so that a kill reaches its children too
+    // If the test dies without running destructors (a crash), so does the
+    // peer, rather than lingering on its port. (Tied to the forking thread:
+    // processes are started from the thread that owns them.)
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // the parent died before prctl
     execve(c_argv[0], c_argv.data(), c_env.data());
     _exit(127);
   }

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 
 #include "acme/client.h"
@@ -233,8 +234,11 @@ std::chrono::seconds Manager::Backoff(int failures) const {
   const int doublings = std::clamp(failures - 1, 0, 20);
   const double base = static_cast<double>(options_.retry_min.count()) * std::pow(2.0, doublings);
   const double capped = std::min(base, static_cast<double>(options_.retry_max.count()));
-  // Up to a quarter more, so that many jobs failing together spread out.
-  return seconds(static_cast<int64_t>(capped * (1.0 + 0.25 * Jitter())));
+  // Up to a quarter more, so that many jobs failing together spread out;
+  // rounded to whole seconds at random (stochastically), so that short
+  // delays spread too rather than all truncating to the same second.
+  const double jittered = capped * (1.0 + 0.25 * Jitter());
+  return seconds(static_cast<int64_t>(std::floor(jittered + Jitter())));
 }
 
 Result<void> Manager::RecordProgress(store::ProvisioningJob& job, std::string msg) {

@@ -385,12 +385,13 @@ Result<void> Manager::Work(store::ProvisioningJob& job) {
     } else if (acme::IsProblem(resumed.error(), "accountDoesNotExist")) {
       ForgetAccount(account.id);
       return resumed.error();
-    } else if (resumed.error().code != ErrorCode::kAcmeProblem) {
-      // Unreachable, rate limited, a garbled answer: try this order again
-      // later rather than pile up new ones at the CA.
+    } else if (resumed.error().code == ErrorCode::kAcmeUnreachable ||
+               resumed.error().code == ErrorCode::kAcmeRateLimited) {
+      // Try this order again later rather than pile up new ones at the CA.
       return resumed.error();
     }
-    // Otherwise the CA no longer knows the order (or not for this account).
+    // Otherwise the CA no longer knows the order (a 404, or not for this
+    // account after it forgot the old one): make a new one.
   }
   if (!order) {
     CG_RETURN_IF_ERROR(RecordProgress(job, "ordering a certificate"));

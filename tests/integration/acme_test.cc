@@ -5,12 +5,20 @@
 //   zones for the customer's zone and certgate's own zone),
 //   and `certgate serve` with its authoritative DNS, its HTTP listener (where
 //   Pebble sends HTTP-01 checks) and its TLS edge.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
 #include <functional>
 #include <map>
 #include <memory>
@@ -82,9 +90,119 @@ std::string JsonString(const json::value& v, std::string_view key) {
   return ::testing::AssertionFailure() << "verify failed: " << X509_verify_cert_error_string(err);
 }
 
+// A TCP relay between Pebble's HTTP-01 checks and certgate's HTTP listener
+// that can hold connections: while held, a check stays connected and
+// unanswered, so an order is certainly in flight for as long as the test
+// needs (no timing luck). Released, it relays held and new connections.
+class HoldingRelay {
+ public:
+  explicit HoldingRelay(uint16_t target_port) : target_port_(target_port) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(listen_fd_, 64) != 0) {
+      throw std::runtime_error("relay: cannot listen");
+    }
+    socklen_t len = sizeof addr;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    accept_thread_ = std::thread([this] { AcceptLoop(); });
+  }
+  ~HoldingRelay() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+      held_ = false;
+    }
+    cv_.notify_all();
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    ::close(listen_fd_);
+    accept_thread_.join();
+    for (auto& t : workers_) t.join();
+  }
+  uint16_t port() const { return port_; }
+  void Hold() {
+    std::lock_guard lock(mu_);
+    held_ = true;
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      held_ = false;
+    }
+    cv_.notify_all();
+  }
+  // Connections that arrived while held and are waiting.
+  int waiting() {
+    std::lock_guard lock(mu_);
+    return waiting_;
+  }
+
+ private:
+  void AcceptLoop() {
+    for (;;) {
+      int fd = ::accept(listen_fd_, nullptr, nullptr);
+      if (fd < 0) return;
+      std::lock_guard lock(mu_);
+      if (stopping_) {
+        ::close(fd);
+        return;
+      }
+      workers_.emplace_back([this, fd] { Serve(fd); });
+    }
+  }
+  void Serve(int client) {
+    {
+      std::unique_lock lock(mu_);
+      ++waiting_;
+      cv_.wait(lock, [this] { return !held_; });
+      --waiting_;
+      if (stopping_) {
+        ::close(client);
+        return;
+      }
+    }
+    int upstream = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(target_port_);
+    if (::connect(upstream, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      pollfd fds[2] = {{client, POLLIN, 0}, {upstream, POLLIN, 0}};
+      char buf[16384];
+      for (bool open = true; open;) {
+        if (::poll(fds, 2, 30000) <= 0) break;
+        for (int i = 0; i < 2 && open; ++i) {
+          if (fds[i].revents == 0) continue;
+          ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+          if (n <= 0 || ::write(fds[1 - i].fd, buf, static_cast<size_t>(n)) != n) open = false;
+        }
+      }
+    }
+    ::close(upstream);
+    ::close(client);
+  }
+
+  const uint16_t target_port_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread accept_thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false;      // GUARDED_BY(mu_)
+  bool stopping_ = false;  // GUARDED_BY(mu_)
+  int waiting_ = 0;        // GUARDED_BY(mu_)
+  std::vector<std::thread> workers_;  // GUARDED_BY(mu_) for emplace
+};
+
 struct PeerOptions {
   int validity_seconds = 0;
-  int va_sleep_seconds = 0;
+  // Pebble's HTTP-01 checks go through a HoldingRelay the test controls.
+  bool relay_http01 = false;
   std::map<std::string, std::string> eab_keys;  // Pebble then requires EAB
   std::vector<std::string> extra_args;
 };
@@ -101,9 +219,12 @@ class AcmeTopology {
         {kCustomer, "127.0.0.1", customer_->dns_port()}, {kBase, "127.0.0.1", dns_port_}});
     PebbleOptions po;
     po.http_port = http_port_;
+    if (options_.relay_http01) {
+      relay_ = std::make_unique<HoldingRelay>(http_port_);
+      po.http_port = relay_->port();
+    }
     po.dns_server = unbound_->address();
     po.certificate_validity_seconds = options_.validity_seconds;
-    po.va_sleep_seconds = options_.va_sleep_seconds;
     po.eab_keys = options_.eab_keys;
     pebble_ = std::make_unique<Pebble>(po);
     // The data directory outlives each certgate process, for restarts.
@@ -197,6 +318,7 @@ class AcmeTopology {
   }
 
   uint16_t dns_port() const { return dns_port_; }
+  HoldingRelay& relay() { return *relay_; }
   ChallTestSrv& customer() { return *customer_; }
   Pebble& pebble() { return *pebble_; }
   CertgateServer& server() { return *server_; }
@@ -206,6 +328,7 @@ class AcmeTopology {
   TempDir dir_;
   uint16_t dns_port_ = 0;
   uint16_t http_port_ = 0;
+  std::unique_ptr<HoldingRelay> relay_;
   std::unique_ptr<ChallTestSrv> customer_;
   std::unique_ptr<Unbound> unbound_;
   std::unique_ptr<Pebble> pebble_;
@@ -319,12 +442,27 @@ TEST(AcmeTest, MissingCnameIsADnsErrorNamingTheRecordUntilItAppears) {
   ExpectIssued(t, cert_id, "late.customer.test", "ecdsa");
 }
 
-TEST(AcmeTest, CaDownShowsTheFailureAndRetriesUntilItIsBack) {
-  AcmeTopology t;
-  t.pebble().Stop();
+// Whether the domain's job has an order and its key stored, read from the
+// store's file (the API does not show order URLs).
+bool OrderStored(AcmeTopology& t, const std::string& domain_id) {
+  const std::filesystem::path db = t.server().data_dir() / "certgate.db";
+  return RunCommand({"/usr/bin/sqlite3", db.string(),
+                     "SELECT order_url <> '' AND sealed_key IS NOT NULL FROM provisioning_jobs "
+                     "WHERE domain_id = '" + domain_id + "'"})
+      .out.starts_with("1");
+}
+
+TEST(AcmeTest, CaDownMidOrderShowsTheFailureAndRetriesUntilItIsBack) {
+  AcmeTopology t(PeerOptions{.relay_http01 = true});
+  t.relay().Hold();  // the CA's check waits: the order stays in flight
   json::value d = t.CreateManaged("outage.customer.test");
   t.AddRecords(d);
   const std::string id = JsonString(d, "id");
+  ASSERT_TRUE(Eventually([&] { return t.relay().waiting() > 0; }, seconds(30)))
+      << json::serialize(t.Get(id));
+  ASSERT_TRUE(OrderStored(t, id));
+  t.pebble().Stop();  // mid-order
+  t.relay().Release();
   json::value job;
   ASSERT_TRUE(Eventually(
       [&] {
@@ -333,12 +471,16 @@ TEST(AcmeTest, CaDownShowsTheFailureAndRetriesUntilItIsBack) {
         job = *j;
         return true;
       },
-      seconds(20)))
+      seconds(30)))
       << json::serialize(t.Get(id));
   EXPECT_FALSE(JsonString(job, "retries_at").empty()) << json::serialize(job);
-  EXPECT_NE(JsonString(job, "msg").find("reach"), std::string::npos) << json::serialize(job);
+  EXPECT_NE(JsonString(job, "msg").find("could not reach the certificate authority"),
+            std::string::npos)
+      << json::serialize(job);
+  EXPECT_TRUE(t.Get(id).as_object().at("certificate").is_null());
 
-  // Pebble comes back with no memory of anything (new accounts, new root).
+  // Pebble comes back with no memory of anything (the order, the account,
+  // its root): certgate registers again, orders again, and gets it.
   t.pebble().Start();
   const std::string cert_id = t.WaitForCertificate(id, seconds(60));
   ASSERT_FALSE(cert_id.empty());
@@ -346,25 +488,18 @@ TEST(AcmeTest, CaDownShowsTheFailureAndRetriesUntilItIsBack) {
 }
 
 TEST(AcmeTest, SigkillMidOrderResumesWithoutLosingTheKey) {
-  // The CA waits before each check, so there is an order in flight to kill.
-  AcmeTopology t(PeerOptions{.va_sleep_seconds = 4});
+  AcmeTopology t(PeerOptions{.relay_http01 = true});
+  t.relay().Hold();  // the CA's check waits: the order stays in flight
   json::value d = t.CreateManaged("crash.customer.test");
   t.AddRecords(d);
   const std::string id = JsonString(d, "id");
-  const std::filesystem::path db = t.server().data_dir() / "certgate.db";
-  auto job_row = [&] {
-    return RunCommand({"/usr/bin/sqlite3", db.string(),
-                       "SELECT order_url <> '' AND sealed_key IS NOT NULL FROM provisioning_jobs "
-                       "WHERE domain_id = '" + id + "'"})
-        .out;
-  };
-  ASSERT_TRUE(Eventually([&] { return job_row().starts_with("1"); }, seconds(30)))
+  ASSERT_TRUE(Eventually([&] { return t.relay().waiting() > 0; }, seconds(30)))
       << json::serialize(t.Get(id));
   t.server().Kill();
   // Killed mid-order: the job, its order and its sealed key are on disk.
-  ASSERT_TRUE(job_row().starts_with("1")) << "the order finished before the kill";
-
+  ASSERT_TRUE(OrderStored(t, id));
   ASSERT_NO_FATAL_FAILURE(t.RestartCertgate());
+  t.relay().Release();
   const std::string cert_id = t.WaitForCertificate(id, seconds(90));
   ASSERT_FALSE(cert_id.empty());
   ExpectIssued(t, cert_id, "crash.customer.test", "ecdsa");

@@ -1,6 +1,7 @@
 #include "acme/client.h"
 
 #include <openssl/evp.h>
+#include <openssl/x509v3.h>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -193,6 +194,7 @@ Result<Directory> Client::GetDirectory() {
   CG_ASSIGN_OR_RETURN(dir.new_order, RequiredString(obj, "newOrder", kContext));
   CG_ASSIGN_OR_RETURN(dir.revoke_cert, OptionalString(obj, "revokeCert", kContext));
   CG_ASSIGN_OR_RETURN(dir.key_change, OptionalString(obj, "keyChange", kContext));
+  CG_ASSIGN_OR_RETURN(dir.renewal_info, OptionalString(obj, "renewalInfo", kContext));
   if (const json::value* meta = obj.if_contains("meta"); meta != nullptr && meta->is_object()) {
     CG_ASSIGN_OR_RETURN(dir.terms_of_service,
                         OptionalString(meta->get_object(), "termsOfService", kContext));
@@ -412,6 +414,72 @@ Result<CertificateChain> Client::DownloadCertificate(const AccountRef& account,
   chain.pem = std::move(response.body);
   chain.alternate_urls = LinksWithRel(response, "alternate");
   return chain;
+}
+
+Result<std::string> Client::RenewalCertId(X509* leaf) {
+  // Read from the extension itself (not OpenSSL's cached view, which wants
+  // a whole, signed certificate).
+  std::unique_ptr<AUTHORITY_KEYID, decltype(&AUTHORITY_KEYID_free)> aki(
+      static_cast<AUTHORITY_KEYID*>(
+          X509_get_ext_d2i(leaf, NID_authority_key_identifier, nullptr, nullptr)),
+      &AUTHORITY_KEYID_free);
+  const ASN1_OCTET_STRING* akid = aki ? aki->keyid : nullptr;
+  if (akid == nullptr || ASN1_STRING_length(akid) <= 0) {
+    return BadResponse("identifying the certificate for renewal information",
+                       "the certificate has no authority key identifier");
+  }
+  // The serial's DER, less its tag and (short-form: serials are at most 20
+  // bytes) length octets: the value with its sign byte, as RFC 9773 wants.
+  unsigned char* der = nullptr;
+  const int der_len = i2d_ASN1_INTEGER(X509_get0_serialNumber(leaf), &der);
+  if (der_len < 3 || der[1] >= 0x80) {
+    OPENSSL_free(der);
+    return BadResponse("identifying the certificate for renewal information",
+                       "the certificate's serial number cannot be encoded");
+  }
+  std::string id = Base64UrlEncode(std::span<const uint8_t>(
+                       ASN1_STRING_get0_data(akid), static_cast<size_t>(ASN1_STRING_length(akid)))) +
+                   "." +
+                   Base64UrlEncode(std::span<const uint8_t>(der + 2, static_cast<size_t>(der_len - 2)));
+  OPENSSL_free(der);
+  return id;
+}
+
+Result<std::optional<RenewalWindow>> Client::GetRenewalInfo(X509* leaf) {
+  constexpr std::string_view kContext = "reading the CA's renewal information";
+  CG_ASSIGN_OR_RETURN(Directory directory, GetDirectory());
+  if (directory.renewal_info.empty()) return std::optional<RenewalWindow>();
+  CG_ASSIGN_OR_RETURN(std::string cert_id, RenewalCertId(leaf));
+  std::string url = directory.renewal_info;
+  if (!url.ends_with('/')) url += '/';
+  url += cert_id;
+  CG_ASSIGN_OR_RETURN(HttpResponse response,
+                      transport_->Send(http::verb::get, url, "", "", kMaxJsonBytes));
+  KeepNonce(response);
+  if (response.status != 200) {
+    Error e = MakeError(response.status >= 500 || response.status == 429
+                            ? ErrorCode::kAcmeUnreachable
+                            : ErrorCode::kAcmeBadResponse,
+                        fmt::format("{}: HTTP {}", kContext, response.status));
+    e.retry_after = RetryAfterOf(response);
+    return e;
+  }
+  CG_ASSIGN_OR_RETURN(json::object obj, JsonBody(response, kContext));
+  const json::value* window = obj.if_contains("suggestedWindow");
+  if (window == nullptr || !window->is_object()) {
+    return BadResponse(kContext, "the answer has no 'suggestedWindow' object");
+  }
+  CG_ASSIGN_OR_RETURN(std::string start, RequiredString(window->get_object(), "start", kContext));
+  CG_ASSIGN_OR_RETURN(std::string end, RequiredString(window->get_object(), "end", kContext));
+  auto start_time = ParseRfc3339(start);
+  auto end_time = ParseRfc3339(end);
+  if (!start_time || !end_time) {
+    return BadResponse(kContext, "the suggested window's times are not RFC 3339");
+  }
+  if (*end_time <= *start_time) {
+    return BadResponse(kContext, "the suggested window ends before it starts");
+  }
+  return std::optional<RenewalWindow>(RenewalWindow{*start_time, *end_time, RetryAfterOf(response)});
 }
 
 Result<std::string> Client::KeyAuthorization(EVP_PKEY* account_key, std::string_view token) {

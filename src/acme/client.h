@@ -41,9 +41,11 @@
 #include <vector>
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "acme/problem.h"
 #include "core/result.h"
+#include "core/time.h"
 
 namespace certgate::acme {
 
@@ -67,6 +69,7 @@ struct ClientOptions {
 // The directory (RFC 8555 §7.1.1).
 struct Directory {
   std::string new_nonce, new_account, new_order, revoke_cert, key_change;
+  std::string renewal_info;  // ACME Renewal Information (RFC 9773), "" if not offered
   std::string terms_of_service;          // meta.termsOfService, may be ""
   bool external_account_required = false;  // meta.externalAccountRequired
 };
@@ -119,6 +122,14 @@ struct Order {
   std::optional<std::chrono::seconds> retry_after;
 };
 
+// The CA's suggested renewal window for a certificate (RFC 9773).
+struct RenewalWindow {
+  Time start;
+  Time end;
+  // When to ask again (the response's Retry-After), if the CA said.
+  std::optional<std::chrono::seconds> retry_after;
+};
+
 struct CertificateChain {
   std::string pem;  // leaf first, as the CA sent it
   std::vector<std::string> alternate_urls;  // Link: rel="alternate" (RFC 8555 §7.4.2)
@@ -163,6 +174,16 @@ class Client {
   Result<CertificateChain> DownloadCertificate(const AccountRef& account, std::string_view url);
 
   // token "." base64url(JWK thumbprint) (RFC 8555 §8.1): the HTTP-01 body.
+  // The CA's renewal window for an issued leaf certificate (an
+  // unauthenticated GET of renewalInfo/<certID>); nullopt when the CA offers
+  // no renewalInfo. Errors as for the other calls; kAcmeBadResponse for a
+  // window whose end is not after its start.
+  Result<std::optional<RenewalWindow>> GetRenewalInfo(X509* leaf);
+  // RFC 9773's certificate identifier: base64url(authority key identifier)
+  // "." base64url(DER of the serial number's value). Error kAcmeBadResponse
+  // for a certificate without an authority key identifier.
+  static Result<std::string> RenewalCertId(X509* leaf);
+
   static Result<std::string> KeyAuthorization(EVP_PKEY* account_key, std::string_view token);
   // base64url(SHA-256(key authorization)): the DNS-01 TXT value (§8.4).
   static Result<std::string> Dns01TxtValue(EVP_PKEY* account_key, std::string_view token);

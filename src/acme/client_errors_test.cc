@@ -15,7 +15,9 @@
 
 #include "acme/client.h"
 #include "acme/jws.h"
+#include "pki/ossl_ptr.h"
 #include "pki/testing/cert_factory.h"
+#include <openssl/x509v3.h>
 
 namespace certgate::acme {
 namespace {
@@ -81,7 +83,8 @@ class FakeCa {
       res.set(http::field::content_type, "application/json");
       res.body() = json::serialize(json::object{{"newNonce", url("/nonce")},
                                                 {"newAccount", url("/acct")},
-                                                {"newOrder", url("/order")}});
+                                                {"newOrder", url("/order")},
+                                                {"renewalInfo", url("/ari")}});
       return res;
     }
     if (req.method() == http::verb::head && req.target() == "/nonce") {
@@ -228,6 +231,83 @@ TEST(AcmeClientErrorsTest, NoncesComeFromResponsesAndBadNonceIsRetriedBoundedly)
   EXPECT_TRUE(IsProblem(refused.error(), "badNonce")) << refused.error().message;
   EXPECT_EQ(posts.load(), 4);  // the request and 3 retries
   EXPECT_EQ(client->bad_nonce_retries(), 3u);
+}
+
+}  // namespace
+}  // namespace certgate::acme
+
+namespace certgate::acme {
+namespace {
+
+// A certificate with RFC 9773's example authority key identifier and serial.
+pki::X509Ptr Rfc9773ExampleCertificate() {
+  pki::X509Ptr cert(X509_new());
+  BIGNUM* serial = nullptr;
+  BN_hex2bn(&serial, "0087654321");
+  BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(cert.get()));
+  BN_free(serial);
+  static constexpr unsigned char kKeyId[] = {0x69, 0x88, 0x5B, 0x6B, 0x87, 0x46, 0x40,
+                                             0x41, 0xE1, 0xB3, 0x7B, 0x84, 0x7B, 0xA0,
+                                             0xAE, 0x2C, 0xDE, 0x01, 0xC8, 0xD4};
+  AUTHORITY_KEYID* akid = AUTHORITY_KEYID_new();
+  akid->keyid = ASN1_OCTET_STRING_new();
+  ASN1_OCTET_STRING_set(akid->keyid, kKeyId, sizeof kKeyId);
+  X509_add1_ext_i2d(cert.get(), NID_authority_key_identifier, akid, 0, 0);
+  AUTHORITY_KEYID_free(akid);
+  return cert;
+}
+
+TEST(AcmeRenewalInfoTest, CertIdMatchesTheRfcExample) {
+  pki::X509Ptr cert = Rfc9773ExampleCertificate();
+  auto id = Client::RenewalCertId(cert.get());
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  EXPECT_EQ(*id, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
+  pki::X509Ptr bare(X509_new());
+  EXPECT_EQ(Client::RenewalCertId(bare.get()).error().code, ErrorCode::kAcmeBadResponse);
+}
+
+TEST(AcmeRenewalInfoTest, WindowIsReadFromTheCertificatesUrl) {
+  std::mutex mu;
+  std::string asked;
+  int answer = 0;
+  FakeCa ca([&](const Request& req) {
+    std::lock_guard lock(mu);
+    asked = std::string(req.target());
+    if (answer == 0) {
+      Response res = Json(http::status::ok, "application/json",
+                          R"({"suggestedWindow": {"start": "2026-12-01T00:00:00Z",)"
+                          R"( "end": "2026-12-03T12:30:00.5Z"},)"
+                          R"( "explanationURL": "https://ca.test/why"})");
+      res.set(http::field::retry_after, "21600");
+      return res;
+    }
+    if (answer == 1) {
+      return Json(http::status::ok, "application/json",
+                  R"({"suggestedWindow": {"start": "2026-12-03T00:00:00Z",)"
+                  R"( "end": "2026-12-01T00:00:00Z"}})");
+    }
+    return Json(http::status::ok, "application/json", R"({"window": {}})");
+  });
+  auto client = MakeClient(ca);
+  pki::X509Ptr cert = Rfc9773ExampleCertificate();
+  auto window = client->GetRenewalInfo(cert.get());
+  ASSERT_TRUE(window.ok()) << window.error().message;
+  ASSERT_TRUE(window->has_value());
+  EXPECT_EQ(asked, "/ari/aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
+  EXPECT_EQ((*window)->start, ParseRfc3339("2026-12-01T00:00:00Z"));
+  EXPECT_EQ((*window)->end, ParseRfc3339("2026-12-03T12:30:00Z"));
+  EXPECT_EQ((*window)->retry_after, std::chrono::seconds(21600));
+  {
+    std::lock_guard lock(mu);
+    answer = 1;
+  }
+  EXPECT_EQ(client->GetRenewalInfo(cert.get()).error().code, ErrorCode::kAcmeBadResponse)
+      << "a window that ends before it starts";
+  {
+    std::lock_guard lock(mu);
+    answer = 2;
+  }
+  EXPECT_EQ(client->GetRenewalInfo(cert.get()).error().code, ErrorCode::kAcmeBadResponse);
 }
 
 }  // namespace

@@ -350,6 +350,26 @@ void Manager::ForgetAccount(const std::string& id) {
   if (!r) spdlog::error("acme: forgetting account {} failed: {}", id, r.error().message);
 }
 
+Time Manager::RenewalTime(X509* leaf, const pki::CertificateInfo& info) {
+  // Inside the CA's ACME Renewal Information window when it offers one, at a
+  // random point (RFC 9773 §4.2)...
+  auto window = acme_->GetRenewalInfo(leaf);
+  if (!window) {
+    spdlog::warn("acme: renewal information for {} unavailable, renewing at two thirds of its "
+                 "lifetime: {}",
+                 info.subject_common_name, window.error().message);
+  } else if (*window) {
+    const auto span = (*window)->end - (*window)->start;
+    const Time at = (*window)->start +
+                    std::chrono::duration_cast<Time::duration>(span * Jitter());
+    return std::max(at, clock_.Now());
+  }
+  // ...else at two thirds of the lifetime, less up to a thirtieth for jitter.
+  const auto lifetime = info.not_after - info.not_before;
+  const auto jitter = std::chrono::duration_cast<Time::duration>(lifetime * (Jitter() / 30.0));
+  return info.not_before + lifetime * 2 / 3 - jitter;
+}
+
 Result<void> Manager::Work(store::ProvisioningJob& job) {
   // The domain as it is now: it may have changed since the job was made.
   CG_ASSIGN_OR_RETURN(auto domain, store_.GetDomain(job.account_id, job.domain_id));
@@ -523,10 +543,7 @@ Result<void> Manager::Work(store::ProvisioningJob& job) {
   cert.not_after = info.not_after;
   CG_ASSIGN_OR_RETURN(cert.private_key, SealKey(vault_, key.get(), cert.id));
 
-  // Renew at two thirds of the lifetime, less up to a thirtieth for jitter.
-  const auto lifetime = info.not_after - info.not_before;
-  const auto jitter = std::chrono::duration_cast<Time::duration>(lifetime * (Jitter() / 30.0));
-  const Time renews_at = info.not_before + lifetime * 2 / 3 - jitter;
+  const Time renews_at = RenewalTime(chain.leaf(), info);
 
   CG_ASSIGN_OR_RETURN(bool attached, store_.CompleteProvisioningJob(job, cert, renews_at));
   if (!attached) {

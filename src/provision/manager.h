@@ -29,6 +29,7 @@
 #include "core/host_port.h"
 #include "core/result.h"
 #include "core/time.h"
+#include "pki/certificate.h"
 #include "store/store.h"
 
 namespace certgate::seal {
@@ -82,6 +83,8 @@ class Manager {
   Result<void> RecordProgress(store::ProvisioningJob& job, std::string msg);
   void RecordFailure(store::ProvisioningJob& job, const Error& error);
   std::chrono::seconds Backoff(int failures) const;
+  // When an issued certificate is due for renewal.
+  Time RenewalTime(X509* leaf, const pki::CertificateInfo& info);
   bool stopping() const;
 
   struct Account;

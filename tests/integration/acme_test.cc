@@ -615,6 +615,19 @@ TEST(AcmeTest, AuthoritativeDnsAnswersEdgeNamesAndRefusesOthers) {
   EXPECT_NE(dig("cname." + std::string(kBase), "A").find("status: NOERROR"), std::string::npos);
   EXPECT_NE(dig(kBase, "SOA").find("SOA"), std::string::npos);
   EXPECT_NE(dig("example.org", "A").find("REFUSED"), std::string::npos);
+
+  // The HTTP listener: unknown or malformed ACME tokens are 404 (never a
+  // redirect, which a CA would follow to the edge's https), anything else
+  // is redirected to https.
+  const std::string http = "http://127.0.0.1:" + std::to_string(t.server().http_port());
+  auto status = [&](const std::string& path) {
+    return RunCommand({"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H",
+                       "Host: dns.customer.test", http + path})
+        .out;
+  };
+  EXPECT_EQ(status("/.well-known/acme-challenge/unknownToken_1"), "404");
+  EXPECT_EQ(status("/.well-known/acme-challenge/not%20a%20token"), "404");
+  EXPECT_EQ(status("/somewhere"), "308");
 }
 
 }  // namespace

@@ -36,22 +36,6 @@ std::string Fqdn(std::string_view host) {
   return out;
 }
 
-std::string Tail(const std::string& s, size_t n = 3000) {
-  return s.size() <= n ? s : "..." + s.substr(s.size() - n);
-}
-
-bool Accepts(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
 }  // namespace
 
 ChallTestSrv::ChallTestSrv() {
@@ -91,12 +75,12 @@ bool ChallTestSrv::TryStart(std::string* why, bool* port_collision) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   while (std::chrono::steady_clock::now() < deadline) {
     if (!process_->running()) break;
-    if (Accepts(management_port_) && Accepts(http01_port_) && Accepts(dns_port_)) return true;
+    if (AcceptsTcp(management_port_) && AcceptsTcp(http01_port_) && AcceptsTcp(dns_port_)) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   std::string log = Log();
   *port_collision = log.find("address already in use") != std::string::npos;
-  *why = (process_->running() ? "no answer within 15 s; log:\n" : "it exited; log:\n") + Tail(log);
+  *why = (process_->running() ? "no answer within 15 s; log:\n" : "it exited; log:\n") + LogTail(log);
   process_.reset();
   return false;
 }
@@ -116,7 +100,7 @@ void ChallTestSrv::Call(std::string_view path, const std::string& json_body) {
                            {}, std::nullopt, std::chrono::seconds(10));
   if (r.exit_code != 0) {
     throw std::runtime_error(fmt::format("pebble-challtestsrv {} {} failed ({}): {}\nlog:\n{}",
-                                         path, json_body, r.exit_code, r.err, Tail(Log())));
+                                         path, json_body, r.exit_code, r.err, LogTail(Log())));
   }
 }
 

@@ -31,29 +31,12 @@ std::string Quote(std::string_view s) {
   return out + "\"";
 }
 
-std::string Tail(const std::string& s, size_t n = 3000) {
-  return s.size() <= n ? s : "..." + s.substr(s.size() - n);
-}
-
 void Run(std::vector<std::string> argv, std::string_view what) {
   RunResult r = RunCommand(std::move(argv));
   if (r.exit_code != 0) {
     throw std::runtime_error(fmt::format("Pebble harness: {} failed ({}): {}", what, r.exit_code,
-                                         Tail(r.err + r.out)));
+                                         LogTail(r.err + r.out)));
   }
-}
-
-// True when something accepts TCP connections on 127.0.0.1:port.
-bool Accepts(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
 }
 
 }  // namespace
@@ -154,13 +137,13 @@ bool Pebble::TryStart(std::string* why, bool* port_collision) {
   while (std::chrono::steady_clock::now() < deadline) {
     if (!process_->running()) break;
     // The management listener starts first; the ACME one last.
-    if (Accepts(management_port_) && Accepts(port_)) return true;
+    if (AcceptsTcp(management_port_) && AcceptsTcp(port_)) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   std::string log = Log();
   *port_collision = log.find("address already in use") != std::string::npos;
-  *why = process_->running() ? "no answer within 20 s; log:\n" + Tail(log)
-                             : "it exited; log:\n" + Tail(log);
+  *why = process_->running() ? "no answer within 20 s; log:\n" + LogTail(log)
+                             : "it exited; log:\n" + LogTail(log);
   Stop();
   return false;
 }
@@ -216,7 +199,7 @@ std::string Pebble::FetchAll(std::string_view kind) const {
     if (r.exit_code == 22 && i > 0) break;  // HTTP error: no such alternate
     if (r.exit_code != 0 || r.out.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
       throw std::runtime_error(fmt::format("Pebble harness: fetching /{}/{} failed ({}): {}",
-                                           kind, i, r.exit_code, Tail(r.err + r.out)));
+                                           kind, i, r.exit_code, LogTail(r.err + r.out)));
     }
     pem += r.out;
     if (pem.back() != '\n') pem += '\n';

@@ -228,6 +228,22 @@ uint16_t PickFreePort(bool udp_too) {
   throw std::runtime_error("no free port on 127.0.0.1");
 }
 
+bool AcceptsTcp(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+std::string LogTail(const std::string& log, size_t n) {
+  return log.size() <= n ? log : "..." + log.substr(log.size() - n);
+}
+
 std::string ReadFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

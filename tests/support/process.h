@@ -82,6 +82,12 @@ class TempDir {
 // it to someone else before the peer binds it, so starters retry on failure.
 uint16_t PickFreePort(bool udp_too = false);
 
+// True when something accepts TCP connections on 127.0.0.1:port.
+bool AcceptsTcp(uint16_t port);
+
+// The last n characters of a log, marked as cut when it was longer.
+std::string LogTail(const std::string& log, size_t n = 3000);
+
 std::string ReadFile(const std::filesystem::path& path);
 void WriteFile(const std::filesystem::path& path, std::string_view data);
 

@@ -7,11 +7,6 @@
 // Not <ldns/ldns.h>: it declares DNSSEC key functions with OpenSSL types
 // that OPENSSL_NO_DEPRECATED hides.
 #include <ldns/dname.h>
-#include <ldns/rbtree.h>  // before host2wire.h, which uses it
-#include <ldns/host2wire.h>
-#include <ldns/packet.h>
-#include <ldns/resolver.h>
-#include <ldns/rr.h>
 #include <ldns/wire2host.h>
 
 #include <array>
@@ -19,6 +14,9 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <memory>
 #include <random>
+// Last: ldns's C headers define true and false as macros.
+#include "dns/ldns_util.h"
+#include <ldns/resolver.h>  // after packet.h, which it needs
 
 namespace certgate::dns {
 namespace {
@@ -33,17 +31,10 @@ constexpr size_t kMaxUdpAnswer = 4096;
 // CNAME chains longer than this are not followed.
 constexpr int kMaxChain = 16;
 
-struct PktFree {
-  void operator()(ldns_pkt* p) const noexcept { ldns_pkt_free(p); }
-};
-using PktPtr = std::unique_ptr<ldns_pkt, PktFree>;
-struct RdfFree {
-  void operator()(ldns_rdf* p) const noexcept { ldns_rdf_deep_free(p); }
-};
-using RdfPtr = std::unique_ptr<ldns_rdf, RdfFree>;
 struct ResolverFree {
   void operator()(ldns_resolver* p) const noexcept { ldns_resolver_deep_free(p); }
 };
+
 // A domain name as certgate stores names: lower-case, no trailing dot.
 // Bytes that cannot appear in a host name are written as \DDD (RFC 1035
 // master-file escapes), dots inside labels as "\.", so that such a name
@@ -321,13 +312,9 @@ Result<Answer> Query(const std::vector<HostPort>& servers, std::chrono::millisec
   if (!query) return MakeError(ErrorCode::kInternal, "cannot build a DNS query");
   ldns_pkt_set_id(query.get(), id);
   ldns_pkt_set_edns_udp_size(query.get(), kUdpSize);
-  uint8_t* raw = nullptr;
-  size_t size = 0;
-  if (ldns_pkt2wire(&raw, query.get(), &size) != LDNS_STATUS_OK || raw == nullptr) {
-    return MakeError(ErrorCode::kInternal, "cannot encode a DNS query");
-  }
-  std::vector<uint8_t> wire(raw, raw + size);
-  LDNS_FREE(raw);
+  std::optional<std::vector<uint8_t>> encoded = ToWire(query.get());
+  if (!encoded) return MakeError(ErrorCode::kInternal, "cannot encode a DNS query");
+  std::vector<uint8_t> wire = std::move(*encoded);
 
   std::vector<udp::endpoint> endpoints;
   for (const auto& s : servers) {

@@ -5,10 +5,6 @@
 #include <fmt/format.h>
 // Not <ldns/ldns.h>: it declares DNSSEC key functions with OpenSSL types
 // that OPENSSL_NO_DEPRECATED hides.
-#include <ldns/rbtree.h>  // before host2wire.h, which uses it
-#include <ldns/host2wire.h>
-#include <ldns/packet.h>
-#include <ldns/rr.h>
 #include <ldns/wire2host.h>
 #include <spdlog/spdlog.h>
 
@@ -20,6 +16,8 @@
 #include <optional>
 #include <span>
 #include <thread>
+// Last: ldns's C headers define true and false as macros.
+#include "dns/ldns_util.h"
 
 namespace certgate::dns {
 namespace {
@@ -40,26 +38,6 @@ constexpr size_t kMaxTcpMessage = 65535;
 // A TXT character-string holds at most 255 bytes.
 constexpr size_t kMaxCharacterString = 255;
 constexpr uint8_t kRcodeFormErr = LDNS_RCODE_FORMERR;
-
-struct PktFree {
-  void operator()(ldns_pkt* p) const noexcept { ldns_pkt_free(p); }
-};
-using PktPtr = std::unique_ptr<ldns_pkt, PktFree>;
-struct RrFree {
-  void operator()(ldns_rr* p) const noexcept { ldns_rr_free(p); }
-};
-using RrPtr = std::unique_ptr<ldns_rr, RrFree>;
-struct WireFree {
-  void operator()(uint8_t* p) const noexcept { LDNS_FREE(p); }
-};
-
-std::optional<std::vector<uint8_t>> ToWire(const ldns_pkt* pkt) {
-  uint8_t* raw = nullptr;
-  size_t size = 0;
-  if (ldns_pkt2wire(&raw, pkt, &size) != LDNS_STATUS_OK || raw == nullptr) return std::nullopt;
-  std::unique_ptr<uint8_t, WireFree> owned(raw);
-  return std::vector<uint8_t>(raw, raw + size);
-}
 
 // An answer that only has a header: for queries whose question we cannot or
 // will not read. Keeps the id, opcode and RD of the query.

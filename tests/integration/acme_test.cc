@@ -26,6 +26,7 @@
 #include <string>
 #include <thread>
 
+#include "core/time.h"
 #include "support/api_helpers.h"
 #include "support/certgate_server.h"
 #include "support/challtestsrv.h"
@@ -532,8 +533,13 @@ TEST(AcmeTest, RenewsBeforeExpiryWithoutDroppingConnections) {
   EXPECT_EQ(held->PeerSerial(), first_serial);
   EXPECT_NE(held->Http("GET", "/", "renew.customer.test").status, 0);
 
+  const std::string first_not_after = JsonString(t.Certificate(first), "not_after");
   const std::string second = t.WaitForCertificate(id, seconds(45), first);
   ASSERT_FALSE(second.empty());
+  // Renewed before the first one expired.
+  auto expiry = ParseRfc3339(first_not_after);
+  ASSERT_TRUE(expiry.has_value()) << first_not_after;
+  EXPECT_LT(std::chrono::system_clock::now(), *expiry);
   ExpectIssued(t, second, "renew.customer.test", "ecdsa");
   const std::string second_serial = JsonString(t.Certificate(second), "serial_number");
   EXPECT_NE(second_serial, first_serial);

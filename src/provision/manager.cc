@@ -9,6 +9,7 @@
 
 #include "acme/client.h"
 #include "core/ids.h"
+#include "dns/required_records.h"
 #include "dns/resolver.h"
 #include "names/domain_name.h"
 #include "pki/certificate.h"
@@ -55,10 +56,6 @@ bool IsDomainProblem(const std::optional<acme::Problem>& problem) {
 
 // The longest a CA's Retry-After may park a job.
 constexpr auto kMaxRetryAfter = std::chrono::hours(24 * 7);
-
-std::string WithoutWildcard(std::string_view domain) {
-  return std::string(names::WildcardBase(domain));
-}
 
 double Jitter() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -297,25 +294,12 @@ Result<void> Manager::CheckDnsRecords(const store::Domain& domain) {
                                  "({}); start it with --resolver",
                                  resolver_error_));
   }
-  auto check = [&](const std::string& name, const std::string& target) -> Result<void> {
-    CG_ASSIGN_OR_RETURN(auto found, resolver_->LookupCname(name));
-    if (!found) {
-      return MakeError(ErrorCode::kDnsRecordMissing,
-                       fmt::format("waiting for the DNS record {} CNAME {}: create it at your "
-                                   "DNS provider (no CNAME for {} was found)",
-                                   name, target, name));
+  for (const dns::RequiredRecord& record : dns::RequiredRecords(
+           domain.domain, domain.cname_target, domain.acme_challenge_cname_target)) {
+    CG_ASSIGN_OR_RETURN(dns::RecordCheck check, dns::CheckRecord(*resolver_, record));
+    if (check.state != dns::RecordState::kPresent) {
+      return MakeError(ErrorCode::kDnsRecordMissing, dns::DescribeProblem(record, check));
     }
-    if (*found != target) {
-      return MakeError(ErrorCode::kDnsRecordMissing,
-                       fmt::format("the DNS record {} is a CNAME to {}; it must be a CNAME to {}",
-                                   name, *found, target));
-    }
-    return {};
-  };
-  CG_RETURN_IF_ERROR(check(domain.domain, *domain.cname_target));
-  if (domain.acme_challenge_cname_target) {
-    CG_RETURN_IF_ERROR(check("_acme-challenge." + WithoutWildcard(domain.domain),
-                             *domain.acme_challenge_cname_target));
   }
   return {};
 }

@@ -5,24 +5,13 @@
 #include <vector>
 
 #include "api/call.h"
+#include "api/dashboard.h"
 #include "api/problem.h"
 
 namespace certgate::api {
 namespace {
 
 constexpr std::string_view kSupportedVersion = "2";
-
-constexpr std::string_view kIndexPage = R"(<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>certgate</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem">
-<h1>certgate</h1>
-<p>The API is running at this address. Send your API key as
-<code>Authorization: Bearer &lt;api key&gt;</code>, for example
-<code>curl -H "Authorization: Bearer $CERTGATE_API_KEY" /tls_certificates</code>.</p>
-<p>The web dashboard is not part of this build yet.</p>
-</body></html>
-)";
 
 // A Host header we are willing to echo into URLs: host[:port] characters only.
 bool IsSaneHost(std::string_view host) {
@@ -45,6 +34,22 @@ Response MethodNotAllowed(const Call& call, std::string_view allowed) {
   return res;
 }
 
+// The DNS lookups of the dashboard's record check are bounded by a shorter
+// timeout than provisioning's: a person is waiting for the page.
+constexpr std::chrono::milliseconds kRecordCheckTimeout{3000};
+
+DomainsApi MakeDomainsApi(store::Store& store, const Clock& clock,
+                          const ApiServiceOptions& options) {
+  auto resolver =
+      dns::Resolver::Create(dns::ResolverOptions{options.resolver, kRecordCheckTimeout});
+  if (!resolver) {
+    return DomainsApi(store, clock, options.base_domain, nullptr,
+                      fmt::format("certgate has no DNS resolver: {}", resolver.error().message));
+  }
+  return DomainsApi(store, clock, options.base_domain,
+                    std::make_unique<dns::Resolver>(std::move(*resolver)), "");
+}
+
 }  // namespace
 
 ApiService::ApiService(store::Store& store, seal::KeyVault& vault, const Clock& clock,
@@ -52,7 +57,7 @@ ApiService::ApiService(store::Store& store, seal::KeyVault& vault, const Clock& 
     : store_(store),
       options_(std::move(options)),
       certificates_(store, vault, clock),
-      domains_(store, clock, options_.base_domain),
+      domains_(MakeDomainsApi(store, clock, options_)),
       endpoints_(store, vault, clock) {}
 
 std::string ApiService::BaseUrl(const Request& req, const RequestContext& ctx) const {
@@ -77,17 +82,20 @@ Response ApiService::Handle(Request& req, const RequestContext& ctx) {
   if (!segments.empty() && segments.back().empty()) segments.pop_back();  // trailing slash
   const http::verb method = req.method();
 
-  // Unauthenticated pages.
-  if (segments.empty() || (segments.size() == 1 && segments[0] == "healthz")) {
-    if (method != http::verb::get && method != http::verb::head) return MethodNotAllowed(call, "GET");
-    Response res{http::status::ok, req.version()};
-    if (segments.empty()) {
-      res.set(http::field::content_type, "text/html; charset=utf-8");
-      res.body() = kIndexPage;
-    } else {
-      res.set(http::field::content_type, "text/plain");
-      res.body() = "ok\n";
+  // Unauthenticated: the dashboard's files and the health check.
+  const bool read = method == http::verb::get || method == http::verb::head;
+  if (segments.empty() || segments[0] == "assets") {
+    if (read) {
+      if (auto page = DashboardResponse(call.target.path(), req)) return std::move(*page);
+    } else if (segments.empty()) {
+      return MethodNotAllowed(call, "GET");
     }
+  }
+  if (segments.size() == 1 && segments[0] == "healthz") {
+    if (!read) return MethodNotAllowed(call, "GET");
+    Response res{http::status::ok, req.version()};
+    res.set(http::field::content_type, "text/plain");
+    res.body() = "ok\n";
     res.prepare_payload();
     return res;
   }
@@ -104,10 +112,12 @@ Response ApiService::Handle(Request& req, const RequestContext& ctx) {
     kNone,
     kCertificates,
     kCertificate,
+    kCertificateChain,
     kDomains,
     kDomain,
     kDomainCertificate,
     kDomainPolicy,
+    kDomainDnsRecords,
     kEndpoints,
     kEndpoint,
   };
@@ -116,6 +126,7 @@ Response ApiService::Handle(Request& req, const RequestContext& ctx) {
   if (collection == "tls_certificates") {
     if (segments.size() == 1) route = Route::kCertificates;
     if (segments.size() == 2) route = Route::kCertificate;
+    if (segments.size() == 3 && segments[2] == "chain") route = Route::kCertificateChain;
   } else if (collection == "reserved_domains") {
     if (segments.size() == 1) route = Route::kDomains;
     if (segments.size() == 2) route = Route::kDomain;
@@ -123,6 +134,7 @@ Response ApiService::Handle(Request& req, const RequestContext& ctx) {
     if (segments.size() == 3 && segments[2] == "certificate_management_policy") {
       route = Route::kDomainPolicy;
     }
+    if (segments.size() == 3 && segments[2] == "dns_records") route = Route::kDomainDnsRecords;
   } else if (collection == "endpoints") {
     if (segments.size() == 1) route = Route::kEndpoints;
     if (segments.size() == 2) route = Route::kEndpoint;
@@ -151,6 +163,9 @@ Response ApiService::Handle(Request& req, const RequestContext& ctx) {
       if (patch) return certificates_.Update(call, segments[1]);
       if (del) return certificates_.Delete(call, segments[1]);
       return MethodNotAllowed(call, "GET, PATCH, DELETE");
+    case Route::kCertificateChain:
+      if (get) return certificates_.Chain(call, segments[1]);
+      return MethodNotAllowed(call, "GET");
     case Route::kDomains:
       if (get) return domains_.List(call);
       if (post) return domains_.Create(call);
@@ -166,6 +181,9 @@ Response ApiService::Handle(Request& req, const RequestContext& ctx) {
     case Route::kDomainPolicy:
       if (del) return domains_.RemovePolicy(call, segments[1]);
       return MethodNotAllowed(call, "DELETE");
+    case Route::kDomainDnsRecords:
+      if (get) return domains_.DnsRecords(call, segments[1]);
+      return MethodNotAllowed(call, "GET");
     case Route::kEndpoints:
       if (get) return endpoints_.List(call);
       if (post) return endpoints_.Create(call);

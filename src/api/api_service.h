@@ -1,15 +1,18 @@
 // ApiService: the REST API behind HttpServer. Checks the version header,
 // routes, authenticates, and hands the request to the resource. Also serves
-// the dashboard's page at "/" and "/healthz" without authentication.
+// the dashboard ("/" and its files under "/assets/") and "/healthz" without
+// authentication.
 // Thread-safe: Handle may run on many worker threads at once.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "api/certificates_api.h"
 #include "api/domains_api.h"
 #include "api/endpoints_api.h"
 #include "api/http_types.h"
+#include "core/host_port.h"
 #include "core/time.h"
 #include "seal/key_vault.h"
 #include "store/store.h"
@@ -22,6 +25,9 @@ struct ApiServiceOptions {
   std::string public_url;
   // The service's own domain (see DomainsApi).
   std::string base_domain = "certgate.localhost";
+  // The recursive resolver for checking users' DNS records (the dashboard's
+  // "does certgate see it"); nullopt: the system's.
+  std::optional<HostPort> resolver;
 };
 
 class ApiService {

@@ -142,6 +142,27 @@ Response CertificatesApi::Get(Call& call, std::string_view id) {
   return JsonResponse(call, http::status::ok, *out);
 }
 
+Response CertificatesApi::Chain(Call& call, std::string_view id) {
+  if (!IsValidId(kIdPrefix, id)) return Fail(call, NotFound(id));
+  auto cert = store_.GetCertificate(call.account().id, id);
+  if (!cert) return Fail(call, Internal(call, "reading the certificate", cert.error()));
+  if (!*cert) return Fail(call, NotFound(id));
+  auto chain = pki::ParseStoredChain((*cert)->certificate_pem);
+  if (!chain) return Fail(call, Internal(call, "reading the stored chain", chain.error()));
+  json::array entries;
+  for (const pki::ChainEntry& e : pki::DescribeChain(*chain)) {
+    entries.push_back(json::object{{"subject", e.subject},
+                                   {"issuer", e.issuer},
+                                   {"not_before", FormatRfc3339(e.not_before)},
+                                   {"not_after", FormatRfc3339(e.not_after)},
+                                   {"sha256_fingerprint", e.sha256_fingerprint}});
+  }
+  return JsonResponse(
+      call, http::status::ok,
+      json::object{{"certificates", std::move(entries)},
+                   {"uri", fmt::format("{}/{}/{}/chain", call.base_url, kCollection, id)}});
+}
+
 Response CertificatesApi::Update(Call& call, std::string_view id) {
   if (!IsValidId(kIdPrefix, id)) return Fail(call, NotFound(id));
   auto body = JsonBody::Parse(call.req.body());

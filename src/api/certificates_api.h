@@ -27,6 +27,10 @@ class CertificatesApi {
   Response Get(Call& call, std::string_view id);
   Response Update(Call& call, std::string_view id);
   Response Delete(Call& call, std::string_view id);
+  // certgate's own GET /tls_certificates/{id}/chain: each certificate of the
+  // chain in readable form (subject, issuer, validity, SHA-256 fingerprint),
+  // leaf first, for the dashboard's chain view.
+  Response Chain(Call& call, std::string_view id);
 
  private:
   Result<boost::json::object> ToJson(const Call& call, const store::Certificate& cert);

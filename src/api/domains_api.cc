@@ -5,6 +5,7 @@
 
 #include "api/json_body.h"
 #include "core/ids.h"
+#include "dns/required_records.h"
 #include "names/domain_name.h"
 #include "pki/certificate.h"
 
@@ -263,6 +264,38 @@ Response DomainsApi::Get(Call& call, std::string_view id) {
   if (!d) return Fail(call, d.error());
   if (!*d) return Fail(call, NotFound(id));
   return JsonResponse(call, http::status::ok, ToJson(call, **d));
+}
+
+Response DomainsApi::DnsRecords(Call& call, std::string_view id) {
+  auto d = Load(call, id);
+  if (!d) return Fail(call, d.error());
+  if (!*d) return Fail(call, NotFound(id));
+  const store::Domain& domain = **d;
+  json::array records;
+  for (const dns::RequiredRecord& record : dns::RequiredRecords(
+           domain.domain, domain.cname_target, domain.acme_challenge_cname_target)) {
+    json::object o{{"name", record.name}, {"type", record.type}, {"value", record.value}};
+    if (!resolver_) {
+      o["status"] = "unknown";
+      o["msg"] =
+          fmt::format("certgate has no DNS resolver to check this record ({})", resolver_error_);
+    } else if (auto check = dns::CheckRecord(*resolver_, record); !check) {
+      o["status"] = "unknown";
+      o["msg"] = fmt::format("could not check this record: {}", check.error().message);
+    } else if (check->state == dns::RecordState::kPresent) {
+      o["status"] = "present";
+      o["msg"] = "certgate sees this record";
+    } else {
+      o["status"] = check->state == dns::RecordState::kMissing ? "missing" : "wrong_target";
+      o["msg"] = dns::DescribeProblem(record, *check);
+    }
+    records.push_back(std::move(o));
+  }
+  return JsonResponse(
+      call, http::status::ok,
+      json::object{{"records", std::move(records)},
+                   {"checked_at", FormatRfc3339(clock_.Now())},
+                   {"uri", fmt::format("{}/{}/{}/dns_records", call.base_url, kCollection, id)}});
 }
 
 Response DomainsApi::Update(Call& call, std::string_view id) {

@@ -4,10 +4,12 @@
 // domain names are unique across all accounts. Thread-safe.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "api/call.h"
 #include "core/time.h"
+#include "dns/resolver.h"
 #include "store/store.h"
 
 namespace certgate::api {
@@ -16,8 +18,15 @@ class DomainsApi {
  public:
   // base_domain: the service's own domain; its subdomains need neither a
   // certificate nor a policy, and CNAME targets live under it.
-  DomainsApi(store::Store& store, const Clock& clock, std::string base_domain)
-      : store_(store), clock_(clock), base_domain_(std::move(base_domain)) {}
+  // resolver: checks the user's DNS records for DnsRecords; null when
+  // certgate has none (resolver_error says why).
+  DomainsApi(store::Store& store, const Clock& clock, std::string base_domain,
+             std::unique_ptr<dns::Resolver> resolver, std::string resolver_error)
+      : store_(store),
+        clock_(clock),
+        base_domain_(std::move(base_domain)),
+        resolver_(std::move(resolver)),
+        resolver_error_(std::move(resolver_error)) {}
 
   Response Create(Call& call);
   Response List(Call& call);
@@ -26,6 +35,10 @@ class DomainsApi {
   Response Delete(Call& call, std::string_view id);
   Response DetachCertificate(Call& call, std::string_view id);
   Response RemovePolicy(Call& call, std::string_view id);
+  // certgate's own GET /reserved_domains/{id}/dns_records: the records the
+  // user must create at their DNS provider and whether certgate sees each
+  // one now (looked up through the resolver at the time of the call).
+  Response DnsRecords(Call& call, std::string_view id);
 
  private:
   boost::json::object ToJson(const Call& call, const store::Domain& domain) const;
@@ -41,6 +54,8 @@ class DomainsApi {
   store::Store& store_;
   const Clock& clock_;
   const std::string base_domain_;
+  const std::unique_ptr<dns::Resolver> resolver_;
+  const std::string resolver_error_;
 };
 
 }  // namespace certgate::api

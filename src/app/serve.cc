@@ -151,7 +151,7 @@ int RunServe(const ServeOptions& options) {
 
   net::io_context io(1);
   net::thread_pool workers(static_cast<size_t>(std::max(1, options.api_workers)));
-  api::ApiService service(store, vault, clock, api::ApiServiceOptions{options.api_url, base_domain});
+  api::ApiService service(store, vault, clock, api::ApiServiceOptions{options.api_url, base_domain, resolver_addr});
   api::HttpServer server(
       io, workers,
       [&service](api::Request& req, const api::RequestContext& ctx) {

@@ -1,7 +1,10 @@
 // /tls_certificates over real HTTP against a running `certgate serve`:
 // uploads of every accepted kind, every refused input (each leaving nothing
-// written), and get, list, update, delete.
+// written), and get, list, update, delete, and the chain view.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include <functional>
 
@@ -435,6 +438,56 @@ TEST_F(CertificatesApiTest, DeleteAnswers204ThenTheCertificateIsGone) {
   EXPECT_TRUE(IsError(Call(Client(), verb::get, "/tls_certificates/" + id), 404, 101, id));
   EXPECT_TRUE(IsError(Call(Client(), verb::delete_, "/tls_certificates/" + id), 404, 101, id));
   EXPECT_EQ(CountCertificates(Client()), 0u);
+}
+
+// The SHA-256 of a certificate's DER, as the chain view shows it.
+std::string Fingerprint(X509* cert) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  X509_digest(cert, EVP_sha256(), md, &n);
+  std::string out;
+  for (unsigned int i = 0; i < n; ++i) out += fmt::format("{}{:02x}", i ? ":" : "", md[i]);
+  return out;
+}
+
+TEST_F(CertificatesApiTest, ChainDescribesEachCertificateLeafFirst) {
+  CertSpec spec;
+  spec.common_name = "chain.example.com";
+  spec.dns_names = {"chain.example.com"};
+  auto chain = MakeChain(TestKeyType::kEcP256, spec);
+  ApiResult up = Call(Client(), verb::post, "/tls_certificates",
+                      UploadBody(chain.BundleWithRootPem(), KeyPemPkcs8(chain.leaf_key.get())));
+  ASSERT_EQ(up.status, 201) << up.raw;
+  const std::string id = Str(up.json.as_object(), "id");
+
+  ApiResult r = Call(Client(), verb::get, "/tls_certificates/" + id + "/chain");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.json.at("uri"),
+            json::value(server_->api_url() + "/tls_certificates/" + id + "/chain"));
+  const json::array& certs = r.json.at("certificates").as_array();
+  ASSERT_EQ(certs.size(), 3u);
+  X509* expected[] = {chain.leaf.get(), chain.intermediate.get(), chain.root.get()};
+  for (size_t i = 0; i < 3; ++i) {
+    const json::object& c = certs[i].as_object();
+    EXPECT_EQ(Str(c, "sha256_fingerprint"), Fingerprint(expected[i])) << i;
+    EXPECT_NE(Str(c, "not_before"), "<missing>");
+    EXPECT_NE(Str(c, "not_after"), "<missing>");
+  }
+  EXPECT_NE(Str(certs[0].as_object(), "subject").find("CN=chain.example.com"), std::string::npos);
+  // Each one is issued by the next.
+  EXPECT_EQ(Str(certs[0].as_object(), "issuer"), Str(certs[1].as_object(), "subject"));
+  EXPECT_EQ(Str(certs[1].as_object(), "issuer"), Str(certs[2].as_object(), "subject"));
+  EXPECT_EQ(Str(certs[2].as_object(), "issuer"), Str(certs[2].as_object(), "subject"));
+  EXPECT_EQ(Str(certs[0].as_object(), "not_after"), Str(up.json.as_object(), "not_after"));
+
+  EXPECT_TRUE(
+      IsError(Call(Client(), verb::get, "/tls_certificates/cert_2OEmZ6CE8wZrZW8lRQVjNoFTafd/chain"),
+              404, 101, "cert_2OEmZ6CE8wZrZW8lRQVjNoFTafd"));
+  EXPECT_TRUE(
+      IsError(CallRaw(server_->Client(""), verb::get, "/tls_certificates/" + id + "/chain", ""),
+              401, 104, ""));
+  EXPECT_TRUE(IsError(Call(Client(), verb::delete_, "/tls_certificates/" + id + "/chain"), 405, 103,
+                      "GET"));
 }
 
 }  // namespace

@@ -89,14 +89,29 @@ TEST_F(ApiConventionsTest, UnknownPathsAndMethods) {
                       405, 103, "GET, PATCH, DELETE"));
 }
 
-TEST_F(ApiConventionsTest, HealthAndIndexNeedNoKey) {
+TEST_F(ApiConventionsTest, HealthAndDashboardNeedNoKey) {
   auto anonymous = server_->Client("");
   ApiResult health = CallRaw(anonymous, verb::get, "/healthz", "");
   EXPECT_EQ(health.status, 200);
   EXPECT_EQ(health.raw, "ok\n");
   ApiResult index = CallRaw(anonymous, verb::get, "/", "");
   EXPECT_EQ(index.status, 200);
-  EXPECT_NE(index.raw.find("certgate"), std::string::npos);
+  EXPECT_EQ(index.http.Header("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_NE(index.raw.find(R"(<script type="module" src="/assets/app.js">)"), std::string::npos);
+  // The pages keep to their own origin: no inline script, no framing.
+  const std::string csp = index.http.Header("Content-Security-Policy");
+  EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("frame-ancestors 'none'"), std::string::npos) << csp;
+  EXPECT_EQ(index.http.Header("X-Content-Type-Options"), "nosniff");
+  ApiResult js = CallRaw(anonymous, verb::get, "/assets/api.js", "");
+  EXPECT_EQ(js.status, 200);
+  EXPECT_EQ(js.http.Header("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_NE(js.raw.find("export async function request"), std::string::npos);
+  ApiResult css = CallRaw(anonymous, verb::get, "/assets/app.css", "");
+  EXPECT_EQ(css.http.Header("Content-Type"), "text/css; charset=utf-8");
+  // Unknown files and other methods get the API's own errors.
+  EXPECT_TRUE(IsError(CallRaw(anonymous, verb::get, "/assets/missing.js", ""), 404, 102, ""));
+  EXPECT_TRUE(IsError(CallRaw(anonymous, verb::post, "/", ""), 405, 103, "GET"));
 }
 
 TEST_F(ApiConventionsTest, OversizedBodyIs413BeforeTheBodyIsRead) {

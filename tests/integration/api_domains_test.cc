@@ -1,10 +1,12 @@
 // /reserved_domains and /endpoints over real HTTP: the happy paths and every
 // refused input, each a 400 with a clear message and nothing written.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "pki/testing/cert_factory.h"
 #include "support/api_helpers.h"
 #include "support/certgate_server.h"
+#include "support/challtestsrv.h"
 
 namespace certgate::testing {
 namespace {
@@ -347,6 +349,91 @@ TEST_F(EndpointsApiTest, APolicyCertificateIsSealedAndNeverReturned) {
                              {"actions", json::array{json::object{{"type", "terminate-tls"},
                                                                   {"config", bad_config}}}}}}}})}});
   EXPECT_TRUE(IsError(refused, 400, 505, "does not cover own.example.com"));
+}
+
+// One record of GET /reserved_domains/{id}/dns_records, as a string for
+// comparison: "name type value status".
+std::string Record(const json::value& v) {
+  const json::object& o = v.as_object();
+  return fmt::format("{} {} {} {}", std::string_view(o.at("name").as_string()),
+                     std::string_view(o.at("type").as_string()),
+                     std::string_view(o.at("value").as_string()),
+                     std::string_view(o.at("status").as_string()));
+}
+
+TEST(DomainDnsRecordsTest, ShowsTheRecordsToCreateAndWhetherCertgateSeesThem) {
+  ChallTestSrv dns;
+  ServerOptions options;
+  options.extra_args = {"--resolver", dns.dns_address()};
+  auto server = CertgateServer::Start(options);
+  ASSERT_NE(server, nullptr);
+  auto client = server->Client();
+  ApiResult d = Call(client, verb::post, "/reserved_domains",
+                     json::object{{"domain", "*.records.example.net"}});
+  ASSERT_EQ(d.status, 201) << d.raw;
+  const std::string id(d.json.at("id").as_string());
+  const std::string cname(d.json.at("cname_target").as_string());
+  const std::string acme(d.json.at("acme_challenge_cname_target").as_string());
+  const std::string path = "/reserved_domains/" + id + "/dns_records";
+
+  ApiResult r = Call(client, verb::get, path);
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.json.at("uri"), json::value(server->api_url() + path));
+  EXPECT_TRUE(r.json.at("checked_at").is_string());
+  const json::array* records = &r.json.at("records").as_array();
+  ASSERT_EQ(records->size(), 2u) << r.raw;
+  EXPECT_EQ(Record((*records)[0]), "*.records.example.net CNAME " + cname + " missing");
+  EXPECT_EQ(Record((*records)[1]),
+            "_acme-challenge.records.example.net CNAME " + acme + " missing");
+  EXPECT_NE(std::string_view((*records)[1].at("msg").as_string()).find("create it"),
+            std::string::npos)
+      << r.raw;
+
+  // A record pointing elsewhere is named as such, with what certgate found.
+  dns.SetCname("_acme-challenge.records.example.net", "elsewhere.example.org");
+  r = Call(client, verb::get, path);
+  records = &r.json.at("records").as_array();
+  EXPECT_EQ(Record((*records)[1]),
+            "_acme-challenge.records.example.net CNAME " + acme + " wrong_target");
+  EXPECT_NE(std::string_view((*records)[1].at("msg").as_string()).find("elsewhere.example.org"),
+            std::string::npos)
+      << r.raw;
+
+  dns.SetCname("_acme-challenge.records.example.net", acme);
+  r = Call(client, verb::get, path);
+  records = &r.json.at("records").as_array();
+  EXPECT_EQ(Record((*records)[1]),
+            "_acme-challenge.records.example.net CNAME " + acme + " present");
+
+  // A name under the service's own domain needs no record.
+  ApiResult own = Call(client, verb::post, "/reserved_domains",
+                       json::object{{"domain", "app.certgate.localhost"}});
+  ASSERT_EQ(own.status, 201) << own.raw;
+  r = Call(client, verb::get,
+           "/reserved_domains/" + std::string(own.json.at("id").as_string()) + "/dns_records");
+  EXPECT_EQ(r.json.at("records"), json::array{}) << r.raw;
+
+  EXPECT_TRUE(IsError(
+      Call(client, verb::get, "/reserved_domains/rd_2OEmZ6CE8wZrZW8lRQVjNoFTafd/dns_records"), 404,
+      101, "rd_2OEmZ6CE8wZrZW8lRQVjNoFTafd"));
+  EXPECT_TRUE(IsError(Call(client, verb::post, path, json::object{}), 405, 103, "GET"));
+}
+
+TEST_F(DomainsApiTest, DnsRecordsSayWhenTheResolverCannotBeAsked) {
+  // The fixture's server asks a resolver at a port where nothing listens.
+  ApiResult d = Reserve({{"domain", "unchecked.example.net"}});
+  ASSERT_EQ(d.status, 201) << d.raw;
+  ApiResult r =
+      Call(*client_, verb::get,
+           "/reserved_domains/" + std::string(d.json.at("id").as_string()) + "/dns_records");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  const json::array& records = r.json.at("records").as_array();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].at("status"), "unknown");
+  EXPECT_EQ(
+      std::string_view(records[0].at("msg").as_string()).rfind("could not check this record: ", 0),
+      0u)
+      << r.raw;
 }
 
 }  // namespace

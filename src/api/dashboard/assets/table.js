@@ -1,0 +1,110 @@
+// A table of API resources with a filter box and sortable columns, and the
+// pager that walks the API's pages (next_page_uri / before_id). At phone
+// width app.css turns each row into a card labelled by data-label.
+import {h, mount, uniqueId} from './dom.js';
+
+// columns: [{label, cell(row) -> node|string, sort?(row) -> string|number}]
+// filterText(row): the text the filter box searches; placeholder hints at it.
+// Returns {element, setRows(rows)}.
+export function dataTable({label, columns, filterText, placeholder = '', initialSort = null}) {
+  let rows = [];
+  let sort = initialSort;  // {index, dir: 1 | -1}
+  const filterId = uniqueId('filter');
+  const filter = h('input', {type: 'search', id: filterId, autocomplete: 'off',
+                             placeholder});
+  const count = h('span', {class: 'count', 'aria-live': 'polite'});
+  const headRow = h('tr');
+  const body = h('tbody');
+  const none = h('p', {class: 'no-match', hidden: true});
+  const table = h('table', {class: 'data'},
+    h('caption', {class: 'visually-hidden'}, label), h('thead', {}, headRow), body);
+
+  function renderHead() {
+    mount(headRow, columns.map((col, index) => {
+      if (!col.sort) return h('th', {scope: 'col'}, col.label);
+      const active = sort && sort.index === index;
+      const ariaSort = active ? (sort.dir === 1 ? 'ascending' : 'descending') : 'none';
+      const arrow = active ? (sort.dir === 1 ? ' ▲' : ' ▼') : '';
+      return h('th', {scope: 'col', 'aria-sort': ariaSort},
+        h('button', {type: 'button', class: 'sort', onclick: () => {
+          sort = {index, dir: active ? -sort.dir : 1};
+          renderHead();
+          renderBody();
+        }}, col.label, h('span', {'aria-hidden': 'true'}, arrow)));
+    }));
+  }
+
+  function renderBody() {
+    const q = filter.value.trim().toLowerCase();
+    let shown = q ? rows.filter((r) => filterText(r).toLowerCase().includes(q)) : rows.slice();
+    if (sort) {
+      const key = columns[sort.index].sort;
+      shown.sort((a, b) => {
+        const x = key(a);
+        const y = key(b);
+        const c = typeof x === 'number' && typeof y === 'number'
+          ? x - y : String(x).localeCompare(String(y));
+        return c * sort.dir;
+      });
+    }
+    mount(body, shown.map((row) => h('tr', {},
+      columns.map((col) => h('td', {'data-label': col.label}, col.cell(row))))));
+    count.textContent = q ? `${shown.length} of ${rows.length} shown` : `${rows.length} on this page`;
+    none.hidden = shown.length > 0;
+    none.textContent = `Nothing on this page matches “${filter.value.trim()}”.`;
+    table.hidden = shown.length === 0;
+  }
+
+  filter.addEventListener('input', renderBody);
+  renderHead();
+  const element = h('div', {class: 'table-wrap'},
+    h('div', {class: 'table-tools'}, h('label', {for: filterId}, 'Filter'), filter, count),
+    table, none);
+  return {
+    element,
+    setRows(newRows) {
+      rows = newRows;
+      renderBody();
+    },
+  };
+}
+
+// Walks a list's pages, newest first. fetchPage(path) returns the API's list
+// body; onPage(items) shows one page; onError(error) reports a failure.
+// Returns {element, reload()}; reload() shows the current page again.
+export function pager({collection, pageSize = 25, fetchPage, onPage, onError}) {
+  // The before_id of each page reached, so "Previous" can go back.
+  const stack = [null];
+  let next = null;
+  const prev = h('button', {type: 'button', class: 'secondary'}, '← Previous page');
+  const nextButton = h('button', {type: 'button', class: 'secondary'}, 'Next page →');
+  const where = h('span', {class: 'page-no'});
+  const element = h('nav', {class: 'pager', 'aria-label': 'Pages', hidden: true},
+    prev, where, nextButton);
+
+  async function reload() {
+    const before = stack[stack.length - 1];
+    const query = before ? `&before_id=${encodeURIComponent(before)}` : '';
+    try {
+      const data = await fetchPage(`/${collection}?limit=${pageSize}${query}`);
+      const items = data[collection] ?? [];
+      next = data.next_page_uri && items.length ? items[items.length - 1].id : null;
+      prev.disabled = stack.length === 1;
+      nextButton.disabled = !next;
+      where.textContent = `Page ${stack.length}`;
+      element.hidden = stack.length === 1 && !next;
+      onPage(items);
+    } catch (e) {
+      onError(e);
+    }
+  }
+  prev.addEventListener('click', () => {
+    if (stack.length > 1) stack.pop();
+    reload();
+  });
+  nextButton.addEventListener('click', () => {
+    if (next) stack.push(next);
+    reload();
+  });
+  return {element, reload};
+}

@@ -4,7 +4,9 @@
 #   build: what compiling and running certgate needs
 #   test:  the above plus the real peers the test suite starts: Pebble and
 #          pebble-challtestsrv (the ACME CA and a customer's DNS), unbound
-#          (the recursive resolver), dig, sqlite3, openssl and curl
+#          (the recursive resolver), dig, sqlite3, openssl and curl, and for
+#          the dashboard's browser tests chromium, Node.js and the npm
+#          packages pinned in tests/e2e/package-lock.json (playwright-core)
 #   bench: build plus the peers the benchmarks compare with or need: HAProxy
 #          and nginx (bench/handshake_bench), lego, Pebble and unbound
 #          (bench/acme_bench); each bench starts its own instances
@@ -19,13 +21,18 @@ build_pkgs=(
   libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-test_pkgs=(openssl curl sqlite3 pebble unbound bind9-dnsutils)
+test_pkgs=(openssl curl sqlite3 pebble unbound bind9-dnsutils chromium)
 bench_pkgs=(haproxy nginx lego pebble unbound)
 
 want=("${build_pkgs[@]}")
-case "${1:-build}" in
+mode=${1:-build}
+case "$mode" in
   build) ;;
-  test) want+=("${test_pkgs[@]}") ;;
+  test)
+    want+=("${test_pkgs[@]}")
+    # The machine's own Node.js is used when there is one.
+    command -v node >/dev/null && command -v npm >/dev/null || want+=(nodejs npm)
+    ;;
   bench) want+=("${bench_pkgs[@]}") ;;
   *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
@@ -37,11 +44,24 @@ for p in "${want[@]}"; do
   fi
 done
 
+# The e2e tests' npm packages, exactly as locked; again only when missing.
+npm_deps() {
+  [ "$mode" = test ] || return 0
+  local dir
+  dir="$(dirname "$0")/../tests/e2e"
+  if [ -f "$dir/node_modules/playwright-core/package.json" ] &&
+     [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+    return 0
+  fi
+  echo "deps: installing the e2e tests' npm packages (tests/e2e/package-lock.json)"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: all ${#want[@]} packages present"
+  npm_deps
   exit 0
 fi
-
 echo "deps: installing ${missing[*]}"
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -54,3 +74,4 @@ if ! "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
   "${sudo_cmd[@]}" apt-get update
   "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+npm_deps

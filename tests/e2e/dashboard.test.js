@@ -1,0 +1,292 @@
+// The dashboard end to end: Debian's chromium, driven by playwright-core,
+// against a real `certgate serve` whose resolver is pebble-challtestsrv.
+// Saves a desktop and a phone screenshot of each page under
+// $CERTGATE_SCREENSHOT_DIR (the build directory's e2e-screenshots/).
+//
+// Run through CTest (dashboard_e2e), or by hand:
+//   CERTGATE_BINARY=build/src/app/certgate node --test tests/e2e/dashboard.test.js
+import assert from 'node:assert/strict';
+import {mkdirSync} from 'node:fs';
+import path from 'node:path';
+import {after, before, describe, test} from 'node:test';
+import {chromium} from 'playwright-core';
+import {makeChain} from './pki.js';
+import {startCertgate, startChallTestSrv, stop, tempDir} from './peers.js';
+
+const BINARY = process.env.CERTGATE_BINARY ?? 'build/src/app/certgate';
+const SHOTS = process.env.CERTGATE_SCREENSHOT_DIR ?? 'build/e2e-screenshots';
+const CHROMIUM = process.env.CERTGATE_CHROMIUM ?? '/usr/bin/chromium';
+const DESKTOP = {width: 1280, height: 860};
+const PHONE = {width: 375, height: 812};
+const DAY_MS = 86400000;
+
+let dns;
+let certgate;
+let browser;
+let page;
+let pki;
+const pageErrors = [];
+
+// The API, called directly: to set up state and to learn what the dashboard
+// should show.
+async function api(method, p, body) {
+  const res = await fetch(certgate.api + p, {
+    method,
+    headers: {Authorization: `Bearer ${certgate.key}`, 'Content-Type': 'application/json'},
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return {status: res.status, body: text ? JSON.parse(text) : null};
+}
+
+// Screenshots of the current page at desktop and phone width; at phone
+// width nothing may stick out sideways.
+async function shoot(name) {
+  await page.screenshot({path: path.join(SHOTS, `${name}-desktop.png`), fullPage: true});
+  await page.setViewportSize(PHONE);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+  await page.screenshot({path: path.join(SHOTS, `${name}-phone.png`), fullPage: true});
+  await page.setViewportSize(DESKTOP);
+  assert.ok(overflow <= PHONE.width, `${name}: the page is ${overflow}px wide at ${PHONE.width}px`);
+}
+
+async function goto(hash) {
+  await page.goto(`${certgate.api}/${hash}`);
+}
+
+before(async () => {
+  mkdirSync(SHOTS, {recursive: true});
+  pki = makeChain(tempDir('certgate-e2e-pki-'), {names: ['shop.example.com', 'www.shop.example.com'], days: 10});
+  dns = await startChallTestSrv();
+  certgate = await startCertgate({binary: BINARY, resolver: dns.dnsAddress});
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const context = await browser.newContext({viewport: DESKTOP});
+  page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
+  // The API's own 4xx answers are expected (the tests provoke them) and
+  // chromium logs each; a dashboard file that fails to load is not.
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) {
+      pageErrors.push(`console error: ${m.text()}`);
+    }
+  });
+  page.on('response', (r) => {
+    const {pathname} = new URL(r.url());
+    if ((pathname === '/' || pathname.startsWith('/assets/')) && r.status() >= 400) {
+      pageErrors.push(`HTTP ${r.status()} for ${pathname}`);
+    }
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await stop(certgate);
+  await stop(dns);
+  certgate?.cleanup();
+});
+
+describe('dashboard', () => {
+  test('the files are served with a strict content security policy', async () => {
+    const res = await fetch(`${certgate.api}/`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /^text\/html/);
+    assert.match(res.headers.get('content-security-policy'), /script-src 'self'/);
+    const js = await fetch(`${certgate.api}/assets/app.js`);
+    assert.match(js.headers.get('content-type'), /^text\/javascript/);
+    assert.equal((await fetch(`${certgate.api}/assets/nope.js`)).status, 404);
+  });
+
+  test('signing in: a wrong key is refused in plain words, the right one opens the certificates', async () => {
+    await goto('');
+    await shoot('sign-in');
+    await page.getByLabel('API key').fill('cg_not_a_real_key');
+    await page.getByRole('button', {name: 'Sign in'}).click();
+    await page.getByText('That API key is not valid.').waitFor();
+    await page.getByLabel('API key').fill(certgate.key);
+    await page.getByRole('button', {name: 'Sign in'}).click();
+    await page.getByRole('heading', {name: 'Certificates', level: 1}).waitFor();
+    await page.getByText('No certificates yet').waitFor();
+    await shoot('certificates-empty');
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('certgate.api_key')), certgate.key);
+  });
+
+  test('an uploaded chain is listed with its expiry, highlighted under 21 days', async () => {
+    await page.getByRole('link', {name: 'Upload a certificate'}).click();
+    await page.getByLabel('Certificate chain (PEM)').fill(pki.chain);
+    await page.getByLabel('Private key (PEM)').fill(pki.key);
+    await page.getByLabel('Description (optional)').fill('shop, uploaded by the e2e test');
+    await page.getByRole('button', {name: 'Upload', exact: true}).click();
+    await page.getByText('Uploaded the certificate for shop.example.com').waitFor();
+    const row = page.getByRole('row').filter({hasText: 'shop.example.com'});
+    await row.waitFor();
+    const days = Math.floor((pki.notAfter.getTime() - Date.now()) / DAY_MS);
+    const expires = row.locator('td[data-label="Expires"]');
+    assert.equal(await expires.locator('.date').textContent(), pki.notAfter.toISOString().slice(0, 10));
+    assert.equal(await expires.locator('.badge').textContent(), `${days} days left`);
+    assert.match(await expires.locator('.expiry').getAttribute('class'), /\bsoon\b/);
+    assert.equal(await row.locator('td[data-label="Source"]').textContent(), 'Uploaded');
+    assert.equal(await row.locator('td[data-label="Issuer"]').textContent(), 'certgate e2e CA');
+    assert.equal(await row.locator('td[data-label="Key"]').textContent(), 'ECDSA');
+    // The filter box narrows the table.
+    await page.getByLabel('Filter').fill('e2e CA');
+    assert.equal(await page.locator('table.data tbody tr').count(), 1);
+    await page.getByLabel('Filter').fill('');
+    await shoot('certificates');
+  });
+
+  test("a key that does not match shows the API's message next to the key field", async () => {
+    const expected = await api('POST', '/tls_certificates',
+      {certificate_pem: pki.chain, private_key_pem: pki.otherKey});
+    assert.equal(expected.status, 400);
+    assert.equal(expected.body.error_code, 'ERR_CERTGATE_258');
+    await page.getByRole('link', {name: 'Upload a certificate'}).click();
+    // This time the chain comes from a chosen file.
+    await page.locator('input[type=file][id="certificate_pem-file"]').setInputFiles(pki.leafFile);
+    await page.getByLabel('Private key (PEM)').fill(pki.otherKey);
+    await page.getByRole('button', {name: 'Upload', exact: true}).click();
+    const keyField = page.locator('[data-field="private_key_pem"]');
+    const message = keyField.locator('.field-error');
+    await message.waitFor();
+    assert.equal(await message.textContent(), expected.body.msg);
+    assert.equal(await keyField.locator('textarea').getAttribute('aria-invalid'), 'true');
+    assert.ok(!(await page.locator('main').textContent()).includes('"error_code"'));
+    await shoot('upload-error');
+  });
+
+  test('the detail view shows every field and the chain', async () => {
+    await goto('#/certificates');
+    await page.getByRole('link', {name: 'shop.example.com', exact: true}).click();
+    await page.getByRole('heading', {name: 'Chain'}).waitFor();
+    const chain = page.locator('ol.chain > li');
+    assert.equal(await chain.count(), 2);
+    assert.match(await chain.nth(0).textContent(), /CN=shop\.example\.com/);
+    assert.match(await chain.nth(1).textContent(), /CN=certgate e2e CA/);
+    assert.match(await chain.nth(0).textContent(), /([0-9a-f]{2}:){31}[0-9a-f]{2}/);
+    const details = await page.locator('dl.details').first().textContent();
+    assert.match(details, /www\.shop\.example\.com/);
+    assert.match(details, /server_auth/);
+    await page.getByLabel('Description', {exact: true}).fill('edited in the dashboard');
+    await page.getByRole('button', {name: 'Save'}).click();
+    await page.getByText('Saved.').waitFor();
+    const list = await api('GET', '/tls_certificates');
+    const shop = list.body.tls_certificates.find((c) => c.subject_common_name === 'shop.example.com');
+    assert.equal(shop.description, 'edited in the dashboard');
+    await shoot('certificate-detail');
+  });
+
+  test('an automatic domain shows its DNS records, whether certgate sees them, and its status', async () => {
+    await goto('#/domains');
+    await page.getByText('No domains yet').waitFor();
+    await shoot('domains-empty');
+    await page.getByRole('link', {name: 'Add a domain'}).click();
+    await page.getByLabel('Domain name').fill('*.example.org');
+    await page.getByLabel('Key type').selectOption('rsa');
+    await page.getByRole('button', {name: 'Add domain'}).click();
+    await page.getByRole('heading', {name: '*.example.org', level: 1}).waitFor();
+
+    const list = await api('GET', '/reserved_domains');
+    const domain = list.body.reserved_domains.find((d) => d.domain === '*.example.org');
+    assert.deepEqual(domain.certificate_management_policy, {authority: 'letsencrypt', private_key_type: 'rsa'});
+    const rows = page.locator('table.records tbody tr');
+    await rows.first().waitFor();
+    assert.equal(await rows.count(), 2);
+    const records = await rows.evaluateAll((trs) => trs.map((tr) => ({
+      name: tr.querySelector('[data-label="Name"] code').textContent,
+      value: tr.querySelector('[data-label="Value"] code').textContent,
+      seen: tr.querySelector('[data-label="Seen by certgate"] .badge').textContent,
+    })));
+    assert.deepEqual(records, [
+      {name: '*.example.org', value: domain.cname_target, seen: 'missing'},
+      {name: '_acme-challenge.example.org', value: domain.acme_challenge_cname_target, seen: 'missing'},
+    ]);
+    assert.equal(await page.getByRole('button', {name: /^Copy the (name|value)/}).count(), 4);
+
+    // certgate's own job waits for the records too, and says so.
+    await page.locator('.state-msg.problem').filter({hasText: 'DNS_ERROR'}).waitFor({timeout: 20000});
+
+    // The user creates the challenge record; certgate sees it on the next check.
+    await dns.setCname('_acme-challenge.example.org', domain.acme_challenge_cname_target);
+    await page.getByRole('button', {name: 'Check again'}).click();
+    await page.locator('table.records tbody tr').nth(1).locator('.badge', {hasText: 'in place'}).waitFor();
+    await shoot('domain-detail');
+
+    await goto('#/domains');
+    const row = page.getByRole('row').filter({hasText: '*.example.org'});
+    await row.waitFor();
+    assert.equal(await row.locator('td[data-label="Management"]').textContent(), 'Automatic (RSA)');
+    await row.locator('td[data-label="Provisioning"] .badge').waitFor();
+    await shoot('domains');
+  });
+
+  test('a domain name the API refuses gets its message next to the name', async () => {
+    await goto('#/domains');
+    await page.getByRole('link', {name: 'Add a domain'}).click();
+    await page.getByLabel('Domain name').fill('a.*.example.org');
+    await page.getByRole('button', {name: 'Add domain'}).click();
+    const message = page.locator('[data-field="domain"] .field-error');
+    await message.waitFor();
+    assert.match(await message.textContent(), /leftmost label/);
+  });
+
+  test('endpoints: a bad traffic policy is explained; create and delete', async () => {
+    await goto('#/endpoints');
+    await page.getByText('No endpoints yet').waitFor();
+    await page.locator('summary', {hasText: 'Create an endpoint'}).click();
+    await page.getByLabel('URL').fill('https://app.example.org');
+    await page.getByLabel('Upstream').fill('http://127.0.0.1:9');
+    await page.getByLabel('Traffic policy (optional, YAML or JSON)').fill(
+      'on_tcp_connect:\n  - actions:\n      - type: rate-limit\n');
+    await page.getByRole('button', {name: 'Create endpoint'}).click();
+    const policyError = page.locator('[data-field="traffic_policy"] .field-error');
+    await policyError.waitFor();
+    assert.match(await policyError.textContent(), /rate-limit/);
+    await page.getByLabel('Traffic policy (optional, YAML or JSON)').fill('');
+    await page.getByRole('button', {name: 'Create endpoint'}).click();
+    await page.getByText('Created the endpoint https://app.example.org.').waitFor();
+    await page.getByRole('cell', {name: 'https://app.example.org', exact: true}).waitFor();
+    await shoot('endpoints');
+    await page.getByRole('button', {name: 'Delete the endpoint https://app.example.org'}).click();
+    await page.getByRole('dialog').getByRole('button', {name: 'Delete'}).click();
+    await page.getByText('No endpoints yet').waitFor();
+    assert.equal((await api('GET', '/endpoints')).body.endpoints.length, 0);
+  });
+
+  test('deleting a certificate names the domains blocking it, then deletes it', async () => {
+    const certs = (await api('GET', '/tls_certificates')).body.tls_certificates;
+    const shop = certs.find((c) => c.subject_common_name === 'shop.example.com');
+    const attached = await api('POST', '/reserved_domains', {domain: 'shop.example.com', certificate_id: shop.id});
+    assert.equal(attached.status, 201);
+
+    await goto(`#/certificates/${shop.id}`);
+    await page.getByRole('button', {name: 'Delete certificate'}).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    assert.match(await dialog.textContent(), /These domains use this certificate: shop\.example\.com\./);
+    await shoot('delete-confirmation');
+    await dialog.getByRole('button', {name: 'Cancel'}).click();
+    assert.equal((await api('GET', `/tls_certificates/${shop.id}`)).status, 200);
+
+    assert.equal((await api('DELETE', `/reserved_domains/${attached.body.id}`)).status, 204);
+    await goto(`#/certificates/${shop.id}`);
+    await page.getByRole('button', {name: 'Delete certificate'}).click();
+    assert.match(await page.getByRole('dialog').textContent(), /No domain uses this certificate/);
+    await page.getByRole('dialog').getByRole('button', {name: 'Delete'}).click();
+    await page.getByText('Deleted the certificate for shop.example.com.').waitFor();
+    assert.equal((await api('GET', `/tls_certificates/${shop.id}`)).status, 404);
+    assert.equal(await page.getByRole('link', {name: 'shop.example.com', exact: true}).count(), 0);
+  });
+
+  test('signing out forgets the key', async () => {
+    await page.getByRole('button', {name: 'Sign out'}).click();
+    await page.getByLabel('API key').waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('certgate.api_key')), null);
+  });
+
+  test('no script error or policy violation happened on any page', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});

@@ -50,8 +50,11 @@ async function shoot(name) {
   assert.ok(overflow <= PHONE.width, `${name}: the page is ${overflow}px wide at ${PHONE.width}px`);
 }
 
+// Opens a page afresh (a goto to the current URL would only change nothing).
 async function goto(hash) {
-  await page.goto(`${certgate.api}/${hash}`);
+  const url = `${certgate.api}/${hash}`;
+  if (page.url() === url) await page.reload();
+  else await page.goto(url);
 }
 
 before(async () => {
@@ -176,6 +179,47 @@ describe('dashboard', () => {
     const shop = list.body.tls_certificates.find((c) => c.subject_common_name === 'shop.example.com');
     assert.equal(shop.description, 'edited in the dashboard');
     await shoot('certificate-detail');
+  });
+
+  test("the table sorts by a column and pages through the API's pages", async () => {
+    // 25 more certificates: with the shop's, one more than a page holds.
+    const bulk = makeChain(tempDir('certgate-e2e-bulk-'), {names: ['bulk.example.com'], days: 60});
+    const ids = [];
+    for (let i = 0; i < 25; i += 1) {
+      const r = await api('POST', '/tls_certificates', {certificate_pem: bulk.chain, private_key_pem: bulk.key});
+      assert.equal(r.status, 201);
+      ids.push(r.body.id);
+    }
+    await goto('#/certificates');
+    const rows = page.locator('table.data tbody tr');
+    await page.getByText('25 on this page').waitFor();
+    // Newest first, as the API lists them: the shop's certificate is on page 2.
+    assert.equal(await page.getByRole('link', {name: 'shop.example.com', exact: true}).count(), 0);
+    await page.getByRole('button', {name: 'Next page →'}).click();
+    await page.getByText('Page 2').waitFor();
+    await page.getByRole('link', {name: 'shop.example.com', exact: true}).waitFor();
+    assert.equal(await rows.count(), 1);
+    assert.ok(await page.getByRole('button', {name: 'Next page →'}).isDisabled());
+    await page.getByRole('button', {name: '← Previous page'}).click();
+    await page.getByText('Page 1').waitFor();
+    await page.getByText('25 on this page').waitFor();
+
+    // Sorting by expiry, with one nearer expiry among them.
+    const near = makeChain(tempDir('certgate-e2e-near-'), {names: ['near.example.com'], days: 5});
+    const r = await api('POST', '/tls_certificates', {certificate_pem: near.chain, private_key_pem: near.key});
+    assert.equal(r.status, 201);
+    ids.push(r.body.id);
+    await goto('#/certificates');
+    await page.getByRole('link', {name: 'near.example.com', exact: true}).waitFor();
+    const header = page.getByRole('columnheader', {name: /Expires/});
+    await header.getByRole('button').click();
+    assert.equal(await header.getAttribute('aria-sort'), 'ascending');
+    assert.equal(await rows.first().locator('td[data-label="Common name"]').textContent(), 'near.example.com');
+    await header.getByRole('button').click();
+    assert.equal(await header.getAttribute('aria-sort'), 'descending');
+    assert.equal(await rows.last().locator('td[data-label="Common name"]').textContent(), 'near.example.com');
+
+    for (const id of ids) assert.equal((await api('DELETE', `/tls_certificates/${id}`)).status, 204);
   });
 
   test('an automatic domain shows its DNS records, whether certgate sees them, and its status', async () => {

@@ -39,7 +39,7 @@ function render() {
     return;
   }
   nav.hidden = false;
-  const hash = location.hash || '#/certificates';
+  const hash = location.hash && location.hash !== '#/' ? location.hash : '#/certificates';
   for (const [pattern, view] of routes) {
     const m = pattern.exec(hash);
     if (!m) continue;
@@ -78,7 +78,6 @@ function renderSignIn(message) {
     submit.disabled = true;
     try {
       await signIn(key.value.trim());
-      if (!location.hash || location.hash === '#/') location.hash = '#/certificates';
       render();
     } catch (e) {
       error.textContent = e.status === 401

@@ -48,7 +48,8 @@ const FIELD_RANGES = [
 ];
 // Generic body errors (wrong type, unknown, missing, too long) name their
 // field in the message.
-const NAMED_FIELD_CODES = new Set([109, 110, 111, 112]);
+// (110, an unknown field, lists the accepted ones after it: not one field.)
+const NAMED_FIELD_CODES = new Set([109, 111, 112]);
 const KNOWN_FIELDS = ['certificate_pem', 'private_key_pem', 'description', 'metadata', 'domain',
   'certificate_id', 'url', 'upstream', 'traffic_policy'];
 
@@ -91,7 +92,13 @@ export async function request(method, path, body) {
   } catch {
     data = null;
   }
-  if (res.ok) return data;
+  if (res.ok) {
+    if (data === null) {
+      throw new ApiError({status: res.status, code: null,
+        message: `certgate answered with HTTP status ${res.status} but no readable body.`});
+    }
+    return data;
+  }
   const err = data && typeof data.msg === 'string'
     ? new ApiError({status: res.status, code: data.error_code, message: data.msg,
                     operationId: data.details?.operation_id})

@@ -99,6 +99,7 @@ document.getElementById('sign-out').addEventListener('click', () => {
 });
 
 onUnauthorized(() => {
+  if (!apiKey()) return;  // another request's 401 already signed out
   setApiKey(null);
   if (stopView) {
     stopView();

@@ -50,7 +50,7 @@ function poller(fn, ms) {
     timer = null;
     if (stopped) return;
     const again = await fn();
-    if (again && !stopped) timer = setTimeout(tick, ms);
+    if (again && !stopped && !timer) timer = setTimeout(tick, ms);
   };
   return {
     kick() {
@@ -197,7 +197,7 @@ export function domainDetail(view, id) {
       cert = domain.certificate ? await get(`/tls_certificates/${domain.certificate.id}`).catch(() => null) : null;
     } catch (e) {
       mount(status, loadError(e));
-      return false;
+      return true;  // keep trying: the failure may pass
     }
     renderFacts();
     return running(domain);

@@ -287,7 +287,6 @@ net::awaitable<void> EdgeServer::AcceptLoop(Worker& w, tcp::acceptor& acceptor, 
 net::awaitable<void> EdgeServer::ServeTls(Worker& w, tcp::socket socket) {
   std::shared_ptr<const Snapshot> snapshot = w.snapshot;
   boost::system::error_code ec;
-  const tcp::endpoint remote = socket.remote_endpoint(ec);
   socket.set_option(tcp::no_delay(true), ec);
 
   if (snapshot->has_passthrough()) {
@@ -325,8 +324,11 @@ net::awaitable<void> EdgeServer::ServeTls(Worker& w, tcp::socket socket) {
       continue;
     }
     if (hec) {
-      spdlog::debug("edge: handshake from {} failed: {}", remote.address().to_string(),
-                    hec.message());
+      if (spdlog::should_log(spdlog::level::debug)) {
+        const tcp::endpoint remote = tls.socket().remote_endpoint(ec);
+        spdlog::debug("edge: handshake from {} failed: {}", remote.address().to_string(),
+                      hec.message());
+      }
       tls.Close();
       co_return;
     }
@@ -337,7 +339,7 @@ net::awaitable<void> EdgeServer::ServeTls(Worker& w, tcp::socket socket) {
   if (conn.route != nullptr && !conn.route->https) {
     co_await ProxyTerminatedTls(tls, *conn.route, proxy_env_);
   } else {
-    co_await ServeHttps(tls, conn.route, remote, proxy_env_);
+    co_await ServeHttps(tls, conn.route, proxy_env_);
   }
   tls.Close();
 }

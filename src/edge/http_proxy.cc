@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <type_traits>
 
 #include "edge/upstream_stream.h"
 #include "edge/watchdog.h"
@@ -44,6 +45,8 @@ net::awaitable<error_code> WriteText(Stream& out, unsigned version, http::status
   res.body() = std::move(body);
   res.keep_alive(keep_alive);
   res.prepare_payload();
+  // A last response waits for Close, to leave with close_notify.
+  if constexpr (std::is_same_v<Stream, TlsStream>) out.HoldWrites(!keep_alive);
   auto [ec, n] = co_await http::async_write(out, res, kUseTuple);
   co_return ec;
 }
@@ -140,8 +143,7 @@ void StripHopByHop(Fields& f, bool keep_upgrade) {
   }
 }
 
-void AddForwardedHeaders(http::request_header<>& req, const tcp::endpoint& remote) {
-  const std::string ip = remote.address().to_string();
+void AddForwardedHeaders(http::request_header<>& req, const std::string& ip) {
   std::string_view prior = req["X-Forwarded-For"];
   req.set("X-Forwarded-For", prior.empty() ? ip : std::string(prior) + ", " + ip);
   req.set("X-Forwarded-Proto", "https");
@@ -190,14 +192,24 @@ namespace {
 // (parsers, serializers, relay buffers) lives in ServeOneRequest's frame
 // only while a request is in flight, so an idle connection holds just this.
 struct HttpsSession {
-  HttpsSession(TlsStream& c, const Route* r, tcp::endpoint from, const ProxyEnv& e)
-      : client(c), route(r), remote(std::move(from)), env(e), dog(c.get_executor(), [this] {
+  HttpsSession(TlsStream& c, const Route* r, const ProxyEnv& e)
+      : client(c), route(r), env(e), dog(c.get_executor(), [this] {
           ShutdownSocket(client.socket());
           if (upstream) ShutdownSocket(upstream->socket());
         }) {}
+  // The client's address, for X-Forwarded-For; asked of the socket once,
+  // when a request is first proxied.
+  const std::string& RemoteIp() {
+    if (remote_ip.empty()) {
+      error_code ec;
+      tcp::endpoint remote = client.socket().remote_endpoint(ec);
+      remote_ip = ec ? "unknown" : remote.address().to_string();
+    }
+    return remote_ip;
+  }
   TlsStream& client;
   const Route* route;
-  const tcp::endpoint remote;
+  std::string remote_ip;
   const ProxyEnv& env;
   std::optional<UpstreamStream> upstream;
   beast::flat_buffer client_buffer;
@@ -251,7 +263,7 @@ net::awaitable<bool> ServeOneRequest(HttpsSession& s) {
     }
   }
   StripHopByHop(req, upgrade);
-  AddForwardedHeaders(req, s.remote);
+  AddForwardedHeaders(req, s.RemoteIp());
   req.version(11);
   if (!upgrade) req.keep_alive(true);
 
@@ -313,10 +325,7 @@ net::awaitable<bool> ServeOneRequest(HttpsSession& s) {
     }
     co_await Splice(
         client, upstream, dog, limits.idle_timeout,
-        [&] {
-          error_code ignored;
-          client.socket().shutdown(tcp::socket::shutdown_send, ignored);
-        },
+        [&] { client.ShutdownSend(); },
         [&] { upstream.ShutdownSend(); });
     co_return false;
   }
@@ -349,14 +358,17 @@ net::awaitable<bool> ServeOneRequest(HttpsSession& s) {
 
 }  // namespace
 
-net::awaitable<void> ServeHttps(TlsStream& client, const Route* route, tcp::endpoint remote,
-                                const ProxyEnv& env) {
-  HttpsSession s(client, route, remote, env);
+net::awaitable<void> ServeHttps(TlsStream& client, const Route* route, const ProxyEnv& env) {
+  HttpsSession s(client, route, env);
   for (;;) {
     // Idle: wait for the next request without holding buffers.
     s.dog.Arm(env.limits.idle_timeout);
     if (s.client_buffer.size() == 0 && !client.HasPending()) {
       s.client_buffer.shrink_to_fit();
+      if (client.HoldsOutput()) {
+        auto [fec, fn] = co_await client.async_flush(kUseTuple);
+        if (fec) break;
+      }
       auto [wec] = co_await client.socket().async_wait(tcp::socket::wait_read, kUseTuple);
       if (wec) break;
     }
@@ -381,11 +393,7 @@ net::awaitable<void> ProxyTerminatedTls(TlsStream& client, const Route& route,
   });
   co_await Splice(
       client, *upstream, dog, env.limits.idle_timeout,
-      [&] {
-        error_code ignored;
-        client.socket().shutdown(tcp::socket::shutdown_send, ignored);
-      },
-      [&] { upstream->ShutdownSend(); });
+      [&] { client.ShutdownSend(); }, [&] { upstream->ShutdownSend(); });
   upstream->Close();
 }
 

@@ -38,8 +38,7 @@ struct ProxyEnv {
 // request goes to route's upstream (keep-alive, chunked bodies, WebSocket
 // upgrades, X-Forwarded-For/-Proto/-Host); with route null, every request
 // is answered 404.
-net::awaitable<void> ServeHttps(TlsStream& client, const Route* route, tcp::endpoint remote,
-                                const ProxyEnv& env);
+net::awaitable<void> ServeHttps(TlsStream& client, const Route* route, const ProxyEnv& env);
 
 // A tls endpoint with terminate-tls: the decrypted bytes go to the tcp://
 // upstream and back.

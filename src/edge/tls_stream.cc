@@ -1,6 +1,7 @@
 #include "edge/tls_stream.h"
 
 #include <cerrno>
+#include <new>
 
 namespace certgate::edge {
 namespace {
@@ -33,8 +34,10 @@ TlsStream::TlsStream(tcp::socket socket, pki::SslPtr ssl, bool server)
     : socket_(std::move(socket)), ssl_(std::move(ssl)) {
   boost::system::error_code ec;
   socket_.non_blocking(true, ec);
-  BIO* bio = BIO_new_socket(socket_.native_handle(), BIO_NOCLOSE);
+  BIO* bio = SocketBio::New(socket_.native_handle());
+  if (bio == nullptr) throw std::bad_alloc();
   SSL_set_bio(ssl_.get(), bio, bio);
+  bio_ = SocketBio::Of(bio);
   SSL_set_mode(ssl_.get(), SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                                SSL_MODE_ENABLE_PARTIAL_WRITE);
   // Read whatever the socket holds in one read() rather than each record's
@@ -68,14 +71,22 @@ boost::system::error_code TlsStream::ErrorOf(int ret) {
 void TlsStream::Close() {
   if (!socket_.is_open()) return;
   if (SSL_is_init_finished(ssl_.get())) {
-    // Best effort: one non-blocking attempt to send close_notify.
     ERR_clear_error();
     SSL_shutdown(ssl_.get());
     ERR_clear_error();
   }
+  // Best effort, without waiting: what is held (a last response, an alert
+  // after a failed handshake) and close_notify, in one write. close() sends
+  // the FIN after them.
+  bio_->Flush();
   boost::system::error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
+}
+
+void TlsStream::ShutdownSend() {
+  bio_->Flush();
+  boost::system::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
 }
 
 }  // namespace certgate::edge

@@ -1,9 +1,17 @@
 // TlsStream: TLS over a non-blocking TCP socket, with OpenSSL reading and
-// writing the socket directly (a socket BIO) and Asio only waiting for
-// readiness. No intermediate buffers: an idle connection costs the SSL object
-// and the socket, and with SSL_MODE_RELEASE_BUFFERS OpenSSL frees its record
-// buffers between reads. A model of Asio's AsyncReadStream and
-// AsyncWriteStream, so Beast's HTTP reads and writes run over it.
+// writing the socket directly (edge/socket_bio.h) and Asio only waiting for
+// readiness. An idle connection costs the SSL object and the socket: with
+// SSL_MODE_RELEASE_BUFFERS OpenSSL frees its record buffers between reads,
+// and the BIO holds nothing once it has sent what it held. A model of Asio's
+// AsyncReadStream and AsyncWriteStream, so Beast's HTTP reads and writes run
+// over it.
+//
+// Small writes are held and leave together: what the handshake's last step
+// writes (the server's session ticket, the client's Finished) waits for the
+// first write after it, and every write operation sends what is held when
+// it completes, unless HoldWrites is on (a last response before Close).
+// Before any wait on the peer, held bytes are sent, so nothing is ever held
+// while the other side waits for it.
 //
 // Every operation completes through the executor, never inside the
 // initiating call. One read and one write may be outstanding at a time, as
@@ -18,6 +26,7 @@
 #include <boost/system/error_code.hpp>
 #include <cstring>
 
+#include "edge/socket_bio.h"
 #include "pki/ossl_ptr.h"
 
 namespace certgate::edge {
@@ -56,7 +65,7 @@ class TlsStream {
   // ClientHello callback asked to be called again (SSL_CLIENT_HELLO_RETRY).
   template <class Token>
   auto async_handshake(Token&& token) {
-    return Start([](SSL* ssl, size_t&) { return SSL_do_handshake(ssl); },
+    return Start(FlushAtEnd::kNo, [](SSL* ssl, size_t&) { return SSL_do_handshake(ssl); },
                  std::forward<Token>(token));
   }
 
@@ -71,6 +80,7 @@ class TlsStream {
       }
     }
     return Start(
+        FlushAtEnd::kNo,
         [first](SSL* ssl, size_t& n) {
           if (first.size() == 0) return 1;
           return SSL_read_ex(ssl, first.data(), first.size(), &n);
@@ -84,6 +94,7 @@ class TlsStream {
     // header and a body chunk go out in one record rather than two. The
     // copy is redone on each attempt (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER).
     return Start(
+        hold_writes_ ? FlushAtEnd::kNo : FlushAtEnd::kYes,
         [buffers](SSL* ssl, size_t& n) {
           thread_local std::array<char, 16384> scratch;
           size_t len = 0;
@@ -105,63 +116,109 @@ class TlsStream {
         std::forward<Token>(token));
   }
 
-  // Sends close_notify (without waiting for the peer's) and closes.
+  // Sends what is held, waiting for the socket if it must.
+  template <class Token>
+  auto async_flush(Token&& token) {
+    return Start(FlushAtEnd::kYes, [](SSL*, size_t&) { return 1; }, std::forward<Token>(token));
+  }
+
+  // While on, write operations leave what they wrote held (up to
+  // SocketBio::kHoldLimit), for Close to send along with close_notify.
+  void HoldWrites(bool on) { hold_writes_ = on; }
+  // True if written bytes are held, not sent yet.
+  bool HoldsOutput() const { return bio_->held() > 0; }
+
+  // Sends what is held, close_notify after it (without waiting for the
+  // peer's), and closes.
   void Close();
+  // Sends what is held, then ends the sending side of the socket (no
+  // close_notify: the bytes relayed were the peer's own).
+  void ShutdownSend();
 
   // True if OpenSSL holds decrypted bytes not read yet.
   bool HasPending() { return SSL_has_pending(ssl_.get()) == 1; }
 
  private:
-  // The one composed operation behind every call: run fn; on WANT_READ or
-  // WANT_WRITE wait for the socket and run it again.
+  enum class FlushAtEnd { kNo, kYes };
+
+  // The one composed operation behind every call: run fn; on WANT_READ send
+  // what is held and wait for the socket, on WANT_WRITE wait for it; run fn
+  // again. Once fn is done, send what is held if flush says so.
   template <class Fn>
   struct Op {
-    Op(TlsStream& s, Fn f) : stream(s), fn(std::move(f)) {}
+    Op(TlsStream& s, FlushAtEnd f, Fn fn_) : stream(s), flush(f), fn(std::move(fn_)) {}
     TlsStream& stream;
+    FlushAtEnd flush;
     Fn fn;
     size_t bytes = 0;
-    bool started = false;
-    bool finished = false;
+    bool suspended = false;  // waited or posted at least once
+    bool finished = false;   // fn is done; result and bytes are final
     boost::system::error_code result;
 
     template <class Self>
     void operator()(Self& self, boost::system::error_code wait_ec = {}) {
-      if (finished) return self.complete(result, bytes);
       if (wait_ec) return self.complete(wait_ec, 0);
-      const bool first = !started;
-      started = true;
-      ERR_clear_error();
-      int r = fn(stream.ssl_.get(), bytes);
-      if (r <= 0) {
-        switch (SSL_get_error(stream.ssl_.get(), r)) {
-          case SSL_ERROR_WANT_READ:
-            return stream.socket_.async_wait(tcp::socket::wait_read, std::move(self));
-          case SSL_ERROR_WANT_WRITE:
-            return stream.socket_.async_wait(tcp::socket::wait_write, std::move(self));
-          default:
-            result = stream.ErrorOf(r);
+      if (!finished) {
+        ERR_clear_error();
+        int r = fn(stream.ssl_.get(), bytes);
+        if (r <= 0) {
+          switch (SSL_get_error(stream.ssl_.get(), r)) {
+            case SSL_ERROR_WANT_READ:
+              switch (stream.bio_->Flush()) {
+                case SocketBio::FlushResult::kDone:
+                  return Wait(self, tcp::socket::wait_read);
+                case SocketBio::FlushResult::kWouldBlock:
+                  return Wait(self, tcp::socket::wait_write);
+                case SocketBio::FlushResult::kError:
+                  result = {errno, boost::system::system_category()};
+              }
+              break;
+            case SSL_ERROR_WANT_WRITE:
+              return Wait(self, tcp::socket::wait_write);
+            default:
+              result = stream.ErrorOf(r);
+          }
+        }
+        ERR_clear_error();
+        finished = true;
+      }
+      if (!result && flush == FlushAtEnd::kYes) {
+        switch (stream.bio_->Flush()) {
+          case SocketBio::FlushResult::kDone:
+            break;
+          case SocketBio::FlushResult::kWouldBlock:
+            return Wait(self, tcp::socket::wait_write);
+          case SocketBio::FlushResult::kError:
+            result = {errno, boost::system::system_category()};
         }
       }
-      ERR_clear_error();
-      if (first) {
+      if (!suspended) {
         // Never complete inside the initiating call.
-        finished = true;
+        suspended = true;
         return net::post(stream.socket_.get_executor(), std::move(self));
       }
       self.complete(result, bytes);
     }
+
+    template <class Self>
+    void Wait(Self& self, tcp::socket::wait_type what) {
+      suspended = true;
+      stream.socket_.async_wait(what, std::move(self));
+    }
   };
 
   template <class Fn, class Token>
-  auto Start(Fn fn, Token&& token) {
+  auto Start(FlushAtEnd flush, Fn fn, Token&& token) {
     return net::async_compose<Token, void(boost::system::error_code, size_t)>(
-        Op<Fn>(*this, std::move(fn)), token, socket_);
+        Op<Fn>(*this, flush, std::move(fn)), token, socket_);
   }
 
   boost::system::error_code ErrorOf(int ret);
 
   tcp::socket socket_;
   pki::SslPtr ssl_;
+  SocketBio* bio_ = nullptr;  // owned by ssl_
+  bool hold_writes_ = false;
 };
 
 }  // namespace certgate::edge

@@ -10,13 +10,15 @@ constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
 }  // namespace
 
 void UpstreamStream::ShutdownSend() {
-  boost::system::error_code ec;
   if (tls_) {
     ERR_clear_error();
     SSL_shutdown(tls_->native_handle());
     ERR_clear_error();
+    tls_->ShutdownSend();
+    return;
   }
-  socket().shutdown(tcp::socket::shutdown_send, ec);
+  boost::system::error_code ec;
+  plain_->shutdown(tcp::socket::shutdown_send, ec);
 }
 
 void UpstreamStream::Close() {

@@ -1,17 +1,17 @@
 #include "edge/http_proxy.h"
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <array>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <type_traits>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "edge/upstream_stream.h"
 #include "edge/watchdog.h"
@@ -239,13 +239,14 @@ net::awaitable<bool> ServeOneRequest(HttpsSession& s) {
   const bool client_keep_alive = req.keep_alive();
 
   if (s.route == nullptr) {
-    const bool drained = co_await DiscardBody(client, s.client_buffer, req_p, dog, limits.io_timeout);
+    const bool drained =
+        co_await DiscardBody(client, s.client_buffer, req_p, dog, limits.io_timeout);
     const bool keep = client_keep_alive && drained;
     std::string host(req[http::field::host]);
     dog.Arm(limits.io_timeout);
-    auto wec = co_await WriteText(client, client_version, http::status::not_found,
-                                  fmt::format("no endpoint serves {}\n", host.substr(0, 255)),
-                                  keep);
+    auto wec =
+        co_await WriteText(client, client_version, http::status::not_found,
+                           fmt::format("no endpoint serves {}\n", host.substr(0, 255)), keep);
     co_return !wec && keep;
   }
   const Route& route = *s.route;
@@ -325,8 +326,7 @@ net::awaitable<bool> ServeOneRequest(HttpsSession& s) {
     }
     co_await Splice(
         client, upstream, dog, limits.idle_timeout,
-        [&] { client.ShutdownSend(); },
-        [&] { upstream.ShutdownSend(); });
+        [&] { client.ShutdownSend(/*close_notify=*/false); }, [&] { upstream.ShutdownSend(); });
     co_return false;
   }
 
@@ -346,7 +346,8 @@ net::awaitable<bool> ServeOneRequest(HttpsSession& s) {
   }
   res.version(client_version);
   res.keep_alive(keep);
-  if (auto ec = co_await Relay(upstream, s.upstream_buffer, res_p, client, dog, limits.io_timeout)) {
+  if (auto ec =
+          co_await Relay(upstream, s.upstream_buffer, res_p, client, dog, limits.io_timeout)) {
     co_return false;
   }
   if (!upstream_keep_alive || !delimited) {
@@ -393,7 +394,7 @@ net::awaitable<void> ProxyTerminatedTls(TlsStream& client, const Route& route,
   });
   co_await Splice(
       client, *upstream, dog, env.limits.idle_timeout,
-      [&] { client.ShutdownSend(); }, [&] { upstream->ShutdownSend(); });
+      [&] { client.ShutdownSend(/*close_notify=*/false); }, [&] { upstream->ShutdownSend(); });
   upstream->Close();
 }
 
@@ -428,8 +429,8 @@ constexpr std::string_view kAcmeChallengePrefix = "/.well-known/acme-challenge/"
 bool IsAcmeToken(std::string_view token) {
   if (token.empty() || token.size() > 256) return false;
   return std::all_of(token.begin(), token.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
   });
 }
 

@@ -1,10 +1,10 @@
 #include "edge/socket_bio.h"
 
-#include <sys/socket.h>
-
 #include <cerrno>
 #include <cstring>
 #include <new>
+
+#include <sys/socket.h>
 
 namespace certgate::edge {
 namespace {

@@ -12,10 +12,10 @@
 // the point where TlsStream will send. An empty buffer holds no memory.
 #pragma once
 
-#include <openssl/bio.h>
-
 #include <cstddef>
 #include <memory>
+
+#include <openssl/bio.h>
 
 namespace certgate::edge {
 

@@ -1,10 +1,10 @@
 #include "edge/socket_bio.h"
 
+#include <string>
+
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <string>
 
 namespace certgate::edge {
 namespace {

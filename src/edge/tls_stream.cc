@@ -15,8 +15,10 @@ class TlsCategoryImpl final : public boost::system::error_category {
   const char* name() const noexcept override { return "certgate.tls"; }
   std::string message(int ev) const override {
     switch (static_cast<TlsErrc>(ev)) {
-      case TlsErrc::kNeedCertificate: return "a certificate context must be built first";
-      case TlsErrc::kProtocol: return "TLS protocol error";
+      case TlsErrc::kNeedCertificate:
+        return "a certificate context must be built first";
+      case TlsErrc::kProtocol:
+        return "TLS protocol error";
     }
     return "unknown TLS error";
   }
@@ -83,7 +85,12 @@ void TlsStream::Close() {
   socket_.close(ec);
 }
 
-void TlsStream::ShutdownSend() {
+void TlsStream::ShutdownSend(bool close_notify) {
+  if (close_notify) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_.get());
+    ERR_clear_error();
+  }
   bio_->Flush();
   boost::system::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_send, ec);

@@ -18,13 +18,13 @@
 // with any Asio stream; the stream itself is not thread-safe.
 #pragma once
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-
 #include <array>
+#include <cstring>
+
 #include <boost/asio.hpp>
 #include <boost/system/error_code.hpp>
-#include <cstring>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "edge/socket_bio.h"
 #include "pki/ossl_ptr.h"
@@ -65,8 +65,9 @@ class TlsStream {
   // ClientHello callback asked to be called again (SSL_CLIENT_HELLO_RETRY).
   template <class Token>
   auto async_handshake(Token&& token) {
-    return Start(FlushAtEnd::kNo, [](SSL* ssl, size_t&) { return SSL_do_handshake(ssl); },
-                 std::forward<Token>(token));
+    return Start(
+        FlushAtEnd::kNo, [](SSL* ssl, size_t&) { return SSL_do_handshake(ssl); },
+        std::forward<Token>(token));
   }
 
   template <class MutableBuffers, class Token>
@@ -119,7 +120,8 @@ class TlsStream {
   // Sends what is held, waiting for the socket if it must.
   template <class Token>
   auto async_flush(Token&& token) {
-    return Start(FlushAtEnd::kYes, [](SSL*, size_t&) { return 1; }, std::forward<Token>(token));
+    return Start(
+        FlushAtEnd::kYes, [](SSL*, size_t&) { return 1; }, std::forward<Token>(token));
   }
 
   // While on, write operations leave what they wrote held (up to
@@ -131,9 +133,9 @@ class TlsStream {
   // Sends what is held, close_notify after it (without waiting for the
   // peer's), and closes.
   void Close();
-  // Sends what is held, then ends the sending side of the socket (no
-  // close_notify: the bytes relayed were the peer's own).
-  void ShutdownSend();
+  // Sends what is held (then close_notify, if asked), then ends the
+  // sending side of the socket.
+  void ShutdownSend(bool close_notify);
 
   // True if OpenSSL holds decrypted bytes not read yet.
   bool HasPending() { return SSL_has_pending(ssl_.get()) == 1; }

@@ -11,10 +11,7 @@ constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
 
 void UpstreamStream::ShutdownSend() {
   if (tls_) {
-    ERR_clear_error();
-    SSL_shutdown(tls_->native_handle());
-    ERR_clear_error();
-    tls_->ShutdownSend();
+    tls_->ShutdownSend(/*close_notify=*/true);
     return;
   }
   boost::system::error_code ec;
@@ -31,9 +28,9 @@ void UpstreamStream::Close() {
   plain_->close(ec);
 }
 
-net::awaitable<std::pair<boost::system::error_code, std::optional<UpstreamStream>>>
-ConnectUpstream(const Upstream& upstream, SSL_CTX* tls_client_ctx,
-                std::chrono::steady_clock::duration timeout) {
+net::awaitable<std::pair<boost::system::error_code, std::optional<UpstreamStream>>> ConnectUpstream(
+    const Upstream& upstream, SSL_CTX* tls_client_ctx,
+    std::chrono::steady_clock::duration timeout) {
   using Out = std::pair<boost::system::error_code, std::optional<UpstreamStream>>;
   auto ex = co_await net::this_coro::executor;
   tcp::socket socket(ex);
@@ -71,7 +68,8 @@ ConnectUpstream(const Upstream& upstream, SSL_CTX* tls_client_ctx,
   socket.set_option(tcp::no_delay(true), ec);
   if (upstream.scheme != "https") {
     timer.cancel();
-    co_return Out{boost::system::error_code{}, std::make_optional<UpstreamStream>(std::move(socket))};
+    co_return Out{boost::system::error_code{},
+                  std::make_optional<UpstreamStream>(std::move(socket))};
   }
   pki::SslPtr ssl(SSL_new(tls_client_ctx));
   if (host_is_ip) {

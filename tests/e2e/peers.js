@@ -9,12 +9,18 @@ import os from 'node:os';
 import path from 'node:path';
 
 const children = new Set();
+const tempDirs = new Set();
 process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
+  for (const dir of tempDirs) rmSync(dir, {recursive: true, force: true});
 });
 
+// A fresh directory under the system temp dir, removed when the test process
+// exits (however the tests ended).
 export function tempDir(prefix) {
-  return mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
 }
 
 export function freePort() {

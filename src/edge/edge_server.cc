@@ -5,6 +5,9 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <utility>
+
+#include <boost/intrusive/list.hpp>
 
 #include "edge/tls_contexts.h"
 #include "edge/watchdog.h"
@@ -87,6 +90,17 @@ net::awaitable<std::optional<std::string>> PeekSni(tcp::socket& socket, SSL_CTX*
   co_return std::nullopt;
 }
 
+// The completion of a connection's coroutine: only an exception (a bug, or
+// memory exhaustion) is worth a line.
+void LogFailure(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    spdlog::error("edge: connection failed unexpectedly: {}", ex.what());
+  }
+}
+
 void SetReusePort(tcp::acceptor& a, boost::system::error_code& ec) {
   int one = 1;
   if (::setsockopt(a.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
@@ -111,8 +125,43 @@ Error ListenError(const HostPort& addr, std::string_view what, const boost::syst
 
 }  // namespace
 
+// One open connection, counted toward max_connections for as long as it
+// lives (moved along from the accept to the connection's last state).
+class EdgeServer::OpenSlot {
+ public:
+  explicit OpenSlot(std::atomic<size_t>& open) : open_(&open) {
+    open_->fetch_add(1, std::memory_order_relaxed);
+  }
+  OpenSlot(OpenSlot&& o) noexcept : open_(std::exchange(o.open_, nullptr)) {}
+  OpenSlot& operator=(OpenSlot&&) = delete;
+  ~OpenSlot() {
+    if (open_ != nullptr) open_->fetch_sub(1, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<size_t>* open_;
+};
+
+// A kept-alive HTTPS connection. While idle it is parked: owned by the wait
+// on its socket, linked in its worker's idle list (oldest first), and
+// nothing else of the connection exists.
+struct EdgeServer::KeptAlive
+    : boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
+  KeptAlive(HttpsConnection h, std::shared_ptr<const Snapshot> s, OpenSlot o)
+      : http(std::move(h)), snapshot(std::move(s)), slot(std::move(o)) {}
+  HttpsConnection http;
+  std::shared_ptr<const Snapshot> snapshot;  // keeps http.route alive
+  OpenSlot slot;
+  std::chrono::steady_clock::time_point idle_deadline;
+};
+
 struct EdgeServer::Worker {
+  // Before io: parked connections, owned by handlers in io, unlink
+  // themselves when io destroys those.
+  boost::intrusive::list<KeptAlive, boost::intrusive::constant_time_size<false>> idle;
   net::io_context io{1};
+  net::steady_timer idle_sweep{io};
+  bool sweeping = false;
   std::shared_ptr<const Snapshot> snapshot;
   std::optional<tcp::acceptor> https;
   std::optional<tcp::acceptor> http;
@@ -236,6 +285,13 @@ void EdgeServer::Stop(std::chrono::milliseconds grace) {
       boost::system::error_code ec;
       if (worker->https) worker->https->close(ec);
       if (worker->http) worker->http->close(ec);
+      // Idle connections are between requests: closing them loses nothing.
+      while (!worker->idle.empty()) {
+        KeptAlive& c = worker->idle.front();
+        c.unlink();
+        c.http.Close();  // its wait ends, aborted, and frees it
+      }
+      worker->idle_sweep.cancel();
     });
   }
   auto deadline = std::chrono::steady_clock::now() + grace;
@@ -266,25 +322,16 @@ net::awaitable<void> EdgeServer::AcceptLoop(Worker& w, tcp::acceptor& acceptor, 
       socket.close(ignored);
       continue;
     }
-    open_.fetch_add(1, std::memory_order_relaxed);
-    auto done = [this](std::exception_ptr e) {
-      open_.fetch_sub(1, std::memory_order_relaxed);
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        spdlog::error("edge: connection failed unexpectedly: {}", ex.what());
-      }
-    };
+    OpenSlot slot(open_);
     if (https) {
-      net::co_spawn(w.io, ServeTls(w, std::move(socket)), done);
+      net::co_spawn(w.io, ServeTls(w, std::move(socket), std::move(slot)), LogFailure);
     } else {
-      net::co_spawn(w.io, ServeHttp(w, std::move(socket)), done);
+      net::co_spawn(w.io, ServeHttp(w, std::move(socket), std::move(slot)), LogFailure);
     }
   }
 }
 
-net::awaitable<void> EdgeServer::ServeTls(Worker& w, tcp::socket socket) {
+net::awaitable<void> EdgeServer::ServeTls(Worker& w, tcp::socket socket, OpenSlot slot) {
   std::shared_ptr<const Snapshot> snapshot = w.snapshot;
   boost::system::error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
@@ -338,13 +385,65 @@ net::awaitable<void> EdgeServer::ServeTls(Worker& w, tcp::socket socket) {
   SSL_set_app_data(tls.native_handle(), nullptr);
   if (conn.route != nullptr && !conn.route->https) {
     co_await ProxyTerminatedTls(tls, *conn.route, proxy_env_);
-  } else {
-    co_await ServeHttps(tls, conn.route, proxy_env_);
+    tls.Close();
+    co_return;
   }
-  tls.Close();
+  const bool request_waiting = tls.HasPending();
+  co_await ServeHttpsTurn(w,
+                          std::make_unique<KeptAlive>(HttpsConnection(std::move(tls), conn.route),
+                                                      std::move(snapshot), std::move(slot)),
+                          request_waiting);
 }
 
-net::awaitable<void> EdgeServer::ServeHttp(Worker&, tcp::socket socket) {
+net::awaitable<void> EdgeServer::ServeHttpsTurn(Worker& w, std::unique_ptr<KeptAlive> c,
+                                                bool request_waiting) {
+  const bool idle = co_await ServeHttpsRequests(c->http, proxy_env_, request_waiting);
+  if (idle && !stopping_) {
+    Park(w, std::move(c));
+  } else {
+    c->http.Close();
+  }
+}
+
+void EdgeServer::Park(Worker& w, std::unique_ptr<KeptAlive> c) {
+  c->idle_deadline = std::chrono::steady_clock::now() + options_.http.idle_timeout;
+  w.idle.push_back(*c);
+  if (!w.sweeping) SweepIdle(w);
+  tcp::socket& socket = c->http.client.socket();
+  socket.async_wait(tcp::socket::wait_read,
+                    [this, &w, c = std::move(c)](const boost::system::error_code& ec) mutable {
+                      c->unlink();
+                      if (ec || stopping_) {
+                        c->http.Close();  // no-op if the sweep or Stop closed it
+                        return;
+                      }
+                      net::co_spawn(w.io, ServeHttpsTurn(w, std::move(c), true), LogFailure);
+                    });
+}
+
+// Closes the parked connections whose idle timeout passed, then waits for
+// the next deadline (the list is oldest first, and every connection has
+// the same timeout).
+void EdgeServer::SweepIdle(Worker& w) {
+  const auto now = std::chrono::steady_clock::now();
+  while (!w.idle.empty() && w.idle.front().idle_deadline <= now) {
+    KeptAlive& c = w.idle.front();
+    c.unlink();
+    c.http.Close();  // its wait ends, aborted, and frees it
+  }
+  w.sweeping = !w.idle.empty();
+  if (!w.sweeping) return;
+  w.idle_sweep.expires_at(w.idle.front().idle_deadline);
+  w.idle_sweep.async_wait([this, &w](const boost::system::error_code& ec) {
+    if (ec) {
+      w.sweeping = false;
+      return;
+    }
+    SweepIdle(w);
+  });
+}
+
+net::awaitable<void> EdgeServer::ServeHttp(Worker&, tcp::socket socket, OpenSlot) {
   // Read on this worker's thread: a primary-key read, which SQLite in WAL
   // mode never blocks behind a writer; only well-formed tokens get that far.
   const AcmeTokenLookup lookup = [this](std::string_view token) {

@@ -73,11 +73,21 @@ class EdgeServer {
  private:
   struct Worker;
   struct Connection;
+  struct KeptAlive;
+  class OpenSlot;
   EdgeServer(EdgeOptions options, store::Store& store, seal::KeyVault& vault);
 
   net::awaitable<void> AcceptLoop(Worker& w, tcp::acceptor& acceptor, bool https);
-  net::awaitable<void> ServeTls(Worker& w, tcp::socket socket);
-  net::awaitable<void> ServeHttp(Worker& w, tcp::socket socket);
+  net::awaitable<void> ServeTls(Worker& w, tcp::socket socket, OpenSlot slot);
+  net::awaitable<void> ServeHttp(Worker& w, tcp::socket socket, OpenSlot slot);
+  // Serves what the client of a kept-alive connection sent, then parks it
+  // (or closes it when it is finished).
+  net::awaitable<void> ServeHttpsTurn(Worker& w, std::unique_ptr<KeptAlive> c,
+                                      bool request_waiting);
+  // An idle connection waits for its client with no coroutine, in w's idle
+  // list, until it is readable (a new turn) or its idle timeout passes.
+  void Park(Worker& w, std::unique_ptr<KeptAlive> c);
+  void SweepIdle(Worker& w);
   // Builds the context a suspended handshake waits for, on the build pool.
   net::awaitable<void> BuildContext(const std::string& certificate_id,
                                     const TerminatePolicy* policy, const std::string& key);
@@ -96,10 +106,12 @@ class EdgeServer {
   pki::SslCtxPtr upstream_tls_;  // client context for https:// upstreams
   pki::SslCtxPtr peek_;          // parses peeked ClientHellos for pass-through
   ProxyEnv proxy_env_;
-  std::vector<std::unique_ptr<Worker>> workers_;
-  net::thread_pool builders_{2};
+  // Before workers_: a connection destroyed along with its worker's
+  // io_context still gives back its slot.
   std::atomic<size_t> open_{0};
   std::atomic<bool> stopping_{false};
+  std::vector<std::unique_ptr<Worker>> workers_;
+  net::thread_pool builders_{2};
 };
 
 }  // namespace certgate::edge

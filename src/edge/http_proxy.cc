@@ -188,12 +188,14 @@ std::optional<std::pair<http::status, std::string>> ReadFailure(const error_code
 
 namespace {
 
-// What an HTTPS connection keeps between requests. The per-request state
-// (parsers, serializers, relay buffers) lives in ServeOneRequest's frame
-// only while a request is in flight, so an idle connection holds just this.
+// One turn of an HTTPS connection: from the first request read to the
+// connection going idle. The per-request state (parsers, serializers,
+// relay buffers) lives in ServeOneRequest's frame only while a request is
+// in flight.
 struct HttpsSession {
-  HttpsSession(TlsStream& c, const Route* r, const ProxyEnv& e)
-      : client(c), route(r), env(e), dog(c.get_executor(), [this] {
+  HttpsSession(HttpsConnection& c, const ProxyEnv& e)
+      : client(c.client), route(c.route), upstream(c.upstream),
+        upstream_buffer(c.upstream_buffer), env(e), dog(c.client.get_executor(), [this] {
           ShutdownSocket(client.socket());
           if (upstream) ShutdownSocket(upstream->socket());
         }) {}
@@ -209,11 +211,11 @@ struct HttpsSession {
   }
   TlsStream& client;
   const Route* route;
+  std::unique_ptr<UpstreamStream>& upstream;
+  beast::flat_buffer& upstream_buffer;
   std::string remote_ip;
   const ProxyEnv& env;
-  std::optional<UpstreamStream> upstream;
   beast::flat_buffer client_buffer;
-  beast::flat_buffer upstream_buffer;
   Watchdog dog;
 };
 
@@ -278,7 +280,7 @@ net::awaitable<bool> ServeOneRequest(HttpsSession& s) {
                          "the upstream of this endpoint is unreachable\n", false);
       co_return false;
     }
-    s.upstream = std::move(connected);
+    s.upstream = std::make_unique<UpstreamStream>(std::move(*connected));
     s.upstream_buffer.clear();
   }
   UpstreamStream& upstream = *s.upstream;
@@ -359,24 +361,41 @@ net::awaitable<bool> ServeOneRequest(HttpsSession& s) {
 
 }  // namespace
 
-net::awaitable<void> ServeHttps(TlsStream& client, const Route* route, const ProxyEnv& env) {
-  HttpsSession s(client, route, env);
-  for (;;) {
-    // Idle: wait for the next request without holding buffers.
-    s.dog.Arm(env.limits.idle_timeout);
-    if (s.client_buffer.size() == 0 && !client.HasPending()) {
-      s.client_buffer.shrink_to_fit();
-      if (client.HoldsOutput()) {
-        auto [fec, fn] = co_await client.async_flush(kUseTuple);
-        if (fec) break;
-      }
-      auto [wec] = co_await client.socket().async_wait(tcp::socket::wait_read, kUseTuple);
-      if (wec) break;
+HttpsConnection::HttpsConnection(TlsStream c, const Route* r) : client(std::move(c)), route(r) {}
+HttpsConnection::HttpsConnection(HttpsConnection&&) noexcept = default;
+HttpsConnection::~HttpsConnection() = default;
+
+void HttpsConnection::Close() {
+  if (upstream) {
+    upstream->Close();
+    upstream.reset();
+  }
+  client.Close();
+}
+
+net::awaitable<bool> ServeHttpsRequests(HttpsConnection& c, const ProxyEnv& env,
+                                        bool request_waiting) {
+  HttpsSession s(c, env);
+  TlsStream& client = c.client;
+  while (request_waiting) {
+    if (!co_await ServeOneRequest(s)) {
+      s.dog.Disarm();
+      co_return false;
     }
-    if (!co_await ServeOneRequest(s)) break;
+    request_waiting = s.client_buffer.size() > 0 || client.HasPending();
+  }
+  // Idle from here: nothing of the client's is left unread (the caller waits
+  // on the socket); what was written leaves now.
+  if (client.HoldsOutput()) {
+    s.dog.Arm(env.limits.io_timeout);
+    auto [fec, fn] = co_await client.async_flush(kUseTuple);
+    if (fec) {
+      s.dog.Disarm();
+      co_return false;
+    }
   }
   s.dog.Disarm();
-  if (s.upstream) s.upstream->Close();
+  co_return true;
 }
 
 net::awaitable<void> ProxyTerminatedTls(TlsStream& client, const Route& route,

@@ -8,8 +8,10 @@
 #pragma once
 
 #include <boost/asio.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -34,11 +36,38 @@ struct ProxyEnv {
   HttpLimits limits;
 };
 
-// Serves HTTP/1.1 on client until either side closes or a timeout: each
-// request goes to route's upstream (keep-alive, chunked bodies, WebSocket
-// upgrades, X-Forwarded-For/-Proto/-Host); with route null, every request
-// is answered 404.
-net::awaitable<void> ServeHttps(TlsStream& client, const Route* route, const ProxyEnv& env);
+class UpstreamStream;
+
+// A terminated HTTPS connection: what lasts from one request to the next.
+// Between requests it is all that exists of the connection (no coroutine
+// waits), so it is kept small.
+struct HttpsConnection {
+  HttpsConnection(TlsStream c, const Route* r);
+  HttpsConnection(HttpsConnection&&) noexcept;
+  ~HttpsConnection();
+  // Closes the upstream connection, if any, then the client's (close_notify
+  // first).
+  void Close();
+
+  TlsStream client;
+  const Route* route;  // null: every request is answered 404
+  // The kept-alive connection to route's upstream, and what it sent past
+  // the last response.
+  std::unique_ptr<UpstreamStream> upstream;
+  boost::beast::flat_buffer upstream_buffer;
+};
+
+// Serves HTTP/1.1 requests on c: each goes to c.route's upstream
+// (keep-alive, chunked bodies, WebSocket upgrades, X-Forwarded-For/-Proto/
+// -Host), or is answered 404 without a route. Reads a first request when
+// request_waiting (the client's socket is readable, or OpenSSL holds its
+// bytes), then goes on while the client's bytes hold another request, and
+// sends what is still held. True if the connection is now idle and stays
+// open until the client sends again; false when it is finished (either side
+// closed, a timeout, Connection: close, an upgrade that ended): then the
+// caller closes it.
+net::awaitable<bool> ServeHttpsRequests(HttpsConnection& c, const ProxyEnv& env,
+                                        bool request_waiting);
 
 // A tls endpoint with terminate-tls: the decrypted bytes go to the tcp://
 // upstream and back.

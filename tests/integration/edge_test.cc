@@ -453,6 +453,68 @@ TEST_F(EdgeLimitsTest, IdleKeepAliveConnectionsAreClosed) {
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 4.0);
 }
 
+TEST_F(EdgeLimitsTest, PipelinedRequestsAreAllAnswered) {
+  std::string error;
+  auto c = TlsClient::Connect(server_->https_port(), {.sni = "x.test"}, &error);
+  ASSERT_NE(c, nullptr) << error;
+  // Three requests in one write: the second and third wait in the server's
+  // buffer while the first is answered.
+  ASSERT_TRUE(c->Write("GET /1 HTTP/1.1\r\nHost: x.test\r\n\r\n"
+                       "GET /2 HTTP/1.1\r\nHost: x.test\r\n\r\n"
+                       "GET /3 HTTP/1.1\r\nHost: x.test\r\nConnection: close\r\n\r\n"));
+  std::string replies = c->Read(1 << 20);  // up to the server's close
+  size_t answered = 0;
+  for (size_t at = replies.find("HTTP/1.1 404"); at != std::string::npos;
+       at = replies.find("HTTP/1.1 404", at + 1)) {
+    ++answered;
+  }
+  EXPECT_EQ(answered, 3u) << replies;
+}
+
+TEST_F(EdgeLimitsTest, IdleKeepAliveConnectionsHoldTheirPlaceUntilClosed) {
+  // Six connections, each idle after a request, fill --max-connections 6.
+  std::vector<std::unique_ptr<TlsClient>> idle;
+  for (int i = 0; i < 6; ++i) {
+    std::string error;
+    auto c = TlsClient::Connect(server_->https_port(), {.sni = "x.test"}, &error);
+    ASSERT_NE(c, nullptr) << error;
+    ASSERT_EQ(c->Http("GET", "/", "x.test").status, 404);
+    idle.push_back(std::move(c));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  int extra = RawConnect();
+  EXPECT_LT(SecondsUntilClosed(extra), 0.5) << "a seventh connection stayed open";
+  close(extra);
+  // One of them leaving makes room at once, well before the idle timeout (2 s).
+  idle.pop_back();
+  bool served = false;
+  while (!served && std::chrono::steady_clock::now() - start < std::chrono::seconds(1)) {
+    served = Serves();
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(served);
+  // The others are still open and serve their next request.
+  for (auto& c : idle) EXPECT_EQ(c->Http("GET", "/again", "x.test").status, 404);
+}
+
+TEST_F(EdgeLimitsTest, StoppingClosesIdleKeepAliveConnectionsAtOnce) {
+  ServerOptions options;
+  options.extra_args = {"--idle-timeout", "60"};
+  auto server = CertgateServer::Start(options);
+  ASSERT_NE(server, nullptr);
+  std::string error;
+  auto c = TlsClient::Connect(server->https_port(), {.sni = "x.test"}, &error);
+  ASSERT_NE(c, nullptr) << error;
+  ASSERT_EQ(c->Http("GET", "/", "x.test").status, 404);
+  const auto start = std::chrono::steady_clock::now();
+  server->process().Signal(SIGTERM);
+  EXPECT_EQ(c->Read(1), "") << "the idle connection is closed";
+  EXPECT_EQ(server->process().Wait(std::chrono::seconds(15)), 0);
+  // Without closing it, serve would wait out its grace period (5 s) for it.
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+            3.0 * kSlowdown);
+}
+
 TEST_F(EdgeLimitsTest, ConnectionsBeyondTheLimitAreClosed) {
   std::vector<int> held;
   for (int i = 0; i < 6; ++i) held.push_back(RawConnect());

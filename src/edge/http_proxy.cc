@@ -27,6 +27,8 @@ using error_code = boost::system::error_code;
 constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
 constexpr size_t kRelayChunk = 16 * 1024;
 constexpr size_t kMaxDiscardedBody = 1024 * 1024;
+// Informational responses relayed before an upstream's final one, at most.
+constexpr int kMaxInterimResponses = 16;
 
 void ShutdownSocket(tcp::socket& s) {
   error_code ignored;
@@ -293,18 +295,37 @@ net::awaitable<bool> ServeOneRequest(HttpsSession& s) {
     co_return false;
   }
 
-  http::response_parser<http::buffer_body> res_p;
-  res_p.header_limit(64 * 1024);
-  res_p.body_limit(boost::none);
-  if (req.method() == http::verb::head) res_p.skip(true);
-  dog.Arm(limits.io_timeout);
-  auto [hec, hn] = co_await http::async_read_header(upstream, s.upstream_buffer, res_p, kUseTuple);
-  if (hec) {
-    co_await WriteText(client, client_version,
-                       dog.expired() ? http::status::gateway_timeout : http::status::bad_gateway,
-                       "the upstream did not answer\n", false);
-    co_return false;
+  // Informational responses (103 Early Hints, a 100 Continue) come before
+  // the final one: each goes to an HTTP/1.1 client as it is (never to an
+  // HTTP/1.0 one), then the next is read. 101 ends an upgrade, below.
+  std::optional<http::response_parser<http::buffer_body>> parser;
+  for (int interim = 0;; ++interim) {
+    parser.emplace();
+    parser->header_limit(64 * 1024);
+    parser->body_limit(boost::none);
+    if (req.method() == http::verb::head) parser->skip(true);
+    dog.Arm(limits.io_timeout);
+    auto [hec, hn] =
+        co_await http::async_read_header(upstream, s.upstream_buffer, *parser, kUseTuple);
+    if (hec || interim == kMaxInterimResponses) {
+      co_await WriteText(client, client_version,
+                         dog.expired() ? http::status::gateway_timeout : http::status::bad_gateway,
+                         hec ? "the upstream did not answer\n"
+                             : "the upstream sent too many informational responses\n",
+                         false);
+      co_return false;
+    }
+    auto& head = parser->get();
+    if (head.result_int() / 100 != 1 || head.result() == http::status::switching_protocols) break;
+    if (client_version < 11) continue;
+    StripHopByHop(head, false);
+    head.body().data = nullptr;
+    head.body().more = false;
+    http::response_serializer<http::buffer_body> sr{head};
+    auto [iec, in] = co_await http::async_write_header(client, sr, kUseTuple);
+    if (iec) co_return false;
   }
+  http::response_parser<http::buffer_body>& res_p = *parser;
   auto& res = res_p.get();
 
   if (upgrade && res.result() == http::status::switching_protocols) {

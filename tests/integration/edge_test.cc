@@ -199,6 +199,49 @@ TEST_F(EdgeTest, ProxiesHttpsToTheUpstream) {
   }
 }
 
+TEST_F(EdgeTest, RelaysInformationalResponsesBeforeTheFinalOne) {
+  TestChain chain = ChainFor({"hints.example.com"}, {0x03});
+  Reserve("hints.example.com", UploadChain(chain));
+  TestUpstream upstream;
+  AddEndpoint("https://hints.example.com", upstream.url());
+  WaitForSerial("hints.example.com", "03");
+  auto exchange = [&](const std::string& requests) {
+    std::string error;
+    auto tls = TlsClient::Connect(server_->https_port(), {.sni = "hints.example.com"}, &error);
+    EXPECT_NE(tls, nullptr) << error;
+    if (!tls || !tls->Write(requests)) return std::string();
+    return tls->Read(1 << 20);  // up to the edge's close
+  };
+  // Two requests on one connection: the upstream sends two 103s, then the
+  // first 200; the second request gets its own 200, not the first's.
+  std::string got = exchange(
+      "GET /early-hints HTTP/1.1\r\nHost: hints.example.com\r\n\r\n"
+      "GET /echo?second HTTP/1.1\r\nHost: hints.example.com\r\nConnection: close\r\n\r\n");
+  const size_t hint1 = got.find("HTTP/1.1 103");
+  const size_t hint2 = hint1 == std::string::npos ? hint1 : got.find("HTTP/1.1 103", hint1 + 1);
+  const size_t first = got.find(R"("target":"/early-hints")");
+  const size_t second = got.find(R"("target":"/echo?second")");
+  ASSERT_NE(hint2, std::string::npos) << got;
+  EXPECT_NE(got.find("Link: </1.js>; rel=preload"), std::string::npos) << got;
+  ASSERT_NE(first, std::string::npos) << got;
+  ASSERT_NE(second, std::string::npos) << got;
+  EXPECT_LT(hint2, first);
+  EXPECT_LT(first, second);
+  // HTTP/1.0 clients get only the final response.
+  got = exchange("GET /early-hints HTTP/1.0\r\nHost: hints.example.com\r\n\r\n");
+  EXPECT_EQ(got.find(" 103 "), std::string::npos) << got;
+  EXPECT_EQ(got.rfind("HTTP/1.0 200", 0), 0u) << got;
+  // An upstream that never stops sending them gets a 502 after 16.
+  got = exchange("GET /early-hints?n=40 HTTP/1.1\r\nHost: hints.example.com\r\n\r\n");
+  size_t hints = 0;
+  for (size_t at = got.find(" 103 "); at != std::string::npos; at = got.find(" 103 ", at + 1)) {
+    ++hints;
+  }
+  EXPECT_EQ(hints, 16u);
+  EXPECT_NE(got.find("HTTP/1.1 502"), std::string::npos) << got;
+  EXPECT_NE(got.find("too many informational responses"), std::string::npos) << got;
+}
+
 TEST_F(EdgeTest, PassesWebSocketsThrough) {
   TestChain chain = ChainFor({"ws.example.com"}, {0x02});
   Reserve("ws.example.com", UploadChain(chain));

@@ -138,6 +138,19 @@ void TestUpstream::Serve(tcp::socket socket) {
       continue;
     }
 
+    if (path == "/early-hints") {
+      // n informational responses (default 2) before the final one.
+      int n = 2;
+      for (auto p : target->params()) {
+        if (p.key == "n") n = std::stoi(std::string(p.value));
+      }
+      for (int i = 0; i < n && !ec; ++i) {
+        std::string hint = "HTTP/1.1 103 Early Hints\r\nLink: </" + std::to_string(i) +
+                           ".js>; rel=preload\r\n\r\n";
+        net::write(socket, net::buffer(hint), ec);
+      }
+      if (ec) return;
+    }
     boost::json::object headers;
     for (const auto& f : req) headers[std::string(f.name_string())] = std::string(f.value());
     boost::json::object body{{"method", std::string(req.method_string())},

@@ -21,6 +21,8 @@ namespace certgate::testing {
 //                            "body_length", "body_sha256"}
 //   GET /chunked?n=K         200 with a chunked body of K lines "chunk <i>\n"
 //   GET /ws (Upgrade)        a WebSocket that echoes every message
+//   GET /early-hints?n=K     K (default 2) 103 Early Hints responses, then
+//                            /echo's 200
 class TestUpstream {
  public:
   TestUpstream();

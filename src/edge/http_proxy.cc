@@ -196,8 +196,12 @@ namespace {
 // in flight.
 struct HttpsSession {
   HttpsSession(HttpsConnection& c, const ProxyEnv& e)
-      : client(c.client), route(c.route), upstream(c.upstream),
-        upstream_buffer(c.upstream_buffer), env(e), dog(c.client.get_executor(), [this] {
+      : client(c.client),
+        route(c.route),
+        upstream(c.upstream),
+        upstream_buffer(c.upstream_buffer),
+        env(e),
+        dog(c.client.get_executor(), [this] {
           ShutdownSocket(client.socket());
           if (upstream) ShutdownSocket(upstream->socket());
         }) {}

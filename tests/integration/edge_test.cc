@@ -331,7 +331,6 @@ TEST_F(EdgeTest, TerminatesTlsEndpointsWithMutualTls) {
                    json::array{json::object{
                        {"actions", json::array{json::object{{"type", "terminate-tls"},
                                                             {"config", config}}}}}}}}));
-  WaitForSerial("secure.example.com", "0e");
   const uint16_t port = server_->https_port();
   auto exchange = [&](const TlsClientOptions& options) -> std::string {
     std::string error;
@@ -341,6 +340,21 @@ TEST_F(EdgeTest, TerminatesTlsEndpointsWithMutualTls) {
     std::string got = tls->Read(5);
     return got.size() == 5 ? got : "refused after the handshake";
   };
+  const TlsClientOptions trusted = {.sni = "secure.example.com",
+                                    .client_cert_pem = client_chain.BundlePem(),
+                                    .client_key_pem = KeyPemPkcs8(client_chain.leaf_key.get())};
+  // The name was served (by its domain's certificate, with HTTP) before the
+  // endpoint existed: wait until the endpoint is what new connections reach.
+  bool echoed = false;
+  for (int i = 0; i < 200 && !echoed; ++i) {
+    echoed = exchange(trusted) == "ping\n";
+    if (!echoed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(echoed) << "the endpoint never reached the edge";
+  std::string error;
+  auto presented = TlsClient::Connect(port, trusted, &error);
+  ASSERT_NE(presented, nullptr) << error;
+  EXPECT_EQ(presented->PeerSerial(), "0e");
 
   EXPECT_EQ(exchange({.sni = "secure.example.com"}).substr(0, 7), "refused")
       << "no client certificate";
@@ -350,16 +364,11 @@ TEST_F(EdgeTest, TerminatesTlsEndpointsWithMutualTls) {
                 .substr(0, 7),
             "refused")
       << "a certificate from another CA";
-  EXPECT_EQ(exchange({.sni = "secure.example.com",
-                      .client_cert_pem = client_chain.BundlePem(),
-                      .client_key_pem = KeyPemPkcs8(client_chain.leaf_key.get())}),
-            "ping\n");
+  EXPECT_EQ(exchange(trusted), "ping\n");
   // Also over TLS 1.2, where the client certificate is part of the handshake.
-  EXPECT_EQ(exchange({.sni = "secure.example.com",
-                      .client_cert_pem = client_chain.BundlePem(),
-                      .client_key_pem = KeyPemPkcs8(client_chain.leaf_key.get()),
-                      .max_version = TLS1_2_VERSION}),
-            "ping\n");
+  TlsClientOptions trusted12 = trusted;
+  trusted12.max_version = TLS1_2_VERSION;
+  EXPECT_EQ(exchange(trusted12), "ping\n");
   EXPECT_EQ(exchange({.sni = "secure.example.com", .max_version = TLS1_2_VERSION}).substr(0, 7),
             "refused");
 }

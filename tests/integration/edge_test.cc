@@ -83,6 +83,19 @@ class EdgeTest : public ::testing::Test {
     }
     FAIL() << sni << " never served serial " << serial;
   }
+  // Waits until requests for an https endpoint's host reach its upstream
+  // (a TestUpstream). A domain's certificate is served, with 404s, as soon
+  // as the domain exists, so WaitForSerial alone can return before the
+  // endpoint made in a later API call has reached the edge.
+  void WaitForEndpoint(const std::string& host) {
+    for (int i = 0; i < 200; ++i) {
+      std::string error;
+      auto c = TlsClient::Connect(server_->https_port(), {.sni = host}, &error);
+      if (c && c->Http("GET", "/echo", host).status == 200) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    FAIL() << "requests for " << host << " never reached its endpoint";
+  }
   std::string WriteTemp(const std::string& name, const std::string& data) {
     auto path = dir_.path() / name;
     WriteFile(path, data);
@@ -140,6 +153,7 @@ TEST_F(EdgeTest, ProxiesHttpsToTheUpstream) {
   TestUpstream upstream;
   AddEndpoint("https://app.example.com", upstream.url());
   WaitForSerial("app.example.com", "01");
+  WaitForEndpoint("app.example.com");
   const std::string port = std::to_string(server_->https_port());
   const std::string cacert = WriteTemp("root.pem", CertPem(chain.root.get()));
   const std::string base = "https://app.example.com:" + port;
@@ -205,6 +219,7 @@ TEST_F(EdgeTest, RelaysInformationalResponsesBeforeTheFinalOne) {
   TestUpstream upstream;
   AddEndpoint("https://hints.example.com", upstream.url());
   WaitForSerial("hints.example.com", "03");
+  WaitForEndpoint("hints.example.com");
   auto exchange = [&](const std::string& requests) {
     std::string error;
     auto tls = TlsClient::Connect(server_->https_port(), {.sni = "hints.example.com"}, &error);
@@ -248,6 +263,7 @@ TEST_F(EdgeTest, PassesWebSocketsThrough) {
   TestUpstream upstream;
   AddEndpoint("https://ws.example.com", upstream.url());
   WaitForSerial("ws.example.com", "02");
+  WaitForEndpoint("ws.example.com");
   std::string error;
   auto tls = TlsClient::Connect(server_->https_port(),
                                 {.sni = "ws.example.com", .alpn = {"http/1.1"}}, &error);
@@ -381,6 +397,7 @@ TEST_F(EdgeTest, ServesAReplacedCertificateWithin100msWithoutDroppingConnections
   TestUpstream upstream;
   AddEndpoint("https://live.example.com", upstream.url());
   WaitForSerial("live.example.com", "11");
+  WaitForEndpoint("live.example.com");
 
   std::string error;
   auto before = TlsClient::Connect(server_->https_port(), {.sni = "live.example.com"}, &error);

@@ -413,7 +413,10 @@ void EdgeServer::Park(Worker& w, std::unique_ptr<KeptAlive> c) {
   socket.async_wait(tcp::socket::wait_read,
                     [this, &w, c = std::move(c)](const boost::system::error_code& ec) mutable {
                       c->unlink();
-                      if (ec || stopping_) {
+                      // Closed by the sweep or Stop after its readiness was
+                      // queued: its socket is gone, and the BIO's fd number
+                      // may already be another connection's.
+                      if (ec || stopping_ || !c->http.client.socket().is_open()) {
                         c->http.Close();  // no-op if the sweep or Stop closed it
                         return;
                       }

@@ -195,7 +195,8 @@ describe('dashboard', () => {
     await page.getByText('25 on this page').waitFor();
     // Newest first, as the API lists them: the shop's certificate is on page 2.
     assert.equal(await page.getByRole('link', {name: 'shop.example.com', exact: true}).count(), 0);
-    await page.getByRole('button', {name: 'Next page →'}).click();
+    // A double click moves one page: the button waits while the page loads.
+    await page.getByRole('button', {name: 'Next page →'}).dblclick();
     await page.getByText('Page 2').waitFor();
     await page.getByRole('link', {name: 'shop.example.com', exact: true}).waitFor();
     assert.equal(await rows.count(), 1);

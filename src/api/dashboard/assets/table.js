@@ -72,39 +72,53 @@ export function dataTable({label, columns, filterText, placeholder = '', initial
 // Walks a list's pages, newest first. fetchPage(path) returns the API's list
 // body; onPage(items) shows one page; onError(error) reports a failure.
 // Returns {element, reload()}; reload() shows the current page again.
+// The buttons wait while a page loads, and only the newest load is shown,
+// so fast clicks cannot skip a page or show an older answer.
 export function pager({collection, pageSize = 25, fetchPage, onPage, onError}) {
   // The before_id of each page reached, so "Previous" can go back.
-  const stack = [null];
+  let stack = [null];
   let next = null;
+  let loads = 0;
   const prev = h('button', {type: 'button', class: 'secondary'}, '← Previous page');
   const nextButton = h('button', {type: 'button', class: 'secondary'}, 'Next page →');
   const where = h('span', {class: 'page-no'});
   const element = h('nav', {class: 'pager', 'aria-label': 'Pages', hidden: true},
     prev, where, nextButton);
 
-  async function reload() {
-    const before = stack[stack.length - 1];
+  function showButtons() {
+    prev.disabled = stack.length === 1;
+    nextButton.disabled = !next;
+  }
+
+  // Shows the page at the end of target (a stack like `stack`), which
+  // becomes the current one once it has loaded.
+  async function load(target) {
+    const ticket = ++loads;
+    prev.disabled = true;
+    nextButton.disabled = true;
+    const before = target[target.length - 1];
     const query = before ? `&before_id=${encodeURIComponent(before)}` : '';
     try {
       const data = await fetchPage(`/${collection}?limit=${pageSize}${query}`);
+      if (ticket !== loads) return;  // a newer load replaced this one
       const items = data[collection] ?? [];
+      stack = target;
       next = data.next_page_uri && items.length ? items[items.length - 1].id : null;
-      prev.disabled = stack.length === 1;
-      nextButton.disabled = !next;
+      showButtons();
       where.textContent = `Page ${stack.length}`;
       element.hidden = stack.length === 1 && !next;
       onPage(items);
     } catch (e) {
+      if (ticket !== loads) return;
+      showButtons();
       onError(e);
     }
   }
   prev.addEventListener('click', () => {
-    if (stack.length > 1) stack.pop();
-    reload();
+    if (stack.length > 1) load(stack.slice(0, -1));
   });
   nextButton.addEventListener('click', () => {
-    if (next) stack.push(next);
-    reload();
+    if (next) load([...stack, next]);
   });
-  return {element, reload};
+  return {element, reload: () => load(stack)};
 }

@@ -215,6 +215,9 @@ describe('dashboard', () => {
     const header = page.getByRole('columnheader', {name: /Expires/});
     await header.getByRole('button').click();
     assert.equal(await header.getAttribute('aria-sort'), 'ascending');
+    // The keyboard stays on the column's button, so Enter sorts it again.
+    assert.match(await page.evaluate(() => document.activeElement?.closest('th')?.textContent ?? ''),
+                 /Expires/);
     assert.equal(await rows.first().locator('td[data-label="Common name"]').textContent(), 'near.example.com');
     await header.getByRole('button').click();
     assert.equal(await header.getAttribute('aria-sort'), 'descending');

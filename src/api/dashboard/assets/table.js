@@ -30,6 +30,8 @@ export function dataTable({label, columns, filterText, placeholder = '', initial
           sort = {index, dir: active ? -sort.dir : 1};
           renderHead();
           renderBody();
+          // The header was rebuilt: keep the keyboard on this column's button.
+          headRow.children[index].querySelector('button').focus();
         }}, col.label, h('span', {'aria-hidden': 'true'}, arrow)));
     }));
   }

@@ -148,7 +148,7 @@ describe('dashboard', () => {
     assert.equal(expected.body.error_code, 'ERR_CERTGATE_258');
     await page.getByRole('link', {name: 'Upload a certificate'}).click();
     // This time the chain comes from a chosen file.
-    await page.locator('input[type=file][id="certificate_pem-file"]').setInputFiles(pki.leafFile);
+    await page.getByLabel('…or choose a certificate chain file').setInputFiles(pki.leafFile);
     await page.getByLabel('Private key (PEM)').fill(pki.otherKey);
     await page.getByRole('button', {name: 'Upload', exact: true}).click();
     const keyField = page.locator('[data-field="private_key_pem"]');

@@ -98,7 +98,7 @@ export function certificateList(view) {
 }
 
 // A textarea for PEM text with a file chooser that fills it.
-function pemField({label, name, hint, rows = 8}) {
+function pemField({label, fileLabel, name, hint, rows = 8}) {
   const text = h('textarea', {rows, spellcheck: 'false', class: 'mono', required: true,
                               placeholder: '-----BEGIN …-----'});
   const chooserId = `${name}-file`;
@@ -110,7 +110,7 @@ function pemField({label, name, hint, rows = 8}) {
   });
   const box = field({label, name, control: text, hint});
   box.insertBefore(h('div', {class: 'file-pick'},
-    h('label', {for: chooserId}, `…or choose a file`), chooser), box.querySelector('.field-error'));
+    h('label', {for: chooserId}, `…or choose a ${fileLabel} file`), chooser), box.querySelector('.field-error'));
   return box;
 }
 
@@ -118,9 +118,9 @@ function uploadForm(onUploaded) {
   const description = h('input', {type: 'text', maxlength: 255});
   const metadata = h('textarea', {rows: 2, maxlength: 4096});
   const form = h('form', {'aria-labelledby': 'upload-title', novalidate: true},
-    pemField({label: 'Certificate chain (PEM)', name: 'certificate_pem',
+    pemField({label: 'Certificate chain (PEM)', fileLabel: 'certificate chain', name: 'certificate_pem',
               hint: 'The leaf certificate first, then each intermediate; the root may be left out.'}),
-    pemField({label: 'Private key (PEM)', name: 'private_key_pem', rows: 5,
+    pemField({label: 'Private key (PEM)', fileLabel: 'private key', name: 'private_key_pem', rows: 5,
               hint: 'The unencrypted RSA, ECDSA or Ed25519 key of the leaf. certgate seals it; it is never shown again.'}),
     field({label: 'Description (optional)', name: 'description', control: description}),
     field({label: 'Metadata (optional)', name: 'metadata', control: metadata,

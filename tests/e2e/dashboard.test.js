@@ -281,8 +281,11 @@ describe('dashboard', () => {
   });
 
   test('endpoints: a bad traffic policy is explained; create and delete', async () => {
-    await goto('#/endpoints');
+    const focused = () => page.evaluate(() => document.activeElement?.id ?? '');
+    await goto('#/domains');
+    await page.locator('#nav').getByRole('link', {name: 'Endpoints'}).click();
     await page.getByText('No endpoints yet').waitFor();
+    assert.equal(await focused(), 'main', 'after a navigation the keyboard starts at the page');
     await page.locator('summary', {hasText: 'Create an endpoint'}).click();
     await page.getByLabel('URL').fill('https://app.example.org');
     await page.getByLabel('Upstream').fill('http://127.0.0.1:9');
@@ -301,6 +304,7 @@ describe('dashboard', () => {
     await page.getByRole('dialog').getByRole('button', {name: 'Delete'}).click();
     await page.getByText('No endpoints yet').waitFor();
     assert.equal((await api('GET', '/endpoints')).body.endpoints.length, 0);
+    assert.equal(await focused(), 'main', 'the deleted row took the focus with it');
   });
 
   test('deleting a certificate names the domains blocking it, then deletes it', async () => {
@@ -324,6 +328,7 @@ describe('dashboard', () => {
     assert.match(await page.getByRole('dialog').textContent(), /No domain uses this certificate/);
     await page.getByRole('dialog').getByRole('button', {name: 'Delete'}).click();
     await page.getByText('Deleted the certificate for shop.example.com.').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'main');
     assert.equal((await api('GET', `/tls_certificates/${shop.id}`)).status, 404);
     assert.equal(await page.getByRole('link', {name: 'shop.example.com', exact: true}).count(), 0);
   });

@@ -2,7 +2,7 @@
 // #/domains, #/domains/<id>, #/endpoints) and the page frame.
 import {apiKey, onUnauthorized, setApiKey, signIn} from './api.js';
 import {certificateDetail, certificateList} from './certificates.js';
-import {field, h, mount, notice} from './dom.js';
+import {field, focusMainIfLost, h, mount, notice} from './dom.js';
 import {domainDetail, domainList} from './domains.js';
 import {endpointList} from './endpoints.js';
 
@@ -24,8 +24,15 @@ let pendingNotice = null;
 
 export function navigate(hash, message) {
   pendingNotice = message ?? null;
-  if (location.hash === hash) render();
+  if (location.hash === hash) show();
   else location.hash = hash;
+}
+
+// A route reached from the page (not the first load): the keyboard, and a
+// screen reader, start at the new page's content.
+function show() {
+  render();
+  focusMainIfLost();
 }
 
 function render() {
@@ -109,5 +116,5 @@ onUnauthorized(() => {
   renderSignIn('Your API key is no longer accepted. Sign in again.');
 });
 
-window.addEventListener('hashchange', render);
+window.addEventListener('hashchange', show);
 render();

@@ -95,6 +95,14 @@ export function confirmDialog({title, body, confirmLabel}) {
   });
 }
 
+// Puts the keyboard focus at the start of the page's content when it is
+// not there: after a navigation (it was on a link in the header), or when
+// the element holding it went away (a re-rendered list, a deleted row).
+export function focusMainIfLost() {
+  const main = document.getElementById('main');
+  if (!main.contains(document.activeElement)) main.focus();
+}
+
 // A status line for notices after an action ("Certificate deleted").
 export function notice(text, kind = 'ok') {
   return h('p', {class: `notice ${kind}`, role: kind === 'error' ? 'alert' : 'status'}, text);

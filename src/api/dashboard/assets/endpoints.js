@@ -1,7 +1,7 @@
 // Endpoints: the list, the form to create one (with its traffic policy), and
 // deletion.
 import {del, get, post} from './api.js';
-import {confirmDialog, field, h, loadError, mount, notice, onSubmit} from './dom.js';
+import {confirmDialog, field, focusMainIfLost, h, loadError, mount, notice, onSubmit} from './dom.js';
 import {formatTime} from './format.js';
 import {dataTable, pager} from './table.js';
 
@@ -54,6 +54,7 @@ export function endpointList(view) {
       await del(`/endpoints/${endpoint.id}`);
       mount(status, notice(`Deleted the endpoint ${endpoint.url}.`));
       await pages.reload();
+      focusMainIfLost();  // it was on the deleted row's button
     } catch (e) {
       mount(status, loadError(e));
     }

@@ -307,6 +307,29 @@ describe('dashboard', () => {
     assert.equal(await focused(), 'main', 'the deleted row took the focus with it');
   });
 
+  test('deleting the one endpoint of the last page shows the page before it', async () => {
+    const domain = await api('POST', '/reserved_domains', {domain: '*.pages.example.net'});
+    assert.equal(domain.status, 201, JSON.stringify(domain.body));
+    const ids = [];
+    for (let i = 0; i < 26; i += 1) {
+      const r = await api('POST', '/endpoints',
+        {url: `https://e${i}.pages.example.net`, upstream: 'http://127.0.0.1:9'});
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      ids.push(r.body.id);
+    }
+    await goto('#/endpoints');
+    await page.getByText('25 on this page').waitFor();
+    await page.getByRole('button', {name: 'Next page →'}).click();
+    await page.getByText('Page 2').waitFor();
+    await page.getByRole('button', {name: 'Delete the endpoint https://e0.pages.example.net'}).click();
+    await page.getByRole('dialog').getByRole('button', {name: 'Delete'}).click();
+    await page.getByText('Deleted the endpoint https://e0.pages.example.net.').waitFor();
+    await page.getByText('25 on this page').waitFor();
+    assert.ok(!(await page.getByText('No endpoints yet').isVisible()));
+    for (const id of ids.slice(1)) assert.equal((await api('DELETE', `/endpoints/${id}`)).status, 204);
+    assert.equal((await api('DELETE', `/reserved_domains/${domain.body.id}`)).status, 204);
+  });
+
   test('deleting a certificate names the domains blocking it, then deletes it', async () => {
     const certs = (await api('GET', '/tls_certificates')).body.tls_certificates;
     const shop = certs.find((c) => c.subject_common_name === 'shop.example.com');

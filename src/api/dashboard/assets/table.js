@@ -104,6 +104,11 @@ export function pager({collection, pageSize = 25, fetchPage, onPage, onError}) {
       const data = await fetchPage(`/${collection}?limit=${pageSize}${query}`);
       if (ticket !== loads) return;  // a newer load replaced this one
       const items = data[collection] ?? [];
+      if (!items.length && target.length > 1) {
+        // This page emptied (its last item was deleted): show the one before.
+        load(target.slice(0, -1));
+        return;
+      }
       stack = target;
       next = data.next_page_uri && items.length ? items[items.length - 1].id : null;
       showButtons();

@@ -268,6 +268,13 @@ describe('dashboard', () => {
     assert.equal(await row.locator('td[data-label="Management"]').textContent(), 'Automatic (RSA)');
     await row.locator('td[data-label="Provisioning"] .badge').waitFor();
     await shoot('domains');
+
+    // The list refreshes while the job runs; the keyboard stays on its link.
+    await row.getByRole('link', {name: '*.example.org'}).focus();
+    await row.evaluate((tr) => { tr.dataset.before = 'refresh'; });
+    await page.waitForFunction(() => !document.querySelector('tr[data-before]'), null,
+      {timeout: 10000});
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), '*.example.org');
   });
 
   test('a domain name the API refuses gets its message next to the name', async () => {

@@ -3,6 +3,15 @@
 // width app.css turns each row into a card labelled by data-label.
 import {h, mount, uniqueId} from './dom.js';
 
+// A selector for the same control in a rebuilt row: a link by its target,
+// a button by its accessible name. null for anything else.
+function focusKey(element) {
+  if (element.matches('a[href]')) return `a[href="${CSS.escape(element.getAttribute('href'))}"]`;
+  const name = element.getAttribute('aria-label');
+  if (element.matches('button') && name) return `button[aria-label="${CSS.escape(name)}"]`;
+  return null;
+}
+
 // columns: [{label, cell(row) -> node|string, sort?(row) -> string|number}]
 // filterText(row): the text the filter box searches; placeholder hints at it.
 // Returns {element, setRows(rows)}.
@@ -49,8 +58,12 @@ export function dataTable({label, columns, filterText, placeholder = '', initial
         return c * sort.dir;
       });
     }
+    // A refresh rebuilds the rows: a link or button of theirs that had the
+    // keyboard focus gets it back in its new row.
+    const focused = body.contains(document.activeElement) ? focusKey(document.activeElement) : null;
     mount(body, shown.map((row) => h('tr', {},
       columns.map((col) => h('td', {'data-label': col.label}, col.cell(row))))));
+    if (focused) body.querySelector(focused)?.focus();
     count.textContent = q ? `${shown.length} of ${rows.length} shown` : `${rows.length} on this page`;
     none.hidden = shown.length > 0;
     none.textContent = `Nothing on this page matches “${filter.value.trim()}”.`;
@@ -73,7 +86,8 @@ export function dataTable({label, columns, filterText, placeholder = '', initial
 
 // Walks a list's pages, newest first. fetchPage(path) returns the API's list
 // body; onPage(items) shows one page; onError(error) reports a failure.
-// Returns {element, reload()}; reload() shows the current page again.
+// Returns {element, reload()}; reload() shows the current page again (or
+// the one a click asked for, while it loads).
 // The buttons wait while a page loads, and only the newest load is shown,
 // so fast clicks cannot skip a page or show an older answer.
 export function pager({collection, pageSize = 25, fetchPage, onPage, onError}) {
@@ -81,6 +95,7 @@ export function pager({collection, pageSize = 25, fetchPage, onPage, onError}) {
   let stack = [null];
   let next = null;
   let loads = 0;
+  let wanted = stack;  // the stack being loaded, or the current one
   const prev = h('button', {type: 'button', class: 'secondary'}, '← Previous page');
   const nextButton = h('button', {type: 'button', class: 'secondary'}, 'Next page →');
   const where = h('span', {class: 'page-no'});
@@ -96,6 +111,7 @@ export function pager({collection, pageSize = 25, fetchPage, onPage, onError}) {
   // becomes the current one once it has loaded.
   async function load(target) {
     const ticket = ++loads;
+    wanted = target;
     prev.disabled = true;
     nextButton.disabled = true;
     const before = target[target.length - 1];
@@ -117,6 +133,7 @@ export function pager({collection, pageSize = 25, fetchPage, onPage, onError}) {
       onPage(items);
     } catch (e) {
       if (ticket !== loads) return;
+      wanted = stack;
       showButtons();
       onError(e);
     }
@@ -127,5 +144,6 @@ export function pager({collection, pageSize = 25, fetchPage, onPage, onError}) {
   nextButton.addEventListener('click', () => {
     if (next) load([...stack, next]);
   });
-  return {element, reload: () => load(stack)};
+  // A refresh while the user's page change loads goes on with that change.
+  return {element, reload: () => load(wanted)};
 }

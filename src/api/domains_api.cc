@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <future>
+#include <vector>
+
 #include "api/json_body.h"
 #include "core/ids.h"
 #include "dns/required_records.h"
@@ -271,15 +274,26 @@ Response DomainsApi::DnsRecords(Call& call, std::string_view id) {
   if (!d) return Fail(call, d.error());
   if (!*d) return Fail(call, NotFound(id));
   const store::Domain& domain = **d;
+  const std::vector<dns::RequiredRecord> required =
+      dns::RequiredRecords(domain.domain, domain.cname_target, domain.acme_challenge_cname_target);
+  // Every record is asked about at once, so a resolver that does not answer
+  // costs one timeout, not one per record.
+  std::vector<std::future<Result<dns::RecordCheck>>> checks;
+  if (resolver_) {
+    for (const dns::RequiredRecord& record : required) {
+      checks.push_back(std::async(std::launch::async | std::launch::deferred,
+                                  [this, &record] { return dns::CheckRecord(*resolver_, record); }));
+    }
+  }
   json::array records;
-  for (const dns::RequiredRecord& record : dns::RequiredRecords(
-           domain.domain, domain.cname_target, domain.acme_challenge_cname_target)) {
+  for (size_t i = 0; i < required.size(); ++i) {
+    const dns::RequiredRecord& record = required[i];
     json::object o{{"name", record.name}, {"type", record.type}, {"value", record.value}};
     if (!resolver_) {
       o["status"] = "unknown";
       o["msg"] =
           fmt::format("certgate has no DNS resolver to check this record ({})", resolver_error_);
-    } else if (auto check = dns::CheckRecord(*resolver_, record); !check) {
+    } else if (auto check = checks[i].get(); !check) {
       o["status"] = "unknown";
       o["msg"] = fmt::format("could not check this record: {}", check.error().message);
     } else if (check->state == dns::RecordState::kPresent) {

@@ -2,6 +2,11 @@
 // refused input, each a 400 with a clear message and nothing written.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
 
 #include "pki/testing/cert_factory.h"
 #include "support/api_helpers.h"
@@ -417,6 +422,40 @@ TEST(DomainDnsRecordsTest, ShowsTheRecordsToCreateAndWhetherCertgateSeesThem) {
       Call(client, verb::get, "/reserved_domains/rd_2OEmZ6CE8wZrZW8lRQVjNoFTafd/dns_records"), 404,
       101, "rd_2OEmZ6CE8wZrZW8lRQVjNoFTafd"));
   EXPECT_TRUE(IsError(Call(client, verb::post, path, json::object{}), 405, 103, "GET"));
+}
+
+TEST(DomainDnsRecordsTest, ASilentResolverCostsOneTimeoutForAllRecords) {
+  // A UDP socket that takes the queries and never answers.
+  int silent = socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(silent, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(silent, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ServerOptions options;
+  options.extra_args = {"--resolver", fmt::format("127.0.0.1:{}", ntohs(addr.sin_port))};
+  auto server = CertgateServer::Start(options);
+  ASSERT_NE(server, nullptr);
+  auto client = server->Client();
+  ApiResult d = Call(client, verb::post, "/reserved_domains",
+                     json::object{{"domain", "*.silent.example.net"}});
+  ASSERT_EQ(d.status, 201) << d.raw;
+  const auto start = std::chrono::steady_clock::now();
+  ApiResult r = Call(client, verb::get,
+                     "/reserved_domains/" + std::string(d.json.at("id").as_string()) +
+                         "/dns_records");
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(r.status, 200) << r.raw;
+  const json::array& records = r.json.at("records").as_array();
+  ASSERT_EQ(records.size(), 2u) << r.raw;
+  for (const auto& record : records) EXPECT_EQ(record.at("status"), "unknown") << r.raw;
+  // Both records waited out the 3 s lookup timeout together, not in turn.
+  EXPECT_GE(seconds, 2.5);
+  EXPECT_LT(seconds, 5.0);
+  close(silent);
 }
 
 TEST_F(DomainsApiTest, DnsRecordsSayWhenTheResolverCannotBeAsked) {

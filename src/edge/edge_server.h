@@ -13,7 +13,10 @@
 //      first on a control thread if it is not cached (the handshake is
 //      suspended meanwhile);
 //   3. then HTTP is proxied (https endpoints, or 404 without an endpoint),
-//      or bytes are (tls endpoints with terminate-tls).
+//      or bytes are (tls endpoints with terminate-tls);
+//   4. between requests an HTTPS connection is parked (Park): no coroutine,
+//      just its state and a wait on its socket, in the worker's idle list
+//      that one timer per worker sweeps for idle timeouts.
 //
 // Snapshots are published with SetSnapshot from any thread; new connections
 // see them, established ones keep theirs.

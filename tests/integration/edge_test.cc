@@ -2,6 +2,7 @@
 // OpenSSL client) and real upstreams: certificate selection by SNI,
 // proxying, pass-through, terminate-tls with mTLS, live updates.
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -96,6 +97,16 @@ class EdgeTest : public ::testing::Test {
     }
     FAIL() << "requests for " << host << " never reached its endpoint";
   }
+  // An https endpoint for host to upstream, under a domain with its own
+  // certificate (the given serial); returns once requests reach upstream.
+  TestChain ProxiedDomain(const std::string& host, uint8_t serial, const TestUpstream& upstream) {
+    TestChain chain = ChainFor({host}, {serial});
+    Reserve(host, UploadChain(chain));
+    AddEndpoint("https://" + host, upstream.url());
+    WaitForSerial(host, fmt::format("{:02x}", serial));
+    WaitForEndpoint(host);
+    return chain;
+  }
   std::string WriteTemp(const std::string& name, const std::string& data) {
     auto path = dir_.path() / name;
     WriteFile(path, data);
@@ -148,12 +159,8 @@ TEST_F(EdgeTest, SelectsTheCertificateByServerName) {
 }
 
 TEST_F(EdgeTest, ProxiesHttpsToTheUpstream) {
-  TestChain chain = ChainFor({"app.example.com"}, {0x01});
-  Reserve("app.example.com", UploadChain(chain));
   TestUpstream upstream;
-  AddEndpoint("https://app.example.com", upstream.url());
-  WaitForSerial("app.example.com", "01");
-  WaitForEndpoint("app.example.com");
+  const TestChain chain = ProxiedDomain("app.example.com", 0x01, upstream);
   const std::string port = std::to_string(server_->https_port());
   const std::string cacert = WriteTemp("root.pem", CertPem(chain.root.get()));
   const std::string base = "https://app.example.com:" + port;
@@ -214,12 +221,8 @@ TEST_F(EdgeTest, ProxiesHttpsToTheUpstream) {
 }
 
 TEST_F(EdgeTest, RelaysInformationalResponsesBeforeTheFinalOne) {
-  TestChain chain = ChainFor({"hints.example.com"}, {0x03});
-  Reserve("hints.example.com", UploadChain(chain));
   TestUpstream upstream;
-  AddEndpoint("https://hints.example.com", upstream.url());
-  WaitForSerial("hints.example.com", "03");
-  WaitForEndpoint("hints.example.com");
+  ProxiedDomain("hints.example.com", 0x03, upstream);
   auto exchange = [&](const std::string& requests) {
     std::string error;
     auto tls = TlsClient::Connect(server_->https_port(), {.sni = "hints.example.com"}, &error);
@@ -258,12 +261,8 @@ TEST_F(EdgeTest, RelaysInformationalResponsesBeforeTheFinalOne) {
 }
 
 TEST_F(EdgeTest, PassesWebSocketsThrough) {
-  TestChain chain = ChainFor({"ws.example.com"}, {0x02});
-  Reserve("ws.example.com", UploadChain(chain));
   TestUpstream upstream;
-  AddEndpoint("https://ws.example.com", upstream.url());
-  WaitForSerial("ws.example.com", "02");
-  WaitForEndpoint("ws.example.com");
+  ProxiedDomain("ws.example.com", 0x02, upstream);
   std::string error;
   auto tls = TlsClient::Connect(server_->https_port(),
                                 {.sni = "ws.example.com", .alpn = {"http/1.1"}}, &error);

@@ -112,6 +112,14 @@ constexpr std::array kErrors = {
               "the domain is used by endpoints and cannot be deleted"},
     ErrorInfo{E::kDomainManaged, K::kInvalidArgument,
               "the domain's certificate is managed by its policy"},
+    ErrorInfo{E::kDomainReservedHere, K::kInvalidArgument,
+              "the domain is already reserved by this account", 413},
+    ErrorInfo{E::kDomainReservedElsewhere, K::kInvalidArgument,
+              "the domain is reserved by another account, or lies under one of its domains", 414},
+    ErrorInfo{E::kDomainWildcardOverOthers, K::kInvalidArgument,
+              "the wildcard domain would cover a domain another account holds", 417},
+    ErrorInfo{E::kDomainOverOthers, K::kInvalidArgument,
+              "the domain lies above a domain another account holds"},
 
     ErrorInfo{E::kEndpointUrlInvalid, K::kInvalidArgument,
               "the endpoint url is not https://host or tls://host:port"},
@@ -125,6 +133,8 @@ constexpr std::array kErrors = {
               "the traffic policy uses an action certgate does not support"},
     ErrorInfo{E::kPolicyUnknownField, K::kInvalidArgument,
               "the traffic policy has a field certgate does not know"},
+    ErrorInfo{E::kEndpointHostReservedElsewhere, K::kInvalidArgument,
+              "the endpoint's host lies under a domain another account holds", 320},
 
     ErrorInfo{E::kAcmeUnreachable, K::kUnavailable,
               "the ACME certificate authority could not be reached"},
@@ -178,6 +188,7 @@ int HttpStatusOf(Kind kind) {
 }
 
 std::string ErrorCodeName(ErrorCode code) {
+  if (int ngrok = InfoOf(code).ngrok_code; ngrok != 0) return fmt::format("ERR_NGROK_{}", ngrok);
   return fmt::format("ERR_CERTGATE_{}", static_cast<int>(code));
 }
 

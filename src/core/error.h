@@ -1,7 +1,9 @@
 // The error catalogue: every failure certgate reports has one ErrorCode, a
 // stable number that the API shows as "ERR_CERTGATE_<n>" and that
-// docs/errors.md documents. Each code belongs to one Kind, which decides the
-// HTTP status. Pure data; safe from any thread.
+// docs/errors.md documents. A code for a condition ngrok has its own code for
+// is shown as ngrok's "ERR_NGROK_<m>" instead (ErrorInfo::ngrok_code), so
+// that ngrok's clients recognise it. Each code belongs to one Kind, which
+// decides the HTTP status. Pure data; safe from any thread.
 #pragma once
 
 #include <chrono>
@@ -108,6 +110,11 @@ enum class ErrorCode : int {
   kDomainPolicyInvalid = 508,
   kDomainInUse = 509,
   kDomainManaged = 510,
+  // Names belong to one account (shown as ngrok's codes where ngrok has one).
+  kDomainReservedHere = 511,        // ERR_NGROK_413
+  kDomainReservedElsewhere = 512,   // ERR_NGROK_414
+  kDomainWildcardOverOthers = 513,  // ERR_NGROK_417
+  kDomainOverOthers = 514,
 
   // 550s: endpoints and traffic policies.
   kEndpointUrlInvalid = 550,
@@ -117,6 +124,7 @@ enum class ErrorCode : int {
   kPolicyInvalid = 554,
   kPolicyUnknownAction = 555,
   kPolicyUnknownField = 556,
+  kEndpointHostReservedElsewhere = 557,  // ERR_NGROK_320
   // 600s: ACME (talking to the certificate authority).
   kAcmeUnreachable = 600,
   kAcmeProblem = 601,
@@ -135,6 +143,8 @@ struct ErrorInfo {
   ErrorCode code;
   Kind kind;
   std::string_view summary;  // one line for docs/errors.md and logs
+  // ngrok's number for the same condition (shown as "ERR_NGROK_<n>"), or 0.
+  int ngrok_code = 0;
 };
 
 // Every code in the catalogue, in numeric order.
@@ -142,7 +152,7 @@ std::span<const ErrorInfo> AllErrors();
 const ErrorInfo& InfoOf(ErrorCode code);
 inline Kind KindOf(ErrorCode code) { return InfoOf(code).kind; }
 int HttpStatusOf(Kind kind);
-// "ERR_CERTGATE_205"
+// "ERR_CERTGATE_205", or "ERR_NGROK_414" for a code with an ngrok_code.
 std::string ErrorCodeName(ErrorCode code);
 
 // A failure: a code from the catalogue and one clear sentence for a human.

@@ -41,6 +41,15 @@ TEST(ErrorTest, KindsMapToHttpStatuses) {
   EXPECT_EQ(ErrorCodeName(ErrorCode::kChainMisordered), "ERR_CERTGATE_205");
 }
 
+TEST(ErrorTest, CodesNgrokHasAreShownAsNgroks) {
+  EXPECT_EQ(ErrorCodeName(ErrorCode::kDomainReservedHere), "ERR_NGROK_413");
+  EXPECT_EQ(ErrorCodeName(ErrorCode::kDomainReservedElsewhere), "ERR_NGROK_414");
+  EXPECT_EQ(ErrorCodeName(ErrorCode::kDomainWildcardOverOthers), "ERR_NGROK_417");
+  EXPECT_EQ(ErrorCodeName(ErrorCode::kEndpointHostReservedElsewhere), "ERR_NGROK_320");
+  EXPECT_EQ(ErrorCodeName(ErrorCode::kDomainOverOthers), "ERR_CERTGATE_514");
+  EXPECT_EQ(HttpStatusOf(KindOf(ErrorCode::kDomainReservedElsewhere)), 400);
+}
+
 Result<int> Half(int x) {
   if (x % 2 != 0) return MakeError(ErrorCode::kBadRequest, "odd");
   return x / 2;

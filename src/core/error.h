@@ -68,6 +68,7 @@ enum class ErrorCode : int {
   kLeafExpired = 211,
   kLeafNotYetValid = 212,
   kLeafNotForServer = 213,
+  kChainLoop = 214,
 
   // 250s: private keys (private_key_pem).
   kKeyEmpty = 250,
@@ -81,6 +82,7 @@ enum class ErrorCode : int {
   kKeyMismatch = 258,
   kKeyTooLarge = 259,
   kKeyInvalid = 260,
+  kKeyRsaExponent = 261,
 
   // 270s: certificates in use.
   kCertificateInUse = 270,

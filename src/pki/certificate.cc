@@ -186,6 +186,85 @@ std::string Positions(const std::vector<size_t>& order) {
   return out;
 }
 
+// The shortest cycle of issuers through `start` that visits no certificate
+// before `start` (issued[c[i]][c[i+1]], and the last issued by `start`), or
+// empty.
+std::vector<size_t> ShortestCycleFrom(const Relation& issued, size_t start) {
+  const size_t n = issued.size();
+  std::vector<std::optional<size_t>> parent(n);
+  std::vector<size_t> queue{start};
+  std::vector<bool> seen(n, false);
+  seen[start] = true;
+  for (size_t head = 0; head < queue.size(); ++head) {
+    const size_t c = queue[head];
+    for (size_t next = start; next < n; ++next) {
+      if (!issued[c][next]) continue;
+      if (next == start) {
+        std::vector<size_t> cycle;
+        for (std::optional<size_t> at = c; at; at = parent[*at]) cycle.push_back(*at);
+        std::reverse(cycle.begin(), cycle.end());
+        return cycle;
+      }
+      if (seen[next]) continue;
+      seen[next] = true;
+      parent[next] = c;
+      queue.push_back(next);
+    }
+  }
+  return {};
+}
+
+// Issuer steps from `from` to each certificate (n when unreachable).
+std::vector<size_t> IssuerDistances(const Relation& issued, size_t from) {
+  const size_t n = issued.size();
+  std::vector<size_t> dist(n, n);
+  dist[from] = 0;
+  std::vector<size_t> queue{from};
+  for (size_t head = 0; head < queue.size(); ++head) {
+    const size_t c = queue[head];
+    for (size_t next = 0; next < n; ++next) {
+      if (!issued[c][next] || dist[next] != n) continue;
+      dist[next] = dist[c] + 1;
+      queue.push_back(next);
+    }
+  }
+  return dist;
+}
+
+// A chain loops when some certificates issue each other in a circle (two CAs
+// that cross-signed each other, or a CA's certificate again further up): no
+// order of them ends, and clients that build paths from the bundle can go
+// round forever. The error walks the circle from where the leaf's chain
+// enters it, so the certificate that closes it (the last) is the one to
+// remove.
+std::optional<Error> LoopError(const Chain& chain, const Relation& issued) {
+  for (size_t start = 0; start < issued.size(); ++start) {
+    std::vector<size_t> cycle = ShortestCycleFrom(issued, start);
+    if (cycle.empty()) continue;
+    const std::vector<size_t> dist = IssuerDistances(issued, ChooseLeaf(chain, issued));
+    const auto entry = std::min_element(cycle.begin(), cycle.end(), [&](size_t a, size_t b) {
+      return dist[a] != dist[b] ? dist[a] < dist[b] : a < b;
+    });
+    std::rotate(cycle.begin(), entry, cycle.end());
+    auto label = [&](size_t c) { return CertLabel(chain.certs[c].get()); };
+    std::string path = fmt::format("certificate {} ({}) is issued by certificate {} ({})",
+                                   cycle[0] + 1, label(cycle[0]), cycle[1] + 1, label(cycle[1]));
+    for (size_t i = 1; i < cycle.size(); ++i) {
+      if (i + 1 < cycle.size()) {
+        path += fmt::format(", which is issued by certificate {} ({})", cycle[i + 1] + 1,
+                            label(cycle[i + 1]));
+      } else {
+        path += fmt::format(", which is issued by certificate {} again", cycle[0] + 1);
+      }
+    }
+    return MakeError(ErrorCode::kChainLoop,
+                     fmt::format("the chain loops: {}; a chain must end at a root or at the last "
+                                 "intermediate: remove certificate {}",
+                                 path, cycle.back() + 1));
+  }
+  return std::nullopt;
+}
+
 Error MisorderedError(const Chain& chain, const std::vector<size_t>& order) {
   return MakeError(ErrorCode::kChainMisordered,
                    fmt::format("the certificates are out of order: use the order {} (leaf {} "
@@ -207,7 +286,7 @@ Error ChainBreakError(const Chain& chain, const Relation& issued) {
   for (size_t c = 0; c < n; ++c) {
     if (!on_path[c]) rest.push_back(c);
   }
-  if (rest.empty()) return MisorderedError(chain, best);  // only with cyclic issuers
+  if (rest.empty()) return MisorderedError(chain, best);  // defensive: loops are refused first
 
   const size_t top = best.back();
   X509* top_cert = chain.certs[top].get();
@@ -451,21 +530,41 @@ Result<void> CheckChainOrder(const Chain& chain) {
                                    i + 1, j + 1, CertLabel(chain.certs[i].get()), j + 1));
     }
   }
+  // The same CA twice under two certificates (e.g. self-signed and
+  // cross-signed): one of them is redundant, and with both a path builder
+  // can pass through that CA twice.
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = i + 1; j < n; ++j) {
+      X509* a = chain.certs[i].get();
+      X509* b = chain.certs[j].get();
+      if (X509_NAME_cmp(X509_get_subject_name(a), X509_get_subject_name(b)) != 0) continue;
+      EVP_PKEY* a_key = X509_get0_pubkey(a);
+      EVP_PKEY* b_key = X509_get0_pubkey(b);
+      if (a_key == nullptr || b_key == nullptr || EVP_PKEY_eq(a_key, b_key) != 1) continue;
+      ClearOpensslErrors();
+      return MakeError(ErrorCode::kChainUnrelated,
+                       fmt::format("certificates {} and {} are both for {} with the same key (the "
+                                   "same CA twice): remove certificate {}",
+                                   i + 1, j + 1, CertLabel(a), j + 1));
+    }
+  }
   ClearOpensslErrors();
   if (n == 1) return {};
 
-  bool in_order = true;
-  for (size_t i = 0; in_order && i + 1 < n; ++i) {
-    in_order = IssuedBy(chain.certs[i].get(), chain.certs[i + 1].get());
-  }
-  if (in_order) return {};
-
+  // Who issued whom, among different certificates (a root's signature on
+  // itself is no edge). X509_check_issued compares names and key identifiers
+  // first, so only real candidates cost a signature verification.
   Relation issued(n, std::vector<bool>(n, false));
   for (size_t a = 0; a < n; ++a) {
     for (size_t b = 0; b < n; ++b) {
       if (a != b) issued[a][b] = IssuedBy(chain.certs[a].get(), chain.certs[b].get());
     }
   }
+  if (std::optional<Error> loop = LoopError(chain, issued)) return std::move(*loop);
+
+  bool in_order = true;
+  for (size_t i = 0; in_order && i + 1 < n; ++i) in_order = issued[i][i + 1];
+  if (in_order) return {};
 
   if (std::vector<size_t> order = FindOrder(issued); !order.empty()) {
     return MisorderedError(chain, order);

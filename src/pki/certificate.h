@@ -36,7 +36,11 @@ Result<Chain> ParseCertificateBundle(std::string_view pem);
 // Checks that each certificate is issued by the next one: the issuer name
 // chains and the signature verifies under the next certificate's key. A
 // self-signed root may end the chain; none is required.
-// Errors: kChainMisordered when some order of the same certificates works (the
+// Errors: kChainUnrelated for a certificate given twice, or two certificates
+// with the same subject and key (the message names both positions); kChainLoop when certificates issue each other in a circle
+// (two CAs that cross-signed each other, or a CA's certificate again further
+// up), whatever their order: the message names the circle and the
+// certificate to remove; kChainMisordered when some order of the same certificates works (the
 // message gives it, 1-based: "use the order 2, 1, 3"); kChainGap when a
 // certificate's issuer is not in the bundle but a later one is present (the
 // message names the missing issuer); kChainUnrelated when a certificate is

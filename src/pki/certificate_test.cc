@@ -436,6 +436,75 @@ TEST(CertificateChainOrderTest, DuplicateCertificateIsNamed) {
               "certificates 1 and 2 are the same certificate (CN=app.example.com)");
 }
 
+// Two CAs that cross-signed each other, and a leaf issued by the first:
+// a_by_b (subject A, signed by B's key), b_by_a (subject B, signed by A's key).
+struct CrossSigned {
+  X509Ptr leaf, a_by_b, b_by_a, a_self;
+};
+CrossSigned CrossSignedCas() {
+  EVP_PKEY* a_key = testing::CachedKey(TestKeyType::kEcP256);
+  EVP_PKEY* b_key = testing::CachedKey(TestKeyType::kEcP384);
+  CertSpec a;
+  a.common_name = "CA A";
+  a.is_ca = true;
+  a.extended_key_usage = std::nullopt;
+  CertSpec b = a;
+  b.common_name = "CA B";
+  CrossSigned out;
+  out.a_self = testing::IssueCertificate(a, a_key, nullptr, a_key);
+  X509Ptr b_self = testing::IssueCertificate(b, b_key, nullptr, b_key);
+  out.a_by_b = testing::IssueCertificate(a, a_key, b_self.get(), b_key);
+  out.b_by_a = testing::IssueCertificate(b, b_key, out.a_self.get(), a_key);
+  out.leaf = testing::IssueCertificate(LeafSpec(), testing::CachedKey(TestKeyType::kEd25519),
+                                       out.a_self.get(), a_key);
+  return out;
+}
+
+TEST(CertificateChainOrderTest, CrossSignedCasAloneAreFine) {
+  CrossSigned x = CrossSignedCas();
+  ExpectOk(CheckChainOrder(ChainOf({x.leaf.get(), x.a_by_b.get()})));
+  ExpectOk(CheckChainOrder(ChainOf({x.leaf.get(), x.a_self.get()})));
+}
+
+// Each certificate is issued by the next, so this passed the order check
+// before loops were refused; a path builder can go A, B, A, B, ... forever.
+TEST(CertificateChainOrderTest, RefusesTwoCasThatIssueEachOther) {
+  CrossSigned x = CrossSignedCas();
+  ExpectError(CheckChainOrder(ChainOf({x.leaf.get(), x.a_by_b.get(), x.b_by_a.get()})),
+              ErrorCode::kChainLoop,
+              "the chain loops: certificate 2 (CN=CA A) is issued by certificate 3 (CN=CA B), "
+              "which is issued by certificate 2 again; a chain must end at a root or at the last "
+              "intermediate: remove certificate 3");
+  // Out of order too: the loop is named (not an order that still loops), and
+  // the certificate to remove is the one the leaf's chain does not need.
+  ExpectError(CheckChainOrder(ChainOf({x.leaf.get(), x.b_by_a.get(), x.a_by_b.get()})),
+              ErrorCode::kChainLoop,
+              "certificate 3 (CN=CA A) is issued by certificate 2 (CN=CA B), which is issued by "
+              "certificate 3 again; a chain must end at a root or at the last intermediate: "
+              "remove certificate 2");
+  ExpectError(CheckChainOrder(ChainOf({x.b_by_a.get(), x.leaf.get(), x.a_by_b.get()})),
+              ErrorCode::kChainLoop, "remove certificate 1");
+  // Without a leaf.
+  ExpectError(CheckChainOrder(ChainOf({x.a_by_b.get(), x.b_by_a.get()})), ErrorCode::kChainLoop,
+              "remove certificate 2");
+}
+
+// The same CA twice: A self-signed and A signed by B have the same subject
+// and key, so either can follow the leaf; with both, a path can pass A twice.
+TEST(CertificateChainOrderTest, RefusesTheSameCaTwice) {
+  CrossSigned x = CrossSignedCas();
+  ExpectError(CheckChainOrder(ChainOf({x.leaf.get(), x.a_by_b.get(), x.a_self.get()})),
+              ErrorCode::kChainUnrelated,
+              "certificates 2 and 3 are both for CN=CA A with the same key (the same CA twice): "
+              "remove certificate 3");
+  ExpectError(CheckChainOrder(ChainOf({x.leaf.get(), x.a_self.get(), x.a_by_b.get()})),
+              ErrorCode::kChainUnrelated, "remove certificate 3");
+  // A, B, A again: reported as the repeat first; without it, as the loop.
+  ExpectError(CheckChainOrder(ChainOf({x.leaf.get(), x.a_by_b.get(), x.b_by_a.get(),
+                                       x.a_self.get()})),
+              ErrorCode::kChainUnrelated, "certificates 2 and 4 are both for CN=CA A");
+}
+
 // ---------------------------------------------------------------------------
 // CheckLeafUsableForServer.
 

@@ -190,21 +190,57 @@ std::string_view KeyTypeLabel(EVP_PKEY* key) {
   return name != nullptr ? name : "unknown";
 }
 
-Result<void> CheckKeyKind(EVP_PKEY* key) {
-  if (EVP_PKEY_is_a(key, "RSA")) {
-    const int bits = EVP_PKEY_get_bits(key);
-    if (bits < kMinRsaBits) {
-      return MakeError(
-          ErrorCode::kKeyRsaSize,
-          fmt::format("RSA keys must have at least {} bits; this one has {}", kMinRsaBits, bits));
-    }
-    if (bits > kMaxRsaBits) {
-      return MakeError(
-          ErrorCode::kKeyRsaSize,
-          fmt::format("RSA keys may have at most {} bits; this one has {}", kMaxRsaBits, bits));
-    }
-    return {};
+constexpr std::string_view kRsaHint =
+    "make a new key of 2048 to 4096 bits with exponent 65537, e.g. `openssl genpkey -algorithm "
+    "RSA -pkeyopt rsa_keygen_bits:2048`, or an ECDSA P-256 key";
+
+// The RSA limits (see kMaxRsaBits and kMinRsaPublicExponent for the reasons),
+// for a private key or a certificate's public key. `whose` starts the message:
+// "this one" or "the key of the leaf certificate (CN=...)".
+Result<void> CheckRsaLimits(EVP_PKEY* key, std::string_view whose, std::string_view fix) {
+  const int bits = EVP_PKEY_get_bits(key);
+  if (bits < kMinRsaBits) {
+    return MakeError(ErrorCode::kKeyRsaSize,
+                     fmt::format("RSA keys must have at least {} bits; {} has {} bits: {}", kMinRsaBits,
+                                 whose, bits, fix));
   }
+  if (bits > kMaxRsaBits) {
+    return MakeError(ErrorCode::kKeyRsaSize,
+                     fmt::format("RSA keys may have at most {} bits, because each handshake with a "
+                                 "larger key costs the server many times more CPU; {} has {} bits: {}",
+                                 kMaxRsaBits, whose, bits, fix));
+  }
+  BIGNUM* raw = nullptr;
+  if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &raw) != 1) {
+    ClearOpensslErrors();
+    return MakeError(ErrorCode::kKeyRsaExponent,
+                     fmt::format("{} has no readable RSA public exponent: {}", whose, fix));
+  }
+  const BignumPtr e(raw);
+  std::string shown;
+  if (BN_num_bits(e.get()) <= 64) {
+    shown = std::to_string(BN_get_word(e.get()));
+  } else {
+    shown = fmt::format("a {}-bit number", BN_num_bits(e.get()));
+  }
+  if (!BN_is_odd(e.get()) || BN_cmp(e.get(), BN_value_one()) <= 0 ||
+      (BN_num_bits(e.get()) <= 64 && BN_get_word(e.get()) < kMinRsaPublicExponent)) {
+    return MakeError(ErrorCode::kKeyRsaExponent,
+                     fmt::format("RSA public exponents must be odd and at least {}, because small "
+                                 "exponents such as 3 allow signature forgeries; {} has exponent {}: {}",
+                                 kMinRsaPublicExponent, whose, shown, fix));
+  }
+  if (BN_num_bits(e.get()) > kMaxRsaPublicExponentBits) {
+    return MakeError(ErrorCode::kKeyRsaExponent,
+                     fmt::format("RSA public exponents must be below 2^{}, because larger ones "
+                                 "make every signature slow; {} has exponent {}: {}",
+                                 kMaxRsaPublicExponentBits, whose, shown, fix));
+  }
+  return {};
+}
+
+Result<void> CheckKeyKind(EVP_PKEY* key) {
+  if (EVP_PKEY_is_a(key, "RSA")) return CheckRsaLimits(key, "this one", kRsaHint);
   if (EVP_PKEY_is_a(key, "EC")) {
     int explicit_params = 0;
     if (EVP_PKEY_get_int_param(key, OSSL_PKEY_PARAM_EC_DECODED_FROM_EXPLICIT_PARAMS,
@@ -418,6 +454,16 @@ KeyType KeyTypeOf(EVP_PKEY* key) {
   if (EVP_PKEY_is_a(key, "RSA")) return KeyType::kRsa;
   if (EVP_PKEY_is_a(key, "EC")) return KeyType::kEcdsa;
   return KeyType::kEd25519;
+}
+
+Result<void> CheckCertificateKeyLimits(X509* cert, std::string_view what) {
+  ScopedOpensslErrorDrain drain;
+  EVP_PKEY* key = X509_get0_pubkey(cert);
+  ClearOpensslErrors();
+  if (key == nullptr || !EVP_PKEY_is_a(key, "RSA")) return {};
+  return CheckRsaLimits(key, what,
+                        "have the certificate reissued for an RSA key of 2048 to 4096 bits with "
+                        "exponent 65537, or for an ECDSA P-256 key");
 }
 
 Result<void> CheckKeyMatchesCertificate(EVP_PKEY* key, X509* leaf) {

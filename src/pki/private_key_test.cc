@@ -85,6 +85,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         AcceptCase{"RsaPkcs1", TestKeyType::kRsa2048, Form::kTraditional, KeyType::kRsa},
         AcceptCase{"RsaPkcs8", TestKeyType::kRsa2048, Form::kPkcs8, KeyType::kRsa},
+        // The largest RSA key accepted.
+        AcceptCase{"Rsa4096Pkcs8", TestKeyType::kRsa4096, Form::kPkcs8, KeyType::kRsa},
         AcceptCase{"RsaPkcs1Crlf", TestKeyType::kRsa2048, Form::kTraditionalCrlf, KeyType::kRsa},
         AcceptCase{"EcP256Sec1", TestKeyType::kEcP256, Form::kTraditional, KeyType::kEcdsa},
         AcceptCase{"EcP256Pkcs8", TestKeyType::kEcP256, Form::kPkcs8, KeyType::kEcdsa},
@@ -173,19 +175,20 @@ std::string RsaKeyWithAlteredPem(const char* altered) {
   return testing::KeyPemTraditional(altered_key.get());
 }
 
-// An RSA private key structure with a 16400-bit modulus. The numbers are not
-// a real key: the size check comes before any arithmetic on them.
-std::string OversizedRsaKeyPem() {
+// An RSA key with a modulus of `modulus_bits` bits and public exponent e
+// whose private values are made up: ParsePrivateKey checks the size and the
+// exponent before the key's consistency, and real keys of these shapes cannot
+// be generated (even exponents) or take long to (16400 bits).
+std::string FabricatedRsaKeyPem(int modulus_bits, const BIGNUM* e) {
   auto big = [](int bits) {
     BignumPtr bn(BN_new());
     BN_set_bit(bn.get(), bits - 1);
     BN_set_bit(bn.get(), 0);
     return bn;
   };
-  BignumPtr n = big(16400), d = big(16390), p = big(8200), q = big(8200), dp = big(8190),
-            dq = big(8190), qinv = big(8190);
-  BignumPtr e(BN_new());
-  BN_set_word(e.get(), 65537);
+  const int half = modulus_bits / 2;
+  BignumPtr n = big(modulus_bits), d = big(modulus_bits - 10), p = big(half), q = big(half),
+            dp = big(half - 10), dq = big(half - 10), qinv = big(half - 10);
   std::vector<std::vector<unsigned char>> storage;
   auto param = [&](const char* key, const BIGNUM* bn) {
     storage.emplace_back(static_cast<size_t>(BN_num_bytes(bn)));
@@ -194,7 +197,7 @@ std::string OversizedRsaKeyPem() {
   };
   storage.reserve(8);
   OSSL_PARAM params[] = {param(OSSL_PKEY_PARAM_RSA_N, n.get()),
-                         param(OSSL_PKEY_PARAM_RSA_E, e.get()),
+                         param(OSSL_PKEY_PARAM_RSA_E, e),
                          param(OSSL_PKEY_PARAM_RSA_D, d.get()),
                          param(OSSL_PKEY_PARAM_RSA_FACTOR1, p.get()),
                          param(OSSL_PKEY_PARAM_RSA_FACTOR2, q.get()),
@@ -208,6 +211,22 @@ std::string OversizedRsaKeyPem() {
   EXPECT_EQ(EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_KEYPAIR, params), 1);
   EvpPkeyPtr key(raw);
   return testing::KeyPemTraditional(key.get());
+}
+
+BignumPtr Exponent(unsigned long word) {
+  BignumPtr e(BN_new());
+  BN_set_word(e.get(), word);
+  return e;
+}
+
+std::string OversizedRsaKeyPem() { return FabricatedRsaKeyPem(16400, Exponent(65537).get()); }
+
+// 2^256 + 1: odd, over 65537, and one bit too long.
+std::string HugeExponentRsaKeyPem() {
+  BignumPtr e(BN_new());
+  BN_set_bit(e.get(), 256);
+  BN_set_bit(e.get(), 0);
+  return FabricatedRsaKeyPem(2048, e.get());
 }
 
 // A P-256 key written with explicit curve parameters instead of the curve's name.
@@ -272,8 +291,27 @@ std::vector<RejectCase> RejectCases() {
        ErrorCode::kKeyRsaSize, "RSA keys must have at least 2048 bits; this one has 1024"},
       {"Rsa1024Pkcs8", [] { return testing::KeyPemPkcs8(CachedKey(TestKeyType::kRsa1024)); },
        ErrorCode::kKeyRsaSize, "this one has 1024"},
-      {"RsaOver16384Bits", OversizedRsaKeyPem, ErrorCode::kKeyRsaSize,
-       "RSA keys may have at most 16384 bits; this one has 16400"},
+      {"Rsa16400Bits", OversizedRsaKeyPem, ErrorCode::kKeyRsaSize,
+       "RSA keys may have at most 4096 bits, because each handshake with a larger key costs the "
+       "server many times more CPU; this one has 16400 bits: make a new key of 2048 to 4096 bits"},
+      {"Rsa8192", [] { return testing::KeyPemPkcs8(CachedKey(TestKeyType::kRsa8192)); },
+       ErrorCode::kKeyRsaSize, "RSA keys may have at most 4096 bits"},
+      {"Rsa4097Bits", [] { return FabricatedRsaKeyPem(4097, Exponent(65537).get()); },
+       ErrorCode::kKeyRsaSize, "this one has 4097 bits"},
+      {"RsaExponent3Pkcs1",
+       [] { return testing::KeyPemTraditional(CachedKey(TestKeyType::kRsa2048E3)); },
+       ErrorCode::kKeyRsaExponent,
+       "RSA public exponents must be odd and at least 65537, because small exponents such as 3 "
+       "allow signature forgeries; this one has exponent 3: make a new key"},
+      {"RsaExponent3Pkcs8", [] { return testing::KeyPemPkcs8(CachedKey(TestKeyType::kRsa2048E3)); },
+       ErrorCode::kKeyRsaExponent, "this one has exponent 3"},
+      {"RsaExponent65535", [] { return FabricatedRsaKeyPem(2048, Exponent(65535).get()); },
+       ErrorCode::kKeyRsaExponent, "this one has exponent 65535"},
+      {"RsaExponentEven", [] { return FabricatedRsaKeyPem(2048, Exponent(65538).get()); },
+       ErrorCode::kKeyRsaExponent, "must be odd and at least 65537"},
+      {"RsaExponentOver2To256", HugeExponentRsaKeyPem, ErrorCode::kKeyRsaExponent,
+       "RSA public exponents must be below 2^256, because larger ones make every signature slow; "
+       "this one has exponent a 257-bit number"},
       {"RsaPss", [] { return testing::KeyPemPkcs8(CachedKey(TestKeyType::kRsaPss2048)); },
        ErrorCode::kKeyUnsupportedType,
        "RSA-PSS keys (restricted to PSS signatures) are not "

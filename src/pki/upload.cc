@@ -2,6 +2,9 @@
 
 #include <utility>
 
+#include <fmt/format.h>
+
+#include "pki/cert_text.h"
 #include "pki/openssl_error.h"
 
 namespace certgate::pki {
@@ -11,6 +14,9 @@ Result<ValidatedUpload> ValidateUpload(std::string_view certificate_pem,
   ScopedOpensslErrorDrain drain;
   CG_ASSIGN_OR_RETURN(Chain chain, ParseCertificateBundle(certificate_pem));
   CG_RETURN_IF_ERROR(CheckChainOrder(chain));
+  CG_RETURN_IF_ERROR(CheckCertificateKeyLimits(
+      chain.leaf(), fmt::format("the key of the leaf certificate ({})",
+                                internal::CertLabel(chain.leaf()))));
   CG_ASSIGN_OR_RETURN(EvpPkeyPtr key, ParsePrivateKey(private_key_pem));
   CG_RETURN_IF_ERROR(CheckKeyMatchesCertificate(key.get(), chain.leaf()));
   CG_RETURN_IF_ERROR(CheckLeafUsableForServer(chain, now));

@@ -19,7 +19,8 @@ struct ValidatedUpload {
   SecretBytes key_der;    // EncodePrivateKeyDer(key): what gets sealed
 };
 
-// ParseCertificateBundle, CheckChainOrder, ParsePrivateKey,
+// ParseCertificateBundle, CheckChainOrder, CheckCertificateKeyLimits (of the
+// leaf: its RSA key must be one the private key may be), ParsePrivateKey,
 // CheckKeyMatchesCertificate, CheckLeafUsableForServer; the first failure wins.
 Result<ValidatedUpload> ValidateUpload(std::string_view certificate_pem,
                                        std::string_view private_key_pem, Time now);

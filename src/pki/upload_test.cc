@@ -135,6 +135,78 @@ TEST(UploadTest, RefusesAGapAndAnUnrelatedCertificate) {
               ErrorCode::kChainUnrelated, "certificate 3 (CN=other.example.com)");
 }
 
+// The RSA limits hold for the leaf's key, checked before the private key: the
+// certificate itself must be reissued, whatever key comes with it.
+TEST(UploadTest, RefusesAnRsa8192LeafAndKey) {
+  TestChain c = MakeChain(TestKeyType::kRsa8192, AppSpec());
+  const std::string message =
+      "RSA keys may have at most 4096 bits, because each handshake with a larger key costs the "
+      "server many times more CPU; the key of the leaf certificate (CN=app.example.com) has 8192 "
+      "bits: have the certificate reissued for an RSA key of 2048 to 4096 bits";
+  ExpectError(ValidateUpload(c.BundlePem(), testing::KeyPemPkcs8(c.leaf_key.get()), test::Now()),
+              ErrorCode::kKeyRsaSize, message);
+  ExpectError(ValidateUpload(c.BundlePem(), testing::KeyPemPkcs8(CachedKey(TestKeyType::kEcP256)),
+                             test::Now()),
+              ErrorCode::kKeyRsaSize, message);
+  // The key alone (with a certificate it does not belong to) is refused too.
+  TestChain ok = MakeChain(TestKeyType::kEcP256, AppSpec());
+  ExpectError(ValidateUpload(ok.BundlePem(), testing::KeyPemTraditional(c.leaf_key.get()),
+                             test::Now()),
+              ErrorCode::kKeyRsaSize, "RSA keys may have at most 4096 bits");
+}
+
+TEST(UploadTest, RefusesRsaPublicExponent3) {
+  TestChain c = MakeChain(TestKeyType::kRsa2048E3, AppSpec());
+  ExpectError(
+      ValidateUpload(c.BundlePem(), testing::KeyPemTraditional(c.leaf_key.get()), test::Now()),
+      ErrorCode::kKeyRsaExponent,
+      "RSA public exponents must be odd and at least 65537, because small exponents such as 3 "
+      "allow signature forgeries; the key of the leaf certificate (CN=app.example.com) has "
+      "exponent 3: have the certificate reissued");
+}
+
+TEST(UploadTest, AcceptsRsa4096) {
+  TestChain c = MakeChain(TestKeyType::kRsa4096, AppSpec());
+  auto upload =
+      ValidateUpload(c.BundlePem(), testing::KeyPemPkcs8(c.leaf_key.get()), test::Now());
+  ExpectOk(upload);
+  if (upload.ok()) {
+    EXPECT_EQ(upload->info.private_key_type, "rsa");
+  }
+}
+
+TEST(UploadTest, RefusesALoopingAndARepeatingChain) {
+  // CA A and CA B signed each other; the leaf is A's.
+  EVP_PKEY* a_key = CachedKey(TestKeyType::kEcP384);
+  EVP_PKEY* b_key = CachedKey(TestKeyType::kEcP521);
+  CertSpec a;
+  a.common_name = "CA A";
+  a.is_ca = true;
+  a.extended_key_usage = std::nullopt;
+  CertSpec b = a;
+  b.common_name = "CA B";
+  X509Ptr a_self = testing::IssueCertificate(a, a_key, nullptr, a_key);
+  X509Ptr b_self = testing::IssueCertificate(b, b_key, nullptr, b_key);
+  X509Ptr a_by_b = testing::IssueCertificate(a, a_key, b_self.get(), b_key);
+  X509Ptr b_by_a = testing::IssueCertificate(b, b_key, a_self.get(), a_key);
+  EVP_PKEY* leaf_key = CachedKey(TestKeyType::kEcP256);
+  X509Ptr leaf = testing::IssueCertificate(AppSpec(), leaf_key, a_self.get(), a_key);
+  const std::string key = testing::KeyPemPkcs8(leaf_key);
+  ExpectOk(ValidateUpload(CertPem(leaf.get()) + CertPem(a_by_b.get()), key, test::Now()));
+  ExpectError(ValidateUpload(CertPem(leaf.get()) + CertPem(a_by_b.get()) + CertPem(b_by_a.get()),
+                             key, test::Now()),
+              ErrorCode::kChainLoop,
+              "the chain loops: certificate 2 (CN=CA A) is issued by certificate 3 (CN=CA B), "
+              "which is issued by certificate 2 again");
+  ExpectError(ValidateUpload(CertPem(leaf.get()) + CertPem(a_by_b.get()) + CertPem(a_by_b.get()),
+                             key, test::Now()),
+              ErrorCode::kChainUnrelated, "certificates 2 and 3 are the same certificate");
+  ExpectError(ValidateUpload(CertPem(leaf.get()) + CertPem(a_by_b.get()) + CertPem(a_self.get()),
+                             key, test::Now()),
+              ErrorCode::kChainUnrelated,
+              "certificates 2 and 3 are both for CN=CA A with the same key");
+}
+
 TEST(UploadTest, MessagesNeverQuoteTheKey) {
   TestChain c = MakeChain(TestKeyType::kRsa2048, AppSpec());
   const std::string key_pem = testing::KeyPemPkcs8(CachedKey(TestKeyType::kEcP256));

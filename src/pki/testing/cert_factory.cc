@@ -35,7 +35,7 @@ void CheckOk(int rc, std::string_view what) {
   if (rc != 1) Die(what);
 }
 
-constexpr size_t kNumTestKeyTypes = static_cast<size_t>(TestKeyType::kRsaPss2048) + 1;
+constexpr size_t kNumTestKeyTypes = static_cast<size_t>(TestKeyType::kRsa2048E3) + 1;
 // Extra cache slots: the CA keys of MakeChain, distinct from every leaf key.
 constexpr size_t kRootKeySlot = kNumTestKeyTypes;
 constexpr size_t kIntermediateKeySlot = kNumTestKeyTypes + 1;
@@ -45,10 +45,20 @@ EVP_PKEY* Keygen(const char* algorithm, const char* curve) {
   return Check(EVP_PKEY_Q_keygen(nullptr, nullptr, algorithm, curve), algorithm);
 }
 
-EVP_PKEY* RsaKeygen(const char* algorithm, unsigned int bits) {
+EVP_PKEY* RsaKeygen(const char* algorithm, unsigned int bits, unsigned int primes = 2,
+                    unsigned long exponent = RSA_F4) {
   EvpPkeyCtxPtr ctx(Check(EVP_PKEY_CTX_new_from_name(nullptr, algorithm, nullptr), algorithm));
   CheckOk(EVP_PKEY_keygen_init(ctx.get()), "RSA keygen init");
   CheckOk(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), static_cast<int>(bits)), "RSA key bits");
+  if (primes != 2) {
+    CheckOk(EVP_PKEY_CTX_set_rsa_keygen_primes(ctx.get(), static_cast<int>(primes)),
+            "RSA key primes");
+  }
+  if (exponent != RSA_F4) {
+    BignumPtr e(Check(BN_new(), "BN_new"));
+    CheckOk(BN_set_word(e.get(), exponent), "BN_set_word");
+    CheckOk(EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx.get(), e.get()), "RSA public exponent");
+  }
   EVP_PKEY* key = nullptr;
   CheckOk(EVP_PKEY_generate(ctx.get(), &key), "RSA keygen");
   return key;
@@ -173,6 +183,12 @@ EvpPkeyPtr MakeKey(TestKeyType type) {
       break;
     case TestKeyType::kRsa4096:
       key = RsaKeygen("RSA", 4096);
+      break;
+    case TestKeyType::kRsa8192:
+      key = RsaKeygen("RSA", 8192, /*primes=*/5);
+      break;
+    case TestKeyType::kRsa2048E3:
+      key = RsaKeygen("RSA", 2048, /*primes=*/2, /*exponent=*/3);
       break;
     case TestKeyType::kEcP256:
       key = Keygen("EC", "P-256");

@@ -26,10 +26,17 @@ enum class TestKeyType {
   kX25519,
   kDsa2048,
   kRsaPss2048,
+  // Over the upload limit of 4096 bits. Made of five primes, which OpenSSL
+  // generates in about a second instead of the tens of seconds two 4096-bit
+  // primes can take on a busy machine; the modulus has 8192 bits either way,
+  // and a handshake with it costs the server as much.
+  kRsa8192,
+  // RSA-2048 with public exponent 3 (under the upload minimum of 65537).
+  kRsa2048E3,
 };
 
-// A fresh key. Generation of RSA keys is slow (4096: ~1 s); tests that need
-// many keys should reuse them via CachedKey.
+// A fresh key. Generation of RSA keys is slow (4096: ~1 s, 8192: seconds);
+// tests that need many keys should reuse them via CachedKey.
 EvpPkeyPtr MakeKey(TestKeyType type);
 // One key per type for the whole process, generated on first use. Thread-safe.
 // The returned pointer is owned by the cache and lives until exit.

@@ -1,5 +1,7 @@
 #include "pki/cert_text.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <ctime>
 
 #include "pki/openssl_error.h"
@@ -79,7 +81,15 @@ std::optional<Time> ToTime(const ASN1_TIME* t) {
     ClearOpensslErrors();
     return std::nullopt;
   }
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
+  // Time counts nanoseconds in 64 bits, so it ends in 2262; RFC 5280 gives
+  // 99991231235959Z to a certificate without a well-defined expiry. Times
+  // beyond either end are clamped to it instead of overflowing.
+  constexpr int64_t kLatest =
+      std::chrono::duration_cast<std::chrono::seconds>(Time::max().time_since_epoch()).count();
+  constexpr int64_t kEarliest =
+      std::chrono::duration_cast<std::chrono::seconds>(Time::min().time_since_epoch()).count();
+  const int64_t seconds = std::clamp<int64_t>(timegm(&tm), kEarliest, kLatest);
+  return Time(std::chrono::seconds(seconds));
 }
 
 }  // namespace certgate::pki::internal

@@ -510,12 +510,13 @@ Result<TrafficPolicy> ParseTrafficPolicy(std::string_view text) {
                                e.mark.line + 1, e.mark.column + 1));
   } catch (const YAML::Exception& e) {
     if (e.mark.is_null()) {
-      return Invalid(fmt::format("the traffic policy is not valid YAML or JSON: {}", e.msg));
+      return Invalid(
+          fmt::format("the traffic policy is not valid YAML or JSON: {}", Quote(e.msg)));
     }
     return Invalid(
         fmt::format("the traffic policy is not valid YAML or JSON: {} (line {}, "
                     "column {})",
-                    e.msg, e.mark.line + 1, e.mark.column + 1));
+                    Quote(e.msg), e.mark.line + 1, e.mark.column + 1));
   }
 }
 

@@ -481,7 +481,7 @@ Result<uint8_t> Responder::Impl::Answer(const ldns_rr* question,
     CG_ASSIGN_OR_RETURN(exists, source.HasNamesBelow(name));
   }
   PushSoa(resp, LDNS_SECTION_AUTHORITY, nullptr);
-  return uint8_t{exists ? LDNS_RCODE_NOERROR : LDNS_RCODE_NXDOMAIN};
+  return static_cast<uint8_t>(exists ? LDNS_RCODE_NOERROR : LDNS_RCODE_NXDOMAIN);
 }
 
 net::awaitable<void> Responder::Impl::UdpLoop() {

@@ -1,0 +1,25 @@
+// An endpoint's traffic_policy (YAML or JSON text from the API): the YAML
+// reader, the shape checks with their path-naming messages, the certificates
+// inside; an accepted policy must survive its own normalized JSON unchanged.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "fuzz_util.h"
+#include "policy/traffic_policy.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace certgate;
+  Result<policy::TrafficPolicy> p = policy::ParseTrafficPolicy(fuzz::AsText(data, size));
+  fuzz::CheckOpensslQueueEmpty("ParseTrafficPolicy");
+  if (!p.ok()) {
+    fuzz::CheckError(p.error());
+    return 0;
+  }
+  const std::string json = policy::TrafficPolicyToJson(*p, /*include_private_key=*/true);
+  (void)policy::TrafficPolicyToJson(*p, /*include_private_key=*/false);
+  Result<policy::TrafficPolicy> again = policy::ParseTrafficPolicy(json);
+  FUZZ_CHECK(again.ok(), again.ok() ? json : again.error().message + " in " + json);
+  FUZZ_CHECK(policy::TrafficPolicyToJson(*again, true) == json, json);
+  return 0;
+}

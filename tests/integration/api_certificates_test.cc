@@ -174,9 +174,35 @@ const Good& G() {
   return *good;
 }
 
-std::string ChainWith(const CertSpec& spec) {
-  auto chain = MakeChain(TestKeyType::kEcP256, spec);
+std::string ChainWith(const CertSpec& spec, TestKeyType type = TestKeyType::kEcP256) {
+  auto chain = MakeChain(type, spec);
   return Body(chain.BundlePem(), KeyPemPkcs8(chain.leaf_key.get()));
+}
+
+// CA A and CA B signed each other, and the leaf is A's: the bundle is the
+// leaf, then `cas` of {a_by_b, b_by_a, a_self} by index.
+std::string CrossSignedBody(std::initializer_list<int> cas) {
+  EVP_PKEY* a_key = CachedKey(TestKeyType::kEcP384);
+  EVP_PKEY* b_key = CachedKey(TestKeyType::kEcP521);
+  CertSpec a;
+  a.common_name = "CA A";
+  a.is_ca = true;
+  a.extended_key_usage = std::nullopt;
+  CertSpec b = a;
+  b.common_name = "CA B";
+  std::vector<pki::X509Ptr> certs;
+  pki::X509Ptr a_self = pki::testing::IssueCertificate(a, a_key, nullptr, a_key);
+  pki::X509Ptr b_self = pki::testing::IssueCertificate(b, b_key, nullptr, b_key);
+  certs.push_back(pki::testing::IssueCertificate(a, a_key, b_self.get(), b_key));
+  certs.push_back(pki::testing::IssueCertificate(b, b_key, a_self.get(), a_key));
+  CertSpec leaf;
+  leaf.common_name = "loop.example.com";
+  leaf.dns_names = {"loop.example.com"};
+  EVP_PKEY* leaf_key = CachedKey(TestKeyType::kEcP256);
+  std::string pem = CertPem(pki::testing::IssueCertificate(leaf, leaf_key, a_self.get(), a_key).get());
+  certs.push_back(std::move(a_self));
+  for (int i : cas) pem += CertPem(certs[static_cast<size_t>(i)].get());
+  return Body(pem, KeyPemPkcs8(leaf_key));
 }
 
 const std::vector<BadUpload>& BadUploads() {
@@ -230,6 +256,43 @@ const std::vector<BadUpload>& BadUploads() {
       {"Rsa1024Key",
        [] { return Body(G().cert, KeyPemPkcs8(CachedKey(TestKeyType::kRsa1024))); }, 400, 256,
        "2048"},
+      // The limits that keep one tenant from slowing the shared edge, and
+      // chains that repeat or loop (docs/api.md says why each exists).
+      {"Rsa8192CertificateAndKey",
+       [] {
+         CertSpec spec;
+         spec.common_name = "big.example.com";
+         return ChainWith(spec, TestKeyType::kRsa8192);
+       },
+       400, 256,
+       "RSA keys may have at most 4096 bits, because each handshake with a larger key costs the "
+       "server many times more CPU; the key of the leaf certificate (CN=big.example.com) has 8192 "
+       "bits"},
+      {"Rsa8192Key",
+       [] { return Body(G().cert, KeyPemPkcs8(CachedKey(TestKeyType::kRsa8192))); }, 400, 256,
+       "RSA keys may have at most 4096 bits"},
+      {"RsaExponent3CertificateAndKey",
+       [] {
+         CertSpec spec;
+         spec.common_name = "e3.example.com";
+         return ChainWith(spec, TestKeyType::kRsa2048E3);
+       },
+       400, 261,
+       "RSA public exponents must be odd and at least 65537, because small exponents such as 3 "
+       "allow signature forgeries; the key of the leaf certificate (CN=e3.example.com) has "
+       "exponent 3"},
+      {"RsaExponent3Key",
+       [] { return Body(G().cert, KeyPemPkcs8(CachedKey(TestKeyType::kRsa2048E3))); }, 400, 261,
+       "this one has exponent 3"},
+      {"LoopingChain", [] { return CrossSignedBody({0, 1}); }, 400, 214,
+       "the chain loops: certificate 2 (CN=CA A) is issued by certificate 3 (CN=CA B), which is "
+       "issued by certificate 2 again; a chain must end at a root or at the last intermediate: "
+       "remove certificate 3"},
+      {"RepeatedCertificate", [] { return CrossSignedBody({0, 0}); }, 400, 207,
+       "certificates 2 and 3 are the same certificate (CN=CA A): remove certificate 3"},
+      {"SameCaTwice", [] { return CrossSignedBody({0, 2}); }, 400, 207,
+       "certificates 2 and 3 are both for CN=CA A with the same key (the same CA twice): remove "
+       "certificate 3"},
       {"ExpiredLeaf",
        [] {
          CertSpec spec;

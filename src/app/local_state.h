@@ -31,6 +31,14 @@ struct LocalState {
 // Creates the data directory (0700) if missing, loads or creates the master
 // key (CERTGATE_MASTER_KEY, else <data_dir>/master.key, created 0600), opens
 // and migrates the store.
+// Permissions are checked first: a data directory or a sqlite database (and
+// its -wal/-shm/-journal files) that group or others may use is narrowed to
+// its owner's bits (0755 -> 0700, 0644 -> 0600) when it belongs to this
+// process's user, with one warning log line naming what changed; one that
+// belongs to another user is refused (kConfigInvalid), since certgate cannot
+// fix it. A master key file others may read is refused, not fixed
+// (KeyVault::Open, kMasterKeyPermissions): its key may already have been
+// copied, and the operator must decide whether to rotate it.
 Result<LocalState> OpenLocal(const LocalOptions& options);
 
 }  // namespace certgate::app

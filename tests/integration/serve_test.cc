@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "support/api_helpers.h"
 #include "support/certgate_server.h"
@@ -127,6 +128,66 @@ TEST(ServeTest, RefusesAMasterKeyFileOthersCanRead) {
                             "127.0.0.1:0"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("chmod 600"), std::string::npos) << r.err;
+}
+
+// A data directory and database left readable by others (e.g. made by hand,
+// or copied with a wide umask) are narrowed at start, with one log line.
+TEST(ServeTest, FixesADataDirAndDatabaseOthersCanRead) {
+  TempDir dir;
+  const auto data = dir.path() / "data";
+  {
+    auto server = CertgateServer::Start(ServerOptions::InDir(data));
+    ASSERT_NE(server, nullptr);
+    EXPECT_EQ(server->Stop(), 0);
+    EXPECT_EQ(ReadFile(server->stderr_path()).find("fixed their permissions"), std::string::npos);
+  }
+  ASSERT_EQ(chmod(data.c_str(), 0755), 0);
+  ASSERT_EQ(chmod((data / "certgate.db").c_str(), 0644), 0);
+  auto server = CertgateServer::Start(ServerOptions::InDir(data));
+  ASSERT_NE(server, nullptr);
+  EXPECT_EQ(ModeOf(data), 0700u);
+  EXPECT_EQ(ModeOf(data / "certgate.db"), 0600u);
+  const std::string log = ReadFile(server->stderr_path());
+  const std::string want = "others could use certgate's files; fixed their permissions: data "
+                           "directory " + data.string() + " from 0755 to 0700; database " +
+                           (data / "certgate.db").string() + " from 0644 to 0600";
+  EXPECT_NE(log.find(want), std::string::npos) << log;
+  EXPECT_EQ(Call(server->Client(server->NewAccountKey("payg")), verb::get, "/tls_certificates")
+                .status,
+            200);
+  EXPECT_EQ(server->Stop(), 0);
+
+  // The admin commands open the same files and fix them the same way.
+  ASSERT_EQ(chmod(data.c_str(), 0750), 0);
+  RunResult admin = RunCommand({CertgateBinary(), "admin", "accounts", "create", "--data-dir",
+                                data.string(), "--name", "x", "--plan", "free"});
+  EXPECT_EQ(admin.exit_code, 0) << admin.err;
+  EXPECT_EQ(ModeOf(data), 0700u);
+  EXPECT_NE(admin.err.find("fixed their permissions: data directory " + data.string() +
+                           " from 0750 to 0700"),
+            std::string::npos)
+      << admin.err;
+}
+
+// One that belongs to another user cannot be fixed: refused. Needs root to
+// hand the directory to another user.
+TEST(ServeTest, RefusesADataDirOfAnotherUserOthersCanRead) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to give a directory to another user";
+  TempDir dir;
+  const auto data = dir.path() / "data";
+  ASSERT_EQ(mkdir(data.c_str(), 0755), 0);
+  ASSERT_EQ(chmod(data.c_str(), 0755), 0);
+  ASSERT_EQ(chown(data.c_str(), 65534, 65534), 0);
+  RunResult r = RunCommand({CertgateBinary(), "serve", "--data-dir", data.string(), "--api-listen",
+                            "127.0.0.1:0", "--https-listen", "127.0.0.1:0", "--http-listen",
+                            "127.0.0.1:0"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("the data directory " + data.string() +
+                       " may be used by others (mode 0755) and belongs to user id 65534"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(ModeOf(data), 0755u);
+  EXPECT_FALSE(std::filesystem::exists(data / "master.key"));
 }
 
 TEST(ServeTest, HelpExplainsEveryCommand) {

@@ -6,8 +6,10 @@
 #include <boost/beast/http/verb.hpp>
 #include <boost/json.hpp>
 
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace certgate::cli {
 
@@ -25,9 +27,20 @@ void AddApiOptions(CLI::App* cmd, ApiConnection& conn);
 boost::json::value CallApi(const ApiConnection& conn, boost::beast::http::verb method,
                            const std::string& path, std::optional<std::string_view> body);
 
-// Pretty-prints JSON with two-space indentation.
+// Pretty-prints JSON with two-space indentation. Control characters in
+// strings are JSON escapes (\u001b, also DEL and C1 as \u007f, \u0085), so
+// text from the API cannot drive the terminal; the output stays valid JSON.
 void PrintJson(const boost::json::value& value);
 std::string PrettyJson(const boost::json::value& value);
+
+// Text that came from outside (the API, a file, a server's error message)
+// made safe to print on a terminal: C0 controls, ESC and DEL become \xNN
+// (ESC as \x1b), C1 controls (U+0080..U+009F, e.g. the 8-bit CSI U+009B)
+// become \u00NN, and bytes that are not UTF-8 become \xNN. Printable UTF-8,
+// including every non-ASCII letter, is kept as is.
+std::string TerminalSafe(std::string_view text);
+// Characters (code points) of TerminalSafe output, for aligning columns.
+size_t DisplayWidth(std::string_view terminal_safe_text);
 
 // Percent-encodes a path segment or query value.
 std::string UrlEncode(std::string_view s);

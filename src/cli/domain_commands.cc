@@ -69,12 +69,12 @@ void AddDomainCommands(CLI::App& root) {
     const json::object& o = out.as_object();
     if (const auto* target = o.if_contains("cname_target"); target && target->is_string()) {
       fmt::print(stderr, "create this DNS record: {} CNAME {}\n",
-                 std::string_view(o.at("domain").as_string()), std::string_view(target->as_string()));
+                 TerminalSafe(std::string_view(o.at("domain").as_string())), TerminalSafe(std::string_view(target->as_string())));
     }
     if (const auto* acme = o.if_contains("acme_challenge_cname_target"); acme && acme->is_string()) {
       std::string_view domain = o.at("domain").as_string();
-      fmt::print(stderr, "and this one: _acme-challenge.{} CNAME {}\n", domain.substr(2),
-                 std::string_view(acme->as_string()));
+      fmt::print(stderr, "and this one: _acme-challenge.{} CNAME {}\n",
+                 TerminalSafe(domain.substr(2)), TerminalSafe(std::string_view(acme->as_string())));
     }
   });
 
@@ -106,7 +106,7 @@ void AddDomainCommands(CLI::App& root) {
   detach->callback([conn, id] {
     CallApi(*conn, verb::delete_, "/reserved_domains/" + UrlEncode(*id) + "/certificate",
             std::nullopt);
-    fmt::print("detached the certificate of {}\n", *id);
+    fmt::print("detached the certificate of {}\n", TerminalSafe(*id));
   });
   CLI::App* unmanage = domains->add_subcommand(
       "unmanage", "Turn automatic certificates off (the current one stays until replaced)");
@@ -114,7 +114,7 @@ void AddDomainCommands(CLI::App& root) {
   unmanage->callback([conn, id] {
     CallApi(*conn, verb::delete_,
             "/reserved_domains/" + UrlEncode(*id) + "/certificate_management_policy", std::nullopt);
-    fmt::print("automatic certificates are off for {}\n", *id);
+    fmt::print("automatic certificates are off for {}\n", TerminalSafe(*id));
   });
 
   AddListGetDelete(domains, conn,

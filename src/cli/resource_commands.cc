@@ -44,17 +44,21 @@ void PrintTable(const json::value& list, const ResourceSpec& spec) {
   for (const auto& [header, field] : spec.columns) rows.back().push_back(header);
   for (const auto& item : items->get_array()) {
     rows.emplace_back();
-    for (const auto& [header, field] : spec.columns) rows.back().push_back(FieldText(item, field));
+    // Cells hold what users wrote (descriptions, names): escaped, so that a
+    // description cannot recolour or rewrite the terminal.
+    for (const auto& [header, field] : spec.columns) {
+      rows.back().push_back(TerminalSafe(FieldText(item, field)));
+    }
   }
   std::vector<size_t> width(spec.columns.size(), 0);
   for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], DisplayWidth(row[i]));
   }
   for (const auto& row : rows) {
     std::string line;
     for (size_t i = 0; i < row.size(); ++i) {
       line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+      if (i + 1 < row.size()) line += std::string(width[i] - DisplayWidth(row[i]) + 2, ' ');
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     fmt::print("{}\n", line);
@@ -75,7 +79,7 @@ std::string ReadInput(const std::string& path, std::string_view flag) {
     while (in.read(buf, sizeof buf) || in.gcount() > 0) {
       data.append(buf, static_cast<size_t>(in.gcount()));
       if (data.size() > kMaxInputFile) {
-        Die(fmt::format("{} {}: the file is larger than 1 MiB", flag, path));
+        Die(fmt::format("{} {}: the file is larger than 1 MiB", flag, TerminalSafe(path)));
       }
     }
   };
@@ -83,7 +87,7 @@ std::string ReadInput(const std::string& path, std::string_view flag) {
     read_all(std::cin);
   } else {
     std::ifstream in(path, std::ios::binary);
-    if (!in) Die(fmt::format("{} {}: cannot read the file", flag, path));
+    if (!in) Die(fmt::format("{} {}: cannot read the file", flag, TerminalSafe(path)));
     read_all(in);
   }
   return data;
@@ -133,7 +137,7 @@ void AddListGetDelete(CLI::App* group, std::shared_ptr<ApiConnection> conn,
   del->add_option("id", *id, spec.id_hint)->required();
   del->callback([conn, id, spec] {
     CallApi(*conn, verb::delete_, "/" + spec.collection + "/" + UrlEncode(*id), std::nullopt);
-    fmt::print("deleted {}\n", *id);
+    fmt::print("deleted {}\n", TerminalSafe(*id));
   });
 }
 

@@ -81,6 +81,53 @@ TEST_F(CliTest, CreateListGetUpdateDelete) {
   EXPECT_NE(empty.out.find("no certificates"), std::string::npos) << empty.out;
 }
 
+// A description is anyone's text (another user of the account, a script):
+// list, get and create must not pass its terminal escape sequences through.
+TEST_F(CliTest, EscapesControlCharactersInWhatItPrints) {
+  CertSpec spec;
+  spec.common_name = "esc.example.com";
+  spec.dns_names = {"esc.example.com"};
+  auto chain = MakeChain(TestKeyType::kEcP256, spec);
+  WriteFile(dir_.path() / "chain.pem", chain.BundlePem());
+  WriteFile(dir_.path() / "key.pem", pki::testing::KeyPemPkcs8(chain.leaf_key.get()));
+  // ESC sequences, a bell, DEL, the 8-bit CSI (U+009B), and text that stays.
+  const std::string description = "\x1b[31mred\x1b[0m\a\x7f \xc2\x9b" "2J café 証明書";
+  RunResult created = Certs({"create", "--cert", (dir_.path() / "chain.pem").string(), "--key",
+                             (dir_.path() / "key.pem").string(), "--description", description});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string id(json::parse(created.out).at("id").as_string());
+
+  auto expect_no_controls = [](const std::string& text, const char* what) {
+    for (unsigned char c : text) {
+      if (c == '\n') continue;
+      EXPECT_FALSE(c < 0x20 || c == 0x7f) << what << " prints byte " << int{c} << ":\n" << text;
+    }
+    EXPECT_EQ(text.find("\xc2\x9b"), std::string::npos) << what << " prints U+009B";
+  };
+
+  RunResult list = Certs({"list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  expect_no_controls(list.out, "list");
+  EXPECT_NE(list.out.find(R"(\x1b[31mred\x1b[0m\x07\x7f \u009b2J café 証明書)"), std::string::npos)
+      << list.out;
+
+  for (const RunResult& shown : {Certs({"get", id}), created}) {
+    ASSERT_EQ(shown.exit_code, 0) << shown.err;
+    expect_no_controls(shown.out, "get");
+    EXPECT_NE(shown.out.find(R"("\u001b[31mred\u001b[0m\u0007\u007f \u009b2J café 証明書")"),
+              std::string::npos)
+        << shown.out;
+    // Still JSON, and it still says exactly what the API holds.
+    EXPECT_EQ(json::parse(shown.out).at("description").as_string(), description);
+  }
+
+  // An error message quoting what was sent: the id, decoded by the server.
+  RunResult missing = Certs({"get", "cert_\x1b[2Jgone"});
+  EXPECT_EQ(missing.exit_code, 1);
+  expect_no_controls(missing.err, "an error");
+  EXPECT_NE(missing.err.find(R"(cert_\x1b[2Jgone)"), std::string::npos) << missing.err;
+}
+
 TEST_F(CliTest, ShowsTheApisMessageForABadUpload) {
   CertSpec spec;
   spec.common_name = "mismatch.example.com";

@@ -196,6 +196,15 @@ Response DomainsApi::Create(Call& call) {
 
   auto name = names::NormalizeDomain(*given);
   if (!name) return Fail(call, name.error());
+  // The service's own domain is to its accounts what a public suffix is:
+  // whoever held it (or its wildcard) would own every account's names below.
+  if (names::WildcardBase(*name) == base_domain_) {
+    return Fail(call, MakeError(ErrorCode::kDomainPublicSuffix,
+                                fmt::format("{} is the service's own domain, shared by every "
+                                            "account: reserve a name below it, such as "
+                                            "my-app.{}",
+                                            *name, base_domain_)));
+  }
   if (*certificate_id && *policy) {
     return Fail(call, MakeError(ErrorCode::kDomainCertificateAndPolicy,
                                 "give either certificate_id (an uploaded certificate) or "
@@ -212,13 +221,6 @@ Response DomainsApi::Create(Call& call) {
   if (*certificate_id) {
     if (auto r = CheckCertificate(call, **certificate_id, *name); !r) return Fail(call, r.error());
   }
-  auto taken = [&] {
-    return MakeError(ErrorCode::kDomainTaken, fmt::format("{} is already reserved", *name));
-  };
-  auto existing = store_.FindDomainByName(*name);
-  if (!existing) return Fail(call, InternalError(call, "looking the domain up", existing.error()));
-  if (*existing) return Fail(call, taken());
-
   store::Domain d;
   d.id = NewId(kIdPrefix);
   d.account_id = call.account().id;
@@ -234,15 +236,22 @@ Response DomainsApi::Create(Call& call) {
       d.acme_challenge_cname_target = names::RandomLabel() + ".acme." + base_domain_;
     }
   }
+  // The store checks who owns the name in the insert's own transaction, so
+  // concurrent creates cannot both take overlapping names.
   if (auto r = store_.InsertDomain(d); !r) {
-    if (r.error().code == ErrorCode::kStoreConflict) {
-      // Lost a race for the name, or the certificate was deleted meanwhile.
-      auto again = store_.FindDomainByName(*name);
-      if (again && *again) return Fail(call, taken());
-      return Fail(call, MakeError(ErrorCode::kDomainCertificateUnknown,
-                                  "certificate_id is not a TLS certificate of this account"));
+    switch (r.error().code) {
+      case ErrorCode::kDomainReservedHere:
+      case ErrorCode::kDomainReservedElsewhere:
+      case ErrorCode::kDomainWildcardOverOthers:
+      case ErrorCode::kDomainOverOthers:
+        return Fail(call, r.error());  // the message names only the conflicting domain
+      case ErrorCode::kStoreConflict:
+        // The certificate was deleted meanwhile.
+        return Fail(call, MakeError(ErrorCode::kDomainCertificateUnknown,
+                                    "certificate_id is not a TLS certificate of this account"));
+      default:
+        return Fail(call, InternalError(call, "storing the domain", r.error()));
     }
-    return Fail(call, InternalError(call, "storing the domain", r.error()));
   }
   return JsonResponse(call, http::status::created, ToJson(call, d));
 }

@@ -227,6 +227,9 @@ Response EndpointsApi::Create(Call& call) {
     policy_certificate = std::move(policy->certificate);
   }
   if (auto r = store_.InsertEndpoint(e, policy_certificate); !r) {
+    // Another account's domain owns the host (domains that overlapped before
+    // certgate refused that): the message names that domain only.
+    if (r.error().code == ErrorCode::kEndpointHostReservedElsewhere) return Fail(call, r.error());
     if (r.error().code == ErrorCode::kStoreConflict) {
       return Fail(call, MakeError(ErrorCode::kEndpointTaken,
                                   fmt::format("an endpoint for {} exists already", e.url)));

@@ -149,6 +149,57 @@ void AddMasterKeyCommands(CLI::App* admin) {
   });
 }
 
+// Text from the store, with control characters (which rows written around
+// certgate could hold) shown as \xNN rather than sent to the terminal.
+std::string Printable(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      out += fmt::format("\\x{:02x}", byte);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string Describe(const store::NameRecord& r) {
+  return fmt::format("{} ({}, account {})", Printable(r.name), Printable(r.id),
+                     Printable(r.account_id));
+}
+
+void AddCheckCommand(CLI::App* admin) {
+  auto local = std::make_shared<app::LocalOptions>();
+  CLI::App* check = admin->add_subcommand(
+      "check",
+      "Report names that more than one account owns (domains that overlap across accounts, "
+      "endpoints under another account's domain), left from before certgate refused them or "
+      "written around it; exits 1 if there are any. Safe while `certgate serve` runs.");
+  AddLocalOptions(check, *local);
+  check->callback([local] {
+    auto state = OpenOrDie(*local);
+    auto report = state.store->CheckNameOwnership();
+    if (!report) Die(report.error());
+    for (const store::NameOverlap& o : report->overlaps) {
+      const bool endpoint = o.below.id.starts_with("ep_");
+      fmt::print("overlap: {} owns {}{}\n", Describe(o.above),
+                 endpoint ? "the host of endpoint " : "names of ", Describe(o.below));
+    }
+    for (const store::NameRecord& r : report->unindexed) {
+      fmt::print("unindexed: {} has no name index key (written around certgate), so new names "
+                 "below it are not checked against it; delete and reserve it again\n",
+                 Describe(r));
+    }
+    const size_t problems = report->overlaps.size() + report->unindexed.size();
+    fmt::print("checked {} domains and {} endpoints: {}\n", report->domains, report->endpoints,
+               problems == 0 ? std::string("every name belongs to one account")
+                             : fmt::format("{} overlaps, {} unindexed domains",
+                                           report->overlaps.size(), report->unindexed.size()));
+    if (problems > 0) throw CommandFailed{1};
+  });
+}
+
 }  // namespace
 
 void AddAdminCommands(CLI::App& root) {
@@ -158,6 +209,7 @@ void AddAdminCommands(CLI::App& root) {
   AddAccountCommands(admin);
   AddApiKeyCommands(admin);
   AddMasterKeyCommands(admin);
+  AddCheckCommand(admin);
 }
 
 }  // namespace certgate::cli

@@ -207,6 +207,17 @@ CREATE TABLE acme_dns01_records (
 );
 CREATE INDEX acme_dns01_records_by_job ON acme_dns01_records (job_id);
 )sql"},
+    {4, R"sql(
+-- Names belong to one account. name_key is the domain's labels last to
+-- first, each ended by '.' ("*.wa.example.com" -> "com.example.wa.*."), so
+-- every name below a domain is one range of this index, and the index in
+-- order visits the tree of names parent first. The store writes it; rows
+-- written around the store get '' and `certgate admin check` reports them.
+-- account_id makes the range scans of the ownership checks index-only.
+ALTER TABLE reserved_domains ADD COLUMN name_key TEXT NOT NULL DEFAULT '';
+UPDATE reserved_domains SET name_key = certgate_name_key(domain);
+CREATE INDEX reserved_domains_by_name_key ON reserved_domains (name_key, account_id);
+)sql"},
 };
 
 constexpr int kSchemaVersion = std::end(kMigrations)[-1].version;
@@ -279,7 +290,7 @@ constexpr char kDeleteOwnedCertsBut[] =
 constexpr char kInsertDomain[] =
     "INSERT INTO reserved_domains (id, account_id, description, metadata, certificate_id,"
     " policy_authority, policy_key_type, cname_target, acme_challenge_cname_target,"
-    " created_at, domain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    " created_at, domain, name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 constexpr char kSelectDomain[] =
     "SELECT " CG_DOMAIN_COLUMNS " FROM reserved_domains WHERE id = ?1 AND account_id = ?2";
 constexpr char kSelectDomainByName[] =
@@ -426,9 +437,22 @@ constexpr char kPutDnsTxt[] =
     "INSERT INTO acme_dns01_records (name, value, job_id) VALUES (?1, ?2, ?3)"
     " ON CONFLICT (name, value) DO UPDATE SET job_id = excluded.job_id";
 constexpr char kListDnsTxt[] = "SELECT value FROM acme_dns01_records WHERE name = ?1 ORDER BY value";
+// Names strictly below a name: the name_key range (?1, ?2) of NameKeyRange.
 constexpr char kReservedBelow[] =
-    "SELECT 1 FROM reserved_domains WHERE length(domain) > length(?1) + 1"
-    " AND substr(domain, -length(?1) - 1) = '.' || ?1 LIMIT 1";
+    "SELECT 1 FROM reserved_domains WHERE name_key > ?1 AND name_key < ?2 LIMIT 1";
+// ---- Name ownership ----
+constexpr char kDomainOwner[] = "SELECT account_id FROM reserved_domains WHERE domain = ?1";
+// Another account's domain of one of two names (an ancestor and its wildcard).
+constexpr char kOtherOwnerOf[] =
+    "SELECT id, account_id, domain FROM reserved_domains"
+    " WHERE domain IN (?1, ?2) AND account_id <> ?3 ORDER BY domain";
+// Another account's domain below a name (name_key range (?1, ?2)), but ?4.
+constexpr char kOtherOwnerBelow[] =
+    "SELECT name_key FROM reserved_domains WHERE name_key > ?1 AND name_key < ?2"
+    " AND account_id <> ?3 AND name_key <> ?4 ORDER BY name_key LIMIT 1";
+constexpr char kDomainsByNameKey[] =
+    "SELECT name_key, id, account_id, domain FROM reserved_domains ORDER BY name_key";
+constexpr char kEndpointHosts[] = "SELECT id, account_id, url, host FROM endpoints ORDER BY id";
 constexpr char kIsEdgeName[] =
     "SELECT 1 FROM reserved_domains WHERE cname_target = ?1 OR domain = ?1 OR domain = ?2 LIMIT 1";
 
@@ -436,6 +460,68 @@ constexpr char kGetSetting[] = "SELECT value FROM settings WHERE name = ?1";
 constexpr char kSetSetting[] =
     "INSERT INTO settings (name, value) VALUES (?1, ?2)"
     " ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+
+// ---- Names ----
+
+// The index key of a normalized domain name (see migration 4): its labels last
+// to first, each followed by '.'. "*.wa.example.com" -> "com.example.wa.*.".
+// A name's key is a prefix of the key of every name below it, and '.' ends
+// every label, so in key order a name comes right before all names below it
+// ("wa-b" sorts before "wa", not between "wa" and "x.wa").
+std::string NameKey(std::string_view name) {
+  std::string key;
+  key.reserve(name.size() + 1);
+  while (!name.empty()) {
+    size_t dot = name.rfind('.');
+    std::string_view label = dot == std::string_view::npos ? name : name.substr(dot + 1);
+    key.append(label).push_back('.');
+    name = dot == std::string_view::npos ? std::string_view() : name.substr(0, dot);
+  }
+  return key;
+}
+
+// NameKey's inverse.
+std::string NameFromKey(std::string_view key) {
+  if (key.ends_with('.')) key.remove_suffix(1);
+  return NameKey(key).substr(0, key.size());  // reversing the labels twice
+}
+
+// The bounds (exclusive) of the keys of every name strictly below name:
+// everything after its key and before its key with the final '.' raised to '/'.
+std::pair<std::string, std::string> NameKeyRange(std::string_view name) {
+  std::string low = NameKey(name);
+  std::string high = low;
+  high.back() = '.' + 1;
+  return {std::move(low), std::move(high)};
+}
+
+// "*.x" -> "x"; a name without a wildcard is returned whole.
+std::string_view BaseOf(std::string_view name) {
+  return name.starts_with("*.") ? name.substr(2) : name;
+}
+
+// The names above a name, nearest first: "a.b.example.com" -> "b.example.com",
+// "example.com", "com".
+std::vector<std::string_view> Ancestors(std::string_view name) {
+  std::vector<std::string_view> out;
+  for (size_t dot = name.find('.'); dot != std::string_view::npos; dot = name.find('.')) {
+    name.remove_prefix(dot + 1);
+    out.push_back(name);
+  }
+  return out;
+}
+
+// certgate_name_key(name), for migrations that fill name_key.
+void NameKeySqlFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  if (argc != 1 || sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+    sqlite3_result_null(ctx);
+    return;
+  }
+  std::string_view name(reinterpret_cast<const char*>(sqlite3_value_text(argv[0])),
+                        static_cast<size_t>(sqlite3_value_bytes(argv[0])));
+  std::string key = NameKey(name);
+  sqlite3_result_text(ctx, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
+}
 
 // ---- Errors ----
 
@@ -496,6 +582,10 @@ class Connection {
     // survives power loss, as the Store contract promises.
     CG_RETURN_IF_ERROR(conn->Exec("PRAGMA synchronous = FULL", "configuring the connection"));
     CG_RETURN_IF_ERROR(conn->Exec("PRAGMA foreign_keys = ON", "configuring the connection"));
+    rc = sqlite3_create_function_v2(db, "certgate_name_key", 1,
+                                    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                    nullptr, NameKeySqlFunction, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return SqliteError(db, rc, "configuring the connection");
     return conn;
   }
 
@@ -850,6 +940,115 @@ Result<void> CheckEndpointDomain(Connection& conn, const Endpoint& endpoint, std
                                endpoint.domain_id, endpoint.account_id));
 }
 
+// Another account's domain among name and "*." + name, if any.
+Result<std::optional<NameRecord>> OtherOwnerOf(Connection& conn, std::string_view name,
+                                               bool with_wildcard, std::string_view account_id,
+                                               std::string_view op) {
+  Query q(conn, kOtherOwnerOf, op);
+  // The second name is the first again when the wildcard does not count.
+  q.Text(1, name).Text(2, with_wildcard ? "*." + std::string(name) : std::string(name));
+  q.Text(3, account_id);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<NameRecord>();
+  return std::optional<NameRecord>(NameRecord{q.ColumnText(0), q.ColumnText(1), q.ColumnText(2)});
+}
+
+// Another account's domain whose names include host (an endpoint's): the
+// host itself or a name above it, or a wildcard above it.
+Result<std::optional<NameRecord>> OwnerOfHost(Connection& conn, std::string_view host,
+                                              std::string_view account_id, std::string_view op) {
+  CG_ASSIGN_OR_RETURN(auto owner, OtherOwnerOf(conn, host, false, account_id, op));
+  if (owner) return owner;
+  for (std::string_view above : Ancestors(host)) {
+    CG_ASSIGN_OR_RETURN(owner, OtherOwnerOf(conn, above, true, account_id, op));
+    if (owner) return owner;
+  }
+  return owner;
+}
+
+// Another account's domain that a domain name would own names of: one of the
+// domains lies below the other (or "x" and "*.x"). below_only: only those
+// below it (for "*.x", not "*.x" itself). The first in key order.
+Result<std::optional<std::string>> OtherNameBelow(Connection& conn, std::string_view name,
+                                                  std::string_view account_id,
+                                                  std::string_view op) {
+  auto [low, high] = NameKeyRange(BaseOf(name));
+  Query q(conn, kOtherOwnerBelow, op);
+  q.Text(1, low).Text(2, high).Text(3, account_id).Text(4, NameKey(name));
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(NameFromKey(q.ColumnText(0)));
+}
+
+// Refuses a domain whose names another account owns, or that would own names
+// of another account's (see "Name ownership" in store.h). Runs inside the
+// insert's write transaction, so no concurrent insert can slip between the
+// check and the write. Index lookups only: the name, each name above it with
+// its wildcard, and one range of name_key below it.
+Result<void> CheckDomainNameOwnership(Connection& conn, const Domain& domain, std::string_view op) {
+  const std::string& name = domain.domain;
+  const bool wildcard = name.starts_with("*.");
+  const std::string_view base = BaseOf(name);
+  {
+    Query q(conn, kDomainOwner, op);
+    q.Text(1, name);
+    CG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (row && q.ColumnText(0) == domain.account_id) {
+      return MakeError(ErrorCode::kDomainReservedHere,
+                       fmt::format("{} is already reserved by this account", name));
+    }
+    if (row) {
+      return MakeError(ErrorCode::kDomainReservedElsewhere,
+                       fmt::format("{} is already reserved by another account", name));
+    }
+  }
+  auto under = [&](const NameRecord& owner) {
+    return MakeError(
+        ErrorCode::kDomainReservedElsewhere,
+        owner.name.starts_with("*.")
+            ? fmt::format("{} lies under the wildcard {}, which another account has reserved: "
+                          "a wildcard owns every name below it",
+                          name, owner.name)
+            : fmt::format("{} lies under {}, which another account has reserved: an account "
+                          "owns every name below its domains",
+                          name, owner.name));
+  };
+  if (wildcard) {
+    // "*.x" lies under another account's "x" (and "*.x" itself was checked).
+    CG_ASSIGN_OR_RETURN(auto owner, OtherOwnerOf(conn, base, false, domain.account_id, op));
+    if (owner) return under(*owner);
+  }
+  for (std::string_view above : Ancestors(base)) {
+    CG_ASSIGN_OR_RETURN(auto owner, OtherOwnerOf(conn, above, true, domain.account_id, op));
+    if (owner) return under(*owner);
+  }
+  CG_ASSIGN_OR_RETURN(auto below, OtherNameBelow(conn, name, domain.account_id, op));
+  if (!below) return {};
+  if (wildcard) {
+    return MakeError(ErrorCode::kDomainWildcardOverOthers,
+                     fmt::format("the wildcard {} would cover {}, which another account has "
+                                 "reserved",
+                                 name, *below));
+  }
+  return MakeError(ErrorCode::kDomainOverOthers,
+                   fmt::format("{} lies above {}, which another account has reserved: an "
+                               "account owns every name below its domains, so {} cannot be "
+                               "reserved by another",
+                               name, *below, name));
+}
+
+// Refuses an endpoint whose host another account's domain owns (possible only
+// for domains that overlapped before InsertDomain refused it).
+Result<void> CheckEndpointHostOwnership(Connection& conn, const Endpoint& endpoint,
+                                       std::string_view op) {
+  CG_ASSIGN_OR_RETURN(auto owner, OwnerOfHost(conn, endpoint.host, endpoint.account_id, op));
+  if (!owner) return {};
+  return MakeError(ErrorCode::kEndpointHostReservedElsewhere,
+                   fmt::format("{} lies under {}, which another account has reserved: an "
+                               "endpoint's host must belong to this account alone",
+                               endpoint.host, owner->name));
+}
+
 // Inserts an endpoint's policy certificate, owned by the endpoint and in its
 // account. REQUIRES: cert.id == endpoint.policy_certificate_id.
 Result<void> InsertPolicyCertificate(Connection& conn, const Endpoint& endpoint,
@@ -980,6 +1179,7 @@ class SqliteStore final : public Store {
   Result<bool> UpdateEndpoint(const Endpoint& endpoint,
                               const std::optional<Certificate>& policy_certificate) override;
   Result<bool> DeleteEndpoint(std::string_view account_id, std::string_view id) override;
+  Result<NameCheck> CheckNameOwnership() override;
   Result<EdgeState> LoadEdgeState() override;
   Result<int64_t> ChangeSequence() override;
   void OnChange(std::function<void()> fn) override;
@@ -1411,11 +1611,14 @@ Result<DeleteOutcome> SqliteStore::DeleteCertificate(std::string_view account_id
 Result<void> SqliteStore::InsertDomain(const Domain& domain) {
   constexpr std::string_view kOp = "inserting a reserved domain";
   return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<void> {
+    CG_RETURN_IF_ERROR(CheckDomainNameOwnership(conn, domain, kOp));
     CG_RETURN_IF_ERROR(CheckAttachable(conn, domain, kOp));
     Query q(conn, kInsertDomain, kOp);
     q.Text(1, domain.id).Text(2, domain.account_id);
     BindDomainFields(q, domain);
-    q.Int(10, ToUnixSeconds(domain.created_at)).Text(11, domain.domain);
+    q.Int(10, ToUnixSeconds(domain.created_at))
+        .Text(11, domain.domain)
+        .Text(12, NameKey(domain.domain));
     return q.Run();
   });
 }
@@ -1542,6 +1745,7 @@ Result<void> SqliteStore::InsertEndpoint(const Endpoint& endpoint,
   }
   return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<void> {
     CG_RETURN_IF_ERROR(CheckEndpointDomain(conn, endpoint, kOp));
+    CG_RETURN_IF_ERROR(CheckEndpointHostOwnership(conn, endpoint, kOp));
     // The certificate first: the endpoint row refers to it.
     if (policy_certificate.has_value()) {
       CG_RETURN_IF_ERROR(InsertPolicyCertificate(conn, endpoint, *policy_certificate, kOp));
@@ -1633,6 +1837,78 @@ Result<bool> SqliteStore::DeleteEndpoint(std::string_view account_id, std::strin
     drop.Text(1, id).Null(2);
     CG_RETURN_IF_ERROR(drop.Run());
     return true;
+  });
+}
+
+// ---- Name ownership ----
+
+Result<NameCheck> SqliteStore::CheckNameOwnership() {
+  constexpr std::string_view kOp = "checking name ownership";
+  return Read(kOp, [&](Connection& conn) -> Result<NameCheck> {
+    NameCheck check;
+    // Domains in name_key order visit the tree of names parent first, so the
+    // domains above the current one are a stack: pop those it is not below.
+    struct Above {
+      std::string base_key;  // NameKey of the name without its "*."
+      NameRecord record;
+    };
+    std::vector<Above> stack;
+    std::vector<NameRecord> unindexed;
+    {
+      Query q(conn, kDomainsByNameKey, kOp);
+      while (true) {
+        CG_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        ++check.domains;
+        NameRecord record{q.ColumnText(1), q.ColumnText(2), q.ColumnText(3)};
+        if (q.ColumnText(0) != NameKey(record.name)) {
+          unindexed.push_back(std::move(record));
+          continue;
+        }
+        std::string base_key = NameKey(BaseOf(record.name));
+        while (!stack.empty() && !base_key.starts_with(stack.back().base_key)) stack.pop_back();
+        for (const Above& above : stack) {
+          if (above.record.account_id != record.account_id) {
+            check.overlaps.push_back(NameOverlap{above.record, record});
+          }
+        }
+        stack.push_back(Above{std::move(base_key), std::move(record)});
+      }
+    }
+    // Rows the order above cannot place: looked up one by one, both ways.
+    for (NameRecord& record : unindexed) {
+      const std::string_view base = BaseOf(record.name);
+      std::vector<std::pair<std::string_view, bool>> lookups;  // name, with its wildcard
+      if (record.name.starts_with("*.")) lookups.emplace_back(base, false);
+      for (std::string_view above : Ancestors(base)) lookups.emplace_back(above, true);
+      for (const auto& [name, with_wildcard] : lookups) {
+        CG_ASSIGN_OR_RETURN(auto owner,
+                            OtherOwnerOf(conn, name, with_wildcard, record.account_id, kOp));
+        if (owner) check.overlaps.push_back(NameOverlap{*owner, record});
+      }
+      CG_ASSIGN_OR_RETURN(auto below, OtherNameBelow(conn, record.name, record.account_id, kOp));
+      if (below) {
+        Query q(conn, kSelectDomainByName, kOp);
+        q.Text(1, *below);
+        CG_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (row) {
+          CG_ASSIGN_OR_RETURN(Domain d, ReadDomain(q, kOp));
+          check.overlaps.push_back(
+              NameOverlap{record, NameRecord{d.id, d.account_id, std::move(d.domain)}});
+        }
+      }
+      check.unindexed.push_back(std::move(record));
+    }
+    Query q(conn, kEndpointHosts, kOp);
+    while (true) {
+      CG_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      ++check.endpoints;
+      NameRecord endpoint{q.ColumnText(0), q.ColumnText(1), q.ColumnText(2)};
+      CG_ASSIGN_OR_RETURN(auto owner, OwnerOfHost(conn, q.ColumnText(3), endpoint.account_id, kOp));
+      if (owner) check.overlaps.push_back(NameOverlap{*owner, std::move(endpoint)});
+    }
+    return check;
   });
 }
 
@@ -2029,7 +2305,8 @@ Result<bool> SqliteStore::HasReservedNamesBelow(std::string_view name) {
   constexpr std::string_view kOp = "looking for reserved names below a name";
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
   Query q(lease.conn(), kReservedBelow, kOp);
-  q.Text(1, name);
+  auto [low, high] = NameKeyRange(name);
+  q.Text(1, low).Text(2, high);
   return q.Step();
 }
 

@@ -214,9 +214,9 @@ class SqliteStoreTest : public ::testing::Test {
 // ---- Opening and migrations ----
 
 TEST_F(SqliteStoreTest, MigrationsApplyOnceAndReopenIsIdempotent) {
-  EXPECT_EQ(SqliteSchemaVersion(), 3);
-  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "3");
-  EXPECT_EQ(RawQuery(db_path_, "SELECT MAX(version) FROM schema_migrations"), "3");
+  EXPECT_EQ(SqliteSchemaVersion(), 4);
+  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "4");
+  EXPECT_EQ(RawQuery(db_path_, "SELECT MAX(version) FROM schema_migrations"), "4");
   EXPECT_NE(RawQuery(db_path_, "SELECT applied_at FROM schema_migrations"), "");
   store_.reset();
   for (int i = 0; i < 2; ++i) {
@@ -226,7 +226,7 @@ TEST_F(SqliteStoreTest, MigrationsApplyOnceAndReopenIsIdempotent) {
     ASSERT_TRUE(count.ok());
     EXPECT_EQ(*count, 2) << "reopening keeps the data";
   }
-  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "3");
+  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "4");
   EXPECT_EQ(RawQuery(db_path_, "PRAGMA journal_mode"), "wal");
 }
 
@@ -337,8 +337,8 @@ TEST(SqliteStoreMigrationTest, MigratesAVersion1Database) {
   auto opened = OpenSqliteStore(db_path);
   ASSERT_TRUE(opened.ok()) << opened.error().message;
   Store& store = **opened;
-  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "3");
-  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), "3");
+  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "4");
+  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), "4");
 
   // The certificate is whole, and still an account certificate.
   auto got = store.GetCertificate(ada.id, old.id);
@@ -371,7 +371,7 @@ TEST(SqliteStoreMigrationTest, MigratesAVersion1Database) {
   // Reopening does not migrate again.
   opened->reset();
   ASSERT_TRUE(OpenSqliteStore(db_path).ok());
-  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), "3");
+  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), "4");
 }
 
 TEST(SqliteStoreFilesTest, CreatesDirectoryAndFilesPrivately) {
@@ -791,13 +791,15 @@ TEST_F(SqliteStoreTest, DomainNamesAndCnameTargetsAreUniqueAcrossAccounts) {
   a.acme_challenge_cname_target = "t1.acme.certgate.test";
   ASSERT_TRUE(store_->InsertDomain(a).ok());
 
-  for (const std::string& account : {alice_, bob_}) {
-    auto taken = store_->InsertDomain(MakeDomain(account, "shop.example.com"));
-    ASSERT_FALSE(taken.ok());
-    EXPECT_EQ(taken.error().code, ErrorCode::kStoreConflict);
-    EXPECT_NE(taken.error().message.find("reserved_domains.domain"), std::string::npos)
-        << taken.error().message;
-  }
+  auto again = store_->InsertDomain(MakeDomain(alice_, "shop.example.com"));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::kDomainReservedHere);
+  EXPECT_EQ(again.error().message, "shop.example.com is already reserved by this account");
+  auto taken = store_->InsertDomain(MakeDomain(bob_, "shop.example.com"));
+  ASSERT_FALSE(taken.ok());
+  EXPECT_EQ(taken.error().code, ErrorCode::kDomainReservedElsewhere);
+  EXPECT_EQ(taken.error().message, "shop.example.com is already reserved by another account");
+  EXPECT_EQ(taken.error().message.find(alice_), std::string::npos);
   Domain same_cname = MakeDomain(bob_, "other.example.com");
   same_cname.cname_target = a.cname_target;
   EXPECT_EQ(store_->InsertDomain(same_cname).error().code, ErrorCode::kStoreConflict);
@@ -996,11 +998,9 @@ TEST_F(SqliteStoreTest, EndpointInsertGetWithAndWithoutPolicyCertificate) {
   want.owner_endpoint_id = tls.id;
   ExpectSameCert(**cert, want);
 
-  // url is unique across accounts; the refused insert leaves no certificate.
-  Domain bobs = MakeDomain(bob_, "bob.example.net");
-  ASSERT_TRUE(store_->InsertDomain(bobs).ok());
-  Endpoint dup = MakeEndpoint(bobs, "db.example.com", 65535);
-  Certificate dup_cert = MakeCert(bob_);
+  // url is unique; the refused insert leaves no certificate.
+  Endpoint dup = MakeEndpoint(d, "db.example.com", 65535);
+  Certificate dup_cert = MakeCert(alice_);
   dup.policy_certificate_id = dup_cert.id;
   auto taken = store_->InsertEndpoint(dup, dup_cert);
   ASSERT_FALSE(taken.ok());
@@ -1008,6 +1008,16 @@ TEST_F(SqliteStoreTest, EndpointInsertGetWithAndWithoutPolicyCertificate) {
   EXPECT_NE(taken.error().message.find("endpoints.url"), std::string::npos)
       << taken.error().message;
   EXPECT_FALSE(store_->GetCertificateById(dup_cert.id)->has_value());
+  // Across accounts the host is refused before the url: Alice's wildcard owns it.
+  Domain bobs = MakeDomain(bob_, "bob.example.net");
+  ASSERT_TRUE(store_->InsertDomain(bobs).ok());
+  Endpoint bobs_dup = MakeEndpoint(bobs, "db.example.com", 65535);
+  Certificate bobs_cert = MakeCert(bob_);
+  bobs_dup.policy_certificate_id = bobs_cert.id;
+  auto elsewhere = store_->InsertEndpoint(bobs_dup, bobs_cert);
+  ASSERT_FALSE(elsewhere.ok());
+  EXPECT_EQ(elsewhere.error().code, ErrorCode::kEndpointHostReservedElsewhere);
+  EXPECT_FALSE(store_->GetCertificateById(bobs_cert.id)->has_value());
 
   // The domain must be one of the endpoint's account.
   Endpoint wrong_domain = MakeEndpoint(bobs, "elsewhere.example.com");
@@ -1038,9 +1048,9 @@ TEST_F(SqliteStoreTest, EndpointInsertGetWithAndWithoutPolicyCertificate) {
 TEST_F(SqliteStoreTest, ListEndpointsPagesNewestFirst) {
   Domain d = MakeDomain(alice_, "*.example.com");
   ASSERT_TRUE(store_->InsertDomain(d).ok());
-  Domain bobs = MakeDomain(bob_, "bob.example.com");
+  Domain bobs = MakeDomain(bob_, "bob.example.net");
   ASSERT_TRUE(store_->InsertDomain(bobs).ok());
-  ASSERT_TRUE(store_->InsertEndpoint(MakeEndpoint(bobs, "bob.example.com"), std::nullopt).ok());
+  ASSERT_TRUE(store_->InsertEndpoint(MakeEndpoint(bobs, "bob.example.net"), std::nullopt).ok());
   std::vector<std::string> ids;
   for (int i = 0; i < 7; ++i) {
     Endpoint e = MakeEndpoint(d, "h" + std::to_string(i) + ".example.com");
@@ -1246,6 +1256,334 @@ TEST_F(SqliteStoreTest, EndpointCertificatesAreHiddenFromAccountCalls) {
   ASSERT_TRUE(*store_->ReplaceSealedKey(owned.id, owned.private_key, v9));
   EXPECT_EQ((*store_->GetCertificateById(owned.id))->private_key, v9);
   EXPECT_EQ((*store_->GetEndpoint(alice_, e.id))->policy_certificate_id, owned.id);
+}
+
+// ---- Name ownership ----
+
+// Runs SQL (several statements allowed) on a separate raw connection, around
+// the store and its checks: how rows from before a rule existed look.
+void RawExec(const fs::path& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  char* err = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
+      << (err != nullptr ? err : "") << "\n" << sql;
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
+
+// A domain row written around the store, with the name_key given.
+std::string RawDomainSql(const std::string& id, const std::string& account_id,
+                         const std::string& name, const std::string& name_key) {
+  return "INSERT INTO reserved_domains (id, account_id, created_at, description, metadata,"
+         " domain, name_key) VALUES ('" + id + "', '" + account_id + "', 1700000000, '', '', '" +
+         name + "', '" + name_key + "');";
+}
+
+struct Claim {
+  std::string name;
+  ErrorCode code;       // kInternal: allowed
+  std::string message;  // a part of the refusal's message
+};
+
+TEST_F(SqliteStoreTest, NamesBelongToOneAccount) {
+  // Alice may nest her own names as she likes.
+  for (const char* name : {"*.wa.example.com", "y.wa.example.com", "wa.example.com",
+                           "app.example.org", "*.y.wa.example.com"}) {
+    auto r = store_->InsertDomain(MakeDomain(alice_, name));
+    ASSERT_TRUE(r.ok()) << name << ": " << r.error().message;
+  }
+  const std::vector<Claim> claims = {
+      // Another account holds the name.
+      {"y.wa.example.com", ErrorCode::kDomainReservedElsewhere,
+       "y.wa.example.com is already reserved by another account"},
+      {"*.wa.example.com", ErrorCode::kDomainReservedElsewhere, "already reserved by another"},
+      // Below another account's wildcard, at any depth, or below its exact name.
+      {"z.wa.example.com", ErrorCode::kDomainReservedElsewhere,
+       "z.wa.example.com lies under the wildcard *.wa.example.com"},
+      {"a.b.wa.example.com", ErrorCode::kDomainReservedElsewhere, "a.b.wa.example.com lies under"},
+      {"x.app.example.org", ErrorCode::kDomainReservedElsewhere,
+       "x.app.example.org lies under app.example.org"},
+      {"*.app.example.org", ErrorCode::kDomainReservedElsewhere,
+       "*.app.example.org lies under app.example.org"},
+      {"*.z.wa.example.com", ErrorCode::kDomainReservedElsewhere, "lies under"},
+      // A wildcard over another account's names.
+      {"*.example.com", ErrorCode::kDomainWildcardOverOthers,
+       "the wildcard *.example.com would cover wa.example.com"},
+      {"*.example.org", ErrorCode::kDomainWildcardOverOthers, "would cover app.example.org"},
+      // An exact name above another account's names.
+      {"example.com", ErrorCode::kDomainOverOthers, "example.com lies above wa.example.com"},
+      {"example.org", ErrorCode::kDomainOverOthers, "lies above app.example.org"},
+      // Neighbours are free: labels, not characters.
+      {"wa-b.example.com", ErrorCode::kInternal, ""},
+      {"xwa.example.com", ErrorCode::kInternal, ""},
+      {"www.example.org", ErrorCode::kInternal, ""},
+      {"*.shop.example.org", ErrorCode::kInternal, ""},
+      {"example.net", ErrorCode::kInternal, ""},
+  };
+  for (const Claim& c : claims) {
+    auto r = store_->InsertDomain(MakeDomain(bob_, c.name));
+    if (c.code == ErrorCode::kInternal) {
+      EXPECT_TRUE(r.ok()) << c.name << ": " << r.error().message;
+      continue;
+    }
+    ASSERT_FALSE(r.ok()) << c.name;
+    EXPECT_EQ(r.error().code, c.code) << c.name << ": " << r.error().message;
+    EXPECT_NE(r.error().message.find(c.message), std::string::npos) << r.error().message;
+    EXPECT_EQ(r.error().message.find(alice_), std::string::npos) << "never the other account";
+    auto found = store_->FindDomainByName(c.name);
+    EXPECT_TRUE(!found->has_value() || (*found)->account_id == alice_) << c.name;
+  }
+  // And the other way round: Bob's names are his.
+  auto under = store_->InsertDomain(MakeDomain(alice_, "x.shop.example.org"));
+  ASSERT_FALSE(under.ok());
+  EXPECT_EQ(under.error().code, ErrorCode::kDomainReservedElsewhere);
+  EXPECT_EQ(store_->InsertDomain(MakeDomain(alice_, "*.example.net")).error().code,
+            ErrorCode::kDomainReservedElsewhere);
+  EXPECT_EQ(store_->InsertDomain(MakeDomain(alice_, "wa.example.com")).error().code,
+            ErrorCode::kDomainReservedHere);
+  EXPECT_TRUE(store_->InsertDomain(MakeDomain(alice_, "q.wa.example.com")).ok());
+
+  auto check = store_->CheckNameOwnership();
+  ASSERT_TRUE(check.ok()) << check.error().message;
+  EXPECT_TRUE(check->overlaps.empty());
+  EXPECT_TRUE(check->unindexed.empty());
+  EXPECT_EQ(check->domains, 11);
+}
+
+TEST_F(SqliteStoreTest, TheOwnershipChecksAreIndexLookups) {
+  // The statements the checks run, as the query planner sees them: never a
+  // scan of the table, so a node can hold a million names.
+  auto plan = [&](const std::string& sql) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(db_path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &stmt, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+    std::string out;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      out += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+      out += "\n";
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return out;
+  };
+  std::string below = plan(
+      "SELECT name_key FROM reserved_domains WHERE name_key > ?1 AND name_key < ?2"
+      " AND account_id <> ?3 AND name_key <> ?4 ORDER BY name_key LIMIT 1");
+  EXPECT_NE(below.find("SEARCH reserved_domains USING COVERING INDEX reserved_domains_by_name_key"
+                       " (name_key>? AND name_key<?)"),
+            std::string::npos)
+      << below;
+  std::string owner = plan(
+      "SELECT id, account_id, domain FROM reserved_domains"
+      " WHERE domain IN (?1, ?2) AND account_id <> ?3 ORDER BY domain");
+  EXPECT_NE(owner.find("SEARCH reserved_domains USING INDEX sqlite_autoindex_reserved_domains"),
+            std::string::npos)
+      << owner;
+  std::string reserved_below =
+      plan("SELECT 1 FROM reserved_domains WHERE name_key > ?1 AND name_key < ?2 LIMIT 1");
+  EXPECT_NE(reserved_below.find("USING COVERING INDEX reserved_domains_by_name_key"),
+            std::string::npos)
+      << reserved_below;
+  for (const std::string& p : {below, owner, reserved_below}) {
+    EXPECT_EQ(p.find("SCAN"), std::string::npos) << p;
+  }
+}
+
+TEST_F(SqliteStoreTest, ConcurrentConflictingCreatesFromTwoAccountsTakeEachNameOnce) {
+  // 48 contested groups, each a pair of names of Alice and Bob that own a
+  // name in common, in four kinds; and one name of its own per thread. 32
+  // threads, 16 per account, each trying its side of three groups and its own
+  // name, all released at once.
+  constexpr int kThreads = 32;
+  constexpr int kGroups = 48;
+  auto side = [](int group, bool alice) -> std::string {
+    const std::string g = "g" + std::to_string(group) + ".example.com";
+    std::pair<std::string, std::string> pair;
+    switch (group % 4) {
+      case 0: pair = {g, g}; break;                    // the same name
+      case 1: pair = {"*." + g, "x." + g}; break;      // a wildcard and a name below it
+      case 2: pair = {g, "*." + g}; break;             // a name and the wildcard below it
+      default: pair = {"y." + g, g}; break;            // a name and one above it
+    }
+    if (group % 8 >= 4) std::swap(pair.first, pair.second);  // each side takes each role
+    return alice ? pair.first : pair.second;
+  };
+  std::mutex mu;
+  std::map<std::string, std::vector<Result<void>>> outcomes;  // by "<group>:<account>"
+  std::vector<std::string> own_names;
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const bool alice = t % 2 == 0;
+      const std::string& account = alice ? alice_ : bob_;
+      const std::string own = "own" + std::to_string(t) + ".example.net";
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();
+      for (int k = 0; k < 3; ++k) {
+        // Alice goes up through her groups, Bob down: every order is met.
+        const int group = (t / 2) * 3 + (alice ? k : 2 - k);
+        auto r = store_->InsertDomain(MakeDomain(account, side(group, alice)));
+        std::lock_guard lock(mu);
+        outcomes[std::to_string(group) + (alice ? ":a" : ":b")].push_back(r);
+      }
+      auto r = store_->InsertDomain(MakeDomain(account, own));
+      std::lock_guard lock(mu);
+      outcomes["own" + std::to_string(t)].push_back(r);
+      own_names.push_back(own);
+    });
+  }
+  for (auto& th : threads) th.join();
+
+  for (int t = 0; t < kThreads; ++t) {
+    const auto& r = outcomes["own" + std::to_string(t)];
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_TRUE(r[0].ok()) << r[0].error().message;
+  }
+  int alice_won = 0;
+  for (int g = 0; g < kGroups; ++g) {
+    const Result<void>& a = outcomes[std::to_string(g) + ":a"].at(0);
+    const Result<void>& b = outcomes[std::to_string(g) + ":b"].at(0);
+    EXPECT_NE(a.ok(), b.ok()) << "group " << g << ": exactly one side takes it";
+    const Result<void>& lost = a.ok() ? b : a;
+    if (!lost.ok()) {
+      const ErrorCode c = lost.error().code;
+      EXPECT_TRUE(c == ErrorCode::kDomainReservedElsewhere ||
+                  c == ErrorCode::kDomainWildcardOverOthers || c == ErrorCode::kDomainOverOthers)
+          << "group " << g << ": " << lost.error().message;
+    }
+    auto stored = [&](bool alice) {
+      auto found = store_->FindDomainByName(side(g, alice));
+      return found.ok() && found->has_value() && (*found)->account_id == (alice ? alice_ : bob_);
+    };
+    EXPECT_EQ(stored(true), a.ok()) << g;
+    EXPECT_EQ(stored(false), b.ok()) << g;
+    if (a.ok()) ++alice_won;
+  }
+  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM reserved_domains"),
+            std::to_string(kThreads + kGroups));
+  auto check = store_->CheckNameOwnership();
+  ASSERT_TRUE(check.ok()) << check.error().message;
+  EXPECT_TRUE(check->overlaps.empty());
+  std::cout << "Alice took " << alice_won << " of " << kGroups << " contested groups\n";
+}
+
+TEST_F(SqliteStoreTest, AnEndpointHostMayNotLieUnderAnotherAccountsDomain) {
+  Domain wildcard = MakeDomain(alice_, "*.wa.example.com");
+  ASSERT_TRUE(store_->InsertDomain(wildcard).ok());
+  // Bob's name below it, written before the rule existed.
+  const std::string bobs_id = NewId("rd");
+  ASSERT_NO_FATAL_FAILURE(
+      RawExec(db_path_, RawDomainSql(bobs_id, bob_, "z.wa.example.com", "com.example.wa.z.")));
+  Domain bobs = **store_->GetDomain(bob_, bobs_id);
+  Endpoint e = MakeEndpoint(bobs, "z.wa.example.com");
+  auto refused = store_->InsertEndpoint(e, std::nullopt);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kEndpointHostReservedElsewhere);
+  EXPECT_NE(refused.error().message.find("z.wa.example.com lies under *.wa.example.com"),
+            std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(refused.error().message.find(alice_), std::string::npos);
+  EXPECT_FALSE(store_->GetEndpoint(bob_, e.id)->has_value());
+  // Alice's own hosts under her wildcard are hers.
+  EXPECT_TRUE(
+      store_->InsertEndpoint(MakeEndpoint(wildcard, "y.wa.example.com"), std::nullopt).ok());
+}
+
+TEST_F(SqliteStoreTest, CheckNameOwnershipReportsOverlapsWrittenAroundTheStore) {
+  Domain wildcard = MakeDomain(alice_, "*.wa.example.com");
+  Domain app = MakeDomain(alice_, "app.example.org");
+  ASSERT_TRUE(store_->InsertDomain(wildcard).ok());
+  ASSERT_TRUE(store_->InsertDomain(app).ok());
+  ASSERT_TRUE(store_->InsertDomain(MakeDomain(bob_, "bob.example.net")).ok());
+  auto clean = store_->CheckNameOwnership();
+  ASSERT_TRUE(clean.ok()) << clean.error().message;
+  EXPECT_TRUE(clean->overlaps.empty());
+  EXPECT_TRUE(clean->unindexed.empty());
+  EXPECT_EQ(clean->domains, 3);
+
+  // Bob's name under Alice's wildcard with an endpoint, his wildcard over
+  // Alice's names, and a row without its index key.
+  const std::string z = NewId("rd"), over = NewId("rd"), stale = NewId("rd");
+  const std::string ep = NewId("ep");
+  ASSERT_NO_FATAL_FAILURE(RawExec(
+      db_path_,
+      RawDomainSql(z, bob_, "z.wa.example.com", "com.example.wa.z.") +
+          RawDomainSql(over, bob_, "*.example.com", "com.example.*.") +
+          RawDomainSql(stale, bob_, "q.app.example.org", "") +
+          "INSERT INTO endpoints (id, account_id, created_at, description, metadata, url, scheme,"
+          " host, port, upstream, traffic_policy, domain_id) VALUES ('" + ep + "', '" + bob_ +
+          "', 1700000000, '', '', 'https://z.wa.example.com', 'https', 'z.wa.example.com', 443,"
+          " 'http://127.0.0.1:1', '', '" + z + "');"));
+  auto check = store_->CheckNameOwnership();
+  ASSERT_TRUE(check.ok()) << check.error().message;
+  std::set<std::string> got;
+  for (const NameOverlap& o : check->overlaps) {
+    got.insert(o.above.name + " (" + (o.above.account_id == alice_ ? "alice" : "bob") + ") > " +
+               o.below.name + " (" + (o.below.account_id == alice_ ? "alice" : "bob") + ")");
+  }
+  EXPECT_EQ(got, (std::set<std::string>{
+                     "*.example.com (bob) > *.wa.example.com (alice)",
+                     "*.wa.example.com (alice) > z.wa.example.com (bob)",
+                     "*.wa.example.com (alice) > https://z.wa.example.com (bob)",
+                     "app.example.org (alice) > q.app.example.org (bob)",
+                 }));
+  ASSERT_EQ(check->unindexed.size(), 1u);
+  EXPECT_EQ(check->unindexed[0].id, stale);
+  EXPECT_EQ(check->domains, 6);
+  EXPECT_EQ(check->endpoints, 1);
+}
+
+TEST(SqliteStoreMigrationTest, Migration4FillsTheNameKeyOfExistingDomains) {
+  TempDir dir;
+  const fs::path db_path = dir.path() / "v3.db";
+  Account ada = MakeAccount("Ada");
+  Account bea = MakeAccount("Bea");
+  {
+    auto store = OpenSqliteStore(db_path);
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    ASSERT_TRUE((*store)->CreateAccount(ada).ok());
+    ASSERT_TRUE((*store)->CreateAccount(bea).ok());
+  }
+  // Back to schema 3 (as certgate before migration 4 left it), with domains
+  // that overlap across accounts, as that version allowed.
+  ASSERT_NO_FATAL_FAILURE(RawExec(
+      db_path,
+      "DROP INDEX reserved_domains_by_name_key;"
+      "ALTER TABLE reserved_domains DROP COLUMN name_key;"
+      "DELETE FROM schema_migrations WHERE version = 4;"
+      "INSERT INTO reserved_domains (id, account_id, created_at, description, metadata, domain)"
+      " VALUES ('rd_1', '" + ada.id + "', 1700000000, '', '', '*.wa.example.com'),"
+      " ('rd_2', '" + bea.id + "', 1700000000, '', '', 'y.wa.example.com'),"
+      " ('rd_3', '" + bea.id + "', 1700000000, '', '', 'example.org');"));
+  ASSERT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "3");
+
+  auto opened = OpenSqliteStore(db_path);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "4");
+  EXPECT_EQ(RawQuery(db_path, "SELECT name_key FROM reserved_domains WHERE id = 'rd_1'"),
+            "com.example.wa.*.");
+  EXPECT_EQ(RawQuery(db_path, "SELECT name_key FROM reserved_domains WHERE id = 'rd_2'"),
+            "com.example.wa.y.");
+  EXPECT_EQ(RawQuery(db_path, "SELECT name_key FROM reserved_domains WHERE id = 'rd_3'"),
+            "org.example.");
+  // The old overlap is reported, and the filled keys guard new names.
+  auto check = (*opened)->CheckNameOwnership();
+  ASSERT_TRUE(check.ok()) << check.error().message;
+  ASSERT_EQ(check->overlaps.size(), 1u);
+  EXPECT_EQ(check->overlaps[0].above.id, "rd_1");
+  EXPECT_EQ(check->overlaps[0].below.id, "rd_2");
+  EXPECT_TRUE(check->unindexed.empty());
+  EXPECT_EQ((*opened)->InsertDomain(MakeDomain(ada.id, "*.example.org")).error().code,
+            ErrorCode::kDomainReservedElsewhere);
+  EXPECT_EQ((*opened)->InsertDomain(MakeDomain(ada.id, "example.com")).error().code,
+            ErrorCode::kDomainOverOthers);
+  EXPECT_TRUE(*(*opened)->HasReservedNamesBelow("example.com"));
 }
 
 // ---- The edge: one consistent load, change sequence, callbacks ----

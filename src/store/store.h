@@ -135,6 +135,47 @@ struct DeleteOutcome {
   std::vector<std::string> used_by;
 };
 
+// Name ownership. Every name belongs to at most one account: an account that
+// reserves "x" owns x and every name below it; one that reserves "*.x" owns
+// every name below x, at any depth (as ngrok's wildcards route). Two domains
+// of different accounts may not own a name in common, so InsertDomain
+// refuses, in the same write transaction as the insert (race-free):
+// - the same name in the same account: kDomainReservedHere;
+// - the same name in another account, or a name below another account's
+//   domain "a" or wildcard "*.a" (including "*.a" when another holds "a"):
+//   kDomainReservedElsewhere;
+// - a wildcard "*.x" while another account holds a domain below x:
+//   kDomainWildcardOverOthers;
+// - an exact "x" while another account holds a domain below x, or "*.x":
+//   kDomainOverOthers.
+// InsertEndpoint refuses a host that another account's domain owns
+// (kEndpointHostReservedElsewhere). Messages name the conflicting domain,
+// never its account.
+
+// A domain or endpoint in a NameCheck report; name is a domain's name or an
+// endpoint's url.
+struct NameRecord {
+  std::string id;
+  std::string account_id;
+  std::string name;
+};
+// Two records of different accounts that own names in common: `above` is the
+// domain whose names include the other's (for "x" and "*.x", the exact one).
+struct NameOverlap {
+  NameRecord above;
+  NameRecord below;  // a domain, or an endpoint whose host `above` owns
+};
+// What CheckNameOwnership found: overlaps left from before the rule existed
+// or written around the store, and domains whose index key does not match
+// their name (written around the store; the insert checks cannot see them
+// below other names until fixed).
+struct NameCheck {
+  std::vector<NameOverlap> overlaps;
+  std::vector<NameRecord> unindexed;
+  int64_t domains = 0;
+  int64_t endpoints = 0;
+};
+
 // What the edge needs of every account, in one consistent read.
 struct EdgeDomain {
   std::string domain;
@@ -229,10 +270,12 @@ class Store {
   // Endpoint::policy_certificate_id) are not found here.
   virtual Result<DeleteOutcome> DeleteCertificate(std::string_view account_id,
                                                   std::string_view id) = 0;
-  // Reserved domains. The name is unique across all accounts: inserting or
-  // renaming onto an existing name is kStoreConflict. certificate_id must
-  // name a certificate of the same account (kStoreConflict otherwise, also
-  // when it is deleted concurrently).
+  // Reserved domains. The name is unique across all accounts, and names
+  // belong to one account (see "Name ownership" above for the errors).
+  // certificate_id must name a certificate of the same account
+  // (kStoreConflict otherwise, also when it is deleted concurrently). The
+  // checks are index lookups: one per label of the name, and for a name
+  // with something below it, one range of the name index.
   virtual Result<void> InsertDomain(const Domain& domain) = 0;
   virtual Result<std::optional<Domain>> GetDomain(std::string_view account_id,
                                                   std::string_view id) = 0;
@@ -250,7 +293,8 @@ class Store {
   virtual Result<DeleteOutcome> DeleteDomain(std::string_view account_id,
                                              std::string_view id) = 0;
 
-  // Endpoints. url is unique across all accounts (kStoreConflict).
+  // Endpoints. url is unique across all accounts (kStoreConflict); a host
+  // another account's domain owns is kEndpointHostReservedElsewhere.
   // policy_certificate, when given, is inserted in the same transaction with
   // account_id = the endpoint's and becomes endpoint.policy_certificate_id
   // (its id must equal that field).
@@ -269,6 +313,10 @@ class Store {
                                       const std::optional<Certificate>& policy_certificate) = 0;
   // Deletes the endpoint and its policy certificate. False if not found.
   virtual Result<bool> DeleteEndpoint(std::string_view account_id, std::string_view id) = 0;
+
+  // Every overlap of names between accounts, read in one transaction (for
+  // `certgate admin check`). Visits every domain and endpoint once.
+  virtual Result<NameCheck> CheckNameOwnership() = 0;
 
   // Everything the edge serves, read in one transaction.
   virtual Result<EdgeState> LoadEdgeState() = 0;

@@ -177,18 +177,7 @@ INSTANTIATE_TEST_SUITE_P(
                   [](auto&) { return json::object{{"domain", "*.co.uk"}}; }, 502, "public suffix"},
         BadDomain{"PublicSuffixItself", [](auto&) { return json::object{{"domain", "co.uk"}}; },
                   502, "public suffix"},
-        BadDomain{"Duplicate",
-                  [](auto&) { return json::object{{"domain", "TAKEN.example.com"}}; }, 503,
-                  "taken.example.com is already reserved"},
-        BadDomain{"DuplicateInAnotherAccount",
-                  [](DomainsApiTest& fixture) {
-                    // The other account's attempt is checked here; ours holds the name.
-                    auto other = fixture.server_->Client(fixture.server_->NewAccountKey("payg"));
-                    ApiResult r = fixture.Reserve({{"domain", "taken.example.com"}}, &other);
-                    EXPECT_TRUE(IsError(r, 400, 503, "already reserved"));
-                    return json::object{{"domain", "taken.example.com"}};
-                  },
-                  503, "already reserved"},
+        // Names already taken, here or by another account: api_names_test.cc.
         BadDomain{"CertificateAndPolicy",
                   [](DomainsApiTest& fixture) {
                     return json::object{{"domain", "both.example.com"},

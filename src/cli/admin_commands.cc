@@ -8,6 +8,7 @@
 #include "api/auth.h"
 #include "app/bootstrap.h"
 #include "app/key_rotation.h"
+#include "cli/api_commands.h"
 #include "cli/commands.h"
 #include "pki/certificate.h"
 #include "pki/private_key.h"
@@ -149,24 +150,10 @@ void AddMasterKeyCommands(CLI::App* admin) {
   });
 }
 
-// Text from the store, with control characters (which rows written around
-// certgate could hold) shown as \xNN rather than sent to the terminal.
-std::string Printable(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f) {
-      out += fmt::format("\\x{:02x}", byte);
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 std::string Describe(const store::NameRecord& r) {
-  return fmt::format("{} ({}, account {})", Printable(r.name), Printable(r.id),
-                     Printable(r.account_id));
+  // Rows written around certgate may hold anything: never raw to the terminal.
+  return fmt::format("{} ({}, account {})", TerminalSafe(r.name), TerminalSafe(r.id),
+                     TerminalSafe(r.account_id));
 }
 
 void AddCheckCommand(CLI::App* admin) {

@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "core/secret_bytes.h"
@@ -486,6 +487,27 @@ std::string_view VerifyStrategyName(VerifyStrategy v) {
   return "require-and-verify";
 }
 
+namespace {
+
+// A YAML event handler that drops every event: for counting documents.
+class IgnoreEvents : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+}  // namespace
+
 Result<TrafficPolicy> ParseTrafficPolicy(std::string_view text) {
   if (text.size() > kMaxPolicyBytes) {
     return Invalid(fmt::format("the traffic policy is {} bytes; at most {} are allowed",
@@ -496,15 +518,30 @@ Result<TrafficPolicy> ParseTrafficPolicy(std::string_view text) {
     return TrafficPolicy{};
   }
   try {
+    // The documents are counted with a bound, not by YAML::LoadAll: on some
+    // invalid text (",") yaml-cpp 0.7's parser reports a null document at the
+    // same place forever, and LoadAll collects them until memory runs out
+    // (fixed upstream by jbeder/yaml-cpp#1319, after Debian 12's version).
+    constexpr size_t kMaxDocuments = 16;
+    ViewStreamBuf count_buf(text);
+    std::istream count_in(&count_buf);
+    YAML::Parser counter(count_in);
+    IgnoreEvents ignore;
+    size_t docs = 0;
+    while (docs <= kMaxDocuments && counter.HandleNextDocument(ignore)) ++docs;
+    if (docs == 0) return TrafficPolicy{};
+    if (docs > kMaxDocuments) {
+      return Invalid(fmt::format("the traffic policy holds more than {} YAML documents or is "
+                                 "not valid YAML; give exactly one document",
+                                 kMaxDocuments));
+    }
+    if (docs > 1) {
+      return Invalid(
+          fmt::format("the traffic policy holds {} YAML documents; give exactly one", docs));
+    }
     ViewStreamBuf buf(text);
     std::istream in(&buf);
-    std::vector<YAML::Node> docs = YAML::LoadAll(in);
-    if (docs.empty()) return TrafficPolicy{};
-    if (docs.size() > 1) {
-      return Invalid(
-          fmt::format("the traffic policy holds {} YAML documents; give exactly one", docs.size()));
-    }
-    return Parser().Parse(docs.front());
+    return Parser().Parse(YAML::Load(in));
   } catch (const YAML::DeepRecursion& e) {
     return Invalid(fmt::format("the traffic policy is nested too deeply (line {}, column {})",
                                e.mark.line + 1, e.mark.column + 1));

@@ -107,7 +107,9 @@ std::string ProblemTypeOf(const Error& error) {
   auto first = error.message.find(": ");
   if (first == std::string::npos) return "";
   auto start = first + 2;
-  auto end = error.message.find(':', start);
+  // The suffix ends at the ':' before the detail, or at the " (" of the
+  // subproblems when there is no detail.
+  auto end = error.message.find_first_of(": ", start);
   return error.message.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 

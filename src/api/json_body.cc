@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <new>
+#include <string>
 
 #include "core/secret_bytes.h"
 
@@ -31,6 +32,17 @@ class WipingResource final : public json::memory_resource {
     return this == &other;
   }
 };
+
+// A client's field name as a message quotes it: at most 64 bytes, control
+// characters as '?', so that the message stays one line.
+std::string QuotedKey(std::string_view key) {
+  std::string out(key.substr(0, 64));
+  for (char& c : out) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F) c = '?';
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -87,7 +99,7 @@ Result<void> JsonBody::CheckFields(std::initializer_list<std::string_view> known
     for (auto k : known) names += (names.empty() ? "" : ", ") + std::string(k);
     return MakeError(ErrorCode::kJsonUnknownField,
                      fmt::format("unknown field '{}'; this request accepts: {}",
-                                 std::string_view(key).substr(0, 64), names));
+                                 QuotedKey(key), names));
   }
   return {};
 }

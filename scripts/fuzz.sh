@@ -41,6 +41,9 @@ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCERTGATE_F
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# Stacks with function names and lines (Debian's clang-16 comes without one).
+[ -n "${ASAN_SYMBOLIZER_PATH:-}" ] || ! command -v llvm-symbolizer >/dev/null ||
+  export ASAN_SYMBOLIZER_PATH=$(command -v llvm-symbolizer)
 found=()
 for t in "${targets[@]}"; do
   corpus=build-fuzz/corpus/$t

@@ -32,8 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                          std::string::npos;
   FUZZ_CHECK(!plain || acme::ProblemTypeOf(e) == suffix,
              suffix + " read back as " + acme::ProblemTypeOf(e));
-  FUZZ_CHECK(e.code == (problem->TypeSuffix() == "rateLimited" ? ErrorCode::kAcmeRateLimited
-                                                                : ErrorCode::kAcmeProblem),
+  const bool rate_limited = problem->type == std::string(acme::kAcmeErrorPrefix) + "rateLimited";
+  FUZZ_CHECK(e.code == (rate_limited ? ErrorCode::kAcmeRateLimited : ErrorCode::kAcmeProblem),
              e.message);
   return 0;
 }

@@ -11,6 +11,9 @@ mkdir -p "$work/corpus"
 cp -r "$seeds"/. "$work/corpus/"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# Stacks with function names and lines (Debian's clang-16 comes without one).
+[ -n "${ASAN_SYMBOLIZER_PATH:-}" ] || ! command -v llvm-symbolizer >/dev/null ||
+  export ASAN_SYMBOLIZER_PATH=$(command -v llvm-symbolizer)
 if ! "$fuzzer" "$work/corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
        -max_len=65536 -print_final_stats=1 -artifact_prefix="$work/" 2>"$work/log"; then
   tail -n 60 "$work/log"

@@ -21,7 +21,11 @@ build_pkgs=(
   libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-test_pkgs=(openssl curl sqlite3 pebble unbound bind9-dnsutils chromium)
+# clang-16 and its runtimes: the libFuzzer harnesses (tests/fuzz); Debian's
+# default clang 14 cannot compile the edge.
+# testssl.sh checks the edge's TLS posture (tests/integration/edge_tls_posture_test.cc).
+test_pkgs=(openssl curl sqlite3 pebble unbound bind9-dnsutils chromium testssl.sh
+           clang-16 libclang-rt-16-dev libfuzzer-16-dev)
 bench_pkgs=(haproxy nginx lego pebble unbound)
 
 want=("${build_pkgs[@]}")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need, builds with warnings as
 # errors, runs every unit and integration test, then builds everything again
-# under AddressSanitizer + UndefinedBehaviorSanitizer and runs every test again.
+# under AddressSanitizer + UndefinedBehaviorSanitizer and runs every test again,
+# and last runs each libFuzzer harness for a short bounded time.
 # The last line is the summary: "<passed> passed, <failed> failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +62,19 @@ if { cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCERTGATE_SANIT
   run_ctest "sanitized tests" --test-dir build-asan -j "$jobs" --timeout 600
 else
   echo "test.sh: the sanitizer build failed" >&2
+  failed=$((failed + 1))
+fi
+
+echo "== every fuzzer for a short bounded time on its seed corpus"
+# The libFuzzer harnesses (tests/fuzz), built with clang 16 under ASan + UBSan;
+# each CTest test runs one for CERTGATE_FUZZ_SECONDS (15) on a copy of its
+# seeds. Longer runs: scripts/fuzz.sh.
+if { cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCERTGATE_FUZZ=ON \
+       -DCMAKE_CXX_COMPILER=clang++-16 &&
+     cmake --build build-fuzz -j "$jobs"; }; then
+  run_ctest "fuzzers" --test-dir build-fuzz -L fuzz -j "$jobs"
+else
+  echo "test.sh: the fuzz build failed" >&2
   failed=$((failed + 1))
 fi
 

@@ -296,6 +296,29 @@ TEST(RetryAfterTest, SecondsAndHttpDates) {
   EXPECT_FALSE(ParseRetryAfter("Sun, 06 Nov 1994 08:49:37 UTC", now).has_value());
 }
 
+// A hostile or broken CA's Retry-After: far-future dates and huge numbers are
+// capped (no overflow: Time counts nanoseconds and ends in 2262).
+TEST(RetryAfterTest, FarFutureAndHugeValuesAreCapped) {
+  Time now = std::chrono::sys_days(std::chrono::year(2026) / 12 / 6) + std::chrono::hours(5) +
+             std::chrono::milliseconds(500);  // 05:00:00.5Z
+  EXPECT_EQ(ParseRetryAfter("Wed, 09 Dec 4052 10:00:00 GMT", now), kMaxRetryAfterDelay);
+  EXPECT_EQ(ParseRetryAfter("Fri, 31 Dec 9999 23:59:59 GMT", now), kMaxRetryAfterDelay);
+  EXPECT_EQ(ParseRetryAfter("Sat, 01 Jan 0000 00:00:00 GMT", now), std::chrono::seconds(0));
+  // Within the cap, still exact (rounded up to a whole second).
+  EXPECT_EQ(ParseRetryAfter("Mon, 06 Dec 2027 05:00:00 GMT", now),
+            std::chrono::seconds(365 * 24 * 3600));
+  EXPECT_EQ(ParseRetryAfter("Sun, 06 Dec 2026 05:00:01 GMT", now), std::chrono::seconds(1));
+  EXPECT_EQ(ParseRetryAfter("Sun, 06 Dec 2026 05:00:00 GMT", now), std::chrono::seconds(0));
+
+  EXPECT_EQ(ParseRetryAfter("999999999", now), std::chrono::seconds(999'999'999));
+  EXPECT_EQ(ParseRetryAfter("1000000000", now), kMaxRetryAfterDelay);
+  EXPECT_EQ(ParseRetryAfter("99999999999999999999999999999999", now), kMaxRetryAfterDelay);
+  EXPECT_EQ(ParseRetryAfter("0000000000000120", now), std::chrono::seconds(120));
+  EXPECT_EQ(ParseRetryAfter("0", now), std::chrono::seconds(0));
+  // The cap still fits when added to now.
+  EXPECT_GT(now + kMaxRetryAfterDelay, now);
+}
+
 TEST(LinkHeaderTest, FindsAlternates) {
   HttpResponse r;
   r.headers = {

@@ -1,5 +1,6 @@
 #include "acme/problem.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 
@@ -118,7 +119,9 @@ std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value, Time
   while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
   if (value.empty()) return std::nullopt;
   if (value.find_first_not_of("0123456789") == std::string_view::npos) {
-    if (value.size() > 9) return std::chrono::seconds(999'999'999);
+    // (Leading zeros do not make a number long.)
+    while (value.size() > 1 && value.front() == '0') value.remove_prefix(1);
+    if (value.size() > 9) return kMaxRetryAfterDelay;
     int secs = 0;
     if (!ParseInt(value, secs)) return std::nullopt;
     return std::chrono::seconds(secs);
@@ -143,10 +146,14 @@ std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value, Time
   std::chrono::year_month_day ymd{std::chrono::year(year), std::chrono::month(month),
                                   std::chrono::day(static_cast<unsigned>(day))};
   if (!ymd.ok()) return std::nullopt;
-  Time at = std::chrono::sys_days(ymd) + std::chrono::hours(hour) +
-            std::chrono::minutes(minute) + std::chrono::seconds(second);
-  if (at <= now) return std::chrono::seconds(0);
-  return std::chrono::ceil<std::chrono::seconds>(at - now);
+  // In whole seconds: years up to 9999 fit, while Time (nanoseconds) ends
+  // in 2262 and `at - now` in it would overflow. at is whole seconds, so
+  // at - floor(now) is the ceiling of the exact delay.
+  const std::chrono::sys_seconds at = std::chrono::sys_days(ymd) + std::chrono::hours(hour) +
+                                      std::chrono::minutes(minute) + std::chrono::seconds(second);
+  const std::chrono::seconds delay = at - std::chrono::floor<std::chrono::seconds>(now);
+  if (delay <= std::chrono::seconds(0)) return std::chrono::seconds(0);
+  return std::min(delay, kMaxRetryAfterDelay);
 }
 
 }  // namespace certgate::acme

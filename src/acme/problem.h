@@ -55,9 +55,15 @@ inline bool IsProblem(const Error& error, std::string_view type_suffix) {
   return ProblemTypeOf(error) == type_suffix;
 }
 
+// The longest delay ParseRetryAfter returns (about 31.7 years): a longer
+// delay-seconds or a later HTTP-date gives this. Far beyond what any caller
+// waits (the manager caps Retry-After at a week, polling at its interval), and
+// small enough that now + it fits in a Time.
+inline constexpr std::chrono::seconds kMaxRetryAfterDelay{999'999'999};
+
 // Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date
 // (IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT"), as a delay from now
-// (never negative). nullopt for anything else.
+// (never negative, at most kMaxRetryAfterDelay). nullopt for anything else.
 std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value, Time now);
 
 }  // namespace certgate::acme

@@ -30,12 +30,34 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
+// A client's URL as a message quotes it: at most kQuoteBytes (cut at a UTF-8
+// character boundary, then "..."), control characters as '?', so that the
+// message stays one line of valid UTF-8.
+constexpr size_t kQuoteBytes = 200;
+std::string QuotedUrl(std::string_view text) {
+  bool cut = false;
+  if (text.size() > kQuoteBytes) {
+    size_t end = kQuoteBytes;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+    text = text.substr(0, end);
+    cut = true;
+  }
+  std::string out;
+  out.reserve(text.size() + 3);
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    out.push_back(u < 0x20 || u == 0x7F ? '?' : c);
+  }
+  if (cut) out += "...";
+  return out;
+}
+
 }  // namespace
 
 Result<EndpointUrl> ParseEndpointUrl(std::string_view text) {
   auto bad = [&](std::string_view why) {
     return MakeError(ErrorCode::kEndpointUrlInvalid,
-                     fmt::format("url '{}' is not valid: {}", text.substr(0, 200), why));
+                     fmt::format("url '{}' is not valid: {}", QuotedUrl(text), why));
   };
   auto parsed = boost::urls::parse_uri(text);
   if (!parsed) return bad("write it as https://host or tls://host:443");
@@ -64,7 +86,7 @@ Result<std::string> NormalizeUpstream(std::string_view text, std::string_view en
   const bool https = endpoint_scheme == "https";
   auto bad = [&](std::string_view why) {
     return MakeError(ErrorCode::kEndpointUpstreamInvalid,
-                     fmt::format("upstream '{}' is not valid: {}", text.substr(0, 200), why));
+                     fmt::format("upstream '{}' is not valid: {}", QuotedUrl(text), why));
   };
   auto parsed = boost::urls::parse_uri(text);
   if (!parsed) {

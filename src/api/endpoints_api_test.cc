@@ -34,6 +34,45 @@ TEST(EndpointUrlTest, RefusesWhatTheEdgeCannotServe) {
   }
 }
 
+// The message quotes the URL on one line: control characters (a newline, an
+// escape sequence) as '?', a long URL cut at a character boundary.
+TEST(EndpointUrlTest, MessagesQuoteControlCharactersAndCutLongUrls) {
+  for (const char* bad : {"tls://app.example.com\nX-Injected: 1", "https://a\rb.example.com",
+                          "https://app.example.com\x1b[31m", "https://app\tx.example.com",
+                          "\x7f", "tls://app.example.com:443\n"}) {
+    auto r = ParseEndpointUrl(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kEndpointUrlInvalid);
+    const std::string& m = r.error().message;
+    for (char c : m) {
+      EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7F) << m;
+    }
+  }
+  EXPECT_EQ(ParseEndpointUrl("tls://app.example.com\nX: 1").error().message,
+            "url 'tls://app.example.com?X: 1' is not valid: write it as https://host or "
+            "tls://host:443");
+  // A long URL of two-byte characters is cut between characters.
+  std::string long_url = "https://a";  // byte 200 falls inside a character
+  for (int i = 0; i < 150; ++i) long_url += "\xc3\xa9";
+  auto r = ParseEndpointUrl(long_url);
+  ASSERT_FALSE(r.ok());
+  const std::string& m = r.error().message;
+  const auto start = m.find('\'') + 1;
+  const auto end = m.find("...'");
+  ASSERT_NE(end, std::string::npos) << m;
+  EXPECT_LE(end - start, 200U);
+  EXPECT_EQ((end - start - 9) % 2, 0U) << m;  // whole characters after "https://a"
+}
+
+TEST(UpstreamUrlTest, MessagesQuoteControlCharacters) {
+  auto r = NormalizeUpstream("http://backend\n:80", "https");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kEndpointUpstreamInvalid);
+  EXPECT_EQ(r.error().message.find('\n'), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("'http://backend?:80'"), std::string::npos)
+      << r.error().message;
+}
+
 TEST(UpstreamUrlTest, NormalizesWithAnExplicitPort) {
   EXPECT_EQ(*NormalizeUpstream("http://127.0.0.1", "https"), "http://127.0.0.1:80");
   EXPECT_EQ(*NormalizeUpstream("HTTPS://Backend.local", "https"), "https://backend.local:443");

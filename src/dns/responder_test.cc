@@ -571,6 +571,23 @@ TEST_F(DnsResponderTest, TcpCarriesSeveralQueries) {
   EXPECT_TRUE(ClosedByPeer(conn->get(), 2000));
 }
 
+// RFC 7766 lets a server close on an unexpected message; the responder is
+// friendlier: a well-framed response (QR set, e.g. the 43-byte one the
+// dns_query fuzzer sent) is skipped unanswered and the connection reads on.
+TEST_F(DnsResponderTest, TcpSkipsAResponseAndReadsOn) {
+  auto conn = TcpConnect(port_);
+  ASSERT_TRUE(conn);
+  Bytes response = Query("certgate.test.", LDNS_RR_TYPE_SOA, false, 7);
+  response[2] |= 0x80;
+  ASSERT_TRUE(TcpSend(conn->get(), response));
+  ASSERT_TRUE(TcpSend(conn->get(), Query("certgate.test.", LDNS_RR_TYPE_SOA, false, 8)));
+  auto answer = TcpReceive(conn->get());
+  ASSERT_TRUE(answer);
+  PktPtr a = Parse(*answer);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(ldns_pkt_id(a.get()), 8);  // the response got no answer of its own
+}
+
 TEST_F(DnsResponderTest, IdleAndExcessTcpConnectionsAreClosed) {
   ResponderOptions options;
   options.max_tcp_connections = 2;

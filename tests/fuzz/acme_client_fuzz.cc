@@ -11,11 +11,13 @@
 // and stops there (a fuzzed directory's URLs could point anywhere).
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
 
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -93,6 +95,12 @@ class FakeCa {
   }
 
   void Serve() {
+    // libFuzzer's -timeout SIGALRM (no SA_RESTART) goes to the fuzzing thread,
+    // not here, where it would cut a recv or send short with EINTR.
+    sigset_t alarm;
+    sigemptyset(&alarm);
+    sigaddset(&alarm, SIGALRM);
+    pthread_sigmask(SIG_BLOCK, &alarm, nullptr);
     for (uint64_t n = 0;; ++n) {
       const int c = accept(listener_, nullptr, nullptr);
       if (c < 0) continue;

@@ -9,14 +9,21 @@
 // the same way; the responder handles one message at a time in arrival order,
 // so its answer means the fuzzed message has been handled, whether it was
 // answered or dropped.
+//
+// libFuzzer's -timeout arms a SIGALRM (every timeout/2 + 1 s) without
+// SA_RESTART, so every blocking socket call here retries on EINTR: an
+// interrupted recv is not a closed connection.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <netinet/tcp.h>
+
 #include <boost/asio/ip/address.hpp>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -121,28 +128,43 @@ void OverUdp(Peer& p, const uint8_t* data, size_t size) {
   std::vector<uint8_t> buf(65536);
   for (;;) {
     const ssize_t n = recv(p.udp, buf.data(), buf.size(), 0);
+    if (n < 0 && errno == EINTR) continue;
     if (n < 0) Die("no UDP answer to the barrier query: the responder hangs or died");
     FUZZ_CHECK(n <= 1232, "a UDP answer over the largest size the responder offers");
     if (IsBarrierAnswer(buf.data(), static_cast<size_t>(n), id)) return;
   }
 }
 
-bool ReadFull(int fd, uint8_t* out, size_t n) {
+enum class ReadEnd { kOk, kClosed, kTimedOut };
+
+ReadEnd ReadFull(int fd, uint8_t* out, size_t n) {
   while (n > 0) {
     const ssize_t got = recv(fd, out, n, 0);
-    if (got <= 0) return false;
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return ReadEnd::kTimedOut;
+    if (got <= 0) return ReadEnd::kClosed;
     out += got;
     n -= static_cast<size_t>(got);
   }
-  return true;
+  return ReadEnd::kOk;
 }
 
-// False when the responder has closed the connection.
-bool SendFramed(int fd, const uint8_t* data, size_t size) {
-  std::vector<uint8_t> framed = {static_cast<uint8_t>(size >> 8), static_cast<uint8_t>(size)};
-  framed.insert(framed.end(), data, data + size);
-  return send(fd, framed.data(), framed.size(), MSG_NOSIGNAL) ==
-         static_cast<ssize_t>(framed.size());
+void AppendFramed(std::vector<uint8_t>& out, const uint8_t* data, size_t size) {
+  out.push_back(static_cast<uint8_t>(size >> 8));
+  out.push_back(static_cast<uint8_t>(size));
+  out.insert(out.end(), data, data + size);
+}
+
+// False when the responder has closed the connection (or the send timed out).
+bool SendAll(int fd, const std::vector<uint8_t>& bytes) {
+  size_t off = 0;
+  while (off < bytes.size()) {
+    const ssize_t n = send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
 }
 
 void OverTcp(Peer& p, const uint8_t* data, size_t size) {
@@ -152,22 +174,30 @@ void OverTcp(Peer& p, const uint8_t* data, size_t size) {
       Die("tcp connect");
     }
     SetTimeout(p.tcp);
+    // The barrier must not wait for the ACK of a message the responder drops.
+    const int one = 1;
+    setsockopt(p.tcp, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
   const uint16_t id = p.next_id++;
   const std::vector<uint8_t> barrier = Barrier(id);
+  std::vector<uint8_t> out;
+  AppendFramed(out, data, size);
+  AppendFramed(out, barrier.data(), barrier.size());
   std::vector<uint8_t> buf;
-  // (A send fails when the responder closed after the fuzzed message.)
-  if (SendFramed(p.tcp, data, size) && SendFramed(p.tcp, barrier.data(), barrier.size())) {
+  ReadEnd end = ReadEnd::kClosed;  // (a send fails when the responder closed already)
+  if (SendAll(p.tcp, out)) {
     for (;;) {
       uint8_t len[2];
-      if (!ReadFull(p.tcp, len, 2)) break;  // closed: a message it refuses to read
+      if ((end = ReadFull(p.tcp, len, 2)) != ReadEnd::kOk) break;
       buf.resize((size_t{len[0]} << 8) | len[1]);
-      if (!ReadFull(p.tcp, buf.data(), buf.size())) break;
+      if ((end = ReadFull(p.tcp, buf.data(), buf.size())) != ReadEnd::kOk) break;
       if (IsBarrierAnswer(buf.data(), buf.size(), id)) return;
     }
   }
+  FUZZ_CHECK(end != ReadEnd::kTimedOut, "no TCP answer to the barrier query: the responder hangs");
   // The responder closes a connection only for a message shorter than a DNS
-  // header or over its limit; anything else is a hang (recv timed out) or a bug.
+  // header or over its limit; it skips a well-framed message it does not
+  // answer (a response, QR set) and reads on.
   FUZZ_CHECK(size < 12 || size > 4096,
              "the responder closed a TCP connection on a message it should read");
   close(p.tcp);

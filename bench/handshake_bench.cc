@@ -96,7 +96,7 @@ struct Options {
   bool keep_temp = false;
   uint64_t seed = 1;
   std::set<std::string> only = {"certgate", "haproxy", "nginx", "ceiling"};
-  std::set<std::string> scenarios = {"handshake", "names", "idle"};
+  std::set<std::string> scenarios = {"handshake", "names", "idle", "silent"};
   std::string certgate = CERTGATE_DEFAULT_BINARY;
   std::string haproxy = "haproxy";
   std::string nginx = "nginx";
@@ -148,6 +148,10 @@ Scenarios (--scenario, comma separated; default all):
              first connections reuse heap freed after the handshake rounds).
              Also prints libssl's own heap cost of an idle server SSL (the
              floor any OpenSSL server pays) and each server's cost above it.
+  silent     opens --idle TCP connections to each one-name server that send
+             nothing at all (no ClientHello), then reads VmRSS the same way:
+             what a flood of idle sockets costs before any TLS. Then closes
+             them and reads VmRSS again (is the memory given back?).
 
 Options:
   --rounds=N          interleaved rounds, medians over them (default 7, at least 3)
@@ -157,7 +161,7 @@ Options:
   --idle=N            idle connections per server (default 5000)
   --ceiling=N         in-memory handshakes per ticket setting and round (default 1000)
   --only=LIST         servers among certgate,haproxy,nginx,ceiling (default all)
-  --scenario=LIST     among handshake,names,idle (default all)
+  --scenario=LIST     among handshake,names,idle,silent (default all)
   --certgate=PATH     certgate binary (default: this build tree's src/app/certgate)
   --haproxy=PATH      haproxy binary (default: haproxy from PATH or /usr/sbin)
   --nginx=PATH        nginx binary (default: nginx from PATH or /usr/sbin)
@@ -174,7 +178,7 @@ HAProxy and nginx come from Debian: scripts/deps.sh bench installs them.
 Progress goes to stderr, the tables to stdout. Targets (a benchmark, not a
 test): certgate/haproxy >= 1.3x handshakes per CPU-second; certgate with
 --names names / certgate with one name ~ 1 (no loss); <= 10 KB per idle
-connection.
+connection; <= 4 KB per connection that sent nothing yet.
 )";
 
 std::set<std::string> SplitList(std::string_view s) {
@@ -252,9 +256,9 @@ Options ParseOptions(int argc, char** argv) {
     } else if (key == "--scenario") {
       o.scenarios = SplitList(need());
       for (const auto& s : o.scenarios) {
-        if (s != "handshake" && s != "names" && s != "idle") {
+        if (s != "handshake" && s != "names" && s != "idle" && s != "silent") {
           throw std::runtime_error(
-              fmt::format("--scenario: unknown '{}'; use handshake,names,idle", s));
+              fmt::format("--scenario: unknown '{}'; use handshake,names,idle,silent", s));
         }
       }
     } else if (key == "--certgate") {
@@ -1559,6 +1563,58 @@ IdleResult MeasureIdle(Server& s, LoadGenerator& load, const Pki& pki, const Opt
   return out;
 }
 
+struct SilentResult {
+  std::string label;
+  int opened = 0;
+  int still_open = 0;
+  Memory before;  // the baseline
+  Memory with;    // with all of them open
+  Memory after;   // once they were closed again
+  double PerConnBytes() const {
+    return (with.rss_kb - before.rss_kb) * 1024 / std::max(1, opened);
+  }
+};
+
+// Connections that connect and send nothing: what each costs the server
+// before a ClientHello arrives, and whether the memory goes back after.
+SilentResult MeasureSilent(Server& s, const Options& o) {
+  SilentResult out;
+  out.label = s.label;
+  s.Refresh();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  out.before = MemoryOf(s.procs);
+  std::vector<int> fds;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(s.port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int i = 0; i < o.idle; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) break;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ::close(fd);
+      break;
+    }
+    fds.push_back(fd);
+  }
+  out.opened = static_cast<int>(fds.size());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // all accepted
+  out.with = MemoryOf(s.procs);
+  for (int fd : fds) {
+    char b;
+    ssize_t r = ::recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) ++out.still_open;
+  }
+  for (int fd : fds) ::close(fd);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // let the server close them
+  out.after = MemoryOf(s.procs);
+  Progress("  {}: {} silent connections, {} still open at the reading; RSS {:.0f} -> {:.0f} -> "
+           "{:.0f} kB",
+           s.label, out.opened, out.still_open, out.before.rss_kb, out.with.rss_kb,
+           out.after.rss_kb);
+  return out;
+}
+
 void RaiseFileLimit(long want) {
   rlimit lim{};
   ::getrlimit(RLIMIT_NOFILE, &lim);
@@ -1581,6 +1637,7 @@ int Run(const Options& o) {
   const bool want_handshake = o.scenarios.count("handshake") > 0;
   const bool want_names = o.scenarios.count("names") > 0;
   const bool want_idle = o.scenarios.count("idle") > 0;
+  const bool want_silent = o.scenarios.count("silent") > 0;
   auto selected = [&](const char* s) { return o.only.count(s) > 0; };
 
   if (o.server_cpu == o.client_cpu) Fail("--server-cpu and --client-cpu must differ");
@@ -1611,7 +1668,7 @@ int Run(const Options& o) {
     }
     *path = *p;
   }
-  const bool servers_needed = want_handshake || want_names || want_idle;
+  const bool servers_needed = want_handshake || want_names || want_idle || want_silent;
   (void)servers_needed;
 
   // Open files: the idle connections on both ends, HAProxy's maxconn.
@@ -1667,7 +1724,7 @@ int Run(const Options& o) {
   std::vector<Server> one;              // one name
   std::vector<Server> many;             // o.names names
   std::vector<Server> ticket_variants;  // the peers with tickets off, one name
-  if (want_handshake || want_idle) {
+  if (want_handshake || want_idle || want_silent) {
     if (selected("certgate")) one.push_back(StartCertgate(opts, pki, 1, root / "certgate", load));
     if (selected("haproxy"))
       one.push_back(StartHaproxy(opts, pki, 1, root / "haproxy", load, maxconn));
@@ -1815,6 +1872,15 @@ int Run(const Options& o) {
     }
   }
 
+  // --- connections that send nothing
+  std::vector<SilentResult> silent;
+  if (want_silent) {
+    for (auto& s : one) {
+      Progress("{}: opening {} silent connections", s.label, o.idle);
+      silent.push_back(MeasureSilent(s, o));
+    }
+  }
+
   // --- tables
   std::string out;
   auto line = [&out](const std::string& s) { out += s + "\n"; };
@@ -1947,6 +2013,18 @@ int Run(const Options& o) {
     line("target: certgate <= 10 KB per idle connection (KB = 1024 bytes; kernel socket memory");
     line("not included)");
   }
+  if (want_silent && !silent.empty()) {
+    line("");
+    line(fmt::format("== {} connections that send nothing (no ClientHello) ==", o.idle));
+    line(fmt::format("{:<16} {:>11} {:>11} {:>12} {:>14} {:>11}", "", "RSS before", "RSS with",
+                     "bytes/conn", "RSS closed", "still open"));
+    for (const auto& r : silent) {
+      line(fmt::format("{:<16} {:>11} {:>11} {:>12.0f} {:>14} {:>11}", r.label,
+                       Kb(r.before.rss_kb), Kb(r.with.rss_kb), r.PerConnBytes(),
+                       Kb(r.after.rss_kb), fmt::format("{}/{}", r.still_open, r.opened)));
+    }
+    line("bytes/conn = (RSS with - baseline) / connections; RSS closed = after they closed");
+  }
   // The issue's targets, as far as this run measured them.
   std::vector<std::string> targets;
   auto verdict = [](bool ok) { return ok ? "met" : "missed"; };
@@ -1968,6 +2046,12 @@ int Run(const Options& o) {
         fmt::format("certgate {:.1f} KB per idle connection, marginal {:.1f} KB "
                     "(<= 10 KB: {})",
                     kb, r.MarginalKb(), verdict(kb <= 10)));
+  }
+  for (const auto& r : silent) {
+    if (r.label != "certgate") continue;
+    targets.push_back(fmt::format("certgate {:.0f} bytes per connection that sent nothing "
+                                  "(<= 4096: {})",
+                                  r.PerConnBytes(), verdict(r.PerConnBytes() <= 4096)));
   }
   if (!targets.empty()) {
     line("");

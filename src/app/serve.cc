@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <memory>
@@ -29,6 +31,25 @@ constexpr auto kShutdownGrace = std::chrono::seconds(10);
 int Fail(const Error& error) {
   fmt::print(stderr, "certgate: {}\n", error.message);
   return 1;
+}
+
+// Every open connection is a descriptor: raise the soft limit toward what
+// --max-connections needs (the hard limit caps it), and say so when it
+// cannot reach it.
+void RaiseOpenFileLimit(size_t connections) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  const rlim_t want = static_cast<rlim_t>(connections) + 1024;  // upstreams, store, listeners
+  rlim_t target = std::min(want, lim.rlim_max);
+  if (target > lim.rlim_cur) {
+    lim.rlim_cur = target;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0) getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  if (lim.rlim_cur < want) {
+    spdlog::warn("the open-file limit is {}: fewer than --max-connections {} connections can be "
+                 "open at once (raise it with ulimit -n or LimitNOFILE=)",
+                 lim.rlim_cur, connections);
+  }
 }
 
 }  // namespace
@@ -109,6 +130,10 @@ int RunServe(const ServeOptions& options) {
   edge_options.handshake_timeout = std::chrono::seconds(options.handshake_timeout_seconds);
   edge_options.http.idle_timeout = std::chrono::seconds(options.idle_timeout_seconds);
   edge_options.max_connections = static_cast<size_t>(options.max_connections);
+  edge_options.http.io_timeout = std::chrono::seconds(options.io_timeout_seconds);
+  edge_options.max_connections_per_source =
+      static_cast<size_t>(options.max_connections_per_source);
+  RaiseOpenFileLimit(edge_options.max_connections);
   edge_options.context_cache_capacity = static_cast<size_t>(options.context_cache);
   edge_options.session_tickets = options.session_tickets;
   auto edge = edge::EdgeServer::Create(edge_options, store, vault, *default_cert);

@@ -18,7 +18,9 @@ struct ServeOptions {
   int edge_workers = 0;  // 0: one per core
   int handshake_timeout_seconds = 10;
   int idle_timeout_seconds = 60;
+  int io_timeout_seconds = 60;  // edge: a read or write making no progress
   int max_connections = 100000;
+  int max_connections_per_source = 256;  // 0: no limit
   int context_cache = 20000;
   int session_tickets = 1;
   std::string api_url;  // public base URL for "uri" fields; empty: from Host

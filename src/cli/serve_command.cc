@@ -40,9 +40,20 @@ void AddServeCommand(CLI::App& root) {
                   "Seconds an edge connection may sit idle between requests")
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
+  cmd->add_option("--io-timeout", options->io_timeout_seconds,
+                  "Seconds an edge read or write may make no progress (a request body that "
+                  "stops arriving is answered 408)")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
   cmd->add_option("--max-connections", options->max_connections,
-                  "Open edge connections at most; further ones are closed at once")
+                  "Open edge connections at most; when full, the oldest one without a finished "
+                  "handshake or first request (else the oldest idle one) is closed for a new one")
       ->check(CLI::Range(1, 10000000))
+      ->capture_default_str();
+  cmd->add_option("--max-connections-per-source", options->max_connections_per_source,
+                  "Open edge connections from one IP address (an IPv6 /64) at most; further ones "
+                  "are closed at once (0: no limit)")
+      ->check(CLI::Range(0, 10000000))
       ->capture_default_str();
   cmd->add_option("--context-cache", options->context_cache,
                   "Certificates kept ready for handshakes; others are loaded on demand")

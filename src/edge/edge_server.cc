@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <malloc.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -102,43 +103,93 @@ Error ListenError(const HostPort& addr, std::string_view what, const boost::syst
 
 }  // namespace
 
-// One open connection, counted toward max_connections for as long as it
-// lives (moved along from the accept to the connection's last state).
+// One open connection, counted toward max_connections and its source's
+// share for as long as it lives (moved along from the accept to the
+// connection's last state).
 class EdgeServer::OpenSlot {
  public:
-  explicit OpenSlot(std::atomic<size_t>& open) : open_(&open) {
-    open_->fetch_add(1, std::memory_order_relaxed);
+  // After sources_.TryAcquire(source) succeeded.
+  OpenSlot(EdgeServer& server, SourceLimits::Key source) : server_(&server), source_(source) {
+    const size_t open = server_->open_.fetch_add(1, std::memory_order_relaxed) + 1;
+    size_t peak = server_->open_peak_.load(std::memory_order_relaxed);
+    while (open > peak &&
+           !server_->open_peak_.compare_exchange_weak(peak, open, std::memory_order_relaxed)) {
+    }
   }
-  OpenSlot(OpenSlot&& o) noexcept : open_(std::exchange(o.open_, nullptr)) {}
+  OpenSlot(OpenSlot&& o) noexcept : server_(std::exchange(o.server_, nullptr)), source_(o.source_) {}
   OpenSlot& operator=(OpenSlot&&) = delete;
   ~OpenSlot() {
-    if (open_ != nullptr) open_->fetch_sub(1, std::memory_order_relaxed);
+    if (server_ == nullptr) return;
+    server_->sources_.Release(source_);
+    const size_t open = server_->open_.fetch_sub(1, std::memory_order_relaxed) - 1;
+    // After a flood (thousands of connections, most gone again), give the
+    // freed memory back to the system: glibc keeps it otherwise. One
+    // closing connection wins the exchange and trims.
+    size_t peak = server_->open_peak_.load(std::memory_order_relaxed);
+    const bool halved = peak >= kTrimAbove && open * 2 < peak;
+    const bool emptied = open == 0 && peak >= kTrimWhenEmpty;
+    if ((halved || emptied) &&
+        server_->open_peak_.compare_exchange_strong(peak, open, std::memory_order_relaxed)) {
+      malloc_trim(0);
+    }
   }
 
  private:
-  std::atomic<size_t>* open_;
+  // Trim when the open connections fell below half of a peak of at least
+  // kTrimAbove, and when the last of at least kTrimWhenEmpty closed.
+  static constexpr size_t kTrimAbove = 1024;
+  static constexpr size_t kTrimWhenEmpty = 64;
+  EdgeServer* server_;
+  SourceLimits::Key source_;
+};
+
+// A connection the worker may close under pressure or at a deadline, linked
+// in one of its lists (oldest first) while it is in that state.
+struct EdgeServer::Tracked
+    : boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
+  std::chrono::steady_clock::time_point since;  // entered the list
+};
+// A new connection before its first bytes: the socket and its slot, owned
+// by the wait on the socket.
+struct EdgeServer::Pending : Tracked {
+  Pending(tcp::socket s, OpenSlot o, bool h) : socket(std::move(s)), slot(std::move(o)), https(h) {}
+  tcp::socket socket;
+  OpenSlot slot;
+  bool https;
+};
+
+// A connection served by a coroutine before it is established (TLS
+// handshake, or the plain-HTTP listener's whole connection): evicting it
+// shuts its socket down, and the coroutine unwinds. Never closed from here:
+// its coroutine still uses the descriptor.
+struct EdgeServer::BusyNode : Tracked {
+  tcp::socket* socket = nullptr;
 };
 
 // A kept-alive HTTPS connection. While idle it is parked: owned by the wait
-// on its socket, linked in its worker's idle list (oldest first), and
-// nothing else of the connection exists.
-struct EdgeServer::KeptAlive
-    : boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
+// on its socket, linked in its worker's fresh list (no request served yet)
+// or idle list, and nothing else of the connection exists.
+struct EdgeServer::KeptAlive : Tracked {
   KeptAlive(HttpsConnection h, std::shared_ptr<const Snapshot> s, OpenSlot o)
       : http(std::move(h)), snapshot(std::move(s)), slot(std::move(o)) {}
   HttpsConnection http;
   std::shared_ptr<const Snapshot> snapshot;  // keeps http.route alive
   OpenSlot slot;
   std::chrono::steady_clock::time_point idle_deadline;
+  bool served = false;  // a request was served on it
 };
 
 struct EdgeServer::Worker {
-  // Before io: parked connections, owned by handlers in io, unlink
-  // themselves when io destroys those.
-  boost::intrusive::list<KeptAlive, boost::intrusive::constant_time_size<false>> idle;
+  using TrackedList = boost::intrusive::list<Tracked, boost::intrusive::constant_time_size<false>>;
+  // Before io: the connections in these lists are owned by handlers (or
+  // coroutine frames) in io, and unlink themselves when io destroys those.
+  TrackedList waiting;  // Pending: no byte received yet
+  TrackedList busy;     // BusyNode: in a handshake, or on the plain-HTTP listener
+  TrackedList fresh;    // KeptAlive: handshake done, no request yet
+  TrackedList idle;     // KeptAlive: between requests
   net::io_context io{1};
-  net::steady_timer idle_sweep{io};
-  bool sweeping = false;
+  net::steady_timer sweep{io};
+  bool sweeping = false;  // a wait on sweep is pending
   std::shared_ptr<const Snapshot> snapshot;
   std::optional<tcp::acceptor> https;
   std::optional<tcp::acceptor> http;
@@ -160,7 +211,8 @@ EdgeServer::EdgeServer(EdgeOptions options, store::Store& store, seal::KeyVault&
     : options_(std::move(options)),
       store_(store),
       vault_(vault),
-      contexts_(options_.context_cache_capacity) {}
+      contexts_(options_.context_cache_capacity),
+      sources_(options_.max_connections_per_source) {}
 
 EdgeServer::~EdgeServer() { Stop(std::chrono::milliseconds(0)); }
 
@@ -262,13 +314,21 @@ void EdgeServer::Stop(std::chrono::milliseconds grace) {
       boost::system::error_code ec;
       if (worker->https) worker->https->close(ec);
       if (worker->http) worker->http->close(ec);
-      // Idle connections are between requests: closing them loses nothing.
-      while (!worker->idle.empty()) {
-        KeptAlive& c = worker->idle.front();
-        c.unlink();
-        c.http.Close();  // its wait ends, aborted, and frees it
+      // Waiting and idle connections are between requests: closing them
+      // loses nothing. (Their waits end, aborted, and free them.)
+      while (!worker->waiting.empty()) {
+        auto& p = static_cast<Pending&>(worker->waiting.front());
+        p.unlink();
+        p.socket.close(ec);
       }
-      worker->idle_sweep.cancel();
+      for (auto* list : {&worker->fresh, &worker->idle}) {
+        while (!list->empty()) {
+          auto& c = static_cast<KeptAlive&>(list->front());
+          c.unlink();
+          c.http.Close();
+        }
+      }
+      worker->sweep.cancel();
     });
   }
   auto deadline = std::chrono::steady_clock::now() + grace;
@@ -284,8 +344,9 @@ void EdgeServer::Stop(std::chrono::milliseconds grace) {
 
 net::awaitable<void> EdgeServer::AcceptLoop(Worker& w, tcp::acceptor& acceptor, bool https) {
   const size_t max_open = options_.max_connections;
+  tcp::endpoint peer;
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
+    auto [ec, socket] = co_await acceptor.async_accept(peer, kUseTuple);
     if (stopping_) co_return;
     if (ec) {
       if (ec == net::error::operation_aborted) co_return;
@@ -294,36 +355,105 @@ net::awaitable<void> EdgeServer::AcceptLoop(Worker& w, tcp::acceptor& acceptor, 
       co_await pause.async_wait(kUseTuple);
       continue;
     }
-    if (open_.load(std::memory_order_relaxed) >= max_open) {
+    const SourceLimits::Key source = SourceLimits::KeyOf(peer.address());
+    if (!sources_.TryAcquire(source)) {
+      boost::system::error_code ignored;
+      socket.close(ignored);  // this source holds its share already
+      continue;
+    }
+    // Counted from here: a refused one gives its source's place back.
+    OpenSlot slot(*this, source);
+    if (open_.load(std::memory_order_relaxed) > max_open && !EvictOne(w)) {
       boost::system::error_code ignored;
       socket.close(ignored);
       continue;
     }
-    OpenSlot slot(open_);
-    if (https) {
-      net::co_spawn(w.io, ServeTls(w, std::move(socket), std::move(slot)), LogFailure);
-    } else {
-      net::co_spawn(w.io, ServeHttp(w, std::move(socket), std::move(slot)), LogFailure);
-    }
+    auto pending = std::make_unique<Pending>(std::move(socket), std::move(slot), https);
+    AwaitFirstBytes(w, std::move(pending));
   }
 }
 
-net::awaitable<void> EdgeServer::ServeTls(Worker& w, tcp::socket socket, OpenSlot slot) {
+void EdgeServer::AwaitFirstBytes(Worker& w, std::unique_ptr<Pending> p) {
+  p->since = std::chrono::steady_clock::now();
+  w.waiting.push_back(*p);
+  ArmSweep(w, p->since + options_.handshake_timeout);
+  tcp::socket& socket = p->socket;
+  socket.async_wait(tcp::socket::wait_read,
+                    [this, &w, p = std::move(p)](const boost::system::error_code& ec) mutable {
+                      p->unlink();
+                      // Closed by the sweep, an eviction or Stop: gone.
+                      if (ec || stopping_ || !p->socket.is_open()) return;
+                      // Readable because the client left without a byte (a
+                      // flood's connect-and-close): nothing to serve.
+                      char probe;
+                      const ssize_t n = ::recv(p->socket.native_handle(), &probe, 1,
+                                               MSG_PEEK | MSG_DONTWAIT);
+                      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return;
+                      if (p->https) {
+                        net::co_spawn(w.io,
+                                      ServeTls(w, std::move(p->socket), std::move(p->slot),
+                                               p->since + options_.handshake_timeout),
+                                      LogFailure);
+                      } else {
+                        net::co_spawn(w.io,
+                                      ServeHttp(w, std::move(p->socket), std::move(p->slot),
+                                               p->since + options_.handshake_timeout),
+                                      LogFailure);
+                      }
+                    });
+}
+
+bool EdgeServer::EvictOne(Worker& w) {
+  // The oldest unfinished connection, by how little it has done: one that
+  // sent nothing, then one that finished its handshake but sent no request,
+  // then one in its handshake (or on the plain-HTTP listener); an idle
+  // keep-alive one last. A client that goes on with its connection leaves
+  // the first two lists within a round trip, so a flood of connections that
+  // stall is what pays.
+  Worker::TrackedList* oldest = nullptr;
+  for (auto* list : {&w.waiting, &w.fresh, &w.busy, &w.idle}) {
+    if (!list->empty()) {
+      oldest = list;
+      break;
+    }
+  }
+  if (oldest == nullptr) return false;
+  Tracked& victim = oldest->front();
+  victim.unlink();
+  boost::system::error_code ignored;
+  if (oldest == &w.waiting) {
+    static_cast<Pending&>(victim).socket.close(ignored);  // its wait ends and frees it
+  } else if (oldest == &w.busy) {
+    static_cast<BusyNode&>(victim).socket->shutdown(tcp::socket::shutdown_both, ignored);
+  } else {
+    static_cast<KeptAlive&>(victim).http.Close();  // its wait ends and frees it
+  }
+  return true;
+}
+
+net::awaitable<void> EdgeServer::ServeTls(Worker& w, tcp::socket socket, OpenSlot slot,
+                                          std::chrono::steady_clock::time_point deadline) {
   std::shared_ptr<const Snapshot> snapshot = w.snapshot;
   boost::system::error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
+  // Until the handshake is done, the worker may evict this connection.
+  BusyNode busy;
+  busy.since = std::chrono::steady_clock::now();
+  busy.socket = &socket;
+  w.busy.push_back(busy);
 
   if (snapshot->has_passthrough()) {
     Watchdog peek_dog(socket.get_executor(), [&socket] {
       boost::system::error_code ignored;
       socket.shutdown(tcp::socket::shutdown_both, ignored);
     });
-    peek_dog.Arm(options_.handshake_timeout);
+    peek_dog.Arm(deadline - std::chrono::steady_clock::now());
     std::optional<std::string> sni = co_await PeekSni(socket, peek_.get());
     peek_dog.Disarm();
     if (sni) {
       const Route* route = snapshot->FindRoute(*sni);
       if (route != nullptr && route->passthrough()) {
+        busy.unlink();
         co_await PassThrough(socket, *route, proxy_env_);
         co_return;
       }
@@ -336,11 +466,12 @@ net::awaitable<void> EdgeServer::ServeTls(Worker& w, tcp::socket socket, OpenSlo
   pki::SslPtr ssl(SSL_new(front_.get()));
   SSL_set_app_data(ssl.get(), &conn);
   TlsStream tls(std::move(socket), std::move(ssl), /*server=*/true);
+  busy.socket = &tls.socket();
   Watchdog dog(tls.get_executor(), [&tls] {
     boost::system::error_code ignored;
     tls.socket().shutdown(tcp::socket::shutdown_both, ignored);
   });
-  dog.Arm(options_.handshake_timeout);
+  dog.Arm(deadline - std::chrono::steady_clock::now());
   for (int attempt = 0;; ++attempt) {
     auto [hec, n] = co_await tls.async_handshake(kUseTuple);
     if (hec == TlsErrc::kNeedCertificate && attempt < 2) {
@@ -359,6 +490,7 @@ net::awaitable<void> EdgeServer::ServeTls(Worker& w, tcp::socket socket, OpenSlo
     break;
   }
   dog.Disarm();
+  busy.unlink();
   SSL_set_app_data(tls.native_handle(), nullptr);
   if (conn.route != nullptr && !conn.route->https) {
     co_await ProxyTerminatedTls(tls, *conn.route, proxy_env_);
@@ -366,15 +498,17 @@ net::awaitable<void> EdgeServer::ServeTls(Worker& w, tcp::socket socket, OpenSlo
     co_return;
   }
   const bool request_waiting = tls.HasPending();
-  co_await ServeHttpsTurn(w,
-                          std::make_unique<KeptAlive>(HttpsConnection(std::move(tls), conn.route),
-                                                      std::move(snapshot), std::move(slot)),
-                          request_waiting);
+  auto kept = std::make_unique<KeptAlive>(HttpsConnection(std::move(tls), conn.route),
+                                          std::move(snapshot), std::move(slot));
+  // The first request, if not here yet, must come by the handshake's deadline.
+  kept->idle_deadline = deadline;
+  co_await ServeHttpsTurn(w, std::move(kept), request_waiting);
 }
 
 net::awaitable<void> EdgeServer::ServeHttpsTurn(Worker& w, std::unique_ptr<KeptAlive> c,
                                                 bool request_waiting) {
   const bool idle = co_await ServeHttpsRequests(c->http, proxy_env_, request_waiting);
+  if (request_waiting) c->served = true;
   if (idle && !stopping_) {
     Park(w, std::move(c));
   } else {
@@ -383,16 +517,18 @@ net::awaitable<void> EdgeServer::ServeHttpsTurn(Worker& w, std::unique_ptr<KeptA
 }
 
 void EdgeServer::Park(Worker& w, std::unique_ptr<KeptAlive> c) {
-  c->idle_deadline = std::chrono::steady_clock::now() + options_.http.idle_timeout;
-  w.idle.push_back(*c);
-  if (!w.sweeping) SweepIdle(w);
+  c->since = std::chrono::steady_clock::now();
+  // Before the first request, the deadline set at the handshake holds.
+  if (c->served) c->idle_deadline = c->since + options_.http.idle_timeout;
+  (c->served ? w.idle : w.fresh).push_back(*c);
+  ArmSweep(w, c->idle_deadline);
   tcp::socket& socket = c->http.client.socket();
   socket.async_wait(tcp::socket::wait_read,
                     [this, &w, c = std::move(c)](const boost::system::error_code& ec) mutable {
                       c->unlink();
-                      // Closed by the sweep or Stop after its readiness was
-                      // queued: its socket is gone, and the BIO's fd number
-                      // may already be another connection's.
+                      // Closed by the sweep, an eviction or Stop after its
+                      // readiness was queued: its socket is gone, and the
+                      // BIO's fd number may already be another connection's.
                       if (ec || stopping_ || !c->http.client.socket().is_open()) {
                         c->http.Close();  // no-op if the sweep or Stop closed it
                         return;
@@ -401,35 +537,58 @@ void EdgeServer::Park(Worker& w, std::unique_ptr<KeptAlive> c) {
                     });
 }
 
-// Closes the parked connections whose idle timeout passed, then waits for
-// the next deadline (the list is oldest first, and every connection has
-// the same timeout).
-void EdgeServer::SweepIdle(Worker& w) {
-  const auto now = std::chrono::steady_clock::now();
-  while (!w.idle.empty() && w.idle.front().idle_deadline <= now) {
-    KeptAlive& c = w.idle.front();
-    c.unlink();
-    c.http.Close();  // its wait ends, aborted, and frees it
-  }
-  w.sweeping = !w.idle.empty();
-  if (!w.sweeping) return;
-  w.idle_sweep.expires_at(w.idle.front().idle_deadline);
-  w.idle_sweep.async_wait([this, &w](const boost::system::error_code& ec) {
-    if (ec) {
-      w.sweeping = false;
-      return;
-    }
-    SweepIdle(w);
+void EdgeServer::ArmSweep(Worker& w, std::chrono::steady_clock::time_point deadline) {
+  if (w.sweeping && w.sweep.expiry() <= deadline) return;
+  w.sweeping = true;
+  w.sweep.expires_at(deadline);  // a pending wait ends, aborted, and does nothing
+  w.sweep.async_wait([this, &w](const boost::system::error_code& ec) {
+    if (ec) return;  // re-armed earlier, or stopping
+    w.sweeping = false;
+    Sweep(w);
   });
 }
 
-net::awaitable<void> EdgeServer::ServeHttp(Worker&, tcp::socket socket, OpenSlot) {
+// Each list is oldest first, and all of a list's entries have the same
+// timeout, so each is swept from its front.
+void EdgeServer::Sweep(Worker& w) {
+  const auto now = std::chrono::steady_clock::now();
+  boost::system::error_code ignored;
+  while (!w.waiting.empty() && w.waiting.front().since + options_.handshake_timeout <= now) {
+    auto& p = static_cast<Pending&>(w.waiting.front());
+    p.unlink();
+    p.socket.close(ignored);  // its wait ends, aborted, and frees it
+  }
+  for (auto* list : {&w.fresh, &w.idle}) {
+    while (!list->empty() && static_cast<KeptAlive&>(list->front()).idle_deadline <= now) {
+      auto& c = static_cast<KeptAlive&>(list->front());
+      c.unlink();
+      c.http.Close();  // its wait ends, aborted, and frees it
+    }
+  }
+  if (!w.waiting.empty()) ArmSweep(w, w.waiting.front().since + options_.handshake_timeout);
+  for (auto* list : {&w.fresh, &w.idle}) {
+    if (!list->empty()) ArmSweep(w, static_cast<KeptAlive&>(list->front()).idle_deadline);
+  }
+}
+
+net::awaitable<void> EdgeServer::ServeHttp(Worker& w, tcp::socket socket, OpenSlot,
+                                           std::chrono::steady_clock::time_point deadline) {
+  // Evictable for its whole life: this listener only redirects and answers
+  // the CA's checks.
+  BusyNode busy;
+  busy.since = std::chrono::steady_clock::now();
+  busy.socket = &socket;
+  w.busy.push_back(busy);
   // Read on this worker's thread: a primary-key read, which SQLite in WAL
   // mode never blocks behind a writer; only well-formed tokens get that far.
   const AcmeTokenLookup lookup = [this](std::string_view token) {
     return store_.GetHttp01KeyAuthorization(token);
   };
-  co_await ServeHttpRedirect(socket, options_.http, lookup);
+  // Nothing here is worth a long keep-alive: between requests, too, the
+  // short timeout holds.
+  HttpLimits limits = options_.http;
+  limits.idle_timeout = options_.handshake_timeout;
+  co_await ServeHttpRedirect(socket, limits, deadline - std::chrono::steady_clock::now(), lookup);
 }
 
 net::awaitable<void> EdgeServer::BuildContext(const std::string& certificate_id,

@@ -18,6 +18,20 @@
 //      just its state and a wait on its socket, in the worker's idle list
 //      that one timer per worker sweeps for idle timeouts.
 //
+// Before that, a new connection (on either listener) waits for its first
+// bytes as a small Pending object and a socket wait: no coroutine, no SSL
+// object, no buffers, so that connections that send nothing cost little.
+//
+// Fairness: each source address (an IPv6 /64) may hold at most
+// max_connections_per_source open connections; further ones are closed at
+// once. Connections that have not finished their handshake or sent a first
+// request (on the plain-HTTP listener too) get handshake_timeout. When
+// max_connections are open, a new connection first closes one of the
+// worker's: the oldest that sent nothing, else the oldest that finished its
+// handshake but sent no request, else the oldest in its handshake (or on the
+// plain-HTTP listener), else the oldest idle one; it is refused only when
+// the worker has none of these. A flood cannot lock out the others.
+//
 // Snapshots are published with SetSnapshot from any thread; new connections
 // see them, established ones keep theirs.
 #pragma once
@@ -34,6 +48,7 @@
 #include "edge/context_cache.h"
 #include "edge/http_proxy.h"
 #include "edge/snapshot.h"
+#include "edge/source_limits.h"
 #include "seal/key_vault.h"
 #include "store/store.h"
 
@@ -46,8 +61,11 @@ struct EdgeOptions {
   int workers = 0;  // 0: one per core
   std::chrono::steady_clock::duration handshake_timeout = std::chrono::seconds(10);
   HttpLimits http;
-  // Open connections at most, across workers; beyond, new ones are closed.
+  // Open connections at most, across workers; beyond, the oldest
+  // unfinished or idle one is closed for a new one (see above).
   size_t max_connections = 100000;
+  // Open connections one source address (an IPv6 /64) may hold; 0: no limit.
+  size_t max_connections_per_source = 256;
   // Certificate contexts kept built (each a few tens of KB); a name whose
   // context was evicted is rebuilt on its next handshake.
   size_t context_cache_capacity = 20000;
@@ -76,13 +94,26 @@ class EdgeServer {
  private:
   struct Worker;
   struct Connection;
+  struct Tracked;
+  struct Pending;
+  struct BusyNode;
   struct KeptAlive;
   class OpenSlot;
   EdgeServer(EdgeOptions options, store::Store& store, seal::KeyVault& vault);
 
   net::awaitable<void> AcceptLoop(Worker& w, tcp::acceptor& acceptor, bool https);
-  net::awaitable<void> ServeTls(Worker& w, tcp::socket socket, OpenSlot slot);
-  net::awaitable<void> ServeHttp(Worker& w, tcp::socket socket, OpenSlot slot);
+  // A new connection waits for its first bytes (or its timeout) as a
+  // Pending in w's waiting list, then goes on to ServeTls or ServeHttp.
+  void AwaitFirstBytes(Worker& w, std::unique_ptr<Pending> p);
+  // Closes one of w's connections to make room for a new one (the order is
+  // above). False if it has none it may close.
+  bool EvictOne(Worker& w);
+  // deadline: when the handshake (or, on the plain-HTTP listener, the
+  // first request) must be done, handshake_timeout after the accept.
+  net::awaitable<void> ServeTls(Worker& w, tcp::socket socket, OpenSlot slot,
+                                std::chrono::steady_clock::time_point deadline);
+  net::awaitable<void> ServeHttp(Worker& w, tcp::socket socket, OpenSlot slot,
+                                 std::chrono::steady_clock::time_point deadline);
   // Serves what the client of a kept-alive connection sent, then parks it
   // (or closes it when it is finished).
   net::awaitable<void> ServeHttpsTurn(Worker& w, std::unique_ptr<KeptAlive> c,
@@ -90,7 +121,10 @@ class EdgeServer {
   // An idle connection waits for its client with no coroutine, in w's idle
   // list, until it is readable (a new turn) or its idle timeout passes.
   void Park(Worker& w, std::unique_ptr<KeptAlive> c);
-  void SweepIdle(Worker& w);
+  // Closes what waited past its deadline in w's waiting, fresh and idle
+  // lists, then sets the sweep timer for the earliest deadline left.
+  void Sweep(Worker& w);
+  void ArmSweep(Worker& w, std::chrono::steady_clock::time_point deadline);
   // Builds the context a suspended handshake waits for, on the build pool.
   net::awaitable<void> BuildContext(const std::string& certificate_id,
                                     const TerminatePolicy* policy, const std::string& key);
@@ -112,6 +146,10 @@ class EdgeServer {
   // Before workers_: a connection destroyed along with its worker's
   // io_context still gives back its slot.
   std::atomic<size_t> open_{0};
+  // The most connections open since memory was last given back (see
+  // OpenSlot).
+  std::atomic<size_t> open_peak_{0};
+  SourceLimits sources_;
   std::atomic<bool> stopping_{false};
   std::vector<std::unique_ptr<Worker>> workers_;
   net::thread_pool builders_{2};

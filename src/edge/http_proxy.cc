@@ -15,6 +15,7 @@
 
 #include "edge/upstream_stream.h"
 #include "edge/watchdog.h"
+#include "http1/request_head.h"
 #include "names/domain_name.h"
 
 namespace certgate::edge {
@@ -175,6 +176,9 @@ net::awaitable<bool> DiscardBody(Stream& s, beast::flat_buffer& buffer,
 
 // The status and message for a request that could not be read.
 std::optional<std::pair<http::status, std::string>> ReadFailure(const error_code& ec) {
+  if (ec.category() == http1::HeadCategory()) {
+    return std::pair{http::status::bad_request, ec.message() + "\n"};
+  }
   if (ec == http::error::header_limit) {
     return std::pair{http::status::request_header_fields_too_large,
                      std::string("request headers too large\n")};
@@ -202,7 +206,14 @@ struct HttpsSession {
         upstream_buffer(c.upstream_buffer),
         env(e),
         dog(c.client.get_executor(), [this] {
-          ShutdownSocket(client.socket());
+          if (reading_body) {
+            // Only the client's receiving side: the read fails, and a 408
+            // can still be sent.
+            error_code ignored;
+            client.socket().shutdown(tcp::socket::shutdown_receive, ignored);
+          } else {
+            ShutdownSocket(client.socket());
+          }
           if (upstream) ShutdownSocket(upstream->socket());
         }) {}
   // The client's address, for X-Forwarded-For; asked of the socket once,
@@ -222,8 +233,16 @@ struct HttpsSession {
   std::string remote_ip;
   const ProxyEnv& env;
   beast::flat_buffer client_buffer;
+  // While a request's body is read: a timeout is answered 408.
+  bool reading_body = false;
   Watchdog dog;
 };
+
+// A request whose body did not arrive within the timeout.
+net::awaitable<void> AnswerBodyTimeout(TlsStream& client, unsigned version) {
+  co_await WriteText(client, version, http::status::request_timeout,
+                     "the request's body did not arrive in time\n", false);
+}
 
 // Reads one request and answers it (through the upstream, or 404 without a
 // route). True if the connection stays open for another request.
@@ -235,7 +254,8 @@ net::awaitable<bool> ServeOneRequest(HttpsSession& s) {
   req_p.header_limit(static_cast<uint32_t>(limits.header_limit));
   req_p.body_limit(boost::none);  // bodies are streamed, never held
   dog.Arm(limits.io_timeout);
-  auto [rec, rn] = co_await http::async_read_header(client, s.client_buffer, req_p, kUseTuple);
+  const error_code rec =
+      co_await http1::ReadRequestHead(client, s.client_buffer, req_p, limits.header_limit);
   if (rec) {
     if (auto failure = ReadFailure(rec)) {
       co_await WriteText(client, 11, failure->first, failure->second, false);
@@ -246,11 +266,25 @@ net::awaitable<bool> ServeOneRequest(HttpsSession& s) {
   const unsigned client_version = req.version();
   const bool client_keep_alive = req.keep_alive();
 
+  const bool expects_continue = beast::iequals(req[http::field::expect], "100-continue");
   if (s.route == nullptr) {
+    std::string host(req[http::field::host]);
+    if (expects_continue && !req_p.is_done()) {
+      // The final answer instead of 100 Continue: the body is not wanted.
+      dog.Arm(limits.io_timeout);
+      co_await WriteText(client, client_version, http::status::not_found,
+                         fmt::format("no endpoint serves {}\n", host.substr(0, 255)), false);
+      co_return false;
+    }
+    s.reading_body = true;
     const bool drained =
         co_await DiscardBody(client, s.client_buffer, req_p, dog, limits.io_timeout);
+    s.reading_body = false;
+    if (!drained && dog.expired()) {
+      co_await AnswerBodyTimeout(client, client_version);
+      co_return false;
+    }
     const bool keep = client_keep_alive && drained;
-    std::string host(req[http::field::host]);
     dog.Arm(limits.io_timeout);
     auto wec =
         co_await WriteText(client, client_version, http::status::not_found,
@@ -260,7 +294,7 @@ net::awaitable<bool> ServeOneRequest(HttpsSession& s) {
   const Route& route = *s.route;
 
   const bool upgrade = IsUpgrade(req);
-  if (beast::iequals(req[http::field::expect], "100-continue")) {
+  if (expects_continue) {
     // Answer it here, so the client sends its body without waiting on an
     // upstream that may not know Expect; the upstream never sees it.
     req.erase(http::field::expect);
@@ -291,13 +325,17 @@ net::awaitable<bool> ServeOneRequest(HttpsSession& s) {
   }
   UpstreamStream& upstream = *s.upstream;
 
+  s.reading_body = !req_p.is_done();
   if (auto ec = co_await Relay(client, s.client_buffer, req_p, upstream, dog, limits.io_timeout)) {
     if (!dog.expired()) {
       co_await WriteText(client, client_version, http::status::bad_gateway,
                          "the upstream closed the connection\n", false);
+    } else if (!req_p.is_done()) {
+      co_await AnswerBodyTimeout(client, client_version);
     }
     co_return false;
   }
+  s.reading_body = false;
 
   // Informational responses (103 Early Hints, a 100 Continue) come before
   // the final one: each goes to an HTTP/1.1 client as it is (never to an
@@ -481,15 +519,27 @@ bool IsAcmeToken(std::string_view token) {
 }  // namespace
 
 net::awaitable<void> ServeHttpRedirect(tcp::socket& client, const HttpLimits& limits,
+                                       std::chrono::steady_clock::duration first_request_timeout,
                                        const AcmeTokenLookup& lookup) {
-  Watchdog dog(client.get_executor(), [&] { ShutdownSocket(client); });
+  bool reading_body = false;
+  Watchdog dog(client.get_executor(), [&] {
+    if (reading_body) {
+      // Only the receiving side: the read fails, and a 408 can still be sent.
+      error_code ignored;
+      client.shutdown(tcp::socket::shutdown_receive, ignored);
+    } else {
+      ShutdownSocket(client);
+    }
+  });
   beast::flat_buffer buffer;
-  for (;;) {
-    dog.Arm(limits.idle_timeout);
+  for (bool first = true;; first = false) {
+    // A connection that has sent nothing yet gets the short timeout.
+    dog.Arm(first ? first_request_timeout : limits.idle_timeout);
     http::request_parser<http::buffer_body> req_p;
     req_p.header_limit(static_cast<uint32_t>(limits.header_limit));
     req_p.body_limit(boost::none);
-    auto [rec, rn] = co_await http::async_read_header(client, buffer, req_p, kUseTuple);
+    const error_code rec =
+        co_await http1::ReadRequestHead(client, buffer, req_p, limits.header_limit);
     if (rec) {
       if (auto failure = ReadFailure(rec)) {
         co_await WriteText(client, 11, failure->first, failure->second, false);
@@ -498,7 +548,20 @@ net::awaitable<void> ServeHttpRedirect(tcp::socket& client, const HttpLimits& li
     }
     auto& req = req_p.get();
     const unsigned version = req.version();
+    if (beast::iequals(req[http::field::expect], "100-continue") && !req_p.is_done()) {
+      http::response<http::empty_body> cont{http::status::continue_, 11};
+      dog.Arm(limits.io_timeout);
+      auto [cec, cn] = co_await http::async_write(client, cont, kUseTuple);
+      if (cec) break;
+    }
+    reading_body = true;
     const bool drained = co_await DiscardBody(client, buffer, req_p, dog, limits.io_timeout);
+    reading_body = false;
+    if (!drained && dog.expired()) {
+      co_await WriteText(client, version, http::status::request_timeout,
+                         "the request's body did not arrive in time\n", false);
+      break;
+    }
     const bool keep = req.keep_alive() && drained;
     std::string_view host_header = req[http::field::host];
     // Host without a port: the redirect goes to the default https port.

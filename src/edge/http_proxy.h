@@ -85,8 +85,11 @@ using AcmeTokenLookup =
 
 // The plain-HTTP listener: answers GET /.well-known/acme-challenge/<token>
 // from lookup (404 for unknown tokens), and redirects every other request to
-// https://<host><target> (308), or 400 without a usable Host.
+// https://<host><target> (308), or 400 without a usable Host. The first
+// request must arrive within first_request_timeout, later ones within the
+// idle timeout.
 net::awaitable<void> ServeHttpRedirect(tcp::socket& client, const HttpLimits& limits,
+                                       std::chrono::steady_clock::duration first_request_timeout,
                                        const AcmeTokenLookup& lookup);
 
 }  // namespace certgate::edge

@@ -41,11 +41,16 @@ const FIELD_RANGES = [
   [506, 506, 'domain'],
   [507, 507, 'certificate_id'],
   [508, 508, 'private_key_type'],
+  [514, 514, 'domain'],
   [550, 550, 'url'],
   [551, 551, 'upstream'],
   [552, 553, 'url'],
   [554, 556, 'traffic_policy'],
 ];
+// ngrok's codes that certgate answers in the place of its own (docs/errors.md):
+// a name another account holds (413, 414, 417 from POST /reserved_domains;
+// 320 from POST /endpoints).
+const NGROK_FIELD_CODES = new Map([[413, 'domain'], [414, 'domain'], [417, 'domain'], [320, 'url']]);
 // Generic body errors (wrong type, unknown, missing, too long) name their
 // field in the message.
 // (110, an unknown field, lists the accepted ones after it: not one field.)
@@ -54,6 +59,8 @@ const KNOWN_FIELDS = ['certificate_pem', 'private_key_pem', 'description', 'meta
   'certificate_id', 'url', 'upstream', 'traffic_policy'];
 
 export function fieldForError(code, message) {
+  const ngrok = Number(/^ERR_NGROK_(\d+)$/.exec(code ?? '')?.[1]);
+  if (ngrok) return NGROK_FIELD_CODES.get(ngrok) ?? null;
   const n = Number(/^ERR_CERTGATE_(\d+)$/.exec(code ?? '')?.[1]);
   if (!n) return null;
   for (const [lo, hi, name] of FIELD_RANGES) {

@@ -3,11 +3,18 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl.hpp>
+
 #include <array>
+#include <cctype>
 #include <exception>
 #include <optional>
+#include <string_view>
+#include <type_traits>
 #include <utility>
 
+#include "api/api_tls.h"
 #include "api/problem.h"
 #include "core/ids.h"
 #include "core/secret_bytes.h"
@@ -15,7 +22,15 @@
 namespace certgate::api {
 namespace {
 
+namespace ssl = boost::asio::ssl;
+using Clock = std::chrono::steady_clock;
+
 constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
+// How long a closing connection may take to exchange TLS close_notify, and to
+// drain what the client still sends after a refusal.
+constexpr auto kCloseTimeout = std::chrono::seconds(2);
+// Bytes asked for per read while a request head arrives.
+constexpr size_t kHeadReadChunk = 4096;
 
 // Overwrites the storage of an empty buffer: it held the raw request, which
 // may have carried a private key.
@@ -23,6 +38,10 @@ void WipeBuffer(beast::flat_buffer& buffer) {
   if (buffer.size() != 0 || buffer.capacity() == 0) return;
   auto region = buffer.prepare(buffer.capacity());
   Wipe(region.data(), region.size());
+}
+
+Error BadRequest(std::string message) {
+  return MakeError(ErrorCode::kBadRequest, std::move(message));
 }
 
 // The error a failed read should be answered with, or nullopt to just close.
@@ -36,21 +55,144 @@ std::optional<Error> ReadErrorToAnswer(const beast::error_code& ec, size_t body_
     return MakeError(ErrorCode::kHeaderTooLarge,
                      fmt::format("the request headers are larger than {} bytes", header_limit));
   }
+  if (ec == http::error::partial_message) {
+    return BadRequest("the connection ended before the request body was complete");
+  }
   if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
-      ec != http::error::end_of_stream && ec != http::error::partial_message) {
-    return MakeError(ErrorCode::kBadRequest,
-                     fmt::format("the HTTP request is malformed: {}", ec.message()));
+      ec != http::error::end_of_stream) {
+    return BadRequest(fmt::format("the HTTP request is malformed: {}", ec.message()));
   }
   return std::nullopt;
 }
 
+std::string_view BufferText(const beast::flat_buffer& buffer) {
+  return {static_cast<const char*>(buffer.data().data()), buffer.size()};
+}
+
+// The length of the request head at the start of data (through its blank
+// line), or npos while it is incomplete.
+size_t HeadLength(std::string_view data) {
+  size_t end = data.find("\r\n\r\n");
+  return end == std::string_view::npos ? end : end + 4;
+}
+
+// True when a line of head after the request line starts with SP or HTAB: a
+// folded header (obs-fold, RFC 9112 section 5.2) or whitespace before the
+// first field (section 2.2). Beast would join the fold into the value.
+bool HasFoldedLine(std::string_view head) {
+  for (size_t i = head.find('\n'); i != std::string_view::npos && i + 1 < head.size();
+       i = head.find('\n', i + 1)) {
+    if (head[i + 1] == ' ' || head[i + 1] == '\t') return true;
+  }
+  return false;
+}
+
+bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string_view TrimSpace(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The framing rules of RFC 9112 that Beast's parser leaves to us. A head
+// that breaks one is refused and the connection closed: what follows it
+// cannot be told apart from a smuggled request.
+std::optional<Error> CheckHead(const Request& req) {
+  const unsigned version = req.version();
+  if (version != 10 && version != 11) {
+    return BadRequest(fmt::format("HTTP/{}.{} is not supported; send HTTP/1.1", version / 10,
+                                  version % 10));
+  }
+  const size_t encodings = req.count(http::field::transfer_encoding);
+  if (encodings > 0) {
+    if (req.count(http::field::content_length) > 0) {
+      return BadRequest(
+          "the request has both Content-Length and Transfer-Encoding; send only one "
+          "(RFC 9112 section 6.3)");
+    }
+    if (version < 11) {
+      return BadRequest("Transfer-Encoding is not allowed in an HTTP/1.0 request");
+    }
+    std::string_view value = TrimSpace(req[http::field::transfer_encoding]);
+    if (encodings != 1 || !EqualsIgnoringCase(value, "chunked")) {
+      return BadRequest(fmt::format(
+          "Transfer-Encoding '{}' is not supported: the API accepts only 'chunked' (RFC 9112 "
+          "section 6.3)",
+          encodings != 1 ? std::string_view("(several headers)") : value.substr(0, 64)));
+    }
+  }
+  const size_t hosts = req.count(http::field::host);
+  if (version == 11 && hosts == 0) {
+    return BadRequest("an HTTP/1.1 request needs a Host header (RFC 9112 section 3.2)");
+  }
+  if (hosts > 1) return BadRequest("the request has more than one Host header");
+  return std::nullopt;
+}
+
+bool ExpectsContinue(const Request& req) {
+  return EqualsIgnoringCase(TrimSpace(req[http::field::expect]), "100-continue");
+}
+
 }  // namespace
 
-struct HttpServer::Session {
-  explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
-  beast::tcp_stream stream;
+struct HttpServer::Session : std::enable_shared_from_this<Session> {
+  Session(net::io_context& io, tcp::socket socket, tcp::endpoint remote_endpoint,
+          std::shared_ptr<ssl::context> context)
+      : tls_context(std::move(context)), deadline(io), remote(std::move(remote_endpoint)) {
+    if (tls_context) {
+      tls.emplace(std::move(socket), *tls_context);
+    } else {
+      plain.emplace(std::move(socket));
+    }
+  }
+
+  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+
+  // Starts the deadline of the next read or write: when it passes, the
+  // operation is cancelled and timed_out set, but the socket stays open, so
+  // that a 408 can still be written (a tcp_stream's own timeout closes it).
+  void Arm(Clock::duration timeout) {
+    timed_out = false;
+    const uint64_t generation = ++deadline_generation;
+    deadline.expires_after(timeout);
+    deadline.async_wait([weak = weak_from_this(), generation](beast::error_code ec) {
+      auto session = weak.lock();
+      // A stale expiry (the deadline was re-armed after this one fired) is
+      // not this operation's.
+      if (ec || !session || session->deadline_generation != generation) return;
+      session->timed_out = true;
+      beast::error_code ignored;
+      session->lowest().socket().cancel(ignored);
+    });
+  }
+  void Disarm() {
+    ++deadline_generation;
+    deadline.cancel();
+  }
+
+  std::shared_ptr<ssl::context> tls_context;  // outlives tls
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+  net::steady_timer deadline;
+  uint64_t deadline_generation = 0;
+  bool timed_out = false;
   tcp::endpoint remote;
-  bool busy = false;
+  // No request in progress (handshake, waiting for or reading a head,
+  // closing): the connection may be closed to make room for a new one.
+  bool waiting = true;
+  Clock::time_point waiting_since = Clock::now();
+  bool evicted = false;
+  bool counted = true;  // in the server's connection counts
   std::list<std::shared_ptr<Session>>::iterator self;
 };
 
@@ -96,6 +238,40 @@ void HttpServer::Start() {
   }
 }
 
+void HttpServer::NoteRefused(const tcp::endpoint& remote, std::string_view why) {
+  ++refusals_unlogged_;
+  const auto now = Clock::now();
+  if (now - last_refusal_log_ < std::chrono::seconds(1)) return;
+  spdlog::warn("refused {} API connection(s) in the last second; the latest from {}: {}",
+               refusals_unlogged_, remote.address().to_string(), why);
+  last_refusal_log_ = now;
+  refusals_unlogged_ = 0;
+}
+
+bool HttpServer::EvictOldestWaiting() {
+  Session* oldest = nullptr;
+  for (const auto& s : sessions_) {
+    if (s->counted && s->waiting && (oldest == nullptr || s->waiting_since < oldest->waiting_since)) {
+      oldest = s.get();
+    }
+  }
+  if (oldest == nullptr) return false;
+  spdlog::debug("closing the API connection from {} that waited longest, to make room",
+                oldest->remote.address().to_string());
+  oldest->evicted = true;
+  Release(*oldest);
+  oldest->lowest().close();
+  return true;
+}
+
+void HttpServer::Release(Session& session) {
+  if (!session.counted) return;
+  session.counted = false;
+  --counted_;
+  auto it = per_source_.find(session.remote.address());
+  if (it != per_source_.end() && --it->second == 0) per_source_.erase(it);
+}
+
 net::awaitable<void> HttpServer::Accept(tcp::acceptor& acceptor) {
   while (!stopping_) {
     auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
@@ -107,16 +283,33 @@ net::awaitable<void> HttpServer::Accept(tcp::acceptor& acceptor) {
       co_await pause.async_wait(kUseTuple);
       continue;
     }
-    if (sessions_.size() >= options_.max_connections) {
-      spdlog::warn("refusing a connection: {} connections are open already",
-                   options_.max_connections);
-      beast::error_code ignored;
-      socket.close(ignored);
+    beast::error_code rec;
+    tcp::endpoint remote = socket.remote_endpoint(rec);
+    if (rec) {
+      socket.close(rec);
       continue;
     }
-    auto session = std::make_shared<Session>(std::move(socket));
-    sessions_.push_front(session);
-    session->self = sessions_.begin();
+    auto source = per_source_.find(remote.address());
+    if (source != per_source_.end() && source->second >= options_.max_connections_per_source) {
+      NoteRefused(remote, fmt::format("{} connections from that address are open already",
+                                      options_.max_connections_per_source));
+      socket.close(rec);
+      continue;
+    }
+    if (counted_ >= options_.max_connections && !EvictOldestWaiting()) {
+      NoteRefused(remote, fmt::format("{} connections are open already, each with a request in "
+                                      "progress",
+                                      options_.max_connections));
+      socket.close(rec);
+      continue;
+    }
+    auto session = std::make_shared<Session>(
+        io_, std::move(socket), remote,
+        options_.tls != nullptr ? options_.tls->Current() : nullptr);
+    sessions_.push_back(session);
+    session->self = std::prev(sessions_.end());
+    ++counted_;
+    ++per_source_[remote.address()];
     net::co_spawn(io_, Serve(session), [](std::exception_ptr e) {
       if (!e) return;
       try {
@@ -143,84 +336,183 @@ net::awaitable<Response> HttpServer::Dispatch(Request& req, const RequestContext
       net::use_awaitable);
 }
 
-net::awaitable<void> HttpServer::Serve(std::shared_ptr<Session> s) {
-  beast::error_code ec;
-  s->remote = s->stream.socket().remote_endpoint(ec);
-  beast::flat_buffer buffer;
-  bool linger = false;  // the client may still be sending: drain before closing
+net::awaitable<void> HttpServer::Serve(std::shared_ptr<Session> session) {
+  if (session->tls) {
+    co_await ServeOn(session, *session->tls);
+  } else {
+    co_await ServeOn(session, *session->plain);
+  }
+  session->Disarm();
+  Forget(session.get());
+}
 
-  while (!stopping_) {
+template <class Stream>
+net::awaitable<void> HttpServer::ServeOn(std::shared_ptr<Session> s, Stream& stream) {
+  constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  const std::string_view scheme = kTls ? "https" : "http";
+  beast::error_code ec;
+  // Deadlines are the session's own timer (see Session::Arm).
+  s->lowest().expires_never();
+  bool linger = false;  // the client may still be sending: drain before closing
+  bool secured = !kTls;
+
+  // Writes a refusal, closes after it. The caller breaks out of its loop.
+  auto refuse = [&](const Error& error, const std::string& op,
+                    std::optional<http::status> status) -> net::awaitable<void> {
+    Response res = ErrorResponse(error, op, 11, status);
+    res.keep_alive(false);
+    if (kTls) res.set(http::field::strict_transport_security, kHstsValue);
+    s->Arm(options_.io_timeout);
+    co_await http::async_write(stream, res, kUseTuple);
+    spdlog::info("{} - {} op={} ({})", s->remote.address().to_string(), res.result_int(), op,
+                 error.message);
+    linger = true;
+  };
+
+  if constexpr (kTls) {
+    s->Arm(options_.first_request_timeout);
+    auto [hec] = co_await stream.async_handshake(ssl::stream_base::server, kUseTuple);
+    if (hec) {
+      spdlog::debug("TLS handshake with {} failed: {}", s->remote.address().to_string(),
+                    s->timed_out ? std::string("timed out") : hec.message());
+    } else {
+      secured = true;
+    }
+  }
+
+  beast::flat_buffer buffer;
+  bool first = true;
+  while (secured && !stopping_ && !s->evicted) {
+    s->waiting = true;
+    s->waiting_since = Clock::now();
+    s->Arm(first ? options_.first_request_timeout : options_.io_timeout);
+
+    // The head, whole, before Beast parses it: a folded line is visible
+    // only in the raw bytes.
+    beast::error_code rec;
+    size_t head_length = std::string_view::npos;
+    for (;;) {
+      head_length = HeadLength(BufferText(buffer));
+      if (head_length != std::string_view::npos || buffer.size() > options_.header_limit) break;
+      auto [e, n] = co_await stream.async_read_some(buffer.prepare(kHeadReadChunk), kUseTuple);
+      if (e) {
+        rec = e;
+        break;
+      }
+      buffer.commit(n);
+    }
+    if (rec) {
+      // Nothing of a request yet: an idle connection ends without a word.
+      if (s->evicted || stopping_ || buffer.size() == 0) break;
+      const std::string op = NewId("op");
+      if (s->timed_out) {
+        const auto seconds = (first ? options_.first_request_timeout : options_.io_timeout).count();
+        co_await refuse(BadRequest(fmt::format("the request head did not arrive within {} seconds",
+                                               seconds)),
+                        op, http::status::request_timeout);
+      } else if (rec == net::error::eof || rec == ssl::error::stream_truncated) {
+        co_await refuse(BadRequest("the connection ended in the middle of a request head"), op,
+                        std::nullopt);
+      }
+      break;
+    }
+    s->waiting = false;
+    const std::string op = NewId("op");
+    if (head_length != std::string_view::npos &&
+        HasFoldedLine(BufferText(buffer).substr(0, head_length))) {
+      co_await refuse(BadRequest("a header line starts with a space or tab (a folded header, "
+                                 "obs-fold, RFC 9112 section 5.2); send each header on one line"),
+                      op, std::nullopt);
+      break;
+    }
+
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<uint32_t>(options_.header_limit));
     parser.body_limit(options_.body_limit);
-    s->stream.expires_after(options_.io_timeout);
-    auto [hec, hn] = co_await http::async_read_header(s->stream, buffer, parser, kUseTuple);
-    s->busy = true;
-    const std::string op = NewId("op");
-    if (!hec && !parser.is_done()) {
-      if (parser.get()[http::field::expect] == "100-continue") {
-        http::response<http::empty_body> cont{http::status::continue_, 11};
-        auto [cec, cn] = co_await http::async_write(s->stream, cont, kUseTuple);
-        if (cec) break;
-      }
-      auto [bec, bn] = co_await http::async_read(s->stream, buffer, parser, kUseTuple);
-      hec = bec;
-    }
+    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, kUseTuple);
     if (hec) {
       auto answer = ReadErrorToAnswer(hec, options_.body_limit, options_.header_limit);
-      if (answer) {
-        Response res = ErrorResponse(*answer, op, 11);
-        res.keep_alive(false);
-        s->stream.expires_after(options_.io_timeout);
-        co_await http::async_write(s->stream, res, kUseTuple);
-        spdlog::info("{} - {} op={} ({})", s->remote.address().to_string(), res.result_int(), op,
-                     hec.message());
-        linger = true;
-      }
+      if (answer) co_await refuse(*answer, op, std::nullopt);
       break;
+    }
+    if (auto refusal = CheckHead(parser.get())) {
+      co_await refuse(*refusal, op, std::nullopt);
+      break;
+    }
+    first = false;
+    if (!parser.is_done()) {
+      if (ExpectsContinue(parser.get())) {
+        http::response<http::empty_body> cont{http::status::continue_, 11};
+        s->Arm(options_.io_timeout);
+        auto [cec, cn] = co_await http::async_write(stream, cont, kUseTuple);
+        if (cec) break;
+      }
+      s->Arm(options_.io_timeout);
+      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, kUseTuple);
+      if (bec) {
+        if (s->timed_out) {
+          co_await refuse(BadRequest(fmt::format("the request body did not arrive within {} "
+                                                 "seconds",
+                                                 options_.io_timeout.count())),
+                          op, http::status::request_timeout);
+        } else if (auto answer =
+                       ReadErrorToAnswer(bec, options_.body_limit, options_.header_limit)) {
+          co_await refuse(*answer, op, std::nullopt);
+        }
+        break;
+      }
     }
 
     Request req = parser.release();
     WipeBuffer(buffer);
-    const auto started = std::chrono::steady_clock::now();
-    RequestContext ctx{op, s->remote, options_.scheme};
+    const auto started = Clock::now();
+    RequestContext ctx{op, s->remote, scheme};
+    s->Disarm();
     Response res = co_await Dispatch(req, ctx);
     Wipe(req.body().data(), req.body().size());
     const bool keep_alive = req.keep_alive() && !stopping_;
     res.keep_alive(keep_alive);
     if (res.find(kOperationIdHeader) == res.end()) res.set(kOperationIdHeader, op);
-    s->stream.expires_after(options_.io_timeout);
-    auto [wec, wn] = co_await http::async_write(s->stream, res, kUseTuple);
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - started)
-                        .count();
+    if (kTls) res.set(http::field::strict_transport_security, kHstsValue);
+    s->Arm(options_.io_timeout);
+    auto [wec, wn] = co_await http::async_write(stream, res, kUseTuple);
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
     spdlog::info("{} {} {} {} {}ms op={}", s->remote.address().to_string(),
                  std::string_view(req.method_string()), std::string_view(req.target()),
                  res.result_int(), ms, op);
-    s->busy = false;
     if (wec || !keep_alive) break;
   }
 
-  auto& socket = s->stream.socket();
-  if (linger && socket.is_open()) {
+  // Closing: the connection may make room for a new one from here on.
+  s->waiting = true;
+  s->waiting_since = Clock::now();
+  auto& socket = s->lowest().socket();
+  if constexpr (kTls) {
+    if (secured && socket.is_open() && !s->evicted) {
+      s->Arm(kCloseTimeout);
+      co_await stream.async_shutdown(kUseTuple);
+    }
+  }
+  if (linger && socket.is_open() && !s->evicted) {
     // Half-close, then read and drop what the client still sends for a short
     // while, so that it sees our answer instead of a connection reset.
     socket.shutdown(tcp::socket::shutdown_send, ec);
-    s->stream.expires_after(std::chrono::seconds(2));
+    s->Arm(kCloseTimeout);
     std::array<char, 16384> sink;
     size_t drained = 0;
     while (drained < 8 * options_.body_limit) {
-      auto [dec, dn] = co_await s->stream.async_read_some(net::buffer(sink), kUseTuple);
+      auto [dec, dn] = co_await s->lowest().async_read_some(net::buffer(sink), kUseTuple);
       if (dec) break;
       drained += dn;
     }
   }
   socket.shutdown(tcp::socket::shutdown_both, ec);
   socket.close(ec);
-  Forget(s.get());
 }
 
 void HttpServer::Forget(Session* session) {
+  Release(*session);
   sessions_.erase(session->self);
   MaybeDone();
 }
@@ -239,12 +531,12 @@ void HttpServer::Shutdown(std::chrono::milliseconds grace, std::function<void()>
   beast::error_code ec;
   for (auto& acceptor : acceptors_) acceptor.close(ec);
   for (auto& s : sessions_) {
-    if (!s->busy) s->stream.cancel();
+    if (s->waiting) s->lowest().socket().cancel(ec);
   }
   grace_timer_ = std::make_unique<net::steady_timer>(io_, grace);
   grace_timer_->async_wait([this](beast::error_code wait_ec) {
     if (wait_ec) return;
-    for (auto& s : sessions_) s->stream.close();
+    for (auto& s : sessions_) s->lowest().close();
   });
   MaybeDone();
 }

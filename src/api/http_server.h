@@ -1,12 +1,30 @@
 // HttpServer: the API's HTTP/1.1 listener on Boost.Beast, one coroutine per
-// connection. Connections run on one io_context thread; the request handler
-// runs on a worker pool because it may block (store, key validation).
+// connection, plain or TLS. Connections run on one io_context thread; the
+// request handler runs on a worker pool because it may block (store, key
+// validation).
 //
-// Limits, each answered with the API's error shape: request headers over
-// header_limit (431), a body over body_limit (413, decided from
-// Content-Length before the body is read), a malformed request (400), and a
-// read or write that takes longer than io_timeout (connection closed). At
-// most max_connections are open; further ones are closed at once.
+// Strict HTTP/1.1 (RFC 9112), each refusal answered with the API's error
+// shape and the connection closed, so that nothing after the refused head is
+// ever read as another request: a Transfer-Encoding other than exactly
+// "chunked", Content-Length together with Transfer-Encoding, an HTTP/1.1
+// request without exactly one Host, a folded header line (obs-fold), any
+// other malformed head (400); headers over header_limit (431); a body over
+// body_limit (413, decided from Content-Length before the body is read); a
+// head or body that does not arrive within its deadline (408) or that the
+// client cuts short (400). `Expect: 100-continue` is answered with 100
+// before the body is read.
+//
+// Connections: at most max_connections, and at most
+// max_connections_per_source from one IP address (further ones from it are
+// closed at once). A connection gets first_request_timeout for its TLS
+// handshake and first request head, io_timeout for each later head (the
+// keep-alive idle time), for a body and for writing an answer. When
+// max_connections are open, a new connection closes the one that has been
+// waiting longest without a request in progress (idle, or not yet past its
+// handshake or first head); only when every connection is busy with a
+// request is the new one refused.
+//
+// Over TLS every response carries Strict-Transport-Security.
 //
 // Thread-safety: Listen, Start and Shutdown must be called from the thread
 // that runs the io_context (or before it runs).
@@ -16,6 +34,7 @@
 #include <cstddef>
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -24,12 +43,18 @@
 
 namespace certgate::api {
 
+class ApiTls;
+
 struct HttpServerOptions {
   size_t body_limit = 1024 * 1024;
   size_t header_limit = 16 * 1024;
   std::chrono::seconds io_timeout{30};
+  std::chrono::seconds first_request_timeout{10};
   size_t max_connections = 1024;
-  std::string scheme = "http";
+  size_t max_connections_per_source = 64;
+  // When set, every connection is TLS with tls->Current() at its accept
+  // (must outlive the server), and the scheme is "https".
+  const ApiTls* tls = nullptr;
 };
 
 // Called on a worker thread for each request. May block; must not throw
@@ -59,19 +84,32 @@ class HttpServer {
   struct Session;
   net::awaitable<void> Accept(tcp::acceptor& acceptor);
   net::awaitable<void> Serve(std::shared_ptr<Session> session);
+  template <class Stream>
+  net::awaitable<void> ServeOn(std::shared_ptr<Session> s, Stream& stream);
   net::awaitable<Response> Dispatch(Request& req, const RequestContext& ctx);
+  // Makes room for one more connection: closes the longest-waiting one
+  // without a request in progress. False when every one is busy.
+  bool EvictOldestWaiting();
+  // Takes session out of the connection counts (once).
+  void Release(Session& session);
   void Forget(Session* session);
   void MaybeDone();
+  void NoteRefused(const tcp::endpoint& remote, std::string_view why);
 
   net::io_context& io_;
   net::thread_pool& workers_;
   RequestHandler handler_;
   const HttpServerOptions options_;
   std::list<tcp::acceptor> acceptors_;
-  std::list<std::shared_ptr<Session>> sessions_;
+  std::list<std::shared_ptr<Session>> sessions_;  // oldest first
+  size_t counted_ = 0;                             // sessions not released
+  std::map<net::ip::address, size_t> per_source_;
   bool stopping_ = false;
   std::function<void()> on_done_;
   std::unique_ptr<net::steady_timer> grace_timer_;
+  // Refusals are logged at most once a second, with a count.
+  std::chrono::steady_clock::time_point last_refusal_log_{};
+  size_t refusals_unlogged_ = 0;
 };
 
 }  // namespace certgate::api

@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <functional>
 #include <memory>
 
 #include "api/api_service.h"
+#include "api/api_tls.h"
 #include "api/http_server.h"
 #include "app/bootstrap.h"
 #include "acme/client.h"
@@ -57,6 +59,28 @@ void RaiseOpenFileLimit(size_t connections) {
 int RunServe(const ServeOptions& options) {
   auto api_addr = ParseHostPort(options.api_listen, "--api-listen");
   if (!api_addr) return Fail(api_addr.error());
+  if (options.api_tls_cert.empty() != options.api_tls_key.empty()) {
+    return Fail(MakeError(ErrorCode::kConfigInvalid,
+                          "--api-tls-cert and --api-tls-key go together"));
+  }
+  std::unique_ptr<api::ApiTls> api_tls;
+  if (!options.api_tls_cert.empty()) {
+    auto loaded = api::ApiTls::Load(options.api_tls_cert, options.api_tls_key);
+    if (!loaded) return Fail(loaded.error());
+    api_tls = std::move(*loaded);
+  } else if (!options.api_insecure_http) {
+    boost::system::error_code ec;
+    auto ip = net::ip::make_address(api_addr->host, ec);
+    if (ec || !ip.is_loopback()) {
+      return Fail(MakeError(
+          ErrorCode::kConfigInvalid,
+          fmt::format("--api-listen {}: the API would serve API keys over plain HTTP beyond "
+                      "this machine; give --api-tls-cert and --api-tls-key, listen on a "
+                      "loopback address, or pass --api-insecure-http if a TLS proxy in front "
+                      "takes care of it",
+                      options.api_listen)));
+    }
+  }
   auto https_addr = ParseHostPort(options.https_listen, "--https-listen");
   if (!https_addr) return Fail(https_addr.error());
   auto http_addr = ParseHostPort(options.http_listen, "--http-listen");
@@ -129,8 +153,8 @@ int RunServe(const ServeOptions& options) {
   edge_options.workers = options.edge_workers;
   edge_options.handshake_timeout = std::chrono::seconds(options.handshake_timeout_seconds);
   edge_options.http.idle_timeout = std::chrono::seconds(options.idle_timeout_seconds);
-  edge_options.max_connections = static_cast<size_t>(options.max_connections);
   edge_options.http.io_timeout = std::chrono::seconds(options.io_timeout_seconds);
+  edge_options.max_connections = static_cast<size_t>(options.max_connections);
   edge_options.max_connections_per_source =
       static_cast<size_t>(options.max_connections_per_source);
   RaiseOpenFileLimit(edge_options.max_connections);
@@ -182,7 +206,15 @@ int RunServe(const ServeOptions& options) {
       [&service](api::Request& req, const api::RequestContext& ctx) {
         return service.Handle(req, ctx);
       },
-      api::HttpServerOptions{});
+      [&] {
+        api::HttpServerOptions o;
+        o.max_connections = static_cast<size_t>(options.api_max_connections);
+        o.max_connections_per_source = static_cast<size_t>(options.api_max_connections_per_source);
+        o.first_request_timeout = std::chrono::seconds(options.api_first_request_timeout_seconds);
+        o.io_timeout = std::chrono::seconds(options.api_io_timeout_seconds);
+        o.tls = api_tls.get();
+        return o;
+      }());
   auto bound = server.Listen(api_addr->host, api_addr->port);
   if (!bound) return Fail(bound.error());
   server.Start();
@@ -203,9 +235,26 @@ int RunServe(const ServeOptions& options) {
     spdlog::info("received signal {}, shutting down", signo);
     server.Shutdown(kShutdownGrace, [&io] { io.stop(); });
   });
+  // SIGHUP: the API's certificate and key again (renewed files in place).
+  net::signal_set hangup(io, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_hangup =
+      [&](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        if (!api_tls) {
+          spdlog::info("received SIGHUP: the API has no TLS certificate to reload");
+        } else if (auto r = api_tls->Reload(); !r) {
+          spdlog::error("received SIGHUP: keeping the API's current TLS certificate ({}): {}",
+                        api_tls->Describe(), r.error().message);
+        } else {
+          spdlog::info("received SIGHUP: the API's TLS certificate is now {}",
+                       api_tls->Describe());
+        }
+        hangup.async_wait(on_hangup);
+      };
+  hangup.async_wait(on_hangup);
 
-  const std::string api_url =
-      "http://" + FormatHostPort(bound->address().to_string(), bound->port());
+  const std::string api_url = (api_tls ? "https://" : "http://") +
+                              FormatHostPort(bound->address().to_string(), bound->port());
   fmt::print("api: {}\n", options.api_url.empty() ? api_url : options.api_url);
   fmt::print("dashboard: {}/\n", options.api_url.empty() ? api_url : options.api_url);
   fmt::print("https: {}\n", FormatHostPort(edge_addrs->first.address().to_string(),

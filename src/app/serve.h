@@ -24,6 +24,15 @@ struct ServeOptions {
   int context_cache = 20000;
   int session_tickets = 1;
   std::string api_url;  // public base URL for "uri" fields; empty: from Host
+  // The API's listener: its connection limits and timeouts, and TLS.
+  int api_max_connections = 1024;
+  int api_max_connections_per_source = 64;
+  int api_first_request_timeout_seconds = 10;
+  int api_io_timeout_seconds = 30;
+  std::string api_tls_cert;  // PEM chain file; with api_tls_key: the API is https
+  std::string api_tls_key;   // PEM private key file
+  // Allows plain HTTP on a non-loopback --api-listen (refused otherwise).
+  bool api_insecure_http = false;
   std::string base_domain = "certgate.localhost";
   int api_workers = 4;
 
@@ -45,6 +54,8 @@ struct ServeOptions {
 
 // Returns the process exit code. Prints to stdout: the first account's API
 // key on a first start, the listening addresses, then "certgate ready".
+// SIGHUP reloads the API's TLS certificate and key (keeping the old ones,
+// with a logged reason, when the new files are bad).
 int RunServe(const ServeOptions& options);
 
 }  // namespace certgate::app

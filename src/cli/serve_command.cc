@@ -73,6 +73,36 @@ void AddServeCommand(CLI::App& root) {
   cmd->add_option("--api-workers", options->api_workers, "Threads handling API requests")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  cmd->add_option("--api-max-connections", options->api_max_connections,
+                  "Open API connections at most; when full, the one waiting longest without a "
+                  "request is closed for a new one")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  cmd->add_option("--api-max-connections-per-source", options->api_max_connections_per_source,
+                  "Open API connections from one IP address at most; further ones are closed at "
+                  "once")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  cmd->add_option("--api-first-request-timeout", options->api_first_request_timeout_seconds,
+                  "Seconds a new API connection has for its TLS handshake and first request "
+                  "head")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  cmd->add_option("--api-io-timeout", options->api_io_timeout_seconds,
+                  "Seconds an API connection may sit idle between requests, and that a request "
+                  "body or a response may take (an incomplete request is answered 408)")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  cmd->add_option("--api-tls-cert", options->api_tls_cert,
+                  "PEM certificate chain (leaf first) for serving the API over https; SIGHUP "
+                  "reloads it")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--api-tls-key", options->api_tls_key,
+                  "PEM private key of --api-tls-cert (unencrypted); SIGHUP reloads it")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--api-insecure-http", options->api_insecure_http,
+                "Allow plain HTTP on a non-loopback --api-listen (API keys then cross the "
+                "network in the clear; only behind a TLS proxy)");
   cmd->add_option("--dns-listen", options->dns_listen,
                   "Address (UDP and TCP) of the authoritative DNS for the base domain: A/AAAA "
                   "for cname targets and reserved subdomains, TXT for DNS-01 (default: off)");

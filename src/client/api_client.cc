@@ -10,6 +10,8 @@
 
 #include <strings.h>
 
+#include <cstdlib>
+
 namespace certgate::client {
 namespace {
 
@@ -75,6 +77,10 @@ Result<ApiClient> ApiClient::Create(std::string_view base_url, std::string api_k
   while (!c.base_url_.empty() && c.base_url_.back() == '/') c.base_url_.pop_back();
   c.api_key_ = std::move(api_key);
   c.options_ = std::move(options);
+  if (c.options_.ca_file.empty()) {
+    const char* env = std::getenv("CERTGATE_API_CA_FILE");
+    if (env != nullptr) c.options_.ca_file = env;
+  }
   return c;
 }
 
@@ -146,11 +152,18 @@ Result<HttpResult> ApiClient::Send(http::verb method, std::string_view path_and_
   }
   if (ec) {
     return MakeError(ErrorCode::kConfigInvalid,
-                     fmt::format("cannot load CA certificates: {}", ec.message()));
+                     fmt::format("cannot load CA certificates{}: {}",
+                                 options_.ca_file.empty() ? "" : " from " + options_.ca_file,
+                                 ec.message()));
   }
   beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
-  // SSL_set_tlsext_host_name without its C cast.
-  if (SSL_ctrl(stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+  // SSL_set_tlsext_host_name without its C cast; SNI carries names only,
+  // never an IP address (RFC 6066 section 3).
+  net::ip::make_address(host_, ec);
+  const bool ip_literal = !ec;
+  ec.clear();
+  if (!ip_literal &&
+      SSL_ctrl(stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                const_cast<char*>(host_.c_str())) != 1) {
     return MakeError(ErrorCode::kIo, "cannot set the TLS server name");
   }

@@ -17,7 +17,9 @@
 namespace certgate::client {
 
 struct ClientOptions {
-  std::string ca_file;  // extra CA for https; empty: the system's
+  // CA certificates (PEM) to trust for https; empty: $CERTGATE_API_CA_FILE,
+  // else the system's.
+  std::string ca_file;
   std::chrono::milliseconds timeout{30000};
 };
 

@@ -23,6 +23,7 @@ std::unique_ptr<CertgateServer> CertgateServer::Start(ServerOptions options) {
   server->stderr_path_ = server->data_dir_.parent_path() / ("serve-" + std::to_string(getpid()) +
                                                              "-" + std::to_string(rand()) + ".log");
   server->env_ = options.env;
+  server->api_ca_file_ = options.api_ca_file;
   std::vector<std::string> argv = {CertgateBinary(), "serve", "--data-dir",
                                    server->data_dir_.string()};
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
@@ -77,7 +78,9 @@ CertgateServer::~CertgateServer() {
 }
 
 client::ApiClient CertgateServer::Client(const std::string& key) const {
-  auto c = client::ApiClient::Create(api_url_, key);
+  client::ClientOptions client_options;
+  client_options.ca_file = api_ca_file_;
+  auto c = client::ApiClient::Create(api_url_, key, client_options);
   if (!c) throw std::runtime_error(c.error().message);
   return std::move(*c);
 }

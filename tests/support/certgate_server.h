@@ -20,6 +20,8 @@ struct ServerOptions {
   std::filesystem::path data_dir;  // empty: a fresh temporary directory
   std::vector<std::string> extra_args;
   std::map<std::string, std::string> env;
+  // For an API served over TLS (--api-tls-cert): the CA its clients trust.
+  std::string api_ca_file;
 
   static ServerOptions InDir(std::filesystem::path dir,
                              std::map<std::string, std::string> env = {}) {
@@ -65,6 +67,7 @@ class CertgateServer {
   std::filesystem::path stderr_path_;
   std::map<std::string, std::string> env_;
   std::unique_ptr<Process> process_;
+  std::string api_ca_file_;
   std::string api_url_;
   std::string api_key_;
   uint16_t https_port_ = 0;

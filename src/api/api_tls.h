@@ -1,0 +1,60 @@
+// ApiTls: the API's TLS server credentials, loaded from a PEM certificate
+// chain file and a PEM private key file, and reloadable (SIGHUP) without a
+// restart. A reload that fails keeps the credentials already loaded.
+//
+// The posture is the edge's (see edge/tls_contexts.h, whose constants are
+// repeated here rather than linking the API to the edge): TLS 1.2 and 1.3
+// only, in TLS 1.2 ECDHE key exchange with AEAD ciphers only.
+//
+// Thread-safe: Current and Reload may be called from any thread.
+#pragma once
+
+#include <boost/asio/ssl/context.hpp>
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/result.h"
+
+namespace certgate::api {
+
+inline constexpr char kApiTls12Ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+inline constexpr char kApiTls13Ciphersuites[] =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+inline constexpr char kApiTlsGroups[] = "X25519:P-256:P-384";
+
+// The Strict-Transport-Security value sent on every response over TLS.
+inline constexpr char kHstsValue[] = "max-age=31536000";
+
+class ApiTls {
+ public:
+  // Loads both files. Error kConfigInvalid naming the file and what is wrong
+  // with it (unreadable, not PEM, key not matching the certificate).
+  static Result<std::unique_ptr<ApiTls>> Load(std::string cert_file, std::string key_file);
+
+  // Reads both files again. On success the new credentials serve every
+  // handshake from now on (connections already open keep theirs); on
+  // failure the old ones stay and the error says why.
+  Result<void> Reload();
+
+  // The context new connections handshake with. Never null.
+  std::shared_ptr<boost::asio::ssl::context> Current() const;
+  // "serial 0a1b..., subject CN=..., expires 2026-..." of the current leaf.
+  std::string Describe() const;
+
+ private:
+  ApiTls(std::string cert_file, std::string key_file)
+      : cert_file_(std::move(cert_file)), key_file_(std::move(key_file)) {}
+
+  const std::string cert_file_;
+  const std::string key_file_;
+  mutable std::mutex mu_;
+  std::shared_ptr<boost::asio::ssl::context> current_;
+  std::string description_;
+};
+
+}  // namespace certgate::api

@@ -153,8 +153,8 @@ int RunServe(const ServeOptions& options) {
   edge_options.workers = options.edge_workers;
   edge_options.handshake_timeout = std::chrono::seconds(options.handshake_timeout_seconds);
   edge_options.http.idle_timeout = std::chrono::seconds(options.idle_timeout_seconds);
-  edge_options.http.io_timeout = std::chrono::seconds(options.io_timeout_seconds);
   edge_options.max_connections = static_cast<size_t>(options.max_connections);
+  edge_options.http.io_timeout = std::chrono::seconds(options.io_timeout_seconds);
   edge_options.max_connections_per_source =
       static_cast<size_t>(options.max_connections_per_source);
   RaiseOpenFileLimit(edge_options.max_connections);

@@ -7,7 +7,6 @@
 #include <boost/beast/ssl.hpp>
 
 #include <array>
-#include <cctype>
 #include <exception>
 #include <optional>
 #include <string_view>
@@ -16,6 +15,7 @@
 
 #include "api/api_tls.h"
 #include "api/problem.h"
+#include "http1/request_head.h"
 #include "core/ids.h"
 #include "core/secret_bytes.h"
 
@@ -29,8 +29,6 @@ constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
 // How long a closing connection may take to exchange TLS close_notify, and to
 // drain what the client still sends after a refusal.
 constexpr auto kCloseTimeout = std::chrono::seconds(2);
-// Bytes asked for per read while a request head arrives.
-constexpr size_t kHeadReadChunk = 4096;
 
 // Overwrites the storage of an empty buffer: it held the raw request, which
 // may have carried a private key.
@@ -65,82 +63,8 @@ std::optional<Error> ReadErrorToAnswer(const beast::error_code& ec, size_t body_
   return std::nullopt;
 }
 
-std::string_view BufferText(const beast::flat_buffer& buffer) {
-  return {static_cast<const char*>(buffer.data().data()), buffer.size()};
-}
-
-// The length of the request head at the start of data (through its blank
-// line), or npos while it is incomplete.
-size_t HeadLength(std::string_view data) {
-  size_t end = data.find("\r\n\r\n");
-  return end == std::string_view::npos ? end : end + 4;
-}
-
-// True when a line of head after the request line starts with SP or HTAB: a
-// folded header (obs-fold, RFC 9112 section 5.2) or whitespace before the
-// first field (section 2.2). Beast would join the fold into the value.
-bool HasFoldedLine(std::string_view head) {
-  for (size_t i = head.find('\n'); i != std::string_view::npos && i + 1 < head.size();
-       i = head.find('\n', i + 1)) {
-    if (head[i + 1] == ' ' || head[i + 1] == '\t') return true;
-  }
-  return false;
-}
-
-bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-std::string_view TrimSpace(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// The framing rules of RFC 9112 that Beast's parser leaves to us. A head
-// that breaks one is refused and the connection closed: what follows it
-// cannot be told apart from a smuggled request.
-std::optional<Error> CheckHead(const Request& req) {
-  const unsigned version = req.version();
-  if (version != 10 && version != 11) {
-    return BadRequest(fmt::format("HTTP/{}.{} is not supported; send HTTP/1.1", version / 10,
-                                  version % 10));
-  }
-  const size_t encodings = req.count(http::field::transfer_encoding);
-  if (encodings > 0) {
-    if (req.count(http::field::content_length) > 0) {
-      return BadRequest(
-          "the request has both Content-Length and Transfer-Encoding; send only one "
-          "(RFC 9112 section 6.3)");
-    }
-    if (version < 11) {
-      return BadRequest("Transfer-Encoding is not allowed in an HTTP/1.0 request");
-    }
-    std::string_view value = TrimSpace(req[http::field::transfer_encoding]);
-    if (encodings != 1 || !EqualsIgnoringCase(value, "chunked")) {
-      return BadRequest(fmt::format(
-          "Transfer-Encoding '{}' is not supported: the API accepts only 'chunked' (RFC 9112 "
-          "section 6.3)",
-          encodings != 1 ? std::string_view("(several headers)") : value.substr(0, 64)));
-    }
-  }
-  const size_t hosts = req.count(http::field::host);
-  if (version == 11 && hosts == 0) {
-    return BadRequest("an HTTP/1.1 request needs a Host header (RFC 9112 section 3.2)");
-  }
-  if (hosts > 1) return BadRequest("the request has more than one Host header");
-  return std::nullopt;
-}
-
 bool ExpectsContinue(const Request& req) {
-  return EqualsIgnoringCase(TrimSpace(req[http::field::expect]), "100-continue");
+  return beast::iequals(req[http::field::expect], "100-continue");
 }
 
 }  // namespace
@@ -387,58 +311,38 @@ net::awaitable<void> HttpServer::ServeOn(std::shared_ptr<Session> s, Stream& str
     s->waiting_since = Clock::now();
     s->Arm(first ? options_.first_request_timeout : options_.io_timeout);
 
-    // The head, whole, before Beast parses it: a folded line is visible
-    // only in the raw bytes.
-    beast::error_code rec;
-    size_t head_length = std::string_view::npos;
-    for (;;) {
-      head_length = HeadLength(BufferText(buffer));
-      if (head_length != std::string_view::npos || buffer.size() > options_.header_limit) break;
-      auto [e, n] = co_await stream.async_read_some(buffer.prepare(kHeadReadChunk), kUseTuple);
-      if (e) {
-        rec = e;
-        break;
-      }
-      buffer.commit(n);
-    }
+    // The head, strictly (http1/request_head.h: no smuggling, no obs-fold).
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<uint32_t>(options_.header_limit));
+    parser.body_limit(options_.body_limit);
+    const beast::error_code rec =
+        co_await http1::ReadRequestHead(stream, buffer, parser, options_.header_limit);
     if (rec) {
+      if (s->evicted || stopping_) break;
       // Nothing of a request yet: an idle connection ends without a word.
-      if (s->evicted || stopping_ || buffer.size() == 0) break;
+      const bool parse_error = rec.category() == http1::HeadCategory() ||
+                               rec.category() == http::make_error_code(http::error::bad_method).category();
+      if (rec == http::error::end_of_stream || (!parse_error && buffer.size() == 0)) break;
       const std::string op = NewId("op");
-      if (s->timed_out) {
+      if (rec.category() == http1::HeadCategory()) {
+        co_await refuse(BadRequest(rec.message()), op, std::nullopt);
+      } else if (s->timed_out) {
         const auto seconds = (first ? options_.first_request_timeout : options_.io_timeout).count();
         co_await refuse(BadRequest(fmt::format("the request head did not arrive within {} seconds",
                                                seconds)),
                         op, http::status::request_timeout);
-      } else if (rec == net::error::eof || rec == ssl::error::stream_truncated) {
+      } else if (rec == http::error::partial_message || rec == net::error::eof ||
+                 rec == ssl::error::stream_truncated) {
         co_await refuse(BadRequest("the connection ended in the middle of a request head"), op,
                         std::nullopt);
+      } else if (auto answer =
+                     ReadErrorToAnswer(rec, options_.body_limit, options_.header_limit)) {
+        co_await refuse(*answer, op, std::nullopt);
       }
       break;
     }
     s->waiting = false;
     const std::string op = NewId("op");
-    if (head_length != std::string_view::npos &&
-        HasFoldedLine(BufferText(buffer).substr(0, head_length))) {
-      co_await refuse(BadRequest("a header line starts with a space or tab (a folded header, "
-                                 "obs-fold, RFC 9112 section 5.2); send each header on one line"),
-                      op, std::nullopt);
-      break;
-    }
-
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<uint32_t>(options_.header_limit));
-    parser.body_limit(options_.body_limit);
-    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, kUseTuple);
-    if (hec) {
-      auto answer = ReadErrorToAnswer(hec, options_.body_limit, options_.header_limit);
-      if (answer) co_await refuse(*answer, op, std::nullopt);
-      break;
-    }
-    if (auto refusal = CheckHead(parser.get())) {
-      co_await refuse(*refusal, op, std::nullopt);
-      break;
-    }
     first = false;
     if (!parser.is_done()) {
       if (ExpectsContinue(parser.get())) {

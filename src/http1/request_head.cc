@@ -15,19 +15,19 @@ class Category final : public boost::system::error_category {
   std::string message(int ev) const override {
     switch (static_cast<HeadErrc>(ev)) {
       case HeadErrc::kObsFold:
-        return "a header line is folded onto the next (obs-fold), which HTTP/1.1 no longer "
-               "allows";
+        return "a header line starts with a space or tab (a folded header, obs-fold, RFC 9112 "
+               "section 5.2); send each header on one line";
       case HeadErrc::kTransferEncoding:
-        return "Transfer-Encoding must be exactly \"chunked\": no other transfer coding is "
-               "accepted";
+        return "Transfer-Encoding must be exactly 'chunked', on one line and without "
+               "Content-Length: no other transfer coding is accepted (RFC 9112 section 6.3)";
       case HeadErrc::kTransferEncodingHttp10:
-        return "an HTTP/1.0 request may not use Transfer-Encoding";
+        return "an HTTP/1.0 request may not use Transfer-Encoding (RFC 9112 section 6.1)";
       case HeadErrc::kMissingHost:
-        return "an HTTP/1.1 request needs a Host header";
+        return "an HTTP/1.1 request needs a Host header (RFC 9112 section 3.2)";
       case HeadErrc::kMultipleHost:
         return "the request has more than one Host header";
       case HeadErrc::kVersion:
-        return "only HTTP/1.1 and HTTP/1.0 are spoken here";
+        return "only HTTP/1.1 and HTTP/1.0 are spoken here; send HTTP/1.1";
     }
     return "malformed request head";
   }

@@ -548,8 +548,10 @@ void EdgeServer::ArmSweep(Worker& w, std::chrono::steady_clock::time_point deadl
   });
 }
 
-// Each list is oldest first, and all of a list's entries have the same
-// timeout, so each is swept from its front.
+// Each list is oldest first and its entries share one timeout, so each is
+// swept from its front. (A fresh connection's deadline counts from its
+// accept, not from when it was parked: one whose handshake took longer may
+// wait behind an older one, at most one handshake timeout more.)
 void EdgeServer::Sweep(Worker& w) {
   const auto now = std::chrono::steady_clock::now();
   boost::system::error_code ignored;

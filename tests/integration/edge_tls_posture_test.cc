@@ -140,6 +140,11 @@ class EdgeTlsPostureTest : public ::testing::Test {
 };
 
 TEST_F(EdgeTlsPostureTest, EveryContextAcceptsOnlyForwardSecretAeadSuitesInTls12) {
+#ifdef CERTGATE_SANITIZED
+  // 456 handshakes that only read configuration (half a minute even
+  // unsanitized); the sanitized run sees handshakes in every other edge test.
+  GTEST_SKIP() << "run in the normal build only";
+#endif
   TcpEchoServer echo;
   Reserve("ecdsa.example.com", Chain(TestKeyType::kEcP256, "ecdsa.example.com", 0x21));
   Reserve("rsa.example.com", Chain(TestKeyType::kRsa2048, "rsa.example.com", 0x22));

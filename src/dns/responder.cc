@@ -524,6 +524,10 @@ net::awaitable<void> Responder::Impl::AcceptLoop() {
       socket.close(ignored);
       continue;
     }
+    // Each answer is one complete message in one write: Nagle would only hold
+    // the answer to a pipelined query back until the client's delayed ACK.
+    boost::system::error_code nodelay_ec;
+    socket.set_option(tcp::no_delay(true), nodelay_ec);
     ++open_tcp;
     net::co_spawn(*io, ServeTcp(std::move(socket)), [this](std::exception_ptr e) {
       --open_tcp;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/ids.h"
+#include "core/testing/temp_dir.h"
 #include "store/store.h"
 
 namespace certgate::store {
@@ -31,23 +32,7 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
-// A fresh directory under the test temp dir, removed with its contents.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = ::testing::TempDir() + "certgate_store_XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using certgate::testing::TempDir;
 
 mode_t ModeOf(const fs::path& path) {
   struct stat st {};

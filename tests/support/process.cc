@@ -185,18 +185,6 @@ RunResult RunCommand(std::vector<std::string> argv, std::map<std::string, std::s
   return result;
 }
 
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string templ = std::string(base != nullptr && *base ? base : "/tmp") + "/certgate-test-XXXXXX";
-  if (mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = templ;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 namespace {
 
 // Binds a socket of type to 127.0.0.1:port (0 = any); returns the bound port, or 0.

@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/testing/temp_dir.h"
+
 namespace certgate::testing {
 
 class Process {
@@ -64,18 +66,6 @@ RunResult RunCommand(std::vector<std::string> argv, std::map<std::string, std::s
               std::optional<std::string> stdin_text = {},
               std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
-// A directory under $TMPDIR removed with its contents when destroyed.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // A port on 127.0.0.1 that was free for TCP (and UDP, when udp_too) a moment
 // ago: for peers that must be told their port in advance. The kernel may hand

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "pki/openssl_error.h"
+#include "pki/tls_posture.h"
 #include "pki/ossl_ptr.h"
 
 namespace certgate::api {
@@ -60,18 +61,7 @@ Result<Loaded> LoadFiles(const std::string& cert_file, const std::string& key_fi
   CG_RETURN_IF_ERROR(CheckReadable(key_file, "--api-tls-key"));
   auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
   SSL_CTX* ctx = context->native_handle();
-  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-      SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1) {
-    return pki::OpensslError(ErrorCode::kInternal, "setting the API's TLS versions");
-  }
-  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-                               SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-  if (SSL_CTX_set_cipher_list(ctx, kApiTls12Ciphers) != 1 ||
-      SSL_CTX_set_ciphersuites(ctx, kApiTls13Ciphersuites) != 1 ||
-      SSL_CTX_set1_groups_list(ctx, kApiTlsGroups) != 1) {
-    return pki::OpensslError(ErrorCode::kInternal, "configuring the API's TLS ciphers");
-  }
+  CG_RETURN_IF_ERROR(pki::ApplyServerTlsPosture(ctx));
   if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
     return pki::OpensslError(
         ErrorCode::kConfigInvalid,

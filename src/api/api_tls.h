@@ -2,9 +2,7 @@
 // chain file and a PEM private key file, and reloadable (SIGHUP) without a
 // restart. A reload that fails keeps the credentials already loaded.
 //
-// The posture is the edge's (see edge/tls_contexts.h, whose constants are
-// repeated here rather than linking the API to the edge): TLS 1.2 and 1.3
-// only, in TLS 1.2 ECDHE key exchange with AEAD ciphers only.
+// The posture is the edge's: pki/tls_posture.h.
 //
 // Thread-safe: Current and Reload may be called from any thread.
 #pragma once
@@ -18,14 +16,6 @@
 #include "core/result.h"
 
 namespace certgate::api {
-
-inline constexpr char kApiTls12Ciphers[] =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-inline constexpr char kApiTls13Ciphersuites[] =
-    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
-inline constexpr char kApiTlsGroups[] = "X25519:P-256:P-384";
 
 // The Strict-Transport-Security value sent on every response over TLS.
 inline constexpr char kHstsValue[] = "max-age=31536000";

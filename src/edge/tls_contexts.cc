@@ -6,6 +6,7 @@
 #include <array>
 
 #include "pki/openssl_error.h"
+#include "pki/tls_posture.h"
 
 namespace certgate::edge {
 namespace {
@@ -43,28 +44,12 @@ std::string LeafFingerprint(const pki::Chain& chain) {
 
 }  // namespace
 
-Result<void> ApplyTlsPosture(SSL_CTX* ctx) {
-  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-      SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1) {
-    return pki::OpensslError(ErrorCode::kInternal, "setting the TLS versions");
-  }
-  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-                               SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-  if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1 ||
-      SSL_CTX_set_ciphersuites(ctx, kTls13Ciphersuites) != 1 ||
-      SSL_CTX_set1_groups_list(ctx, kGroups) != 1) {
-    return pki::OpensslError(ErrorCode::kInternal, "configuring ciphers");
-  }
-  return {};
-}
-
 Result<pki::SslCtxPtr> MakeFrontContext(const FrontOptions& options, const pki::Chain& chain,
                                         EVP_PKEY* key) {
   pki::SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
   if (!ctx) return pki::OpensslError(ErrorCode::kInternal, "creating the TLS context");
   SSL_CTX* c = ctx.get();
-  CG_RETURN_IF_ERROR(ApplyTlsPosture(c));
+  CG_RETURN_IF_ERROR(pki::ApplyServerTlsPosture(c));
   SSL_CTX_set_num_tickets(c, static_cast<size_t>(options.session_tickets));
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
   if (options.on_client_hello != nullptr) {
@@ -86,7 +71,7 @@ Result<pki::SslCtxPtr> MakeCertificateContext(const pki::Chain& chain, EVP_PKEY*
   // OpenSSL then negotiates with this context's cipher list: the same
   // posture as the front context, or each certificate would bring
   // OpenSSL's defaults (CBC and static-RSA suites) back.
-  CG_RETURN_IF_ERROR(ApplyTlsPosture(c));
+  CG_RETURN_IF_ERROR(pki::ApplyServerTlsPosture(c));
   CG_RETURN_IF_ERROR(InstallCertificate(c, chain, key));
   if (on_alpn != nullptr) SSL_CTX_set_alpn_select_cb(c, on_alpn, nullptr);
   std::string scope = "cert:" + LeafFingerprint(chain);

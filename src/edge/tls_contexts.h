@@ -14,21 +14,7 @@
 
 namespace certgate::edge {
 
-// The TLS posture of every context the edge serves from (front,
-// per-certificate, terminate-tls, mutual TLS): TLS 1.2 and 1.3 only; in
-// TLS 1.2 only ECDHE key exchange with AEAD ciphers (no CBC: LUCKY13 and
-// its kin; no static RSA: no forward secrecy). A traffic policy's versions
-// only narrow this.
-inline constexpr char kTls12Ciphers[] =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-inline constexpr char kTls13Ciphersuites[] =
-    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
-inline constexpr char kGroups[] = "X25519:P-256:P-384";
-
-// Applies that posture (versions, options, suites, groups) to ctx.
-Result<void> ApplyTlsPosture(SSL_CTX* ctx);
+// Every context below has pki's server TLS posture (pki/tls_posture.h).
 
 // SSL_CTX_client_hello_cb_fn and the ALPN selection callback, installed by
 // the edge (they read the per-connection state from the SSL's app data).

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,8 +10,11 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <vector>
+
+#include "core/ids.h"
 
 namespace certgate::app {
 namespace {
@@ -65,6 +69,56 @@ Result<void> RestrictToOwner(const std::filesystem::path& path, std::string_view
   return {};
 }
 
+Result<std::string> ReadNodeId(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::string id;
+  if (!in || !std::getline(in, id)) {
+    return MakeError(ErrorCode::kIo, fmt::format("cannot read the node id {}", file.string()));
+  }
+  if (!IsValidId("node", id)) {
+    return MakeError(ErrorCode::kConfigInvalid,
+                     fmt::format("{} does not hold a node id; remove it and certgate makes a "
+                                 "new one",
+                                 file.string()));
+  }
+  return id;
+}
+
+// The node id in <data_dir>/node-id, made on first use. It is written to a
+// temporary file and linked into place, so two processes starting at once
+// agree on one id, and none ever reads a half-written file.
+Result<std::string> LoadOrCreateNodeId(const std::filesystem::path& data_dir) {
+  const std::filesystem::path file = data_dir / "node-id";
+  std::error_code ec;
+  if (std::filesystem::exists(file, ec)) return ReadNodeId(file);
+  const std::filesystem::path temp =
+      data_dir / fmt::format("node-id.{}.tmp", static_cast<long>(::getpid()));
+  const std::string line = NewId("node") + "\n";
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return MakeError(ErrorCode::kIo, fmt::format("cannot create {}: {}", temp.string(),
+                                                 std::strerror(errno)));
+  }
+  const bool written = ::write(fd, line.data(), line.size()) ==
+                           static_cast<ssize_t>(line.size()) &&
+                       ::fsync(fd) == 0;
+  const int write_errno = errno;
+  ::close(fd);
+  if (!written) {
+    ::unlink(temp.c_str());
+    return MakeError(ErrorCode::kIo, fmt::format("cannot write {}: {}", temp.string(),
+                                                 std::strerror(write_errno)));
+  }
+  const bool linked = ::link(temp.c_str(), file.c_str()) == 0;
+  const int link_errno = errno;
+  ::unlink(temp.c_str());
+  if (!linked && link_errno != EEXIST) {
+    return MakeError(ErrorCode::kIo, fmt::format("cannot create {}: {}", file.string(),
+                                                 std::strerror(link_errno)));
+  }
+  return ReadNodeId(file);  // ours, or the one another process linked first
+}
+
 }  // namespace
 
 std::filesystem::path DefaultDataDir() {
@@ -105,6 +159,7 @@ Result<LocalState> OpenLocal(const LocalOptions& options) {
   CG_ASSIGN_OR_RETURN(
       state.vault,
       seal::KeyVault::Open(seal::MasterKeySource::FromEnvironmentOr(state.data_dir / "master.key")));
+  CG_ASSIGN_OR_RETURN(state.node_id, LoadOrCreateNodeId(state.data_dir));
   auto opened = store::OpenStore(url);
   if (!opened) {
     Error e = std::move(opened).error();

@@ -184,6 +184,7 @@ int RunServe(const ServeOptions& options) {
   }
 
   provision::ManagerOptions manager_options;
+  manager_options.node_id = state->node_id;
   manager_options.directory_url = options.acme_directory;
   manager_options.ca_file = options.acme_ca_file;
   manager_options.contacts = options.acme_contacts;

@@ -92,6 +92,9 @@ Result<std::unique_ptr<Manager>> Manager::Create(ManagerOptions options, store::
   if (options.concurrency < 1) {
     return MakeError(ErrorCode::kConfigInvalid, "--acme-concurrency must be at least 1");
   }
+  if (options.node_id.empty()) {
+    return MakeError(ErrorCode::kConfigInvalid, "the certificate manager needs a node id");
+  }
   std::unique_ptr<Manager> m(new Manager(std::move(options), store, vault, clock));
   acme::ClientOptions client_options;
   client_options.directory_url = m->options_.directory_url;
@@ -116,7 +119,7 @@ Result<std::unique_ptr<Manager>> Manager::Create(ManagerOptions options, store::
 Manager::~Manager() { Stop(); }
 
 Result<void> Manager::Start() {
-  CG_RETURN_IF_ERROR(store_.ReleaseJobLeases());
+  CG_RETURN_IF_ERROR(store_.ReleaseJobLeases(options_.node_id));
   scheduler_ = std::thread([this] { SchedulerLoop(); });
   for (int i = 0; i < options_.concurrency; ++i) {
     workers_.emplace_back([this] {
@@ -190,7 +193,7 @@ void Manager::SchedulerLoop() {
     }
     if (free_slots <= 0) continue;
     const Time now = clock_.Now();
-    auto jobs = store_.ClaimDueJobs(now, now + kLease, free_slots);
+    auto jobs = store_.ClaimDueJobs(options_.node_id, now, now + kLease, free_slots);
     if (!jobs) {
       spdlog::error("acme: claiming provisioning jobs failed: {}", jobs.error().message);
       continue;

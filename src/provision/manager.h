@@ -42,6 +42,10 @@ class Resolver;
 namespace certgate::provision {
 
 struct ManagerOptions {
+  // This node's id, the owner of the job leases it takes: stable across
+  // restarts, so that Start releases what a killed process of this node
+  // held, and no other node's. REQUIRES: not empty.
+  std::string node_id;
   std::string directory_url;  // the CA "letsencrypt" maps to
   std::string ca_file;        // extra trust for the CA's own HTTPS
   std::vector<std::string> contacts;  // "mailto:..." for the ACME account
@@ -64,8 +68,8 @@ class Manager {
   Manager(const Manager&) = delete;
   Manager& operator=(const Manager&) = delete;
 
-  // Releases leases a previous process held (the store is this process's
-  // alone) and starts the scheduler and the pool.
+  // Releases the leases a previous process of this node held and starts the
+  // scheduler and the pool.
   Result<void> Start();
   // Stops taking jobs and waits for running ones to reach a step boundary.
   void Stop();

@@ -218,6 +218,16 @@ ALTER TABLE reserved_domains ADD COLUMN name_key TEXT NOT NULL DEFAULT '';
 UPDATE reserved_domains SET name_key = certgate_name_key(domain);
 CREATE INDEX reserved_domains_by_name_key ON reserved_domains (name_key, account_id);
 )sql"},
+    {5, R"sql(
+-- Job leases name their runner (a node id) and carry a fencing token that
+-- every claim raises, so a runner that lost its lease cannot write, and a
+-- node releases only its own leases at start. Holds taken before owners
+-- existed belong to no one who could release them: they end here, as the
+-- release-everything at start of the versions before would have ended them.
+ALTER TABLE provisioning_jobs ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE provisioning_jobs ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+UPDATE provisioning_jobs SET lease_until = NULL;
+)sql"},
 };
 
 constexpr int kSchemaVersion = std::end(kMigrations)[-1].version;
@@ -393,11 +403,13 @@ constexpr char kDomainsNeedingCertificates[] =
     " AND (certificate_id IS NULL OR issued_key_type IS NULL"
     "      OR issued_key_type <> policy_key_type OR renews_at IS NULL OR renews_at <= ?1)"
     " ORDER BY COALESCE(renews_at, created_at), id LIMIT ?2";
-#define CG_JOB_COLUMNS                                                                      \
+// What a new job is written with; a new job is not leased (owner '', token 0).
+#define CG_JOB_FIELDS                                                                       \
   "id, domain_id, account_id, domain, key_type, renewal, started_at, msg, error_code,"    \
   " retries_at, next_run_at, failures, order_url, key_version, sealed_key"
+#define CG_JOB_COLUMNS CG_JOB_FIELDS ", lease_owner, lease_token"
 constexpr char kInsertJob[] =
-    "INSERT INTO provisioning_jobs (" CG_JOB_COLUMNS ")"
+    "INSERT INTO provisioning_jobs (" CG_JOB_FIELDS ")"
     " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15"
     " WHERE EXISTS (SELECT 1 FROM reserved_domains WHERE id = ?2 AND policy_authority IS NOT NULL)"
     " ON CONFLICT (domain_id) DO NOTHING";
@@ -409,18 +421,24 @@ constexpr char kAnyDueJob[] =
 constexpr char kDueJobs[] = "SELECT " CG_JOB_COLUMNS " FROM provisioning_jobs"
                             " WHERE next_run_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)"
                             " ORDER BY next_run_at, id LIMIT ?2";
-constexpr char kJobWithKeyType[] =
-    "SELECT key_type FROM provisioning_jobs WHERE id = ?1";
+// The job, if it is still held under the lease (?2, ?3).
+constexpr char kLeasedJob[] =
+    "SELECT 1 FROM provisioning_jobs WHERE id = ?1 AND lease_owner = ?2 AND lease_token = ?3";
 #undef CG_JOB_COLUMNS
-constexpr char kLeaseJob[] = "UPDATE provisioning_jobs SET lease_until = ?2 WHERE id = ?1";
+#undef CG_JOB_FIELDS
+constexpr char kLeaseJob[] =
+    "UPDATE provisioning_jobs SET lease_until = ?2, lease_owner = ?3, lease_token = ?4"
+    " WHERE id = ?1";
 constexpr char kReleaseJobLeases[] =
-    "UPDATE provisioning_jobs SET lease_until = NULL WHERE lease_until IS NOT NULL";
+    "UPDATE provisioning_jobs SET lease_until = NULL"
+    " WHERE lease_owner = ?1 AND lease_until IS NOT NULL";
 // The key is set once: rotation may have re-sealed it since the runner read it.
 constexpr char kUpdateJob[] =
     "UPDATE provisioning_jobs SET msg = ?2, error_code = ?3, retries_at = ?4, next_run_at = ?5,"
     " failures = ?6, order_url = ?7,"
     " key_version = CASE WHEN sealed_key IS NULL THEN ?8 ELSE key_version END,"
-    " sealed_key = COALESCE(sealed_key, ?9), lease_until = ?10 WHERE id = ?1";
+    " sealed_key = COALESCE(sealed_key, ?9), lease_until = ?10"
+    " WHERE id = ?1 AND lease_owner = ?11 AND lease_token = ?12";
 constexpr char kDeleteJob[] = "DELETE FROM provisioning_jobs WHERE id = ?1";
 constexpr char kManagedKeyType[] =
     "SELECT policy_key_type, certificate_id FROM reserved_domains WHERE id = ?1";
@@ -1195,9 +1213,9 @@ class SqliteStore final : public Store {
   Result<bool> InsertProvisioningJob(const ProvisioningJob& job) override;
   Result<std::optional<ProvisioningJob>> GetProvisioningJobForDomain(
       std::string_view domain_id) override;
-  Result<std::vector<ProvisioningJob>> ClaimDueJobs(Time now, Time lease_until,
-                                                    int limit) override;
-  Result<void> ReleaseJobLeases() override;
+  Result<std::vector<ProvisioningJob>> ClaimDueJobs(std::string_view owner, Time now,
+                                                    Time lease_until, int limit) override;
+  Result<void> ReleaseJobLeases(std::string_view owner) override;
   Result<bool> UpdateProvisioningJob(const ProvisioningJob& job,
                                      std::optional<Time> hold_until) override;
   Result<bool> DeleteProvisioningJob(std::string_view id) override;
@@ -2035,6 +2053,8 @@ Result<ProvisioningJob> ReadJob(const Query& q, std::string_view op) {
     key.blob = q.ColumnBlob(14);
     job.private_key = std::move(key);
   }
+  job.lease_owner = q.ColumnText(15);
+  job.lease_token = q.ColumnInt(16);
   return job;
 }
 
@@ -2140,10 +2160,14 @@ Result<std::optional<ProvisioningJob>> SqliteStore::GetProvisioningJobForDomain(
   return std::optional<ProvisioningJob>(std::move(job));
 }
 
-Result<std::vector<ProvisioningJob>> SqliteStore::ClaimDueJobs(Time now, Time lease_until,
-                                                               int limit) {
+Result<std::vector<ProvisioningJob>> SqliteStore::ClaimDueJobs(std::string_view owner, Time now,
+                                                               Time lease_until, int limit) {
   constexpr std::string_view kOp = "claiming provisioning jobs";
   CG_RETURN_IF_ERROR(CheckLimit(limit));
+  if (owner.empty()) {
+    // "" is the owner of jobs never claimed: a lease must name its runner.
+    return MakeError(ErrorCode::kInternal, fmt::format("{}: no lease owner given", kOp));
+  }
   {
     // Mostly nothing is due: find that out without taking the write lock.
     CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
@@ -2164,19 +2188,27 @@ Result<std::vector<ProvisioningJob>> SqliteStore::ClaimDueJobs(Time now, Time le
         jobs.push_back(std::move(job));
       }
     }
-    for (const auto& job : jobs) {
+    // The token is read and raised in this one write transaction, so no
+    // claim comes between: the new one is greater than every token before.
+    for (auto& job : jobs) {
+      job.lease_owner = std::string(owner);
+      ++job.lease_token;
       Query lease(conn, kLeaseJob, kOp);
-      lease.Text(1, job.id).Int(2, ToUnixSeconds(lease_until));
+      lease.Text(1, job.id)
+          .Int(2, ToUnixSeconds(lease_until))
+          .Text(3, job.lease_owner)
+          .Int(4, job.lease_token);
       CG_RETURN_IF_ERROR(lease.Run());
     }
     return jobs;
   });
 }
 
-Result<void> SqliteStore::ReleaseJobLeases() {
+Result<void> SqliteStore::ReleaseJobLeases(std::string_view owner) {
   constexpr std::string_view kOp = "releasing provisioning job leases";
   return Write(kOp, [&](Connection& conn) {
     Query q(conn, kReleaseJobLeases, kOp);
+    q.Text(1, owner);
     return q.Run();
   });
 }
@@ -2199,6 +2231,7 @@ Result<bool> SqliteStore::UpdateProvisioningJob(const ProvisioningJob& job,
     } else {
       q.Null(10);
     }
+    q.Text(11, job.lease_owner).Int(12, job.lease_token);
     CG_RETURN_IF_ERROR(q.Run());
     return q.Changes() > 0;
   });
@@ -2224,10 +2257,12 @@ Result<bool> SqliteStore::CompleteProvisioningJob(const ProvisioningJob& job,
   }
   return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<bool> {
     {
-      Query still(conn, kJobWithKeyType, kOp);
-      still.Text(1, job.id);
+      Query still(conn, kLeasedJob, kOp);
+      still.Text(1, job.id).Text(2, job.lease_owner).Int(3, job.lease_token);
       CG_ASSIGN_OR_RETURN(bool row, still.Step());
-      if (!row) return false;  // the domain stopped being managed meanwhile
+      // Gone (the domain stopped being managed meanwhile), or another runner
+      // took the job over.
+      if (!row) return false;
     }
     std::optional<std::string> previous;
     {

@@ -199,9 +199,9 @@ class SqliteStoreTest : public ::testing::Test {
 // ---- Opening and migrations ----
 
 TEST_F(SqliteStoreTest, MigrationsApplyOnceAndReopenIsIdempotent) {
-  EXPECT_EQ(SqliteSchemaVersion(), 4);
-  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "4");
-  EXPECT_EQ(RawQuery(db_path_, "SELECT MAX(version) FROM schema_migrations"), "4");
+  EXPECT_EQ(SqliteSchemaVersion(), 5);
+  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "5");
+  EXPECT_EQ(RawQuery(db_path_, "SELECT MAX(version) FROM schema_migrations"), "5");
   EXPECT_NE(RawQuery(db_path_, "SELECT applied_at FROM schema_migrations"), "");
   store_.reset();
   for (int i = 0; i < 2; ++i) {
@@ -211,7 +211,7 @@ TEST_F(SqliteStoreTest, MigrationsApplyOnceAndReopenIsIdempotent) {
     ASSERT_TRUE(count.ok());
     EXPECT_EQ(*count, 2) << "reopening keeps the data";
   }
-  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "4");
+  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "5");
   EXPECT_EQ(RawQuery(db_path_, "PRAGMA journal_mode"), "wal");
 }
 
@@ -322,8 +322,8 @@ TEST(SqliteStoreMigrationTest, MigratesAVersion1Database) {
   auto opened = OpenSqliteStore(db_path);
   ASSERT_TRUE(opened.ok()) << opened.error().message;
   Store& store = **opened;
-  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "4");
-  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), "4");
+  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "5");
+  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), "5");
 
   // The certificate is whole, and still an account certificate.
   auto got = store.GetCertificate(ada.id, old.id);
@@ -356,7 +356,7 @@ TEST(SqliteStoreMigrationTest, MigratesAVersion1Database) {
   // Reopening does not migrate again.
   opened->reset();
   ASSERT_TRUE(OpenSqliteStore(db_path).ok());
-  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), "4");
+  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), "5");
 }
 
 TEST(SqliteStoreFilesTest, CreatesDirectoryAndFilesPrivately) {
@@ -1541,7 +1541,9 @@ TEST(SqliteStoreMigrationTest, Migration4FillsTheNameKeyOfExistingDomains) {
       db_path,
       "DROP INDEX reserved_domains_by_name_key;"
       "ALTER TABLE reserved_domains DROP COLUMN name_key;"
-      "DELETE FROM schema_migrations WHERE version = 4;"
+      "ALTER TABLE provisioning_jobs DROP COLUMN lease_owner;"
+      "ALTER TABLE provisioning_jobs DROP COLUMN lease_token;"
+      "DELETE FROM schema_migrations WHERE version >= 4;"
       "INSERT INTO reserved_domains (id, account_id, created_at, description, metadata, domain)"
       " VALUES ('rd_1', '" + ada.id + "', 1700000000, '', '', '*.wa.example.com'),"
       " ('rd_2', '" + bea.id + "', 1700000000, '', '', 'y.wa.example.com'),"
@@ -1550,7 +1552,7 @@ TEST(SqliteStoreMigrationTest, Migration4FillsTheNameKeyOfExistingDomains) {
 
   auto opened = OpenSqliteStore(db_path);
   ASSERT_TRUE(opened.ok()) << opened.error().message;
-  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "4");
+  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "5");
   EXPECT_EQ(RawQuery(db_path, "SELECT name_key FROM reserved_domains WHERE id = 'rd_1'"),
             "com.example.wa.*.");
   EXPECT_EQ(RawQuery(db_path, "SELECT name_key FROM reserved_domains WHERE id = 'rd_2'"),
@@ -2060,6 +2062,9 @@ TEST_F(SqliteStoreTest, CommittedRecordsSurviveSigkill) {
 
 // ---- Automatic certificates ----
 
+constexpr std::string_view kNodeA = "node_a";
+constexpr std::string_view kNodeB = "node_b";
+
 ProvisioningJob MakeJob(const Domain& d, Time now) {
   ProvisioningJob job;
   job.id = NewId("job");
@@ -2196,12 +2201,12 @@ TEST_F(SqliteStoreTest, JobsAreClaimedOnceUpdatedAndReleased) {
     jobs.push_back(job);
   }
   const Time lease = now + std::chrono::minutes(5);
-  auto claimed = store_->ClaimDueJobs(now + std::chrono::seconds(1), lease, 10);
+  auto claimed = store_->ClaimDueJobs(kNodeA, now + std::chrono::seconds(1), lease, 10);
   ASSERT_TRUE(claimed.ok()) << claimed.error().message;
   ASSERT_EQ(claimed->size(), 2u) << "the third is not due";
   EXPECT_EQ((*claimed)[0].id, jobs[0].id);
   EXPECT_EQ((*claimed)[0].key_type, "rsa");
-  EXPECT_TRUE(store_->ClaimDueJobs(now + std::chrono::seconds(1), lease, 10)->empty())
+  EXPECT_TRUE(store_->ClaimDueJobs(kNodeA, now + std::chrono::seconds(1), lease, 10)->empty())
       << "held until the lease ends";
 
   // Progress keeps the hold; a failure releases it with its retry time.
@@ -2210,7 +2215,7 @@ TEST_F(SqliteStoreTest, JobsAreClaimedOnceUpdatedAndReleased) {
   job.order_url = "https://ca.test/order/1";
   job.private_key = SealedKey{2, {1, 2, 0, 3}};
   ASSERT_TRUE(*store_->UpdateProvisioningJob(job, lease));
-  EXPECT_TRUE(store_->ClaimDueJobs(now + std::chrono::seconds(2), lease, 10)->size() == 1)
+  EXPECT_TRUE(store_->ClaimDueJobs(kNodeA, now + std::chrono::seconds(2), lease, 10)->size() == 1)
       << "only the third";
   job.msg = "the CA could not be reached";
   job.error_code = "INTERNAL_ERROR";
@@ -2225,12 +2230,17 @@ TEST_F(SqliteStoreTest, JobsAreClaimedOnceUpdatedAndReleased) {
   EXPECT_EQ(stored.failures, 1);
   EXPECT_EQ(stored.order_url, job.order_url);
   EXPECT_EQ(stored.private_key, job.private_key);
-  EXPECT_TRUE(store_->ClaimDueJobs(now + std::chrono::seconds(29), lease, 10)->empty());
-  EXPECT_EQ(store_->ClaimDueJobs(now + std::chrono::seconds(30), lease, 10)->size(), 1u);
+  EXPECT_TRUE(store_->ClaimDueJobs(kNodeA, now + std::chrono::seconds(29), lease, 10)->empty());
+  EXPECT_EQ(store_->ClaimDueJobs(kNodeA, now + std::chrono::seconds(30), lease, 10)->size(), 1u);
 
   // After a crash, the next process releases what the dead one held.
-  ASSERT_TRUE(store_->ReleaseJobLeases().ok());
-  EXPECT_EQ(store_->ClaimDueJobs(now + std::chrono::seconds(30), lease, 10)->size(), 3u);
+  ASSERT_TRUE(store_->ReleaseJobLeases(kNodeA).ok());
+  auto reclaimed = store_->ClaimDueJobs(kNodeA, now + std::chrono::seconds(30), lease, 10);
+  ASSERT_EQ(reclaimed->size(), 3u);
+  auto mine = std::find_if(reclaimed->begin(), reclaimed->end(),
+                           [&](const ProvisioningJob& j) { return j.id == job.id; });
+  ASSERT_NE(mine, reclaimed->end());
+  job = *mine;  // the current lease, with the key as it was before rotation
 
   // The job's sealed key is listed for rotation and can be replaced.
   auto keys = store_->ListSealedKeys(std::nullopt, 100);
@@ -2312,6 +2322,143 @@ TEST_F(SqliteStoreTest, ChallengeAnswersAndEdgeNames) {
   ASSERT_TRUE(*store_->DeleteProvisioningJob(job.id));
   EXPECT_FALSE(store_->GetHttp01KeyAuthorization("tokA")->has_value());
   EXPECT_TRUE(store_->ListDnsTxtRecords("k1.acme.certgate.test")->empty());
+}
+
+// ---- Job leases: owners and fencing tokens ----
+
+// A managed domain with one job, claimed by owner at now for five minutes.
+ProvisioningJob InsertAndClaimJob(Store& store, const std::string& account_id,
+                                  const std::string& name, std::string_view owner, Time now) {
+  Domain d = MakeDomain(account_id, name);
+  d.policy = ManagementPolicy{};
+  EXPECT_TRUE(store.InsertDomain(d).ok());
+  EXPECT_TRUE(*store.InsertProvisioningJob(MakeJob(d, now)));
+  auto claimed = store.ClaimDueJobs(owner, now, now + std::chrono::minutes(5), 10);
+  EXPECT_TRUE(claimed.ok() && claimed->size() == 1u);
+  return claimed.ok() && !claimed->empty() ? claimed->front() : ProvisioningJob{};
+}
+
+TEST_F(SqliteStoreTest, AClaimNamesItsOwnerAndRaisesTheToken) {
+  const Time now = FromUnixSeconds(1'750'000'000);
+  ProvisioningJob first = InsertAndClaimJob(*store_, alice_, "lease.example.com", kNodeA, now);
+  EXPECT_EQ(first.lease_owner, kNodeA);
+  EXPECT_GT(first.lease_token, 0);
+  auto stored = **store_->GetProvisioningJobForDomain(first.domain_id);
+  EXPECT_EQ(stored.lease_owner, kNodeA);
+  EXPECT_EQ(stored.lease_token, first.lease_token);
+
+  // The lease ran out; another node takes the job over with a greater token.
+  const Time later = now + std::chrono::minutes(5);
+  auto taken = store_->ClaimDueJobs(kNodeB, later, later + std::chrono::minutes(5), 10);
+  ASSERT_TRUE(taken.ok()) << taken.error().message;
+  ASSERT_EQ(taken->size(), 1u);
+  EXPECT_EQ(taken->front().lease_owner, kNodeB);
+  EXPECT_GT(taken->front().lease_token, first.lease_token);
+
+  // Released and claimed again by the first owner: still greater, never reused.
+  ASSERT_TRUE(store_->ReleaseJobLeases(kNodeB).ok());
+  auto again = store_->ClaimDueJobs(kNodeA, later, later + std::chrono::minutes(5), 10);
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_GT(again->front().lease_token, taken->front().lease_token);
+
+  EXPECT_FALSE(store_->ClaimDueJobs("", later + std::chrono::hours(1), later, 10).ok())
+      << "a lease must name its owner";
+}
+
+TEST_F(SqliteStoreTest, ARunnerThatLostItsLeaseWritesNothing) {
+  const Time now = FromUnixSeconds(1'750'000'000);
+  ProvisioningJob stale = InsertAndClaimJob(*store_, alice_, "fence.example.com", kNodeA, now);
+  const Time later = now + std::chrono::minutes(5);
+  auto taken = store_->ClaimDueJobs(kNodeB, later, later + std::chrono::minutes(5), 10);
+  ASSERT_EQ(taken->size(), 1u);
+  ProvisioningJob current = taken->front();
+
+  // The old runner's update and completion are refused and change nothing.
+  stale.msg = "the old runner's step";
+  stale.order_url = "https://ca.test/order/stale";
+  stale.private_key = SealedKey{1, {6, 6}};
+  EXPECT_FALSE(*store_->UpdateProvisioningJob(stale, later + std::chrono::minutes(5)));
+  EXPECT_FALSE(*store_->UpdateProvisioningJob(stale, std::nullopt));
+  Certificate stale_cert = MakeIssued(alice_);
+  EXPECT_FALSE(*store_->CompleteProvisioningJob(stale, stale_cert, later));
+  EXPECT_FALSE(store_->GetCertificate(alice_, stale_cert.id)->has_value());
+  auto stored = **store_->GetProvisioningJobForDomain(current.domain_id);
+  EXPECT_EQ(stored.msg, current.msg);
+  EXPECT_EQ(stored.order_url, "");
+  EXPECT_EQ(stored.private_key, std::nullopt);
+  EXPECT_EQ(stored.lease_owner, kNodeB);
+  EXPECT_EQ(stored.lease_token, current.lease_token);
+  EXPECT_TRUE(store_->ClaimDueJobs(kNodeA, later, later, 10)->empty())
+      << "the refused update did not end the new owner's hold";
+
+  // The same owner with an older token (its own earlier claim) is refused too.
+  ProvisioningJob older = current;
+  older.lease_owner = std::string(kNodeB);
+  older.lease_token = stale.lease_token;
+  EXPECT_FALSE(*store_->UpdateProvisioningJob(older, std::nullopt));
+  // Another owner with the current token is refused.
+  ProvisioningJob impostor = current;
+  impostor.lease_owner = std::string(kNodeA);
+  EXPECT_FALSE(*store_->UpdateProvisioningJob(impostor, std::nullopt));
+
+  // The current holder writes and completes.
+  current.msg = "ordering";
+  ASSERT_TRUE(*store_->UpdateProvisioningJob(current, later + std::chrono::minutes(5)));
+  Certificate issued = MakeIssued(alice_);
+  ASSERT_TRUE(*store_->CompleteProvisioningJob(current, issued, later + std::chrono::hours(1)));
+  EXPECT_EQ((*store_->GetDomain(alice_, current.domain_id))->certificate_id, issued.id);
+  EXPECT_FALSE(*store_->UpdateProvisioningJob(current, std::nullopt)) << "the job is gone";
+}
+
+TEST_F(SqliteStoreTest, ReleasingLeasesFreesOnlyTheOwnersJobs) {
+  const Time now = FromUnixSeconds(1'750'000'000);
+  ProvisioningJob a = InsertAndClaimJob(*store_, alice_, "a.lease.example.com", kNodeA, now);
+  ProvisioningJob b = InsertAndClaimJob(*store_, bob_, "b.lease.example.org", kNodeB, now);
+
+  ASSERT_TRUE(store_->ReleaseJobLeases(kNodeA).ok());
+  auto reclaimed = store_->ClaimDueJobs(kNodeA, now, now + std::chrono::minutes(5), 10);
+  ASSERT_TRUE(reclaimed.ok()) << reclaimed.error().message;
+  ASSERT_EQ(reclaimed->size(), 1u) << "node B's live lease is not freed";
+  EXPECT_EQ(reclaimed->front().id, a.id);
+  EXPECT_EQ((**store_->GetProvisioningJobForDomain(b.domain_id)).lease_owner, kNodeB);
+  ProvisioningJob still_b = b;
+  still_b.msg = "node B goes on";
+  EXPECT_TRUE(*store_->UpdateProvisioningJob(still_b, now + std::chrono::minutes(5)));
+  // A release by a node that holds nothing frees nothing.
+  ASSERT_TRUE(store_->ReleaseJobLeases("node_c").ok());
+  EXPECT_TRUE(store_->ClaimDueJobs(kNodeA, now, now, 10)->empty());
+}
+
+TEST(SqliteStoreMigrationTest, Migration5EndsHoldsTakenBeforeLeasesHadOwners) {
+  TempDir dir;
+  const fs::path db_path = dir.path() / "certgate.db";
+  const Time now = FromUnixSeconds(1'750'000'000);
+  std::string domain_id;
+  {
+    auto store = OpenSqliteStore(db_path);
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    Account ada = MakeAccount("Ada");
+    ASSERT_TRUE((*store)->CreateAccount(ada).ok());
+    domain_id = InsertAndClaimJob(**store, ada.id, "old.example.com", kNodeA, now).domain_id;
+  }
+  // Back to schema 4, with the job held as that version held it.
+  ASSERT_NO_FATAL_FAILURE(RawExec(
+      db_path,
+      "ALTER TABLE provisioning_jobs DROP COLUMN lease_owner;"
+      "ALTER TABLE provisioning_jobs DROP COLUMN lease_token;"
+      "DELETE FROM schema_migrations WHERE version = 5;"));
+  ASSERT_EQ(RawQuery(db_path, "SELECT lease_until IS NOT NULL FROM provisioning_jobs"), "1");
+
+  auto opened = OpenSqliteStore(db_path);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "5");
+  auto job = (*opened)->GetProvisioningJobForDomain(domain_id);
+  ASSERT_TRUE(job.ok() && job->has_value());
+  EXPECT_EQ((*job)->lease_owner, "");
+  EXPECT_EQ((*job)->lease_token, 0);
+  auto claimed = (*opened)->ClaimDueJobs(kNodeB, now, now + std::chrono::minutes(5), 10);
+  ASSERT_TRUE(claimed.ok()) << claimed.error().message;
+  EXPECT_EQ(claimed->size(), 1u) << "the hold no one could release has ended";
 }
 
 }  // namespace

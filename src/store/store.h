@@ -226,6 +226,13 @@ struct ProvisioningJob {
   // made once per job so that a restart never makes a second one.
   std::string order_url;
   std::optional<SealedKey> private_key;  // associated data: id
+  // The lease: which runner (a node id) last claimed the job, and the fencing
+  // token of that claim. Every claim gives the job a token greater than any
+  // it had before, so a runner whose lease was taken over holds an older
+  // token, and the store refuses its writes. A job never claimed has owner
+  // "" and token 0.
+  std::string lease_owner;
+  int64_t lease_token = 0;
 };
 
 // An HTTP-01 answer the edge serves at /.well-known/acme-challenge/<token>.
@@ -357,25 +364,31 @@ class Store {
   virtual Result<bool> InsertProvisioningJob(const ProvisioningJob& job) = 0;
   virtual Result<std::optional<ProvisioningJob>> GetProvisioningJobForDomain(
       std::string_view domain_id) = 0;
-  // Jobs with next_run_at <= now that no runner holds, now held until
-  // lease_until; at most limit, earliest first.
-  virtual Result<std::vector<ProvisioningJob>> ClaimDueJobs(Time now, Time lease_until,
-                                                            int limit) = 0;
-  // Releases every job lease: for a store only this process runs jobs on
-  // (SQLite), at startup, so jobs a killed process held resume at once.
-  virtual Result<void> ReleaseJobLeases() = 0;
+  // Jobs with next_run_at <= now that no runner holds, now held by owner
+  // until lease_until, each with a fresh fencing token (greater than any the
+  // job had before); at most limit, earliest first. The jobs returned carry
+  // the owner and token: pass them back to Update/CompleteProvisioningJob.
+  virtual Result<std::vector<ProvisioningJob>> ClaimDueJobs(std::string_view owner, Time now,
+                                                            Time lease_until, int limit) = 0;
+  // Ends the holds of owner's jobs (and no one else's), so that jobs a
+  // killed process of this node held resume at once; called at startup.
+  // Their tokens stay, so a late write of the dead process is still refused.
+  virtual Result<void> ReleaseJobLeases(std::string_view owner) = 0;
   // Writes msg, error_code, retries_at, next_run_at, failures and order_url,
   // and private_key if the job has none yet (a job's key is set once, so a
   // runner's stale copy never undoes a key rotation). hold_until extends the
-  // runner's hold; nullopt ends it. False if the job is gone.
+  // runner's hold; nullopt ends it. Writes only if the stored job has the
+  // job's lease_owner and lease_token; false (nothing written) if not, or if
+  // the job is gone: the caller lost its lease and must stop.
   virtual Result<bool> UpdateProvisioningJob(const ProvisioningJob& job,
                                              std::optional<Time> hold_until) = 0;
   virtual Result<bool> DeleteProvisioningJob(std::string_view id) = 0;
   // In one transaction: inserts the issued certificate, attaches it to the
   // job's domain with renews_at and the job's key type, deletes the
   // previously attached issued certificate, and deletes the job with its
-  // challenges. False (and nothing written) if the job is gone or its domain
-  // no longer asks for this key type.
+  // challenges. False (and nothing written) if the job is gone, is held
+  // under another lease (owner or token differ from the job's), or its
+  // domain no longer asks for this key type (then the job is deleted).
   virtual Result<bool> CompleteProvisioningJob(const ProvisioningJob& job, const Certificate& cert,
                                                Time renews_at) = 0;
 

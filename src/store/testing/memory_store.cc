@@ -1,0 +1,353 @@
+// MemoryStore: construction, change announcements, accounts, API keys,
+// certificates, the edge's reads, sealed keys and settings. Domains,
+// endpoints and names are in memory_store_names.cc; automatic certificates
+// (ACME accounts, jobs, challenges) in memory_store_jobs.cc.
+#include "store/testing/memory_store.h"
+
+#include <algorithm>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "store/testing/memory_store_data.h"
+
+namespace certgate::store::testing {
+
+// ---- Shared helpers ----
+
+Error IdentityConflict(std::string_view op, std::string_view what) {
+  return MakeError(ErrorCode::kStoreConflict,
+                   fmt::format("{}: a record with that identity exists already ({})", op, what));
+}
+
+Result<void> CheckListLimit(int limit) {
+  constexpr int kMaxListLimit = 1000;
+  if (limit < 1 || limit > kMaxListLimit) {
+    return MakeError(ErrorCode::kInvalidPaging,
+                     fmt::format("limit must be between 1 and {}, not {}", kMaxListLimit, limit));
+  }
+  return {};
+}
+
+const DomainRow* MemoryStoreData::DomainNamed(std::string_view name) const {
+  for (const auto& [id, row] : domains) {
+    if (row.domain.domain == name) return &row;
+  }
+  return nullptr;
+}
+
+void MemoryStoreData::DeleteJob(std::string_view job_id) {
+  auto job = jobs.find(job_id);
+  if (job == jobs.end()) return;
+  std::erase_if(http01, [&](const auto& entry) { return entry.second.job_id == job_id; });
+  std::erase_if(dns01, [&](const auto& entry) { return entry.second == job_id; });
+  jobs.erase(job);
+}
+
+void MemoryStoreData::DeleteJobOfDomain(std::string_view domain_id) {
+  for (const auto& [id, row] : jobs) {
+    if (row.job.domain_id == domain_id) {
+      DeleteJob(std::string(id));
+      return;
+    }
+  }
+}
+
+void MemoryStoreData::DeleteOrphanIssuedCertificate(std::string_view id) {
+  auto cert = certificates.find(id);
+  if (cert == certificates.end() || !cert->second.issued_at.has_value()) return;
+  for (const auto& [domain_id, row] : domains) {
+    if (row.domain.certificate_id == id) return;
+  }
+  certificates.erase(cert);
+  ++change_sequence;
+}
+
+Result<void> MemoryStoreData::InsertCertificateRecord(const Certificate& cert,
+                                                      std::string_view op) {
+  if (certificates.contains(cert.id)) return IdentityConflict(op, "tls_certificates.id");
+  Certificate stored = cert;
+  stored.created_at = WholeSeconds(cert.created_at);
+  stored.issued_at = WholeSeconds(cert.issued_at);
+  stored.not_after = WholeSeconds(cert.not_after);
+  certificates.emplace(stored.id, std::move(stored));
+  ++change_sequence;
+  return {};
+}
+
+// ---- Construction and announcements ----
+
+MemoryStore::MemoryStore() : MemoryStore(std::make_shared<MemoryStoreData>()) {}
+
+MemoryStore::MemoryStore(std::shared_ptr<MemoryStoreData> data) : data_(std::move(data)) {}
+
+MemoryStore::~MemoryStore() = default;
+
+std::unique_ptr<MemoryStore> MemoryStore::SharingDataWith(const MemoryStore& other) {
+  return std::unique_ptr<MemoryStore>(new MemoryStore(other.data_));
+}
+
+void MemoryStore::AnnounceChange() {
+  std::vector<std::shared_ptr<const std::function<void()>>> callbacks;
+  {
+    std::lock_guard lock(callbacks_mu_);
+    callbacks = callbacks_;
+  }
+  for (const auto& fn : callbacks) (*fn)();
+}
+
+void MemoryStore::OnChange(std::function<void()> fn) {
+  auto shared = std::make_shared<const std::function<void()>>(std::move(fn));
+  std::lock_guard lock(callbacks_mu_);
+  callbacks_.push_back(std::move(shared));
+}
+
+// ---- Accounts and API keys ----
+
+Result<void> MemoryStore::CreateAccount(const Account& account) {
+  std::lock_guard lock(data_->mu);
+  if (data_->accounts.contains(account.id)) {
+    return IdentityConflict("creating an account", "accounts.id");
+  }
+  Account stored = account;
+  stored.created_at = WholeSeconds(account.created_at);
+  data_->accounts.emplace(stored.id, std::move(stored));
+  return {};
+}
+
+Result<std::optional<Account>> MemoryStore::GetAccount(std::string_view id) {
+  std::lock_guard lock(data_->mu);
+  auto it = data_->accounts.find(id);
+  if (it == data_->accounts.end()) return std::optional<Account>();
+  return std::optional<Account>(it->second);
+}
+
+Result<int64_t> MemoryStore::CountAccounts() {
+  std::lock_guard lock(data_->mu);
+  return static_cast<int64_t>(data_->accounts.size());
+}
+
+Result<void> MemoryStore::CreateApiKey(const ApiKey& key, std::string_view token_hash) {
+  constexpr std::string_view kOp = "creating an API key";
+  std::lock_guard lock(data_->mu);
+  if (data_->api_keys.contains(key.id)) return IdentityConflict(kOp, "api_keys.id");
+  for (const auto& [id, entry] : data_->api_keys) {
+    if (entry.second == token_hash) return IdentityConflict(kOp, "api_keys.token_hash");
+  }
+  if (!data_->accounts.contains(key.account_id)) {
+    return MakeError(ErrorCode::kStoreConflict,
+                     fmt::format("{}: account {} does not exist", kOp, key.account_id));
+  }
+  ApiKey stored = key;
+  stored.created_at = WholeSeconds(key.created_at);
+  std::string id = stored.id;
+  data_->api_keys.emplace(std::move(id),
+                          std::make_pair(std::move(stored), std::string(token_hash)));
+  return {};
+}
+
+Result<std::optional<std::pair<ApiKey, Account>>> MemoryStore::FindApiKeyByHash(
+    std::string_view token_hash) {
+  using Found = std::optional<std::pair<ApiKey, Account>>;
+  std::lock_guard lock(data_->mu);
+  for (const auto& [id, entry] : data_->api_keys) {
+    if (entry.second != token_hash) continue;
+    auto account = data_->accounts.find(entry.first.account_id);
+    if (account == data_->accounts.end()) return Found();
+    return Found(std::in_place, entry.first, account->second);
+  }
+  return Found();
+}
+
+// ---- Certificates ----
+
+namespace {
+
+// Whether an account-scoped call sees cert: of that account ("" the service's
+// own), and not owned by an endpoint.
+bool SeenBy(const Certificate& cert, std::string_view account_id) {
+  return cert.account_id == account_id && cert.owner_endpoint_id.empty();
+}
+
+}  // namespace
+
+Result<void> MemoryStore::InsertCertificate(const Certificate& cert) {
+  constexpr std::string_view kOp = "inserting a certificate";
+  if (!cert.owner_endpoint_id.empty()) {
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("{}: certificate {} belongs to endpoint {}; endpoint "
+                                 "certificates are inserted with their endpoint",
+                                 kOp, cert.id, cert.owner_endpoint_id));
+  }
+  Result<void> result;
+  {
+    std::lock_guard lock(data_->mu);
+    result = data_->InsertCertificateRecord(cert, kOp);
+  }
+  return Announced(std::move(result));
+}
+
+Result<std::optional<Certificate>> MemoryStore::GetCertificate(std::string_view account_id,
+                                                               std::string_view id) {
+  std::lock_guard lock(data_->mu);
+  auto it = data_->certificates.find(id);
+  if (it == data_->certificates.end() || !SeenBy(it->second, account_id)) {
+    return std::optional<Certificate>();
+  }
+  return std::optional<Certificate>(it->second);
+}
+
+Result<std::optional<Certificate>> MemoryStore::GetCertificateById(std::string_view id) {
+  std::lock_guard lock(data_->mu);
+  auto it = data_->certificates.find(id);
+  if (it == data_->certificates.end()) return std::optional<Certificate>();
+  return std::optional<Certificate>(it->second);
+}
+
+Result<Page<Certificate>> MemoryStore::ListCertificates(std::string_view account_id,
+                                                        std::optional<std::string> before_id,
+                                                        int limit) {
+  CG_RETURN_IF_ERROR(CheckListLimit(limit));
+  std::lock_guard lock(data_->mu);
+  return PageOf(data_->certificates, before_id, limit,
+                [&](const Certificate& c) { return SeenBy(c, account_id); });
+}
+
+Result<std::optional<Certificate>> MemoryStore::UpdateCertificate(std::string_view account_id,
+                                                                  std::string_view id,
+                                                                  const CertificatePatch& patch) {
+  std::optional<Certificate> updated;
+  {
+    std::lock_guard lock(data_->mu);
+    auto it = data_->certificates.find(id);
+    if (it != data_->certificates.end() && SeenBy(it->second, account_id)) {
+      if (patch.description.has_value()) it->second.description = *patch.description;
+      if (patch.metadata.has_value()) it->second.metadata = *patch.metadata;
+      ++data_->change_sequence;
+      updated = it->second;
+    }
+  }
+  return Announced(Result<std::optional<Certificate>>(std::move(updated)));
+}
+
+Result<DeleteOutcome> MemoryStore::DeleteCertificate(std::string_view account_id,
+                                                     std::string_view id) {
+  DeleteOutcome outcome;
+  {
+    std::lock_guard lock(data_->mu);
+    auto it = data_->certificates.find(id);
+    if (it == data_->certificates.end() || !SeenBy(it->second, account_id)) return outcome;
+    for (const auto& [domain_id, row] : data_->domains) {
+      if (row.domain.certificate_id == id) outcome.used_by.push_back(row.domain.domain);
+    }
+    if (!outcome.used_by.empty()) {
+      std::sort(outcome.used_by.begin(), outcome.used_by.end());
+      outcome.status = DeleteOutcome::Status::kInUse;
+      return outcome;
+    }
+    data_->certificates.erase(it);
+    ++data_->change_sequence;
+    outcome.status = DeleteOutcome::Status::kDeleted;
+  }
+  return Announced(Result<DeleteOutcome>(std::move(outcome)));
+}
+
+// ---- The edge ----
+
+Result<EdgeState> MemoryStore::LoadEdgeState() {
+  std::lock_guard lock(data_->mu);
+  EdgeState state;
+  state.change_sequence = data_->change_sequence;
+  for (const auto& [id, row] : data_->domains) {
+    state.domains.push_back(EdgeDomain{row.domain.domain, row.domain.certificate_id});
+  }
+  for (const auto& [id, endpoint] : data_->endpoints) state.endpoints.push_back(endpoint);
+  return state;
+}
+
+Result<int64_t> MemoryStore::ChangeSequence() {
+  std::lock_guard lock(data_->mu);
+  return data_->change_sequence;
+}
+
+// ---- Sealed keys ----
+
+namespace {
+
+// Every sealed key, keyed by record id: certificates, ACME accounts, and jobs
+// that made one. Ids never collide across them.
+std::map<std::string, SealedKey> AllSealedKeys(const MemoryStoreData& data) {
+  std::map<std::string, SealedKey> keys;
+  for (const auto& [id, cert] : data.certificates) keys.emplace(id, cert.private_key);
+  for (const auto& [id, account] : data.acme_accounts) keys.emplace(id, account.key);
+  for (const auto& [id, row] : data.jobs) {
+    if (row.job.private_key.has_value()) keys.emplace(id, *row.job.private_key);
+  }
+  return keys;
+}
+
+}  // namespace
+
+Result<std::vector<SealedKeyRef>> MemoryStore::ListSealedKeys(std::optional<std::string> after_id,
+                                                              int limit) {
+  if (limit < 1) {
+    return MakeError(ErrorCode::kInvalidPaging,
+                     fmt::format("limit must be at least 1, not {}", limit));
+  }
+  std::lock_guard lock(data_->mu);
+  std::map<std::string, SealedKey> keys = AllSealedKeys(*data_);
+  auto it = after_id.has_value() ? keys.upper_bound(*after_id) : keys.begin();
+  std::vector<SealedKeyRef> refs;
+  for (; it != keys.end() && refs.size() < static_cast<size_t>(limit); ++it) {
+    refs.push_back(SealedKeyRef{it->first, it->second});
+  }
+  return refs;
+}
+
+Result<bool> MemoryStore::ReplaceSealedKey(std::string_view record_id, const SealedKey& expected,
+                                           const SealedKey& replacement) {
+  bool replaced = false;
+  {
+    std::lock_guard lock(data_->mu);
+    if (auto cert = data_->certificates.find(record_id);
+        cert != data_->certificates.end() && cert->second.private_key == expected) {
+      cert->second.private_key = replacement;
+      ++data_->change_sequence;
+      replaced = true;
+    } else if (auto account = data_->acme_accounts.find(record_id);
+               account != data_->acme_accounts.end() && account->second.key == expected) {
+      account->second.key = replacement;
+      replaced = true;
+    } else if (auto job = data_->jobs.find(record_id);
+               job != data_->jobs.end() && job->second.job.private_key == expected) {
+      job->second.job.private_key = replacement;
+      replaced = true;
+    }
+  }
+  // A re-seal changes no served bytes, but the edge may keep sealed blobs.
+  return Announced(Result<bool>(replaced));
+}
+
+Result<int64_t> MemoryStore::CountSealedKeysNotAtVersion(uint32_t version) {
+  std::lock_guard lock(data_->mu);
+  int64_t count = 0;
+  for (const auto& [id, key] : AllSealedKeys(*data_)) count += key.key_version != version ? 1 : 0;
+  return count;
+}
+
+// ---- Settings ----
+
+Result<std::optional<std::string>> MemoryStore::GetSetting(std::string_view name) {
+  std::lock_guard lock(data_->mu);
+  auto it = data_->settings.find(name);
+  if (it == data_->settings.end()) return std::optional<std::string>();
+  return std::optional<std::string>(it->second);
+}
+
+Result<void> MemoryStore::SetSetting(std::string_view name, std::string_view value) {
+  std::lock_guard lock(data_->mu);
+  data_->settings.insert_or_assign(std::string(name), std::string(value));
+  return {};
+}
+
+}  // namespace certgate::store::testing

@@ -1,0 +1,127 @@
+// The records a MemoryStore holds, shared by store objects over the same data,
+// and the helpers its files share. Private to memory_store*.cc.
+#pragma once
+
+#include <cstdint>
+#include <iterator>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "store/store.h"
+#include "store/testing/memory_store.h"
+
+namespace certgate::store::testing {
+
+// A reserved domain and its name index key (NameKey of its name, unless it
+// was written around the store).
+struct DomainRow {
+  Domain domain;
+  std::string name_key;
+};
+
+// A provisioning job and the time until which a runner holds it.
+struct JobRow {
+  ProvisioningJob job;
+  std::optional<Time> lease_until;
+};
+
+class MemoryStoreData {
+ public:
+  // Every member below is GUARDED_BY(mu).
+  mutable std::mutex mu;
+
+  std::map<std::string, Account, std::less<>> accounts;
+  std::map<std::string, std::pair<ApiKey, std::string>, std::less<>> api_keys;  // by id: key, hash
+  std::map<std::string, Certificate, std::less<>> certificates;                 // by id
+  std::map<std::string, DomainRow, std::less<>> domains;                        // by id
+  std::map<std::string, Endpoint, std::less<>> endpoints;                       // by id
+  std::map<std::string, AcmeAccount, std::less<>> acme_accounts;                // by id
+  std::map<std::string, JobRow, std::less<>> jobs;                              // by id
+  std::map<std::string, Http01Challenge, std::less<>> http01;                   // by token
+  // DNS-01 TXT records by (name, value): the job that put them.
+  std::map<std::pair<std::string, std::string>, std::string> dns01;
+  std::map<std::string, std::string, std::less<>> settings;
+  // Grows by one for every certificate, domain or endpoint record written.
+  int64_t change_sequence = 0;
+
+  // REQUIRES: mu held, for all of these.
+  const DomainRow* DomainNamed(std::string_view name) const;
+  // Deletes a job and the challenges that belong to it.
+  void DeleteJob(std::string_view job_id);
+  // Deletes the job of a domain, if it has one.
+  void DeleteJobOfDomain(std::string_view domain_id);
+  // Deletes certificate id if it was issued automatically and no domain
+  // refers to it any more.
+  void DeleteOrphanIssuedCertificate(std::string_view id);
+  // Inserts a certificate; kStoreConflict (naming op) if the id exists.
+  Result<void> InsertCertificateRecord(const Certificate& cert, std::string_view op);
+};
+
+// Times as the SQLite backend keeps them: whole seconds.
+inline Time WholeSeconds(Time t) { return FromUnixSeconds(ToUnixSeconds(t)); }
+inline std::optional<Time> WholeSeconds(std::optional<Time> t) {
+  return t.has_value() ? std::optional<Time>(WholeSeconds(*t)) : std::nullopt;
+}
+
+// kStoreConflict for a record whose identity (what) exists already.
+Error IdentityConflict(std::string_view op, std::string_view what);
+// kInvalidPaging unless 1 <= limit <= 1000.
+Result<void> CheckListLimit(int limit);
+
+// Newest first (ids descending), ids strictly below before_id when given; one
+// page of at most limit records of those keep(record) accepts.
+template <class T, class Keep>
+Page<T> PageOf(const std::map<std::string, T, std::less<>>& records,
+               const std::optional<std::string>& before_id, int limit, Keep keep) {
+  Page<T> page;
+  auto end = before_id.has_value() ? records.lower_bound(*before_id) : records.end();
+  for (auto it = std::make_reverse_iterator(end); it != records.rend(); ++it) {
+    if (!keep(it->second)) continue;
+    if (page.items.size() == static_cast<size_t>(limit)) {
+      page.has_more = true;
+      break;
+    }
+    page.items.push_back(it->second);
+  }
+  return page;
+}
+
+// ---- Names (the same rules as the SQLite backend's name index) ----
+
+// The labels of a name last to first, each followed by '.':
+// "*.wa.example.com" -> "com.example.wa.*.". A name's key is a prefix of the
+// key of every name below it.
+std::string NameKey(std::string_view name);
+// NameKey's inverse.
+std::string NameFromKey(std::string_view key);
+// Whether key is the key of a name strictly below the name whose key is above.
+bool KeyIsBelow(std::string_view key, std::string_view above);
+// "*.x" -> "x"; a name without a wildcard is returned whole.
+std::string_view BaseOf(std::string_view name);
+// The names above a name, nearest first: "a.b.c" -> "b.c", "c".
+std::vector<std::string_view> Ancestors(std::string_view name);
+
+// Whether a finished write changed certificates, domains or endpoints (or a
+// sealed key), and so must be announced to OnChange's callbacks.
+inline bool Changed(const Result<void>& r) { return r.ok(); }
+inline bool Changed(const Result<bool>& r) { return r.ok() && *r; }
+inline bool Changed(const Result<DeleteOutcome>& r) {
+  return r.ok() && r->status == DeleteOutcome::Status::kDeleted;
+}
+template <class T>
+bool Changed(const Result<std::optional<T>>& r) {
+  return r.ok() && r->has_value();
+}
+
+template <class R>
+R MemoryStore::Announced(R result) {
+  if (Changed(result)) AnnounceChange();
+  return result;
+}
+
+}  // namespace certgate::store::testing

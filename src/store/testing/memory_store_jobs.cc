@@ -1,0 +1,260 @@
+// MemoryStore: automatic certificates (ACME accounts, domains that need a
+// certificate, provisioning jobs and their leases, challenge answers).
+#include <algorithm>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "store/testing/memory_store.h"
+#include "store/testing/memory_store_data.h"
+
+namespace certgate::store::testing {
+namespace {
+
+ProvisioningJob StoredJob(const ProvisioningJob& job) {
+  ProvisioningJob stored = job;
+  stored.started_at = WholeSeconds(job.started_at);
+  stored.retries_at = WholeSeconds(job.retries_at);
+  stored.next_run_at = WholeSeconds(job.next_run_at);
+  return stored;
+}
+
+// Whether the stored job is still held under the lease the runner's copy
+// names: the runner may write only then.
+bool HeldUnder(const JobRow& row, const ProvisioningJob& job) {
+  return row.job.lease_owner == job.lease_owner && row.job.lease_token == job.lease_token;
+}
+
+}  // namespace
+
+// ---- ACME accounts ----
+
+Result<std::optional<AcmeAccount>> MemoryStore::GetAcmeAccount(std::string_view directory_url) {
+  std::lock_guard lock(data_->mu);
+  for (const auto& [id, account] : data_->acme_accounts) {
+    if (account.directory_url == directory_url) return std::optional<AcmeAccount>(account);
+  }
+  return std::optional<AcmeAccount>();
+}
+
+Result<void> MemoryStore::InsertAcmeAccount(const AcmeAccount& account) {
+  constexpr std::string_view kOp = "inserting an ACME account";
+  std::lock_guard lock(data_->mu);
+  if (data_->acme_accounts.contains(account.id)) return IdentityConflict(kOp, "acme_accounts.id");
+  for (const auto& [id, other] : data_->acme_accounts) {
+    if (other.directory_url == account.directory_url) {
+      return IdentityConflict(kOp, "acme_accounts.directory_url");
+    }
+  }
+  AcmeAccount stored = account;
+  stored.created_at = WholeSeconds(account.created_at);
+  data_->acme_accounts.emplace(stored.id, std::move(stored));
+  return {};
+}
+
+Result<bool> MemoryStore::DeleteAcmeAccount(std::string_view id) {
+  std::lock_guard lock(data_->mu);
+  auto it = data_->acme_accounts.find(id);
+  if (it == data_->acme_accounts.end()) return false;
+  data_->acme_accounts.erase(it);
+  return true;
+}
+
+// ---- Provisioning jobs ----
+
+Result<std::vector<Domain>> MemoryStore::ListDomainsNeedingCertificates(Time now, int limit) {
+  CG_RETURN_IF_ERROR(CheckListLimit(limit));
+  const Time at = WholeSeconds(now);
+  std::lock_guard lock(data_->mu);
+  std::vector<Domain> due;
+  for (const auto& [id, row] : data_->domains) {
+    const Domain& d = row.domain;
+    if (!d.policy.has_value()) continue;
+    const bool has_job = std::any_of(data_->jobs.begin(), data_->jobs.end(),
+                                     [&](const auto& j) { return j.second.job.domain_id == d.id; });
+    if (has_job) continue;
+    if (!d.certificate_id.has_value() || !d.issued_key_type.has_value() ||
+        *d.issued_key_type != d.policy->private_key_type || !d.renews_at.has_value() ||
+        *d.renews_at <= at) {
+      due.push_back(d);
+    }
+  }
+  // Oldest first: by when it renews, or when it was reserved if never issued.
+  std::sort(due.begin(), due.end(), [](const Domain& a, const Domain& b) {
+    const Time ta = a.renews_at.value_or(a.created_at);
+    const Time tb = b.renews_at.value_or(b.created_at);
+    return ta != tb ? ta < tb : a.id < b.id;
+  });
+  if (due.size() > static_cast<size_t>(limit)) due.resize(static_cast<size_t>(limit));
+  return due;
+}
+
+Result<bool> MemoryStore::InsertProvisioningJob(const ProvisioningJob& job) {
+  std::lock_guard lock(data_->mu);
+  if (data_->jobs.contains(job.id)) {
+    return IdentityConflict("inserting a provisioning job", "provisioning_jobs.id");
+  }
+  auto domain = data_->domains.find(job.domain_id);
+  if (domain == data_->domains.end() || !domain->second.domain.policy.has_value()) return false;
+  for (const auto& [id, row] : data_->jobs) {
+    if (row.job.domain_id == job.domain_id) return false;
+  }
+  ProvisioningJob stored = StoredJob(job);
+  stored.lease_owner.clear();  // a new job is not leased
+  stored.lease_token = 0;
+  data_->jobs.emplace(job.id, JobRow{std::move(stored), std::nullopt});
+  return true;
+}
+
+Result<std::optional<ProvisioningJob>> MemoryStore::GetProvisioningJobForDomain(
+    std::string_view domain_id) {
+  std::lock_guard lock(data_->mu);
+  for (const auto& [id, row] : data_->jobs) {
+    if (row.job.domain_id == domain_id) return std::optional<ProvisioningJob>(row.job);
+  }
+  return std::optional<ProvisioningJob>();
+}
+
+Result<std::vector<ProvisioningJob>> MemoryStore::ClaimDueJobs(std::string_view owner, Time now,
+                                                               Time lease_until, int limit) {
+  CG_RETURN_IF_ERROR(CheckListLimit(limit));
+  if (owner.empty()) {
+    // "" is the owner of jobs never claimed: a lease must name its runner.
+    return MakeError(ErrorCode::kInternal, "claiming provisioning jobs: no lease owner given");
+  }
+  const Time at = WholeSeconds(now);
+  std::lock_guard lock(data_->mu);
+  std::vector<JobRow*> due;
+  for (auto& [id, row] : data_->jobs) {
+    if (row.job.next_run_at <= at && (!row.lease_until.has_value() || *row.lease_until <= at)) {
+      due.push_back(&row);
+    }
+  }
+  std::sort(due.begin(), due.end(), [](const JobRow* a, const JobRow* b) {
+    return a->job.next_run_at != b->job.next_run_at ? a->job.next_run_at < b->job.next_run_at
+                                                    : a->job.id < b->job.id;
+  });
+  if (due.size() > static_cast<size_t>(limit)) due.resize(static_cast<size_t>(limit));
+  std::vector<ProvisioningJob> claimed;
+  for (JobRow* row : due) {
+    row->lease_until = WholeSeconds(lease_until);
+    row->job.lease_owner = std::string(owner);
+    ++row->job.lease_token;  // greater than every token the job had
+    claimed.push_back(row->job);
+  }
+  return claimed;
+}
+
+Result<void> MemoryStore::ReleaseJobLeases(std::string_view owner) {
+  std::lock_guard lock(data_->mu);
+  // The tokens stay, so a late write of the owner's dead process is refused.
+  for (auto& [id, row] : data_->jobs) {
+    if (row.job.lease_owner == owner) row.lease_until.reset();
+  }
+  return {};
+}
+
+Result<bool> MemoryStore::UpdateProvisioningJob(const ProvisioningJob& job,
+                                                std::optional<Time> hold_until) {
+  std::lock_guard lock(data_->mu);
+  auto it = data_->jobs.find(job.id);
+  if (it == data_->jobs.end() || !HeldUnder(it->second, job)) return false;
+  ProvisioningJob& stored = it->second.job;
+  stored.msg = job.msg;
+  stored.error_code = job.error_code;
+  stored.retries_at = WholeSeconds(job.retries_at);
+  stored.next_run_at = WholeSeconds(job.next_run_at);
+  stored.failures = job.failures;
+  stored.order_url = job.order_url;
+  // Set once: rotation may have re-sealed it since the runner read it.
+  if (!stored.private_key.has_value()) stored.private_key = job.private_key;
+  it->second.lease_until = WholeSeconds(hold_until);
+  return true;
+}
+
+Result<bool> MemoryStore::DeleteProvisioningJob(std::string_view id) {
+  std::lock_guard lock(data_->mu);
+  if (!data_->jobs.contains(id)) return false;
+  data_->DeleteJob(id);
+  return true;
+}
+
+Result<bool> MemoryStore::CompleteProvisioningJob(const ProvisioningJob& job,
+                                                  const Certificate& cert, Time renews_at) {
+  constexpr std::string_view kOp = "attaching an issued certificate";
+  if (cert.account_id != job.account_id || !cert.owner_endpoint_id.empty()) {
+    return MakeError(
+        ErrorCode::kInternal,
+        fmt::format("{}: certificate {} does not belong to the job's account", kOp, cert.id));
+  }
+  Result<bool> result = false;
+  {
+    std::lock_guard lock(data_->mu);
+    // Gone (the domain stopped being managed meanwhile), or another runner
+    // took the job over.
+    auto held = data_->jobs.find(job.id);
+    if (held == data_->jobs.end() || !HeldUnder(held->second, job)) return false;
+    auto domain = data_->domains.find(job.domain_id);
+    if (domain == data_->domains.end() || !domain->second.domain.policy.has_value() ||
+        domain->second.domain.policy->private_key_type != job.key_type) {
+      data_->DeleteJob(job.id);
+      return false;
+    }
+    CG_RETURN_IF_ERROR(data_->InsertCertificateRecord(cert, kOp));
+    Domain& d = domain->second.domain;
+    std::optional<std::string> previous = d.certificate_id;
+    d.certificate_id = cert.id;
+    d.renews_at = WholeSeconds(renews_at);
+    d.issued_key_type = job.key_type;
+    ++data_->change_sequence;
+    if (previous.has_value() && *previous != cert.id) {
+      data_->DeleteOrphanIssuedCertificate(*previous);
+    }
+    data_->DeleteJob(job.id);
+    result = true;
+  }
+  return Announced(std::move(result));
+}
+
+// ---- Challenge answers ----
+
+Result<void> MemoryStore::PutHttp01Challenge(const Http01Challenge& challenge) {
+  std::lock_guard lock(data_->mu);
+  if (!data_->jobs.contains(challenge.job_id)) {
+    return MakeError(
+        ErrorCode::kStoreConflict,
+        fmt::format("storing an HTTP-01 challenge: job {} does not exist", challenge.job_id));
+  }
+  data_->http01.insert_or_assign(challenge.token, challenge);
+  return {};
+}
+
+Result<std::optional<std::string>> MemoryStore::GetHttp01KeyAuthorization(std::string_view token) {
+  std::lock_guard lock(data_->mu);
+  auto it = data_->http01.find(token);
+  if (it == data_->http01.end()) return std::optional<std::string>();
+  return std::optional<std::string>(it->second.key_authorization);
+}
+
+Result<void> MemoryStore::PutDnsTxtRecord(std::string_view name, std::string_view value,
+                                          std::string_view job_id) {
+  std::lock_guard lock(data_->mu);
+  if (!data_->jobs.contains(job_id)) {
+    return MakeError(ErrorCode::kStoreConflict,
+                     fmt::format("storing a DNS-01 TXT record: job {} does not exist", job_id));
+  }
+  data_->dns01.insert_or_assign(std::make_pair(std::string(name), std::string(value)),
+                                std::string(job_id));
+  return {};
+}
+
+Result<std::vector<std::string>> MemoryStore::ListDnsTxtRecords(std::string_view name) {
+  std::lock_guard lock(data_->mu);
+  std::vector<std::string> values;  // sorted: the map is ordered by (name, value)
+  for (const auto& [key, job_id] : data_->dns01) {
+    if (key.first == name) values.push_back(key.second);
+  }
+  return values;
+}
+
+}  // namespace certgate::store::testing

@@ -1,0 +1,566 @@
+// MemoryStore: reserved domains, endpoints, and the names they own (the
+// ownership rules of store.h, checked as the SQLite backend checks them).
+#include <algorithm>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "store/testing/memory_store.h"
+#include "store/testing/memory_store_data.h"
+
+namespace certgate::store::testing {
+
+// ---- Names ----
+
+std::string NameKey(std::string_view name) {
+  std::string key;
+  key.reserve(name.size() + 1);
+  while (!name.empty()) {
+    size_t dot = name.rfind('.');
+    std::string_view label = dot == std::string_view::npos ? name : name.substr(dot + 1);
+    key.append(label).push_back('.');
+    name = dot == std::string_view::npos ? std::string_view() : name.substr(0, dot);
+  }
+  return key;
+}
+
+std::string NameFromKey(std::string_view key) {
+  if (key.ends_with('.')) key.remove_suffix(1);
+  return NameKey(key).substr(0, key.size());  // reversing the labels twice
+}
+
+bool KeyIsBelow(std::string_view key, std::string_view above) {
+  return key.size() > above.size() && key.starts_with(above);
+}
+
+std::string_view BaseOf(std::string_view name) {
+  return name.starts_with("*.") ? name.substr(2) : name;
+}
+
+std::vector<std::string_view> Ancestors(std::string_view name) {
+  std::vector<std::string_view> out;
+  for (size_t dot = name.find('.'); dot != std::string_view::npos; dot = name.find('.')) {
+    name.remove_prefix(dot + 1);
+    out.push_back(name);
+  }
+  return out;
+}
+
+namespace {
+
+NameRecord RecordOf(const Domain& d) { return NameRecord{d.id, d.account_id, d.domain}; }
+
+// Another account's domain among name and (with_wildcard) "*." + name: the
+// first by name.
+std::optional<NameRecord> OtherOwnerOf(const MemoryStoreData& data, std::string_view name,
+                                       bool with_wildcard, std::string_view account_id) {
+  const std::string wildcard = "*." + std::string(name);
+  std::optional<NameRecord> first;
+  for (const auto& [id, row] : data.domains) {
+    const Domain& d = row.domain;
+    if (d.account_id == account_id) continue;
+    if (d.domain != name && !(with_wildcard && d.domain == wildcard)) continue;
+    if (!first || d.domain < first->name) first = RecordOf(d);
+  }
+  return first;
+}
+
+// Another account's domain whose names include host: the host itself, a name
+// above it, or a wildcard above it.
+std::optional<NameRecord> OwnerOfHost(const MemoryStoreData& data, std::string_view host,
+                                      std::string_view account_id) {
+  if (auto owner = OtherOwnerOf(data, host, false, account_id)) return owner;
+  for (std::string_view above : Ancestors(host)) {
+    if (auto owner = OtherOwnerOf(data, above, true, account_id)) return owner;
+  }
+  return std::nullopt;
+}
+
+// Another account's domain indexed below name's base (for "*.x", not "*.x"
+// itself): the first in key order, as the name its key spells.
+std::optional<std::string> OtherNameBelow(const MemoryStoreData& data, std::string_view name,
+                                          std::string_view account_id) {
+  const std::string base_key = NameKey(BaseOf(name));
+  const std::string own_key = NameKey(name);
+  std::optional<std::string> first;
+  for (const auto& [id, row] : data.domains) {
+    if (row.domain.account_id == account_id || row.name_key == own_key) continue;
+    if (!KeyIsBelow(row.name_key, base_key)) continue;
+    if (!first || row.name_key < *first) first = row.name_key;
+  }
+  if (!first) return std::nullopt;
+  return NameFromKey(*first);
+}
+
+// Refuses a domain whose names another account owns, or that would own names
+// of another account's (see "Name ownership" in store.h).
+Result<void> CheckDomainNameOwnership(const MemoryStoreData& data, const Domain& domain) {
+  const std::string& name = domain.domain;
+  const bool wildcard = name.starts_with("*.");
+  const std::string_view base = BaseOf(name);
+  if (const DomainRow* same = data.DomainNamed(name)) {
+    if (same->domain.account_id == domain.account_id) {
+      return MakeError(ErrorCode::kDomainReservedHere,
+                       fmt::format("{} is already reserved by this account", name));
+    }
+    return MakeError(ErrorCode::kDomainReservedElsewhere,
+                     fmt::format("{} is already reserved by another account", name));
+  }
+  auto under = [&](const NameRecord& owner) {
+    return MakeError(
+        ErrorCode::kDomainReservedElsewhere,
+        owner.name.starts_with("*.")
+            ? fmt::format("{} lies under the wildcard {}, which another account has reserved: "
+                          "a wildcard owns every name below it",
+                          name, owner.name)
+            : fmt::format("{} lies under {}, which another account has reserved: an account "
+                          "owns every name below its domains",
+                          name, owner.name));
+  };
+  if (wildcard) {
+    if (auto owner = OtherOwnerOf(data, base, false, domain.account_id)) return under(*owner);
+  }
+  for (std::string_view above : Ancestors(base)) {
+    if (auto owner = OtherOwnerOf(data, above, true, domain.account_id)) return under(*owner);
+  }
+  auto below = OtherNameBelow(data, name, domain.account_id);
+  if (!below) return {};
+  if (wildcard) {
+    return MakeError(ErrorCode::kDomainWildcardOverOthers,
+                     fmt::format("the wildcard {} would cover {}, which another account has "
+                                 "reserved",
+                                 name, *below));
+  }
+  return MakeError(ErrorCode::kDomainOverOthers,
+                   fmt::format("{} lies above {}, which another account has reserved: an "
+                               "account owns every name below its domains, so {} cannot be "
+                               "reserved by another",
+                               name, *below, name));
+}
+
+// A domain may refer only to a certificate of its own account that no
+// endpoint owns.
+Result<void> CheckAttachable(const MemoryStoreData& data, const Domain& domain,
+                             std::string_view op) {
+  if (!domain.certificate_id.has_value()) return {};
+  auto cert = data.certificates.find(*domain.certificate_id);
+  if (cert != data.certificates.end() && !cert->second.account_id.empty() &&
+      cert->second.account_id == domain.account_id && cert->second.owner_endpoint_id.empty()) {
+    return {};
+  }
+  return MakeError(ErrorCode::kStoreConflict,
+                   fmt::format("{}: certificate_id {} names no certificate of account {} (it "
+                               "does not exist, was deleted, or belongs to an endpoint)",
+                               op, *domain.certificate_id, domain.account_id));
+}
+
+// cname_target and acme_challenge_cname_target are unique across all domains
+// (but the one with id except_id).
+Result<void> CheckTargetsUnique(const MemoryStoreData& data, const Domain& domain,
+                                std::string_view op) {
+  for (const auto& [id, row] : data.domains) {
+    if (id == domain.id) continue;
+    if (domain.cname_target && row.domain.cname_target == domain.cname_target) {
+      return IdentityConflict(op, "reserved_domains.cname_target");
+    }
+    if (domain.acme_challenge_cname_target &&
+        row.domain.acme_challenge_cname_target == domain.acme_challenge_cname_target) {
+      return IdentityConflict(op, "reserved_domains.acme_challenge_cname_target");
+    }
+  }
+  return {};
+}
+
+// An endpoint may refer only to a reserved domain of its own account.
+Result<void> CheckEndpointDomain(const MemoryStoreData& data, const Endpoint& endpoint,
+                                 std::string_view op) {
+  auto domain = data.domains.find(endpoint.domain_id);
+  if (domain != data.domains.end() && domain->second.domain.account_id == endpoint.account_id) {
+    return {};
+  }
+  return MakeError(ErrorCode::kStoreConflict,
+                   fmt::format("{}: domain_id {} names no reserved domain of account {}", op,
+                               endpoint.domain_id, endpoint.account_id));
+}
+
+// The url is unique across all endpoints (but the endpoint itself).
+Result<void> CheckUrlUnique(const MemoryStoreData& data, const Endpoint& endpoint,
+                            std::string_view op) {
+  for (const auto& [id, other] : data.endpoints) {
+    if (id != endpoint.id && other.url == endpoint.url)
+      return IdentityConflict(op, "endpoints.url");
+  }
+  return {};
+}
+
+// An endpoint's policy certificate as stored: in the endpoint's account,
+// owned by it. REQUIRES: cert.id == endpoint.policy_certificate_id.
+Result<Certificate> PolicyCertificate(const MemoryStoreData& data, const Endpoint& endpoint,
+                                      const Certificate& cert, std::string_view op) {
+  if (endpoint.policy_certificate_id != cert.id) {
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("{}: the policy certificate's id {} differs from the endpoint's "
+                                 "policy_certificate_id",
+                                 op, cert.id));
+  }
+  if (data.certificates.contains(cert.id)) return IdentityConflict(op, "tls_certificates.id");
+  Certificate owned = cert;
+  owned.account_id = endpoint.account_id;
+  owned.owner_endpoint_id = endpoint.id;
+  return owned;
+}
+
+Endpoint StoredEndpoint(const Endpoint& endpoint) {
+  Endpoint stored = endpoint;
+  stored.created_at = WholeSeconds(endpoint.created_at);
+  return stored;
+}
+
+// Deletes every certificate endpoint_id owns but keep.
+void DeleteOwnedCertificates(MemoryStoreData& data, std::string_view endpoint_id,
+                             const std::optional<std::string>& keep) {
+  data.change_sequence += static_cast<int64_t>(std::erase_if(data.certificates, [&](const auto& c) {
+    return c.second.owner_endpoint_id == endpoint_id && c.first != keep;
+  }));
+}
+
+}  // namespace
+
+// ---- Reserved domains ----
+
+Result<void> MemoryStore::InsertDomain(const Domain& domain) {
+  constexpr std::string_view kOp = "inserting a reserved domain";
+  {
+    std::lock_guard lock(data_->mu);
+    CG_RETURN_IF_ERROR(CheckDomainNameOwnership(*data_, domain));
+    CG_RETURN_IF_ERROR(CheckAttachable(*data_, domain, kOp));
+    if (data_->domains.contains(domain.id)) return IdentityConflict(kOp, "reserved_domains.id");
+    CG_RETURN_IF_ERROR(CheckTargetsUnique(*data_, domain, kOp));
+    Domain stored = domain;
+    stored.created_at = WholeSeconds(domain.created_at);
+    // Belong to automatic management, never to the caller.
+    stored.renews_at.reset();
+    stored.issued_key_type.reset();
+    data_->domains.emplace(stored.id, DomainRow{stored, NameKey(stored.domain)});
+    ++data_->change_sequence;
+  }
+  AnnounceChange();
+  return {};
+}
+
+Result<std::optional<Domain>> MemoryStore::GetDomain(std::string_view account_id,
+                                                     std::string_view id) {
+  std::lock_guard lock(data_->mu);
+  auto it = data_->domains.find(id);
+  if (it == data_->domains.end() || it->second.domain.account_id != account_id) {
+    return std::optional<Domain>();
+  }
+  return std::optional<Domain>(it->second.domain);
+}
+
+Result<std::optional<Domain>> MemoryStore::FindDomainByName(std::string_view name) {
+  std::lock_guard lock(data_->mu);
+  const DomainRow* row = data_->DomainNamed(name);
+  if (row == nullptr) return std::optional<Domain>();
+  return std::optional<Domain>(row->domain);
+}
+
+Result<Page<Domain>> MemoryStore::ListDomains(std::string_view account_id,
+                                              std::optional<std::string> before_id, int limit) {
+  CG_RETURN_IF_ERROR(CheckListLimit(limit));
+  std::lock_guard lock(data_->mu);
+  Page<DomainRow> rows = PageOf(data_->domains, before_id, limit, [&](const DomainRow& row) {
+    return row.domain.account_id == account_id;
+  });
+  Page<Domain> page;
+  page.has_more = rows.has_more;
+  for (DomainRow& row : rows.items) page.items.push_back(std::move(row.domain));
+  return page;
+}
+
+Result<bool> MemoryStore::UpdateDomain(const Domain& domain) {
+  constexpr std::string_view kOp = "updating a reserved domain";
+  {
+    std::lock_guard lock(data_->mu);
+    auto it = data_->domains.find(domain.id);
+    // Not found comes before a bad certificate_id: another account's ids
+    // must not learn anything from the error.
+    if (it == data_->domains.end() || it->second.domain.account_id != domain.account_id) {
+      return false;
+    }
+    CG_RETURN_IF_ERROR(CheckAttachable(*data_, domain, kOp));
+    CG_RETURN_IF_ERROR(CheckTargetsUnique(*data_, domain, kOp));
+    Domain& stored = it->second.domain;
+    const std::optional<std::string> attached = stored.certificate_id;
+    stored.description = domain.description;
+    stored.metadata = domain.metadata;
+    // While a policy is set, automatic management owns certificate_id.
+    if (!domain.policy.has_value()) {
+      stored.certificate_id = domain.certificate_id;
+      stored.renews_at.reset();
+      stored.issued_key_type.reset();
+    }
+    stored.policy = domain.policy;
+    stored.cname_target = domain.cname_target;
+    stored.acme_challenge_cname_target = domain.acme_challenge_cname_target;
+    ++data_->change_sequence;
+    if (!domain.policy.has_value()) data_->DeleteJobOfDomain(domain.id);
+    // An issued certificate the domain let go of goes (uploaded ones stay).
+    if (attached.has_value()) data_->DeleteOrphanIssuedCertificate(*attached);
+  }
+  AnnounceChange();
+  return true;
+}
+
+Result<DeleteOutcome> MemoryStore::DeleteDomain(std::string_view account_id, std::string_view id) {
+  DeleteOutcome outcome;
+  {
+    std::lock_guard lock(data_->mu);
+    auto it = data_->domains.find(id);
+    if (it == data_->domains.end() || it->second.domain.account_id != account_id) return outcome;
+    for (const auto& [endpoint_id, endpoint] : data_->endpoints) {
+      if (endpoint.domain_id == id) outcome.used_by.push_back(endpoint.url);
+    }
+    if (!outcome.used_by.empty()) {
+      std::sort(outcome.used_by.begin(), outcome.used_by.end());
+      outcome.status = DeleteOutcome::Status::kInUse;
+      return outcome;
+    }
+    const std::optional<std::string> attached = it->second.domain.certificate_id;
+    data_->DeleteJobOfDomain(id);
+    data_->domains.erase(it);
+    ++data_->change_sequence;
+    // A certificate issued for this domain goes with it.
+    if (attached.has_value()) data_->DeleteOrphanIssuedCertificate(*attached);
+    outcome.status = DeleteOutcome::Status::kDeleted;
+  }
+  AnnounceChange();
+  return outcome;
+}
+
+// ---- Endpoints ----
+
+Result<void> MemoryStore::InsertEndpoint(const Endpoint& endpoint,
+                                         const std::optional<Certificate>& policy_certificate) {
+  constexpr std::string_view kOp = "inserting an endpoint";
+  if (!policy_certificate.has_value() && endpoint.policy_certificate_id.has_value()) {
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("{}: endpoint {} names policy certificate {} but brings none", kOp,
+                                 endpoint.id, *endpoint.policy_certificate_id));
+  }
+  {
+    std::lock_guard lock(data_->mu);
+    CG_RETURN_IF_ERROR(CheckEndpointDomain(*data_, endpoint, kOp));
+    if (auto owner = OwnerOfHost(*data_, endpoint.host, endpoint.account_id)) {
+      return MakeError(ErrorCode::kEndpointHostReservedElsewhere,
+                       fmt::format("{} lies under {}, which another account has reserved: an "
+                                   "endpoint's host must belong to this account alone",
+                                   endpoint.host, owner->name));
+    }
+    std::optional<Certificate> owned;
+    if (policy_certificate.has_value()) {
+      CG_ASSIGN_OR_RETURN(owned, PolicyCertificate(*data_, endpoint, *policy_certificate, kOp));
+    }
+    if (data_->endpoints.contains(endpoint.id)) return IdentityConflict(kOp, "endpoints.id");
+    CG_RETURN_IF_ERROR(CheckUrlUnique(*data_, endpoint, kOp));
+    if (owned.has_value()) CG_RETURN_IF_ERROR(data_->InsertCertificateRecord(*owned, kOp));
+    data_->endpoints.emplace(endpoint.id, StoredEndpoint(endpoint));
+    ++data_->change_sequence;
+  }
+  AnnounceChange();
+  return {};
+}
+
+Result<std::optional<Endpoint>> MemoryStore::GetEndpoint(std::string_view account_id,
+                                                         std::string_view id) {
+  std::lock_guard lock(data_->mu);
+  auto it = data_->endpoints.find(id);
+  if (it == data_->endpoints.end() || it->second.account_id != account_id) {
+    return std::optional<Endpoint>();
+  }
+  return std::optional<Endpoint>(it->second);
+}
+
+Result<Page<Endpoint>> MemoryStore::ListEndpoints(std::string_view account_id,
+                                                  std::optional<std::string> before_id, int limit) {
+  CG_RETURN_IF_ERROR(CheckListLimit(limit));
+  std::lock_guard lock(data_->mu);
+  return PageOf(data_->endpoints, before_id, limit,
+                [&](const Endpoint& e) { return e.account_id == account_id; });
+}
+
+Result<bool> MemoryStore::UpdateEndpoint(const Endpoint& endpoint,
+                                         const std::optional<Certificate>& policy_certificate) {
+  constexpr std::string_view kOp = "updating an endpoint";
+  {
+    std::lock_guard lock(data_->mu);
+    auto it = data_->endpoints.find(endpoint.id);
+    if (it == data_->endpoints.end() || it->second.account_id != endpoint.account_id) return false;
+    const std::optional<std::string> current = it->second.policy_certificate_id;
+    CG_RETURN_IF_ERROR(CheckEndpointDomain(*data_, endpoint, kOp));
+    std::optional<Certificate> owned;
+    std::optional<std::string> keep;  // the policy certificate after the update
+    if (policy_certificate.has_value()) {
+      CG_ASSIGN_OR_RETURN(owned, PolicyCertificate(*data_, endpoint, *policy_certificate, kOp));
+      keep = owned->id;
+    } else if (endpoint.policy_certificate_id.has_value()) {
+      // "Keep the old one": only if the caller saw the one stored, so that an
+      // update based on a stale read cannot resurrect or swap certificates.
+      if (current != endpoint.policy_certificate_id) {
+        return MakeError(ErrorCode::kStoreConflict,
+                         fmt::format("{}: endpoint {}'s policy certificate is {}, not {}; it was "
+                                     "changed concurrently",
+                                     kOp, endpoint.id, current.value_or("none"),
+                                     *endpoint.policy_certificate_id));
+      }
+      keep = current;
+    }
+    CG_RETURN_IF_ERROR(CheckUrlUnique(*data_, endpoint, kOp));
+    if (owned.has_value()) CG_RETURN_IF_ERROR(data_->InsertCertificateRecord(*owned, kOp));
+    Endpoint stored = StoredEndpoint(endpoint);
+    stored.created_at = it->second.created_at;
+    stored.policy_certificate_id = keep;
+    it->second = std::move(stored);
+    ++data_->change_sequence;
+    DeleteOwnedCertificates(*data_, endpoint.id, keep);
+  }
+  AnnounceChange();
+  return true;
+}
+
+Result<bool> MemoryStore::DeleteEndpoint(std::string_view account_id, std::string_view id) {
+  {
+    std::lock_guard lock(data_->mu);
+    auto it = data_->endpoints.find(id);
+    if (it == data_->endpoints.end() || it->second.account_id != account_id) return false;
+    data_->endpoints.erase(it);
+    ++data_->change_sequence;
+    DeleteOwnedCertificates(*data_, id, std::nullopt);
+  }
+  AnnounceChange();
+  return true;
+}
+
+// ---- Name ownership ----
+
+Result<NameCheck> MemoryStore::CheckNameOwnership() {
+  std::lock_guard lock(data_->mu);
+  NameCheck check;
+  // Domains in key order visit the tree of names parent first, so the domains
+  // above the current one are a stack: pop those it is not below.
+  std::vector<const DomainRow*> by_key;
+  for (const auto& [id, row] : data_->domains) by_key.push_back(&row);
+  std::sort(by_key.begin(), by_key.end(), [](const DomainRow* a, const DomainRow* b) {
+    return a->name_key != b->name_key ? a->name_key < b->name_key : a->domain.id < b->domain.id;
+  });
+  struct Above {
+    std::string base_key;  // NameKey of the name without its "*."
+    NameRecord record;
+  };
+  std::vector<Above> stack;
+  std::vector<NameRecord> unindexed;
+  for (const DomainRow* row : by_key) {
+    ++check.domains;
+    NameRecord record = RecordOf(row->domain);
+    if (row->name_key != NameKey(record.name)) {
+      unindexed.push_back(std::move(record));
+      continue;
+    }
+    std::string base_key = NameKey(BaseOf(record.name));
+    while (!stack.empty() && !base_key.starts_with(stack.back().base_key)) stack.pop_back();
+    for (const Above& above : stack) {
+      if (above.record.account_id != record.account_id) {
+        check.overlaps.push_back(NameOverlap{above.record, record});
+      }
+    }
+    stack.push_back(Above{std::move(base_key), std::move(record)});
+  }
+  // Rows the order above cannot place: looked up one by one, both ways.
+  for (NameRecord& record : unindexed) {
+    const std::string_view base = BaseOf(record.name);
+    std::vector<std::pair<std::string_view, bool>> lookups;  // name, with its wildcard
+    if (record.name.starts_with("*.")) lookups.emplace_back(base, false);
+    for (std::string_view above : Ancestors(base)) lookups.emplace_back(above, true);
+    for (const auto& [name, with_wildcard] : lookups) {
+      if (auto owner = OtherOwnerOf(*data_, name, with_wildcard, record.account_id)) {
+        check.overlaps.push_back(NameOverlap{*owner, record});
+      }
+    }
+    if (auto below = OtherNameBelow(*data_, record.name, record.account_id)) {
+      if (const DomainRow* row = data_->DomainNamed(*below)) {
+        check.overlaps.push_back(NameOverlap{record, RecordOf(row->domain)});
+      }
+    }
+    check.unindexed.push_back(std::move(record));
+  }
+  for (const auto& [id, endpoint] : data_->endpoints) {
+    ++check.endpoints;
+    if (auto owner = OwnerOfHost(*data_, endpoint.host, endpoint.account_id)) {
+      check.overlaps.push_back(
+          NameOverlap{*owner, NameRecord{endpoint.id, endpoint.account_id, endpoint.url}});
+    }
+  }
+  return check;
+}
+
+Result<bool> MemoryStore::HasReservedNamesBelow(std::string_view name) {
+  const std::string key = NameKey(name);
+  std::lock_guard lock(data_->mu);
+  return std::any_of(data_->domains.begin(), data_->domains.end(),
+                     [&](const auto& entry) { return KeyIsBelow(entry.second.name_key, key); });
+}
+
+Result<bool> MemoryStore::IsEdgeName(std::string_view name) {
+  const size_t dot = name.find('.');
+  // A reserved wildcard "*.x" covers the name one label below x.
+  const std::string wildcard =
+      dot == std::string_view::npos ? std::string() : "*" + std::string(name.substr(dot));
+  std::lock_guard lock(data_->mu);
+  return std::any_of(data_->domains.begin(), data_->domains.end(), [&](const auto& entry) {
+    const Domain& d = entry.second.domain;
+    return d.cname_target == name || d.domain == name || d.domain == wildcard;
+  });
+}
+
+// ---- Writes around the store, for tests ----
+
+void MemoryStore::WriteDomainAroundTheStore(const Domain& domain, std::string_view name_key) {
+  std::lock_guard lock(data_->mu);
+  data_->domains.insert_or_assign(domain.id, DomainRow{domain, std::string(name_key)});
+  ++data_->change_sequence;
+}
+
+void MemoryStore::WriteEndpointAroundTheStore(const Endpoint& endpoint) {
+  std::lock_guard lock(data_->mu);
+  data_->endpoints.insert_or_assign(endpoint.id, endpoint);
+  ++data_->change_sequence;
+}
+
+std::string MemoryStore::IntegrityProblems() const {
+  std::lock_guard lock(data_->mu);
+  std::string problems;
+  auto note = [&](std::string_view what, std::string_view id, std::string_view missing) {
+    problems += fmt::format("{} {} refers to missing {}\n", what, id, missing);
+  };
+  for (const auto& [id, row] : data_->domains) {
+    const auto& cert = row.domain.certificate_id;
+    if (cert && !data_->certificates.contains(*cert)) note("domain", id, *cert);
+  }
+  for (const auto& [id, endpoint] : data_->endpoints) {
+    if (!data_->domains.contains(endpoint.domain_id)) note("endpoint", id, endpoint.domain_id);
+    const auto& cert = endpoint.policy_certificate_id;
+    if (cert && !data_->certificates.contains(*cert)) note("endpoint", id, *cert);
+  }
+  for (const auto& [id, row] : data_->jobs) {
+    if (!data_->domains.contains(row.job.domain_id)) note("job", id, row.job.domain_id);
+  }
+  for (const auto& [token, challenge] : data_->http01) {
+    if (!data_->jobs.contains(challenge.job_id)) note("HTTP-01 challenge", token, challenge.job_id);
+  }
+  for (const auto& [key, job_id] : data_->dns01) {
+    if (!data_->jobs.contains(job_id)) note("DNS-01 record", key.first, job_id);
+  }
+  return problems;
+}
+
+}  // namespace certgate::store::testing

@@ -1,0 +1,57 @@
+// Store URLs (OpenStore) and plan names.
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include <gtest/gtest.h>
+
+#include "core/testing/temp_dir.h"
+#include "store/store.h"
+
+namespace certgate::store {
+namespace {
+
+namespace fs = std::filesystem;
+using certgate::testing::TempDir;
+
+TEST(StoreUrlTest, OpensSqliteUrls) {
+  TempDir dir;
+  auto store = OpenStore("sqlite:" + (dir.path() / "a.db").string());
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  EXPECT_TRUE((*store)->CountAccounts().ok());
+  auto uri = OpenStore("sqlite://" + (dir.path() / "b.db").string());
+  ASSERT_TRUE(uri.ok()) << uri.error().message;
+  EXPECT_TRUE(fs::exists(dir.path() / "b.db"));
+}
+
+TEST(StoreUrlTest, RefusesOtherUrls) {
+  for (std::string_view url : {"postgres://u:hunter2@db/certgate", "postgresql://db/x"}) {
+    auto store = OpenStore(url);
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.error().code, ErrorCode::kStoreUrlInvalid);
+    EXPECT_NE(store.error().message.find("PostgreSQL"), std::string::npos);
+    EXPECT_NE(store.error().message.find("not available yet"), std::string::npos);
+    EXPECT_EQ(store.error().message.find("hunter2"), std::string::npos);
+  }
+  for (std::string_view url : {"", "sqlite:", "sqlite://host/x.db", "/var/lib/certgate.db",
+                               "mysql://u:hunter2@h/d", "certgate.db"}) {
+    auto store = OpenStore(url);
+    ASSERT_FALSE(store.ok()) << url;
+    EXPECT_EQ(store.error().code, ErrorCode::kStoreUrlInvalid) << url;
+    EXPECT_NE(store.error().message.find("sqlite:/path/to/certgate.db"), std::string::npos)
+        << store.error().message;
+    EXPECT_EQ(store.error().message.find("hunter2"), std::string::npos);
+  }
+}
+
+TEST(StoreUrlTest, PlanNamesRoundTrip) {
+  EXPECT_EQ(PlanName(Plan::kFree), "free");
+  EXPECT_EQ(PlanName(Plan::kPayg), "payg");
+  EXPECT_EQ(ParsePlan("free"), Plan::kFree);
+  EXPECT_EQ(ParsePlan("payg"), Plan::kPayg);
+  EXPECT_EQ(ParsePlan("Free"), std::nullopt);
+  EXPECT_EQ(ParsePlan(""), std::nullopt);
+}
+
+}  // namespace
+}  // namespace certgate::store

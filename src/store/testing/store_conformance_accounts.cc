@@ -1,0 +1,280 @@
+// The store conformance suite: accounts, API keys, certificates and settings.
+#include <algorithm>
+#include <atomic>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "core/ids.h"
+#include "store/store.h"
+#include "store/testing/store_conformance.h"
+
+namespace certgate::store::testing {
+namespace {
+
+using Status = DeleteOutcome::Status;
+
+TEST_P(StoreConformanceTest, AccountsCreateGetCount) {
+  auto count = store_->CountAccounts();
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, 2);
+  Account carol = MakeAccount("Carol", Plan::kPayg);
+  ASSERT_TRUE(store_->CreateAccount(carol).ok());
+  auto got = store_->GetAccount(carol.id);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->id, carol.id);
+  EXPECT_EQ((*got)->name, "Carol");
+  EXPECT_EQ((*got)->plan, Plan::kPayg);
+  EXPECT_EQ((*got)->created_at, carol.created_at);
+  EXPECT_EQ(*store_->CountAccounts(), 3);
+
+  auto missing = store_->GetAccount(NewId("acct"));
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+
+  auto duplicate = store_->CreateAccount(carol);
+  ASSERT_FALSE(duplicate.ok());
+  EXPECT_EQ(duplicate.error().code, ErrorCode::kStoreConflict);
+  EXPECT_EQ(*store_->CountAccounts(), 3);
+}
+
+TEST_P(StoreConformanceTest, ApiKeyLookupByHash) {
+  ApiKey key{NewId("ak"), bob_, "laptop", FromUnixSeconds(1'700'000'100)};
+  const std::string hash(64, 'a');
+  ASSERT_TRUE(store_->CreateApiKey(key, hash).ok());
+  auto found = store_->FindApiKeyByHash(hash);
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->first.id, key.id);
+  EXPECT_EQ((*found)->first.account_id, bob_);
+  EXPECT_EQ((*found)->first.description, "laptop");
+  EXPECT_EQ((*found)->first.created_at, key.created_at);
+  EXPECT_EQ((*found)->second.id, bob_);
+  EXPECT_EQ((*found)->second.name, "Bob");
+  EXPECT_EQ((*found)->second.plan, Plan::kPayg);
+
+  auto unknown = store_->FindApiKeyByHash(std::string(64, 'b'));
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_FALSE(unknown->has_value());
+
+  // The same hash twice is a conflict, as is the same id.
+  ApiKey other{NewId("ak"), alice_, "", FromUnixSeconds(0)};
+  EXPECT_EQ(store_->CreateApiKey(other, hash).error().code, ErrorCode::kStoreConflict);
+  EXPECT_EQ(store_->CreateApiKey(key, std::string(64, 'c')).error().code,
+            ErrorCode::kStoreConflict);
+  // A key for an account that does not exist is refused.
+  ApiKey orphan{NewId("ak"), NewId("acct"), "", FromUnixSeconds(0)};
+  EXPECT_FALSE(store_->CreateApiKey(orphan, std::string(64, 'd')).ok());
+}
+
+TEST_P(StoreConformanceTest, CertificateInsertAndGet) {
+  Certificate c = Insert(alice_);
+  auto got = store_->GetCertificate(alice_, c.id);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  ASSERT_TRUE(got->has_value());
+  ExpectSameCert(**got, c);
+
+  // Empty strings and an empty blob stay empty, not NULL.
+  Certificate bare = MakeCert(alice_);
+  bare.description.clear();
+  bare.metadata.clear();
+  bare.private_key.blob.clear();
+  bare.issued_at.reset();
+  ASSERT_TRUE(store_->InsertCertificate(bare).ok());
+  auto got_bare = store_->GetCertificate(alice_, bare.id);
+  ASSERT_TRUE(got_bare.ok() && got_bare->has_value());
+  ExpectSameCert(**got_bare, bare);
+
+  auto missing = store_->GetCertificate(alice_, NewId("cert"));
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+}
+
+TEST_P(StoreConformanceTest, DuplicateIdIsAConflict) {
+  Certificate c = Insert(alice_);
+  Certificate again = MakeCert(bob_, c.id);
+  auto inserted = store_->InsertCertificate(again);
+  ASSERT_FALSE(inserted.ok());
+  EXPECT_EQ(inserted.error().code, ErrorCode::kStoreConflict);
+  EXPECT_NE(inserted.error().message.find("inserting a certificate"), std::string::npos);
+  // The original is untouched.
+  ExpectSameCert(**store_->GetCertificate(alice_, c.id), c);
+}
+
+TEST_P(StoreConformanceTest, ListPagesNewestFirst) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 25; ++i) ids.push_back(Insert(alice_).id);
+  Insert(bob_);
+  std::sort(ids.rbegin(), ids.rend());  // newest first
+
+  std::vector<std::string> seen;
+  std::optional<std::string> before;
+  std::vector<bool> has_more;
+  for (int page_no = 0; page_no < 5; ++page_no) {
+    auto page = store_->ListCertificates(alice_, before, 10);
+    ASSERT_TRUE(page.ok()) << page.error().message;
+    for (const auto& c : page->items) {
+      EXPECT_EQ(c.account_id, alice_);
+      seen.push_back(c.id);
+    }
+    has_more.push_back(page->has_more);
+    if (!page->has_more) break;
+    before = page->items.back().id;
+  }
+  EXPECT_EQ(seen, ids);
+  EXPECT_EQ(has_more, (std::vector<bool>{true, true, false}));
+
+  // Exactly a page's worth left: no further page.
+  auto exact = store_->ListCertificates(alice_, ids[14], 10);
+  ASSERT_TRUE(exact.ok());
+  EXPECT_EQ(exact->items.size(), 10u);
+  EXPECT_FALSE(exact->has_more);
+  // Every field comes back from a list too.
+  auto one = store_->ListCertificates(alice_, std::nullopt, 1);
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->items.size(), 1u);
+  ExpectSameCert(one->items[0], **store_->GetCertificate(alice_, ids[0]));
+  EXPECT_TRUE(one->has_more);
+
+  EXPECT_EQ(store_->ListCertificates(alice_, std::nullopt, 0).error().code,
+            ErrorCode::kInvalidPaging);
+  EXPECT_EQ(store_->ListCertificates(alice_, std::nullopt, 1001).error().code,
+            ErrorCode::kInvalidPaging);
+  EXPECT_TRUE(store_->ListCertificates(alice_, std::nullopt, 1000).ok());
+}
+
+TEST_P(StoreConformanceTest, AccountScoping) {
+  Certificate mine = Insert(alice_);
+  Certificate service = Insert("");
+  // Bob sees none of Alice's, for any operation.
+  EXPECT_FALSE(store_->GetCertificate(bob_, mine.id)->has_value());
+  CertificatePatch patch;
+  patch.description = "stolen";
+  EXPECT_FALSE(store_->UpdateCertificate(bob_, mine.id, patch)->has_value());
+  EXPECT_EQ(store_->DeleteCertificate(bob_, mine.id)->status, Status::kNotFound);
+  EXPECT_TRUE(store_->ListCertificates(bob_, std::nullopt, 100)->items.empty());
+  ExpectSameCert(**store_->GetCertificate(alice_, mine.id), mine);
+
+  // The service's own certificates are invisible to accounts...
+  EXPECT_FALSE(store_->GetCertificate(alice_, service.id)->has_value());
+  EXPECT_FALSE(store_->UpdateCertificate(alice_, service.id, patch)->has_value());
+  EXPECT_EQ(store_->DeleteCertificate(alice_, service.id)->status, Status::kNotFound);
+  auto alice_list = store_->ListCertificates(alice_, std::nullopt, 100);
+  ASSERT_EQ(alice_list->items.size(), 1u);
+  EXPECT_EQ(alice_list->items[0].id, mine.id);
+  // ...and addressed with account "".
+  auto got = store_->GetCertificate("", service.id);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  ExpectSameCert(**got, service);
+  EXPECT_FALSE(store_->GetCertificate("", mine.id)->has_value());
+  auto service_list = store_->ListCertificates("", std::nullopt, 100);
+  ASSERT_EQ(service_list->items.size(), 1u);
+  EXPECT_EQ(service_list->items[0].id, service.id);
+}
+
+TEST_P(StoreConformanceTest, GetCertificateByIdSeesEveryAccount) {
+  Certificate mine = Insert(alice_);
+  Certificate service = Insert("");
+  ExpectSameCert(**store_->GetCertificateById(mine.id), mine);
+  ExpectSameCert(**store_->GetCertificateById(service.id), service);
+  EXPECT_FALSE(store_->GetCertificateById(NewId("cert"))->has_value());
+}
+
+TEST_P(StoreConformanceTest, UpdateAppliesOnlyPresentFields) {
+  Certificate c = Insert(alice_);
+  CertificatePatch description_only;
+  description_only.description = "new description";
+  auto updated = store_->UpdateCertificate(alice_, c.id, description_only);
+  ASSERT_TRUE(updated.ok()) << updated.error().message;
+  ASSERT_TRUE(updated->has_value());
+  c.description = "new description";
+  ExpectSameCert(**updated, c);
+  ExpectSameCert(**store_->GetCertificate(alice_, c.id), c);
+
+  CertificatePatch metadata_only;
+  metadata_only.metadata = "";  // present but empty: set to empty
+  updated = store_->UpdateCertificate(alice_, c.id, metadata_only);
+  ASSERT_TRUE(updated.ok() && updated->has_value());
+  c.metadata = "";
+  ExpectSameCert(**updated, c);
+
+  updated = store_->UpdateCertificate(alice_, c.id, CertificatePatch{});
+  ASSERT_TRUE(updated.ok() && updated->has_value());
+  ExpectSameCert(**updated, c);
+
+  auto missing = store_->UpdateCertificate(alice_, NewId("cert"), description_only);
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+}
+
+TEST_P(StoreConformanceTest, DeleteReportsWhetherItDeleted) {
+  Certificate c = Insert(alice_);
+  auto deleted = store_->DeleteCertificate(alice_, c.id);
+  ASSERT_TRUE(deleted.ok()) << deleted.error().message;
+  EXPECT_EQ(deleted->status, Status::kDeleted);
+  EXPECT_TRUE(deleted->used_by.empty());
+  EXPECT_FALSE(store_->GetCertificate(alice_, c.id)->has_value());
+  deleted = store_->DeleteCertificate(alice_, c.id);
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(deleted->status, Status::kNotFound);
+}
+
+TEST_P(StoreConformanceTest, SettingsGetSetOverwrite) {
+  auto missing = store_->GetSetting("default_certificate_id");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+  ASSERT_TRUE(store_->SetSetting("default_certificate_id", "cert_1").ok());
+  EXPECT_EQ(**store_->GetSetting("default_certificate_id"), "cert_1");
+  ASSERT_TRUE(store_->SetSetting("default_certificate_id", "cert_2").ok());
+  EXPECT_EQ(**store_->GetSetting("default_certificate_id"), "cert_2");
+  ASSERT_TRUE(store_->SetSetting("empty", "").ok());
+  EXPECT_EQ(**store_->GetSetting("empty"), "");
+}
+
+TEST_P(StoreConformanceTest, ConcurrentInsertsFromEightThreads) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 20;
+  std::vector<std::vector<Certificate>> made(kThreads);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        Certificate c = MakeCert(t % 2 == 0 ? alice_ : bob_);
+        if (!store_->InsertCertificate(c).ok()) ++failures;
+        // Readers run beside the writers.
+        auto got = store_->GetCertificate(c.account_id, c.id);
+        if (!got.ok() || !got->has_value()) ++failures;
+        if (!store_->ListCertificates(c.account_id, std::nullopt, 5).ok()) ++failures;
+        made[static_cast<size_t>(t)].push_back(std::move(c));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  std::set<std::string> listed;
+  for (const std::string& account : {alice_, bob_}) {
+    auto page = store_->ListCertificates(account, std::nullopt, 1000);
+    ASSERT_TRUE(page.ok());
+    for (const auto& c : page->items) listed.insert(c.id);
+  }
+  EXPECT_EQ(listed.size(), static_cast<size_t>(kThreads * kPerThread));
+  for (const auto& per_thread : made) {
+    for (const auto& c : per_thread) {
+      auto got = store_->GetCertificate(c.account_id, c.id);
+      ASSERT_TRUE(got.ok() && got->has_value()) << c.id;
+      ExpectSameCert(**got, c);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace certgate::store::testing

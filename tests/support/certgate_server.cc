@@ -24,7 +24,8 @@ std::unique_ptr<CertgateServer> CertgateServer::Start(ServerOptions options) {
                                                              "-" + std::to_string(rand()) + ".log");
   server->env_ = options.env;
   server->api_ca_file_ = options.api_ca_file;
-  std::vector<std::string> argv = {CertgateBinary(), "serve", "--data-dir",
+  std::vector<std::string> argv = {options.binary.empty() ? CertgateBinary() : options.binary,
+                                   "serve", "--data-dir",
                                    server->data_dir_.string()};
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
   // Defaults for what the test did not give: listeners on free loopback
@@ -43,8 +44,10 @@ std::unique_ptr<CertgateServer> CertgateServer::Start(ServerOptions options) {
       argv.insert(argv.end(), {flag, value});
     }
   }
-  server->process_ = std::make_unique<Process>(argv, options.env, server->stderr_path_);
-  auto ready = server->process_->WaitForLine("certgate ready", std::chrono::seconds(30));
+  server->process_ = std::make_unique<Process>(
+      argv, ProcessOptions{.env = options.env, .stderr_path = server->stderr_path_,
+                           .cpu = options.cpu});
+  auto ready = server->process_->WaitForLine("certgate ready", options.ready_timeout);
   if (!ready) {
     ADD_FAILURE() << "certgate serve did not become ready; stdout:\n"
                   << server->process_->Stdout() << "\nstderr:\n"

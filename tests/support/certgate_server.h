@@ -2,9 +2,11 @@
 // the API on 127.0.0.1 port 0, started and stopped by process id.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,12 @@ struct ServerOptions {
   std::map<std::string, std::string> env;
   // For an API served over TLS (--api-tls-cert): the CA its clients trust.
   std::string api_ca_file;
+  // The binary to run; empty: CertgateBinary().
+  std::string binary;
+  // Pins the server to this cpu (benchmarks).
+  std::optional<int> cpu;
+  // How long Start waits for "certgate ready".
+  std::chrono::seconds ready_timeout{30};
 
   static ServerOptions InDir(std::filesystem::path dir,
                              std::map<std::string, std::string> env = {}) {

@@ -1,6 +1,7 @@
 #include "support/process.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -43,7 +44,15 @@ std::vector<std::string> MergedEnv(const std::map<std::string, std::string>& ext
 }  // namespace
 
 Process::Process(std::vector<std::string> argv, std::map<std::string, std::string> env,
-                 std::filesystem::path stderr_path, std::optional<std::string> stdin_text) {
+                 std::filesystem::path stderr_path, std::optional<std::string> stdin_text)
+    : Process(std::move(argv), ProcessOptions{.env = std::move(env),
+                                              .stderr_path = std::move(stderr_path),
+                                              .stdin_text = std::move(stdin_text)}) {}
+
+Process::Process(std::vector<std::string> argv, ProcessOptions options) {
+  const auto& env = options.env;
+  const auto& stderr_path = options.stderr_path;
+  const auto& stdin_text = options.stdin_text;
   int out_pipe[2];
   int in_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(in_pipe, O_CLOEXEC) != 0) {
@@ -73,6 +82,14 @@ Process::Process(std::vector<std::string> argv, std::map<std::string, std::strin
     // processes are started from the thread that owns them.)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);  // the parent died before prctl
+    if (options.cpu) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(*options.cpu, &set);
+      sched_setaffinity(0, sizeof set, &set);
+    }
+    if (options.default_sigpipe) signal(SIGPIPE, SIG_DFL);
+    if (!options.cwd.empty() && chdir(options.cwd.c_str()) != 0) _exit(127);
     execve(c_argv[0], c_argv.data(), c_env.data());
     _exit(127);
   }
@@ -148,6 +165,17 @@ std::string Process::StdoutToEof(std::chrono::milliseconds timeout) {
 
 void Process::Signal(int signo) {
   if (pid_ > 0 && !status_) kill(pid_, signo);
+}
+
+std::optional<int> Process::Stop(std::chrono::milliseconds grace) {
+  Signal(SIGTERM);
+  std::optional<int> code = Wait(grace);
+  if (!code) {
+    Signal(SIGKILL);
+    Wait(std::chrono::seconds(10));
+  }
+  if (pid_ > 0) kill(-pid_, SIGKILL);
+  return code;
 }
 
 std::optional<int> Process::Wait(std::chrono::milliseconds timeout) {
@@ -230,6 +258,16 @@ bool AcceptsTcp(uint16_t port) {
 
 std::string LogTail(const std::string& log, size_t n) {
   return log.size() <= n ? log : "..." + log.substr(log.size() - n);
+}
+
+std::string TailLines(const std::string& text, size_t n) {
+  size_t pos = text.size();
+  for (size_t lines = 0; lines <= n; ++lines) {
+    if (pos == 0) return text;
+    pos = text.rfind('\n', pos - 1);
+    if (pos == std::string::npos) return text;
+  }
+  return text.substr(pos + 1);
 }
 
 std::string ReadFile(const std::filesystem::path& path) {

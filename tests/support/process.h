@@ -19,6 +19,23 @@
 
 namespace certgate::testing {
 
+// How a Process starts, beyond its argv.
+struct ProcessOptions {
+  // Adds to (or overrides) this process's environment; a value of ""
+  // removes the variable.
+  std::map<std::string, std::string> env;
+  // Where stderr goes (appended); empty: this process's own stderr.
+  std::filesystem::path stderr_path;
+  std::optional<std::string> stdin_text;
+  // The child's working directory; empty: this process's.
+  std::filesystem::path cwd;
+  // Pins the child to this cpu (benchmarks measure one server per core).
+  std::optional<int> cpu;
+  // Starts the child with SIGPIPE's default action even when this process
+  // ignores it (an ignored signal stays ignored across exec).
+  bool default_sigpipe = false;
+};
+
 class Process {
  public:
   // argv[0] is the program path. env adds to (or overrides) the test's
@@ -26,6 +43,7 @@ class Process {
   // stderr_path when given, else to the test's own stderr.
   Process(std::vector<std::string> argv, std::map<std::string, std::string> env = {},
           std::filesystem::path stderr_path = {}, std::optional<std::string> stdin_text = {});
+  Process(std::vector<std::string> argv, ProcessOptions options);
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -40,6 +58,10 @@ class Process {
   // the pipe may still hold unread output). Gives up after timeout.
   std::string StdoutToEof(std::chrono::milliseconds timeout);
   void Signal(int signo);
+  // SIGTERM, up to grace for the exit, then SIGKILL; either way SIGKILL to
+  // what is left of its process group (a server's workers). Returns the exit
+  // code as Wait does (nullopt when it had to be killed).
+  std::optional<int> Stop(std::chrono::milliseconds grace);
   // Waits for exit; returns the exit code, 128+signal if killed, or nullopt
   // on timeout.
   std::optional<int> Wait(std::chrono::milliseconds timeout);
@@ -77,6 +99,8 @@ bool AcceptsTcp(uint16_t port);
 
 // The last n characters of a log, marked as cut when it was longer.
 std::string LogTail(const std::string& log, size_t n = 3000);
+// The last n lines of a text (all of it when it has fewer).
+std::string TailLines(const std::string& text, size_t n);
 
 std::string ReadFile(const std::filesystem::path& path);
 void WriteFile(const std::filesystem::path& path, std::string_view data);

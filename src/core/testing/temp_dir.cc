@@ -20,6 +20,7 @@ TempDir::TempDir(std::string_view prefix) {
 }
 
 TempDir::~TempDir() {
+  if (keep_) return;
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }

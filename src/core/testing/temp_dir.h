@@ -17,9 +17,13 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
 
   const std::filesystem::path& path() const { return path_; }
+  // Leaves the directory and its contents in place when destroyed (a
+  // benchmark's --keep-temp, or a failed run to look into).
+  void Keep() { keep_ = true; }
 
  private:
   std::filesystem::path path_;
+  bool keep_ = false;
 };
 
 }  // namespace certgate::testing

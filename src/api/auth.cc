@@ -18,7 +18,7 @@ std::string HashApiToken(std::string_view token) {
   return std::string(hex.data(), crypto_hash_sha256_BYTES * 2);
 }
 
-Result<CreatedApiKey> CreateApiKey(store::Store& store, std::string_view account_id,
+Result<CreatedApiKey> CreateApiKey(store::AccountStore& store, std::string_view account_id,
                                    std::string_view description) {
   CG_ASSIGN_OR_RETURN(auto account, store.GetAccount(account_id));
   if (!account) {
@@ -34,7 +34,7 @@ Result<CreatedApiKey> CreateApiKey(store::Store& store, std::string_view account
   return created;
 }
 
-Result<Principal> Authenticate(store::Store& store, std::string_view header) {
+Result<Principal> Authenticate(store::AccountStore& store, std::string_view header) {
   constexpr std::string_view kBearer = "bearer ";
   if (header.empty()) {
     return MakeError(ErrorCode::kAuthMissing,

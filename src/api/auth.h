@@ -1,13 +1,13 @@
 // API keys: creation (the token is shown once and stored only as its
 // SHA-256) and authentication of a request's Authorization header.
-// Thread-safe (stateless over a thread-safe Store).
+// Thread-safe (stateless over a thread-safe AccountStore).
 #pragma once
 
 #include <string>
 #include <string_view>
 
 #include "core/result.h"
-#include "store/store.h"
+#include "store/account_store.h"
 
 namespace certgate::api {
 
@@ -23,7 +23,7 @@ struct CreatedApiKey {
 };
 
 // Creates a key for an existing account. Error kNotFound if there is none.
-Result<CreatedApiKey> CreateApiKey(store::Store& store, std::string_view account_id,
+Result<CreatedApiKey> CreateApiKey(store::AccountStore& store, std::string_view account_id,
                                    std::string_view description);
 
 struct Principal {
@@ -33,6 +33,6 @@ struct Principal {
 
 // Authenticates "Bearer <token>". Errors: kAuthMissing (no header, or not
 // Bearer), kAuthInvalid (unknown token).
-Result<Principal> Authenticate(store::Store& store, std::string_view authorization_header);
+Result<Principal> Authenticate(store::AccountStore& store, std::string_view authorization_header);
 
 }  // namespace certgate::api

@@ -10,7 +10,7 @@ constexpr int kMaxPasses = 3;
 
 }  // namespace
 
-Result<RotationReport> ResealAll(store::Store& store, seal::KeyVault& vault,
+Result<RotationReport> ResealAll(store::SealedKeyStore& store, seal::KeyVault& vault,
                                  const RotationProgress& progress) {
   RotationReport report;
   report.version = vault.current_version();
@@ -41,7 +41,7 @@ Result<RotationReport> ResealAll(store::Store& store, seal::KeyVault& vault,
   return report;
 }
 
-Result<RotationReport> RotateMasterKey(store::Store& store, seal::KeyVault& vault,
+Result<RotationReport> RotateMasterKey(store::SealedKeyStore& store, seal::KeyVault& vault,
                                        const seal::MasterKeySource& source,
                                        const RotationProgress& progress) {
   if (source.env_value) {

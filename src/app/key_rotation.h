@@ -10,7 +10,7 @@
 
 #include "core/result.h"
 #include "seal/key_vault.h"
-#include "store/store.h"
+#include "store/sealed_key_store.h"
 
 namespace certgate::app {
 
@@ -27,13 +27,13 @@ using RotationProgress = std::function<void(int64_t, int64_t)>;
 // is generated and written first. With CERTGATE_MASTER_KEY the variable must
 // already hold a newer version than some sealed keys (it cannot be
 // written); otherwise kConfigInvalid explains how to add one.
-Result<RotationReport> RotateMasterKey(store::Store& store, seal::KeyVault& vault,
+Result<RotationReport> RotateMasterKey(store::SealedKeyStore& store, seal::KeyVault& vault,
                                        const seal::MasterKeySource& source,
                                        const RotationProgress& progress);
 
 // Re-seals every record not under the vault's current version. Used by
 // RotateMasterKey; exposed for tests.
-Result<RotationReport> ResealAll(store::Store& store, seal::KeyVault& vault,
+Result<RotationReport> ResealAll(store::SealedKeyStore& store, seal::KeyVault& vault,
                                  const RotationProgress& progress);
 
 }  // namespace certgate::app

@@ -7,7 +7,7 @@
 #include <sqlite3.h>
 
 #include "core/testing/temp_dir.h"
-#include "store/sqlite_store.h"
+#include "store/sqlite/sqlite_store.h"
 #include "store/testing/store_conformance.h"
 
 namespace certgate::store::testing {

@@ -2,7 +2,7 @@
 // migrations from older schemas, raw SQL around the store (foreign keys, query
 // plans, the rows as stored), and durability across SIGKILL. The contract of
 // store.h is tested by the conformance suite (sqlite_store_conformance_test.cc).
-#include "store/sqlite_store.h"
+#include "store/sqlite/sqlite_store.h"
 
 #include <chrono>
 #include <filesystem>

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "store/sqlite_store.h"
+#include "store/sqlite/sqlite_store.h"
 
 namespace certgate::store {
 namespace {

@@ -10,6 +10,9 @@
 // through the same store object only, after the commit, with no connection
 // or lock of the store held.
 // Thread-safe: a small pool of connections, one per concurrent caller.
+// The implementation beside this header: sqlite_store_impl.h (the class),
+// one file per resource (accounts.cc, certificates.cc, domains.cc, ...),
+// connection.h (connections, statements, errors), rows.h, migrations.h.
 #pragma once
 
 #include <filesystem>

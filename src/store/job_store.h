@@ -1,0 +1,61 @@
+// Provisioning jobs: the durable state of getting managed domains their
+// certificates, with leases that name their runner (a node id) and carry a
+// fencing token, so that several nodes may run jobs on one store and a
+// runner that lost its lease cannot write.
+// Thread-safe, and every backend keeps the contracts stated in store.h
+// (one transaction per write; "not found" is a value, and records of another
+// account are not found).
+#pragma once
+
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "core/time.h"
+#include "store/records.h"
+
+namespace certgate::store {
+
+class JobStore {
+ public:
+  virtual ~JobStore() = default;
+
+  // Managed domains (policy set) without a job whose certificate is missing,
+  // due for renewal (renews_at <= now), or of another key type than the
+  // policy asks for. Oldest first, at most limit.
+  virtual Result<std::vector<Domain>> ListDomainsNeedingCertificates(Time now, int limit) = 0;
+  // Inserts a job if its domain is still managed and has none. False if not.
+  virtual Result<bool> InsertProvisioningJob(const ProvisioningJob& job) = 0;
+  virtual Result<std::optional<ProvisioningJob>> GetProvisioningJobForDomain(
+      std::string_view domain_id) = 0;
+  // Jobs with next_run_at <= now that no runner holds, now held by owner
+  // until lease_until, each with a fresh fencing token (greater than any the
+  // job had before); at most limit, earliest first. The jobs returned carry
+  // the owner and token: pass them back to Update/CompleteProvisioningJob.
+  virtual Result<std::vector<ProvisioningJob>> ClaimDueJobs(std::string_view owner, Time now,
+                                                            Time lease_until, int limit) = 0;
+  // Ends the holds of owner's jobs (and no one else's), so that jobs a
+  // killed process of this node held resume at once; called at startup.
+  // Their tokens stay, so a late write of the dead process is still refused.
+  virtual Result<void> ReleaseJobLeases(std::string_view owner) = 0;
+  // Writes msg, error_code, retries_at, next_run_at, failures and order_url,
+  // and private_key if the job has none yet (a job's key is set once, so a
+  // runner's stale copy never undoes a key rotation). hold_until extends the
+  // runner's hold; nullopt ends it. Writes only if the stored job has the
+  // job's lease_owner and lease_token; false (nothing written) if not, or if
+  // the job is gone: the caller lost its lease and must stop.
+  virtual Result<bool> UpdateProvisioningJob(const ProvisioningJob& job,
+                                             std::optional<Time> hold_until) = 0;
+  virtual Result<bool> DeleteProvisioningJob(std::string_view id) = 0;
+  // In one transaction: inserts the issued certificate, attaches it to the
+  // job's domain with renews_at and the job's key type, deletes the
+  // previously attached issued certificate, and deletes the job with its
+  // challenges. False (and nothing written) if the job is gone, is held
+  // under another lease (owner or token differ from the job's), or its
+  // domain no longer asks for this key type (then the job is deleted).
+  virtual Result<bool> CompleteProvisioningJob(const ProvisioningJob& job, const Certificate& cert,
+                                               Time renews_at) = 0;
+};
+
+}  // namespace certgate::store

@@ -1,0 +1,96 @@
+// Accounts and API keys in the SQLite backend.
+#include "store/sqlite/sqlite_store_impl.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "store/sqlite/name_keys.h"
+#include "store/sqlite/rows.h"
+#include "store/sqlite/statements.h"
+
+namespace certgate::store::sqlite {
+namespace {
+
+constexpr char kInsertAccount[] =
+    "INSERT INTO accounts (id, name, plan, created_at) VALUES (?1, ?2, ?3, ?4)";
+constexpr char kSelectAccount[] = "SELECT id, name, plan, created_at FROM accounts WHERE id = ?1";
+constexpr char kCountAccounts[] = "SELECT COUNT(*) FROM accounts";
+constexpr char kInsertApiKey[] =
+    "INSERT INTO api_keys (id, account_id, description, token_hash, created_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?5)";
+constexpr char kSelectApiKeyByHash[] =
+    "SELECT k.id, k.account_id, k.description, k.created_at,"
+    " a.id, a.name, a.plan, a.created_at"
+    " FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.token_hash = ?1";
+
+}  // namespace
+
+Result<void> SqliteStore::CreateAccount(const Account& account) {
+  constexpr std::string_view kOp = "creating an account";
+  return Write(kOp, [&](Connection& conn) {
+    Query q(conn, kInsertAccount, kOp);
+    q.Text(1, account.id)
+        .Text(2, account.name)
+        .Text(3, PlanName(account.plan))
+        .Int(4, ToUnixSeconds(account.created_at));
+    return q.Run();
+  });
+}
+
+Result<std::optional<Account>> SqliteStore::GetAccount(std::string_view id) {
+  constexpr std::string_view kOp = "reading an account";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kSelectAccount, kOp);
+  q.Text(1, id);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<Account>();
+  CG_ASSIGN_OR_RETURN(Account account, ReadAccount(q, 0, kOp));
+  return std::optional<Account>(std::move(account));
+}
+
+Result<int64_t> SqliteStore::CountAccounts() {
+  constexpr std::string_view kOp = "counting accounts";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kCountAccounts, kOp);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  return row ? q.ColumnInt(0) : int64_t{0};
+}
+
+Result<void> SqliteStore::CreateApiKey(const ApiKey& key, std::string_view token_hash) {
+  constexpr std::string_view kOp = "creating an API key";
+  return Write(kOp, [&](Connection& conn) {
+    Query q(conn, kInsertApiKey, kOp);
+    q.Text(1, key.id)
+        .Text(2, key.account_id)
+        .Text(3, key.description)
+        .Text(4, token_hash)
+        .Int(5, ToUnixSeconds(key.created_at));
+    return q.Run();
+  });
+}
+
+Result<std::optional<std::pair<ApiKey, Account>>> SqliteStore::FindApiKeyByHash(
+    std::string_view token_hash) {
+  constexpr std::string_view kOp = "looking up an API key";
+  using Found = std::optional<std::pair<ApiKey, Account>>;
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kSelectApiKeyByHash, kOp);
+  q.Text(1, token_hash);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return Found();
+  ApiKey key;
+  key.id = q.ColumnText(0);
+  key.account_id = q.ColumnText(1);
+  key.description = q.ColumnText(2);
+  key.created_at = FromUnixSeconds(q.ColumnInt(3));
+  CG_ASSIGN_OR_RETURN(Account account, ReadAccount(q, 4, kOp));
+  return Found(std::in_place, std::move(key), std::move(account));
+}
+
+}  // namespace certgate::store::sqlite

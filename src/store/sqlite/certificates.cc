@@ -1,0 +1,145 @@
+// TLS certificates in the SQLite backend.
+#include "store/sqlite/sqlite_store_impl.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "store/sqlite/name_keys.h"
+#include "store/sqlite/rows.h"
+#include "store/sqlite/statements.h"
+
+namespace certgate::store::sqlite {
+namespace {
+
+// The account-scoped statements see account certificates only, never those an
+// endpoint owns. account_id IS ?: matches NULL (the service's own) as well as
+// a value, and still searches the (account_id, id) index.
+constexpr char kSelectCert[] = "SELECT " CG_CERT_COLUMNS
+                               " FROM tls_certificates WHERE id = ?1 AND account_id IS ?2"
+                               " AND owner_endpoint_id IS NULL";
+constexpr char kSelectCertById[] = "SELECT " CG_CERT_COLUMNS " FROM tls_certificates WHERE id = ?1";
+constexpr char kListCerts[] = "SELECT " CG_CERT_COLUMNS
+                              " FROM tls_certificates WHERE account_id IS ?1"
+                              " AND owner_endpoint_id IS NULL ORDER BY id DESC LIMIT ?2";
+constexpr char kListCertsBefore[] = "SELECT " CG_CERT_COLUMNS
+                                    " FROM tls_certificates WHERE account_id IS ?1 AND id < ?2"
+                                    " AND owner_endpoint_id IS NULL ORDER BY id DESC LIMIT ?3";
+constexpr char kUpdateCert[] =
+    "UPDATE tls_certificates SET description = COALESCE(?3, description),"
+    " metadata = COALESCE(?4, metadata) WHERE id = ?1 AND account_id IS ?2"
+    " AND owner_endpoint_id IS NULL RETURNING " CG_CERT_COLUMNS;
+constexpr char kDeleteCert[] =
+    "DELETE FROM tls_certificates WHERE id = ?1 AND account_id IS ?2"
+    " AND owner_endpoint_id IS NULL";
+constexpr char kDomainsUsingCert[] =
+    "SELECT domain FROM reserved_domains WHERE certificate_id = ?1 ORDER BY domain";
+
+}  // namespace
+
+Result<void> SqliteStore::InsertCertificate(const Certificate& cert) {
+  constexpr std::string_view kOp = "inserting a certificate";
+  if (!cert.owner_endpoint_id.empty()) {
+    // Its endpoint must refer to it in the same transaction: InsertEndpoint.
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("{}: certificate {} belongs to endpoint {}; endpoint "
+                                 "certificates are inserted with their endpoint",
+                                 kOp, cert.id, cert.owner_endpoint_id));
+  }
+  return WriteAndAnnounce(kOp, [&](Connection& conn) {
+    return InsertCertificateRow(conn, cert, cert.account_id, "", kOp);
+  });
+}
+
+Result<std::optional<Certificate>> SqliteStore::GetCertificate(std::string_view account_id,
+                                                               std::string_view id) {
+  constexpr std::string_view kOp = "reading a certificate";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kSelectCert, kOp);
+  q.Text(1, id).AccountId(2, account_id);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<Certificate>();
+  CG_ASSIGN_OR_RETURN(Certificate cert, ReadCertificate(q, kOp));
+  return std::optional<Certificate>(std::move(cert));
+}
+
+Result<std::optional<Certificate>> SqliteStore::GetCertificateById(std::string_view id) {
+  constexpr std::string_view kOp = "reading a certificate";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kSelectCertById, kOp);
+  q.Text(1, id);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<Certificate>();
+  CG_ASSIGN_OR_RETURN(Certificate cert, ReadCertificate(q, kOp));
+  return std::optional<Certificate>(std::move(cert));
+}
+
+Result<Page<Certificate>> SqliteStore::ListCertificates(std::string_view account_id,
+                                                        std::optional<std::string> before_id,
+                                                        int limit) {
+  constexpr std::string_view kOp = "listing certificates";
+  CG_RETURN_IF_ERROR(CheckLimit(limit));
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), before_id.has_value() ? kListCertsBefore : kListCerts, kOp);
+  return ReadPage<Certificate>(q, account_id, before_id, limit, kOp, ReadCertificate);
+}
+
+Result<std::optional<Certificate>> SqliteStore::UpdateCertificate(std::string_view account_id,
+                                                                  std::string_view id,
+                                                                  const CertificatePatch& patch) {
+  constexpr std::string_view kOp = "updating a certificate";
+  using Found = std::optional<Certificate>;
+  return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<Found> {
+    // COALESCE keeps a column whose patch field is absent (bound NULL).
+    Query q(conn, kUpdateCert, kOp);
+    q.Text(1, id)
+        .AccountId(2, account_id)
+        .OptionalText(3, patch.description)
+        .OptionalText(4, patch.metadata);
+    CG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return Found();
+    CG_ASSIGN_OR_RETURN(Certificate cert, ReadCertificate(q, kOp));
+    // RETURNING statements apply their change in full on the first step, but
+    // run to the end so that COMMIT finds no statement in progress.
+    CG_RETURN_IF_ERROR(q.Run());
+    return Found(std::move(cert));
+  });
+}
+
+Result<DeleteOutcome> SqliteStore::DeleteCertificate(std::string_view account_id,
+                                                     std::string_view id) {
+  constexpr std::string_view kOp = "deleting a certificate";
+  // Check and delete under one write lock: a domain attached concurrently
+  // either commits first (and is found here) or finds the certificate gone.
+  return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<DeleteOutcome> {
+    DeleteOutcome outcome;
+    {
+      Query exists(conn, kAccountCertExists, kOp);
+      exists.Text(1, id).AccountId(2, account_id);
+      CG_ASSIGN_OR_RETURN(bool row, exists.Step());
+      if (!row) return outcome;  // kNotFound
+    }
+    {
+      Query users(conn, kDomainsUsingCert, kOp);
+      users.Text(1, id);
+      CG_ASSIGN_OR_RETURN(outcome.used_by, ReadTextColumn(users));
+    }
+    if (!outcome.used_by.empty()) {
+      outcome.status = DeleteOutcome::Status::kInUse;
+      return outcome;
+    }
+    Query q(conn, kDeleteCert, kOp);
+    q.Text(1, id).AccountId(2, account_id);
+    CG_RETURN_IF_ERROR(q.Run());
+    outcome.status =
+        q.Changes() > 0 ? DeleteOutcome::Status::kDeleted : DeleteOutcome::Status::kNotFound;
+    return outcome;
+  });
+}
+
+}  // namespace certgate::store::sqlite

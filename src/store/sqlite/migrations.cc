@@ -1,0 +1,257 @@
+#include "store/sqlite/migrations.h"
+
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include "core/time.h"
+
+namespace certgate::store::sqlite {
+namespace {
+
+// Append only: a migration that has shipped is never edited; change the
+// schema with the next number. Each runs in its own transaction.
+constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE accounts (
+  id          TEXT PRIMARY KEY NOT NULL,
+  name        TEXT NOT NULL,
+  plan        TEXT NOT NULL CHECK (plan IN ('free', 'payg')),
+  created_at  INTEGER NOT NULL  -- unix seconds, like every time column
+);
+
+CREATE TABLE api_keys (
+  id           TEXT PRIMARY KEY NOT NULL,
+  account_id   TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+  description  TEXT NOT NULL,
+  token_hash   TEXT UNIQUE NOT NULL,  -- SHA-256 of the token; never the token
+  created_at   INTEGER NOT NULL
+);
+CREATE INDEX api_keys_by_account ON api_keys (account_id);
+
+CREATE TABLE tls_certificates (
+  id               TEXT PRIMARY KEY NOT NULL,
+  account_id       TEXT,  -- NULL: the service's own certificate
+  created_at       INTEGER NOT NULL,
+  description      TEXT NOT NULL,
+  metadata         TEXT NOT NULL,
+  certificate_pem  TEXT NOT NULL,
+  issued_at        INTEGER,  -- NULL unless issued automatically
+  not_after        INTEGER NOT NULL,
+  key_version      INTEGER NOT NULL,  -- master key version that sealed sealed_key
+  sealed_key       BLOB NOT NULL
+);
+CREATE INDEX tls_certificates_by_account ON tls_certificates (account_id, id);
+
+CREATE TABLE settings (
+  name   TEXT PRIMARY KEY NOT NULL,
+  value  TEXT NOT NULL
+);
+)sql"},
+    {2, R"sql(
+-- Set for a certificate a terminate-tls action brought: it belongs to that
+-- endpoint. No REFERENCES endpoints (id): endpoints refer to their
+-- certificate, and the cycle would leave no valid order to insert or delete
+-- them; DeleteEndpoint and UpdateEndpoint remove owned certificates.
+ALTER TABLE tls_certificates ADD COLUMN owner_endpoint_id TEXT;
+CREATE INDEX tls_certificates_by_owner ON tls_certificates (owner_endpoint_id)
+  WHERE owner_endpoint_id IS NOT NULL;
+
+CREATE TABLE reserved_domains (
+  id                           TEXT PRIMARY KEY NOT NULL,
+  account_id                   TEXT NOT NULL,
+  created_at                   INTEGER NOT NULL,
+  description                  TEXT NOT NULL,
+  metadata                     TEXT NOT NULL,
+  domain                       TEXT UNIQUE NOT NULL,  -- once across all accounts
+  -- No cascade: DeleteCertificate reports kInUse before this would fire.
+  certificate_id               TEXT REFERENCES tls_certificates (id),
+  policy_authority             TEXT,  -- NULL: no certificate management policy
+  policy_key_type              TEXT,
+  cname_target                 TEXT UNIQUE,
+  acme_challenge_cname_target  TEXT UNIQUE,
+  CHECK ((policy_authority IS NULL) = (policy_key_type IS NULL))
+);
+CREATE INDEX reserved_domains_by_account ON reserved_domains (account_id, id);
+-- Also what the foreign key searches when a certificate is deleted.
+CREATE INDEX reserved_domains_by_certificate ON reserved_domains (certificate_id);
+
+CREATE TABLE endpoints (
+  id                     TEXT PRIMARY KEY NOT NULL,
+  account_id             TEXT NOT NULL,
+  created_at             INTEGER NOT NULL,
+  description            TEXT NOT NULL,
+  metadata               TEXT NOT NULL,
+  url                    TEXT UNIQUE NOT NULL,  -- once across all accounts
+  scheme                 TEXT NOT NULL,
+  host                   TEXT NOT NULL,
+  port                   INTEGER NOT NULL CHECK (port BETWEEN 0 AND 65535),
+  upstream               TEXT NOT NULL,
+  traffic_policy         TEXT NOT NULL,
+  -- No cascade: DeleteDomain reports kInUse before this would fire.
+  domain_id              TEXT NOT NULL REFERENCES reserved_domains (id),
+  -- A certificate whose owner_endpoint_id is this endpoint's id.
+  policy_certificate_id  TEXT REFERENCES tls_certificates (id)
+);
+CREATE INDEX endpoints_by_account ON endpoints (account_id, id);
+CREATE INDEX endpoints_by_domain ON endpoints (domain_id);
+CREATE INDEX endpoints_by_policy_certificate ON endpoints (policy_certificate_id);
+
+-- One row whose value grows with every committed change to what the edge
+-- serves, whichever process made it: pollers compare it to the value they
+-- last loaded. Triggers keep it, so no writer can forget.
+CREATE TABLE change_sequence (
+  id     INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+  value  INTEGER NOT NULL
+);
+INSERT INTO change_sequence (id, value) VALUES (1, 0);
+CREATE TRIGGER tls_certificates_inserted AFTER INSERT ON tls_certificates
+  BEGIN UPDATE change_sequence SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER tls_certificates_updated AFTER UPDATE ON tls_certificates
+  BEGIN UPDATE change_sequence SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER tls_certificates_deleted AFTER DELETE ON tls_certificates
+  BEGIN UPDATE change_sequence SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER reserved_domains_inserted AFTER INSERT ON reserved_domains
+  BEGIN UPDATE change_sequence SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER reserved_domains_updated AFTER UPDATE ON reserved_domains
+  BEGIN UPDATE change_sequence SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER reserved_domains_deleted AFTER DELETE ON reserved_domains
+  BEGIN UPDATE change_sequence SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER endpoints_inserted AFTER INSERT ON endpoints
+  BEGIN UPDATE change_sequence SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER endpoints_updated AFTER UPDATE ON endpoints
+  BEGIN UPDATE change_sequence SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER endpoints_deleted AFTER DELETE ON endpoints
+  BEGIN UPDATE change_sequence SET value = value + 1 WHERE id = 1; END;
+)sql"},
+    {3, R"sql(
+-- Automatic certificates. renews_at and issued_key_type belong to automatic
+-- management: when the attached issued certificate is due, and which key
+-- type it has.
+ALTER TABLE reserved_domains ADD COLUMN renews_at INTEGER;
+ALTER TABLE reserved_domains ADD COLUMN issued_key_type TEXT;
+CREATE INDEX reserved_domains_by_renewal ON reserved_domains (renews_at)
+  WHERE policy_authority IS NOT NULL;
+
+CREATE TABLE acme_accounts (
+  id             TEXT PRIMARY KEY NOT NULL,
+  directory_url  TEXT UNIQUE NOT NULL,
+  account_url    TEXT NOT NULL,
+  key_version    INTEGER NOT NULL,
+  sealed_key     BLOB NOT NULL,
+  created_at     INTEGER NOT NULL
+);
+
+CREATE TABLE provisioning_jobs (
+  id           TEXT PRIMARY KEY NOT NULL,
+  domain_id    TEXT UNIQUE NOT NULL REFERENCES reserved_domains (id) ON DELETE CASCADE,
+  account_id   TEXT NOT NULL,
+  domain       TEXT NOT NULL,
+  key_type     TEXT NOT NULL CHECK (key_type IN ('ecdsa', 'rsa')),
+  renewal      INTEGER NOT NULL,
+  started_at   INTEGER NOT NULL,
+  msg          TEXT NOT NULL,
+  error_code   TEXT,
+  retries_at   INTEGER,
+  next_run_at  INTEGER NOT NULL,
+  failures     INTEGER NOT NULL,
+  order_url    TEXT NOT NULL,
+  key_version  INTEGER,  -- the certificate's key, made once per job
+  sealed_key   BLOB,
+  lease_until  INTEGER,  -- a runner holds the job until then
+  CHECK ((key_version IS NULL) = (sealed_key IS NULL))
+);
+CREATE INDEX provisioning_jobs_due ON provisioning_jobs (next_run_at);
+
+CREATE TABLE acme_http01_challenges (
+  token              TEXT PRIMARY KEY NOT NULL,
+  key_authorization  TEXT NOT NULL,
+  job_id             TEXT NOT NULL REFERENCES provisioning_jobs (id) ON DELETE CASCADE
+);
+CREATE INDEX acme_http01_challenges_by_job ON acme_http01_challenges (job_id);
+
+CREATE TABLE acme_dns01_records (
+  name    TEXT NOT NULL,
+  value   TEXT NOT NULL,
+  job_id  TEXT NOT NULL REFERENCES provisioning_jobs (id) ON DELETE CASCADE,
+  PRIMARY KEY (name, value)
+);
+CREATE INDEX acme_dns01_records_by_job ON acme_dns01_records (job_id);
+)sql"},
+    {4, R"sql(
+-- Names belong to one account. name_key is the domain's labels last to
+-- first, each ended by '.' ("*.wa.example.com" -> "com.example.wa.*."), so
+-- every name below a domain is one range of this index, and the index in
+-- order visits the tree of names parent first. The store writes it; rows
+-- written around the store get '' and `certgate admin check` reports them.
+-- account_id makes the range scans of the ownership checks index-only.
+ALTER TABLE reserved_domains ADD COLUMN name_key TEXT NOT NULL DEFAULT '';
+UPDATE reserved_domains SET name_key = certgate_name_key(domain);
+CREATE INDEX reserved_domains_by_name_key ON reserved_domains (name_key, account_id);
+)sql"},
+    {5, R"sql(
+-- Job leases name their runner (a node id) and carry a fencing token that
+-- every claim raises, so a runner that lost its lease cannot write, and a
+-- node releases only its own leases at start. Holds taken before owners
+-- existed belong to no one who could release them: they end here, as the
+-- release-everything at start of the versions before would have ended them.
+ALTER TABLE provisioning_jobs ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE provisioning_jobs ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+UPDATE provisioning_jobs SET lease_until = NULL;
+)sql"},
+};
+
+
+
+constexpr char kCreateMigrations[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version INTEGER PRIMARY KEY NOT NULL, applied_at INTEGER NOT NULL)";
+constexpr char kMaxMigration[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+constexpr char kRecordMigration[] =
+    "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)";
+
+}  // namespace
+
+std::span<const Migration> Migrations() { return kMigrations; }
+
+int SchemaVersion() { return std::end(kMigrations)[-1].version; }
+
+Result<void> Migrate(Connection& conn, std::string_view path) {
+  constexpr std::string_view kOp = "migrating the schema";
+  auto in_transaction = [&](auto&& body) -> Result<void> {
+    CG_RETURN_IF_ERROR(conn.Exec(kBegin, kOp));
+    auto result = body();
+    if (result.ok()) result = conn.Exec(kCommit, kOp);
+    if (!result.ok()) conn.Rollback();
+    return result;
+  };
+  auto max_version = [&]() -> Result<int64_t> {
+    Query q(conn, kMaxMigration, kOp);
+    CG_ASSIGN_OR_RETURN(bool row, q.Step());
+    return row ? q.ColumnInt(0) : 0;
+  };
+  CG_RETURN_IF_ERROR(in_transaction([&] { return conn.Exec(kCreateMigrations, kOp); }));
+  CG_ASSIGN_OR_RETURN(int64_t current, max_version());
+  if (current > SchemaVersion()) {
+    return MakeError(ErrorCode::kStoreSchemaTooNew,
+                     fmt::format("database {} has schema version {}, newer than the {} this "
+                                 "certgate knows; run a newer certgate",
+                                 path, current, SchemaVersion()));
+  }
+  for (const Migration& m : Migrations()) {
+    CG_RETURN_IF_ERROR(in_transaction([&]() -> Result<void> {
+      // Read again inside the write lock: another process may have migrated.
+      CG_ASSIGN_OR_RETURN(int64_t now_at, max_version());
+      if (now_at >= m.version) return {};
+      if (int rc = sqlite3_exec(conn.db(), m.sql, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
+        return SqliteError(conn.db(), rc, fmt::format("applying schema migration {}", m.version));
+      }
+      Query record(conn, kRecordMigration, kOp);
+      record.Int(1, m.version).Int(2, ToUnixSeconds(SystemClock::Instance().Now()));
+      return record.Run();
+    }));
+  }
+  return {};
+}
+
+}  // namespace certgate::store::sqlite

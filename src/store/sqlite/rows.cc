@@ -1,0 +1,181 @@
+#include "store/sqlite/rows.h"
+
+#include <limits>
+
+#include "store/sqlite/statements.h"
+
+namespace certgate::store::sqlite {
+namespace {
+
+constexpr char kInsertCert[] = "INSERT INTO tls_certificates (" CG_CERT_COLUMNS
+                               ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+
+}  // namespace
+
+Result<Account> ReadAccount(const Query& q, int col, std::string_view op) {
+  Account account;
+  account.id = q.ColumnText(col);
+  account.name = q.ColumnText(col + 1);
+  std::string plan = q.ColumnText(col + 2);
+  auto parsed = ParsePlan(plan);
+  if (!parsed.has_value()) {
+    return CorruptRow(op, fmt::format("account {} has unknown plan \"{}\"", account.id, plan));
+  }
+  account.plan = *parsed;
+  account.created_at = FromUnixSeconds(q.ColumnInt(col + 3));
+  return account;
+}
+
+Result<uint32_t> ReadKeyVersion(const Query& q, int col, std::string_view id, std::string_view op) {
+  int64_t v = q.ColumnInt(col);
+  if (v < 0 || v > std::numeric_limits<uint32_t>::max()) {
+    return CorruptRow(op, fmt::format("certificate {} has key_version {}", id, v));
+  }
+  return static_cast<uint32_t>(v);
+}
+
+// Reads the columns statements.h's CG_CERT_COLUMNS lists, in that order.
+Result<Certificate> ReadCertificate(const Query& q, std::string_view op) {
+  Certificate cert;
+  cert.id = q.ColumnText(0);
+  if (!q.IsNull(1)) cert.account_id = q.ColumnText(1);
+  cert.created_at = FromUnixSeconds(q.ColumnInt(2));
+  cert.description = q.ColumnText(3);
+  cert.metadata = q.ColumnText(4);
+  cert.certificate_pem = q.ColumnText(5);
+  if (!q.IsNull(6)) cert.issued_at = FromUnixSeconds(q.ColumnInt(6));
+  cert.not_after = FromUnixSeconds(q.ColumnInt(7));
+  CG_ASSIGN_OR_RETURN(cert.private_key.key_version, ReadKeyVersion(q, 8, cert.id, op));
+  cert.private_key.blob = q.ColumnBlob(9);
+  if (!q.IsNull(10)) cert.owner_endpoint_id = q.ColumnText(10);
+  return cert;
+}
+
+// Reads the columns statements.h's CG_DOMAIN_COLUMNS lists, in that order.
+Result<Domain> ReadDomain(const Query& q, std::string_view op) {
+  Domain d;
+  d.id = q.ColumnText(0);
+  d.account_id = q.ColumnText(1);
+  d.created_at = FromUnixSeconds(q.ColumnInt(2));
+  d.description = q.ColumnText(3);
+  d.metadata = q.ColumnText(4);
+  d.domain = q.ColumnText(5);
+  d.certificate_id = q.OptionalColumnText(6);
+  if (!q.IsNull(7)) {
+    if (q.IsNull(8)) {
+      return CorruptRow(op, fmt::format("domain {} has a policy without a key type", d.id));
+    }
+    d.policy = ManagementPolicy{q.ColumnText(7), q.ColumnText(8)};
+  }
+  d.cname_target = q.OptionalColumnText(9);
+  d.acme_challenge_cname_target = q.OptionalColumnText(10);
+  if (!q.IsNull(11)) d.renews_at = FromUnixSeconds(q.ColumnInt(11));
+  d.issued_key_type = q.OptionalColumnText(12);
+  return d;
+}
+
+// Reads the columns statements.h's CG_ENDPOINT_COLUMNS lists, in that order.
+Result<Endpoint> ReadEndpoint(const Query& q, std::string_view op) {
+  Endpoint e;
+  e.id = q.ColumnText(0);
+  e.account_id = q.ColumnText(1);
+  e.created_at = FromUnixSeconds(q.ColumnInt(2));
+  e.description = q.ColumnText(3);
+  e.metadata = q.ColumnText(4);
+  e.url = q.ColumnText(5);
+  e.scheme = q.ColumnText(6);
+  e.host = q.ColumnText(7);
+  int64_t port = q.ColumnInt(8);
+  if (port < 0 || port > std::numeric_limits<uint16_t>::max()) {
+    return CorruptRow(op, fmt::format("endpoint {} has port {}", e.id, port));
+  }
+  e.port = static_cast<uint16_t>(port);
+  e.upstream = q.ColumnText(9);
+  e.traffic_policy = q.ColumnText(10);
+  e.domain_id = q.ColumnText(11);
+  e.policy_certificate_id = q.OptionalColumnText(12);
+  return e;
+}
+
+Result<void> CheckLimit(int limit) {
+  if (limit < 1 || limit > kMaxListLimit) {
+    return MakeError(ErrorCode::kInvalidPaging,
+                     fmt::format("limit must be between 1 and {}, not {}", kMaxListLimit, limit));
+  }
+  return {};
+}
+
+
+// The first column of every row, e.g. the names of what uses a record.
+Result<std::vector<std::string>> ReadTextColumn(Query& q) {
+  std::vector<std::string> out;
+  while (true) {
+    CG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return out;
+    out.push_back(q.ColumnText(0));
+  }
+}
+
+// Reads the columns statements.h's CG_JOB_COLUMNS lists, in that order.
+Result<ProvisioningJob> ReadJob(const Query& q, std::string_view op) {
+  ProvisioningJob job;
+  job.id = q.ColumnText(0);
+  job.domain_id = q.ColumnText(1);
+  job.account_id = q.ColumnText(2);
+  job.domain = q.ColumnText(3);
+  job.key_type = q.ColumnText(4);
+  job.renewal = q.ColumnInt(5) != 0;
+  job.started_at = FromUnixSeconds(q.ColumnInt(6));
+  job.msg = q.ColumnText(7);
+  job.error_code = q.OptionalColumnText(8);
+  if (!q.IsNull(9)) job.retries_at = FromUnixSeconds(q.ColumnInt(9));
+  job.next_run_at = FromUnixSeconds(q.ColumnInt(10));
+  job.failures = static_cast<int>(q.ColumnInt(11));
+  job.order_url = q.ColumnText(12);
+  if (!q.IsNull(13)) {
+    SealedKey key;
+    CG_ASSIGN_OR_RETURN(key.key_version, ReadKeyVersion(q, 13, job.id, op));
+    key.blob = q.ColumnBlob(14);
+    job.private_key = std::move(key);
+  }
+  job.lease_owner = q.ColumnText(15);
+  job.lease_token = q.ColumnInt(16);
+  return job;
+}
+
+void BindJobKey(Query& q, int version_index, const std::optional<SealedKey>& key) {
+  if (key.has_value()) {
+    q.Int(version_index, key->key_version).Blob(version_index + 1, key->blob);
+  } else {
+    q.Null(version_index).Null(version_index + 1);
+  }
+}
+
+// owner_endpoint_id "" stores NULL: an account (or the service's) certificate.
+Result<void> InsertCertificateRow(Connection& conn, const Certificate& cert,
+                                  std::string_view account_id, std::string_view owner_endpoint_id,
+                                  std::string_view op) {
+  Query q(conn, kInsertCert, op);
+  q.Text(1, cert.id)
+      .AccountId(2, account_id)
+      .Int(3, ToUnixSeconds(cert.created_at))
+      .Text(4, cert.description)
+      .Text(5, cert.metadata)
+      .Text(6, cert.certificate_pem);
+  if (cert.issued_at.has_value()) {
+    q.Int(7, ToUnixSeconds(*cert.issued_at));
+  } else {
+    q.Null(7);
+  }
+  q.Int(8, ToUnixSeconds(cert.not_after))
+      .Int(9, cert.private_key.key_version)
+      .Blob(10, cert.private_key.blob);
+  if (owner_endpoint_id.empty()) {
+    q.Null(11);
+  } else {
+    q.Text(11, owner_endpoint_id);
+  }
+  return q.Run();
+}
+
+}  // namespace certgate::store::sqlite

@@ -1,0 +1,46 @@
+// Service settings in the SQLite backend.
+#include "store/sqlite/sqlite_store_impl.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "store/sqlite/name_keys.h"
+#include "store/sqlite/rows.h"
+#include "store/sqlite/statements.h"
+
+namespace certgate::store::sqlite {
+namespace {
+
+constexpr char kGetSetting[] = "SELECT value FROM settings WHERE name = ?1";
+constexpr char kSetSetting[] =
+    "INSERT INTO settings (name, value) VALUES (?1, ?2)"
+    " ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+
+}  // namespace
+
+Result<std::optional<std::string>> SqliteStore::GetSetting(std::string_view name) {
+  constexpr std::string_view kOp = "reading a setting";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kGetSetting, kOp);
+  q.Text(1, name);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(q.ColumnText(0));
+}
+
+Result<void> SqliteStore::SetSetting(std::string_view name, std::string_view value) {
+  constexpr std::string_view kOp = "writing a setting";
+  return Write(kOp, [&](Connection& conn) {
+    Query q(conn, kSetSetting, kOp);
+    q.Text(1, name).Text(2, value);
+    return q.Run();
+  });
+}
+
+}  // namespace certgate::store::sqlite

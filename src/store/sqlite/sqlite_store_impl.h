@@ -1,0 +1,239 @@
+// SqliteStore, the SQLite backend of Store (see sqlite_store.h for what it
+// promises). Its methods are defined one resource per file beside this one;
+// the pool, opening and file creation are in sqlite_store.cc. Thread-safe: a
+// small pool of connections, one per concurrent caller.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/result.h"
+#include "store/store.h"
+#include "store/sqlite/connection.h"
+
+namespace certgate::store::sqlite {
+
+// SQLite runs one writer at a time whatever we do; more connections only let
+// readers proceed beside it. Eight covers the API's and the edge's readers.
+inline constexpr size_t kMaxConnections = 8;
+
+// Whether a finished write changed certificates, domains or endpoints, and so
+// must be announced to OnChange's callbacks.
+inline bool Changed(const Result<void>& r) { return r.ok(); }
+inline bool Changed(const Result<bool>& r) { return r.ok() && *r; }
+inline bool Changed(const Result<DeleteOutcome>& r) {
+  return r.ok() && r->status == DeleteOutcome::Status::kDeleted;
+}
+template <class T>
+bool Changed(const Result<std::optional<T>>& r) {
+  return r.ok() && r->has_value();
+}
+
+class SqliteStore final : public Store {
+ public:
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::filesystem::path& path);
+
+  Result<void> CreateAccount(const Account& account) override;
+  Result<std::optional<Account>> GetAccount(std::string_view id) override;
+  Result<int64_t> CountAccounts() override;
+  Result<void> CreateApiKey(const ApiKey& key, std::string_view token_hash) override;
+  Result<std::optional<std::pair<ApiKey, Account>>> FindApiKeyByHash(
+      std::string_view token_hash) override;
+  Result<void> InsertCertificate(const Certificate& cert) override;
+  Result<std::optional<Certificate>> GetCertificate(std::string_view account_id,
+                                                    std::string_view id) override;
+  Result<std::optional<Certificate>> GetCertificateById(std::string_view id) override;
+  Result<Page<Certificate>> ListCertificates(std::string_view account_id,
+                                             std::optional<std::string> before_id,
+                                             int limit) override;
+  Result<std::optional<Certificate>> UpdateCertificate(std::string_view account_id,
+                                                       std::string_view id,
+                                                       const CertificatePatch& patch) override;
+  Result<DeleteOutcome> DeleteCertificate(std::string_view account_id,
+                                          std::string_view id) override;
+  Result<void> InsertDomain(const Domain& domain) override;
+  Result<std::optional<Domain>> GetDomain(std::string_view account_id,
+                                          std::string_view id) override;
+  Result<std::optional<Domain>> FindDomainByName(std::string_view name) override;
+  Result<Page<Domain>> ListDomains(std::string_view account_id,
+                                   std::optional<std::string> before_id, int limit) override;
+  Result<bool> UpdateDomain(const Domain& domain) override;
+  Result<DeleteOutcome> DeleteDomain(std::string_view account_id, std::string_view id) override;
+  Result<void> InsertEndpoint(const Endpoint& endpoint,
+                              const std::optional<Certificate>& policy_certificate) override;
+  Result<std::optional<Endpoint>> GetEndpoint(std::string_view account_id,
+                                              std::string_view id) override;
+  Result<Page<Endpoint>> ListEndpoints(std::string_view account_id,
+                                       std::optional<std::string> before_id, int limit) override;
+  Result<bool> UpdateEndpoint(const Endpoint& endpoint,
+                              const std::optional<Certificate>& policy_certificate) override;
+  Result<bool> DeleteEndpoint(std::string_view account_id, std::string_view id) override;
+  Result<NameCheck> CheckNameOwnership() override;
+  Result<EdgeState> LoadEdgeState() override;
+  Result<int64_t> ChangeSequence() override;
+  void OnChange(std::function<void()> fn) override;
+  Result<std::vector<SealedKeyRef>> ListSealedKeys(std::optional<std::string> after_id,
+                                                   int limit) override;
+  Result<bool> ReplaceSealedKey(std::string_view record_id, const SealedKey& expected,
+                                const SealedKey& replacement) override;
+  Result<int64_t> CountSealedKeysNotAtVersion(uint32_t version) override;
+  Result<std::optional<AcmeAccount>> GetAcmeAccount(std::string_view directory_url) override;
+  Result<void> InsertAcmeAccount(const AcmeAccount& account) override;
+  Result<bool> DeleteAcmeAccount(std::string_view id) override;
+  Result<std::vector<Domain>> ListDomainsNeedingCertificates(Time now, int limit) override;
+  Result<bool> InsertProvisioningJob(const ProvisioningJob& job) override;
+  Result<std::optional<ProvisioningJob>> GetProvisioningJobForDomain(
+      std::string_view domain_id) override;
+  Result<std::vector<ProvisioningJob>> ClaimDueJobs(std::string_view owner, Time now,
+                                                    Time lease_until, int limit) override;
+  Result<void> ReleaseJobLeases(std::string_view owner) override;
+  Result<bool> UpdateProvisioningJob(const ProvisioningJob& job,
+                                     std::optional<Time> hold_until) override;
+  Result<bool> DeleteProvisioningJob(std::string_view id) override;
+  Result<bool> CompleteProvisioningJob(const ProvisioningJob& job, const Certificate& cert,
+                                       Time renews_at) override;
+  Result<void> PutHttp01Challenge(const Http01Challenge& challenge) override;
+  Result<std::optional<std::string>> GetHttp01KeyAuthorization(std::string_view token) override;
+  Result<void> PutDnsTxtRecord(std::string_view name, std::string_view value,
+                               std::string_view job_id) override;
+  Result<std::vector<std::string>> ListDnsTxtRecords(std::string_view name) override;
+  Result<bool> HasReservedNamesBelow(std::string_view name) override;
+  Result<bool> IsEdgeName(std::string_view name) override;
+  Result<std::optional<std::string>> GetSetting(std::string_view name) override;
+  Result<void> SetSetting(std::string_view name, std::string_view value) override;
+
+ private:
+  // A connection borrowed from the pool, returned when the lease ends.
+  class Lease {
+   public:
+    Lease(SqliteStore* store, std::unique_ptr<Connection> conn)
+        : store_(store), conn_(std::move(conn)) {}
+    Lease(Lease&& other) noexcept = default;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease() {
+      if (conn_ != nullptr) store_->Release(std::move(conn_));
+    }
+    Connection& conn() { return *conn_; }
+
+   private:
+    SqliteStore* store_;
+    std::unique_ptr<Connection> conn_;
+  };
+
+  explicit SqliteStore(std::string path) : path_(std::move(path)) {}
+
+  // Waits for an idle connection, or opens one while fewer than
+  // kMaxConnections exist.
+  Result<Lease> Acquire(std::string_view op);
+  void Release(std::unique_ptr<Connection> conn);
+
+  // Runs body(conn) in a BEGIN IMMEDIATE transaction and commits if it
+  // succeeds. IMMEDIATE takes the write lock up front, so the busy timeout
+  // covers waiting for another writer and a transaction never fails halfway
+  // for want of an upgrade to the write lock.
+  template <class F>
+  auto Write(std::string_view op, F&& body) -> decltype(body(std::declval<Connection&>()));
+  // Write, for writes to certificates, domains or endpoints: once the
+  // transaction has committed and the lease and write lock are released, tells
+  // the OnChange callbacks if the result says something changed (Changed()).
+  template <class F>
+  auto WriteAndAnnounce(std::string_view op, F&& body)
+      -> decltype(body(std::declval<Connection&>()));
+  // Runs body(conn) in one read transaction: every SELECT in it sees the same
+  // snapshot of the database.
+  template <class F>
+  auto Read(std::string_view op, F&& body) -> decltype(body(std::declval<Connection&>()));
+  void AnnounceChange();
+
+  const std::string path_;
+
+  // Never removed, so a copy of the pointers can be called without the lock
+  // (and a callback may call OnChange itself).
+  std::mutex callbacks_mu_;
+  std::vector<std::shared_ptr<const std::function<void()>>>
+      callbacks_;  // GUARDED_BY(callbacks_mu_)
+
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<Connection>> idle_;  // GUARDED_BY(pool_mu_)
+  size_t open_connections_ = 0;                    // GUARDED_BY(pool_mu_)
+
+  // Serialises this process's write transactions: SQLite would anyway, but it
+  // makes waiters poll with sleeps; a mutex hands over at once. Taken after a
+  // lease, never before, so the two cannot deadlock.
+  std::mutex write_mu_;
+};
+
+template <class F>
+auto SqliteStore::Write(std::string_view op, F&& body)
+    -> decltype(body(std::declval<Connection&>())) {
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(op));
+  std::lock_guard write_lock(write_mu_);
+  Connection& conn = lease.conn();
+  {
+    Query begin(conn, kBegin, op);
+    CG_RETURN_IF_ERROR(begin.Run());
+  }
+  auto result = body(conn);
+  if (!result.ok()) {
+    conn.Rollback();
+    return result;
+  }
+  Result<void> committed;
+  {
+    Query commit(conn, kCommit, op);
+    committed = commit.Run();
+  }
+  if (!committed.ok()) {
+    conn.Rollback();
+    return std::move(committed).error();
+  }
+  return result;
+}
+
+template <class F>
+auto SqliteStore::WriteAndAnnounce(std::string_view op, F&& body)
+    -> decltype(body(std::declval<Connection&>())) {
+  auto result = Write(op, std::forward<F>(body));
+  if (Changed(result)) AnnounceChange();
+  return result;
+}
+
+template <class F>
+auto SqliteStore::Read(std::string_view op, F&& body)
+    -> decltype(body(std::declval<Connection&>())) {
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(op));
+  Connection& conn = lease.conn();
+  {
+    Query begin(conn, kBeginRead, op);
+    CG_RETURN_IF_ERROR(begin.Run());
+  }
+  auto result = body(conn);
+  if (!result.ok()) {
+    conn.Rollback();
+    return result;
+  }
+  Result<void> ended;
+  {
+    Query commit(conn, kCommit, op);
+    ended = commit.Run();
+  }
+  if (!ended.ok()) {
+    conn.Rollback();
+    return std::move(ended).error();
+  }
+  return result;
+}
+
+}  // namespace certgate::store::sqlite

@@ -1,0 +1,35 @@
+// SQL of the SQLite backend that more than one resource runs, and the column
+// lists that rows.h's readers decode (in that order).
+#pragma once
+
+#define CG_CERT_COLUMNS                                                                        \
+  "id, account_id, created_at, description, metadata, certificate_pem, issued_at, not_after, " \
+  "key_version, sealed_key, owner_endpoint_id"
+#define CG_DOMAIN_COLUMNS                                                       \
+  "id, account_id, created_at, description, metadata, domain, certificate_id, " \
+  "policy_authority, policy_key_type, cname_target, acme_challenge_cname_target, " \
+  "renews_at, issued_key_type"
+#define CG_ENDPOINT_COLUMNS                                                                \
+  "id, account_id, created_at, description, metadata, url, scheme, host, port, upstream, " \
+  "traffic_policy, domain_id, policy_certificate_id"
+// What a new job is written with; a new job is not leased (owner '', token 0).
+#define CG_JOB_FIELDS                                                                       \
+  "id, domain_id, account_id, domain, key_type, renewal, started_at, msg, error_code,"    \
+  " retries_at, next_run_at, failures, order_url, key_version, sealed_key"
+#define CG_JOB_COLUMNS CG_JOB_FIELDS ", lease_owner, lease_token"
+
+namespace certgate::store::sqlite {
+
+inline constexpr char kAccountCertExists[] =
+    "SELECT 1 FROM tls_certificates WHERE id = ?1 AND account_id IS ?2"
+    " AND owner_endpoint_id IS NULL";
+inline constexpr char kSelectDomainByName[] =
+    "SELECT " CG_DOMAIN_COLUMNS " FROM reserved_domains WHERE domain = ?1";
+// An issued certificate no domain refers to any more.
+inline constexpr char kDeleteOrphanIssuedCert[] =
+    "DELETE FROM tls_certificates WHERE id = ?1 AND issued_at IS NOT NULL"
+    " AND NOT EXISTS (SELECT 1 FROM reserved_domains WHERE certificate_id = ?1)";
+inline constexpr char kDomainExists[] =
+    "SELECT 1 FROM reserved_domains WHERE id = ?1 AND account_id = ?2";
+
+}  // namespace certgate::store::sqlite

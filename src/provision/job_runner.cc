@@ -122,7 +122,8 @@ Result<void> JobRunner::RecordStep(store::ProvisioningJob& job, std::string msg)
   job.error_code.reset();
   job.retries_at.reset();
   // Each step renews the hold, so that no other runner takes the job over.
-  CG_ASSIGN_OR_RETURN(bool exists, store_.UpdateProvisioningJob(job, clock_.Now() + options_.lease));
+  CG_ASSIGN_OR_RETURN(bool exists,
+                      store_.UpdateProvisioningJob(job, clock_.Now() + options_.lease));
   if (!exists) {
     // Gone (the domain changed), or claimed by another runner after this
     // one's lease ran out: either way no longer this runner's to write.

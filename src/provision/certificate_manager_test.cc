@@ -1,7 +1,7 @@
 // The certificate manager above its seams: a fake Issuer, Solvers and
-// Resolver, a fake clock, and a real store in a temporary directory. Each
-// test drives the scheduler synchronously (RunOnce), so nothing sleeps and
-// time moves only when the test moves it.
+// Resolver, a fake clock, and the in-memory store (the master key file is
+// in a temporary directory). Each test drives the scheduler synchronously
+// (RunOnce), so nothing sleeps and time moves only when the test moves it.
 #include "provision/certificate_manager.h"
 
 #include <gtest/gtest.h>
@@ -19,6 +19,7 @@
 #include "provision/testing/fake_solver.h"
 #include "seal/key_vault.h"
 #include "store/store.h"
+#include "store/testing/memory_store.h"
 
 namespace certgate::provision {
 namespace {
@@ -29,12 +30,10 @@ using testing::FakeIssuer;
 using testing::FakeResolver;
 using testing::FakeSolver;
 
-// The store these tests run on: SQLite in a temporary directory. (When the
-// in-memory store is available, this is the one line to change.)
-std::unique_ptr<store::Store> OpenTestStore(const certgate::testing::TempDir& dir) {
-  auto store = store::OpenStore("sqlite:" + (dir.path() / "certgate.db").string());
-  EXPECT_TRUE(store.ok()) << store.error().message;
-  return std::move(store).value();
+// The store these tests run on: in memory (the store conformance suite holds
+// it to the SQLite backend's contract).
+std::unique_ptr<store::Store> OpenTestStore() {
+  return std::make_unique<store::testing::MemoryStore>();
 }
 
 // Whole seconds, as the store keeps time.
@@ -105,7 +104,7 @@ class CertificateManagerTest : public ::testing::Test {
   }
 
   certgate::testing::TempDir dir_{"provision"};
-  std::unique_ptr<store::Store> store_ = OpenTestStore(dir_);
+  std::unique_ptr<store::Store> store_ = OpenTestStore();
   std::unique_ptr<seal::KeyVault> vault_;
   certgate::testing::FakeClock clock_{WholeSecondsNow()};
   FakeIssuer issuer_;

@@ -20,7 +20,11 @@
 #include "edge/edge_server.h"
 #include "edge/snapshot_publisher.h"
 #include "names/domain_name.h"
-#include "provision/manager.h"
+#include "provision/acme_issuer.h"
+#include "provision/certificate_manager.h"
+#include "provision/dns01_solver.h"
+#include "provision/dns_resolver.h"
+#include "provision/http01_solver.h"
 #include "provision/store_zone_source.h"
 
 namespace certgate::app {
@@ -183,20 +187,29 @@ int RunServe(const ServeOptions& options) {
     dns_bound = *bound_dns;
   }
 
-  provision::ManagerOptions manager_options;
-  manager_options.node_id = state->node_id;
-  manager_options.directory_url = options.acme_directory;
-  manager_options.ca_file = options.acme_ca_file;
-  manager_options.contacts = options.acme_contacts;
+  // The certificate manager and its collaborators, which outlive it.
+  provision::AcmeIssuerOptions issuer_options;
+  issuer_options.directory_url = options.acme_directory;
+  issuer_options.ca_file = options.acme_ca_file;
+  issuer_options.contacts = options.acme_contacts;
   if (!options.acme_eab_kid.empty()) {
-    manager_options.eab = acme::ExternalAccountBinding{options.acme_eab_kid,
-                                                       options.acme_eab_hmac_key};
+    issuer_options.eab = acme::ExternalAccountBinding{options.acme_eab_kid,
+                                                      options.acme_eab_hmac_key};
   }
-  manager_options.resolver = resolver_addr;
+  auto issuer = provision::AcmeIssuer::Create(issuer_options, store, vault, clock);
+  if (!issuer) return Fail(issuer.error());
+  auto cname_resolver = provision::MakeDnsResolver(resolver_addr);
+  if (!cname_resolver) return Fail(cname_resolver.error());
+  provision::Http01Solver http01_solver(store);
+  provision::Dns01Solver dns01_solver(store);
+  provision::CertificateManagerOptions manager_options;
+  manager_options.node_id = state->node_id;
   manager_options.concurrency = options.acme_concurrency;
-  manager_options.retry_min = std::chrono::seconds(options.acme_retry_min_seconds);
-  manager_options.retry_max = std::chrono::seconds(options.acme_retry_max_seconds);
-  auto manager = provision::Manager::Create(manager_options, store, vault, clock);
+  manager_options.runner.retry_min = std::chrono::seconds(options.acme_retry_min_seconds);
+  manager_options.runner.retry_max = std::chrono::seconds(options.acme_retry_max_seconds);
+  auto manager = provision::CertificateManager::Create(
+      manager_options, provision::ProvisioningServices{store, vault, **issuer, **cname_resolver,
+                                                       http01_solver, dns01_solver, clock, {}});
   if (!manager) return Fail(manager.error());
 
   net::io_context io(1);
@@ -225,9 +238,10 @@ int RunServe(const ServeOptions& options) {
   if (auto r = (*manager)->Start(); !r) return Fail(r.error());
   // Store writes (a new managed domain) start provisioning at once. The
   // callback outlives the manager, so it goes through a pointer cleared first.
-  auto wake_target = std::make_shared<std::atomic<provision::Manager*>>(manager->get());
+  auto wake_target =
+      std::make_shared<std::atomic<provision::CertificateManager*>>(manager->get());
   store.OnChange([wake_target] {
-    if (provision::Manager* m = wake_target->load()) m->Wake();
+    if (provision::CertificateManager* m = wake_target->load()) m->Wake();
   });
 
   net::signal_set signals(io, SIGINT, SIGTERM);

@@ -20,6 +20,10 @@ std::vector<RequiredRecord> RequiredRecords(std::string_view domain,
 
 Result<RecordCheck> CheckRecord(const Resolver& resolver, const RequiredRecord& record) {
   CG_ASSIGN_OR_RETURN(auto found, resolver.LookupCname(record.name));
+  return JudgeRecord(record, found);
+}
+
+RecordCheck JudgeRecord(const RequiredRecord& record, const std::optional<std::string>& found) {
   if (!found) return RecordCheck{RecordState::kMissing, ""};
   if (*found != record.value) return RecordCheck{RecordState::kWrongTarget, *found};
   return RecordCheck{RecordState::kPresent, *found};

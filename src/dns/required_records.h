@@ -36,6 +36,9 @@ struct RecordCheck {
 
 // Looks the record up. Errors: the resolver's (kDnsUnreachable, ...).
 Result<RecordCheck> CheckRecord(const Resolver& resolver, const RequiredRecord& record);
+// The check for what a lookup of record.name found: its CNAME target, or
+// nullopt for none. For callers with their own resolver.
+RecordCheck JudgeRecord(const RequiredRecord& record, const std::optional<std::string>& found);
 
 // What the user must do about a record that is not in place, in one sentence.
 std::string DescribeProblem(const RequiredRecord& record, const RecordCheck& check);

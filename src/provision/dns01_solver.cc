@@ -1,0 +1,19 @@
+#include "provision/dns01_solver.h"
+
+#include <fmt/format.h>
+
+namespace certgate::provision {
+
+Result<void> Dns01Solver::Present(const Challenge& challenge) {
+  if (challenge.dns01_record_name.empty()) {
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("{} needs DNS-01 but has no acme_challenge_cname_target",
+                                 challenge.identifier));
+  }
+  return store_.PutDnsTxtRecord(challenge.dns01_record_name, challenge.dns01_txt_value,
+                                challenge.job_id);
+}
+
+Result<void> Dns01Solver::CleanUp(const Challenge&) { return {}; }
+
+}  // namespace certgate::provision

@@ -1,0 +1,29 @@
+// Dns01Solver: answers DNS-01 challenges with TXT records in the store, which
+// certgate's authoritative DNS serves (provision/store_zone_source.h). The
+// record goes to the domain's acme_challenge_cname_target, where the user's
+// _acme-challenge CNAME sends the CA. Thread-safe, as the store is.
+#pragma once
+
+#include "provision/solver.h"
+#include "store/store.h"
+
+namespace certgate::provision {
+
+class Dns01Solver final : public Solver {
+ public:
+  // store must outlive the solver.
+  explicit Dns01Solver(store::Store& store) : store_(store) {}
+
+  // Writes the TXT value at challenge.dns01_record_name, tied to the job.
+  // Error kInternal when the challenge has no record name (a domain without
+  // an acme_challenge_cname_target cannot be validated by DNS-01).
+  Result<void> Present(const Challenge& challenge) override;
+  // Leaves the record in place, for the reasons Http01Solver::CleanUp gives.
+  // Always succeeds.
+  Result<void> CleanUp(const Challenge& challenge) override;
+
+ private:
+  store::Store& store_;
+};
+
+}  // namespace certgate::provision

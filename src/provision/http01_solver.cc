@@ -1,0 +1,12 @@
+#include "provision/http01_solver.h"
+
+namespace certgate::provision {
+
+Result<void> Http01Solver::Present(const Challenge& challenge) {
+  return store_.PutHttp01Challenge(
+      {challenge.token, challenge.key_authorization, challenge.job_id});
+}
+
+Result<void> Http01Solver::CleanUp(const Challenge&) { return {}; }
+
+}  // namespace certgate::provision

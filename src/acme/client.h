@@ -47,10 +47,14 @@
 #include "core/result.h"
 #include "core/time.h"
 
+namespace certgate::http_client {
+struct HttpResponse;
+}  // namespace certgate::http_client
+
 namespace certgate::acme {
 
 class HttpTransport;
-struct HttpResponse;
+using HttpResponse = http_client::HttpResponse;
 
 struct ClientOptions {
   // REQUIRES: https://, or http:// to 127.0.0.1/::1/localhost.

@@ -1,11 +1,10 @@
-// The ACME client's HTTP/1.1 transport (internal to the acme module): one
-// blocking exchange per call, over a fresh connection, with a deadline, a
-// bound on the response body, no redirects followed and no proxies. https://
-// is verified against the configured CA file (or the system store) and the
-// URL's host name or IP address; plain http:// is allowed only to loopback
-// (127.0.0.1, ::1, localhost) for tests. Thread-safe: the TLS context is
-// configured once and only read afterwards; each exchange owns its own
-// io_context.
+// The ACME client's HTTP/1.1 transport (internal to the acme module): the
+// ACME URL policy and error codes over the shared http_client::HttpClient
+// (one blocking exchange per call over a fresh connection, with a deadline,
+// bounds on the response, no redirects followed and no proxies). https:// is
+// verified against the configured CA file (or the system store) and the URL's
+// host name or IP address; plain http:// is allowed only to loopback
+// (127.0.0.1, ::1, localhost) for tests. Thread-safe, as HttpClient is.
 #pragma once
 
 #include <chrono>
@@ -13,28 +12,18 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
-#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/http/verb.hpp>
 
 #include "core/result.h"
+#include "http_client/http_client.h"
+#include "http_client/http_response.h"
 
 namespace certgate::acme {
 
-struct HttpResponse {
-  int status = 0;
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;
-
-  // The first header of that name (case-insensitive), or "".
-  std::string Header(std::string_view name) const;
-  // Every header of that name, in order.
-  std::vector<std::string> Headers(std::string_view name) const;
-  // The media type of Content-Type, lower case, without parameters.
-  std::string MediaType() const;
-};
+// The transport's responses are the shared HTTP client's.
+using HttpResponse = http_client::HttpResponse;
 
 struct AcmeUrl {
   bool tls = true;
@@ -70,12 +59,9 @@ class HttpTransport {
                             size_t body_limit, std::string_view accept = "") const;
 
  private:
-  HttpTransport(std::string user_agent, std::chrono::milliseconds timeout);
-  // Configured in Create, then only used to create SSL objects, which
-  // OpenSSL allows from many threads at once (hence mutable, not locked).
-  mutable boost::asio::ssl::context ssl_ctx_;
+  HttpTransport(std::unique_ptr<http_client::HttpClient> client, std::string user_agent);
+  const std::unique_ptr<http_client::HttpClient> client_;
   std::string user_agent_;
-  std::chrono::milliseconds timeout_;
 };
 
 }  // namespace certgate::acme

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include <chrono>
@@ -19,16 +20,6 @@ namespace {
 constexpr char kChallTestSrv[] = "/usr/bin/pebble-challtestsrv";
 constexpr char kCurl[] = "/usr/bin/curl";
 constexpr int kStartAttempts = 5;
-
-// A JSON string literal (test-controlled input: quotes and backslashes only).
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
 
 std::string Fqdn(std::string_view host) {
   std::string out(host);
@@ -93,7 +84,8 @@ std::string ChallTestSrv::Log() const {
   return log;
 }
 
-void ChallTestSrv::Call(std::string_view path, const std::string& json_body) {
+void ChallTestSrv::Call(std::string_view path, const boost::json::object& body) {
+  const std::string json_body = boost::json::serialize(body);
   RunResult r = RunCommand({kCurl, "-sS", "-f", "--max-time", "5", "-H",
                             "Content-Type: application/json", "--data-binary", json_body,
                             fmt::format("http://127.0.0.1:{}{}", management_port_, path)},
@@ -105,39 +97,35 @@ void ChallTestSrv::Call(std::string_view path, const std::string& json_body) {
 }
 
 void ChallTestSrv::SetCname(std::string_view host, std::string_view target) {
-  Call("/set-cname",
-       fmt::format(R"({{"host":{},"target":{}}})", Quote(Fqdn(host)), Quote(Fqdn(target))));
+  Call("/set-cname", {{"host", Fqdn(host)}, {"target", Fqdn(target)}});
 }
 
 void ChallTestSrv::ClearCname(std::string_view host) {
-  Call("/clear-cname", fmt::format(R"({{"host":{}}})", Quote(Fqdn(host))));
+  Call("/clear-cname", {{"host", Fqdn(host)}});
 }
 
 void ChallTestSrv::AddA(std::string_view host, std::string_view ip) {
-  Call("/add-a",
-       fmt::format(R"({{"host":{},"addresses":[{}]}})", Quote(Fqdn(host)), Quote(ip)));
+  Call("/add-a", {{"host", Fqdn(host)}, {"addresses", boost::json::array{ip}}});
 }
 
 void ChallTestSrv::ClearA(std::string_view host) {
-  Call("/clear-a", fmt::format(R"({{"host":{}}})", Quote(Fqdn(host))));
+  Call("/clear-a", {{"host", Fqdn(host)}});
 }
 
 void ChallTestSrv::SetTxt(std::string_view host, std::string_view value) {
-  Call("/set-txt",
-       fmt::format(R"({{"host":{},"value":{}}})", Quote(Fqdn(host)), Quote(value)));
+  Call("/set-txt", {{"host", Fqdn(host)}, {"value", value}});
 }
 
 void ChallTestSrv::ClearTxt(std::string_view host) {
-  Call("/clear-txt", fmt::format(R"({{"host":{}}})", Quote(Fqdn(host))));
+  Call("/clear-txt", {{"host", Fqdn(host)}});
 }
 
 void ChallTestSrv::AddHttp01(std::string_view token, std::string_view content) {
-  Call("/add-http01",
-       fmt::format(R"({{"token":{},"content":{}}})", Quote(token), Quote(content)));
+  Call("/add-http01", {{"token", token}, {"content", content}});
 }
 
 void ChallTestSrv::DelHttp01(std::string_view token) {
-  Call("/del-http01", fmt::format(R"({{"token":{}}})", Quote(token)));
+  Call("/del-http01", {{"token", token}});
 }
 
 }  // namespace certgate::testing

@@ -15,6 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include <boost/json/object.hpp>
+
 #include "support/process.h"
 
 namespace certgate::testing {
@@ -51,7 +53,7 @@ class ChallTestSrv {
 
  private:
   bool TryStart(std::string* why, bool* port_collision);
-  void Call(std::string_view path, const std::string& json_body);
+  void Call(std::string_view path, const boost::json::object& body);
 
   TempDir dir_;
   uint16_t dns_port_ = 0;

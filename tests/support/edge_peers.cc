@@ -11,6 +11,7 @@
 #include <boost/json.hpp>
 #include <boost/url.hpp>
 
+#include "http_client/exchange.h"
 #include "support/process.h"
 
 namespace certgate::testing {
@@ -221,7 +222,7 @@ std::unique_ptr<TlsClient> TlsClient::Connect(uint16_t port, const TlsClientOpti
     c->ctx_->use_certificate_chain(net::buffer(options.client_cert_pem));
     c->ctx_->use_private_key(net::buffer(options.client_key_pem), ssl::context::pem);
   }
-  c->stream_ = std::make_unique<ssl::stream<tcp::socket>>(c->io_, *c->ctx_);
+  c->stream_ = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(c->io_, *c->ctx_);
   SSL* ssl = c->stream_->native_handle();
   if (!options.sni.empty()) {
     SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
@@ -237,7 +238,7 @@ std::unique_ptr<TlsClient> TlsClient::Connect(uint16_t port, const TlsClientOpti
                         static_cast<unsigned>(wire.size()));
   }
   boost::system::error_code ec;
-  auto& socket = c->stream_->next_layer();
+  auto& socket = beast::get_lowest_layer(*c->stream_).socket();
   socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), ec);
   if (ec) {
     *error = "connect: " + ec.message();
@@ -257,7 +258,7 @@ std::unique_ptr<TlsClient> TlsClient::Connect(uint16_t port, const TlsClientOpti
 TlsClient::~TlsClient() {
   if (stream_) {
     boost::system::error_code ec;
-    stream_->next_layer().close(ec);
+    beast::get_lowest_layer(*stream_).socket().close(ec);
   }
 }
 
@@ -285,28 +286,20 @@ std::string TlsClient::Version() { return SSL_get_version(stream_->native_handle
 
 TlsClient::HttpReply TlsClient::Http(const std::string& method, const std::string& target,
                                      const std::string& host, const std::string& body) {
+  http_client::HttpRequest request{.method = http::string_to_verb(method),
+                                   .target = target,
+                                   .headers = {{"Host", host}},
+                                   .body = body,
+                                   .limits = {.body = 64 * 1024 * 1024}};
+  http_client::ExchangeResult result = http_client::Exchange(
+      io_, *stream_, request, std::chrono::steady_clock::now() + std::chrono::seconds(10));
   HttpReply reply;
-  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-  req.set(http::field::host, host);
-  req.body() = body;
-  req.keep_alive(true);
-  req.prepare_payload();
-  boost::system::error_code ec;
-  http::write(*stream_, req, ec);
-  if (ec) {
-    reply.error = "write: " + ec.message();
+  if (!result.ok()) {
+    reply.error = result.failure().Describe(host);
     return reply;
   }
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(64 * 1024 * 1024);
-  http::read(*stream_, buffer, parser, ec);
-  if (ec) {
-    reply.error = "read: " + ec.message();
-    return reply;
-  }
-  reply.status = static_cast<int>(parser.get().result_int());
-  reply.body = parser.get().body();
+  reply.status = result.response().status;
+  reply.body = std::move(result).response().body;
   return reply;
 }
 
@@ -326,7 +319,7 @@ std::string TlsClient::Read(size_t n) {
 
 std::optional<std::string> TlsClient::WebSocketEcho(const std::string& host,
                                                     const std::string& message) {
-  websocket::stream<ssl::stream<tcp::socket>&> ws(*stream_);
+  websocket::stream<beast::ssl_stream<beast::tcp_stream>&> ws(*stream_);
   boost::system::error_code ec;
   ws.handshake(host, "/ws", ec);
   if (ec) return std::nullopt;

@@ -5,6 +5,8 @@
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <atomic>
 #include <memory>
@@ -84,8 +86,8 @@ class TlsClient {
   std::string Alpn();
   std::string Version();
 
-  // One HTTP/1.1 request on this connection (keep-alive); returns status
-  // and body, or status 0 on a transport error.
+  // One HTTP/1.1 request on this connection (keep-alive), within 10 s;
+  // returns status and body, or status 0 on a transport error.
   struct HttpReply {
     int status = 0;
     std::string body;
@@ -100,13 +102,13 @@ class TlsClient {
   // WebSocket on this connection: upgrades, sends, returns the echo.
   std::optional<std::string> WebSocketEcho(const std::string& host, const std::string& message);
 
-  boost::asio::ssl::stream<boost::asio::ip::tcp::socket>& stream() { return *stream_; }
+  boost::beast::ssl_stream<boost::beast::tcp_stream>& stream() { return *stream_; }
 
  private:
   TlsClient() = default;
   boost::asio::io_context io_;
   std::unique_ptr<boost::asio::ssl::context> ctx_;
-  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>> stream_;
+  std::unique_ptr<boost::beast::ssl_stream<boost::beast::tcp_stream>> stream_;
 };
 
 // The serial (lower-case hex) of the certificate the server at port

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include <chrono>
@@ -20,16 +21,6 @@ constexpr char kPebble[] = "/usr/bin/pebble";
 constexpr char kOpenssl[] = "/usr/bin/openssl";
 constexpr char kCurl[] = "/usr/bin/curl";
 constexpr int kStartAttempts = 5;
-
-// A JSON string literal (test-controlled input: quotes and backslashes only).
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
 
 void Run(std::vector<std::string> argv, std::string_view what) {
   RunResult r = RunCommand(std::move(argv));
@@ -79,35 +70,24 @@ Pebble::Pebble(PebbleOptions options) : options_(std::move(options)) {
 Pebble::~Pebble() { Stop(); }
 
 void Pebble::WriteConfig() const {
-  std::string eab;
-  for (const auto& [kid, key] : options_.eab_keys) {
-    if (!eab.empty()) eab += ",";
-    eab += fmt::format("{}: {}", Quote(kid), Quote(key));
-  }
-  std::string validity;
-  if (options_.certificate_validity_seconds > 0) {
-    validity = fmt::format(",\n    \"certificateValidityPeriod\": {}",
-                           options_.certificate_validity_seconds);
-  }
+  boost::json::object eab_keys;
+  for (const auto& [kid, key] : options_.eab_keys) eab_keys[kid] = key;
   const auto& d = dir_.path();
+  boost::json::object pebble{
+      {"listenAddress", fmt::format("127.0.0.1:{}", port_)},
+      {"managementListenAddress", fmt::format("127.0.0.1:{}", management_port_)},
+      {"certificate", (d / "cert.pem").string()},
+      {"privateKey", (d / "key.pem").string()},
+      {"httpPort", options_.http_port},
+      {"tlsPort", options_.tls_port},
+      {"ocspResponderURL", ""},
+      {"externalAccountBindingRequired", !options_.eab_keys.empty()},
+      {"externalAccountMACKeys", eab_keys}};
+  if (options_.certificate_validity_seconds > 0) {
+    pebble["certificateValidityPeriod"] = options_.certificate_validity_seconds;
+  }
   WriteFile(d / "pebble-config.json",
-            fmt::format(R"({{
-  "pebble": {{
-    "listenAddress": "127.0.0.1:{}",
-    "managementListenAddress": "127.0.0.1:{}",
-    "certificate": {},
-    "privateKey": {},
-    "httpPort": {},
-    "tlsPort": {},
-    "ocspResponderURL": "",
-    "externalAccountBindingRequired": {},
-    "externalAccountMACKeys": {{{}}}{}
-  }}
-}}
-)",
-                        port_, management_port_, Quote((d / "cert.pem").string()),
-                        Quote((d / "key.pem").string()), options_.http_port, options_.tls_port,
-                        options_.eab_keys.empty() ? "false" : "true", eab, validity));
+            boost::json::serialize(boost::json::object{{"pebble", pebble}}) + "\n");
 }
 
 bool Pebble::TryStart(std::string* why, bool* port_collision) {

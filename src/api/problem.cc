@@ -53,6 +53,21 @@ std::string ValidUtf8(std::string_view text) {
   return out;
 }
 
+int HttpStatusOf(Kind kind) {
+  switch (kind) {
+    case Kind::kInvalidArgument: return 400;
+    case Kind::kUnauthenticated: return 401;
+    case Kind::kPermissionDenied: return 403;
+    case Kind::kNotFound: return 404;
+    case Kind::kMethodNotAllowed: return 405;
+    case Kind::kPayloadTooLarge: return 413;
+    case Kind::kHeaderTooLarge: return 431;
+    case Kind::kUnavailable: return 503;
+    case Kind::kInternal: return 500;
+  }
+  return 500;
+}
+
 Response ErrorResponse(const Error& error, const std::string& operation_id, unsigned version,
                        std::optional<http::status> status) {
   const int code = status ? static_cast<int>(*status) : HttpStatusOf(error.kind());

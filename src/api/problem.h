@@ -30,4 +30,8 @@ Response ErrorResponse(const Error& error, const std::string& operation_id, unsi
 // sequence) written as the four characters "\xNN"; valid text unchanged.
 std::string ValidUtf8(std::string_view text);
 
+// The HTTP status an error of this kind answers with (400 for
+// kInvalidArgument, ..., 500 for kInternal).
+int HttpStatusOf(Kind kind);
+
 }  // namespace certgate::api

@@ -47,5 +47,15 @@ TEST(ErrorResponseTest, AStatusCanBeGivenForTheErrorsCode) {
   EXPECT_EQ(boost::json::parse(res.body()).at("error_code"), "ERR_CERTGATE_118");
 }
 
+TEST(HttpStatusOfTest, KindsMapToHttpStatuses) {
+  EXPECT_EQ(HttpStatusOf(KindOf(ErrorCode::kChainGap)), 400);
+  EXPECT_EQ(HttpStatusOf(KindOf(ErrorCode::kAuthInvalid)), 401);
+  EXPECT_EQ(HttpStatusOf(KindOf(ErrorCode::kPlanRequired)), 403);
+  EXPECT_EQ(HttpStatusOf(KindOf(ErrorCode::kNotFound)), 404);
+  EXPECT_EQ(HttpStatusOf(KindOf(ErrorCode::kBodyTooLarge)), 413);
+  EXPECT_EQ(HttpStatusOf(KindOf(ErrorCode::kInternal)), 500);
+  EXPECT_EQ(HttpStatusOf(KindOf(ErrorCode::kDomainReservedElsewhere)), 400);
+}
+
 }  // namespace
 }  // namespace certgate::api

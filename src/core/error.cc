@@ -177,21 +177,6 @@ const ErrorInfo& InfoOf(ErrorCode code) {
   return *it;
 }
 
-int HttpStatusOf(Kind kind) {
-  switch (kind) {
-    case K::kInvalidArgument: return 400;
-    case K::kUnauthenticated: return 401;
-    case K::kPermissionDenied: return 403;
-    case K::kNotFound: return 404;
-    case K::kMethodNotAllowed: return 405;
-    case K::kPayloadTooLarge: return 413;
-    case K::kHeaderTooLarge: return 431;
-    case K::kUnavailable: return 503;
-    case K::kInternal: return 500;
-  }
-  return 500;
-}
-
 std::string ErrorCodeName(ErrorCode code) {
   if (int ngrok = InfoOf(code).ngrok_code; ngrok != 0) return fmt::format("ERR_NGROK_{}", ngrok);
   return fmt::format("ERR_CERTGATE_{}", static_cast<int>(code));

@@ -153,7 +153,6 @@ struct ErrorInfo {
 std::span<const ErrorInfo> AllErrors();
 const ErrorInfo& InfoOf(ErrorCode code);
 inline Kind KindOf(ErrorCode code) { return InfoOf(code).kind; }
-int HttpStatusOf(Kind kind);
 // "ERR_CERTGATE_205", or "ERR_NGROK_414" for a code with an ngrok_code.
 std::string ErrorCodeName(ErrorCode code);
 

@@ -1,0 +1,3 @@
+// Fixture of tools/include_check: never compiled.
+#pragma once
+int Lower();

@@ -33,6 +33,14 @@ struct Chain {
 // kPemHeaders, kPemMalformed, kCertNotX509, kBundleTooManyCerts.
 Result<Chain> ParseCertificateBundle(std::string_view pem);
 
+// Reads one certificate given alone as a PEM CERTIFICATE block, e.g. an entry
+// of a trust list. Explanatory text around the block is allowed (RFC 7468
+// section 5.2); PEM headers and a second block are not. `what` names the value
+// in messages ("...mutual_tls_certificate_authorities[0]"). The caller bounds
+// the size. Errors: kBundleNotPem, kBundleWrongBlock, kPemHeaders,
+// kPemMalformed, kCertNotX509.
+Result<X509Ptr> ParseOneCertificatePem(std::string_view pem, std::string_view what);
+
 // Checks that each certificate is issued by the next one: the issuer name
 // chains and the signature verifies under the next certificate's key. A
 // self-signed root may end the chain; none is required.

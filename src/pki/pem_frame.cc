@@ -73,7 +73,7 @@ bool IsBlank(std::string_view text) {
   return true;
 }
 
-PemFraming FramePem(std::string_view text) {
+PemFraming FramePem(std::string_view text, OutsideText outside) {
   if (text.starts_with(kBom)) text.remove_prefix(kBom.size());
   PemFraming out;
   std::optional<PemBlock> open;  // the block being read
@@ -128,7 +128,7 @@ PemFraming FramePem(std::string_view text) {
     }
 
     if (!open) {
-      if (first_outside == 0) first_outside = line_no;
+      if (first_outside == 0 && outside == OutsideText::kRefuse) first_outside = line_no;
       continue;
     }
     if (open->body.empty() && line.find(':') != std::string_view::npos) {

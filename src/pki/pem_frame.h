@@ -54,7 +54,11 @@ struct PemFraming {
 // Blank: nothing but spaces, tabs, CR, LF, and an optional leading UTF-8 BOM.
 bool IsBlank(std::string_view text);
 
-PemFraming FramePem(std::string_view text);
+// Text outside the blocks: refused (certificate_pem, private_key_pem), or
+// skipped as RFC 7468 section 5.2 explanatory text (a trust list's entries).
+enum class OutsideText { kRefuse, kSkip };
+
+PemFraming FramePem(std::string_view text, OutsideText outside = OutsideText::kRefuse);
 
 // "a PRIVATE KEY block", "an EC PRIVATE KEY block": the label with its article,
 // for messages.

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 #include <istream>
 #include <set>
 #include <streambuf>
@@ -10,14 +9,12 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "core/secret_bytes.h"
-#include "pki/ossl_ptr.h"
+#include "pki/certificate.h"
 
 namespace certgate::policy {
 namespace {
@@ -391,55 +388,9 @@ class Parser {
 
   // One PEM CERTIFICATE block, without headers, that parses as X.509.
   static Result<void> CheckCaCertificate(std::string_view pem, const std::string& path) {
-    struct ClearErrors {
-      ~ClearErrors() { ERR_clear_error(); }
-    } clear_errors;
-    pki::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-    if (!bio) return MakeError(ErrorCode::kInternal, "out of memory reading a PEM certificate");
-    int blocks = 0;
-    while (true) {
-      char* name_raw = nullptr;
-      char* header_raw = nullptr;
-      unsigned char* data_raw = nullptr;
-      long len = 0;
-      int ok = PEM_read_bio(bio.get(), &name_raw, &header_raw, &data_raw, &len);
-      pki::OsslCharsPtr name(name_raw);
-      pki::OsslCharsPtr header(header_raw);
-      pki::OsslBytesPtr data(data_raw);
-      if (ok != 1) {
-        bool at_end = ERR_GET_REASON(ERR_peek_last_error()) == PEM_R_NO_START_LINE;
-        if (blocks == 0) {
-          return Invalid(at_end ? fmt::format("{} is not a PEM certificate: it has no "
-                                              "-----BEGIN CERTIFICATE----- line",
-                                              path)
-                                : fmt::format("{} is not a valid PEM certificate (bad "
-                                              "base64 or a missing END line)",
-                                              path));
-        }
-        if (!at_end) {
-          return Invalid(fmt::format("{} has malformed PEM after its certificate", path));
-        }
-        return {};
-      }
-      if (++blocks > 1) {
-        return Invalid(
-            fmt::format("{} holds more than one PEM block; give each certificate "
-                        "authority as its own entry",
-                        path));
-      }
-      if (std::strcmp(name.get(), "CERTIFICATE") != 0) {
-        return Invalid(
-            fmt::format("{} is a PEM '{}' block, not a CERTIFICATE", path, Quote(name.get())));
-      }
-      if (header && header.get()[0] != '\0') {
-        return Invalid(fmt::format("{} has PEM headers, which are not allowed", path));
-      }
-      const unsigned char* p = data.get();
-      pki::X509Ptr cert(d2i_X509(nullptr, &p, len));
-      if (!cert || p != data.get() + len) {
-        return Invalid(fmt::format("{} is a CERTIFICATE block that does not parse as X.509", path));
-      }
-    }
+    auto cert = pki::ParseOneCertificatePem(pem, path);
+    if (!cert) return Invalid(cert.error().message);
+    return {};
   }
 
   std::string first_terminate_;

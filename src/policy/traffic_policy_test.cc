@@ -472,7 +472,7 @@ TEST(TrafficPolicyParseTest, RefusesCertificateAuthoritiesThatAreNotOneX509Certi
       {{m.ca_pem, m.key_pem}, at + "[1] is a PEM 'PRIVATE KEY' block"},
       {{not_x509}, at + "[0] is a CERTIFICATE block that does not parse as X.509"},
       {{cert_with_header}, at + "[0] has PEM headers"},
-      {{truncated}, at + "[0] is not a valid PEM certificate"},
+      {{truncated}, "has no -----END CERTIFICATE----- line"},
       {{m.ca_pem + "-----BEGIN CERTIFICATE-----\n!!!\n"}, at + "[0] has malformed PEM after"},
   };
   for (const auto& c : cases) {

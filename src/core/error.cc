@@ -36,6 +36,8 @@ constexpr std::array kErrors = {
     ErrorInfo{E::kIo, K::kInternal, "a file or network operation failed"},
     ErrorInfo{E::kCertificateManaged, K::kInvalidArgument,
               "the certificate is managed automatically and cannot be deleted directly"},
+    ErrorInfo{E::kFilterInvalid, K::kInvalidArgument,
+              "the filter query parameter does not parse or names an unknown field"},
 
     ErrorInfo{E::kBundleEmpty, K::kInvalidArgument, "certificate_pem is empty"},
     ErrorInfo{E::kBundleNotPem, K::kInvalidArgument, "certificate_pem is not PEM text"},

@@ -52,6 +52,7 @@ enum class ErrorCode : int {
   kConfigInvalid = 119,
   kIo = 120,
   kCertificateManaged = 121,
+  kFilterInvalid = 122,
 
   // 200s: certificate bundles (certificate_pem).
   kBundleEmpty = 200,

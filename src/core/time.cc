@@ -15,10 +15,11 @@ std::string FormatRfc3339(Time t) {
 }
 
 std::optional<Time> ParseRfc3339(std::string_view s) {
-  // YYYY-MM-DDTHH:MM:SS[.frac]Z
-  if (s.size() < 20 || s.back() != 'Z') return std::nullopt;
+  // YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM); the fraction is dropped.
+  if (s.size() < 20) return std::nullopt;
   auto digits = [&](size_t pos, size_t n, int& out) {
     out = 0;
+    if (pos + n > s.size()) return false;
     for (size_t i = pos; i < pos + n; ++i) {
       if (s[i] < '0' || s[i] > '9') return false;
       out = out * 10 + (s[i] - '0');
@@ -31,11 +32,24 @@ std::optional<Time> ParseRfc3339(std::string_view s) {
       !digits(14, 2, mi) || s[16] != ':' || !digits(17, 2, se)) {
     return std::nullopt;
   }
-  if (s.size() > 20) {
-    if (s[19] != '.' || s.size() < 22) return std::nullopt;
-    for (size_t i = 20; i + 1 < s.size(); ++i) {
-      if (s[i] < '0' || s[i] > '9') return std::nullopt;
+  size_t pos = 19;
+  if (s[pos] == '.') {
+    const size_t first = ++pos;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
+    if (pos == first) return std::nullopt;
+  }
+  int offset_minutes = 0;
+  if (pos + 1 == s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+    // UTC
+  } else if (pos + 6 == s.size() && (s[pos] == '+' || s[pos] == '-')) {
+    int oh, om;
+    if (!digits(pos + 1, 2, oh) || s[pos + 3] != ':' || !digits(pos + 4, 2, om) || oh > 23 ||
+        om > 59) {
+      return std::nullopt;
     }
+    offset_minutes = (s[pos] == '+' ? 1 : -1) * (oh * 60 + om);
+  } else {
+    return std::nullopt;
   }
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return std::nullopt;
   std::tm tm{};
@@ -45,7 +59,7 @@ std::optional<Time> ParseRfc3339(std::string_view s) {
   tm.tm_hour = h;
   tm.tm_min = mi;
   tm.tm_sec = se;
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
+  return std::chrono::system_clock::from_time_t(timegm(&tm)) - std::chrono::minutes(offset_minutes);
 }
 
 int64_t ToUnixSeconds(Time t) {

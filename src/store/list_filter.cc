@@ -1,0 +1,76 @@
+#include "store/list_filter.h"
+
+#include <array>
+#include <compare>
+
+namespace certgate::store {
+namespace {
+
+using Value = std::variant<std::string, Time, int64_t>;
+
+// a <=> b for a value and a literal of the same type; unordered when the
+// literal's type differs (the parser never builds such a test) or is null.
+std::partial_ordering Compare(const Value& a, const FilterValue& b) {
+  if (const auto* s = std::get_if<std::string>(&a)) {
+    const auto* l = std::get_if<std::string>(&b);
+    if (l == nullptr) return std::partial_ordering::unordered;
+    const int c = s->compare(*l);  // char_traits<char> compares as unsigned char
+    return c < 0 ? std::partial_ordering::less
+                 : (c > 0 ? std::partial_ordering::greater : std::partial_ordering::equivalent);
+  }
+  if (const auto* t = std::get_if<Time>(&a)) {
+    const auto* l = std::get_if<Time>(&b);
+    if (l == nullptr) return std::partial_ordering::unordered;
+    return *t <=> *l;
+  }
+  const auto* l = std::get_if<int64_t>(&b);
+  if (l == nullptr) return std::partial_ordering::unordered;
+  return std::get<int64_t>(a) <=> *l;
+}
+
+bool Equal(const FieldValue& value, const FilterValue& literal) {
+  if (!value.has_value()) return std::holds_alternative<std::monostate>(literal);
+  return Compare(*value, literal) == std::partial_ordering::equivalent;
+}
+
+}  // namespace
+
+bool TestValue(const FieldValue& value, FilterOp op, std::span<const FilterValue> literals) {
+  if (literals.empty()) return false;
+  const FilterValue& first = literals.front();
+  switch (op) {
+    case FilterOp::kEq: return Equal(value, first);
+    case FilterOp::kNe: return !Equal(value, first);
+    case FilterOp::kIn:
+      for (const FilterValue& l : literals) {
+        if (Equal(value, l)) return true;
+      }
+      return false;
+    default: break;
+  }
+  if (!value.has_value()) return false;
+  switch (op) {
+    case FilterOp::kLt: return Compare(*value, first) == std::partial_ordering::less;
+    case FilterOp::kLe: {
+      auto c = Compare(*value, first);
+      return c == std::partial_ordering::less || c == std::partial_ordering::equivalent;
+    }
+    case FilterOp::kGt: return Compare(*value, first) == std::partial_ordering::greater;
+    case FilterOp::kGe: {
+      auto c = Compare(*value, first);
+      return c == std::partial_ordering::greater || c == std::partial_ordering::equivalent;
+    }
+    default: break;
+  }
+  const auto* s = std::get_if<std::string>(&*value);
+  const auto* l = std::get_if<std::string>(&first);
+  if (s == nullptr || l == nullptr) return false;
+  switch (op) {
+    case FilterOp::kStartsWith: return s->starts_with(*l);
+    case FilterOp::kEndsWith: return s->ends_with(*l);
+    case FilterOp::kContains: return s->find(*l) != std::string::npos;
+    default: return false;
+  }
+}
+
+}  // namespace certgate::store

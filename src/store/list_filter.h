@@ -1,0 +1,83 @@
+// A list filter: a condition over a resource's fields, from the API's `filter`
+// query parameter (ngrok's CEL subset, parsed by api/list_filter_parser.h).
+// Every backend evaluates it inside its list query, so that a page of a
+// filtered list is a page of the matching records: before_id and limit apply
+// to the matches. A backend never pastes a value into query text.
+//
+// Semantics, for every backend alike:
+// - A test is always true or false: an absent optional value (a domain
+//   without a certificate) equals only null, differs from every value, and is
+//   neither less nor greater than anything.
+// - Strings compare by their bytes (UTF-8 code point order); times by instant.
+// - kStartsWith, kEndsWith, kContains take one string; kIn any number of
+//   values and is true when the field equals one of them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/time.h"
+
+namespace certgate::store {
+
+enum class FilterFieldType { kString, kTime, kInteger };
+
+// A field a resource can be filtered on, as the API names it after "obj.".
+struct FilterField {
+  std::string_view name;  // "domain", "certificate.id", "created_at"
+  FilterFieldType type = FilterFieldType::kString;
+  bool nullable = false;  // may be compared with null
+};
+
+// The filterable fields of each listed resource.
+std::span<const FilterField> CertificateFilterFields();
+std::span<const FilterField> DomainFilterFields();
+std::span<const FilterField> EndpointFilterFields();
+
+// A literal a field is compared with; monostate is null.
+using FilterValue = std::variant<std::monostate, std::string, Time, int64_t>;
+
+enum class FilterOp { kEq, kNe, kLt, kLe, kGt, kGe, kIn, kStartsWith, kEndsWith, kContains };
+
+struct Filter {
+  enum class Kind { kAnd, kOr, kNot, kTest, kConstant };
+  Kind kind = Kind::kConstant;
+  bool constant = true;           // kConstant: `true`, `false`
+  std::vector<Filter> operands;   // kAnd, kOr: two; kNot: one
+  std::string field;              // kTest: a FilterField's name
+  FilterOp op = FilterOp::kEq;    // kTest
+  std::vector<FilterValue> values;  // kTest: one, or any number for kIn
+};
+
+// The value each record holds for a field, for backends that evaluate in
+// memory; nullopt for an absent optional value.
+using FieldValue = std::optional<std::variant<std::string, Time, int64_t>>;
+
+// Evaluates filter over a record, given how to read each field by name.
+// Shared by in-memory evaluation and the tests that check a backend's query.
+template <class Read>
+bool Matches(const Filter& filter, const Read& read);
+
+// One test of a field's value, with the semantics above.
+bool TestValue(const FieldValue& value, FilterOp op, std::span<const FilterValue> literals);
+
+template <class Read>
+bool Matches(const Filter& filter, const Read& read) {
+  switch (filter.kind) {
+    case Filter::Kind::kConstant: return filter.constant;
+    case Filter::Kind::kAnd:
+      return Matches(filter.operands[0], read) && Matches(filter.operands[1], read);
+    case Filter::Kind::kOr:
+      return Matches(filter.operands[0], read) || Matches(filter.operands[1], read);
+    case Filter::Kind::kNot: return !Matches(filter.operands[0], read);
+    case Filter::Kind::kTest: return TestValue(read(filter.field), filter.op, filter.values);
+  }
+  return false;
+}
+
+}  // namespace certgate::store

@@ -33,7 +33,79 @@ bool Equal(const FieldValue& value, const FilterValue& literal) {
   return Compare(*value, literal) == std::partial_ordering::equivalent;
 }
 
+constexpr FilterField kCertificateFields[] = {
+    {"id", FilterFieldType::kString, false},
+    {"created_at", FilterFieldType::kTime, false},
+    {"description", FilterFieldType::kString, false},
+    {"metadata", FilterFieldType::kString, false},
+    {"not_after", FilterFieldType::kTime, false},
+};
+
+constexpr FilterField kDomainFields[] = {
+    {"id", FilterFieldType::kString, false},
+    {"created_at", FilterFieldType::kTime, false},
+    {"description", FilterFieldType::kString, false},
+    {"metadata", FilterFieldType::kString, false},
+    {"domain", FilterFieldType::kString, false},
+    {"region", FilterFieldType::kString, false},
+    {"cname_target", FilterFieldType::kString, true},
+    {"certificate.id", FilterFieldType::kString, true},
+    {"acme_challenge_cname_target", FilterFieldType::kString, true},
+};
+
+constexpr FilterField kEndpointFields[] = {
+    {"id", FilterFieldType::kString, false},
+    {"created_at", FilterFieldType::kTime, false},
+    {"description", FilterFieldType::kString, false},
+    {"metadata", FilterFieldType::kString, false},
+    {"url", FilterFieldType::kString, false},
+    {"scheme", FilterFieldType::kString, false},
+    {"region", FilterFieldType::kString, false},
+};
+
+FieldValue Optional(const std::optional<std::string>& v) {
+  if (!v.has_value()) return std::nullopt;
+  return *v;
+}
+
 }  // namespace
+
+std::span<const FilterField> CertificateFilterFields() { return kCertificateFields; }
+std::span<const FilterField> DomainFilterFields() { return kDomainFields; }
+std::span<const FilterField> EndpointFilterFields() { return kEndpointFields; }
+
+FieldValue FieldOf(const Certificate& c, std::string_view field) {
+  if (field == "id") return c.id;
+  if (field == "created_at") return c.created_at;
+  if (field == "description") return c.description;
+  if (field == "metadata") return c.metadata;
+  if (field == "not_after") return c.not_after;
+  return std::nullopt;
+}
+
+FieldValue FieldOf(const Domain& d, std::string_view field) {
+  if (field == "id") return d.id;
+  if (field == "created_at") return d.created_at;
+  if (field == "description") return d.description;
+  if (field == "metadata") return d.metadata;
+  if (field == "domain") return d.domain;
+  if (field == "region") return std::string();
+  if (field == "cname_target") return Optional(d.cname_target);
+  if (field == "certificate.id") return Optional(d.certificate_id);
+  if (field == "acme_challenge_cname_target") return Optional(d.acme_challenge_cname_target);
+  return std::nullopt;
+}
+
+FieldValue FieldOf(const Endpoint& e, std::string_view field) {
+  if (field == "id") return e.id;
+  if (field == "created_at") return e.created_at;
+  if (field == "description") return e.description;
+  if (field == "metadata") return e.metadata;
+  if (field == "url") return e.url;
+  if (field == "scheme") return e.scheme;
+  if (field == "region") return std::string();
+  return std::nullopt;
+}
 
 bool TestValue(const FieldValue& value, FilterOp op, std::span<const FilterValue> literals) {
   if (literals.empty()) return false;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/time.h"
+#include "store/records.h"
 
 namespace certgate::store {
 
@@ -58,6 +59,17 @@ struct Filter {
 // memory; nullopt for an absent optional value.
 using FieldValue = std::optional<std::variant<std::string, Time, int64_t>>;
 
+// A record's value for one of its resource's filterable fields, for backends
+// that filter in memory. nullopt for an absent optional value and for a name
+// that is not one of the resource's fields.
+FieldValue FieldOf(const Certificate& cert, std::string_view field);
+FieldValue FieldOf(const Domain& domain, std::string_view field);
+FieldValue FieldOf(const Endpoint& endpoint, std::string_view field);
+
+// True when record passes filter (a null filter passes everything).
+template <class Record>
+bool RecordMatches(const Filter* filter, const Record& record);
+
 // Evaluates filter over a record, given how to read each field by name.
 // Shared by in-memory evaluation and the tests that check a backend's query.
 template <class Read>
@@ -78,6 +90,12 @@ bool Matches(const Filter& filter, const Read& read) {
     case Filter::Kind::kTest: return TestValue(read(filter.field), filter.op, filter.values);
   }
   return false;
+}
+
+template <class Record>
+bool RecordMatches(const Filter* filter, const Record& record) {
+  if (filter == nullptr) return true;
+  return Matches(*filter, [&](std::string_view field) { return FieldOf(record, field); });
 }
 
 }  // namespace certgate::store

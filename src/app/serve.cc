@@ -164,7 +164,7 @@ int RunServe(const ServeOptions& options) {
   RaiseOpenFileLimit(edge_options.max_connections);
   edge_options.context_cache_capacity = static_cast<size_t>(options.context_cache);
   edge_options.session_tickets = options.session_tickets;
-  auto edge = edge::EdgeServer::Create(edge_options, store, vault, *default_cert);
+  auto edge = edge::EdgeServer::Create(edge_options, store, store, vault, *default_cert);
   if (!edge) return Fail(edge.error());
   edge::SnapshotPublisher publisher(store, **edge, *default_cert);
   if (auto r = publisher.PublishNow(); !r) return Fail(r.error());

@@ -171,7 +171,7 @@ int RunServe(const ServeOptions& options) {
   auto edge_addrs = (*edge)->Listen();
   if (!edge_addrs) return Fail(edge_addrs.error());
 
-  provision::StoreZoneSource zone_source(store, base_domain);
+  provision::StoreZoneSource zone_source(store, store, base_domain);
   std::unique_ptr<dns::Responder> dns_responder;
   std::optional<HostPort> dns_bound;
   if (dns_addr) {
@@ -208,8 +208,9 @@ int RunServe(const ServeOptions& options) {
   manager_options.runner.retry_min = std::chrono::seconds(options.acme_retry_min_seconds);
   manager_options.runner.retry_max = std::chrono::seconds(options.acme_retry_max_seconds);
   auto manager = provision::CertificateManager::Create(
-      manager_options, provision::ProvisioningServices{store, vault, **issuer, **cname_resolver,
-                                                       http01_solver, dns01_solver, clock, {}});
+      manager_options,
+      provision::ProvisioningServices{
+          store, store, vault, **issuer, **cname_resolver, http01_solver, dns01_solver, clock, {}});
   if (!manager) return Fail(manager.error());
 
   net::io_context io(1);

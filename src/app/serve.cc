@@ -215,7 +215,13 @@ int RunServe(const ServeOptions& options) {
 
   net::io_context io(1);
   net::thread_pool workers(static_cast<size_t>(std::max(1, options.api_workers)));
-  api::ApiService service(store, vault, clock, api::ApiServiceOptions{options.api_url, base_domain, resolver_addr});
+  const api::ApiServiceStores api_stores{.accounts = store,
+                                         .certificates = store,
+                                         .domains = store,
+                                         .endpoints = store,
+                                         .jobs = store};
+  api::ApiService service(api_stores, vault, clock,
+                          api::ApiServiceOptions{options.api_url, base_domain, resolver_addr});
   api::HttpServer server(
       io, workers,
       [&service](api::Request& req, const api::RequestContext& ctx) {

@@ -135,11 +135,12 @@ int RunServe(const ServeOptions& options) {
 
   auto state = OpenLocal(options.local);
   if (!state) return Fail(state.error());
+  // The whole store; each part below takes only the roles it uses.
   store::Store& store = *state->store;
   seal::KeyVault& vault = *state->vault;
   const Clock& clock = SystemClock::Instance();
 
-  auto default_cert = EnsureDefaultCertificate(store, vault, base_domain, clock.Now());
+  auto default_cert = EnsureDefaultCertificate(store, store, vault, base_domain, clock.Now());
   if (!default_cert) return Fail(default_cert.error());
   auto first = EnsureFirstAccount(store, clock.Now());
   if (!first) return Fail(first.error());

@@ -38,27 +38,28 @@ Response MethodNotAllowed(const Call& call, std::string_view allowed) {
 // timeout than provisioning's: a person is waiting for the page.
 constexpr std::chrono::milliseconds kRecordCheckTimeout{3000};
 
-DomainsApi MakeDomainsApi(store::Store& store, const Clock& clock,
+DomainsApi MakeDomainsApi(const ApiServiceStores& stores, const Clock& clock,
                           const ApiServiceOptions& options) {
   auto resolver =
       dns::Resolver::Create(dns::ResolverOptions{options.resolver, kRecordCheckTimeout});
   if (!resolver) {
-    return DomainsApi(store, clock, options.base_domain, nullptr,
+    return DomainsApi(stores.domains, stores.certificates, stores.jobs, clock, options.base_domain,
+                      nullptr,
                       fmt::format("certgate has no DNS resolver: {}", resolver.error().message));
   }
-  return DomainsApi(store, clock, options.base_domain,
+  return DomainsApi(stores.domains, stores.certificates, stores.jobs, clock, options.base_domain,
                     std::make_unique<dns::Resolver>(std::move(*resolver)), "");
 }
 
 }  // namespace
 
-ApiService::ApiService(store::Store& store, seal::KeyVault& vault, const Clock& clock,
+ApiService::ApiService(ApiServiceStores stores, seal::KeyVault& vault, const Clock& clock,
                        ApiServiceOptions options)
-    : store_(store),
+    : accounts_(stores.accounts),
       options_(std::move(options)),
-      certificates_(store, vault, clock),
-      domains_(MakeDomainsApi(store, clock, options_)),
-      endpoints_(store, vault, clock) {}
+      certificates_(stores.certificates, vault, clock),
+      domains_(MakeDomainsApi(stores, clock, options_)),
+      endpoints_(stores.endpoints, stores.domains, stores.certificates, vault, clock) {}
 
 std::string ApiService::BaseUrl(const Request& req, const RequestContext& ctx) const {
   if (!options_.public_url.empty()) return options_.public_url;
@@ -145,7 +146,7 @@ Response ApiService::Handle(Request& req, const RequestContext& ctx) {
                                             std::string_view(call.target.path()).substr(0, 200))));
   }
 
-  auto principal = Authenticate(store_, req[http::field::authorization]);
+  auto principal = Authenticate(accounts_, req[http::field::authorization]);
   if (!principal) return Fail(call, principal.error());
   call.principal = std::move(*principal);
 

@@ -15,7 +15,11 @@
 #include "core/host_port.h"
 #include "core/time.h"
 #include "seal/key_vault.h"
-#include "store/store.h"
+#include "store/account_store.h"
+#include "store/certificate_store.h"
+#include "store/domain_store.h"
+#include "store/endpoint_store.h"
+#include "store/job_store.h"
 
 namespace certgate::api {
 
@@ -30,9 +34,19 @@ struct ApiServiceOptions {
   std::optional<HostPort> resolver;
 };
 
+// The store roles the API uses; each must outlive the service.
+struct ApiServiceStores {
+  store::AccountStore& accounts;  // API keys, for authentication
+  store::CertificateStore& certificates;
+  store::DomainStore& domains;
+  store::EndpointStore& endpoints;
+  store::JobStore& jobs;  // the provisioning status of managed domains
+};
+
 class ApiService {
  public:
-  ApiService(store::Store& store, seal::KeyVault& vault, const Clock& clock,
+  // vault and clock must outlive the service.
+  ApiService(ApiServiceStores stores, seal::KeyVault& vault, const Clock& clock,
              ApiServiceOptions options);
 
   Response Handle(Request& req, const RequestContext& ctx);
@@ -40,7 +54,7 @@ class ApiService {
  private:
   std::string BaseUrl(const Request& req, const RequestContext& ctx) const;
 
-  store::Store& store_;
+  store::AccountStore& accounts_;
   const ApiServiceOptions options_;
   CertificatesApi certificates_;
   DomainsApi domains_;

@@ -105,7 +105,7 @@ Response CertificatesApi::Create(Call& call) {
   cert->description = std::string(description->value_or(""));
   cert->metadata = std::string(metadata->value_or(""));
 
-  if (auto r = store_.InsertCertificate(*cert); !r) {
+  if (auto r = certificates_.InsertCertificate(*cert); !r) {
     return Fail(call, Internal(call, "storing the certificate", r.error()));
   }
   auto out = ToJson(call, *cert);
@@ -116,7 +116,7 @@ Response CertificatesApi::Create(Call& call) {
 Response CertificatesApi::List(Call& call) {
   auto paging = ParsePaging(call, kIdPrefix);
   if (!paging) return Fail(call, paging.error());
-  auto page = store_.ListCertificates(call.account().id, paging->before_id, paging->limit);
+  auto page = certificates_.ListCertificates(call.account().id, paging->before_id, paging->limit);
   if (!page) return Fail(call, Internal(call, "listing certificates", page.error()));
   json::array items;
   for (const auto& cert : page->items) {
@@ -134,7 +134,7 @@ Response CertificatesApi::List(Call& call) {
 
 Response CertificatesApi::Get(Call& call, std::string_view id) {
   if (!IsValidId(kIdPrefix, id)) return Fail(call, NotFound(id));
-  auto cert = store_.GetCertificate(call.account().id, id);
+  auto cert = certificates_.GetCertificate(call.account().id, id);
   if (!cert) return Fail(call, Internal(call, "reading the certificate", cert.error()));
   if (!*cert) return Fail(call, NotFound(id));
   auto out = ToJson(call, **cert);
@@ -144,7 +144,7 @@ Response CertificatesApi::Get(Call& call, std::string_view id) {
 
 Response CertificatesApi::Chain(Call& call, std::string_view id) {
   if (!IsValidId(kIdPrefix, id)) return Fail(call, NotFound(id));
-  auto cert = store_.GetCertificate(call.account().id, id);
+  auto cert = certificates_.GetCertificate(call.account().id, id);
   if (!cert) return Fail(call, Internal(call, "reading the certificate", cert.error()));
   if (!*cert) return Fail(call, NotFound(id));
   auto chain = pki::ParseStoredChain((*cert)->certificate_pem);
@@ -185,7 +185,7 @@ Response CertificatesApi::Update(Call& call, std::string_view id) {
   store::CertificatePatch patch;
   if (*description) patch.description = std::string(**description);
   if (*metadata) patch.metadata = std::string(**metadata);
-  auto updated = store_.UpdateCertificate(call.account().id, id, patch);
+  auto updated = certificates_.UpdateCertificate(call.account().id, id, patch);
   if (!updated) return Fail(call, Internal(call, "updating the certificate", updated.error()));
   if (!*updated) return Fail(call, NotFound(id));
   auto out = ToJson(call, **updated);
@@ -195,10 +195,10 @@ Response CertificatesApi::Update(Call& call, std::string_view id) {
 
 Response CertificatesApi::Delete(Call& call, std::string_view id) {
   if (!IsValidId(kIdPrefix, id)) return Fail(call, NotFound(id));
-  auto cert = store_.GetCertificate(call.account().id, id);
+  auto cert = certificates_.GetCertificate(call.account().id, id);
   if (!cert) return Fail(call, Internal(call, "reading the certificate", cert.error()));
   if (!*cert) return Fail(call, NotFound(id));
-  auto deleted = store_.DeleteCertificate(call.account().id, id);
+  auto deleted = certificates_.DeleteCertificate(call.account().id, id);
   if (!deleted) return Fail(call, Internal(call, "deleting the certificate", deleted.error()));
   switch (deleted->status) {
     case store::DeleteOutcome::Status::kDeleted:

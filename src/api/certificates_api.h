@@ -8,7 +8,7 @@
 #include "core/time.h"
 #include "pki/upload.h"
 #include "seal/key_vault.h"
-#include "store/store.h"
+#include "store/certificate_store.h"
 
 namespace certgate::api {
 
@@ -19,8 +19,9 @@ Result<store::Certificate> SealUpload(seal::KeyVault& vault, const pki::Validate
 
 class CertificatesApi {
  public:
-  CertificatesApi(store::Store& store, seal::KeyVault& vault, const Clock& clock)
-      : store_(store), vault_(vault), clock_(clock) {}
+  // certificates, vault and clock must outlive the resource.
+  CertificatesApi(store::CertificateStore& certificates, seal::KeyVault& vault, const Clock& clock)
+      : certificates_(certificates), vault_(vault), clock_(clock) {}
 
   Response Create(Call& call);
   Response List(Call& call);
@@ -36,7 +37,7 @@ class CertificatesApi {
   Result<boost::json::object> ToJson(const Call& call, const store::Certificate& cert);
   Error NotFound(std::string_view id) const;
 
-  store::Store& store_;
+  store::CertificateStore& certificates_;
   seal::KeyVault& vault_;
   const Clock& clock_;
 };

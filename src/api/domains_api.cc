@@ -38,7 +38,7 @@ bool DomainsApi::UnderBaseDomain(std::string_view domain) const {
 
 json::object DomainsApi::ManagementStatus(const store::Domain& d) const {
   json::value job_json = nullptr;
-  auto job = store_.GetProvisioningJobForDomain(d.id);
+  auto job = jobs_.GetProvisioningJobForDomain(d.id);
   if (!job) {
     // The rest of the resource is still worth answering with.
     spdlog::warn("reading the provisioning job of {} failed: {}", d.id, job.error().message);
@@ -102,7 +102,7 @@ Result<void> DomainsApi::CheckCertificate(const Call& call, std::string_view cer
                                  certificate_id.substr(0, 64)));
   };
   if (!IsValidId("cert", certificate_id)) return unknown();
-  auto cert = store_.GetCertificate(call.account().id, certificate_id);
+  auto cert = certificates_.GetCertificate(call.account().id, certificate_id);
   if (!cert) return InternalError(call, "reading the certificate", cert.error());
   if (!*cert) return unknown();
   auto chain = pki::ParseStoredChain((*cert)->certificate_pem);
@@ -159,7 +159,7 @@ Result<std::optional<store::ManagementPolicy>> DomainsApi::ReadPolicy(
 
 Result<std::optional<store::Domain>> DomainsApi::Load(const Call& call, std::string_view id) {
   if (!IsValidId(kIdPrefix, id)) return std::optional<store::Domain>();
-  auto d = store_.GetDomain(call.account().id, id);
+  auto d = domains_.GetDomain(call.account().id, id);
   if (!d) return InternalError(call, "reading the domain", d.error());
   return std::move(*d);
 }
@@ -238,7 +238,7 @@ Response DomainsApi::Create(Call& call) {
   }
   // The store checks who owns the name in the insert's own transaction, so
   // concurrent creates cannot both take overlapping names.
-  if (auto r = store_.InsertDomain(d); !r) {
+  if (auto r = domains_.InsertDomain(d); !r) {
     switch (r.error().code) {
       case ErrorCode::kDomainReservedHere:
       case ErrorCode::kDomainReservedElsewhere:
@@ -259,7 +259,7 @@ Response DomainsApi::Create(Call& call) {
 Response DomainsApi::List(Call& call) {
   auto paging = ParsePaging(call, kIdPrefix);
   if (!paging) return Fail(call, paging.error());
-  auto page = store_.ListDomains(call.account().id, paging->before_id, paging->limit);
+  auto page = domains_.ListDomains(call.account().id, paging->before_id, paging->limit);
   if (!page) return Fail(call, InternalError(call, "listing domains", page.error()));
   json::array items;
   for (const auto& d : page->items) items.emplace_back(ToJson(call, d));
@@ -379,7 +379,7 @@ Response DomainsApi::Update(Call& call, std::string_view id) {
     d.policy.reset();  // setting one clears the other
   }
   if (*policy) d.policy = *policy;  // the current certificate serves until its replacement
-  auto updated = store_.UpdateDomain(d);
+  auto updated = domains_.UpdateDomain(d);
   if (!updated) {
     if (updated.error().code == ErrorCode::kStoreConflict) {
       return Fail(call, MakeError(ErrorCode::kDomainCertificateUnknown,
@@ -396,7 +396,7 @@ Response DomainsApi::Update(Call& call, std::string_view id) {
 
 Response DomainsApi::Delete(Call& call, std::string_view id) {
   if (!IsValidId(kIdPrefix, id)) return Fail(call, NotFound(id));
-  auto deleted = store_.DeleteDomain(call.account().id, id);
+  auto deleted = domains_.DeleteDomain(call.account().id, id);
   if (!deleted) return Fail(call, InternalError(call, "deleting the domain", deleted.error()));
   switch (deleted->status) {
     case store::DeleteOutcome::Status::kDeleted:
@@ -425,7 +425,7 @@ Response DomainsApi::DetachCertificate(Call& call, std::string_view id) {
                                             d.domain)));
   }
   d.certificate_id.reset();
-  auto updated = store_.UpdateDomain(d);
+  auto updated = domains_.UpdateDomain(d);
   if (!updated) return Fail(call, InternalError(call, "updating the domain", updated.error()));
   if (!*updated) return Fail(call, NotFound(id));
   return EmptyResponse(call, http::status::no_content);
@@ -437,7 +437,7 @@ Response DomainsApi::RemovePolicy(Call& call, std::string_view id) {
   if (!*loaded) return Fail(call, NotFound(id));
   store::Domain d = std::move(**loaded);
   d.policy.reset();  // the issued certificate stays attached until replaced
-  auto updated = store_.UpdateDomain(d);
+  auto updated = domains_.UpdateDomain(d);
   if (!updated) return Fail(call, InternalError(call, "updating the domain", updated.error()));
   if (!*updated) return Fail(call, NotFound(id));
   return EmptyResponse(call, http::status::no_content);

@@ -10,7 +10,9 @@
 #include "api/call.h"
 #include "core/time.h"
 #include "dns/resolver.h"
-#include "store/store.h"
+#include "store/certificate_store.h"
+#include "store/domain_store.h"
+#include "store/job_store.h"
 
 namespace certgate::api {
 
@@ -20,9 +22,14 @@ class DomainsApi {
   // certificate nor a policy, and CNAME targets live under it.
   // resolver: checks the user's DNS records for DnsRecords; null when
   // certgate has none (resolver_error says why).
-  DomainsApi(store::Store& store, const Clock& clock, std::string base_domain,
+  // certificates: those a domain may attach; jobs: the provisioning status
+  // of managed domains. The stores and clock must outlive the resource.
+  DomainsApi(store::DomainStore& domains, store::CertificateStore& certificates,
+             store::JobStore& jobs, const Clock& clock, std::string base_domain,
              std::unique_ptr<dns::Resolver> resolver, std::string resolver_error)
-      : store_(store),
+      : domains_(domains),
+        certificates_(certificates),
+        jobs_(jobs),
         clock_(clock),
         base_domain_(std::move(base_domain)),
         resolver_(std::move(resolver)),
@@ -51,7 +58,9 @@ class DomainsApi {
   Result<std::optional<store::Domain>> Load(const Call& call, std::string_view id);
   bool UnderBaseDomain(std::string_view domain) const;
 
-  store::Store& store_;
+  store::DomainStore& domains_;
+  store::CertificateStore& certificates_;
+  store::JobStore& jobs_;
   const Clock& clock_;
   const std::string base_domain_;
   const std::unique_ptr<dns::Resolver> resolver_;

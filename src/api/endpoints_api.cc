@@ -118,7 +118,7 @@ Result<std::string> EndpointsApi::OwningDomain(const Call& call, const std::stri
                                  "(or a wildcard one label above it) first",
                                  host));
   };
-  auto exact = store_.FindDomainByName(host);
+  auto exact = domains_.FindDomainByName(host);
   if (!exact) return InternalError(call, "looking the domain up", exact.error());
   if (*exact) {
     if ((*exact)->account_id != call.account().id) return not_reserved();
@@ -126,7 +126,7 @@ Result<std::string> EndpointsApi::OwningDomain(const Call& call, const std::stri
   }
   auto parent = names::WildcardParent(host);
   if (!parent) return not_reserved();
-  auto wildcard = store_.FindDomainByName(*parent);
+  auto wildcard = domains_.FindDomainByName(*parent);
   if (!wildcard) return InternalError(call, "looking the domain up", wildcard.error());
   if (!*wildcard || (*wildcard)->account_id != call.account().id) return not_reserved();
   return (*wildcard)->id;
@@ -189,7 +189,7 @@ Result<json::object> EndpointsApi::ToJson(const Call& call, const store::Endpoin
   o["reserved_domain"] = Ref(call, "reserved_domains", e.domain_id);
   o["tls_certificate"] = nullptr;
   if (e.policy_certificate_id) {
-    CG_ASSIGN_OR_RETURN(auto cert, store_.GetCertificateById(*e.policy_certificate_id));
+    CG_ASSIGN_OR_RETURN(auto cert, certificates_.GetCertificateById(*e.policy_certificate_id));
     if (cert) {
       CG_ASSIGN_OR_RETURN(pki::Chain chain, pki::ParseStoredChain(cert->certificate_pem));
       auto info = pki::DescribeCertificate(chain.leaf());
@@ -248,7 +248,7 @@ Response EndpointsApi::Create(Call& call) {
     if (policy->certificate) e.policy_certificate_id = policy->certificate->id;
     policy_certificate = std::move(policy->certificate);
   }
-  if (auto r = store_.InsertEndpoint(e, policy_certificate); !r) {
+  if (auto r = endpoints_.InsertEndpoint(e, policy_certificate); !r) {
     // Another account's domain owns the host (domains that overlapped before
     // certgate refused that): the message names that domain only.
     if (r.error().code == ErrorCode::kEndpointHostReservedElsewhere) return Fail(call, r.error());
@@ -266,7 +266,7 @@ Response EndpointsApi::Create(Call& call) {
 Response EndpointsApi::List(Call& call) {
   auto paging = ParsePaging(call, kIdPrefix);
   if (!paging) return Fail(call, paging.error());
-  auto page = store_.ListEndpoints(call.account().id, paging->before_id, paging->limit);
+  auto page = endpoints_.ListEndpoints(call.account().id, paging->before_id, paging->limit);
   if (!page) return Fail(call, InternalError(call, "listing endpoints", page.error()));
   json::array items;
   for (const auto& e : page->items) {
@@ -284,7 +284,7 @@ Response EndpointsApi::List(Call& call) {
 
 Response EndpointsApi::Get(Call& call, std::string_view id) {
   if (!IsValidId(kIdPrefix, id)) return Fail(call, NotFound(id));
-  auto e = store_.GetEndpoint(call.account().id, id);
+  auto e = endpoints_.GetEndpoint(call.account().id, id);
   if (!e) return Fail(call, InternalError(call, "reading the endpoint", e.error()));
   if (!*e) return Fail(call, NotFound(id));
   auto out = ToJson(call, **e);
@@ -319,7 +319,7 @@ Response EndpointsApi::Update(Call& call, std::string_view id) {
   auto metadata = body->OptionalString("metadata", kMaxMetadataBytes);
   if (!metadata) return Fail(call, metadata.error());
 
-  auto loaded = store_.GetEndpoint(call.account().id, id);
+  auto loaded = endpoints_.GetEndpoint(call.account().id, id);
   if (!loaded) return Fail(call, InternalError(call, "reading the endpoint", loaded.error()));
   if (!*loaded) return Fail(call, NotFound(id));
   store::Endpoint e = std::move(**loaded);
@@ -347,7 +347,7 @@ Response EndpointsApi::Update(Call& call, std::string_view id) {
     if (policy->certificate) e.policy_certificate_id = policy->certificate->id;
     policy_certificate = std::move(policy->certificate);
   }
-  auto updated = store_.UpdateEndpoint(e, policy_certificate);
+  auto updated = endpoints_.UpdateEndpoint(e, policy_certificate);
   if (!updated) return Fail(call, InternalError(call, "updating the endpoint", updated.error()));
   if (!*updated) return Fail(call, NotFound(id));
   auto out = ToJson(call, e);
@@ -357,7 +357,7 @@ Response EndpointsApi::Update(Call& call, std::string_view id) {
 
 Response EndpointsApi::Delete(Call& call, std::string_view id) {
   if (!IsValidId(kIdPrefix, id)) return Fail(call, NotFound(id));
-  auto deleted = store_.DeleteEndpoint(call.account().id, id);
+  auto deleted = endpoints_.DeleteEndpoint(call.account().id, id);
   if (!deleted) return Fail(call, InternalError(call, "deleting the endpoint", deleted.error()));
   if (!*deleted) return Fail(call, NotFound(id));
   return EmptyResponse(call, http::status::no_content);

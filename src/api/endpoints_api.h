@@ -8,14 +8,24 @@
 #include "api/call.h"
 #include "core/time.h"
 #include "seal/key_vault.h"
-#include "store/store.h"
+#include "store/certificate_store.h"
+#include "store/domain_store.h"
+#include "store/endpoint_store.h"
 
 namespace certgate::api {
 
 class EndpointsApi {
  public:
-  EndpointsApi(store::Store& store, seal::KeyVault& vault, const Clock& clock)
-      : store_(store), vault_(vault), clock_(clock) {}
+  // domains: the owners of endpoint hosts; certificates: the endpoints'
+  // terminate-tls certificates. The stores, vault and clock must outlive the
+  // resource.
+  EndpointsApi(store::EndpointStore& endpoints, store::DomainStore& domains,
+               store::CertificateStore& certificates, seal::KeyVault& vault, const Clock& clock)
+      : endpoints_(endpoints),
+        domains_(domains),
+        certificates_(certificates),
+        vault_(vault),
+        clock_(clock) {}
 
   Response Create(Call& call);
   Response List(Call& call);
@@ -33,7 +43,9 @@ class EndpointsApi {
   Result<std::string> OwningDomain(const Call& call, const std::string& host);
   Result<boost::json::object> ToJson(const Call& call, const store::Endpoint& e);
 
-  store::Store& store_;
+  store::EndpointStore& endpoints_;
+  store::DomainStore& domains_;
+  store::CertificateStore& certificates_;
   seal::KeyVault& vault_;
   const Clock& clock_;
 };

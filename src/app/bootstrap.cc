@@ -29,11 +29,13 @@ bool StillGood(const store::Certificate& cert, const std::string& base_domain, T
 
 }  // namespace
 
-Result<std::string> EnsureDefaultCertificate(store::Store& store, seal::KeyVault& vault,
-                                             const std::string& base_domain, Time now) {
-  CG_ASSIGN_OR_RETURN(auto current_id, store.GetSetting(kDefaultCertificateSetting));
+Result<std::string> EnsureDefaultCertificate(store::SettingStore& settings,
+                                             store::CertificateStore& certificates,
+                                             seal::KeyVault& vault, const std::string& base_domain,
+                                             Time now) {
+  CG_ASSIGN_OR_RETURN(auto current_id, settings.GetSetting(kDefaultCertificateSetting));
   if (current_id) {
-    CG_ASSIGN_OR_RETURN(auto current, store.GetCertificate("", *current_id));
+    CG_ASSIGN_OR_RETURN(auto current, certificates.GetCertificate("", *current_id));
     if (current && StillGood(*current, base_domain, now)) return *current_id;
   }
 
@@ -54,10 +56,10 @@ Result<std::string> EnsureDefaultCertificate(store::Store& store, seal::KeyVault
   CG_ASSIGN_OR_RETURN(auto blob, vault.Seal(der.span(), cert.id));
   CG_ASSIGN_OR_RETURN(uint32_t version, seal::KeyVault::BlobKeyVersion(blob));
   cert.private_key = store::SealedKey{version, std::move(blob)};
-  CG_RETURN_IF_ERROR(store.InsertCertificate(cert));
-  CG_RETURN_IF_ERROR(store.SetSetting(kDefaultCertificateSetting, cert.id));
+  CG_RETURN_IF_ERROR(certificates.InsertCertificate(cert));
+  CG_RETURN_IF_ERROR(settings.SetSetting(kDefaultCertificateSetting, cert.id));
   if (current_id) {
-    auto removed = store.DeleteCertificate("", *current_id);
+    auto removed = certificates.DeleteCertificate("", *current_id);
     if (!removed.ok() || removed->status != store::DeleteOutcome::Status::kDeleted) {
       spdlog::warn("could not remove the replaced default certificate {}: {}", *current_id,
                    removed.ok() ? "it is in use" : removed.error().message);
@@ -68,22 +70,22 @@ Result<std::string> EnsureDefaultCertificate(store::Store& store, seal::KeyVault
   return cert.id;
 }
 
-Result<store::Account> CreateAccount(store::Store& store, std::string_view name, store::Plan plan,
-                                     Time now) {
+Result<store::Account> CreateAccount(store::AccountStore& accounts, std::string_view name,
+                                     store::Plan plan, Time now) {
   if (name.empty() || name.size() > 255) {
     return MakeError(ErrorCode::kConfigInvalid,
                      "the account name must be 1 to 255 bytes long");
   }
   store::Account account{NewId("acct"), std::string(name), plan, now};
-  CG_RETURN_IF_ERROR(store.CreateAccount(account));
+  CG_RETURN_IF_ERROR(accounts.CreateAccount(account));
   return account;
 }
 
-Result<std::optional<FirstAccount>> EnsureFirstAccount(store::Store& store, Time now) {
-  CG_ASSIGN_OR_RETURN(int64_t count, store.CountAccounts());
+Result<std::optional<FirstAccount>> EnsureFirstAccount(store::AccountStore& accounts, Time now) {
+  CG_ASSIGN_OR_RETURN(int64_t count, accounts.CountAccounts());
   if (count > 0) return std::optional<FirstAccount>();
-  CG_ASSIGN_OR_RETURN(auto account, CreateAccount(store, "default", store::Plan::kPayg, now));
-  CG_ASSIGN_OR_RETURN(auto key, api::CreateApiKey(store, account.id, "created on first start"));
+  CG_ASSIGN_OR_RETURN(auto account, CreateAccount(accounts, "default", store::Plan::kPayg, now));
+  CG_ASSIGN_OR_RETURN(auto key, api::CreateApiKey(accounts, account.id, "created on first start"));
   return std::optional<FirstAccount>(FirstAccount{std::move(account), std::move(key)});
 }
 

@@ -9,7 +9,9 @@
 #include "core/result.h"
 #include "core/time.h"
 #include "seal/key_vault.h"
-#include "store/store.h"
+#include "store/account_store.h"
+#include "store/certificate_store.h"
+#include "store/setting_store.h"
 
 namespace certgate::app {
 
@@ -17,9 +19,12 @@ inline constexpr char kDefaultCertificateSetting[] = "default_certificate_id";
 
 // Makes sure the store holds a usable self-signed default certificate for
 // base_domain and *.base_domain (ECDSA P-256, one year), replacing one that
-// names another domain or expires within 30 days. Returns its id.
-Result<std::string> EnsureDefaultCertificate(store::Store& store, seal::KeyVault& vault,
-                                             const std::string& base_domain, Time now);
+// names another domain or expires within 30 days. Returns its id, which
+// settings keeps (kDefaultCertificateSetting).
+Result<std::string> EnsureDefaultCertificate(store::SettingStore& settings,
+                                             store::CertificateStore& certificates,
+                                             seal::KeyVault& vault, const std::string& base_domain,
+                                             Time now);
 
 // On a store without accounts: creates account "default" on the payg plan
 // and an API key for it. nullopt when accounts exist.
@@ -27,10 +32,10 @@ struct FirstAccount {
   store::Account account;
   api::CreatedApiKey key;
 };
-Result<std::optional<FirstAccount>> EnsureFirstAccount(store::Store& store, Time now);
+Result<std::optional<FirstAccount>> EnsureFirstAccount(store::AccountStore& accounts, Time now);
 
 // Creates an account. Errors: kConfigInvalid for an empty or over-long name.
-Result<store::Account> CreateAccount(store::Store& store, std::string_view name, store::Plan plan,
-                                     Time now);
+Result<store::Account> CreateAccount(store::AccountStore& accounts, std::string_view name,
+                                     store::Plan plan, Time now);
 
 }  // namespace certgate::app

@@ -135,11 +135,12 @@ int RunServe(const ServeOptions& options) {
 
   auto state = OpenLocal(options.local);
   if (!state) return Fail(state.error());
+  // The whole store; each part below takes only the roles it uses.
   store::Store& store = *state->store;
   seal::KeyVault& vault = *state->vault;
   const Clock& clock = SystemClock::Instance();
 
-  auto default_cert = EnsureDefaultCertificate(store, vault, base_domain, clock.Now());
+  auto default_cert = EnsureDefaultCertificate(store, store, vault, base_domain, clock.Now());
   if (!default_cert) return Fail(default_cert.error());
   auto first = EnsureFirstAccount(store, clock.Now());
   if (!first) return Fail(first.error());
@@ -164,14 +165,14 @@ int RunServe(const ServeOptions& options) {
   RaiseOpenFileLimit(edge_options.max_connections);
   edge_options.context_cache_capacity = static_cast<size_t>(options.context_cache);
   edge_options.session_tickets = options.session_tickets;
-  auto edge = edge::EdgeServer::Create(edge_options, store, vault, *default_cert);
+  auto edge = edge::EdgeServer::Create(edge_options, store, store, vault, *default_cert);
   if (!edge) return Fail(edge.error());
   edge::SnapshotPublisher publisher(store, **edge, *default_cert);
   if (auto r = publisher.PublishNow(); !r) return Fail(r.error());
   auto edge_addrs = (*edge)->Listen();
   if (!edge_addrs) return Fail(edge_addrs.error());
 
-  provision::StoreZoneSource zone_source(store, base_domain);
+  provision::StoreZoneSource zone_source(store, store, base_domain);
   std::unique_ptr<dns::Responder> dns_responder;
   std::optional<HostPort> dns_bound;
   if (dns_addr) {
@@ -208,13 +209,20 @@ int RunServe(const ServeOptions& options) {
   manager_options.runner.retry_min = std::chrono::seconds(options.acme_retry_min_seconds);
   manager_options.runner.retry_max = std::chrono::seconds(options.acme_retry_max_seconds);
   auto manager = provision::CertificateManager::Create(
-      manager_options, provision::ProvisioningServices{store, vault, **issuer, **cname_resolver,
-                                                       http01_solver, dns01_solver, clock, {}});
+      manager_options,
+      provision::ProvisioningServices{
+          store, store, vault, **issuer, **cname_resolver, http01_solver, dns01_solver, clock, {}});
   if (!manager) return Fail(manager.error());
 
   net::io_context io(1);
   net::thread_pool workers(static_cast<size_t>(std::max(1, options.api_workers)));
-  api::ApiService service(store, vault, clock, api::ApiServiceOptions{options.api_url, base_domain, resolver_addr});
+  const api::ApiServiceStores api_stores{.accounts = store,
+                                         .certificates = store,
+                                         .domains = store,
+                                         .endpoints = store,
+                                         .jobs = store};
+  api::ApiService service(api_stores, vault, clock,
+                          api::ApiServiceOptions{options.api_url, base_domain, resolver_addr});
   api::HttpServer server(
       io, workers,
       [&service](api::Request& req, const api::RequestContext& ctx) {

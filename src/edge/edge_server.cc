@@ -207,21 +207,26 @@ struct EdgeServer::Connection {
   std::string pending_key;
 };
 
-EdgeServer::EdgeServer(EdgeOptions options, store::Store& store, seal::KeyVault& vault)
+EdgeServer::EdgeServer(EdgeOptions options, store::CertificateStore& certificates,
+                       store::ChallengeStore& challenges, seal::KeyVault& vault)
     : options_(std::move(options)),
-      store_(store),
+      certificates_(certificates),
+      challenges_(challenges),
       vault_(vault),
       contexts_(options_.context_cache_capacity),
       sources_(options_.max_connections_per_source) {}
 
 EdgeServer::~EdgeServer() { Stop(std::chrono::milliseconds(0)); }
 
-Result<std::unique_ptr<EdgeServer>> EdgeServer::Create(EdgeOptions options, store::Store& store,
+Result<std::unique_ptr<EdgeServer>> EdgeServer::Create(EdgeOptions options,
+                                                       store::CertificateStore& certificates,
+                                                       store::ChallengeStore& challenges,
                                                        seal::KeyVault& vault,
                                                        const std::string& default_certificate_id) {
-  std::unique_ptr<EdgeServer> edge(new EdgeServer(std::move(options), store, vault));
+  std::unique_ptr<EdgeServer> edge(
+      new EdgeServer(std::move(options), certificates, challenges, vault));
   // The default certificate lives in the front context itself.
-  CG_ASSIGN_OR_RETURN(auto cert, store.GetCertificateById(default_certificate_id));
+  CG_ASSIGN_OR_RETURN(auto cert, certificates.GetCertificateById(default_certificate_id));
   if (!cert) {
     return MakeError(ErrorCode::kInternal,
                      fmt::format("the default certificate {} is missing", default_certificate_id));
@@ -584,7 +589,7 @@ net::awaitable<void> EdgeServer::ServeHttp(Worker& w, tcp::socket socket, OpenSl
   // Read on this worker's thread: a primary-key read, which SQLite in WAL
   // mode never blocks behind a writer; only well-formed tokens get that far.
   const AcmeTokenLookup lookup = [this](std::string_view token) {
-    return store_.GetHttp01KeyAuthorization(token);
+    return challenges_.GetHttp01KeyAuthorization(token);
   };
   // Nothing here is worth a long keep-alive: between requests, too, the
   // short timeout holds.
@@ -617,7 +622,7 @@ net::awaitable<void> EdgeServer::BuildContext(const std::string& certificate_id,
 
 Result<pki::SslCtxPtr> EdgeServer::LoadContext(const std::string& certificate_id,
                                                const TerminatePolicy* policy) {
-  CG_ASSIGN_OR_RETURN(auto cert, store_.GetCertificateById(certificate_id));
+  CG_ASSIGN_OR_RETURN(auto cert, certificates_.GetCertificateById(certificate_id));
   if (!cert) return MakeError(ErrorCode::kNotFound, "the certificate was deleted");
   CG_ASSIGN_OR_RETURN(pki::Chain chain, pki::ParseStoredChain(cert->certificate_pem));
   CG_ASSIGN_OR_RETURN(SecretBytes der, vault_.Unseal(cert->private_key.blob, cert->id));

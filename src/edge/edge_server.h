@@ -50,7 +50,8 @@
 #include "edge/snapshot.h"
 #include "edge/source_limits.h"
 #include "seal/key_vault.h"
-#include "store/store.h"
+#include "store/certificate_store.h"
+#include "store/challenge_store.h"
 
 namespace certgate::edge {
 
@@ -74,8 +75,13 @@ struct EdgeOptions {
 
 class EdgeServer {
  public:
+  // certificates: the certificates it serves (and the default one);
+  // challenges: the HTTP-01 answers of its plain-HTTP listener. Both, and
+  // vault, must outlive the server.
   // default_certificate_id: the service's own certificate (must open).
-  static Result<std::unique_ptr<EdgeServer>> Create(EdgeOptions options, store::Store& store,
+  static Result<std::unique_ptr<EdgeServer>> Create(EdgeOptions options,
+                                                    store::CertificateStore& certificates,
+                                                    store::ChallengeStore& challenges,
                                                     seal::KeyVault& vault,
                                                     const std::string& default_certificate_id);
   ~EdgeServer();
@@ -99,7 +105,8 @@ class EdgeServer {
   struct BusyNode;
   struct KeptAlive;
   class OpenSlot;
-  EdgeServer(EdgeOptions options, store::Store& store, seal::KeyVault& vault);
+  EdgeServer(EdgeOptions options, store::CertificateStore& certificates,
+             store::ChallengeStore& challenges, seal::KeyVault& vault);
 
   net::awaitable<void> AcceptLoop(Worker& w, tcp::acceptor& acceptor, bool https);
   // A new connection waits for its first bytes (or its timeout) as a
@@ -136,7 +143,8 @@ class EdgeServer {
                     const unsigned char* in, unsigned int inlen, void* arg);
 
   const EdgeOptions options_;
-  store::Store& store_;
+  store::CertificateStore& certificates_;
+  store::ChallengeStore& challenges_;
   seal::KeyVault& vault_;
   ContextCache contexts_;
   pki::SslCtxPtr front_;         // default certificate; ClientHello and ALPN callbacks

@@ -18,7 +18,7 @@
 
 #include "core/result.h"
 #include "policy/traffic_policy.h"
-#include "store/store.h"
+#include "store/records.h"
 
 namespace certgate::edge {
 

@@ -4,10 +4,10 @@
 
 namespace certgate::edge {
 
-SnapshotPublisher::SnapshotPublisher(store::Store& store, EdgeServer& edge,
+SnapshotPublisher::SnapshotPublisher(store::EdgeFeed& feed, EdgeServer& edge,
                                      std::string default_certificate_id,
                                      std::chrono::milliseconds poll_interval)
-    : store_(store),
+    : feed_(feed),
       edge_(edge),
       default_certificate_id_(std::move(default_certificate_id)),
       poll_interval_(poll_interval) {}
@@ -16,7 +16,7 @@ SnapshotPublisher::~SnapshotPublisher() { Stop(); }
 
 Result<void> SnapshotPublisher::PublishNow() {
   const auto started = std::chrono::steady_clock::now();
-  CG_ASSIGN_OR_RETURN(store::EdgeState state, store_.LoadEdgeState());
+  CG_ASSIGN_OR_RETURN(store::EdgeState state, feed_.LoadEdgeState());
   auto snapshot = Snapshot::Build(state, default_certificate_id_);
   published_sequence_ = snapshot->change_sequence();
   const size_t names = snapshot->name_count();
@@ -29,7 +29,7 @@ Result<void> SnapshotPublisher::PublishNow() {
 }
 
 void SnapshotPublisher::Start() {
-  store_.OnChange([signal = signal_] {
+  feed_.OnChange([signal = signal_] {
     std::lock_guard lock(signal->mu);
     signal->dirty = true;
     signal->cv.notify_one();
@@ -69,7 +69,7 @@ void SnapshotPublisher::Run() {
       }
     }
     if (!rebuild) {
-      auto sequence = store_.ChangeSequence();
+      auto sequence = feed_.ChangeSequence();
       if (!sequence) {
         spdlog::warn("edge: cannot read the store's change sequence: {}", sequence.error().message);
         continue;

@@ -14,13 +14,14 @@
 
 #include "core/result.h"
 #include "edge/edge_server.h"
-#include "store/store.h"
+#include "store/edge_feed.h"
 
 namespace certgate::edge {
 
 class SnapshotPublisher {
  public:
-  SnapshotPublisher(store::Store& store, EdgeServer& edge, std::string default_certificate_id,
+  // feed and edge must outlive the publisher.
+  SnapshotPublisher(store::EdgeFeed& feed, EdgeServer& edge, std::string default_certificate_id,
                     std::chrono::milliseconds poll_interval = std::chrono::milliseconds(250));
   ~SnapshotPublisher();
 
@@ -41,7 +42,7 @@ class SnapshotPublisher {
     bool stopping = false;  // GUARDED_BY(mu)
   };
 
-  store::Store& store_;
+  store::EdgeFeed& feed_;
   EdgeServer& edge_;
   const std::string default_certificate_id_;
   const std::chrono::milliseconds poll_interval_;

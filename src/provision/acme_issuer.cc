@@ -59,28 +59,27 @@ class CleanUpGuard {
 }  // namespace
 
 AcmeIssuer::AcmeIssuer(AcmeIssuerOptions options, std::unique_ptr<acme::Client> client,
-                       store::Store& store, seal::KeyVault& vault, const Clock& clock)
+                       store::AcmeAccountStore& accounts, seal::KeyVault& vault, const Clock& clock)
     : options_(std::move(options)),
       client_(std::move(client)),
-      store_(store),
+      accounts_(accounts),
       vault_(vault),
       clock_(clock) {}
 
 Result<std::unique_ptr<AcmeIssuer>> AcmeIssuer::Create(AcmeIssuerOptions options,
-                                                       store::Store& store,
-                                                       seal::KeyVault& vault,
-                                                       const Clock& clock) {
+                                                       store::AcmeAccountStore& accounts,
+                                                       seal::KeyVault& vault, const Clock& clock) {
   acme::ClientOptions client_options;
   client_options.directory_url = options.directory_url;
   client_options.ca_file = options.ca_file;
   CG_ASSIGN_OR_RETURN(auto client, acme::Client::Create(client_options));
   return std::unique_ptr<AcmeIssuer>(
-      new AcmeIssuer(std::move(options), std::move(client), store, vault, clock));
+      new AcmeIssuer(std::move(options), std::move(client), accounts, vault, clock));
 }
 
 Result<AcmeIssuer::Account> AcmeIssuer::EnsureAccount() {
   std::lock_guard lock(account_mu_);
-  CG_ASSIGN_OR_RETURN(auto stored, store_.GetAcmeAccount(options_.directory_url));
+  CG_ASSIGN_OR_RETURN(auto stored, accounts_.GetAcmeAccount(options_.directory_url));
   if (stored) {
     CG_ASSIGN_OR_RETURN(auto key, UnsealPrivateKey(vault_, stored->key, stored->id));
     return Account{stored->id, stored->account_url, std::move(key)};
@@ -97,14 +96,14 @@ Result<AcmeIssuer::Account> AcmeIssuer::EnsureAccount() {
   record.account_url = url;
   record.created_at = clock_.Now();
   CG_ASSIGN_OR_RETURN(record.key, SealPrivateKey(vault_, key.get(), record.id));
-  CG_RETURN_IF_ERROR(store_.InsertAcmeAccount(record));
+  CG_RETURN_IF_ERROR(accounts_.InsertAcmeAccount(record));
   spdlog::info("acme: registered account {} at {}", url, options_.directory_url);
   return Account{record.id, url, std::move(key)};
 }
 
 void AcmeIssuer::ForgetAccount(const std::string& id) {
   std::lock_guard lock(account_mu_);
-  auto r = store_.DeleteAcmeAccount(id);
+  auto r = accounts_.DeleteAcmeAccount(id);
   if (!r) spdlog::error("acme: forgetting account {} failed: {}", id, r.error().message);
 }
 

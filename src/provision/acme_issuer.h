@@ -20,7 +20,7 @@
 #include "pki/ossl_ptr.h"
 #include "provision/issuer.h"
 #include "seal/key_vault.h"
-#include "store/store.h"
+#include "store/acme_account_store.h"
 
 namespace certgate::provision {
 
@@ -34,10 +34,10 @@ struct AcmeIssuerOptions {
 class AcmeIssuer final : public Issuer {
  public:
   // Errors: the client's (kConfigInvalid: a bad directory URL or ca_file).
-  // store, vault and clock must outlive the issuer.
+  // accounts, vault and clock must outlive the issuer.
   static Result<std::unique_ptr<AcmeIssuer>> Create(AcmeIssuerOptions options,
-                                                    store::Store& store, seal::KeyVault& vault,
-                                                    const Clock& clock);
+                                                    store::AcmeAccountStore& accounts,
+                                                    seal::KeyVault& vault, const Clock& clock);
 
   Result<std::string> Issue(const IssueRequest& request, Solver& solver,
                             IssueProgress& progress) override;
@@ -51,7 +51,7 @@ class AcmeIssuer final : public Issuer {
   };
 
   AcmeIssuer(AcmeIssuerOptions options, std::unique_ptr<acme::Client> client,
-             store::Store& store, seal::KeyVault& vault, const Clock& clock);
+             store::AcmeAccountStore& accounts, seal::KeyVault& vault, const Clock& clock);
 
   Result<Account> EnsureAccount();
   void ForgetAccount(const std::string& id);
@@ -64,7 +64,7 @@ class AcmeIssuer final : public Issuer {
 
   const AcmeIssuerOptions options_;
   const std::unique_ptr<acme::Client> client_;
-  store::Store& store_;
+  store::AcmeAccountStore& accounts_;
   seal::KeyVault& vault_;
   const Clock& clock_;
   std::mutex account_mu_;  // one registration at a time

@@ -16,7 +16,7 @@ constexpr auto kTick = std::chrono::seconds(1);
 CertificateManager::CertificateManager(CertificateManagerOptions options,
                                        ProvisioningServices services)
     : options_(std::move(options)),
-      store_(services.store),
+      jobs_(services.jobs),
       clock_(services.clock),
       runner_(options_.runner, std::move(services)) {}
 
@@ -35,7 +35,7 @@ Result<std::unique_ptr<CertificateManager>> CertificateManager::Create(
 CertificateManager::~CertificateManager() { Stop(); }
 
 Result<void> CertificateManager::Start() {
-  CG_RETURN_IF_ERROR(store_.ReleaseJobLeases(options_.node_id));
+  CG_RETURN_IF_ERROR(jobs_.ReleaseJobLeases(options_.node_id));
   scheduler_ = std::thread([this] { SchedulerLoop(); });
   for (int i = 0; i < options_.concurrency; ++i) {
     workers_.emplace_back([this] { WorkerLoop(); });
@@ -124,8 +124,8 @@ Result<int> CertificateManager::SchedulePass(
   }
   if (free_slots <= 0) return 0;
   const Time now = clock_.Now();
-  CG_ASSIGN_OR_RETURN(auto jobs, store_.ClaimDueJobs(options_.node_id, now,
-                                                     now + runner_.options().lease, free_slots));
+  CG_ASSIGN_OR_RETURN(auto jobs, jobs_.ClaimDueJobs(options_.node_id, now,
+                                                    now + runner_.options().lease, free_slots));
   const int claimed = static_cast<int>(jobs.size());
   for (auto& job : jobs) run(std::move(job));
   return claimed;
@@ -133,7 +133,7 @@ Result<int> CertificateManager::SchedulePass(
 
 Result<void> CertificateManager::CreateJobs() {
   const Time now = clock_.Now();
-  CG_ASSIGN_OR_RETURN(auto domains, store_.ListDomainsNeedingCertificates(now, kJobsPerPass));
+  CG_ASSIGN_OR_RETURN(auto domains, jobs_.ListDomainsNeedingCertificates(now, kJobsPerPass));
   for (const store::Domain& d : domains) {
     store::ProvisioningJob job;
     job.id = NewId("job");
@@ -145,7 +145,7 @@ Result<void> CertificateManager::CreateJobs() {
     job.started_at = now;
     job.msg = job.renewal ? "renewing the certificate" : "waiting to start";
     job.next_run_at = now;
-    CG_ASSIGN_OR_RETURN(bool inserted, store_.InsertProvisioningJob(job));
+    CG_ASSIGN_OR_RETURN(bool inserted, jobs_.InsertProvisioningJob(job));
     if (inserted) {
       spdlog::info("acme: {} for {} ({})", job.renewal ? "renewal" : "provisioning", d.domain,
                    job.id);

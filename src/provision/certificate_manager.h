@@ -25,7 +25,7 @@
 
 #include "core/result.h"
 #include "provision/job_runner.h"
-#include "store/store.h"
+#include "store/job_store.h"
 
 namespace certgate::provision {
 
@@ -73,7 +73,7 @@ class CertificateManager {
   Result<void> CreateJobs();
 
   const CertificateManagerOptions options_;
-  store::Store& store_;
+  store::JobStore& jobs_;
   const Clock& clock_;
   JobRunner runner_;
 

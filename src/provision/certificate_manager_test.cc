@@ -61,8 +61,8 @@ class CertificateManagerTest : public ::testing::Test {
     CertificateManagerOptions options = options_;
     options.node_id = node_id;
     auto manager = CertificateManager::Create(
-        options, ProvisioningServices{*store_, *vault_, issuer, resolver_, http01_, dns01_,
-                                       clock_, [this] { return random_; }});
+        options, ProvisioningServices{*store_, *store_, *vault_, issuer, resolver_, http01_, dns01_,
+                                      clock_, [this] { return random_; }});
     EXPECT_TRUE(manager.ok()) << manager.error().message;
     return std::move(manager).value();
   }
@@ -324,8 +324,8 @@ TEST_F(CertificateManagerTest, ALostLeaseStopsTheRunnersWrites) {
 }
 
 TEST_F(CertificateManagerTest, NeedsANodeId) {
-  ProvisioningServices services{*store_, *vault_, issuer_, resolver_, http01_,
-                                dns01_,  clock_,  {}};
+  ProvisioningServices services{*store_, *store_, *vault_, issuer_, resolver_,
+                                http01_, dns01_,  clock_,  {}};
   auto manager = CertificateManager::Create(options_, services);
   ASSERT_FALSE(manager.ok());
   EXPECT_EQ(manager.error().code, ErrorCode::kConfigInvalid);

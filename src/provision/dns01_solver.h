@@ -5,14 +5,14 @@
 #pragma once
 
 #include "provision/solver.h"
-#include "store/store.h"
+#include "store/challenge_store.h"
 
 namespace certgate::provision {
 
 class Dns01Solver final : public Solver {
  public:
-  // store must outlive the solver.
-  explicit Dns01Solver(store::Store& store) : store_(store) {}
+  // challenges must outlive the solver.
+  explicit Dns01Solver(store::ChallengeStore& challenges) : challenges_(challenges) {}
 
   // Writes the TXT value at challenge.dns01_record_name, tied to the job.
   // Error kInternal when the challenge has no record name (a domain without
@@ -23,7 +23,7 @@ class Dns01Solver final : public Solver {
   Result<void> CleanUp(const Challenge& challenge) override;
 
  private:
-  store::Store& store_;
+  store::ChallengeStore& challenges_;
 };
 
 }  // namespace certgate::provision

@@ -3,7 +3,7 @@
 namespace certgate::provision {
 
 Result<void> Http01Solver::Present(const Challenge& challenge) {
-  return store_.PutHttp01Challenge(
+  return challenges_.PutHttp01Challenge(
       {challenge.token, challenge.key_authorization, challenge.job_id});
 }
 

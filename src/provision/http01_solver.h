@@ -5,14 +5,14 @@
 #pragma once
 
 #include "provision/solver.h"
-#include "store/store.h"
+#include "store/challenge_store.h"
 
 namespace certgate::provision {
 
 class Http01Solver final : public Solver {
  public:
-  // store must outlive the solver.
-  explicit Http01Solver(store::Store& store) : store_(store) {}
+  // challenges must outlive the solver.
+  explicit Http01Solver(store::ChallengeStore& challenges) : challenges_(challenges) {}
 
   // Writes the token's key authorization, tied to the challenge's job.
   Result<void> Present(const Challenge& challenge) override;
@@ -23,7 +23,7 @@ class Http01Solver final : public Solver {
   Result<void> CleanUp(const Challenge& challenge) override;
 
  private:
-  store::Store& store_;
+  store::ChallengeStore& challenges_;
 };
 
 }  // namespace certgate::provision

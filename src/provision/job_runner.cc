@@ -81,7 +81,8 @@ class JobRunner::Progress final : public IssueProgress {
 JobRunner::JobRunner(JobRunnerOptions options, ProvisioningServices services)
     : options_(std::move(options)),
       services_(std::move(services)),
-      store_(services_.store),
+      jobs_(services_.jobs),
+      domains_(services_.domains),
       clock_(services_.clock) {}
 
 void JobRunner::RequestStop() {
@@ -122,8 +123,7 @@ Result<void> JobRunner::RecordStep(store::ProvisioningJob& job, std::string msg)
   job.error_code.reset();
   job.retries_at.reset();
   // Each step renews the hold, so that no other runner takes the job over.
-  CG_ASSIGN_OR_RETURN(bool exists,
-                      store_.UpdateProvisioningJob(job, clock_.Now() + options_.lease));
+  CG_ASSIGN_OR_RETURN(bool exists, jobs_.UpdateProvisioningJob(job, clock_.Now() + options_.lease));
   if (!exists) {
     // Gone (the domain changed), or claimed by another runner after this
     // one's lease ran out: either way no longer this runner's to write.
@@ -146,7 +146,7 @@ void JobRunner::RecordFailure(store::ProvisioningJob& job, const Error& error) {
   job.error_code = std::string(IsUsersToFix(error) ? kDnsError : kInternalError);
   job.retries_at = now + delay;
   job.next_run_at = now + delay;
-  auto r = store_.UpdateProvisioningJob(job, std::nullopt);
+  auto r = jobs_.UpdateProvisioningJob(job, std::nullopt);
   if (!r) {
     spdlog::error("acme: recording the failure of {} failed: {}", job.id, r.error().message);
   } else if (!*r) {
@@ -207,9 +207,9 @@ Time JobRunner::RenewalTime(X509* leaf, const pki::CertificateInfo& info) {
 
 Result<void> JobRunner::Attempt(store::ProvisioningJob& job) {
   // The domain as it is now: it may have changed since the job was made.
-  CG_ASSIGN_OR_RETURN(auto domain, store_.GetDomain(job.account_id, job.domain_id));
+  CG_ASSIGN_OR_RETURN(auto domain, domains_.GetDomain(job.account_id, job.domain_id));
   if (!domain || !domain->policy || domain->policy->private_key_type != job.key_type) {
-    CG_RETURN_IF_ERROR(store_.DeleteProvisioningJob(job.id));
+    CG_RETURN_IF_ERROR(jobs_.DeleteProvisioningJob(job.id));
     return MakeError(ErrorCode::kNotFound, "the domain's policy changed; the job is dropped");
   }
 
@@ -265,7 +265,7 @@ Result<void> JobRunner::Attempt(store::ProvisioningJob& job) {
 
   const Time renews_at = RenewalTime(chain.leaf(), info);
 
-  CG_ASSIGN_OR_RETURN(bool attached, store_.CompleteProvisioningJob(job, cert, renews_at));
+  CG_ASSIGN_OR_RETURN(bool attached, jobs_.CompleteProvisioningJob(job, cert, renews_at));
   if (!attached) {
     return MakeError(ErrorCode::kNotFound,
                      "the domain's policy changed, or another runner took the job over, before "

@@ -31,13 +31,15 @@
 #include "provision/resolver.h"
 #include "provision/solver.h"
 #include "seal/key_vault.h"
-#include "store/store.h"
+#include "store/domain_store.h"
+#include "store/job_store.h"
 
 namespace certgate::provision {
 
 // What runners work with. Every reference must outlive the runner.
 struct ProvisioningServices {
-  store::Store& store;
+  store::JobStore& jobs;
+  store::DomainStore& domains;  // a job's domain, re-read by each attempt
   seal::KeyVault& vault;
   Issuer& issuer;
   Resolver& resolver;  // for the CNAME preconditions of branded domains
@@ -101,7 +103,8 @@ class JobRunner {
 
   const JobRunnerOptions options_;
   ProvisioningServices services_;
-  store::Store& store_;
+  store::JobStore& jobs_;
+  store::DomainStore& domains_;
   const Clock& clock_;
 
   mutable std::mutex mu_;

@@ -10,7 +10,7 @@
 #include "core/result.h"
 #include "pki/ossl_ptr.h"
 #include "seal/key_vault.h"
-#include "store/store.h"
+#include "store/records.h"
 
 namespace certgate::provision {
 

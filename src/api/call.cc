@@ -5,6 +5,7 @@
 
 #include <charconv>
 
+#include "api/list_filter_parser.h"
 #include "api/problem.h"
 #include "core/ids.h"
 
@@ -58,7 +59,8 @@ std::string JoinForHumans(const std::vector<std::string>& items) {
   return out;
 }
 
-Result<Paging> ParsePaging(const Call& call, std::string_view id_prefix) {
+Result<Paging> ParsePaging(const Call& call, std::string_view id_prefix,
+                           std::span<const store::FilterField> filter_fields) {
   Paging paging;
   auto params = call.target.params();
   for (auto param : params) {
@@ -81,6 +83,9 @@ Result<Paging> ParsePaging(const Call& call, std::string_view id_prefix) {
                                      id_prefix, v.substr(0, 64)));
       }
       paging.before_id = std::move(v);
+    } else if (key == "filter") {
+      CG_ASSIGN_OR_RETURN(paging.filter, ParseListFilter(param.value, filter_fields));
+      paging.filter_text = param.value;
     }
   }
   return paging;
@@ -89,8 +94,12 @@ Result<Paging> ParsePaging(const Call& call, std::string_view id_prefix) {
 boost::json::value NextPageUri(const Call& call, std::string_view collection,
                                const Paging& paging, bool has_more, std::string_view last_id) {
   if (!has_more) return nullptr;
-  return boost::json::string(fmt::format("{}/{}?before_id={}&limit={}", call.base_url, collection,
-                                          last_id, paging.limit));
+  boost::urls::url next(fmt::format("{}/{}", call.base_url, collection));
+  auto params = next.params();
+  params.append({"before_id", last_id});
+  params.append({"limit", std::to_string(paging.limit)});
+  if (paging.filter.has_value()) params.append({"filter", paging.filter_text});
+  return boost::json::string(next.buffer());
 }
 
 }  // namespace certgate::api

@@ -6,11 +6,13 @@
 #include <boost/url.hpp>
 
 #include <optional>
+#include <span>
 #include <string>
 
 #include "api/auth.h"
 #include "api/http_types.h"
 #include "core/result.h"
+#include "store/list_filter.h"
 
 namespace certgate::api {
 
@@ -41,17 +43,23 @@ boost::json::object Ref(const Call& call, std::string_view collection, std::stri
 // "a", "a and b", "a, b and c"
 std::string JoinForHumans(const std::vector<std::string>& items);
 
-// Paging parameters of a list request: limit 1..100 (default 100) and
-// before_id (or ngrok's TypeScript spelling beforeId), which must be an id
-// with the given prefix. Errors: kInvalidPaging.
+// Paging parameters of a list request: limit 1..100 (default 100), before_id
+// (or ngrok's TypeScript spelling beforeId), which must be an id with the
+// given prefix, and filter (api/list_filter_parser.h) over the resource's
+// filterable fields. Errors: kInvalidPaging, kFilterInvalid.
 struct Paging {
   int limit = 100;
   std::optional<std::string> before_id;
-};
-Result<Paging> ParsePaging(const Call& call, std::string_view id_prefix);
+  std::optional<store::Filter> filter;
+  std::string filter_text;  // as the client sent it, for next_page_uri
 
-// "<base>/<collection>" with the query "?before_id=..&limit=.." for the next
-// page, or null when there is none.
+  store::ListQuery Query() const { return {before_id, limit, filter}; }
+};
+Result<Paging> ParsePaging(const Call& call, std::string_view id_prefix,
+                           std::span<const store::FilterField> filter_fields);
+
+// "<base>/<collection>" with the query "?before_id=..&limit=..[&filter=..]"
+// for the next page, or null when there is none.
 boost::json::value NextPageUri(const Call& call, std::string_view collection,
                                const Paging& paging, bool has_more, std::string_view last_id);
 

@@ -114,9 +114,9 @@ Response CertificatesApi::Create(Call& call) {
 }
 
 Response CertificatesApi::List(Call& call) {
-  auto paging = ParsePaging(call, kIdPrefix);
+  auto paging = ParsePaging(call, kIdPrefix, store::CertificateFilterFields());
   if (!paging) return Fail(call, paging.error());
-  auto page = certificates_.ListCertificates(call.account().id, paging->before_id, paging->limit);
+  auto page = certificates_.ListCertificates(call.account().id, paging->Query());
   if (!page) return Fail(call, Internal(call, "listing certificates", page.error()));
   json::array items;
   for (const auto& cert : page->items) {

@@ -257,9 +257,9 @@ Response DomainsApi::Create(Call& call) {
 }
 
 Response DomainsApi::List(Call& call) {
-  auto paging = ParsePaging(call, kIdPrefix);
+  auto paging = ParsePaging(call, kIdPrefix, store::DomainFilterFields());
   if (!paging) return Fail(call, paging.error());
-  auto page = domains_.ListDomains(call.account().id, paging->before_id, paging->limit);
+  auto page = domains_.ListDomains(call.account().id, paging->Query());
   if (!page) return Fail(call, InternalError(call, "listing domains", page.error()));
   json::array items;
   for (const auto& d : page->items) items.emplace_back(ToJson(call, d));

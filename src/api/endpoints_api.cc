@@ -264,9 +264,9 @@ Response EndpointsApi::Create(Call& call) {
 }
 
 Response EndpointsApi::List(Call& call) {
-  auto paging = ParsePaging(call, kIdPrefix);
+  auto paging = ParsePaging(call, kIdPrefix, store::EndpointFilterFields());
   if (!paging) return Fail(call, paging.error());
-  auto page = endpoints_.ListEndpoints(call.account().id, paging->before_id, paging->limit);
+  auto page = endpoints_.ListEndpoints(call.account().id, paging->Query());
   if (!page) return Fail(call, InternalError(call, "listing endpoints", page.error()));
   json::array items;
   for (const auto& e : page->items) {

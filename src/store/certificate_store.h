@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "core/result.h"
+#include "store/list_filter.h"
 #include "store/records.h"
 
 namespace certgate::store {
@@ -27,8 +28,7 @@ class CertificateStore {
   virtual Result<std::optional<Certificate>> GetCertificateById(std::string_view id) = 0;
   // Newest first; ids strictly below before_id when given; 1 <= limit <= 1000.
   virtual Result<Page<Certificate>> ListCertificates(std::string_view account_id,
-                                                     std::optional<std::string> before_id,
-                                                     int limit) = 0;
+                                                     const ListQuery& query) = 0;
   // Applies the patch; returns the updated record, or nullopt if not found.
   virtual Result<std::optional<Certificate>> UpdateCertificate(std::string_view account_id,
                                                                std::string_view id,

@@ -26,6 +26,7 @@
 #include <string_view>
 
 #include "core/result.h"
+#include "store/list_filter.h"
 #include "store/records.h"
 
 namespace certgate::store {
@@ -46,7 +47,7 @@ class DomainStore {
   // Any account's domain by its normalized name.
   virtual Result<std::optional<Domain>> FindDomainByName(std::string_view name) = 0;
   virtual Result<Page<Domain>> ListDomains(std::string_view account_id,
-                                           std::optional<std::string> before_id, int limit) = 0;
+                                           const ListQuery& query) = 0;
   // Replaces every field but id, account_id, created_at, domain, renews_at
   // and issued_key_type. While a policy is set, certificate_id is left as it
   // is (automatic management attaches certificates); without one, the

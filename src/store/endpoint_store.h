@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "core/result.h"
+#include "store/list_filter.h"
 #include "store/records.h"
 
 namespace certgate::store {
@@ -26,8 +27,7 @@ class EndpointStore {
   virtual Result<std::optional<Endpoint>> GetEndpoint(std::string_view account_id,
                                                       std::string_view id) = 0;
   virtual Result<Page<Endpoint>> ListEndpoints(std::string_view account_id,
-                                               std::optional<std::string> before_id,
-                                               int limit) = 0;
+                                               const ListQuery& query) = 0;
   // Replaces every field but id, account_id, created_at. A new
   // policy_certificate replaces the endpoint's old one (deleted in the same
   // transaction); nullopt with endpoint.policy_certificate_id unset deletes

@@ -59,6 +59,14 @@ struct Filter {
 // memory; nullopt for an absent optional value.
 using FieldValue = std::optional<std::variant<std::string, Time, int64_t>>;
 
+// One page of a newest-first list: the records older than before_id (all when
+// unset) that pass filter (all when unset), at most limit of them.
+struct ListQuery {
+  std::optional<std::string> before_id;
+  int limit = 100;
+  std::optional<Filter> filter;
+};
+
 // A record's value for one of its resource's filterable fields, for backends
 // that filter in memory. nullopt for an absent optional value and for a name
 // that is not one of the resource's fields.
@@ -66,9 +74,9 @@ FieldValue FieldOf(const Certificate& cert, std::string_view field);
 FieldValue FieldOf(const Domain& domain, std::string_view field);
 FieldValue FieldOf(const Endpoint& endpoint, std::string_view field);
 
-// True when record passes filter (a null filter passes everything).
+// True when record passes filter (no filter passes everything).
 template <class Record>
-bool RecordMatches(const Filter* filter, const Record& record);
+bool RecordMatches(const std::optional<Filter>& filter, const Record& record);
 
 // Evaluates filter over a record, given how to read each field by name.
 // Shared by in-memory evaluation and the tests that check a backend's query.
@@ -93,8 +101,8 @@ bool Matches(const Filter& filter, const Read& read) {
 }
 
 template <class Record>
-bool RecordMatches(const Filter* filter, const Record& record) {
-  if (filter == nullptr) return true;
+bool RecordMatches(const std::optional<Filter>& filter, const Record& record) {
+  if (!filter.has_value()) return true;
   return Matches(*filter, [&](std::string_view field) { return FieldOf(record, field); });
 }
 

@@ -237,7 +237,7 @@ TEST(SqliteStoreMigrationTest, MigratesAVersion1Database) {
   ASSERT_TRUE(got.ok()) << got.error().message;
   ASSERT_TRUE(got->has_value());
   ExpectSameCert(**got, old);
-  EXPECT_EQ(store.ListCertificates(ada.id, std::nullopt, 10)->items.size(), 1u);
+  EXPECT_EQ(store.ListCertificates(ada.id, {.limit = 10})->items.size(), 1u);
   ASSERT_EQ(store.ListSealedKeys(std::nullopt, 10)->size(), 1u);
 
   // The new tables work, and refer to the old certificate.

@@ -24,12 +24,22 @@ constexpr char kSelectCert[] = "SELECT " CG_CERT_COLUMNS
                                " FROM tls_certificates WHERE id = ?1 AND account_id IS ?2"
                                " AND owner_endpoint_id IS NULL";
 constexpr char kSelectCertById[] = "SELECT " CG_CERT_COLUMNS " FROM tls_certificates WHERE id = ?1";
-constexpr char kListCerts[] = "SELECT " CG_CERT_COLUMNS
-                              " FROM tls_certificates WHERE account_id IS ?1"
-                              " AND owner_endpoint_id IS NULL ORDER BY id DESC LIMIT ?2";
-constexpr char kListCertsBefore[] = "SELECT " CG_CERT_COLUMNS
-                                    " FROM tls_certificates WHERE account_id IS ?1 AND id < ?2"
-                                    " AND owner_endpoint_id IS NULL ORDER BY id DESC LIMIT ?3";
+#define CG_LIST_CERTS                                          \
+  "SELECT " CG_CERT_COLUMNS " FROM tls_certificates WHERE" \
+  " account_id IS ?1 AND owner_endpoint_id IS NULL"
+constexpr char kListCerts[] = CG_LIST_CERTS " ORDER BY id DESC LIMIT ?2";
+constexpr char kListCertsBefore[] = CG_LIST_CERTS " AND id < ?2 ORDER BY id DESC LIMIT ?3";
+// Columns of the fields store/list_filter.cc lists for certificates.
+constexpr FilterColumn kCertFilterColumns[] = {
+    {"id", "id"},
+    {"created_at", "created_at"},
+    {"description", "description"},
+    {"metadata", "metadata"},
+    {"not_after", "not_after"},
+};
+constexpr ListStatements kCertList{kListCerts, kListCertsBefore, CG_LIST_CERTS,
+                                   kCertFilterColumns};
+#undef CG_LIST_CERTS
 constexpr char kUpdateCert[] =
     "UPDATE tls_certificates SET description = COALESCE(?3, description),"
     " metadata = COALESCE(?4, metadata) WHERE id = ?1 AND account_id IS ?2"
@@ -80,13 +90,10 @@ Result<std::optional<Certificate>> SqliteStore::GetCertificateById(std::string_v
 }
 
 Result<Page<Certificate>> SqliteStore::ListCertificates(std::string_view account_id,
-                                                        std::optional<std::string> before_id,
-                                                        int limit) {
+                                                        const ListQuery& query) {
   constexpr std::string_view kOp = "listing certificates";
-  CG_RETURN_IF_ERROR(CheckLimit(limit));
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
-  Query q(lease.conn(), before_id.has_value() ? kListCertsBefore : kListCerts, kOp);
-  return ReadPage<Certificate>(q, account_id, before_id, limit, kOp, ReadCertificate);
+  return ListPage<Certificate>(lease.conn(), kCertList, account_id, query, kOp, ReadCertificate);
 }
 
 Result<std::optional<Certificate>> SqliteStore::UpdateCertificate(std::string_view account_id,

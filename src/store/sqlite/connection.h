@@ -156,6 +156,22 @@ class Query {
       sqlite3_clear_bindings(stmt_);
     }
   }
+  // A statement built for this one use (a filtered list), finalized when the
+  // Query ends. sql holds only this backend's text and ?N parameters, never a
+  // value from outside.
+  struct OneOff {};
+  Query(Connection& conn, const std::string& sql, std::string_view op, OneOff)
+      : conn_(conn), op_(op) {
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v2(conn.db(), sql.c_str(), static_cast<int>(sql.size()), &stmt,
+                                nullptr);
+    owned_.reset(stmt);
+    if (rc != SQLITE_OK) {
+      error_ = SqliteError(conn.db(), rc, op);
+    } else {
+      stmt_ = stmt;
+    }
+  }
   Query(const Query&) = delete;
   Query& operator=(const Query&) = delete;
 
@@ -236,6 +252,7 @@ class Query {
 
   Connection& conn_;
   std::string_view op_;
+  StmtPtr owned_;  // a OneOff statement; declared first, so destroyed after the reset
   sqlite3_stmt* stmt_ = nullptr;
   std::optional<Error> error_;
 };

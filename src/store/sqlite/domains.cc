@@ -25,12 +25,24 @@ constexpr char kInsertDomain[] =
     " created_at, domain, name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 constexpr char kSelectDomain[] =
     "SELECT " CG_DOMAIN_COLUMNS " FROM reserved_domains WHERE id = ?1 AND account_id = ?2";
-constexpr char kListDomains[] = "SELECT " CG_DOMAIN_COLUMNS
-                                " FROM reserved_domains WHERE account_id = ?1"
-                                " ORDER BY id DESC LIMIT ?2";
-constexpr char kListDomainsBefore[] = "SELECT " CG_DOMAIN_COLUMNS
-                                      " FROM reserved_domains WHERE account_id = ?1 AND id < ?2"
-                                      " ORDER BY id DESC LIMIT ?3";
+#define CG_LIST_DOMAINS "SELECT " CG_DOMAIN_COLUMNS " FROM reserved_domains WHERE account_id = ?1"
+constexpr char kListDomains[] = CG_LIST_DOMAINS " ORDER BY id DESC LIMIT ?2";
+constexpr char kListDomainsBefore[] = CG_LIST_DOMAINS " AND id < ?2 ORDER BY id DESC LIMIT ?3";
+// Columns of the fields store/list_filter.cc lists for domains.
+constexpr FilterColumn kDomainFilterColumns[] = {
+    {"id", "id"},
+    {"created_at", "created_at"},
+    {"description", "description"},
+    {"metadata", "metadata"},
+    {"domain", "domain"},
+    {"region", "''"},
+    {"cname_target", "cname_target"},
+    {"certificate.id", "certificate_id"},
+    {"acme_challenge_cname_target", "acme_challenge_cname_target"},
+};
+constexpr ListStatements kDomainList{kListDomains, kListDomainsBefore, CG_LIST_DOMAINS,
+                                     kDomainFilterColumns};
+#undef CG_LIST_DOMAINS
 // While a policy is set (?6), automatic management owns certificate_id.
 constexpr char kUpdateDomain[] =
     "UPDATE reserved_domains SET description = ?3, metadata = ?4,"
@@ -118,12 +130,10 @@ Result<std::optional<Domain>> SqliteStore::FindDomainByName(std::string_view nam
 }
 
 Result<Page<Domain>> SqliteStore::ListDomains(std::string_view account_id,
-                                              std::optional<std::string> before_id, int limit) {
+                                              const ListQuery& query) {
   constexpr std::string_view kOp = "listing reserved domains";
-  CG_RETURN_IF_ERROR(CheckLimit(limit));
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
-  Query q(lease.conn(), before_id.has_value() ? kListDomainsBefore : kListDomains, kOp);
-  return ReadPage<Domain>(q, account_id, before_id, limit, kOp, ReadDomain);
+  return ListPage<Domain>(lease.conn(), kDomainList, account_id, query, kOp, ReadDomain);
 }
 
 Result<bool> SqliteStore::UpdateDomain(const Domain& domain) {

@@ -28,12 +28,22 @@ constexpr char kInsertEndpoint[] =
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 constexpr char kSelectEndpoint[] =
     "SELECT " CG_ENDPOINT_COLUMNS " FROM endpoints WHERE id = ?1 AND account_id = ?2";
-constexpr char kListEndpoints[] = "SELECT " CG_ENDPOINT_COLUMNS
-                                  " FROM endpoints WHERE account_id = ?1"
-                                  " ORDER BY id DESC LIMIT ?2";
-constexpr char kListEndpointsBefore[] = "SELECT " CG_ENDPOINT_COLUMNS
-                                        " FROM endpoints WHERE account_id = ?1 AND id < ?2"
-                                        " ORDER BY id DESC LIMIT ?3";
+#define CG_LIST_ENDPOINTS "SELECT " CG_ENDPOINT_COLUMNS " FROM endpoints WHERE account_id = ?1"
+constexpr char kListEndpoints[] = CG_LIST_ENDPOINTS " ORDER BY id DESC LIMIT ?2";
+constexpr char kListEndpointsBefore[] = CG_LIST_ENDPOINTS " AND id < ?2 ORDER BY id DESC LIMIT ?3";
+// Columns of the fields store/list_filter.cc lists for endpoints.
+constexpr FilterColumn kEndpointFilterColumns[] = {
+    {"id", "id"},
+    {"created_at", "created_at"},
+    {"description", "description"},
+    {"metadata", "metadata"},
+    {"url", "url"},
+    {"scheme", "scheme"},
+    {"region", "''"},
+};
+constexpr ListStatements kEndpointList{kListEndpoints, kListEndpointsBefore, CG_LIST_ENDPOINTS,
+                                       kEndpointFilterColumns};
+#undef CG_LIST_ENDPOINTS
 constexpr char kUpdateEndpoint[] =
     "UPDATE endpoints SET description = ?3, metadata = ?4, url = ?5, scheme = ?6, host = ?7,"
     " port = ?8, upstream = ?9, traffic_policy = ?10, domain_id = ?11,"
@@ -119,12 +129,10 @@ Result<std::optional<Endpoint>> SqliteStore::GetEndpoint(std::string_view accoun
 }
 
 Result<Page<Endpoint>> SqliteStore::ListEndpoints(std::string_view account_id,
-                                                  std::optional<std::string> before_id, int limit) {
+                                                  const ListQuery& query) {
   constexpr std::string_view kOp = "listing endpoints";
-  CG_RETURN_IF_ERROR(CheckLimit(limit));
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
-  Query q(lease.conn(), before_id.has_value() ? kListEndpointsBefore : kListEndpoints, kOp);
-  return ReadPage<Endpoint>(q, account_id, before_id, limit, kOp, ReadEndpoint);
+  return ListPage<Endpoint>(lease.conn(), kEndpointList, account_id, query, kOp, ReadEndpoint);
 }
 
 Result<bool> SqliteStore::UpdateEndpoint(const Endpoint& endpoint,

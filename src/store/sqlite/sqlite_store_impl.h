@@ -55,8 +55,7 @@ class SqliteStore final : public Store {
                                                     std::string_view id) override;
   Result<std::optional<Certificate>> GetCertificateById(std::string_view id) override;
   Result<Page<Certificate>> ListCertificates(std::string_view account_id,
-                                             std::optional<std::string> before_id,
-                                             int limit) override;
+                                             const ListQuery& query) override;
   Result<std::optional<Certificate>> UpdateCertificate(std::string_view account_id,
                                                        std::string_view id,
                                                        const CertificatePatch& patch) override;
@@ -67,7 +66,7 @@ class SqliteStore final : public Store {
                                           std::string_view id) override;
   Result<std::optional<Domain>> FindDomainByName(std::string_view name) override;
   Result<Page<Domain>> ListDomains(std::string_view account_id,
-                                   std::optional<std::string> before_id, int limit) override;
+                                   const ListQuery& query) override;
   Result<bool> UpdateDomain(const Domain& domain) override;
   Result<DeleteOutcome> DeleteDomain(std::string_view account_id, std::string_view id) override;
   Result<void> InsertEndpoint(const Endpoint& endpoint,
@@ -75,7 +74,7 @@ class SqliteStore final : public Store {
   Result<std::optional<Endpoint>> GetEndpoint(std::string_view account_id,
                                               std::string_view id) override;
   Result<Page<Endpoint>> ListEndpoints(std::string_view account_id,
-                                       std::optional<std::string> before_id, int limit) override;
+                                       const ListQuery& query) override;
   Result<bool> UpdateEndpoint(const Endpoint& endpoint,
                               const std::optional<Certificate>& policy_certificate) override;
   Result<bool> DeleteEndpoint(std::string_view account_id, std::string_view id) override;

@@ -205,12 +205,12 @@ Result<std::optional<Certificate>> MemoryStore::GetCertificateById(std::string_v
 }
 
 Result<Page<Certificate>> MemoryStore::ListCertificates(std::string_view account_id,
-                                                        std::optional<std::string> before_id,
-                                                        int limit) {
-  CG_RETURN_IF_ERROR(CheckListLimit(limit));
+                                                        const ListQuery& query) {
+  CG_RETURN_IF_ERROR(CheckListLimit(query.limit));
   std::lock_guard lock(data_->mu);
-  return PageOf(data_->certificates, before_id, limit,
-                [&](const Certificate& c) { return SeenBy(c, account_id); });
+  return PageOf(data_->certificates, query, [&](const Certificate& c) {
+    return SeenBy(c, account_id) && RecordMatches(query.filter, c);
+  });
 }
 
 Result<std::optional<Certificate>> MemoryStore::UpdateCertificate(std::string_view account_id,

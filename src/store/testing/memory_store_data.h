@@ -76,10 +76,11 @@ Result<void> CheckListLimit(int limit);
 // Newest first (ids descending), ids strictly below before_id when given; one
 // page of at most limit records of those keep(record) accepts.
 template <class T, class Keep>
-Page<T> PageOf(const std::map<std::string, T, std::less<>>& records,
-               const std::optional<std::string>& before_id, int limit, Keep keep) {
+Page<T> PageOf(const std::map<std::string, T, std::less<>>& records, const ListQuery& query,
+               Keep keep) {
+  const int limit = query.limit;
   Page<T> page;
-  auto end = before_id.has_value() ? records.lower_bound(*before_id) : records.end();
+  auto end = query.before_id.has_value() ? records.lower_bound(*query.before_id) : records.end();
   for (auto it = std::make_reverse_iterator(end); it != records.rend(); ++it) {
     if (!keep(it->second)) continue;
     if (page.items.size() == static_cast<size_t>(limit)) {

@@ -266,11 +266,11 @@ Result<std::optional<Domain>> MemoryStore::FindDomainByName(std::string_view nam
 }
 
 Result<Page<Domain>> MemoryStore::ListDomains(std::string_view account_id,
-                                              std::optional<std::string> before_id, int limit) {
-  CG_RETURN_IF_ERROR(CheckListLimit(limit));
+                                              const ListQuery& query) {
+  CG_RETURN_IF_ERROR(CheckListLimit(query.limit));
   std::lock_guard lock(data_->mu);
-  Page<DomainRow> rows = PageOf(data_->domains, before_id, limit, [&](const DomainRow& row) {
-    return row.domain.account_id == account_id;
+  Page<DomainRow> rows = PageOf(data_->domains, query, [&](const DomainRow& row) {
+    return row.domain.account_id == account_id && RecordMatches(query.filter, row.domain);
   });
   Page<Domain> page;
   page.has_more = rows.has_more;
@@ -382,11 +382,12 @@ Result<std::optional<Endpoint>> MemoryStore::GetEndpoint(std::string_view accoun
 }
 
 Result<Page<Endpoint>> MemoryStore::ListEndpoints(std::string_view account_id,
-                                                  std::optional<std::string> before_id, int limit) {
-  CG_RETURN_IF_ERROR(CheckListLimit(limit));
+                                                  const ListQuery& query) {
+  CG_RETURN_IF_ERROR(CheckListLimit(query.limit));
   std::lock_guard lock(data_->mu);
-  return PageOf(data_->endpoints, before_id, limit,
-                [&](const Endpoint& e) { return e.account_id == account_id; });
+  return PageOf(data_->endpoints, query, [&](const Endpoint& e) {
+    return e.account_id == account_id && RecordMatches(query.filter, e);
+  });
 }
 
 Result<bool> MemoryStore::UpdateEndpoint(const Endpoint& endpoint,

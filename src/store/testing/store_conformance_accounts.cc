@@ -119,7 +119,7 @@ TEST_P(StoreConformanceTest, ListPagesNewestFirst) {
   std::optional<std::string> before;
   std::vector<bool> has_more;
   for (int page_no = 0; page_no < 5; ++page_no) {
-    auto page = store_->ListCertificates(alice_, before, 10);
+    auto page = store_->ListCertificates(alice_, {.before_id = before, .limit = 10});
     ASSERT_TRUE(page.ok()) << page.error().message;
     for (const auto& c : page->items) {
       EXPECT_EQ(c.account_id, alice_);
@@ -133,22 +133,22 @@ TEST_P(StoreConformanceTest, ListPagesNewestFirst) {
   EXPECT_EQ(has_more, (std::vector<bool>{true, true, false}));
 
   // Exactly a page's worth left: no further page.
-  auto exact = store_->ListCertificates(alice_, ids[14], 10);
+  auto exact = store_->ListCertificates(alice_, {.before_id = ids[14], .limit = 10});
   ASSERT_TRUE(exact.ok());
   EXPECT_EQ(exact->items.size(), 10u);
   EXPECT_FALSE(exact->has_more);
   // Every field comes back from a list too.
-  auto one = store_->ListCertificates(alice_, std::nullopt, 1);
+  auto one = store_->ListCertificates(alice_, {.limit = 1});
   ASSERT_TRUE(one.ok());
   ASSERT_EQ(one->items.size(), 1u);
   ExpectSameCert(one->items[0], **store_->GetCertificate(alice_, ids[0]));
   EXPECT_TRUE(one->has_more);
 
-  EXPECT_EQ(store_->ListCertificates(alice_, std::nullopt, 0).error().code,
+  EXPECT_EQ(store_->ListCertificates(alice_, {.limit = 0}).error().code,
             ErrorCode::kInvalidPaging);
-  EXPECT_EQ(store_->ListCertificates(alice_, std::nullopt, 1001).error().code,
+  EXPECT_EQ(store_->ListCertificates(alice_, {.limit = 1001}).error().code,
             ErrorCode::kInvalidPaging);
-  EXPECT_TRUE(store_->ListCertificates(alice_, std::nullopt, 1000).ok());
+  EXPECT_TRUE(store_->ListCertificates(alice_, {.limit = 1000}).ok());
 }
 
 TEST_P(StoreConformanceTest, AccountScoping) {
@@ -160,14 +160,14 @@ TEST_P(StoreConformanceTest, AccountScoping) {
   patch.description = "stolen";
   EXPECT_FALSE(store_->UpdateCertificate(bob_, mine.id, patch)->has_value());
   EXPECT_EQ(store_->DeleteCertificate(bob_, mine.id)->status, Status::kNotFound);
-  EXPECT_TRUE(store_->ListCertificates(bob_, std::nullopt, 100)->items.empty());
+  EXPECT_TRUE(store_->ListCertificates(bob_, {.limit = 100})->items.empty());
   ExpectSameCert(**store_->GetCertificate(alice_, mine.id), mine);
 
   // The service's own certificates are invisible to accounts...
   EXPECT_FALSE(store_->GetCertificate(alice_, service.id)->has_value());
   EXPECT_FALSE(store_->UpdateCertificate(alice_, service.id, patch)->has_value());
   EXPECT_EQ(store_->DeleteCertificate(alice_, service.id)->status, Status::kNotFound);
-  auto alice_list = store_->ListCertificates(alice_, std::nullopt, 100);
+  auto alice_list = store_->ListCertificates(alice_, {.limit = 100});
   ASSERT_EQ(alice_list->items.size(), 1u);
   EXPECT_EQ(alice_list->items[0].id, mine.id);
   // ...and addressed with account "".
@@ -175,7 +175,7 @@ TEST_P(StoreConformanceTest, AccountScoping) {
   ASSERT_TRUE(got.ok() && got->has_value());
   ExpectSameCert(**got, service);
   EXPECT_FALSE(store_->GetCertificate("", mine.id)->has_value());
-  auto service_list = store_->ListCertificates("", std::nullopt, 100);
+  auto service_list = store_->ListCertificates("", {.limit = 100});
   ASSERT_EQ(service_list->items.size(), 1u);
   EXPECT_EQ(service_list->items[0].id, service.id);
 }
@@ -253,7 +253,7 @@ TEST_P(StoreConformanceTest, ConcurrentInsertsFromEightThreads) {
         // Readers run beside the writers.
         auto got = store_->GetCertificate(c.account_id, c.id);
         if (!got.ok() || !got->has_value()) ++failures;
-        if (!store_->ListCertificates(c.account_id, std::nullopt, 5).ok()) ++failures;
+        if (!store_->ListCertificates(c.account_id, {.limit = 5}).ok()) ++failures;
         made[static_cast<size_t>(t)].push_back(std::move(c));
       }
     });
@@ -262,7 +262,7 @@ TEST_P(StoreConformanceTest, ConcurrentInsertsFromEightThreads) {
   EXPECT_EQ(failures.load(), 0);
   std::set<std::string> listed;
   for (const std::string& account : {alice_, bob_}) {
-    auto page = store_->ListCertificates(account, std::nullopt, 1000);
+    auto page = store_->ListCertificates(account, {.limit = 1000});
     ASSERT_TRUE(page.ok());
     for (const auto& c : page->items) listed.insert(c.id);
   }

@@ -116,7 +116,7 @@ TEST_P(StoreConformanceTest, ListDomainsPagesNewestFirst) {
   std::vector<bool> has_more;
   std::optional<std::string> before;
   for (int page_no = 0; page_no < 5; ++page_no) {
-    auto page = store_->ListDomains(alice_, before, 5);
+    auto page = store_->ListDomains(alice_, {.before_id = before, .limit = 5});
     ASSERT_TRUE(page.ok()) << page.error().message;
     for (const auto& d : page->items) {
       EXPECT_EQ(d.account_id, alice_);
@@ -128,16 +128,16 @@ TEST_P(StoreConformanceTest, ListDomainsPagesNewestFirst) {
   }
   EXPECT_EQ(seen, ids);
   EXPECT_EQ(has_more, (std::vector<bool>{true, true, false}));
-  auto exact = store_->ListDomains(alice_, ids[9], 10);
+  auto exact = store_->ListDomains(alice_, {.before_id = ids[9], .limit = 10});
   ASSERT_TRUE(exact.ok());
   EXPECT_EQ(exact->items.size(), 2u);
   EXPECT_FALSE(exact->has_more);
-  auto first = store_->ListDomains(alice_, std::nullopt, 1);
+  auto first = store_->ListDomains(alice_, {.limit = 1});
   ASSERT_EQ(first->items.size(), 1u);
   ExpectSameDomain(first->items[0], **store_->GetDomain(alice_, ids[0]));
-  EXPECT_EQ(store_->ListDomains(bob_, std::nullopt, 100)->items.size(), 1u);
-  EXPECT_EQ(store_->ListDomains(alice_, std::nullopt, 0).error().code, ErrorCode::kInvalidPaging);
-  EXPECT_EQ(store_->ListDomains(alice_, std::nullopt, 1001).error().code,
+  EXPECT_EQ(store_->ListDomains(bob_, {.limit = 100})->items.size(), 1u);
+  EXPECT_EQ(store_->ListDomains(alice_, {.limit = 0}).error().code, ErrorCode::kInvalidPaging);
+  EXPECT_EQ(store_->ListDomains(alice_, {.limit = 1001}).error().code,
             ErrorCode::kInvalidPaging);
 }
 
@@ -235,7 +235,7 @@ TEST_P(StoreConformanceTest, DeleteCertificateInUseNamesTheDomainsSorted) {
   EXPECT_TRUE(bob->used_by.empty());
 
   // Detach from all but one: still in use, by that one.
-  auto page = store_->ListDomains(alice_, std::nullopt, 10);
+  auto page = store_->ListDomains(alice_, {.limit = 10});
   ASSERT_EQ(page->items.size(), 3u);
   for (Domain d : page->items) {
     if (d.domain == "a.example.com") continue;

@@ -140,12 +140,12 @@ TEST_P(StoreConformanceTest, ChangeSequenceGrowsWithEveryWriteAndOnlyThen) {
   // Reads, refusals and writes to other tables leave it alone.
   ASSERT_TRUE(store_->GetCertificate(alice_, cert.id).ok());
   ASSERT_TRUE(store_->GetCertificateById(cert.id).ok());
-  ASSERT_TRUE(store_->ListCertificates(alice_, std::nullopt, 10).ok());
+  ASSERT_TRUE(store_->ListCertificates(alice_, {.limit = 10}).ok());
   ASSERT_TRUE(store_->GetDomain(alice_, d.id).ok());
   ASSERT_TRUE(store_->FindDomainByName(d.domain).ok());
-  ASSERT_TRUE(store_->ListDomains(alice_, std::nullopt, 10).ok());
+  ASSERT_TRUE(store_->ListDomains(alice_, {.limit = 10}).ok());
   ASSERT_TRUE(store_->GetEndpoint(alice_, e.id).ok());
-  ASSERT_TRUE(store_->ListEndpoints(alice_, std::nullopt, 10).ok());
+  ASSERT_TRUE(store_->ListEndpoints(alice_, {.limit = 10}).ok());
   ASSERT_TRUE(store_->LoadEdgeState().ok());
   ASSERT_TRUE(store_->ListSealedKeys(std::nullopt, 10).ok());
   ASSERT_TRUE(store_->CountSealedKeysNotAtVersion(1).ok());
@@ -254,7 +254,7 @@ TEST_P(StoreConformanceTest, OnChangeFiresOncePerWriteAfterCommit) {
 
   // Reads, refusals and no-ops announce nothing.
   ASSERT_TRUE(store_->GetDomain(alice_, d.id).ok());
-  ASSERT_TRUE(store_->ListEndpoints(alice_, std::nullopt, 10).ok());
+  ASSERT_TRUE(store_->ListEndpoints(alice_, {.limit = 10}).ok());
   ASSERT_TRUE(store_->LoadEdgeState().ok());
   ASSERT_TRUE(store_->ChangeSequence().ok());
   EXPECT_EQ(store_->DeleteCertificate(alice_, cert.id)->status, Status::kInUse);

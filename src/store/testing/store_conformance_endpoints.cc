@@ -112,7 +112,7 @@ TEST_P(StoreConformanceTest, ListEndpointsPagesNewestFirst) {
   std::optional<std::string> before;
   std::vector<bool> has_more;
   while (true) {
-    auto page = store_->ListEndpoints(alice_, before, 3);
+    auto page = store_->ListEndpoints(alice_, {.before_id = before, .limit = 3});
     ASSERT_TRUE(page.ok()) << page.error().message;
     for (const auto& e : page->items) seen.push_back(e.id);
     has_more.push_back(page->has_more);
@@ -121,11 +121,11 @@ TEST_P(StoreConformanceTest, ListEndpointsPagesNewestFirst) {
   }
   EXPECT_EQ(seen, ids);
   EXPECT_EQ(has_more, (std::vector<bool>{true, true, false}));
-  auto one = store_->ListEndpoints(alice_, std::nullopt, 1);
+  auto one = store_->ListEndpoints(alice_, {.limit = 1});
   ASSERT_EQ(one->items.size(), 1u);
   ExpectSameEndpoint(one->items[0], **store_->GetEndpoint(alice_, ids[0]));
-  EXPECT_EQ(store_->ListEndpoints(bob_, std::nullopt, 100)->items.size(), 1u);
-  EXPECT_EQ(store_->ListEndpoints(alice_, std::nullopt, 0).error().code, ErrorCode::kInvalidPaging);
+  EXPECT_EQ(store_->ListEndpoints(bob_, {.limit = 100})->items.size(), 1u);
+  EXPECT_EQ(store_->ListEndpoints(alice_, {.limit = 0}).error().code, ErrorCode::kInvalidPaging);
 }
 
 TEST_P(StoreConformanceTest, DeleteDomainInUseNamesTheEndpointUrls) {
@@ -286,7 +286,7 @@ TEST_P(StoreConformanceTest, EndpointCertificatesAreHiddenFromAccountCalls) {
   ASSERT_TRUE(store_->InsertEndpoint(e, owned).ok());
 
   EXPECT_FALSE(store_->GetCertificate(alice_, owned.id)->has_value());
-  auto list = store_->ListCertificates(alice_, std::nullopt, 100);
+  auto list = store_->ListCertificates(alice_, {.limit = 100});
   ASSERT_EQ(list->items.size(), 1u);
   EXPECT_EQ(list->items[0].id, mine.id);
   CertificatePatch patch;

@@ -1,0 +1,202 @@
+// List filters (store/list_filter.h): every backend evaluates them in its
+// list query with the same semantics, so that paging through a filtered list
+// gives exactly the matching records.
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "store/testing/store_conformance.h"
+
+namespace certgate::store::testing {
+namespace {
+
+Filter Where(std::string field, FilterOp op, std::vector<FilterValue> values) {
+  Filter f;
+  f.kind = Filter::Kind::kTest;
+  f.field = std::move(field);
+  f.op = op;
+  f.values = std::move(values);
+  return f;
+}
+Filter Where(std::string field, FilterOp op, FilterValue value) {
+  return Where(std::move(field), op, std::vector<FilterValue>{std::move(value)});
+}
+Filter Join(Filter::Kind kind, Filter a, Filter b) {
+  Filter f;
+  f.kind = kind;
+  f.operands = {std::move(a), std::move(b)};
+  return f;
+}
+Filter Not(Filter a) {
+  Filter f;
+  f.kind = Filter::Kind::kNot;
+  f.operands = {std::move(a)};
+  return f;
+}
+
+// Every page of alice's domains that pass filter, walked with limit.
+std::vector<std::string> WalkDomains(Store& store, const std::string& account,
+                                     const std::optional<Filter>& filter, int limit) {
+  std::vector<std::string> ids;
+  std::optional<std::string> before;
+  for (int pages = 0; pages < 1000; ++pages) {
+    auto page = store.ListDomains(account, {.before_id = before, .limit = limit, .filter = filter});
+    EXPECT_TRUE(page.ok()) << page.error().message;
+    if (!page.ok()) break;
+    EXPECT_LE(page->items.size(), static_cast<size_t>(limit));
+    for (const Domain& d : page->items) ids.push_back(d.id);
+    if (!page->has_more) break;
+    EXPECT_EQ(page->items.size(), static_cast<size_t>(limit));
+    before = page->items.back().id;
+  }
+  return ids;
+}
+
+TEST_P(StoreConformanceTest, FilteredListPagesThroughExactlyTheMatches) {
+  std::vector<Domain> all;
+  for (int i = 0; i < 250; ++i) {
+    Domain d = MakeDomain(alice_, fmt::format("d{}.{}.example.com", i, i % 3 == 0 ? "three" : "other"));
+    d.description = i % 2 == 0 ? "even" : "odd";
+    ASSERT_TRUE(store_->InsertDomain(d).ok());
+    all.push_back(d);
+  }
+  Domain bobs = MakeDomain(bob_, "d0.three.example.org");
+  ASSERT_TRUE(store_->InsertDomain(bobs).ok());
+  // Every third domain, and of those the even ones: 42 of 250.
+  const Filter filter = Join(Filter::Kind::kAnd,
+                             Where("domain", FilterOp::kContains, std::string(".three.")),
+                             Where("description", FilterOp::kEq, std::string("even")));
+  std::vector<std::string> want;
+  for (const Domain& d : all) {
+    if (RecordMatches(std::optional<Filter>(filter), d)) want.push_back(d.id);
+  }
+  std::sort(want.rbegin(), want.rend());
+  ASSERT_EQ(want.size(), 42u);
+  EXPECT_EQ(WalkDomains(*store_, alice_, filter, 40), want);
+  EXPECT_EQ(WalkDomains(*store_, alice_, filter, 7), want);
+  EXPECT_EQ(WalkDomains(*store_, alice_, filter, 42), want);
+  EXPECT_EQ(WalkDomains(*store_, alice_, std::nullopt, 40).size(), 250u);
+  // Another account's matching domain never shows.
+  EXPECT_EQ(WalkDomains(*store_, bob_, filter, 40), std::vector<std::string>{});
+}
+
+TEST_P(StoreConformanceTest, FilterValuesAreNeverQueryText) {
+  Domain d = MakeDomain(alice_, "x.example.com");
+  ASSERT_TRUE(store_->InsertDomain(d).ok());
+  for (const std::string& hostile : std::vector<std::string>{"x' OR 1=1 --", "x\" OR 1=1 --", "%", "_", "*", "x.example.com' --",
+                              "') OR ('1'='1", std::string("x\0y", 3)}) {
+    SCOPED_TRACE(hostile);
+    for (FilterOp op : {FilterOp::kEq, FilterOp::kContains, FilterOp::kStartsWith,
+                        FilterOp::kEndsWith}) {
+      auto page = store_->ListDomains(alice_, {.filter = Where("domain", op, hostile)});
+      ASSERT_TRUE(page.ok()) << page.error().message;
+      EXPECT_TRUE(page->items.empty());
+    }
+  }
+  // LIKE's wildcards are plain characters.
+  auto page = store_->ListDomains(alice_, {.filter = Where("domain", FilterOp::kStartsWith,
+                                                          std::string("x_example"))});
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->items.empty());
+}
+
+TEST_P(StoreConformanceTest, FilterOperatorsAndNullsAgreeWithTheInMemoryRules) {
+  Certificate cert = Insert(alice_);
+  Domain a = MakeDomain(alice_, "app.example.com");
+  a.certificate_id = cert.id;
+  a.metadata = "{\"team\": \"a\"}";
+  Domain b = MakeDomain(alice_, "api.example.org");
+  Domain c = MakeDomain(alice_, "\xc3\xa9t\xc3\xa9.example.net");  // "été", bytes past ASCII
+  c.created_at = a.created_at + std::chrono::hours(1);
+  for (Domain* d : {&a, &b, &c}) ASSERT_TRUE(store_->InsertDomain(*d).ok());
+  const std::vector<Domain> records = {a, b, c};
+
+  const Time t = a.created_at + std::chrono::minutes(30);
+  const std::vector<Filter> filters = {
+      Where("domain", FilterOp::kEq, std::string("app.example.com")),
+      Where("domain", FilterOp::kNe, std::string("app.example.com")),
+      Where("domain", FilterOp::kLt, std::string("api.example.z")),
+      Where("domain", FilterOp::kLe, std::string("api.example.org")),
+      Where("domain", FilterOp::kGt, std::string("b")),
+      Where("domain", FilterOp::kGe, std::string("app.example.com")),
+      Where("domain", FilterOp::kStartsWith, std::string("\xc3\xa9")),
+      Where("domain", FilterOp::kEndsWith, std::string(".org")),
+      Where("domain", FilterOp::kEndsWith, std::string("")),
+      Where("domain", FilterOp::kContains, std::string("t\xc3\xa9.")),
+      Where("created_at", FilterOp::kGt, t),
+      Where("created_at", FilterOp::kLe, t),
+      Where("id", FilterOp::kIn, std::vector<FilterValue>{a.id, c.id, std::string("rd_none")}),
+      Where("certificate.id", FilterOp::kEq, std::monostate{}),
+      Where("certificate.id", FilterOp::kNe, std::monostate{}),
+      Where("certificate.id", FilterOp::kNe, cert.id),
+      Where("certificate.id", FilterOp::kLt, std::string("zzz")),
+      Where("certificate.id", FilterOp::kIn, std::vector<FilterValue>{std::monostate{}}),
+      Not(Where("certificate.id", FilterOp::kLt, std::string("zzz"))),
+      Not(Where("certificate.id", FilterOp::kEq, cert.id)),
+      Where("metadata", FilterOp::kContains, std::string("\"team\"")),
+      Where("region", FilterOp::kEq, std::string("")),
+      Join(Filter::Kind::kOr, Where("domain", FilterOp::kEndsWith, std::string(".net")),
+           Where("description", FilterOp::kNe, std::string("x"))),
+      Filter{},  // the constant true
+  };
+  for (size_t i = 0; i < filters.size(); ++i) {
+    SCOPED_TRACE(i);
+    std::set<std::string> want;
+    for (const Domain& d : records) {
+      if (RecordMatches(std::optional<Filter>(filters[i]), d)) want.insert(d.id);
+    }
+    auto page = store_->ListDomains(alice_, {.filter = filters[i]});
+    ASSERT_TRUE(page.ok()) << page.error().message;
+    std::set<std::string> got;
+    for (const Domain& d : page->items) got.insert(d.id);
+    EXPECT_EQ(got, want);
+  }
+  // Spot checks of the in-memory rules themselves.
+  auto count = [&](const Filter& f) {
+    return std::count_if(records.begin(), records.end(),
+                         [&](const Domain& d) { return RecordMatches(std::optional<Filter>(f), d); });
+  };
+  EXPECT_EQ(count(Where("certificate.id", FilterOp::kNe, cert.id)), 2);
+  EXPECT_EQ(count(Where("certificate.id", FilterOp::kLt, std::string("zzz"))), 1);
+  EXPECT_EQ(count(Not(Where("certificate.id", FilterOp::kLt, std::string("zzz")))), 2);
+  EXPECT_EQ(count(Where("created_at", FilterOp::kGt, t)), 1);
+}
+
+TEST_P(StoreConformanceTest, EveryFilterableFieldFiltersEachList) {
+  Certificate cert = Insert(alice_);
+  Domain d = MakeDomain(alice_, "fields.example.com");
+  d.certificate_id = cert.id;
+  ASSERT_TRUE(store_->InsertDomain(d).ok());
+  Endpoint e = MakeEndpoint(d, "fields.example.com");
+  ASSERT_TRUE(store_->InsertEndpoint(e, std::nullopt).ok());
+
+  // For each field: equal to the record's own value matches it, and a
+  // different value does not.
+  auto check = [&](auto list, std::span<const FilterField> fields, const auto& record) {
+    for (const FilterField& field : fields) {
+      SCOPED_TRACE(std::string(field.name));
+      FieldValue own = FieldOf(record, field.name);
+      FilterValue same = std::monostate{};
+      if (own.has_value()) {
+        std::visit([&](const auto& v) { same = v; }, *own);
+      }
+      auto hit = list(Where(std::string(field.name), FilterOp::kEq, same));
+      ASSERT_TRUE(hit.ok()) << hit.error().message;
+      ASSERT_EQ(hit->items.size(), 1u);
+      EXPECT_EQ(hit->items[0].id, record.id);
+      auto miss = list(Not(Where(std::string(field.name), FilterOp::kEq, same)));
+      ASSERT_TRUE(miss.ok()) << miss.error().message;
+      EXPECT_TRUE(miss->items.empty());
+    }
+  };
+  check([&](Filter f) { return store_->ListCertificates(alice_, {.filter = std::move(f)}); },
+        CertificateFilterFields(), cert);
+  check([&](Filter f) { return store_->ListDomains(alice_, {.filter = std::move(f)}); },
+        DomainFilterFields(), d);
+  check([&](Filter f) { return store_->ListEndpoints(alice_, {.filter = std::move(f)}); },
+        EndpointFilterFields(), e);
+}
+
+}  // namespace
+}  // namespace certgate::store::testing

@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "store/sqlite/name_keys.h"
+#include "store/name_key.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/statements.h"
 
@@ -86,10 +86,8 @@ Result<bool> SqliteStore::IsEdgeName(std::string_view name) {
   constexpr std::string_view kOp = "looking up an edge name";
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
   Query q(lease.conn(), kIsEdgeName, kOp);
-  const size_t dot = name.find('.');
-  const std::string wildcard =
-      dot == std::string_view::npos ? std::string() : "*" + std::string(name.substr(dot));
-  q.Text(1, name).Text(2, wildcard);
+  // A reserved wildcard "*.x" covers the name one label below x.
+  q.Text(1, name).Text(2, WildcardOver(name));
   return q.Step();
 }
 

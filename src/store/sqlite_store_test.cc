@@ -417,7 +417,9 @@ TEST(SqliteStoreMigrationTest, Migration4FillsTheNameKeyOfExistingDomains) {
   EXPECT_EQ(RawQuery(db_path, "SELECT name_key FROM reserved_domains WHERE id = 'rd_3'"),
             "org.example.");
   // The old overlap is reported, and the filled keys guard new names.
-  auto check = (*opened)->CheckNameOwnership();
+  NameOwnershipAudit* audit = AsNameOwnershipAudit(**opened);
+  ASSERT_NE(audit, nullptr) << "the SQLite backend offers the audit";
+  auto check = audit->CheckNameOwnership();
   ASSERT_TRUE(check.ok()) << check.error().message;
   ASSERT_EQ(check->overlaps.size(), 1u);
   EXPECT_EQ(check->overlaps[0].above.id, "rd_1");

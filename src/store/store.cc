@@ -51,6 +51,10 @@ std::optional<Plan> ParsePlan(std::string_view name) {
   return std::nullopt;
 }
 
+NameOwnershipAudit* AsNameOwnershipAudit(Store& store) {
+  return dynamic_cast<NameOwnershipAudit*>(&store);
+}
+
 Result<std::unique_ptr<Store>> OpenStore(std::string_view url) {
   if (StartsWithNoCase(url, "sqlite:")) {
     std::string_view path = url.substr(7);

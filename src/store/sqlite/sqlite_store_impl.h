@@ -40,7 +40,7 @@ bool Changed(const Result<std::optional<T>>& r) {
   return r.ok() && r->has_value();
 }
 
-class SqliteStore final : public Store {
+class SqliteStore final : public Store, public NameOwnershipAudit {
  public:
   static Result<std::unique_ptr<SqliteStore>> Open(const std::filesystem::path& path);
 

@@ -8,7 +8,8 @@
 // - ChangeSequence counts every record of certificates, domains and endpoints
 //   a write inserts, updates or deletes, like the SQLite backend's triggers;
 // - OnChange callbacks run on the writing thread after the write, with no
-//   lock of the store held, for writes through this object only.
+//   lock of the store held, for writes through this object only;
+// - it offers the NameOwnershipAudit, as the SQLite backend does.
 // Nothing is durable: the data lives as long as the last store object that
 // shares it (see SharingDataWith).
 #pragma once
@@ -25,7 +26,7 @@ namespace certgate::store::testing {
 
 class MemoryStoreData;  // the records; defined in memory_store_data.h
 
-class MemoryStore final : public Store {
+class MemoryStore final : public Store, public NameOwnershipAudit {
  public:
   // An empty store.
   MemoryStore();

@@ -12,6 +12,7 @@ void StoreConformanceTest::SetUp() {
   auto store = backend_->Open();
   ASSERT_TRUE(store.ok()) << store.error().message;
   store_ = std::move(store).value();
+  audit_ = AsNameOwnershipAudit(*store_);
   auto a = MakeAccount("Alice");
   auto b = MakeAccount("Bob", Plan::kPayg);
   ASSERT_TRUE(store_->CreateAccount(a).ok());

@@ -135,7 +135,7 @@ ProvisioningJob MakeJob(const Domain& d, Time now) {
   job.domain_id = d.id;
   job.account_id = d.account_id;
   job.domain = d.domain;
-  job.key_type = d.policy ? d.policy->private_key_type : "ecdsa";
+  job.key_type = d.policy ? d.policy->private_key_type : KeyType::kEcdsa;
   job.started_at = now;
   job.msg = "waiting to start";
   job.next_run_at = now;

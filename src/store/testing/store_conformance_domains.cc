@@ -56,7 +56,7 @@ TEST_P(StoreConformanceTest, DomainInsertGetFindUpdateDelete) {
   changed.description = "";
   changed.metadata = "{\"v\":2}";
   changed.certificate_id.reset();
-  changed.policy = ManagementPolicy{"letsencrypt", "rsa"};
+  changed.policy = ManagementPolicy{Authority::kLetsEncrypt, KeyType::kRsa};
   changed.cname_target = "xyz.cname.certgate.test";
   changed.acme_challenge_cname_target.reset();
   auto updated = store_->UpdateDomain(changed);

@@ -261,6 +261,46 @@ TEST_P(StoreConformanceTest, ChallengeAnswersAndEdgeNames) {
   EXPECT_TRUE(store_->ListDnsTxtRecords("k1.acme.certgate.test")->empty());
 }
 
+TEST_P(StoreConformanceTest, ChallengeAnswersAreDeletedOneByOne) {
+  const Time now = FromUnixSeconds(1'700'000'000);
+  Domain d = MakeDomain(alice_, "one.certgate.test");
+  d.policy = ManagementPolicy{};
+  d.acme_challenge_cname_target = "k1.acme.certgate.test";
+  ASSERT_TRUE(store_->InsertDomain(d).ok());
+  ProvisioningJob job = MakeJob(d, now);
+  ASSERT_TRUE(*store_->InsertProvisioningJob(job));
+  ASSERT_TRUE(store_->PutHttp01Challenge({"tokA", "tokA.print", job.id}).ok());
+  ASSERT_TRUE(store_->PutHttp01Challenge({"tokB", "tokB.print", job.id}).ok());
+  ASSERT_TRUE(store_->PutDnsTxtRecord("k1.acme.certgate.test", "v1", job.id).ok());
+  ASSERT_TRUE(store_->PutDnsTxtRecord("k1.acme.certgate.test", "v2", job.id).ok());
+  // Answers are read live, so their writes announce nothing, puts or deletes.
+  const int64_t sequence = *store_->ChangeSequence();
+
+  auto deleted = store_->DeleteHttp01Challenge("tokA");
+  ASSERT_TRUE(deleted.ok()) << deleted.error().message;
+  EXPECT_TRUE(*deleted);
+  EXPECT_FALSE(store_->GetHttp01KeyAuthorization("tokA")->has_value());
+  EXPECT_EQ(store_->GetHttp01KeyAuthorization("tokB")->value_or(""), "tokB.print");
+  EXPECT_FALSE(*store_->DeleteHttp01Challenge("tokA")) << "gone already";
+  EXPECT_FALSE(*store_->DeleteHttp01Challenge("never")) << "not found is a value";
+
+  deleted = store_->DeleteDnsTxtRecord("k1.acme.certgate.test", "v1");
+  ASSERT_TRUE(deleted.ok()) << deleted.error().message;
+  EXPECT_TRUE(*deleted);
+  EXPECT_EQ(*store_->ListDnsTxtRecords("k1.acme.certgate.test"), std::vector<std::string>{"v2"});
+  EXPECT_FALSE(*store_->DeleteDnsTxtRecord("k1.acme.certgate.test", "v1")) << "gone already";
+  EXPECT_FALSE(*store_->DeleteDnsTxtRecord("k2.acme.certgate.test", "v2")) << "another name";
+  EXPECT_EQ(*store_->ListDnsTxtRecords("k1.acme.certgate.test"), std::vector<std::string>{"v2"});
+  EXPECT_EQ(*store_->ChangeSequence(), sequence);
+
+  // What is left still goes with the job; deleting answers left the job alone.
+  ASSERT_TRUE(store_->GetProvisioningJobForDomain(d.id)->has_value());
+  ASSERT_TRUE(*store_->DeleteProvisioningJob(job.id));
+  EXPECT_FALSE(store_->GetHttp01KeyAuthorization("tokB")->has_value());
+  EXPECT_TRUE(store_->ListDnsTxtRecords("k1.acme.certgate.test")->empty());
+  EXPECT_EQ(backend_->IntegrityProblems(), "");
+}
+
 // ---- Job leases: owners and fencing tokens ----
 
 TEST_P(StoreConformanceTest, AClaimNamesItsOwnerAndRaisesTheToken) {

@@ -79,8 +79,8 @@ json::object DomainsApi::ToJson(const Call& call, const store::Domain& d) const 
   }
   if (d.policy) {
     o["certificate_management_policy"] =
-        json::object{{"authority", d.policy->authority},
-                     {"private_key_type", d.policy->private_key_type}};
+        json::object{{"authority", store::AuthorityName(d.policy->authority)},
+                     {"private_key_type", store::KeyTypeName(d.policy->private_key_type)}};
     o["certificate_management_status"] = ManagementStatus(d);
   } else {
     o["certificate_management_policy"] = nullptr;
@@ -137,21 +137,23 @@ Result<std::optional<store::ManagementPolicy>> DomainsApi::ReadPolicy(
     }
     std::string v(value.get_string());
     if (key == "authority") {
-      if (v != "letsencrypt") {
+      auto authority = store::ParseAuthority(v);
+      if (!authority) {
         return MakeError(ErrorCode::kDomainPolicyInvalid,
                          fmt::format("certificate_management_policy.authority '{}' is not "
                                      "supported; use letsencrypt",
                                      v.substr(0, 64)));
       }
-      policy.authority = v;
+      policy.authority = *authority;
     } else {
-      if (v != "ecdsa" && v != "rsa") {
+      auto key_type = store::ParseKeyType(v);
+      if (!key_type) {
         return MakeError(ErrorCode::kDomainPolicyInvalid,
                          fmt::format("certificate_management_policy.private_key_type '{}' is not "
                                      "supported; use ecdsa or rsa",
                                      v.substr(0, 64)));
       }
-      policy.private_key_type = v;
+      policy.private_key_type = *key_type;
     }
   }
   return std::optional<store::ManagementPolicy>(policy);

@@ -13,6 +13,7 @@
 #include "pki/certificate.h"
 #include "pki/private_key.h"
 #include "seal/key_vault.h"
+#include "store/store.h"
 
 namespace certgate::cli {
 namespace {
@@ -166,7 +167,12 @@ void AddCheckCommand(CLI::App* admin) {
   AddLocalOptions(check, *local);
   check->callback([local] {
     auto state = OpenOrDie(*local);
-    auto report = state.store->CheckNameOwnership();
+    store::NameOwnershipAudit* audit = store::AsNameOwnershipAudit(*state.store);
+    if (audit == nullptr) {
+      Die("this store's backend cannot check name ownership (it has no name ownership audit); "
+          "nothing was checked");
+    }
+    auto report = audit->CheckNameOwnership();
     if (!report) Die(report.error());
     for (const store::NameOverlap& o : report->overlaps) {
       const bool endpoint = o.below.id.starts_with("ep_");

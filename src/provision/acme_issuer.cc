@@ -37,12 +37,13 @@ Error OrderFailed(const IssueRequest& request, IssueProgress& progress,
 }
 
 // Calls CleanUp for a presented challenge when the authorization's attempt
-// ends, however it ends.
+// ends, however it ends, unless told to keep the answer (see Solver).
 class CleanUpGuard {
  public:
   CleanUpGuard(Solver& solver, const Challenge& challenge)
       : solver_(solver), challenge_(challenge) {}
   ~CleanUpGuard() {
+    if (keep_) return;
     if (auto r = solver_.CleanUp(challenge_); !r) {
       spdlog::warn("acme: cleaning up the {} answer for {} failed: {}",
                    ChallengeTypeName(challenge_.type), challenge_.identifier, r.error().message);
@@ -51,9 +52,13 @@ class CleanUpGuard {
   CleanUpGuard(const CleanUpGuard&) = delete;
   CleanUpGuard& operator=(const CleanUpGuard&) = delete;
 
+  // Whether the answer stays when the attempt ends. Default: it goes.
+  void Keep(bool keep) { keep_ = keep; }
+
  private:
   Solver& solver_;
   const Challenge& challenge_;
+  bool keep_ = false;
 };
 
 }  // namespace
@@ -171,6 +176,10 @@ Result<void> AcmeIssuer::Authorize(const IssueRequest& request, const Account& a
   CleanUpGuard clean_up(solver, challenge);
   CG_RETURN_IF_ERROR(solver.Present(challenge));
   CG_RETURN_IF_ERROR(solver.Wait(challenge));
+  // The CA may check the answer from now on: an attempt that stops before
+  // the authorization is decided leaves it for the one that resumes this
+  // order, and only a decision withdraws it.
+  clean_up.Keep(true);
   if (offered->status == "pending") {
     CG_RETURN_IF_ERROR(client_->RespondToChallenge(ref, offered->url));
   }
@@ -178,6 +187,7 @@ Result<void> AcmeIssuer::Authorize(const IssueRequest& request, const Account& a
       fmt::format("waiting for the CA to check {} ({})", request.domain, type)));
   for (;;) {
     CG_ASSIGN_OR_RETURN(authz, client_->GetAuthorization(ref, authz_url));
+    if (authz.status != "pending") clean_up.Keep(false);  // decided
     if (authz.status == "valid") return {};
     if (authz.status != "pending") {
       const acme::Challenge* decided = authz.Find(type);

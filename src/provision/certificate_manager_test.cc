@@ -68,13 +68,14 @@ class CertificateManagerTest : public ::testing::Test {
   }
 
   // A domain of the account, managed with that key type.
-  store::Domain AddManagedDomain(const std::string& name, const std::string& key_type = "ecdsa") {
+  store::Domain AddManagedDomain(const std::string& name,
+                                 store::KeyType key_type = store::KeyType::kEcdsa) {
     store::Domain d;
     d.id = NewId("rd");
     d.account_id = account_id_;
     d.created_at = clock_.Now();
     d.domain = name;
-    d.policy = store::ManagementPolicy{"letsencrypt", key_type};
+    d.policy = store::ManagementPolicy{store::Authority::kLetsEncrypt, key_type};
     EXPECT_TRUE(store_->InsertDomain(d).ok());
     return d;
   }
@@ -131,7 +132,7 @@ TEST_F(CertificateManagerTest, IssuesAndAttachesACertificateForANewManagedDomain
   EXPECT_TRUE(dns01_.presented().empty());
   const store::Domain after = GetDomain(d.id);
   EXPECT_TRUE(after.certificate_id.has_value());
-  EXPECT_EQ(after.issued_key_type, "ecdsa");
+  EXPECT_EQ(after.issued_key_type, store::KeyType::kEcdsa);
   EXPECT_FALSE(GetJob(d.id).has_value());
   // Nothing is due any more.
   EXPECT_EQ(RunOnce(*manager), 0);
@@ -334,7 +335,7 @@ TEST_F(CertificateManagerTest, NeedsANodeId) {
 // Gives the domain an issued certificate of key_type, as a finished job of
 // that type would have.
 void AttachIssuedCertificate(store::Store& store, const store::Domain& d,
-                             const std::string& key_type, Time now) {
+                             store::KeyType key_type, Time now) {
   store::ProvisioningJob job;
   job.id = NewId("job");
   job.domain_id = d.id;
@@ -360,19 +361,19 @@ void AttachIssuedCertificate(store::Store& store, const store::Domain& d,
 TEST_F(CertificateManagerTest, AKeyTypeChangeOrdersANewCertificate) {
   auto manager = MakeManager(issuer_);
   // Issued as RSA (made directly: generating RSA keys takes seconds).
-  store::Domain d = AddManagedDomain("www.example.com", "rsa");
-  AttachIssuedCertificate(*store_, d, "rsa", clock_.Now());
+  store::Domain d = AddManagedDomain("www.example.com", store::KeyType::kRsa);
+  AttachIssuedCertificate(*store_, d, store::KeyType::kRsa, clock_.Now());
   const std::string rsa_certificate = GetDomain(d.id).certificate_id.value_or("");
   EXPECT_EQ(RunOnce(*manager), 0);  // not due
 
-  d.policy = store::ManagementPolicy{"letsencrypt", "ecdsa"};
+  d.policy = store::ManagementPolicy{store::Authority::kLetsEncrypt, store::KeyType::kEcdsa};
   ASSERT_TRUE(store_->UpdateDomain(d).ok());
   issuer_.failures.push_back(Unreachable());
   ASSERT_EQ(RunOnce(*manager), 1);
   auto job = GetJob(d.id);
   ASSERT_TRUE(job.has_value());
   EXPECT_FALSE(job->renewal);
-  EXPECT_EQ(job->key_type, "ecdsa");
+  EXPECT_EQ(job->key_type, store::KeyType::kEcdsa);
 
   clock_.Set(job->next_run_at);
   ASSERT_EQ(RunOnce(*manager), 1);
@@ -381,24 +382,24 @@ TEST_F(CertificateManagerTest, AKeyTypeChangeOrdersANewCertificate) {
   EXPECT_EQ(calls[0].resumed_order_url, "");
   EXPECT_EQ(calls[0].key_type, EVP_PKEY_EC);
   const store::Domain after = GetDomain(d.id);
-  EXPECT_EQ(after.issued_key_type, "ecdsa");
+  EXPECT_EQ(after.issued_key_type, store::KeyType::kEcdsa);
   EXPECT_NE(after.certificate_id.value_or(""), rsa_certificate);
 }
 
 TEST_F(CertificateManagerTest, AKeyTypeChangeDropsTheJobOfTheOldType) {
   auto manager = MakeManager(issuer_);
-  store::Domain d = AddManagedDomain("www.example.com", "rsa");
+  store::Domain d = AddManagedDomain("www.example.com", store::KeyType::kRsa);
   store::ProvisioningJob stale;
   stale.id = NewId("job");
   stale.domain_id = d.id;
   stale.account_id = d.account_id;
   stale.domain = d.domain;
-  stale.key_type = "rsa";
+  stale.key_type = store::KeyType::kRsa;
   stale.started_at = clock_.Now();
   stale.next_run_at = clock_.Now();
   ASSERT_TRUE(*store_->InsertProvisioningJob(stale));
 
-  d.policy = store::ManagementPolicy{"letsencrypt", "ecdsa"};
+  d.policy = store::ManagementPolicy{store::Authority::kLetsEncrypt, store::KeyType::kEcdsa};
   ASSERT_TRUE(store_->UpdateDomain(d).ok());
   // The RSA job is claimed and dropped without ordering...
   ASSERT_EQ(RunOnce(*manager), 1);
@@ -408,7 +409,7 @@ TEST_F(CertificateManagerTest, AKeyTypeChangeDropsTheJobOfTheOldType) {
   ASSERT_EQ(RunOnce(*manager), 1);
   ASSERT_EQ(issuer_.calls().size(), 1u);
   EXPECT_EQ(issuer_.calls()[0].key_type, EVP_PKEY_EC);
-  EXPECT_EQ(GetDomain(d.id).issued_key_type, "ecdsa");
+  EXPECT_EQ(GetDomain(d.id).issued_key_type, store::KeyType::kEcdsa);
 }
 
 TEST_F(CertificateManagerTest, WaitsForTheUsersCnameRecordsBeforeOrdering) {

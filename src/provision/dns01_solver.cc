@@ -14,6 +14,11 @@ Result<void> Dns01Solver::Present(const Challenge& challenge) {
                                      challenge.job_id);
 }
 
-Result<void> Dns01Solver::CleanUp(const Challenge&) { return {}; }
+Result<void> Dns01Solver::CleanUp(const Challenge& challenge) {
+  if (challenge.dns01_record_name.empty()) return {};  // Present wrote nothing
+  CG_RETURN_IF_ERROR(
+      challenges_.DeleteDnsTxtRecord(challenge.dns01_record_name, challenge.dns01_txt_value));
+  return {};
+}
 
 }  // namespace certgate::provision

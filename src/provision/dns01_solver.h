@@ -18,8 +18,9 @@ class Dns01Solver final : public Solver {
   // Error kInternal when the challenge has no record name (a domain without
   // an acme_challenge_cname_target cannot be validated by DNS-01).
   Result<void> Present(const Challenge& challenge) override;
-  // Leaves the record in place, for the reasons Http01Solver::CleanUp gives.
-  // Always succeeds.
+  // Deletes the TXT value Present wrote (other values at the name, for other
+  // authorizations, stay); a value already gone, or a challenge without a
+  // record name, is success.
   Result<void> CleanUp(const Challenge& challenge) override;
 
  private:

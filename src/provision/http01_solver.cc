@@ -7,6 +7,9 @@ Result<void> Http01Solver::Present(const Challenge& challenge) {
       {challenge.token, challenge.key_authorization, challenge.job_id});
 }
 
-Result<void> Http01Solver::CleanUp(const Challenge&) { return {}; }
+Result<void> Http01Solver::CleanUp(const Challenge& challenge) {
+  CG_RETURN_IF_ERROR(challenges_.DeleteHttp01Challenge(challenge.token));
+  return {};
+}
 
 }  // namespace certgate::provision

@@ -16,10 +16,8 @@ class Http01Solver final : public Solver {
 
   // Writes the token's key authorization, tied to the challenge's job.
   Result<void> Present(const Challenge& challenge) override;
-  // Leaves the answer in place: the store deletes a job's answers with the
-  // job (when its certificate is attached or it is dropped), and a paused
-  // attempt resumes with the same order, whose challenge the CA may still be
-  // checking. Always succeeds.
+  // Deletes the token's answer (which the store would otherwise delete with
+  // the job); an answer already gone is success.
   Result<void> CleanUp(const Challenge& challenge) override;
 
  private:

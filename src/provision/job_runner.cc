@@ -221,7 +221,7 @@ Result<void> JobRunner::Attempt(store::ProvisioningJob& job) {
   if (job.private_key) {
     CG_ASSIGN_OR_RETURN(key, UnsealPrivateKey(services_.vault, *job.private_key, job.id));
   } else {
-    CG_ASSIGN_OR_RETURN(key, pki::GenerateKey(job.key_type == "rsa"
+    CG_ASSIGN_OR_RETURN(key, pki::GenerateKey(job.key_type == store::KeyType::kRsa
                                                   ? pki::GeneratedKeyType::kRsa4096
                                                   : pki::GeneratedKeyType::kEcdsaP256));
     CG_ASSIGN_OR_RETURN(job.private_key, SealPrivateKey(services_.vault, key.get(), job.id));

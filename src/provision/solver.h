@@ -2,10 +2,13 @@
 // publishing the answer where the CA looks (CertMagic's acmez Solver).
 //
 // The issuer calls Present, then Wait, then tells the CA to validate; once
-// the authorization is decided, or the attempt failed at any point after
-// Present was called, it calls CleanUp, so answers never outlive their use
-// because of an error. Implementations are shared by every job and must be
-// thread-safe.
+// the authorization is decided, or the attempt failed after Present was
+// called but before the CA was told to validate, it calls CleanUp, so
+// answers never outlive their use because of an error. An attempt that stops
+// while the CA may still be checking the answer (a pause cut short, a lost
+// lease) leaves it for the attempt that resumes the order; the store deletes
+// a job's answers with the job. Implementations are shared by every job and
+// must be thread-safe.
 #pragma once
 
 #include "core/result.h"

@@ -1,5 +1,8 @@
 // ACME challenge answers: HTTP-01 key authorizations the edge serves and
-// DNS-01 TXT records the DNS responder serves, each deleted with its job.
+// DNS-01 TXT records the DNS responder serves, each deleted with its job or
+// before, one by one, by the solver that put it. Both are read live (the
+// edge and the DNS responder ask on every request), so writing them
+// announces no change (EdgeFeed).
 // Thread-safe, and every backend keeps the contracts stated in store.h
 // (one transaction per write; "not found" is a value, and records of another
 // account are not found).
@@ -23,10 +26,15 @@ class ChallengeStore {
   virtual Result<void> PutHttp01Challenge(const Http01Challenge& challenge) = 0;
   virtual Result<std::optional<std::string>> GetHttp01KeyAuthorization(
       std::string_view token) = 0;
+  // Deletes token's answer, whichever job put it; false if there was none.
+  virtual Result<bool> DeleteHttp01Challenge(std::string_view token) = 0;
   // A TXT value at name (an acme_challenge_cname_target) for DNS-01.
   virtual Result<void> PutDnsTxtRecord(std::string_view name, std::string_view value,
                                        std::string_view job_id) = 0;
   virtual Result<std::vector<std::string>> ListDnsTxtRecords(std::string_view name) = 0;
+  // Deletes the TXT value at name, whichever job put it (other values at
+  // name stay); false if it was not there.
+  virtual Result<bool> DeleteDnsTxtRecord(std::string_view name, std::string_view value) = 0;
 };
 
 }  // namespace certgate::store

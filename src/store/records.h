@@ -66,10 +66,22 @@ struct Page {
   bool has_more = false;
 };
 
+// The certificate authority of automatic management: Let's Encrypt only.
+// Stored, and shown by the API, as its name.
+enum class Authority { kLetsEncrypt };
+std::string_view AuthorityName(Authority authority);  // "letsencrypt"
+std::optional<Authority> ParseAuthority(std::string_view name);
+
+// The key type of automatically issued certificates. Stored, and shown by
+// the API, as its name.
+enum class KeyType { kEcdsa, kRsa };
+std::string_view KeyTypeName(KeyType type);  // "ecdsa", "rsa"
+std::optional<KeyType> ParseKeyType(std::string_view name);
+
 // Automatic certificate management of a domain.
 struct ManagementPolicy {
-  std::string authority = "letsencrypt";
-  std::string private_key_type = "ecdsa";  // "ecdsa" or "rsa"
+  Authority authority = Authority::kLetsEncrypt;
+  KeyType private_key_type = KeyType::kEcdsa;
   bool operator==(const ManagementPolicy&) const = default;
 };
 
@@ -91,7 +103,7 @@ struct Domain {
   // issued certificate is due for renewal, and the key type it was issued
   // with (a policy asking for another type gets a new certificate).
   std::optional<Time> renews_at;
-  std::optional<std::string> issued_key_type;
+  std::optional<KeyType> issued_key_type;
 };
 
 // An endpoint: where the edge accepts traffic for a host and where it sends it.
@@ -182,7 +194,7 @@ struct ProvisioningJob {
   std::string domain_id;
   std::string account_id;
   std::string domain;    // the domain's name
-  std::string key_type;  // "ecdsa" or "rsa": what this job issues
+  KeyType key_type = KeyType::kEcdsa;  // what this job issues
   bool renewal = false;
   Time started_at;
   // What the API shows: the current step, or the last failure.

@@ -44,8 +44,12 @@ class SqliteBackend final : public StoreBackend {
           BindText(stmt, 5, d.metadata);
           BindText(stmt, 6, d.domain);
           BindText(stmt, 7, d.certificate_id);
-          BindText(stmt, 8, d.policy ? std::optional(d.policy->authority) : std::nullopt);
-          BindText(stmt, 9, d.policy ? std::optional(d.policy->private_key_type) : std::nullopt);
+          BindText(stmt, 8,
+                   d.policy ? std::optional(std::string(AuthorityName(d.policy->authority)))
+                            : std::nullopt);
+          BindText(stmt, 9,
+                   d.policy ? std::optional(std::string(KeyTypeName(d.policy->private_key_type)))
+                            : std::nullopt);
           BindText(stmt, 10, d.cname_target);
           BindText(stmt, 11, d.acme_challenge_cname_target);
           BindText(stmt, 12, std::string(name_key));

@@ -417,7 +417,9 @@ TEST(SqliteStoreMigrationTest, Migration4FillsTheNameKeyOfExistingDomains) {
   EXPECT_EQ(RawQuery(db_path, "SELECT name_key FROM reserved_domains WHERE id = 'rd_3'"),
             "org.example.");
   // The old overlap is reported, and the filled keys guard new names.
-  auto check = (*opened)->CheckNameOwnership();
+  NameOwnershipAudit* audit = AsNameOwnershipAudit(**opened);
+  ASSERT_NE(audit, nullptr) << "the SQLite backend offers the audit";
+  auto check = audit->CheckNameOwnership();
   ASSERT_TRUE(check.ok()) << check.error().message;
   ASSERT_EQ(check->overlaps.size(), 1u);
   EXPECT_EQ(check->overlaps[0].above.id, "rd_1");
@@ -482,6 +484,27 @@ TEST_F(SqliteStoreTest, RowsAreStoredAsTheSchemaSays) {
   RawQuery(db_path_, "UPDATE reserved_domains SET description = 'raw' WHERE id = '" + d.id + "'");
   EXPECT_EQ(*store_->ChangeSequence(), before + 1);
   EXPECT_EQ((*store_->GetDomain(alice_, d.id))->description, "raw");
+}
+
+TEST_F(SqliteStoreTest, KeyTypesAndAuthoritiesAreStoredAsTheirNames) {
+  Domain d = MakeDomain(alice_, "managed.example.com");
+  d.policy = ManagementPolicy{Authority::kLetsEncrypt, KeyType::kRsa};
+  ASSERT_TRUE(store_->InsertDomain(d).ok());
+  const std::string where = " FROM reserved_domains WHERE id = '" + d.id + "'";
+  EXPECT_EQ(RawQuery(db_path_, "SELECT policy_authority" + where), "letsencrypt");
+  EXPECT_EQ(RawQuery(db_path_, "SELECT policy_key_type" + where), "rsa");
+  ProvisioningJob job = testing::MakeJob(d, FromUnixSeconds(1'700'000'000));
+  ASSERT_TRUE(*store_->InsertProvisioningJob(job));
+  EXPECT_EQ(
+      RawQuery(db_path_, "SELECT key_type FROM provisioning_jobs WHERE id = '" + job.id + "'"),
+      "rsa");
+  // A name certgate does not know, written around it, is a corrupt row.
+  RawQuery(db_path_,
+           "UPDATE reserved_domains SET policy_key_type = 'dsa' WHERE id = '" + d.id + "'");
+  auto got = store_->GetDomain(alice_, d.id);
+  ASSERT_FALSE(got.ok());
+  EXPECT_NE(got.error().message.find("unknown key type \"dsa\""), std::string::npos)
+      << got.error().message;
 }
 
 // ---- Crashes ----

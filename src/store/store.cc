@@ -51,6 +51,39 @@ std::optional<Plan> ParsePlan(std::string_view name) {
   return std::nullopt;
 }
 
+NameOwnershipAudit* AsNameOwnershipAudit(Store& store) {
+  return dynamic_cast<NameOwnershipAudit*>(&store);
+}
+
+std::string_view AuthorityName(Authority authority) {
+  switch (authority) {
+    case Authority::kLetsEncrypt:
+      return "letsencrypt";
+  }
+  return "letsencrypt";  // unreachable: the switch covers every Authority
+}
+
+std::optional<Authority> ParseAuthority(std::string_view name) {
+  if (name == "letsencrypt") return Authority::kLetsEncrypt;
+  return std::nullopt;
+}
+
+std::string_view KeyTypeName(KeyType type) {
+  switch (type) {
+    case KeyType::kEcdsa:
+      return "ecdsa";
+    case KeyType::kRsa:
+      return "rsa";
+  }
+  return "ecdsa";  // unreachable: the switch covers every KeyType
+}
+
+std::optional<KeyType> ParseKeyType(std::string_view name) {
+  if (name == "ecdsa") return KeyType::kEcdsa;
+  if (name == "rsa") return KeyType::kRsa;
+  return std::nullopt;
+}
+
 Result<std::unique_ptr<Store>> OpenStore(std::string_view url) {
   if (StartsWithNoCase(url, "sqlite:")) {
     std::string_view path = url.substr(7);

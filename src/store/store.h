@@ -2,6 +2,9 @@
 // and PostgreSQL (clusters) are interchangeable. Store is the union of the
 // role interfaces (account_store.h, certificate_store.h, ...): a backend
 // implements them all; a consumer takes only the roles it uses.
+// Optional capabilities are not part of the union: a backend that has one
+// implements its small interface besides Store, and a caller asks for it
+// (AsNameOwnershipAudit) and says what it cannot do when it is absent.
 //
 // Contracts for every backend:
 // - Implementations are thread-safe: any method may be called from any thread
@@ -38,7 +41,6 @@ class Store : public AccountStore,
               public CertificateStore,
               public DomainStore,
               public EndpointStore,
-              public NameOwnershipAudit,
               public EdgeFeed,
               public SealedKeyStore,
               public AcmeAccountStore,
@@ -49,6 +51,12 @@ class Store : public AccountStore,
  public:
   ~Store() override = default;
 };
+
+// The store's name ownership audit (name_ownership_audit.h), or nullptr if
+// its backend has none. Borrowed: valid while store is. Like a Go interface
+// assertion (CertMagic's TryLocker), so a wrapper around a Store hides the
+// capability unless it implements it too.
+NameOwnershipAudit* AsNameOwnershipAudit(Store& store);
 
 // Opens the store a --store URL names, migrating its schema:
 //   "sqlite:/path/to/certgate.db" or "sqlite:relative/path.db"

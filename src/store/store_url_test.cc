@@ -53,5 +53,18 @@ TEST(StoreUrlTest, PlanNamesRoundTrip) {
   EXPECT_EQ(ParsePlan(""), std::nullopt);
 }
 
+TEST(StoreUrlTest, KeyTypeAndAuthorityNamesRoundTrip) {
+  EXPECT_EQ(KeyTypeName(KeyType::kEcdsa), "ecdsa");
+  EXPECT_EQ(KeyTypeName(KeyType::kRsa), "rsa");
+  EXPECT_EQ(ParseKeyType("ecdsa"), KeyType::kEcdsa);
+  EXPECT_EQ(ParseKeyType("rsa"), KeyType::kRsa);
+  EXPECT_EQ(ParseKeyType("RSA"), std::nullopt);
+  EXPECT_EQ(ParseKeyType("ed25519"), std::nullopt);
+  EXPECT_EQ(AuthorityName(Authority::kLetsEncrypt), "letsencrypt");
+  EXPECT_EQ(ParseAuthority("letsencrypt"), Authority::kLetsEncrypt);
+  EXPECT_EQ(ParseAuthority("zerossl"), std::nullopt);
+  EXPECT_EQ(ParseAuthority(""), std::nullopt);
+}
+
 }  // namespace
 }  // namespace certgate::store

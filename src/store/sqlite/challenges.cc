@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "store/sqlite/name_keys.h"
+#include "store/name_key.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/statements.h"
 
@@ -26,6 +26,8 @@ constexpr char kGetHttp01[] =
 constexpr char kPutDnsTxt[] =
     "INSERT INTO acme_dns01_records (name, value, job_id) VALUES (?1, ?2, ?3)"
     " ON CONFLICT (name, value) DO UPDATE SET job_id = excluded.job_id";
+constexpr char kDeleteHttp01[] = "DELETE FROM acme_http01_challenges WHERE token = ?1";
+constexpr char kDeleteDnsTxt[] = "DELETE FROM acme_dns01_records WHERE name = ?1 AND value = ?2";
 constexpr char kListDnsTxt[] = "SELECT value FROM acme_dns01_records WHERE name = ?1 ORDER BY value";
 // Names strictly below a name: the name_key range (?1, ?2) of NameKeyRange.
 constexpr char kReservedBelow[] =
@@ -55,6 +57,16 @@ Result<std::optional<std::string>> SqliteStore::GetHttp01KeyAuthorization(
   return std::optional<std::string>(q.ColumnText(0));
 }
 
+Result<bool> SqliteStore::DeleteHttp01Challenge(std::string_view token) {
+  constexpr std::string_view kOp = "deleting an HTTP-01 challenge";
+  return Write(kOp, [&](Connection& conn) -> Result<bool> {
+    Query q(conn, kDeleteHttp01, kOp);
+    q.Text(1, token);
+    CG_RETURN_IF_ERROR(q.Run());
+    return q.Changes() > 0;
+  });
+}
+
 Result<void> SqliteStore::PutDnsTxtRecord(std::string_view name, std::string_view value,
                                           std::string_view job_id) {
   constexpr std::string_view kOp = "storing a DNS-01 TXT record";
@@ -73,6 +85,16 @@ Result<std::vector<std::string>> SqliteStore::ListDnsTxtRecords(std::string_view
   return ReadTextColumn(q);
 }
 
+Result<bool> SqliteStore::DeleteDnsTxtRecord(std::string_view name, std::string_view value) {
+  constexpr std::string_view kOp = "deleting a DNS-01 TXT record";
+  return Write(kOp, [&](Connection& conn) -> Result<bool> {
+    Query q(conn, kDeleteDnsTxt, kOp);
+    q.Text(1, name).Text(2, value);
+    CG_RETURN_IF_ERROR(q.Run());
+    return q.Changes() > 0;
+  });
+}
+
 Result<bool> SqliteStore::HasReservedNamesBelow(std::string_view name) {
   constexpr std::string_view kOp = "looking for reserved names below a name";
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
@@ -86,10 +108,8 @@ Result<bool> SqliteStore::IsEdgeName(std::string_view name) {
   constexpr std::string_view kOp = "looking up an edge name";
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
   Query q(lease.conn(), kIsEdgeName, kOp);
-  const size_t dot = name.find('.');
-  const std::string wildcard =
-      dot == std::string_view::npos ? std::string() : "*" + std::string(name.substr(dot));
-  q.Text(1, name).Text(2, wildcard);
+  // A reserved wildcard "*.x" covers the name one label below x.
+  q.Text(1, name).Text(2, WildcardOver(name));
   return q.Step();
 }
 

@@ -19,7 +19,7 @@
 #include <fmt/format.h>
 
 #include "core/result.h"
-#include "store/sqlite/name_keys.h"
+#include "store/sqlite/name_key_function.h"
 
 namespace certgate::store::sqlite {
 

@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "store/sqlite/name_keys.h"
+#include "store/name_key.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/statements.h"
 #include "store/sqlite/name_ownership.h"
@@ -82,7 +82,7 @@ void BindDomainFields(Query& q, const Domain& d) {
   // ?1 id and ?2 account_id are bound by the caller.
   q.Text(3, d.description).Text(4, d.metadata).OptionalText(5, d.certificate_id);
   if (d.policy.has_value()) {
-    q.Text(6, d.policy->authority).Text(7, d.policy->private_key_type);
+    q.Text(6, AuthorityName(d.policy->authority)).Text(7, KeyTypeName(d.policy->private_key_type));
   } else {
     q.Null(6).Null(7);
   }

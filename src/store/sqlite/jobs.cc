@@ -10,7 +10,6 @@
 
 #include <fmt/format.h>
 
-#include "store/sqlite/name_keys.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/statements.h"
 
@@ -86,7 +85,7 @@ Result<bool> SqliteStore::InsertProvisioningJob(const ProvisioningJob& job) {
         .Text(2, job.domain_id)
         .Text(3, job.account_id)
         .Text(4, job.domain)
-        .Text(5, job.key_type)
+        .Text(5, KeyTypeName(job.key_type))
         .Int(6, job.renewal ? 1 : 0)
         .Int(7, ToUnixSeconds(job.started_at))
         .Text(8, job.msg)
@@ -224,7 +223,7 @@ Result<bool> SqliteStore::CompleteProvisioningJob(const ProvisioningJob& job,
       Query managed(conn, kManagedKeyType, kOp);
       managed.Text(1, job.domain_id);
       CG_ASSIGN_OR_RETURN(bool row, managed.Step());
-      if (!row || managed.IsNull(0) || managed.ColumnText(0) != job.key_type) {
+      if (!row || managed.IsNull(0) || managed.ColumnText(0) != KeyTypeName(job.key_type)) {
         Query drop(conn, kDeleteJob, kOp);
         drop.Text(1, job.id);
         CG_RETURN_IF_ERROR(drop.Run());
@@ -238,7 +237,7 @@ Result<bool> SqliteStore::CompleteProvisioningJob(const ProvisioningJob& job,
       attach.Text(1, job.domain_id)
           .Text(2, cert.id)
           .Int(3, ToUnixSeconds(renews_at))
-          .Text(4, job.key_type);
+          .Text(4, KeyTypeName(job.key_type));
       CG_RETURN_IF_ERROR(attach.Run());
     }
     if (previous && *previous != cert.id) {

@@ -1,7 +1,8 @@
-// The name ownership rule of the SQLite backend (see "Name ownership" in
-// store/domain_store.h): checks that run inside the write transaction of a
-// domain's or an endpoint's insert, so no concurrent insert slips between
-// the check and the write. Index lookups only.
+// The name ownership rule in the SQLite backend (the rule itself is
+// store/name_ownership_rule.h): its lookups over the name_key index, and the
+// checks that run inside the write transaction of a domain's or an
+// endpoint's insert, so no concurrent insert slips between the check and the
+// write. Index lookups only.
 #pragma once
 
 #include <string_view>
@@ -12,11 +13,10 @@
 
 namespace certgate::store::sqlite {
 
-// Refuses a domain whose names another account owns, or that would own
-// names of another account's.
+// store::CheckDomainNameOwnership over conn's reserved domains; errors of
+// the lookups name op.
 Result<void> CheckDomainNameOwnership(Connection& conn, const Domain& domain, std::string_view op);
-// Refuses an endpoint whose host another account's domain owns
-// (kEndpointHostReservedElsewhere).
+// store::CheckEndpointHostOwnership over conn's reserved domains.
 Result<void> CheckEndpointHostOwnership(Connection& conn, const Endpoint& endpoint,
                                        std::string_view op);
 

@@ -10,6 +10,17 @@ namespace {
 constexpr char kInsertCert[] = "INSERT INTO tls_certificates (" CG_CERT_COLUMNS
                                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
+// The key type in column col of a record's row (what names the record and
+// column in the error).
+Result<KeyType> ReadKeyType(const Query& q, int col, std::string_view what, std::string_view op) {
+  std::string name = q.ColumnText(col);
+  auto parsed = ParseKeyType(name);
+  if (!parsed.has_value()) {
+    return CorruptRow(op, fmt::format("{} has unknown key type \"{}\"", what, name));
+  }
+  return *parsed;
+}
+
 }  // namespace
 
 Result<Account> ReadAccount(const Query& q, int col, std::string_view op) {
@@ -65,12 +76,23 @@ Result<Domain> ReadDomain(const Query& q, std::string_view op) {
     if (q.IsNull(8)) {
       return CorruptRow(op, fmt::format("domain {} has a policy without a key type", d.id));
     }
-    d.policy = ManagementPolicy{q.ColumnText(7), q.ColumnText(8)};
+    std::string authority = q.ColumnText(7);
+    auto parsed = ParseAuthority(authority);
+    if (!parsed.has_value()) {
+      return CorruptRow(op, fmt::format("domain {} has unknown policy authority \"{}\"", d.id,
+                                        authority));
+    }
+    CG_ASSIGN_OR_RETURN(KeyType key_type,
+                        ReadKeyType(q, 8, fmt::format("domain {}'s policy", d.id), op));
+    d.policy = ManagementPolicy{*parsed, key_type};
   }
   d.cname_target = q.OptionalColumnText(9);
   d.acme_challenge_cname_target = q.OptionalColumnText(10);
   if (!q.IsNull(11)) d.renews_at = FromUnixSeconds(q.ColumnInt(11));
-  d.issued_key_type = q.OptionalColumnText(12);
+  if (!q.IsNull(12)) {
+    const std::string what = fmt::format("domain {}'s issued certificate", d.id);
+    CG_ASSIGN_OR_RETURN(d.issued_key_type, ReadKeyType(q, 12, what, op));
+  }
   return d;
 }
 
@@ -123,7 +145,7 @@ Result<ProvisioningJob> ReadJob(const Query& q, std::string_view op) {
   job.domain_id = q.ColumnText(1);
   job.account_id = q.ColumnText(2);
   job.domain = q.ColumnText(3);
-  job.key_type = q.ColumnText(4);
+  CG_ASSIGN_OR_RETURN(job.key_type, ReadKeyType(q, 4, fmt::format("job {}", job.id), op));
   job.renewal = q.ColumnInt(5) != 0;
   job.started_at = FromUnixSeconds(q.ColumnInt(6));
   job.msg = q.ColumnText(7);

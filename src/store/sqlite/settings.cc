@@ -10,7 +10,6 @@
 
 #include <fmt/format.h>
 
-#include "store/sqlite/name_keys.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/statements.h"
 

@@ -40,7 +40,7 @@ bool Changed(const Result<std::optional<T>>& r) {
   return r.ok() && r->has_value();
 }
 
-class SqliteStore final : public Store {
+class SqliteStore final : public Store, public NameOwnershipAudit {
  public:
   static Result<std::unique_ptr<SqliteStore>> Open(const std::filesystem::path& path);
 
@@ -104,9 +104,11 @@ class SqliteStore final : public Store {
                                        Time renews_at) override;
   Result<void> PutHttp01Challenge(const Http01Challenge& challenge) override;
   Result<std::optional<std::string>> GetHttp01KeyAuthorization(std::string_view token) override;
+  Result<bool> DeleteHttp01Challenge(std::string_view token) override;
   Result<void> PutDnsTxtRecord(std::string_view name, std::string_view value,
                                std::string_view job_id) override;
   Result<std::vector<std::string>> ListDnsTxtRecords(std::string_view name) override;
+  Result<bool> DeleteDnsTxtRecord(std::string_view name, std::string_view value) override;
   Result<bool> HasReservedNamesBelow(std::string_view name) override;
   Result<bool> IsEdgeName(std::string_view name) override;
   Result<std::optional<std::string>> GetSetting(std::string_view name) override;

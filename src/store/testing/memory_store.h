@@ -8,7 +8,8 @@
 // - ChangeSequence counts every record of certificates, domains and endpoints
 //   a write inserts, updates or deletes, like the SQLite backend's triggers;
 // - OnChange callbacks run on the writing thread after the write, with no
-//   lock of the store held, for writes through this object only.
+//   lock of the store held, for writes through this object only;
+// - it offers the NameOwnershipAudit, as the SQLite backend does.
 // Nothing is durable: the data lives as long as the last store object that
 // shares it (see SharingDataWith).
 #pragma once
@@ -25,7 +26,7 @@ namespace certgate::store::testing {
 
 class MemoryStoreData;  // the records; defined in memory_store_data.h
 
-class MemoryStore final : public Store {
+class MemoryStore final : public Store, public NameOwnershipAudit {
  public:
   // An empty store.
   MemoryStore();
@@ -111,9 +112,11 @@ class MemoryStore final : public Store {
                                        Time renews_at) override;
   Result<void> PutHttp01Challenge(const Http01Challenge& challenge) override;
   Result<std::optional<std::string>> GetHttp01KeyAuthorization(std::string_view token) override;
+  Result<bool> DeleteHttp01Challenge(std::string_view token) override;
   Result<void> PutDnsTxtRecord(std::string_view name, std::string_view value,
                                std::string_view job_id) override;
   Result<std::vector<std::string>> ListDnsTxtRecords(std::string_view name) override;
+  Result<bool> DeleteDnsTxtRecord(std::string_view name, std::string_view value) override;
   Result<bool> HasReservedNamesBelow(std::string_view name) override;
   Result<bool> IsEdgeName(std::string_view name) override;
   Result<std::optional<std::string>> GetSetting(std::string_view name) override;

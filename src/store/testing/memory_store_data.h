@@ -92,21 +92,6 @@ Page<T> PageOf(const std::map<std::string, T, std::less<>>& records, const ListQ
   return page;
 }
 
-// ---- Names (the same rules as the SQLite backend's name index) ----
-
-// The labels of a name last to first, each followed by '.':
-// "*.wa.example.com" -> "com.example.wa.*.". A name's key is a prefix of the
-// key of every name below it.
-std::string NameKey(std::string_view name);
-// NameKey's inverse.
-std::string NameFromKey(std::string_view key);
-// Whether key is the key of a name strictly below the name whose key is above.
-bool KeyIsBelow(std::string_view key, std::string_view above);
-// "*.x" -> "x"; a name without a wildcard is returned whole.
-std::string_view BaseOf(std::string_view name);
-// The names above a name, nearest first: "a.b.c" -> "b.c", "c".
-std::vector<std::string_view> Ancestors(std::string_view name);
-
 // Whether a finished write changed certificates, domains or endpoints (or a
 // sealed key), and so must be announced to OnChange's callbacks.
 inline bool Changed(const Result<void>& r) { return r.ok(); }

@@ -236,6 +236,14 @@ Result<std::optional<std::string>> MemoryStore::GetHttp01KeyAuthorization(std::s
   return std::optional<std::string>(it->second.key_authorization);
 }
 
+Result<bool> MemoryStore::DeleteHttp01Challenge(std::string_view token) {
+  std::lock_guard lock(data_->mu);
+  auto it = data_->http01.find(token);
+  if (it == data_->http01.end()) return false;
+  data_->http01.erase(it);
+  return true;
+}
+
 Result<void> MemoryStore::PutDnsTxtRecord(std::string_view name, std::string_view value,
                                           std::string_view job_id) {
   std::lock_guard lock(data_->mu);
@@ -255,6 +263,11 @@ Result<std::vector<std::string>> MemoryStore::ListDnsTxtRecords(std::string_view
     if (key.first == name) values.push_back(key.second);
   }
   return values;
+}
+
+Result<bool> MemoryStore::DeleteDnsTxtRecord(std::string_view name, std::string_view value) {
+  std::lock_guard lock(data_->mu);
+  return data_->dns01.erase(std::make_pair(std::string(name), std::string(value))) > 0;
 }
 
 }  // namespace certgate::store::testing

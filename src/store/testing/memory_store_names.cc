@@ -1,142 +1,88 @@
 // MemoryStore: reserved domains, endpoints, and the names they own (the
-// ownership rules of store.h, checked as the SQLite backend checks them).
+// ownership rule of name_ownership_rule.h over lookups of these records).
 #include <algorithm>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
+#include "store/name_key.h"
+#include "store/name_ownership_rule.h"
 #include "store/testing/memory_store.h"
 #include "store/testing/memory_store_data.h"
 
 namespace certgate::store::testing {
 
-// ---- Names ----
-
-std::string NameKey(std::string_view name) {
-  std::string key;
-  key.reserve(name.size() + 1);
-  while (!name.empty()) {
-    size_t dot = name.rfind('.');
-    std::string_view label = dot == std::string_view::npos ? name : name.substr(dot + 1);
-    key.append(label).push_back('.');
-    name = dot == std::string_view::npos ? std::string_view() : name.substr(0, dot);
-  }
-  return key;
-}
-
-std::string NameFromKey(std::string_view key) {
-  if (key.ends_with('.')) key.remove_suffix(1);
-  return NameKey(key).substr(0, key.size());  // reversing the labels twice
-}
-
-bool KeyIsBelow(std::string_view key, std::string_view above) {
-  return key.size() > above.size() && key.starts_with(above);
-}
-
-std::string_view BaseOf(std::string_view name) {
-  return name.starts_with("*.") ? name.substr(2) : name;
-}
-
-std::vector<std::string_view> Ancestors(std::string_view name) {
-  std::vector<std::string_view> out;
-  for (size_t dot = name.find('.'); dot != std::string_view::npos; dot = name.find('.')) {
-    name.remove_prefix(dot + 1);
-    out.push_back(name);
-  }
-  return out;
-}
-
 namespace {
 
 NameRecord RecordOf(const Domain& d) { return NameRecord{d.id, d.account_id, d.domain}; }
 
-// Another account's domain among name and (with_wildcard) "*." + name: the
-// first by name.
-std::optional<NameRecord> OtherOwnerOf(const MemoryStoreData& data, std::string_view name,
-                                       bool with_wildcard, std::string_view account_id) {
-  const std::string wildcard = "*." + std::string(name);
-  std::optional<NameRecord> first;
-  for (const auto& [id, row] : data.domains) {
-    const Domain& d = row.domain;
-    if (d.account_id == account_id) continue;
-    if (d.domain != name && !(with_wildcard && d.domain == wildcard)) continue;
-    if (!first || d.domain < first->name) first = RecordOf(d);
-  }
-  return first;
-}
+// The name ownership rule's lookups, by scanning the records. REQUIRES:
+// data.mu held for the object's life.
+class MemoryReservedNames final : public ReservedNameIndex {
+ public:
+  explicit MemoryReservedNames(const MemoryStoreData& data) : data_(data) {}
 
-// Another account's domain whose names include host: the host itself, a name
-// above it, or a wildcard above it.
-std::optional<NameRecord> OwnerOfHost(const MemoryStoreData& data, std::string_view host,
-                                      std::string_view account_id) {
-  if (auto owner = OtherOwnerOf(data, host, false, account_id)) return owner;
-  for (std::string_view above : Ancestors(host)) {
-    if (auto owner = OtherOwnerOf(data, above, true, account_id)) return owner;
+  Result<std::optional<NameRecord>> DomainNamed(std::string_view name) override {
+    const DomainRow* row = data_.DomainNamed(name);
+    if (row == nullptr) return std::optional<NameRecord>();
+    return std::optional<NameRecord>(RecordOf(row->domain));
   }
-  return std::nullopt;
-}
 
-// Another account's domain indexed below name's base (for "*.x", not "*.x"
-// itself): the first in key order, as the name its key spells.
-std::optional<std::string> OtherNameBelow(const MemoryStoreData& data, std::string_view name,
-                                          std::string_view account_id) {
-  const std::string base_key = NameKey(BaseOf(name));
-  const std::string own_key = NameKey(name);
-  std::optional<std::string> first;
-  for (const auto& [id, row] : data.domains) {
-    if (row.domain.account_id == account_id || row.name_key == own_key) continue;
-    if (!KeyIsBelow(row.name_key, base_key)) continue;
-    if (!first || row.name_key < *first) first = row.name_key;
-  }
-  if (!first) return std::nullopt;
-  return NameFromKey(*first);
-}
-
-// Refuses a domain whose names another account owns, or that would own names
-// of another account's (see "Name ownership" in store.h).
-Result<void> CheckDomainNameOwnership(const MemoryStoreData& data, const Domain& domain) {
-  const std::string& name = domain.domain;
-  const bool wildcard = name.starts_with("*.");
-  const std::string_view base = BaseOf(name);
-  if (const DomainRow* same = data.DomainNamed(name)) {
-    if (same->domain.account_id == domain.account_id) {
-      return MakeError(ErrorCode::kDomainReservedHere,
-                       fmt::format("{} is already reserved by this account", name));
+  Result<std::optional<NameRecord>> OtherOwnerOf(std::string_view name, bool with_wildcard,
+                                                 std::string_view account_id) override {
+    const std::string wildcard = "*." + std::string(name);
+    std::optional<NameRecord> first;
+    for (const auto& [id, row] : data_.domains) {
+      const Domain& d = row.domain;
+      if (d.account_id == account_id) continue;
+      if (d.domain != name && !(with_wildcard && d.domain == wildcard)) continue;
+      if (!first || d.domain < first->name) first = RecordOf(d);
     }
-    return MakeError(ErrorCode::kDomainReservedElsewhere,
-                     fmt::format("{} is already reserved by another account", name));
+    return first;
   }
-  auto under = [&](const NameRecord& owner) {
-    return MakeError(
-        ErrorCode::kDomainReservedElsewhere,
-        owner.name.starts_with("*.")
-            ? fmt::format("{} lies under the wildcard {}, which another account has reserved: "
-                          "a wildcard owns every name below it",
-                          name, owner.name)
-            : fmt::format("{} lies under {}, which another account has reserved: an account "
-                          "owns every name below its domains",
-                          name, owner.name));
-  };
-  if (wildcard) {
-    if (auto owner = OtherOwnerOf(data, base, false, domain.account_id)) return under(*owner);
+
+  Result<std::optional<std::string>> FirstOtherKeyBelow(std::string_view name,
+                                                        std::string_view except_key,
+                                                        std::string_view account_id) override {
+    const std::string key = NameKey(name);
+    std::optional<std::string> first;
+    for (const auto& [id, row] : data_.domains) {
+      if (row.domain.account_id == account_id || row.name_key == except_key) continue;
+      if (!KeyIsBelow(row.name_key, key)) continue;
+      if (!first || row.name_key < *first) first = row.name_key;
+    }
+    return first;
   }
-  for (std::string_view above : Ancestors(base)) {
-    if (auto owner = OtherOwnerOf(data, above, true, domain.account_id)) return under(*owner);
+
+  Result<void> ForEachDomainByKey(
+      const std::function<void(std::string_view key, NameRecord domain)>& fn) override {
+    std::vector<const DomainRow*> by_key;
+    for (const auto& [id, row] : data_.domains) by_key.push_back(&row);
+    std::sort(by_key.begin(), by_key.end(), [](const DomainRow* a, const DomainRow* b) {
+      return a->name_key != b->name_key ? a->name_key < b->name_key : a->domain.id < b->domain.id;
+    });
+    for (const DomainRow* row : by_key) fn(row->name_key, RecordOf(row->domain));
+    return {};
   }
-  auto below = OtherNameBelow(data, name, domain.account_id);
-  if (!below) return {};
-  if (wildcard) {
-    return MakeError(ErrorCode::kDomainWildcardOverOthers,
-                     fmt::format("the wildcard {} would cover {}, which another account has "
-                                 "reserved",
-                                 name, *below));
+
+  Result<void> ForEachEndpoint(
+      const std::function<Result<void>(NameRecord endpoint, std::string_view host)>& fn)
+      override {
+    for (const auto& [id, endpoint] : data_.endpoints) {
+      CG_RETURN_IF_ERROR(
+          fn(NameRecord{endpoint.id, endpoint.account_id, endpoint.url}, endpoint.host));
+    }
+    return {};
   }
-  return MakeError(ErrorCode::kDomainOverOthers,
-                   fmt::format("{} lies above {}, which another account has reserved: an "
-                               "account owns every name below its domains, so {} cannot be "
-                               "reserved by another",
-                               name, *below, name));
-}
+
+ private:
+  const MemoryStoreData& data_;
+};
 
 // A domain may refer only to a certificate of its own account that no
 // endpoint owns.
@@ -232,7 +178,8 @@ Result<void> MemoryStore::InsertDomain(const Domain& domain) {
   constexpr std::string_view kOp = "inserting a reserved domain";
   {
     std::lock_guard lock(data_->mu);
-    CG_RETURN_IF_ERROR(CheckDomainNameOwnership(*data_, domain));
+    MemoryReservedNames names(*data_);
+    CG_RETURN_IF_ERROR(CheckDomainNameOwnership(names, domain));
     CG_RETURN_IF_ERROR(CheckAttachable(*data_, domain, kOp));
     if (data_->domains.contains(domain.id)) return IdentityConflict(kOp, "reserved_domains.id");
     CG_RETURN_IF_ERROR(CheckTargetsUnique(*data_, domain, kOp));
@@ -351,12 +298,8 @@ Result<void> MemoryStore::InsertEndpoint(const Endpoint& endpoint,
   {
     std::lock_guard lock(data_->mu);
     CG_RETURN_IF_ERROR(CheckEndpointDomain(*data_, endpoint, kOp));
-    if (auto owner = OwnerOfHost(*data_, endpoint.host, endpoint.account_id)) {
-      return MakeError(ErrorCode::kEndpointHostReservedElsewhere,
-                       fmt::format("{} lies under {}, which another account has reserved: an "
-                                   "endpoint's host must belong to this account alone",
-                                   endpoint.host, owner->name));
-    }
+    MemoryReservedNames names(*data_);
+    CG_RETURN_IF_ERROR(CheckEndpointHostOwnership(names, endpoint));
     std::optional<Certificate> owned;
     if (policy_certificate.has_value()) {
       CG_ASSIGN_OR_RETURN(owned, PolicyCertificate(*data_, endpoint, *policy_certificate, kOp));
@@ -446,62 +389,8 @@ Result<bool> MemoryStore::DeleteEndpoint(std::string_view account_id, std::strin
 
 Result<NameCheck> MemoryStore::CheckNameOwnership() {
   std::lock_guard lock(data_->mu);
-  NameCheck check;
-  // Domains in key order visit the tree of names parent first, so the domains
-  // above the current one are a stack: pop those it is not below.
-  std::vector<const DomainRow*> by_key;
-  for (const auto& [id, row] : data_->domains) by_key.push_back(&row);
-  std::sort(by_key.begin(), by_key.end(), [](const DomainRow* a, const DomainRow* b) {
-    return a->name_key != b->name_key ? a->name_key < b->name_key : a->domain.id < b->domain.id;
-  });
-  struct Above {
-    std::string base_key;  // NameKey of the name without its "*."
-    NameRecord record;
-  };
-  std::vector<Above> stack;
-  std::vector<NameRecord> unindexed;
-  for (const DomainRow* row : by_key) {
-    ++check.domains;
-    NameRecord record = RecordOf(row->domain);
-    if (row->name_key != NameKey(record.name)) {
-      unindexed.push_back(std::move(record));
-      continue;
-    }
-    std::string base_key = NameKey(BaseOf(record.name));
-    while (!stack.empty() && !base_key.starts_with(stack.back().base_key)) stack.pop_back();
-    for (const Above& above : stack) {
-      if (above.record.account_id != record.account_id) {
-        check.overlaps.push_back(NameOverlap{above.record, record});
-      }
-    }
-    stack.push_back(Above{std::move(base_key), std::move(record)});
-  }
-  // Rows the order above cannot place: looked up one by one, both ways.
-  for (NameRecord& record : unindexed) {
-    const std::string_view base = BaseOf(record.name);
-    std::vector<std::pair<std::string_view, bool>> lookups;  // name, with its wildcard
-    if (record.name.starts_with("*.")) lookups.emplace_back(base, false);
-    for (std::string_view above : Ancestors(base)) lookups.emplace_back(above, true);
-    for (const auto& [name, with_wildcard] : lookups) {
-      if (auto owner = OtherOwnerOf(*data_, name, with_wildcard, record.account_id)) {
-        check.overlaps.push_back(NameOverlap{*owner, record});
-      }
-    }
-    if (auto below = OtherNameBelow(*data_, record.name, record.account_id)) {
-      if (const DomainRow* row = data_->DomainNamed(*below)) {
-        check.overlaps.push_back(NameOverlap{record, RecordOf(row->domain)});
-      }
-    }
-    check.unindexed.push_back(std::move(record));
-  }
-  for (const auto& [id, endpoint] : data_->endpoints) {
-    ++check.endpoints;
-    if (auto owner = OwnerOfHost(*data_, endpoint.host, endpoint.account_id)) {
-      check.overlaps.push_back(
-          NameOverlap{*owner, NameRecord{endpoint.id, endpoint.account_id, endpoint.url}});
-    }
-  }
-  return check;
+  MemoryReservedNames names(*data_);
+  return AuditNameOwnership(names);
 }
 
 Result<bool> MemoryStore::HasReservedNamesBelow(std::string_view name) {
@@ -512,10 +401,8 @@ Result<bool> MemoryStore::HasReservedNamesBelow(std::string_view name) {
 }
 
 Result<bool> MemoryStore::IsEdgeName(std::string_view name) {
-  const size_t dot = name.find('.');
   // A reserved wildcard "*.x" covers the name one label below x.
-  const std::string wildcard =
-      dot == std::string_view::npos ? std::string() : "*" + std::string(name.substr(dot));
+  const std::string wildcard = WildcardOver(name);
   std::lock_guard lock(data_->mu);
   return std::any_of(data_->domains.begin(), data_->domains.end(), [&](const auto& entry) {
     const Domain& d = entry.second.domain;

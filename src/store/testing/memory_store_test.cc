@@ -50,6 +50,12 @@ TEST(MemoryStoreTest, StoresSharingDataOutliveEachOther) {
   EXPECT_EQ((*got)->name, "Ada");
 }
 
+TEST(MemoryStoreTest, OffersTheNameOwnershipAuditLikeTheSqliteBackend) {
+  MemoryStore store;
+  Store& as_store = store;
+  EXPECT_EQ(AsNameOwnershipAudit(as_store), static_cast<NameOwnershipAudit*>(&store));
+}
+
 TEST(MemoryStoreTest, IntegrityProblemsNameDanglingReferences) {
   MemoryStore store;
   EXPECT_EQ(store.IntegrityProblems(), "");

@@ -12,6 +12,7 @@ void StoreConformanceTest::SetUp() {
   auto store = backend_->Open();
   ASSERT_TRUE(store.ok()) << store.error().message;
   store_ = std::move(store).value();
+  audit_ = AsNameOwnershipAudit(*store_);
   auto a = MakeAccount("Alice");
   auto b = MakeAccount("Bob", Plan::kPayg);
   ASSERT_TRUE(store_->CreateAccount(a).ok());
@@ -134,7 +135,7 @@ ProvisioningJob MakeJob(const Domain& d, Time now) {
   job.domain_id = d.id;
   job.account_id = d.account_id;
   job.domain = d.domain;
-  job.key_type = d.policy ? d.policy->private_key_type : "ecdsa";
+  job.key_type = d.policy ? d.policy->private_key_type : KeyType::kEcdsa;
   job.started_at = now;
   job.msg = "waiting to start";
   job.next_run_at = now;

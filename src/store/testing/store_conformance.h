@@ -55,6 +55,9 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreBackendFactory
 
   std::unique_ptr<StoreBackend> backend_;
   std::unique_ptr<Store> store_;
+  // The store's optional NameOwnershipAudit, or nullptr: the suite checks
+  // the audit only for a backend that has one.
+  NameOwnershipAudit* audit_ = nullptr;
   std::string alice_;
   std::string bob_;
 };

@@ -56,7 +56,7 @@ TEST_P(StoreConformanceTest, DomainInsertGetFindUpdateDelete) {
   changed.description = "";
   changed.metadata = "{\"v\":2}";
   changed.certificate_id.reset();
-  changed.policy = ManagementPolicy{"letsencrypt", "rsa"};
+  changed.policy = ManagementPolicy{Authority::kLetsEncrypt, KeyType::kRsa};
   changed.cname_target = "xyz.cname.certgate.test";
   changed.acme_challenge_cname_target.reset();
   auto updated = store_->UpdateDomain(changed);
@@ -176,7 +176,9 @@ TEST_P(StoreConformanceTest, DomainNamesAndCnameTargetsAreUniqueAcrossAccounts) 
   ASSERT_FALSE(update.ok());
   EXPECT_EQ(update.error().code, ErrorCode::kStoreConflict);
   EXPECT_FALSE((*store_->GetDomain(bob_, b.id))->cname_target.has_value());
-  EXPECT_EQ(store_->CheckNameOwnership()->domains, 3);
+  if (audit_ != nullptr) {
+    EXPECT_EQ(audit_->CheckNameOwnership()->domains, 3);
+  }
 }
 
 TEST_P(StoreConformanceTest, DomainCertificateMustBeAnAccountCertificateOfItsAccount) {

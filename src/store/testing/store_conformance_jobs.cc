@@ -24,7 +24,7 @@ using Status = DeleteOutcome::Status;
 TEST_P(StoreConformanceTest, ManagedDomainsNeedJobsUntilAFreshCertificateOfTheirKeyType) {
   const Time now = FromUnixSeconds(1'750'000'000);
   Domain managed = MakeDomain(alice_, "auto.example.com");
-  managed.policy = ManagementPolicy{"letsencrypt", "ecdsa"};
+  managed.policy = ManagementPolicy{Authority::kLetsEncrypt, KeyType::kEcdsa};
   Domain uploaded = MakeDomain(alice_, "byo.example.com");
   Certificate byo = Insert(alice_);
   uploaded.certificate_id = byo.id;
@@ -51,7 +51,7 @@ TEST_P(StoreConformanceTest, ManagedDomainsNeedJobsUntilAFreshCertificateOfTheir
   ASSERT_TRUE(got.ok() && got->has_value());
   EXPECT_EQ((*got)->certificate_id, first.id);
   EXPECT_EQ((*got)->renews_at, renews_at);
-  EXPECT_EQ((*got)->issued_key_type, "ecdsa");
+  EXPECT_EQ((*got)->issued_key_type, KeyType::kEcdsa);
   EXPECT_FALSE(store_->GetProvisioningJobForDomain(managed.id)->has_value());
   EXPECT_TRUE(store_->ListDomainsNeedingCertificates(now, 10)->empty());
   EXPECT_EQ(store_->ListDomainsNeedingCertificates(renews_at, 10)->size(), 1u) << "renewal due";
@@ -67,7 +67,7 @@ TEST_P(StoreConformanceTest, ManagedDomainsNeedJobsUntilAFreshCertificateOfTheir
 
   // Another key type asked for: needed again at once, even before renews_at.
   Domain changed = **store_->GetDomain(alice_, managed.id);
-  changed.policy->private_key_type = "rsa";
+  changed.policy->private_key_type = KeyType::kRsa;
   ASSERT_TRUE(*store_->UpdateDomain(changed));
   EXPECT_EQ((*store_->GetDomain(alice_, managed.id))->certificate_id, second.id)
       << "the old certificate serves until its replacement is attached";
@@ -75,7 +75,7 @@ TEST_P(StoreConformanceTest, ManagedDomainsNeedJobsUntilAFreshCertificateOfTheir
 
   // A job for the old key type cannot attach its certificate.
   ProvisioningJob stale = MakeJob(managed, now);
-  stale.key_type = "ecdsa";
+  stale.key_type = KeyType::kEcdsa;
   ASSERT_TRUE(*store_->InsertProvisioningJob(stale));
   EXPECT_FALSE(*store_->CompleteProvisioningJob(stale, MakeIssued(alice_), renews_at));
   EXPECT_FALSE(store_->GetProvisioningJobForDomain(managed.id)->has_value()) << "dropped";
@@ -84,7 +84,7 @@ TEST_P(StoreConformanceTest, ManagedDomainsNeedJobsUntilAFreshCertificateOfTheir
 TEST_P(StoreConformanceTest, RemovingThePolicyStopsTheJobAndKeepsTheCertificate) {
   const Time now = FromUnixSeconds(1'750'000'000);
   Domain d = MakeDomain(alice_, "stop.example.com");
-  d.policy = ManagementPolicy{"letsencrypt", "ecdsa"};
+  d.policy = ManagementPolicy{Authority::kLetsEncrypt, KeyType::kEcdsa};
   ASSERT_TRUE(store_->InsertDomain(d).ok());
   ProvisioningJob job = MakeJob(d, now);
   ASSERT_TRUE(*store_->InsertProvisioningJob(job));
@@ -130,7 +130,7 @@ TEST_P(StoreConformanceTest, JobsAreClaimedOnceUpdatedAndReleased) {
   std::vector<ProvisioningJob> jobs;
   for (int i = 0; i < 3; ++i) {
     Domain d = MakeDomain(alice_, "job" + std::to_string(i) + ".example.com");
-    d.policy = ManagementPolicy{"letsencrypt", i == 0 ? "rsa" : "ecdsa"};
+    d.policy = ManagementPolicy{Authority::kLetsEncrypt, i == 0 ? KeyType::kRsa : KeyType::kEcdsa};
     ASSERT_TRUE(store_->InsertDomain(d).ok());
     ProvisioningJob job = MakeJob(d, now);
     job.next_run_at = now + std::chrono::seconds(i);
@@ -142,7 +142,7 @@ TEST_P(StoreConformanceTest, JobsAreClaimedOnceUpdatedAndReleased) {
   ASSERT_TRUE(claimed.ok()) << claimed.error().message;
   ASSERT_EQ(claimed->size(), 2u) << "the third is not due";
   EXPECT_EQ((*claimed)[0].id, jobs[0].id);
-  EXPECT_EQ((*claimed)[0].key_type, "rsa");
+  EXPECT_EQ((*claimed)[0].key_type, KeyType::kRsa);
   EXPECT_TRUE(store_->ClaimDueJobs(kNodeA, now + std::chrono::seconds(1), lease, 10)->empty())
       << "held until the lease ends";
 
@@ -259,6 +259,46 @@ TEST_P(StoreConformanceTest, ChallengeAnswersAndEdgeNames) {
   ASSERT_TRUE(*store_->DeleteProvisioningJob(job.id));
   EXPECT_FALSE(store_->GetHttp01KeyAuthorization("tokA")->has_value());
   EXPECT_TRUE(store_->ListDnsTxtRecords("k1.acme.certgate.test")->empty());
+}
+
+TEST_P(StoreConformanceTest, ChallengeAnswersAreDeletedOneByOne) {
+  const Time now = FromUnixSeconds(1'700'000'000);
+  Domain d = MakeDomain(alice_, "one.certgate.test");
+  d.policy = ManagementPolicy{};
+  d.acme_challenge_cname_target = "k1.acme.certgate.test";
+  ASSERT_TRUE(store_->InsertDomain(d).ok());
+  ProvisioningJob job = MakeJob(d, now);
+  ASSERT_TRUE(*store_->InsertProvisioningJob(job));
+  ASSERT_TRUE(store_->PutHttp01Challenge({"tokA", "tokA.print", job.id}).ok());
+  ASSERT_TRUE(store_->PutHttp01Challenge({"tokB", "tokB.print", job.id}).ok());
+  ASSERT_TRUE(store_->PutDnsTxtRecord("k1.acme.certgate.test", "v1", job.id).ok());
+  ASSERT_TRUE(store_->PutDnsTxtRecord("k1.acme.certgate.test", "v2", job.id).ok());
+  // Answers are read live, so their writes announce nothing, puts or deletes.
+  const int64_t sequence = *store_->ChangeSequence();
+
+  auto deleted = store_->DeleteHttp01Challenge("tokA");
+  ASSERT_TRUE(deleted.ok()) << deleted.error().message;
+  EXPECT_TRUE(*deleted);
+  EXPECT_FALSE(store_->GetHttp01KeyAuthorization("tokA")->has_value());
+  EXPECT_EQ(store_->GetHttp01KeyAuthorization("tokB")->value_or(""), "tokB.print");
+  EXPECT_FALSE(*store_->DeleteHttp01Challenge("tokA")) << "gone already";
+  EXPECT_FALSE(*store_->DeleteHttp01Challenge("never")) << "not found is a value";
+
+  deleted = store_->DeleteDnsTxtRecord("k1.acme.certgate.test", "v1");
+  ASSERT_TRUE(deleted.ok()) << deleted.error().message;
+  EXPECT_TRUE(*deleted);
+  EXPECT_EQ(*store_->ListDnsTxtRecords("k1.acme.certgate.test"), std::vector<std::string>{"v2"});
+  EXPECT_FALSE(*store_->DeleteDnsTxtRecord("k1.acme.certgate.test", "v1")) << "gone already";
+  EXPECT_FALSE(*store_->DeleteDnsTxtRecord("k2.acme.certgate.test", "v2")) << "another name";
+  EXPECT_EQ(*store_->ListDnsTxtRecords("k1.acme.certgate.test"), std::vector<std::string>{"v2"});
+  EXPECT_EQ(*store_->ChangeSequence(), sequence);
+
+  // What is left still goes with the job; deleting answers left the job alone.
+  ASSERT_TRUE(store_->GetProvisioningJobForDomain(d.id)->has_value());
+  ASSERT_TRUE(*store_->DeleteProvisioningJob(job.id));
+  EXPECT_FALSE(store_->GetHttp01KeyAuthorization("tokB")->has_value());
+  EXPECT_TRUE(store_->ListDnsTxtRecords("k1.acme.certgate.test")->empty());
+  EXPECT_EQ(backend_->IntegrityProblems(), "");
 }
 
 // ---- Job leases: owners and fencing tokens ----

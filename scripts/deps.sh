@@ -6,7 +6,8 @@
 #          pebble-challtestsrv (the ACME CA and a customer's DNS), unbound
 #          (the recursive resolver), dig, sqlite3, openssl and curl, and for
 #          the dashboard's browser tests chromium, Node.js and the npm
-#          packages pinned in tests/e2e/package-lock.json (playwright-core)
+#          packages pinned in tests/e2e/package-lock.json (playwright-core,
+#          and @ngrok/ngrok-api for ngrok's own client against certgate)
 #   bench: build plus the peers the benchmarks compare with or need: HAProxy
 #          and nginx (bench/handshake_bench), lego, Pebble and unbound
 #          (bench/acme_bench); each bench starts its own instances
@@ -54,6 +55,7 @@ npm_deps() {
   local dir
   dir="$(dirname "$0")/../tests/e2e"
   if [ -f "$dir/node_modules/playwright-core/package.json" ] &&
+     [ -f "$dir/node_modules/@ngrok/ngrok-api/package.json" ] &&
      [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
     return 0
   fi

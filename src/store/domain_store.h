@@ -50,7 +50,9 @@ class DomainStore {
                                            const ListQuery& query) = 0;
   // Replaces every field but id, account_id, created_at, domain, renews_at
   // and issued_key_type. While a policy is set, certificate_id is left as it
-  // is (automatic management attaches certificates); without one, the
+  // is (automatic management attaches certificates), except that a policy
+  // set on a domain that had none lets go of its uploaded certificate (as
+  // ngrok does: the policy's certificate replaces it); without one, the
   // domain's provisioning job is deleted and renews_at and issued_key_type
   // are cleared. False if not found in that account.
   virtual Result<bool> UpdateDomain(const Domain& domain) = 0;

@@ -99,6 +99,9 @@ struct Domain {
   std::optional<ManagementPolicy> policy;
   std::optional<std::string> cname_target;
   std::optional<std::string> acme_challenge_cname_target;
+  // ngrok's resolves_to: where the name resolves, as PoP codes ("us",
+  // "global") or "address:port" values; empty means global.
+  std::vector<std::string> resolves_to;
   // Kept by automatic management, never by UpdateDomain: when the attached
   // issued certificate is due for renewal, and the key type it was issued
   // with (a policy asking for another type gets a new certificate).

@@ -22,7 +22,8 @@ namespace {
 constexpr char kInsertDomain[] =
     "INSERT INTO reserved_domains (id, account_id, description, metadata, certificate_id,"
     " policy_authority, policy_key_type, cname_target, acme_challenge_cname_target,"
-    " created_at, domain, name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+    " resolves_to, created_at, domain, name_key)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 constexpr char kSelectDomain[] =
     "SELECT " CG_DOMAIN_COLUMNS " FROM reserved_domains WHERE id = ?1 AND account_id = ?2";
 #define CG_LIST_DOMAINS "SELECT " CG_DOMAIN_COLUMNS " FROM reserved_domains WHERE account_id = ?1"
@@ -46,9 +47,10 @@ constexpr ListStatements kDomainList{kListDomains, kListDomainsBefore, CG_LIST_D
 // While a policy is set (?6), automatic management owns certificate_id.
 constexpr char kUpdateDomain[] =
     "UPDATE reserved_domains SET description = ?3, metadata = ?4,"
-    " certificate_id = CASE WHEN ?6 IS NULL THEN ?5 ELSE certificate_id END,"
+    " certificate_id = CASE WHEN ?6 IS NULL THEN ?5"
+    "   WHEN policy_authority IS NULL THEN NULL ELSE certificate_id END,"
     " policy_authority = ?6, policy_key_type = ?7, cname_target = ?8,"
-    " acme_challenge_cname_target = ?9,"
+    " acme_challenge_cname_target = ?9, resolves_to = ?10,"
     " renews_at = CASE WHEN ?6 IS NULL THEN NULL ELSE renews_at END,"
     " issued_key_type = CASE WHEN ?6 IS NULL THEN NULL ELSE issued_key_type END"
     " WHERE id = ?1 AND account_id = ?2";
@@ -87,6 +89,7 @@ void BindDomainFields(Query& q, const Domain& d) {
     q.Null(6).Null(7);
   }
   q.OptionalText(8, d.cname_target).OptionalText(9, d.acme_challenge_cname_target);
+  q.Text(10, JoinResolvesTo(d.resolves_to));
 }
 
 }  // namespace
@@ -99,9 +102,9 @@ Result<void> SqliteStore::InsertDomain(const Domain& domain) {
     Query q(conn, kInsertDomain, kOp);
     q.Text(1, domain.id).Text(2, domain.account_id);
     BindDomainFields(q, domain);
-    q.Int(10, ToUnixSeconds(domain.created_at))
-        .Text(11, domain.domain)
-        .Text(12, NameKey(domain.domain));
+    q.Int(11, ToUnixSeconds(domain.created_at))
+        .Text(12, domain.domain)
+        .Text(13, NameKey(domain.domain));
     return q.Run();
   });
 }

@@ -199,6 +199,11 @@ ALTER TABLE provisioning_jobs ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
 ALTER TABLE provisioning_jobs ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
 UPDATE provisioning_jobs SET lease_until = NULL;
 )sql"},
+    {6, R"sql(
+-- Where a domain's name resolves (ngrok's resolves_to): PoP codes or
+-- address:port values, one per line; '' is global, the default.
+ALTER TABLE reserved_domains ADD COLUMN resolves_to TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 

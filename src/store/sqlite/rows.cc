@@ -93,6 +93,7 @@ Result<Domain> ReadDomain(const Query& q, std::string_view op) {
     const std::string what = fmt::format("domain {}'s issued certificate", d.id);
     CG_ASSIGN_OR_RETURN(d.issued_key_type, ReadKeyType(q, 12, what, op));
   }
+  d.resolves_to = SplitResolvesTo(q.ColumnText(13));
   return d;
 }
 
@@ -198,6 +199,26 @@ Result<void> InsertCertificateRow(Connection& conn, const Certificate& cert,
     q.Text(11, owner_endpoint_id);
   }
   return q.Run();
+}
+
+std::string JoinResolvesTo(const std::vector<std::string>& values) {
+  std::string out;
+  for (const std::string& v : values) {
+    if (!out.empty()) out += '\n';
+    out += v;
+  }
+  return out;
+}
+
+std::vector<std::string> SplitResolvesTo(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    out.emplace_back(text.substr(0, nl));
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+  return out;
 }
 
 }  // namespace certgate::store::sqlite

@@ -30,6 +30,10 @@ Result<Endpoint> ReadEndpoint(const Query& q, std::string_view op);
 Result<ProvisioningJob> ReadJob(const Query& q, std::string_view op);
 // Binds a job's key to ?version_index and the next parameter (NULLs if none).
 void BindJobKey(Query& q, int version_index, const std::optional<SealedKey>& key);
+// A domain's resolves_to values as stored: one per line (a value never holds
+// a line break: the API allows PoP codes and address:port only).
+std::string JoinResolvesTo(const std::vector<std::string>& values);
+std::vector<std::string> SplitResolvesTo(std::string_view text);
 // kInvalidPaging unless 1 <= limit <= kMaxListLimit.
 Result<void> CheckLimit(int limit);
 // The first column of every row, e.g. the names of what uses a record.

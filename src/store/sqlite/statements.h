@@ -8,7 +8,7 @@
 #define CG_DOMAIN_COLUMNS                                                       \
   "id, account_id, created_at, description, metadata, domain, certificate_id, " \
   "policy_authority, policy_key_type, cname_target, acme_challenge_cname_target, " \
-  "renews_at, issued_key_type"
+  "renews_at, issued_key_type, resolves_to"
 #define CG_ENDPOINT_COLUMNS                                                                \
   "id, account_id, created_at, description, metadata, url, scheme, host, port, upstream, " \
   "traffic_policy, domain_id, policy_certificate_id"

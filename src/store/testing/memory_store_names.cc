@@ -241,15 +241,19 @@ Result<bool> MemoryStore::UpdateDomain(const Domain& domain) {
     const std::optional<std::string> attached = stored.certificate_id;
     stored.description = domain.description;
     stored.metadata = domain.metadata;
-    // While a policy is set, automatic management owns certificate_id.
+    // While a policy is set, automatic management owns certificate_id; a
+    // policy that takes over lets go of the uploaded certificate.
     if (!domain.policy.has_value()) {
       stored.certificate_id = domain.certificate_id;
       stored.renews_at.reset();
       stored.issued_key_type.reset();
+    } else if (!stored.policy.has_value()) {
+      stored.certificate_id.reset();
     }
     stored.policy = domain.policy;
     stored.cname_target = domain.cname_target;
     stored.acme_challenge_cname_target = domain.acme_challenge_cname_target;
+    stored.resolves_to = domain.resolves_to;
     ++data_->change_sequence;
     if (!domain.policy.has_value()) data_->DeleteJobOfDomain(domain.id);
     // An issued certificate the domain let go of goes (uploaded ones stay).

@@ -95,6 +95,7 @@ void ExpectSameDomain(const Domain& got, const Domain& want) {
   EXPECT_EQ(got.policy, want.policy);
   EXPECT_EQ(got.cname_target, want.cname_target);
   EXPECT_EQ(got.acme_challenge_cname_target, want.acme_challenge_cname_target);
+  EXPECT_EQ(got.resolves_to, want.resolves_to);
 }
 
 Endpoint MakeEndpoint(const Domain& domain, const std::string& host, uint16_t port) {

@@ -81,6 +81,41 @@ TEST_P(StoreConformanceTest, ManagedDomainsNeedJobsUntilAFreshCertificateOfTheir
   EXPECT_FALSE(store_->GetProvisioningJobForDomain(managed.id)->has_value()) << "dropped";
 }
 
+TEST_P(StoreConformanceTest, APolicyThatTakesOverLetsGoOfTheUploadedCertificate) {
+  const Time now = FromUnixSeconds(1'750'000'000);
+  Certificate uploaded = Insert(alice_);
+  Domain d = MakeDomain(alice_, "takeover.example.com");
+  d.certificate_id = uploaded.id;
+  d.resolves_to = {"eu", "192.0.2.1:443"};
+  ASSERT_TRUE(store_->InsertDomain(d).ok());
+  ExpectSameDomain(**store_->GetDomain(alice_, d.id), d);
+
+  Domain managed = d;
+  managed.policy = ManagementPolicy{Authority::kLetsEncrypt, KeyType::kRsa};
+  managed.resolves_to.clear();
+  ASSERT_TRUE(*store_->UpdateDomain(managed));
+  Domain got = **store_->GetDomain(alice_, d.id);
+  EXPECT_EQ(got.certificate_id, std::nullopt);
+  EXPECT_EQ(got.policy, managed.policy);
+  EXPECT_TRUE(got.resolves_to.empty());
+  EXPECT_TRUE(store_->GetCertificate(alice_, uploaded.id)->has_value()) << "uploaded ones stay";
+  auto due = store_->ListDomainsNeedingCertificates(now, 10);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].id, d.id);
+
+  // Once managed, an update that keeps the policy keeps the issued certificate.
+  ProvisioningJob job = MakeJob(got, now);
+  ASSERT_TRUE(*store_->InsertProvisioningJob(job));
+  Certificate issued = MakeIssued(alice_);
+  ASSERT_TRUE(*store_->CompleteProvisioningJob(job, issued, now + std::chrono::hours(1)));
+  got = **store_->GetDomain(alice_, d.id);
+  got.description = "renamed";
+  got.policy->private_key_type = KeyType::kEcdsa;
+  ASSERT_TRUE(*store_->UpdateDomain(got));
+  EXPECT_EQ((**store_->GetDomain(alice_, d.id)).certificate_id, issued.id);
+}
+
 TEST_P(StoreConformanceTest, RemovingThePolicyStopsTheJobAndKeepsTheCertificate) {
   const Time now = FromUnixSeconds(1'750'000'000);
   Domain d = MakeDomain(alice_, "stop.example.com");

@@ -43,7 +43,8 @@ std::string JoinForHumans(const std::vector<std::string>& items);
 
 // Paging parameters of a list request: limit 1..100 (default 100) and
 // before_id (or ngrok's TypeScript spelling beforeId), which must be an id
-// with the given prefix. Errors: kInvalidPaging.
+// with the given prefix. Errors: kPageLimitInvalid, kInvalidPaging (before_id).
+// Other parameters are the caller's (ApiService refuses unknown ones).
 struct Paging {
   int limit = 100;
   std::optional<std::string> before_id;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <iterator>
 #include <vector>
 
 #include "api/call.h"
@@ -32,6 +34,37 @@ Response MethodNotAllowed(const Call& call, std::string_view allowed) {
                                                   allowed)));
   res.set(http::field::allow, allowed);
   return res;
+}
+
+// The query parameters of a list (GET on a collection): paging (before_id,
+// or beforeId as ngrok's TypeScript client spells it) and filter.
+constexpr std::string_view kListParameters[] = {"limit", "before_id", "beforeId", "filter"};
+
+// Refuses (kQueryUnknown) a query parameter the request does not take: list
+// requests take kListParameters, every other request none. An empty
+// parameter ("?" or a trailing "&") is not one.
+Result<void> CheckQueryParameters(const Call& call, bool list) {
+  for (auto param : call.target.params()) {
+    const std::string key = param.key;
+    if (key.empty() && param.value.empty()) continue;
+    if (list && std::find(std::begin(kListParameters), std::end(kListParameters), key) !=
+                    std::end(kListParameters)) {
+      continue;
+    }
+    std::string quoted = key.substr(0, 64);
+    for (char& c : quoted) {
+      const auto u = static_cast<unsigned char>(c);
+      if (u < 0x20 || u == 0x7F) c = '?';
+    }
+    return MakeFieldError(
+        ErrorCode::kQueryUnknown, quoted,
+        list ? fmt::format("unknown query parameter '{}'; a list takes limit, before_id and filter",
+                           quoted)
+             : fmt::format("unknown query parameter '{}'; {} {} takes no query parameters", quoted,
+                           std::string_view(call.req.method_string()),
+                           std::string_view(call.target.path()).substr(0, 200)));
+  }
+  return {};
 }
 
 // The DNS lookups of the dashboard's record check are bounded by a shorter
@@ -154,6 +187,9 @@ Response ApiService::Handle(Request& req, const RequestContext& ctx) {
   const bool post = method == http::verb::post;
   const bool patch = method == http::verb::patch;
   const bool del = method == http::verb::delete_;
+  const bool list = get && (route == Route::kCertificates || route == Route::kDomains ||
+                            route == Route::kEndpoints);
+  if (auto r = CheckQueryParameters(call, list); !r) return Fail(call, r.error());
   switch (route) {
     case Route::kCertificates:
       if (get) return certificates_.List(call);

@@ -8,6 +8,12 @@
 #include "core/ids.h"
 
 namespace certgate::api {
+namespace {
+
+// A key's characters after kApiTokenPrefix.
+constexpr size_t kTokenRandomChars = 43;
+
+}  // namespace
 
 std::string HashApiToken(std::string_view token) {
   std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
@@ -29,33 +35,90 @@ Result<CreatedApiKey> CreateApiKey(store::AccountStore& store, std::string_view 
   created.key.account_id = account->id;
   created.key.description = std::string(description);
   created.key.created_at = std::chrono::system_clock::now();
-  created.token = std::string(kApiTokenPrefix) + RandomBase62(43);
+  created.token = std::string(kApiTokenPrefix) + RandomBase62(kTokenRandomChars);
   CG_RETURN_IF_ERROR(store.CreateApiKey(created.key, HashApiToken(created.token)));
   return created;
 }
 
+namespace {
+
+// "cg_" and 43 base62 characters: the shape CreateApiKey gives every key.
+bool LooksLikeApiToken(std::string_view token) {
+  if (!token.starts_with(kApiTokenPrefix)) return false;
+  std::string_view rest = token.substr(kApiTokenPrefix.size());
+  if (rest.size() != kTokenRandomChars) return false;
+  for (char c : rest) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+// A's lower-case form equals b (ASCII).
+bool EqualsLower(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != b[i]) return false;
+  }
+  return true;
+}
+
+// The scheme word of an Authorization header, as a message quotes it.
+std::string QuotedScheme(std::string_view scheme) {
+  std::string out(scheme.substr(0, 32));
+  for (char& c : out) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '?';
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<Principal> Authenticate(store::AccountStore& store, std::string_view header) {
-  constexpr std::string_view kBearer = "bearer ";
   if (header.empty()) {
     return MakeError(ErrorCode::kAuthMissing,
                      "no API key: send the header 'Authorization: Bearer <api key>'");
   }
-  bool bearer = header.size() > kBearer.size();
-  for (size_t i = 0; bearer && i < kBearer.size(); ++i) {
-    bearer = std::tolower(static_cast<unsigned char>(header[i])) == kBearer[i];
+  // The credential is never quoted in a message: it may be a real secret,
+  // slightly off.
+  const size_t space = header.find(' ');
+  const std::string_view scheme = header.substr(0, space);
+  if (!EqualsLower(scheme, "bearer")) {
+    if (space == std::string_view::npos) {
+      return MakeError(ErrorCode::kAuthUnparseable,
+                       "the Authorization header has no scheme: send 'Authorization: Bearer "
+                       "<api key>'");
+    }
+    return MakeError(ErrorCode::kAuthUnparseable,
+                     fmt::format("the Authorization header uses the scheme '{}'; certgate reads "
+                                 "only 'Authorization: Bearer <api key>'",
+                                 QuotedScheme(scheme)));
   }
-  if (!bearer) {
-    return MakeError(ErrorCode::kAuthMissing,
-                     "the Authorization header must be 'Bearer <api key>'");
-  }
-  std::string_view token = header.substr(kBearer.size());
+  std::string_view token = header.substr(scheme.size());
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-  if (token.empty() || token.size() > 256) {
-    return MakeError(ErrorCode::kAuthInvalid, "the API key is not valid");
+  if (token.empty()) {
+    return MakeError(ErrorCode::kAuthUnparseable,
+                     "the Authorization header has no API key after 'Bearer': send "
+                     "'Authorization: Bearer <api key>'");
+  }
+  if (IsValidId("ak", token)) {
+    return MakeError(ErrorCode::kAuthKeyId,
+                     "the credential is an API key's id (ak_...), not the key: send the key "
+                     "itself, which starts with cg_ and was shown once when it was created");
+  }
+  if (!LooksLikeApiToken(token)) {
+    return MakeError(ErrorCode::kAuthNotAKey,
+                     fmt::format("the credential does not look like an API key: keys are {} "
+                                 "followed by {} letters and digits; check that you copied all "
+                                 "of it",
+                                 kApiTokenPrefix, kTokenRandomChars));
   }
   CG_ASSIGN_OR_RETURN(auto found, store.FindApiKeyByHash(HashApiToken(token)));
-  if (!found) return MakeError(ErrorCode::kAuthInvalid, "the API key is not valid");
+  if (!found) {
+    return MakeError(ErrorCode::kAuthInvalid,
+                     "the API key is not valid: it has the form of a key, but this server did "
+                     "not issue it; check that the key is for this server");
+  }
   return Principal{std::move(found->first), std::move(found->second)};
 }
 

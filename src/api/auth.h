@@ -31,8 +31,10 @@ struct Principal {
   store::Account account;
 };
 
-// Authenticates "Bearer <token>". Errors: kAuthMissing (no header, or not
-// Bearer), kAuthInvalid (unknown token).
+// Authenticates "Bearer <token>". Errors (in ngrok's order of checks):
+// kAuthMissing (no header), kAuthUnparseable (not "Bearer <something>";
+// Basic is not taken), kAuthKeyId (an API key's id rather than the key),
+// kAuthNotAKey (not the shape of a key), kAuthInvalid (no such key).
 Result<Principal> Authenticate(store::AccountStore& store, std::string_view authorization_header);
 
 }  // namespace certgate::api

@@ -70,21 +70,23 @@ Result<Paging> ParsePaging(const Call& call, std::string_view id_prefix,
       int n = 0;
       auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
       if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > 100) {
-        return MakeError(ErrorCode::kInvalidPaging,
-                         fmt::format("limit must be a whole number from 1 to 100, not '{}'",
-                                     v.substr(0, 32)));
+        return MakeFieldError(
+            ErrorCode::kPageLimitInvalid, "limit",
+            fmt::format("limit must be a whole number from 1 to 100, not '{}'", v.substr(0, 32)));
       }
       paging.limit = n;
     } else if (key == "before_id" || key == "beforeId") {
       std::string v = param.value;
       if (!IsValidId(id_prefix, v)) {
-        return MakeError(ErrorCode::kInvalidPaging,
-                         fmt::format("before_id must be an id starting with '{}_', not '{}'",
-                                     id_prefix, v.substr(0, 64)));
+        return MakeFieldError(ErrorCode::kInvalidPaging, key,
+                              fmt::format("before_id must be an id starting with '{}_', not '{}'",
+                                          id_prefix, v.substr(0, 64)));
       }
       paging.before_id = std::move(v);
     } else if (key == "filter") {
-      CG_ASSIGN_OR_RETURN(paging.filter, ParseListFilter(param.value, filter_fields));
+      auto filter = ParseListFilter(param.value, filter_fields);
+      if (!filter) return WithField(std::move(filter).error(), "filter");
+      paging.filter = std::move(*filter);
       paging.filter_text = param.value;
     }
   }

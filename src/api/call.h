@@ -46,7 +46,9 @@ std::string JoinForHumans(const std::vector<std::string>& items);
 // Paging parameters of a list request: limit 1..100 (default 100), before_id
 // (or ngrok's TypeScript spelling beforeId), which must be an id with the
 // given prefix, and filter (api/list_filter_parser.h) over the resource's
-// filterable fields. Errors: kInvalidPaging, kFilterInvalid.
+// filterable fields. Errors: kPageLimitInvalid, kInvalidPaging (before_id),
+// kFilterInvalid. Other parameters are the caller's (ApiService refuses
+// unknown ones).
 struct Paging {
   int limit = 100;
   std::optional<std::string> before_id;

@@ -173,14 +173,16 @@ Response CertificatesApi::Update(Call& call, std::string_view id) {
   auto body_id = body->OptionalString("id", 64);
   if (!body_id) return Fail(call, body_id.error());
   if (*body_id && **body_id != id) {
-    return Fail(call, MakeError(ErrorCode::kIdMismatch,
-                                fmt::format("the body's id '{}' differs from the id in the path '{}'",
-                                            **body_id, id)));
+    return Fail(call, MakeFieldError(ErrorCode::kIdMismatch, "id",
+                                     fmt::format("the body's id '{}' differs from the id in the "
+                                                 "path '{}'",
+                                                 **body_id, id)));
   }
   auto description = body->OptionalString("description", kMaxDescriptionBytes);
   if (!description) return Fail(call, description.error());
   auto metadata = body->OptionalString("metadata", kMaxMetadataBytes);
   if (!metadata) return Fail(call, metadata.error());
+  if (auto r = body->RequireAnyOf({"description", "metadata"}); !r) return Fail(call, r.error());
 
   store::CertificatePatch patch;
   if (*description) patch.description = std::string(**description);

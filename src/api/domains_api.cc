@@ -19,6 +19,7 @@ namespace json = boost::json;
 
 constexpr std::string_view kCollection = "reserved_domains";
 constexpr std::string_view kIdPrefix = "rd";
+constexpr std::string_view kPolicyField = "certificate_management_policy";
 // Fields of ngrok's schema that certgate accepts and ignores.
 const std::initializer_list<std::string_view> kIgnoredFields = {
     "region", "http_endpoint_configuration_id", "https_endpoint_configuration_id",
@@ -34,6 +35,25 @@ Error NotFound(std::string_view id) {
 bool DomainsApi::UnderBaseDomain(std::string_view domain) const {
   std::string_view base = names::WildcardBase(domain);
   return base == base_domain_ || names::IsSubdomainOf(base, base_domain_);
+}
+
+Result<void> DomainsApi::CheckUnderBaseDomain(std::string_view domain, bool certificate_id,
+                                              bool policy) const {
+  if (policy) {
+    return MakeFieldError(ErrorCode::kDomainUnderBaseDomain, kPolicyField,
+                          fmt::format("{} is under the service's domain {}, whose own "
+                                      "certificate serves it: leave out "
+                                      "certificate_management_policy",
+                                      domain, base_domain_));
+  }
+  if (certificate_id) {
+    return MakeFieldError(ErrorCode::kDomainCertificateUnderBaseDomain, "certificate_id",
+                          fmt::format("{} is under the service's domain {}, whose own "
+                                      "certificate serves it: leave out certificate_id (an "
+                                      "uploaded certificate cannot serve it)",
+                                      domain, base_domain_));
+  }
+  return {};
 }
 
 json::object DomainsApi::ManagementStatus(const store::Domain& d) const {
@@ -97,9 +117,10 @@ json::object DomainsApi::ToJson(const Call& call, const store::Domain& d) const 
 Result<void> DomainsApi::CheckCertificate(const Call& call, std::string_view certificate_id,
                                           const std::string& domain) {
   auto unknown = [&] {
-    return MakeError(ErrorCode::kDomainCertificateUnknown,
-                     fmt::format("certificate_id '{}' is not a TLS certificate of this account",
-                                 certificate_id.substr(0, 64)));
+    return MakeFieldError(ErrorCode::kDomainCertificateUnknown, "certificate_id",
+                          fmt::format("certificate_id '{}' is not a TLS certificate of this "
+                                      "account: upload the certificate first, or check the id",
+                                      certificate_id.substr(0, 64)));
   };
   if (!IsValidId("cert", certificate_id)) return unknown();
   auto cert = certificates_.GetCertificate(call.account().id, certificate_id);
@@ -109,11 +130,11 @@ Result<void> DomainsApi::CheckCertificate(const Call& call, std::string_view cer
   if (!chain) return InternalError(call, "reading the certificate", chain.error());
   if (!pki::CertificateCoversDomain(chain->leaf(), domain)) {
     auto info = pki::DescribeCertificate(chain->leaf());
-    return MakeError(ErrorCode::kDomainNotCovered,
-                     fmt::format("certificate '{}' does not cover {}: its names are {}",
-                                 certificate_id, domain,
-                                 info.dns_names.empty() ? std::string("(none)")
-                                                        : JoinForHumans(info.dns_names)));
+    return MakeFieldError(
+        ErrorCode::kDomainNotCovered, "certificate_id",
+        fmt::format(
+            "certificate '{}' does not cover {}: its names are {}", certificate_id, domain,
+            info.dns_names.empty() ? std::string("(none)") : JoinForHumans(info.dns_names)));
   }
   return {};
 }
@@ -123,35 +144,34 @@ Result<std::optional<store::ManagementPolicy>> DomainsApi::ReadPolicy(
   if (o == nullptr) return std::optional<store::ManagementPolicy>();
   store::ManagementPolicy policy;
   for (const auto& [key, value] : *o) {
+    const std::string field =
+        fmt::format("{}.{}", kPolicyField, std::string_view(key).substr(0, 64));
     if (key != "authority" && key != "private_key_type") {
-      return MakeError(ErrorCode::kJsonUnknownField,
-                       fmt::format("unknown field 'certificate_management_policy.{}'; it accepts "
-                                   "authority and private_key_type",
-                                   std::string_view(key).substr(0, 64)));
+      return MakeFieldError(ErrorCode::kJsonUnknownField, field,
+                            fmt::format("unknown field '{}'; it accepts authority and "
+                                        "private_key_type",
+                                        field));
     }
     if (value.is_null()) continue;
     if (!value.is_string()) {
-      return MakeError(ErrorCode::kJsonWrongType,
-                       fmt::format("certificate_management_policy.{} must be a string, not {}",
-                                   std::string_view(key), JsonTypeName(value)));
+      return MakeFieldError(ErrorCode::kJsonWrongType, field,
+                            fmt::format("{} must be a string, not {}", field, JsonTypeName(value)));
     }
     std::string v(value.get_string());
     if (key == "authority") {
       auto authority = store::ParseAuthority(v);
       if (!authority) {
-        return MakeError(ErrorCode::kDomainPolicyInvalid,
-                         fmt::format("certificate_management_policy.authority '{}' is not "
-                                     "supported; use letsencrypt",
-                                     v.substr(0, 64)));
+        return MakeFieldError(
+            ErrorCode::kDomainPolicyAuthority, field,
+            fmt::format("{} '{}' is not supported; use letsencrypt", field, v.substr(0, 64)));
       }
       policy.authority = *authority;
     } else {
       auto key_type = store::ParseKeyType(v);
       if (!key_type) {
-        return MakeError(ErrorCode::kDomainPolicyInvalid,
-                         fmt::format("certificate_management_policy.private_key_type '{}' is not "
-                                     "supported; use ecdsa or rsa",
-                                     v.substr(0, 64)));
+        return MakeFieldError(
+            ErrorCode::kDomainPolicyInvalid, field,
+            fmt::format("{} '{}' is not supported; use ecdsa or rsa", field, v.substr(0, 64)));
       }
       policy.private_key_type = *key_type;
     }
@@ -180,11 +200,15 @@ Response DomainsApi::Create(Call& call) {
   auto name_field = body->OptionalString("name", 1024);
   if (!name_field) return Fail(call, name_field.error());
   if (*domain_field && *name_field && **domain_field != **name_field) {
-    return Fail(call, MakeError(ErrorCode::kBadRequest,
-                                "domain and name are the same field; give one of them"));
+    return Fail(call, MakeFieldError(ErrorCode::kBadRequest, "name",
+                                     "domain and name are the same field; give one of them"));
   }
   std::optional<std::string_view> given = *domain_field ? *domain_field : *name_field;
-  if (!given) return Fail(call, MakeError(ErrorCode::kFieldRequired, "domain is required"));
+  if (!given) {
+    return Fail(call, MakeFieldError(ErrorCode::kFieldRequired, "domain", "domain is required"));
+  }
+  // The field the name came in, for errors about the name.
+  const std::string_view name_key = *domain_field ? "domain" : "name";
   auto description = body->OptionalString("description", kMaxDescriptionBytes);
   if (!description) return Fail(call, description.error());
   auto metadata = body->OptionalString("metadata", kMaxMetadataBytes);
@@ -197,15 +221,15 @@ Response DomainsApi::Create(Call& call) {
   if (!policy) return Fail(call, policy.error());
 
   auto name = names::NormalizeDomain(*given);
-  if (!name) return Fail(call, name.error());
+  if (!name) return Fail(call, WithField(name.error(), name_key));
   // The service's own domain is to its accounts what a public suffix is:
   // whoever held it (or its wildcard) would own every account's names below.
   if (names::WildcardBase(*name) == base_domain_) {
-    return Fail(call, MakeError(ErrorCode::kDomainPublicSuffix,
-                                fmt::format("{} is the service's own domain, shared by every "
-                                            "account: reserve a name below it, such as "
-                                            "my-app.{}",
-                                            *name, base_domain_)));
+    return Fail(call, MakeFieldError(ErrorCode::kDomainPublicSuffix, name_key,
+                                     fmt::format("{} is the service's own domain, shared by "
+                                                 "every account: reserve a name below it, such "
+                                                 "as my-app.{}",
+                                                 *name, base_domain_)));
   }
   if (*certificate_id && *policy) {
     return Fail(call, MakeError(ErrorCode::kDomainCertificateAndPolicy,
@@ -213,12 +237,11 @@ Response DomainsApi::Create(Call& call) {
                                 "certificate_management_policy (automatic certificates), not both"));
   }
   const bool under_base = UnderBaseDomain(*name);
-  if (under_base && (*certificate_id || *policy)) {
-    return Fail(call, MakeError(ErrorCode::kDomainUnderBaseDomain,
-                                fmt::format("{} is under the service's domain {}, whose own "
-                                            "certificate serves it: leave out certificate_id and "
-                                            "certificate_management_policy",
-                                            *name, base_domain_)));
+  if (under_base) {
+    if (auto r = CheckUnderBaseDomain(*name, certificate_id->has_value(), policy->has_value());
+        !r) {
+      return Fail(call, r.error());
+    }
   }
   if (*certificate_id) {
     if (auto r = CheckCertificate(call, **certificate_id, *name); !r) return Fail(call, r.error());
@@ -246,11 +269,13 @@ Response DomainsApi::Create(Call& call) {
       case ErrorCode::kDomainReservedElsewhere:
       case ErrorCode::kDomainWildcardOverOthers:
       case ErrorCode::kDomainOverOthers:
-        return Fail(call, r.error());  // the message names only the conflicting domain
+        // The message names only the conflicting domain.
+        return Fail(call, WithField(r.error(), name_key));
       case ErrorCode::kStoreConflict:
         // The certificate was deleted meanwhile.
-        return Fail(call, MakeError(ErrorCode::kDomainCertificateUnknown,
-                                    "certificate_id is not a TLS certificate of this account"));
+        return Fail(call,
+                    MakeFieldError(ErrorCode::kDomainCertificateUnknown, "certificate_id",
+                                   "certificate_id is not a TLS certificate of this account"));
       default:
         return Fail(call, InternalError(call, "storing the domain", r.error()));
     }
@@ -331,18 +356,20 @@ Response DomainsApi::Update(Call& call, std::string_view id) {
           kIgnoredFields);
       !r) {
     if (body->object().contains("domain") || body->object().contains("name")) {
-      return Fail(call, MakeError(ErrorCode::kJsonUnknownField,
-                                  "a reserved domain's name cannot change: delete it and "
-                                  "reserve the new name"));
+      return Fail(call, MakeFieldError(ErrorCode::kJsonUnknownField,
+                                       body->object().contains("domain") ? "domain" : "name",
+                                       "a reserved domain's name cannot change: delete it and "
+                                       "reserve the new name"));
     }
     return Fail(call, r.error());
   }
   auto body_id = body->OptionalString("id", 64);
   if (!body_id) return Fail(call, body_id.error());
   if (*body_id && **body_id != id) {
-    return Fail(call, MakeError(ErrorCode::kIdMismatch,
-                                fmt::format("the body's id '{}' differs from the id in the path '{}'",
-                                            **body_id, id)));
+    return Fail(call, MakeFieldError(ErrorCode::kIdMismatch, "id",
+                                     fmt::format("the body's id '{}' differs from the id in the "
+                                                 "path '{}'",
+                                                 **body_id, id)));
   }
   auto description = body->OptionalString("description", kMaxDescriptionBytes);
   if (!description) return Fail(call, description.error());
@@ -354,6 +381,10 @@ Response DomainsApi::Update(Call& call, std::string_view id) {
   if (!policy_object) return Fail(call, policy_object.error());
   auto policy = ReadPolicy(*policy_object);
   if (!policy) return Fail(call, policy.error());
+  if (auto r = body->RequireAnyOf({"description", "metadata", "certificate_id", kPolicyField});
+      !r) {
+    return Fail(call, r.error());
+  }
   if (*certificate_id && *policy) {
     return Fail(call, MakeError(ErrorCode::kDomainCertificateAndPolicy,
                                 "give either certificate_id or certificate_management_policy, "
@@ -364,12 +395,11 @@ Response DomainsApi::Update(Call& call, std::string_view id) {
   if (!loaded) return Fail(call, loaded.error());
   if (!*loaded) return Fail(call, NotFound(id));
   store::Domain d = std::move(**loaded);
-  if ((*certificate_id || *policy) && UnderBaseDomain(d.domain)) {
-    return Fail(call, MakeError(ErrorCode::kDomainUnderBaseDomain,
-                                fmt::format("{} is under the service's domain {}, whose own "
-                                            "certificate serves it: it takes no certificate_id "
-                                            "or certificate_management_policy",
-                                            d.domain, base_domain_)));
+  if (UnderBaseDomain(d.domain)) {
+    if (auto r = CheckUnderBaseDomain(d.domain, certificate_id->has_value(), policy->has_value());
+        !r) {
+      return Fail(call, r.error());
+    }
   }
   if (*description) d.description = std::string(**description);
   if (*metadata) d.metadata = std::string(**metadata);
@@ -384,8 +414,8 @@ Response DomainsApi::Update(Call& call, std::string_view id) {
   auto updated = domains_.UpdateDomain(d);
   if (!updated) {
     if (updated.error().code == ErrorCode::kStoreConflict) {
-      return Fail(call, MakeError(ErrorCode::kDomainCertificateUnknown,
-                                  "certificate_id is not a TLS certificate of this account"));
+      return Fail(call, MakeFieldError(ErrorCode::kDomainCertificateUnknown, "certificate_id",
+                                       "certificate_id is not a TLS certificate of this account"));
     }
     return Fail(call, InternalError(call, "updating the domain", updated.error()));
   }

@@ -57,6 +57,11 @@ class DomainsApi {
   Result<std::optional<store::ManagementPolicy>> ReadPolicy(const boost::json::object* o) const;
   Result<std::optional<store::Domain>> Load(const Call& call, std::string_view id);
   bool UnderBaseDomain(std::string_view domain) const;
+  // For a domain under the base domain: refuses a policy
+  // (kDomainUnderBaseDomain) or an uploaded certificate
+  // (kDomainCertificateUnderBaseDomain), ngrok's 439 and 440.
+  Result<void> CheckUnderBaseDomain(std::string_view domain, bool certificate_id,
+                                    bool policy) const;
 
   store::DomainStore& domains_;
   store::CertificateStore& certificates_;

@@ -18,6 +18,7 @@ namespace json = boost::json;
 
 constexpr std::string_view kCollection = "endpoints";
 constexpr std::string_view kIdPrefix = "ep";
+constexpr std::string_view kPolicyField = "traffic_policy";
 
 Error NotFound(std::string_view id) {
   return MakeError(ErrorCode::kNotFound,
@@ -113,10 +114,10 @@ Result<std::string> NormalizeUpstream(std::string_view text, std::string_view en
 
 Result<std::string> EndpointsApi::OwningDomain(const Call& call, const std::string& host) {
   auto not_reserved = [&] {
-    return MakeError(ErrorCode::kEndpointHostNotReserved,
-                     fmt::format("{} is not one of this account's reserved domains; reserve it "
-                                 "(or a wildcard one label above it) first",
-                                 host));
+    return MakeFieldError(ErrorCode::kEndpointHostNotReserved, "url",
+                          fmt::format("{} is not one of this account's reserved domains; "
+                                      "reserve it (or a wildcard one label above it) first",
+                                      host));
   };
   auto exact = domains_.FindDomainByName(host);
   if (!exact) return InternalError(call, "looking the domain up", exact.error());
@@ -140,28 +141,30 @@ Result<EndpointsApi::PolicyInput> EndpointsApi::ReadPolicy(const Call& call, std
   if (!parsed_or) {
     Error e = std::move(parsed_or).error();
     e.message = "traffic_policy: " + e.message;
+    e.field = std::string(kPolicyField);
     return e;
   }
   policy::TrafficPolicy parsed = std::move(*parsed_or);
   if (parsed.terminate_tls && parsed.terminate_tls->server_certificate) {
     auto& t = *parsed.terminate_tls;
     if (call.account().plan == store::Plan::kFree) {
-      return MakeError(ErrorCode::kPlanRequired,
-                       "a terminate-tls server_certificate is your own certificate, which needs "
-                       "the pay-as-you-go plan; this account is on the free plan");
+      return MakeFieldError(ErrorCode::kPlanRequired, kPolicyField,
+                            "a terminate-tls server_certificate is your own certificate, which "
+                            "needs the pay-as-you-go plan; this account is on the free plan");
     }
     auto upload = pki::ValidateUpload(*t.server_certificate, *t.server_private_key, clock_.Now());
     Wipe(t.server_private_key->data(), t.server_private_key->size());
     if (!upload) {
       Error e = std::move(upload).error();
       e.message = "traffic_policy terminate-tls: " + e.message;
+      e.field = std::string(kPolicyField);  // not the upload's certificate_pem or private_key_pem
       return e;
     }
     if (!pki::CertificateCoversDomain(upload->chain.leaf(), host)) {
-      return MakeError(ErrorCode::kDomainNotCovered,
-                       fmt::format("traffic_policy terminate-tls: server_certificate does not "
-                                   "cover {}",
-                                   host));
+      return MakeFieldError(ErrorCode::kDomainNotCovered, kPolicyField,
+                            fmt::format("traffic_policy terminate-tls: server_certificate does "
+                                        "not cover {}",
+                                        host));
     }
     auto cert = SealUpload(vault_, *upload, call.account().id, clock_.Now());
     if (!cert) return InternalError(call, "sealing the private key", cert.error());
@@ -222,9 +225,9 @@ Response EndpointsApi::Create(Call& call) {
   if (!metadata) return Fail(call, metadata.error());
 
   auto url = ParseEndpointUrl(*url_field);
-  if (!url) return Fail(call, url.error());
+  if (!url) return Fail(call, WithField(url.error(), "url"));
   auto upstream = NormalizeUpstream(*upstream_field, url->scheme);
-  if (!upstream) return Fail(call, upstream.error());
+  if (!upstream) return Fail(call, WithField(upstream.error(), "upstream"));
   auto domain_id = OwningDomain(call, url->host);
   if (!domain_id) return Fail(call, domain_id.error());
 
@@ -251,10 +254,12 @@ Response EndpointsApi::Create(Call& call) {
   if (auto r = endpoints_.InsertEndpoint(e, policy_certificate); !r) {
     // Another account's domain owns the host (domains that overlapped before
     // certgate refused that): the message names that domain only.
-    if (r.error().code == ErrorCode::kEndpointHostReservedElsewhere) return Fail(call, r.error());
+    if (r.error().code == ErrorCode::kEndpointHostReservedElsewhere) {
+      return Fail(call, WithField(r.error(), "url"));
+    }
     if (r.error().code == ErrorCode::kStoreConflict) {
-      return Fail(call, MakeError(ErrorCode::kEndpointTaken,
-                                  fmt::format("an endpoint for {} exists already", e.url)));
+      return Fail(call, MakeFieldError(ErrorCode::kEndpointTaken, "url",
+                                       fmt::format("an endpoint for {} exists already", e.url)));
     }
     return Fail(call, InternalError(call, "storing the endpoint", r.error()));
   }
@@ -304,9 +309,10 @@ Response EndpointsApi::Update(Call& call, std::string_view id) {
   auto body_id = body->OptionalString("id", 64);
   if (!body_id) return Fail(call, body_id.error());
   if (*body_id && **body_id != id) {
-    return Fail(call, MakeError(ErrorCode::kIdMismatch,
-                                fmt::format("the body's id '{}' differs from the id in the path '{}'",
-                                            **body_id, id)));
+    return Fail(call, MakeFieldError(ErrorCode::kIdMismatch, "id",
+                                     fmt::format("the body's id '{}' differs from the id in the "
+                                                 "path '{}'",
+                                                 **body_id, id)));
   }
   auto url_field = body->OptionalString("url", 1024);
   if (!url_field) return Fail(call, url_field.error());
@@ -318,6 +324,10 @@ Response EndpointsApi::Update(Call& call, std::string_view id) {
   if (!description) return Fail(call, description.error());
   auto metadata = body->OptionalString("metadata", kMaxMetadataBytes);
   if (!metadata) return Fail(call, metadata.error());
+  if (auto r = body->RequireAnyOf({"url", "upstream", "traffic_policy", "description", "metadata"});
+      !r) {
+    return Fail(call, r.error());
+  }
 
   auto loaded = endpoints_.GetEndpoint(call.account().id, id);
   if (!loaded) return Fail(call, InternalError(call, "reading the endpoint", loaded.error()));
@@ -325,15 +335,15 @@ Response EndpointsApi::Update(Call& call, std::string_view id) {
   store::Endpoint e = std::move(**loaded);
   if (*url_field) {
     auto url = ParseEndpointUrl(**url_field);
-    if (!url) return Fail(call, url.error());
+    if (!url) return Fail(call, WithField(url.error(), "url"));
     if (url->url != e.url) {
-      return Fail(call, MakeError(ErrorCode::kEndpointUrlInvalid,
-                                  "an endpoint's url cannot change: create a new endpoint"));
+      return Fail(call, MakeFieldError(ErrorCode::kEndpointUrlInvalid, "url",
+                                       "an endpoint's url cannot change: create a new endpoint"));
     }
   }
   if (*upstream_field) {
     auto upstream = NormalizeUpstream(**upstream_field, e.scheme);
-    if (!upstream) return Fail(call, upstream.error());
+    if (!upstream) return Fail(call, WithField(upstream.error(), "upstream"));
     e.upstream = *upstream;
   }
   if (*description) e.description = std::string(**description);

@@ -97,9 +97,9 @@ Result<void> JsonBody::CheckFields(std::initializer_list<std::string_view> known
     if (in(known) || in(ignored)) continue;
     std::string names;
     for (auto k : known) names += (names.empty() ? "" : ", ") + std::string(k);
-    return MakeError(ErrorCode::kJsonUnknownField,
-                     fmt::format("unknown field '{}'; this request accepts: {}",
-                                 QuotedKey(key), names));
+    return MakeFieldError(
+        ErrorCode::kJsonUnknownField, QuotedKey(key),
+        fmt::format("unknown field '{}'; this request accepts: {}", QuotedKey(key), names));
   }
   return {};
 }
@@ -109,14 +109,14 @@ Result<std::optional<std::string_view>> JsonBody::OptionalString(std::string_vie
   const json::value* v = object().if_contains(name);
   if (v == nullptr || v->is_null()) return std::optional<std::string_view>();
   if (!v->is_string()) {
-    return MakeError(ErrorCode::kJsonWrongType,
-                     fmt::format("{} must be a string, not {}", name, JsonTypeName(*v)));
+    return MakeFieldError(ErrorCode::kJsonWrongType, name,
+                          fmt::format("{} must be a string, not {}", name, JsonTypeName(*v)));
   }
   std::string_view s = v->get_string();
   if (s.size() > max_bytes) {
-    return MakeError(ErrorCode::kFieldTooLong,
-                     fmt::format("{} is {} bytes long; the limit is {} bytes", name, s.size(),
-                                 max_bytes));
+    return MakeFieldError(
+        ErrorCode::kFieldTooLong, name,
+        fmt::format("{} is {} bytes long; the limit is {} bytes", name, s.size(), max_bytes));
   }
   return std::optional<std::string_view>(s);
 }
@@ -124,7 +124,7 @@ Result<std::optional<std::string_view>> JsonBody::OptionalString(std::string_vie
 Result<std::string_view> JsonBody::RequiredString(std::string_view name, size_t max_bytes) const {
   CG_ASSIGN_OR_RETURN(auto s, OptionalString(name, max_bytes));
   if (!s) {
-    return MakeError(ErrorCode::kFieldRequired, fmt::format("{} is required", name));
+    return MakeFieldError(ErrorCode::kFieldRequired, name, fmt::format("{} is required", name));
   }
   return *s;
 }
@@ -133,10 +133,22 @@ Result<const json::object*> JsonBody::OptionalObject(std::string_view name) cons
   const json::value* v = object().if_contains(name);
   if (v == nullptr || v->is_null()) return static_cast<const json::object*>(nullptr);
   if (!v->is_object()) {
-    return MakeError(ErrorCode::kJsonWrongType,
-                     fmt::format("{} must be an object, not {}", name, JsonTypeName(*v)));
+    return MakeFieldError(ErrorCode::kJsonWrongType, name,
+                          fmt::format("{} must be an object, not {}", name, JsonTypeName(*v)));
   }
   return &v->get_object();
+}
+
+Result<void> JsonBody::RequireAnyOf(std::initializer_list<std::string_view> names) const {
+  std::string list;
+  for (auto name : names) {
+    const json::value* v = object().if_contains(name);
+    if (v != nullptr && !v->is_null()) return {};
+    list += (list.empty() ? "" : ", ") + std::string(name);
+  }
+  return MakeError(
+      ErrorCode::kUpdateEmpty,
+      fmt::format("the update gives nothing to change; give at least one of: {}", list));
 }
 
 }  // namespace certgate::api

@@ -1,7 +1,8 @@
 // A parsed JSON request body and typed access to its fields under the API's
 // rules: unknown fields are refused by name unless ngrok's schema has them,
 // wrong types are refused by name, strings have byte limits, and null counts
-// as absent for optional fields.
+// as absent for optional fields. Every error about one field names it in
+// Error::field.
 //
 // All memory the parsed document uses is wiped when it is freed, because
 // bodies carry private keys. Not thread-safe; one per request.
@@ -43,6 +44,11 @@ class JsonBody {
   Result<std::string_view> RequiredString(std::string_view name, size_t max_bytes) const;
   // Absent or null: nullptr. Not an object: kJsonWrongType.
   Result<const boost::json::object*> OptionalObject(std::string_view name) const;
+
+  // For updates (PATCH): refuses (kUpdateEmpty) a body in which none of
+  // names is present and not null, as ngrok refuses an update that
+  // provides no values (an `id`, which ngrok's clients send, is no value).
+  Result<void> RequireAnyOf(std::initializer_list<std::string_view> names) const;
 
  private:
   explicit JsonBody(boost::json::value value) : value_(std::move(value)) {}

@@ -38,7 +38,9 @@ TEST(JsonBodyTest, NamesTheFieldOfTheWrongType) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, ErrorCode::kJsonWrongType);
   EXPECT_EQ(s.error().message, "description must be a string, not a number");
+  EXPECT_EQ(s.error().field, "description");
   EXPECT_EQ(body->OptionalObject("o").error().code, ErrorCode::kJsonWrongType);
+  EXPECT_EQ(body->OptionalObject("o").error().field, "o");
 }
 
 TEST(JsonBodyTest, EnforcesByteLimitsNamingTheField) {
@@ -48,6 +50,7 @@ TEST(JsonBodyTest, EnforcesByteLimitsNamingTheField) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, ErrorCode::kFieldTooLong);
   EXPECT_EQ(s.error().message, "metadata is 5 bytes long; the limit is 4 bytes");
+  EXPECT_EQ(s.error().field, "metadata");
   EXPECT_TRUE(body->OptionalString("metadata", 5).ok());
 }
 
@@ -56,6 +59,7 @@ TEST(JsonBodyTest, RequiredFieldsMustBePresent) {
   ASSERT_TRUE(body.ok());
   EXPECT_EQ(body->RequiredString("a", 10).error().code, ErrorCode::kFieldRequired);
   EXPECT_EQ(body->RequiredString("zzz", 10).error().message, "zzz is required");
+  EXPECT_EQ(body->RequiredString("zzz", 10).error().field, "zzz");
   EXPECT_EQ(*body->RequiredString("b", 10), "");
 }
 
@@ -66,7 +70,24 @@ TEST(JsonBodyTest, UnknownFieldsAreRefusedUnlessIgnored) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kJsonUnknownField);
   EXPECT_EQ(r.error().message, "unknown field 'region'; this request accepts: a");
+  EXPECT_EQ(r.error().field, "region");
   EXPECT_TRUE(body->CheckFields({"a"}, {"region"}).ok());
+}
+
+TEST(JsonBodyTest, AnUpdateMustGiveSomethingToChange) {
+  auto given = JsonBody::Parse(R"({"id": "x", "description": ""})");
+  ASSERT_TRUE(given.ok());
+  EXPECT_TRUE(given->RequireAnyOf({"description", "metadata"}).ok());
+  // id is no value, and null counts as absent.
+  for (const char* text : {"{}", R"({"id": "x"})", R"({"id": "x", "metadata": null})"}) {
+    auto body = JsonBody::Parse(text);
+    ASSERT_TRUE(body.ok());
+    auto r = body->RequireAnyOf({"description", "metadata"});
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.error().code, ErrorCode::kUpdateEmpty);
+    EXPECT_EQ(r.error().message,
+              "the update gives nothing to change; give at least one of: description, metadata");
+  }
 }
 
 }  // namespace

@@ -56,7 +56,9 @@ std::string ValidUtf8(std::string_view text) {
 int HttpStatusOf(Kind kind) {
   switch (kind) {
     case Kind::kInvalidArgument: return 400;
-    case Kind::kUnauthenticated: return 401;
+    // ngrok answers a missing or wrong API key with 403 (ERR_NGROK_200..208).
+    case Kind::kUnauthenticated:
+      return 403;
     case Kind::kPermissionDenied: return 403;
     case Kind::kNotFound: return 404;
     case Kind::kMethodNotAllowed: return 405;
@@ -75,7 +77,9 @@ Response ErrorResponse(const Error& error, const std::string& operation_id, unsi
   body["error_code"] = ErrorCodeName(error.code);
   body["status_code"] = code;
   body["msg"] = ValidUtf8(error.message);
-  body["details"] = boost::json::object{{"operation_id", ValidUtf8(operation_id)}};
+  boost::json::object details{{"operation_id", ValidUtf8(operation_id)}};
+  if (!error.field.empty()) details["field"] = ValidUtf8(error.field);
+  body["details"] = std::move(details);
 
   Response res{static_cast<http::status>(code), version};
   res.set(http::field::content_type, "application/json");

@@ -1,6 +1,8 @@
 // Error responses in the API's one error shape:
-//   {"error_code": "ERR_CERTGATE_<n>", "status_code": 400, "msg": "...",
-//    "details": {"operation_id": "op_..."}}
+//   {"error_code": "ERR_CERTGATE_<n>" or "ERR_NGROK_<n>", "status_code": 400,
+//    "msg": "...", "details": {"operation_id": "op_...", "field": "..."}}
+// details.field (the input at fault, Error::field) only when there is one;
+// every details value is a string, as ngrok's Go client decodes them.
 // Every string that goes into the body is made valid UTF-8 first: messages
 // quote what the client sent (ids from the path, query values, header
 // values), and Boost.JSON writes a std::string's bytes as they are, so a

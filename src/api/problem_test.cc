@@ -47,9 +47,33 @@ TEST(ErrorResponseTest, AStatusCanBeGivenForTheErrorsCode) {
   EXPECT_EQ(boost::json::parse(res.body()).at("error_code"), "ERR_CERTGATE_118");
 }
 
+TEST(ErrorResponseTest, DetailsNameTheFieldAtFaultAsAString) {
+  Response res =
+      ErrorResponse(MakeFieldError(ErrorCode::kDomainPolicyAuthority,
+                                   "certificate_management_policy.authority", "use letsencrypt"),
+                    "op_1", 11);
+  auto body = boost::json::parse(res.body());
+  EXPECT_EQ(body.at("error_code"), "ERR_NGROK_435");
+  EXPECT_EQ(body.at("details"),
+            (boost::json::object{{"operation_id", "op_1"},
+                                 {"field", "certificate_management_policy.authority"}}));
+  // Without a field, details holds the operation id only.
+  Response plain = ErrorResponse(MakeError(ErrorCode::kNotFound, "gone"), "op_2", 11);
+  EXPECT_EQ(boost::json::parse(plain.body()).at("details"),
+            (boost::json::object{{"operation_id", "op_2"}}));
+  // A field quoted from the request (an unknown query parameter) stays valid UTF-8.
+  Response odd = ErrorResponse(MakeFieldError(ErrorCode::kQueryUnknown, "x\xff", "no"), "op_3", 11);
+  boost::system::error_code ec;
+  auto odd_body = boost::json::parse(odd.body(), ec);
+  ASSERT_FALSE(ec) << odd.body();
+  EXPECT_EQ(odd_body.at("details").at("field"), "x\\xff");
+}
+
 TEST(HttpStatusOfTest, KindsMapToHttpStatuses) {
   EXPECT_EQ(HttpStatusOf(KindOf(ErrorCode::kChainGap)), 400);
-  EXPECT_EQ(HttpStatusOf(KindOf(ErrorCode::kAuthInvalid)), 401);
+  // ngrok answers authentication failures with 403.
+  EXPECT_EQ(HttpStatusOf(KindOf(ErrorCode::kAuthMissing)), 403);
+  EXPECT_EQ(HttpStatusOf(KindOf(ErrorCode::kAuthInvalid)), 403);
   EXPECT_EQ(HttpStatusOf(KindOf(ErrorCode::kPlanRequired)), 403);
   EXPECT_EQ(HttpStatusOf(KindOf(ErrorCode::kNotFound)), 404);
   EXPECT_EQ(HttpStatusOf(KindOf(ErrorCode::kBodyTooLarge)), 413);

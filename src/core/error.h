@@ -17,7 +17,7 @@ namespace certgate {
 // What sort of failure: decides the HTTP status and whether a retry can help.
 enum class Kind {
   kInvalidArgument,   // 400: the caller sent something wrong
-  kUnauthenticated,   // 401
+  kUnauthenticated,   // 403, as ngrok answers a missing or wrong API key
   kPermissionDenied,  // 403
   kNotFound,          // 404
   kMethodNotAllowed,  // 405
@@ -34,9 +34,9 @@ enum class ErrorCode : int {
   kNotFound = 101,
   kRouteNotFound = 102,
   kMethodNotAllowed = 103,
-  kAuthMissing = 104,
-  kAuthInvalid = 105,
-  kVersionUnsupported = 106,
+  kAuthMissing = 104,         // ERR_NGROK_200
+  kAuthInvalid = 105,         // ERR_NGROK_203
+  kVersionUnsupported = 106,  // ERR_NGROK_217
   kBodyTooLarge = 107,
   kJsonMalformed = 108,
   kJsonWrongType = 109,
@@ -51,8 +51,15 @@ enum class ErrorCode : int {
   kBadRequest = 118,
   kConfigInvalid = 119,
   kIo = 120,
-  kCertificateManaged = 121,
+  kCertificateManaged = 121,  // ERR_NGROK_1966
   kFilterInvalid = 122,
+  // Shown as ngrok's codes: the Authorization header, the query, updates.
+  kAuthUnparseable = 123,   // ERR_NGROK_201
+  kAuthNotAKey = 124,       // ERR_NGROK_202
+  kAuthKeyId = 125,         // ERR_NGROK_208
+  kQueryUnknown = 126,      // ERR_NGROK_231
+  kPageLimitInvalid = 127,  // ERR_NGROK_233
+  kUpdateEmpty = 128,       // ERR_NGROK_422
 
   // 200s: certificate bundles (certificate_pem).
   kBundleEmpty = 200,
@@ -106,18 +113,20 @@ enum class ErrorCode : int {
   kDomainWildcard = 501,
   kDomainPublicSuffix = 502,
   kDomainTaken = 503,
-  kDomainCertificateAndPolicy = 504,
+  kDomainCertificateAndPolicy = 504,  // ERR_NGROK_434
   kDomainNotCovered = 505,
-  kDomainUnderBaseDomain = 506,
-  kDomainCertificateUnknown = 507,
-  kDomainPolicyInvalid = 508,
-  kDomainInUse = 509,
-  kDomainManaged = 510,
+  kDomainUnderBaseDomain = 506,     // ERR_NGROK_439: a policy there
+  kDomainCertificateUnknown = 507,  // ERR_NGROK_1965
+  kDomainPolicyInvalid = 508,       // private_key_type
+  kDomainInUse = 509,               // ERR_NGROK_446
+  kDomainManaged = 510,             // ERR_NGROK_436
   // Names belong to one account (shown as ngrok's codes where ngrok has one).
   kDomainReservedHere = 511,        // ERR_NGROK_413
   kDomainReservedElsewhere = 512,   // ERR_NGROK_414
   kDomainWildcardOverOthers = 513,  // ERR_NGROK_417
   kDomainOverOthers = 514,
+  kDomainCertificateUnderBaseDomain = 515,  // ERR_NGROK_440
+  kDomainPolicyAuthority = 516,             // ERR_NGROK_435
 
   // 550s: endpoints and traffic policies.
   kEndpointUrlInvalid = 550,
@@ -165,6 +174,11 @@ struct Error {
   // For kUnavailable failures: how long the other side asked us to wait
   // before trying again (an HTTP Retry-After), when it said.
   std::optional<std::chrono::seconds> retry_after;
+  // The input at fault, as the API names it: a JSON field of the request
+  // ("certificate_pem", "certificate_management_policy.authority") or a
+  // query parameter ("limit"); empty when no one input is. The API shows it
+  // as details.field.
+  std::string field;
 
   Kind kind() const { return KindOf(code); }
 };

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -67,6 +68,19 @@ class [[nodiscard]] Result<void> {
 
 inline Error MakeError(ErrorCode code, std::string message) {
   return Error{code, std::move(message)};
+}
+
+// An error about one input: field is its name in the API (Error::field).
+inline Error MakeFieldError(ErrorCode code, std::string_view field, std::string message) {
+  Error e{code, std::move(message)};
+  e.field = std::string(field);
+  return e;
+}
+
+// error, naming field as the input at fault unless it names one already.
+inline Error WithField(Error error, std::string_view field) {
+  if (error.field.empty()) error.field = std::string(field);
+  return error;
 }
 
 }  // namespace certgate

@@ -9,17 +9,32 @@
 
 namespace certgate::pki {
 
+namespace {
+
+// r, its error naming field (Error::field) as the input at fault.
+template <class T>
+Result<T> AtField(Result<T> r, std::string_view field) {
+  if (r.ok()) return r;
+  return WithField(std::move(r).error(), field);
+}
+
+}  // namespace
+
 Result<ValidatedUpload> ValidateUpload(std::string_view certificate_pem,
                                        std::string_view private_key_pem, Time now) {
   ScopedOpensslErrorDrain drain;
-  CG_ASSIGN_OR_RETURN(Chain chain, ParseCertificateBundle(certificate_pem));
-  CG_RETURN_IF_ERROR(CheckChainOrder(chain));
-  CG_RETURN_IF_ERROR(CheckCertificateKeyLimits(
-      chain.leaf(), fmt::format("the key of the leaf certificate ({})",
-                                internal::CertLabel(chain.leaf()))));
-  CG_ASSIGN_OR_RETURN(EvpPkeyPtr key, ParsePrivateKey(private_key_pem));
-  CG_RETURN_IF_ERROR(CheckKeyMatchesCertificate(key.get(), chain.leaf()));
-  CG_RETURN_IF_ERROR(CheckLeafUsableForServer(chain, now));
+  CG_ASSIGN_OR_RETURN(Chain chain,
+                      AtField(ParseCertificateBundle(certificate_pem), kCertificatePemField));
+  CG_RETURN_IF_ERROR(AtField(CheckChainOrder(chain), kCertificatePemField));
+  CG_RETURN_IF_ERROR(AtField(
+      CheckCertificateKeyLimits(chain.leaf(), fmt::format("the key of the leaf certificate ({})",
+                                                          internal::CertLabel(chain.leaf()))),
+      kCertificatePemField));
+  CG_ASSIGN_OR_RETURN(EvpPkeyPtr key,
+                      AtField(ParsePrivateKey(private_key_pem), kPrivateKeyPemField));
+  CG_RETURN_IF_ERROR(
+      AtField(CheckKeyMatchesCertificate(key.get(), chain.leaf()), kPrivateKeyPemField));
+  CG_RETURN_IF_ERROR(AtField(CheckLeafUsableForServer(chain, now), kCertificatePemField));
   CG_ASSIGN_OR_RETURN(SecretBytes key_der, EncodePrivateKeyDer(key.get()));
 
   ValidatedUpload out;

@@ -19,6 +19,11 @@ struct ValidatedUpload {
   SecretBytes key_der;    // EncodePrivateKeyDer(key): what gets sealed
 };
 
+// The API's names for the two inputs; a validation error names the one at
+// fault in Error::field (a key that does not match the leaf: the key).
+inline constexpr std::string_view kCertificatePemField = "certificate_pem";
+inline constexpr std::string_view kPrivateKeyPemField = "private_key_pem";
+
 // ParseCertificateBundle, CheckChainOrder, CheckCertificateKeyLimits (of the
 // leaf: its RSA key must be one the private key may be), ParsePrivateKey,
 // CheckKeyMatchesCertificate, CheckLeafUsableForServer; the first failure wins.

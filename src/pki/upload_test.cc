@@ -112,6 +112,15 @@ TEST(UploadTest, FirstFailureWins) {
               "does not match the leaf certificate's public key (CN=app.example.com)");
   ExpectError(ValidateUpload(bad.BundlePem(), testing::KeyPemPkcs8(bad.leaf_key.get()), now),
               ErrorCode::kLeafExpired, "the leaf certificate (CN=app.example.com) expired on");
+
+  // Each error names the input at fault, as the API's details.field does.
+  EXPECT_EQ(ValidateUpload("not pem", encrypted_key, now).error().field, "certificate_pem");
+  EXPECT_EQ(ValidateUpload(misordered, encrypted_key, now).error().field, "certificate_pem");
+  EXPECT_EQ(ValidateUpload(bad.BundlePem(), encrypted_key, now).error().field, "private_key_pem");
+  EXPECT_EQ(ValidateUpload(bad.BundlePem(), wrong_key, now).error().field, "private_key_pem");
+  EXPECT_EQ(
+      ValidateUpload(bad.BundlePem(), testing::KeyPemPkcs8(bad.leaf_key.get()), now).error().field,
+      "certificate_pem");
 }
 
 TEST(UploadTest, RefusesALeafNotForServers) {
@@ -153,6 +162,16 @@ TEST(UploadTest, RefusesAnRsa8192LeafAndKey) {
   ExpectError(ValidateUpload(ok.BundlePem(), testing::KeyPemTraditional(c.leaf_key.get()),
                              test::Now()),
               ErrorCode::kKeyRsaSize, "RSA keys may have at most 4096 bits");
+  // The same code, for the certificate's key or the private key: the field says which.
+  EXPECT_EQ(ValidateUpload(c.BundlePem(), testing::KeyPemPkcs8(c.leaf_key.get()), test::Now())
+                .error()
+                .field,
+            "certificate_pem");
+  EXPECT_EQ(
+      ValidateUpload(ok.BundlePem(), testing::KeyPemTraditional(c.leaf_key.get()), test::Now())
+          .error()
+          .field,
+      "private_key_pem");
 }
 
 TEST(UploadTest, RefusesRsaPublicExponent3) {

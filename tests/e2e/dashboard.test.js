@@ -146,6 +146,8 @@ describe('dashboard', () => {
       {certificate_pem: pki.chain, private_key_pem: pki.otherKey});
     assert.equal(expected.status, 400);
     assert.equal(expected.body.error_code, 'ERR_CERTGATE_258');
+    // The dashboard puts the message next to the field the API names.
+    assert.equal(expected.body.details.field, 'private_key_pem');
     await page.getByRole('link', {name: 'Upload a certificate'}).click();
     // This time the chain comes from a chosen file.
     await page.getByLabel('…or choose a certificate chain file').setInputFiles(pki.leafFile);

@@ -385,7 +385,7 @@ TEST(AcmeTest, EcdsaAndRsaOverHttp01AreIssuedAndServed) {
     EXPECT_FALSE(ProvisioningJob(d).has_value()) << json::serialize(d);
     // An issued certificate belongs to its domain's policy.
     auto del = Call(t.Api(), verb::delete_, "/tls_certificates/" + cert_id);
-    EXPECT_TRUE(IsError(del, 400, 121, name));
+    EXPECT_TRUE(IsError(del, 400, "ERR_NGROK_1966", name));
   }
 }
 

@@ -389,16 +389,23 @@ TEST_F(CertificatesApiTest, FreePlanCannotUpload) {
   EXPECT_EQ(CountCertificates(free_client), 0u);
 }
 
-TEST_F(CertificatesApiTest, MissingOrWrongApiKeyIs401) {
+// ngrok's codes and status (403) for each way the key can be wrong; the
+// whole table of ngrok's codes is api_error_codes_test.cc.
+TEST_F(CertificatesApiTest, MissingOrWrongApiKeyIs403) {
   auto anonymous = server_->Client("");
-  EXPECT_TRUE(IsError(Call(anonymous, verb::get, "/tls_certificates"), 401, 104, "Bearer"));
-  auto wrong = server_->Client("cg_not-a-real-key");
-  EXPECT_TRUE(IsError(Call(wrong, verb::get, "/tls_certificates"), 401, 105, "not valid"));
+  EXPECT_TRUE(
+      IsError(Call(anonymous, verb::get, "/tls_certificates"), 403, "ERR_NGROK_200", "Bearer", ""));
+  auto misshapen = server_->Client("cg_not-a-real-key");
+  EXPECT_TRUE(IsError(Call(misshapen, verb::get, "/tls_certificates"), 403, "ERR_NGROK_202",
+                      "does not look like an API key"));
+  auto wrong = server_->Client("cg_" + std::string(43, 'A'));
+  EXPECT_TRUE(
+      IsError(Call(wrong, verb::get, "/tls_certificates"), 403, "ERR_NGROK_203", "not valid"));
   EXPECT_TRUE(IsError(Call(wrong, verb::post, "/tls_certificates", UploadBody(G().cert, G().key)),
-                      401, 105, "not valid"));
+                      403, "ERR_NGROK_203", "not valid"));
   EXPECT_TRUE(IsError(Call(anonymous, verb::get, "/tls_certificates", std::nullopt,
                            {{"Authorization", "Basic dXNlcjpwYXNz"}}),
-                      401, 104, "Bearer"));
+                      403, "ERR_NGROK_201", "Bearer"));
   EXPECT_EQ(CountCertificates(Client()), 0u);
 }
 
@@ -453,12 +460,18 @@ TEST_F(CertificatesApiTest, ListsNewestFirstInPages) {
 }
 
 TEST_F(CertificatesApiTest, RefusesBadPagingParameters) {
-  for (const char* q : {"limit=0", "limit=101", "limit=abc", "limit=", "before_id=nope",
-                        "before_id=rd_2OEmZ6CE8wZrZW8lRQVjNoFTafd"}) {
-    EXPECT_TRUE(IsError(Call(Client(), verb::get, std::string("/tls_certificates?") + q), 400, 113,
-                        ""))
+  for (const char* q : {"limit=0", "limit=101", "limit=abc", "limit="}) {
+    EXPECT_TRUE(IsError(Call(Client(), verb::get, std::string("/tls_certificates?") + q), 400,
+                        "ERR_NGROK_233", "from 1 to 100", "limit"))
         << q;
   }
+  for (const char* q : {"before_id=nope", "before_id=rd_2OEmZ6CE8wZrZW8lRQVjNoFTafd"}) {
+    EXPECT_TRUE(IsError(Call(Client(), verb::get, std::string("/tls_certificates?") + q), 400,
+                        "ERR_CERTGATE_113", "cert_", "before_id"))
+        << q;
+  }
+  EXPECT_TRUE(IsError(Call(Client(), verb::get, "/tls_certificates?beforeId=nope"), 400,
+                      "ERR_CERTGATE_113", "cert_", "beforeId"));
 }
 
 TEST_F(CertificatesApiTest, UpdatesDescriptionAndMetadataOnly) {
@@ -548,7 +561,7 @@ TEST_F(CertificatesApiTest, ChainDescribesEachCertificateLeafFirst) {
               404, 101, "cert_2OEmZ6CE8wZrZW8lRQVjNoFTafd"));
   EXPECT_TRUE(
       IsError(CallRaw(server_->Client(""), verb::get, "/tls_certificates/" + id + "/chain", ""),
-              401, 104, ""));
+              403, "ERR_NGROK_200", ""));
   EXPECT_TRUE(IsError(Call(Client(), verb::delete_, "/tls_certificates/" + id + "/chain"), 405, 103,
                       "GET"));
 }

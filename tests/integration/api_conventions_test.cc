@@ -66,7 +66,7 @@ TEST_F(ApiConventionsTest, VersionHeaderAbsentMeans2AndOthersAreRefused) {
   EXPECT_EQ(two.status, 200) << two.raw;
   ApiResult three = Call(Client(), verb::get, "/tls_certificates", std::nullopt,
                          {{"Ngrok-Version", "3"}});
-  EXPECT_TRUE(IsError(three, 400, 106, "the supported version is 2"));
+  EXPECT_TRUE(IsError(three, 400, "ERR_NGROK_217", "the supported version is 2"));
 }
 
 TEST_F(ApiConventionsTest, SuccessfulResponsesCarryAnOperationId) {

@@ -107,7 +107,7 @@ TEST_F(DomainsApiTest, UpdatesSwitchBetweenCertificateAndPolicy) {
   ASSERT_EQ(managed.status, 200) << managed.raw;
   EXPECT_EQ(managed.json.at("certificate").at("id"), json::value(cert));
   EXPECT_EQ(managed.json.at("certificate_management_policy").at("private_key_type"), "ecdsa");
-  EXPECT_TRUE(IsError(Call(*client_, verb::delete_, path + "/certificate"), 400, 510,
+  EXPECT_TRUE(IsError(Call(*client_, verb::delete_, path + "/certificate"), 400, "ERR_NGROK_436",
                       "remove the policy first"));
   // Turning management off leaves the certificate attached.
   EXPECT_EQ(Call(*client_, verb::delete_, path + "/certificate_management_policy").status, 204);
@@ -133,7 +133,7 @@ TEST_F(DomainsApiTest, CertificatesAndDomainsInUseCannotBeDeleted) {
                                   {"upstream", "http://127.0.0.1:9"}});
   ASSERT_EQ(e.status, 201) << e.raw;
   const std::string domain_path = "/reserved_domains/" + std::string(d.json.at("id").as_string());
-  EXPECT_TRUE(IsError(Call(*client_, verb::delete_, domain_path), 400, 509,
+  EXPECT_TRUE(IsError(Call(*client_, verb::delete_, domain_path), 400, "ERR_NGROK_446",
                       "used by the endpoint https://used.example.com"));
   EXPECT_EQ(Call(*client_, verb::delete_,
                  "/endpoints/" + std::string(e.json.at("id").as_string()))
@@ -146,8 +146,9 @@ TEST_F(DomainsApiTest, CertificatesAndDomainsInUseCannotBeDeleted) {
 struct BadDomain {
   std::string name;
   std::function<json::object(DomainsApiTest&)> body;
-  int code;
+  std::string code;  // error_code
   std::string msg;
+  std::string field;  // details.field
 };
 void PrintTo(const BadDomain& b, std::ostream* os) { *os << b.name; }
 
@@ -157,26 +158,43 @@ TEST_P(BadDomainTest, IsRefusedWithAClearMessageAndWritesNothing) {
   ASSERT_EQ(Reserve({{"domain", "taken.example.com"}}).status, 201);
   json::object body = GetParam().body(*this);
   ApiResult r = Reserve(body);
-  EXPECT_TRUE(IsError(r, 400, GetParam().code, GetParam().msg));
+  EXPECT_TRUE(IsError(r, 400, GetParam().code, GetParam().msg, GetParam().field));
   EXPECT_EQ(CountDomains(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Api, BadDomainTest,
     ::testing::Values(
-        BadDomain{"InvalidName", [](auto&) { return json::object{{"domain", "exa mple.com"}}; },
-                  500, "exa mple.com"},
-        BadDomain{"SingleLabel", [](auto&) { return json::object{{"domain", "localhost"}}; }, 500,
-                  "localhost"},
+        BadDomain{"InvalidName",
+                  [](auto&) {
+                    return json::object{{"domain", "exa mple.com"}};
+                  },
+                  "ERR_CERTGATE_500", "exa mple.com", "domain"},
+        BadDomain{"SingleLabel",
+                  [](auto&) {
+                    return json::object{{"domain", "localhost"}};
+                  },
+                  "ERR_CERTGATE_500", "localhost", "domain"},
         BadDomain{"WildcardInTheMiddle",
-                  [](auto&) { return json::object{{"domain", "a.*.example.com"}}; }, 501,
-                  "leftmost label"},
+                  [](auto&) {
+                    return json::object{{"domain", "a.*.example.com"}};
+                  },
+                  "ERR_CERTGATE_501", "leftmost label", "domain"},
         BadDomain{"PartialWildcard",
-                  [](auto&) { return json::object{{"domain", "a*.example.com"}}; }, 501, "'*'"},
+                  [](auto&) {
+                    return json::object{{"domain", "a*.example.com"}};
+                  },
+                  "ERR_CERTGATE_501", "'*'", "domain"},
         BadDomain{"WildcardOnPublicSuffix",
-                  [](auto&) { return json::object{{"domain", "*.co.uk"}}; }, 502, "public suffix"},
-        BadDomain{"PublicSuffixItself", [](auto&) { return json::object{{"domain", "co.uk"}}; },
-                  502, "public suffix"},
+                  [](auto&) {
+                    return json::object{{"domain", "*.co.uk"}};
+                  },
+                  "ERR_CERTGATE_502", "public suffix", "domain"},
+        BadDomain{"PublicSuffixItself",
+                  [](auto&) {
+                    return json::object{{"domain", "co.uk"}};
+                  },
+                  "ERR_CERTGATE_502", "public suffix", "domain"},
         // Names already taken, here or by another account: api_names_test.cc.
         BadDomain{"CertificateAndPolicy",
                   [](DomainsApiTest& fixture) {
@@ -184,57 +202,73 @@ INSTANTIATE_TEST_SUITE_P(
                                         {"certificate_id", fixture.Upload({"both.example.com"})},
                                         {"certificate_management_policy", json::object{}}};
                   },
-                  504, "not both"},
+                  "ERR_NGROK_434", "not both", ""},
         BadDomain{"CertificateNotCovering",
                   [](DomainsApiTest& fixture) {
                     return json::object{{"domain", "here.example.com"},
                                         {"certificate_id", fixture.Upload({"elsewhere.example.com"})}};
                   },
-                  505, "does not cover here.example.com: its names are elsewhere.example.com"},
+                  "ERR_CERTGATE_505",
+                  "does not cover here.example.com: its names are elsewhere.example.com",
+                  "certificate_id"},
         BadDomain{"WildcardCertificateForAnExactDomainOfTwoLabelsDown",
                   [](DomainsApiTest& fixture) {
                     return json::object{{"domain", "a.b.example.com"},
                                         {"certificate_id", fixture.Upload({"*.example.com"})}};
                   },
-                  505, "does not cover"},
+                  "ERR_CERTGATE_505", "does not cover", "certificate_id"},
         BadDomain{"PolicyOnTheBaseDomain",
                   [](auto&) {
                     return json::object{{"domain", "x.certgate.localhost"},
                                         {"certificate_management_policy", json::object{}}};
                   },
-                  506, "under the service's domain certgate.localhost"},
+                  "ERR_NGROK_439", "under the service's domain certgate.localhost",
+                  "certificate_management_policy"},
+        BadDomain{"CertificateOnTheBaseDomain",
+                  [](DomainsApiTest& fixture) {
+                    return json::object{
+                        {"domain", "y.certgate.localhost"},
+                        {"certificate_id", fixture.Upload({"y.certgate.localhost"})}};
+                  },
+                  "ERR_NGROK_440", "leave out certificate_id", "certificate_id"},
         BadDomain{"UnknownCertificate",
                   [](auto&) {
                     return json::object{{"domain", "u.example.com"},
                                         {"certificate_id", "cert_2OEmZ6CE8wZrZW8lRQVjNoFTafd"}};
                   },
-                  507, "not a TLS certificate of this account"},
+                  "ERR_NGROK_1965", "not a TLS certificate of this account", "certificate_id"},
         BadDomain{"AnotherAccountsCertificate",
                   [](DomainsApiTest& fixture) {
                     auto other = fixture.server_->Client(fixture.server_->NewAccountKey("payg"));
                     return json::object{{"domain", "o.example.com"},
                                         {"certificate_id", fixture.Upload({"o.example.com"}, &other)}};
                   },
-                  507, "not a TLS certificate of this account"},
+                  "ERR_NGROK_1965", "not a TLS certificate of this account", "certificate_id"},
         BadDomain{"UnknownAuthority",
                   [](auto&) {
                     return json::object{
                         {"domain", "p.example.com"},
                         {"certificate_management_policy", json::object{{"authority", "zerossl"}}}};
                   },
-                  508, "zerossl"},
+                  "ERR_NGROK_435", "zerossl", "certificate_management_policy.authority"},
         BadDomain{"UnknownKeyType",
                   [](auto&) {
                     return json::object{{"domain", "p.example.com"},
                                         {"certificate_management_policy",
                                          json::object{{"private_key_type", "dsa"}}}};
                   },
-                  508, "use ecdsa or rsa"},
-        BadDomain{"MissingDomain", [](auto&) { return json::object{{"description", "x"}}; }, 111,
-                  "domain is required"},
+                  "ERR_CERTGATE_508", "use ecdsa or rsa",
+                  "certificate_management_policy.private_key_type"},
+        BadDomain{"MissingDomain",
+                  [](auto&) {
+                    return json::object{{"description", "x"}};
+                  },
+                  "ERR_CERTGATE_111", "domain is required", "domain"},
         BadDomain{"UnknownField",
-                  [](auto&) { return json::object{{"domain", "f.example.com"}, {"cname", "x"}}; },
-                  110, "unknown field 'cname'"}),
+                  [](auto&) {
+                    return json::object{{"domain", "f.example.com"}, {"cname", "x"}};
+                  },
+                  "ERR_CERTGATE_110", "unknown field 'cname'", "cname"}),
     [](const auto& param_info) { return param_info.param.name; });
 
 class EndpointsApiTest : public DomainsApiTest {};

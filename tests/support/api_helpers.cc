@@ -35,6 +35,12 @@ ApiResult Call(const client::ApiClient& client, verb method, const std::string& 
 
 ::testing::AssertionResult IsError(const ApiResult& r, int status, int code,
                                    std::string_view msg_part) {
+  return IsError(r, status, "ERR_CERTGATE_" + std::to_string(code), msg_part);
+}
+
+::testing::AssertionResult IsError(const ApiResult& r, int status, std::string_view error_code,
+                                   std::string_view msg_part,
+                                   std::optional<std::string_view> field) {
   auto fail = [&](std::string why) {
     return ::testing::AssertionFailure() << why << "; response " << r.status << ": " << r.raw;
   };
@@ -42,9 +48,8 @@ ApiResult Call(const client::ApiClient& client, verb method, const std::string& 
   const auto* o = r.json.if_object();
   if (o == nullptr) return fail("body is not a JSON object");
   const auto* ec = o->if_contains("error_code");
-  if (ec == nullptr || !ec->is_string() ||
-      ec->get_string() != "ERR_CERTGATE_" + std::to_string(code)) {
-    return fail("error_code is not ERR_CERTGATE_" + std::to_string(code));
+  if (ec == nullptr || !ec->is_string() || ec->get_string() != error_code) {
+    return fail("error_code is not " + std::string(error_code));
   }
   const auto* sc = o->if_contains("status_code");
   if (sc == nullptr || !sc->is_int64() || sc->get_int64() != status) {
@@ -57,6 +62,10 @@ ApiResult Call(const client::ApiClient& client, verb method, const std::string& 
   }
   const auto* details = o->if_contains("details");
   if (details == nullptr || !details->is_object()) return fail("details is not an object");
+  for (const auto& [key, value] : details->get_object()) {
+    // ngrok's Go client decodes details as map[string]string.
+    if (!value.is_string()) return fail("details." + std::string(key) + " is not a string");
+  }
   const auto* op = details->get_object().if_contains("operation_id");
   if (op == nullptr || !op->is_string() || op->get_string().size() != 3 + 27 ||
       std::string_view(op->get_string()).substr(0, 3) != "op_") {
@@ -64,6 +73,13 @@ ApiResult Call(const client::ApiClient& client, verb method, const std::string& 
   }
   if (r.http.Header("Ngrok-Operation-Id") != std::string_view(op->get_string())) {
     return fail("the Ngrok-Operation-Id header differs from details.operation_id");
+  }
+  if (field) {
+    const auto* f = details->get_object().if_contains("field");
+    if (field->empty() && f != nullptr) return fail("details.field is present");
+    if (!field->empty() && (f == nullptr || f->get_string() != *field)) {
+      return fail("details.field is not " + std::string(*field));
+    }
   }
   return ::testing::AssertionSuccess();
 }

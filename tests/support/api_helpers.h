@@ -6,7 +6,9 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "client/api_client.h"
 
@@ -30,9 +32,15 @@ ApiResult CallRaw(const client::ApiClient& client, verb method, const std::strin
                   const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 // Asserts the error shape: status, error_code "ERR_CERTGATE_<code>",
-// status_code, msg containing msg_part, details.operation_id = the header.
+// status_code, msg containing msg_part, details.operation_id = the header,
+// every details value a string.
 ::testing::AssertionResult IsError(const ApiResult& r, int status, int code,
                                    std::string_view msg_part);
+// The same for an error_code given whole ("ERR_NGROK_436"); with field,
+// details.field must be that ("" for: no details.field at all).
+::testing::AssertionResult IsError(const ApiResult& r, int status, std::string_view error_code,
+                                   std::string_view msg_part,
+                                   std::optional<std::string_view> field = std::nullopt);
 
 // The upload body for a chain and key.
 boost::json::value UploadBody(std::string_view cert_pem, std::string_view key_pem);

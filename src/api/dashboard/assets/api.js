@@ -14,62 +14,31 @@ export function setApiKey(key) {
 }
 
 // An API error as people read it: `message` is the API's own one-sentence
-// msg (or a plain description of a network failure), `field` the form field
-// it concerns when we can tell.
+// msg (or a plain description of a network failure), `field` the input it
+// concerns (the API's details.field, e.g. "certificate_pem" or
+// "certificate_management_policy.private_key_type"), or null.
 export class ApiError extends Error {
-  constructor({status, code, message, operationId}) {
+  constructor({status, code, message, operationId, field}) {
     super(message);
     this.status = status;
     this.code = code;
     this.operationId = operationId;
-    this.field = fieldForError(code, message);
+    this.field = field ?? null;
+    this.unauthorized = isAuthError(code);
   }
 }
 
-// Listeners for "the key stopped working" (401): the app signs out.
+// ngrok's codes for a missing or wrong API key (ERR_NGROK_200 to 208), which
+// certgate answers with HTTP 403 as ngrok does. 403 alone does not say it: a
+// plan that lacks a feature is a 403 too.
+export function isAuthError(code) {
+  return /^ERR_NGROK_20[0-8]$/.test(code ?? '');
+}
+
+// Listeners for "the key stopped working": the app signs out.
 const unauthorizedListeners = new Set();
 export function onUnauthorized(fn) {
   unauthorizedListeners.add(fn);
-}
-
-// The API's error codes (docs/errors.md) that concern one input.
-const FIELD_RANGES = [
-  [200, 213, 'certificate_pem'],
-  [250, 260, 'private_key_pem'],
-  [500, 503, 'domain'],
-  [505, 505, 'certificate_id'],
-  [506, 506, 'domain'],
-  [507, 507, 'certificate_id'],
-  [508, 508, 'private_key_type'],
-  [514, 514, 'domain'],
-  [550, 550, 'url'],
-  [551, 551, 'upstream'],
-  [552, 553, 'url'],
-  [554, 556, 'traffic_policy'],
-];
-// ngrok's codes that certgate answers in the place of its own (docs/errors.md):
-// a name another account holds (413, 414, 417 from POST /reserved_domains;
-// 320 from POST /endpoints).
-const NGROK_FIELD_CODES = new Map([[413, 'domain'], [414, 'domain'], [417, 'domain'], [320, 'url']]);
-// Generic body errors (wrong type, unknown, missing, too long) name their
-// field in the message.
-// (110, an unknown field, lists the accepted ones after it: not one field.)
-const NAMED_FIELD_CODES = new Set([109, 111, 112]);
-const KNOWN_FIELDS = ['certificate_pem', 'private_key_pem', 'description', 'metadata', 'domain',
-  'certificate_id', 'url', 'upstream', 'traffic_policy'];
-
-export function fieldForError(code, message) {
-  const ngrok = Number(/^ERR_NGROK_(\d+)$/.exec(code ?? '')?.[1]);
-  if (ngrok) return NGROK_FIELD_CODES.get(ngrok) ?? null;
-  const n = Number(/^ERR_CERTGATE_(\d+)$/.exec(code ?? '')?.[1]);
-  if (!n) return null;
-  for (const [lo, hi, name] of FIELD_RANGES) {
-    if (n >= lo && n <= hi) return name;
-  }
-  if (NAMED_FIELD_CODES.has(n)) {
-    return KNOWN_FIELDS.find((f) => new RegExp(`\\b${f}\\b`).test(message ?? '')) ?? null;
-  }
-  return null;
 }
 
 // Turns an absolute API URL (the API's `uri` and `next_page_uri`) into a
@@ -108,10 +77,10 @@ export async function request(method, path, body) {
   }
   const err = data && typeof data.msg === 'string'
     ? new ApiError({status: res.status, code: data.error_code, message: data.msg,
-                    operationId: data.details?.operation_id})
+                    operationId: data.details?.operation_id, field: data.details?.field})
     : new ApiError({status: res.status, code: null,
                     message: `certgate answered with HTTP status ${res.status} and no explanation.`});
-  if (res.status === 401 && !checkingKey) unauthorizedListeners.forEach((fn) => fn(err));
+  if (err.unauthorized && !checkingKey) unauthorizedListeners.forEach((fn) => fn(err));
   throw err;
 }
 

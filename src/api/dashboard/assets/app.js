@@ -87,7 +87,7 @@ function renderSignIn(message) {
       await signIn(key.value.trim());
       render();
     } catch (e) {
-      error.textContent = e.status === 401
+      error.textContent = e.unauthorized
         ? 'That API key is not valid. Check that you copied all of it.'
         : e.message;
       error.hidden = false;
@@ -106,7 +106,7 @@ document.getElementById('sign-out').addEventListener('click', () => {
 });
 
 onUnauthorized(() => {
-  if (!apiKey()) return;  // another request's 401 already signed out
+  if (!apiKey()) return;  // another request's refusal already signed out
   setApiKey(null);
   if (stopView) {
     stopView();

@@ -138,7 +138,7 @@ function createForm() {
     h('option', {value: 'ecdsa'}, 'ECDSA P-256 (recommended)'), h('option', {value: 'rsa'}, 'RSA 2048'));
   const certSelect = h('select', {}, h('option', {value: ''}, 'Loading your certificates…'));
   const description = h('input', {type: 'text', maxlength: 255});
-  const automatic = h('div', {class: 'sub'}, field({label: 'Key type', name: 'private_key_type', control: keyTypeSelect}));
+  const automatic = h('div', {class: 'sub'}, field({label: 'Key type', name: 'certificate_management_policy.private_key_type', control: keyTypeSelect}));
   const uploaded = h('div', {class: 'sub', hidden: true},
     field({label: 'Certificate', name: 'certificate_id', control: certSelect,
            hint: 'One of your uploaded certificates that covers the domain.'}));

@@ -1,5 +1,10 @@
 #include "api/domains_api.h"
 
+#include <algorithm>
+#include <charconv>
+
+#include <boost/asio/ip/address.hpp>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -24,6 +29,80 @@ constexpr std::string_view kPolicyField = "certificate_management_policy";
 const std::initializer_list<std::string_view> kIgnoredFields = {
     "region", "http_endpoint_configuration_id", "https_endpoint_configuration_id",
     "error_redirect_url"};
+
+// ngrok's resolves_to: [{"value": "<PoP code>" | "global" | "<address>[:port]"}].
+// Absent or null: nullopt (unchanged on update, global on create).
+constexpr std::string_view kResolvesTo = "resolves_to";
+constexpr size_t kMaxResolvesTo = 16;
+constexpr std::string_view kPopCodes[] = {"global", "us", "us-cal-1", "eu", "ap", "au",
+                                          "in",     "jp", "sa"};
+
+bool IsAddressValue(std::string_view v) {
+  // "192.0.2.1", "192.0.2.1:443", "[2001:db8::1]:443", "2001:db8::1".
+  std::string_view host = v;
+  std::string_view port;
+  if (v.starts_with('[')) {
+    const size_t close = v.find(']');
+    if (close == std::string_view::npos) return false;
+    host = v.substr(1, close - 1);
+    port = v.substr(close + 1);
+    if (!port.empty() && !port.starts_with(':')) return false;
+    if (!port.empty()) port.remove_prefix(1);
+  } else if (std::count(v.begin(), v.end(), ':') == 1) {
+    host = v.substr(0, v.find(':'));
+    port = v.substr(v.find(':') + 1);
+  }
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(std::string(host), ec);
+  if (ec) return false;
+  if (v.starts_with('[') && port.empty()) return true;
+  if (port.empty()) return true;
+  int n = 0;
+  auto [end, perr] = std::from_chars(port.data(), port.data() + port.size(), n);
+  return perr == std::errc() && end == port.data() + port.size() && n >= 1 && n <= 65535;
+}
+
+Result<std::optional<std::vector<std::string>>> ReadResolvesTo(const JsonBody& body) {
+  auto it = body.object().find(kResolvesTo);
+  if (it == body.object().end() || it->value().is_null()) return std::nullopt;
+  const json::value& v = it->value();
+  if (!v.is_array()) {
+    return MakeFieldError(ErrorCode::kJsonWrongType, kResolvesTo,
+                          fmt::format("resolves_to must be an array such as "
+                                      "[{{\"value\": \"global\"}}], not {}",
+                                      JsonTypeName(v)));
+  }
+  const json::array& items = v.get_array();
+  if (items.size() > kMaxResolvesTo) {
+    return MakeFieldError(ErrorCode::kFieldTooLong, kResolvesTo,
+                          fmt::format("resolves_to holds {} entries, over the limit of {}",
+                                      items.size(), kMaxResolvesTo));
+  }
+  std::vector<std::string> out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string field = fmt::format("resolves_to[{}].value", i);
+    const json::object* o = items[i].if_object();
+    const json::value* value = o != nullptr ? o->if_contains("value") : nullptr;
+    if (o == nullptr || o->size() != 1 || value == nullptr || !value->is_string()) {
+      return MakeFieldError(ErrorCode::kJsonWrongType, field,
+                            fmt::format("resolves_to[{}] must be an object with one string "
+                                        "field, value, e.g. {{\"value\": \"eu\"}}",
+                                        i));
+    }
+    const std::string_view text = value->get_string();
+    const bool pop = std::find(std::begin(kPopCodes), std::end(kPopCodes), text) !=
+                     std::end(kPopCodes);
+    if (!pop && !IsAddressValue(text)) {
+      return MakeFieldError(ErrorCode::kDomainResolvesToInvalid, field,
+                            fmt::format("{} '{}' is neither a point of presence (global, us, "
+                                        "us-cal-1, eu, ap, au, in, jp, sa) nor an IP address "
+                                        "with an optional port",
+                                        field, text.substr(0, 64)));
+    }
+    out.emplace_back(text);
+  }
+  return out;
+}
 
 Error NotFound(std::string_view id) {
   return MakeError(ErrorCode::kNotFound,
@@ -86,7 +165,11 @@ json::object DomainsApi::ToJson(const Call& call, const store::Domain& d) const 
   o["description"] = d.description;
   o["metadata"] = d.metadata;
   o["domain"] = d.domain;
-  o["region"] = nullptr;
+  // ngrok answers "" (region is deprecated) and lists resolves_to.
+  o["region"] = "";
+  json::array resolves;
+  for (const std::string& v : d.resolves_to) resolves.push_back(json::object{{"value", v}});
+  o["resolves_to"] = std::move(resolves);
   if (d.cname_target) {
     o["cname_target"] = *d.cname_target;
   } else {
@@ -190,7 +273,7 @@ Response DomainsApi::Create(Call& call) {
   auto body = JsonBody::Parse(call.req.body());
   if (!body) return Fail(call, body.error());
   if (auto r = body->CheckFields({"domain", "name", "description", "metadata", "certificate_id",
-                                  "certificate_management_policy"},
+                                  "certificate_management_policy", kResolvesTo},
                                  kIgnoredFields);
       !r) {
     return Fail(call, r.error());
@@ -219,6 +302,8 @@ Response DomainsApi::Create(Call& call) {
   if (!policy_object) return Fail(call, policy_object.error());
   auto policy = ReadPolicy(*policy_object);
   if (!policy) return Fail(call, policy.error());
+  auto resolves_to = ReadResolvesTo(*body);
+  if (!resolves_to) return Fail(call, resolves_to.error());
 
   auto name = names::NormalizeDomain(*given);
   if (!name) return Fail(call, WithField(name.error(), name_key));
@@ -255,6 +340,10 @@ Response DomainsApi::Create(Call& call) {
   d.domain = *name;
   if (*certificate_id) d.certificate_id = std::string(**certificate_id);
   d.policy = *policy;
+  // Automatic certificates are the default for a branded domain (a name
+  // under the service's domain is served by the service's certificate).
+  if (!*certificate_id && !*policy && !under_base) d.policy = store::ManagementPolicy{};
+  if (*resolves_to) d.resolves_to = std::move(**resolves_to);
   if (!under_base) {
     d.cname_target = names::RandomLabel() + ".cname." + base_domain_;
     if (names::IsWildcard(*name)) {
@@ -352,7 +441,8 @@ Response DomainsApi::Update(Call& call, std::string_view id) {
   auto body = JsonBody::Parse(call.req.body());
   if (!body) return Fail(call, body.error());
   if (auto r = body->CheckFields(
-          {"id", "description", "metadata", "certificate_id", "certificate_management_policy"},
+          {"id", "description", "metadata", "certificate_id", "certificate_management_policy",
+           kResolvesTo},
           kIgnoredFields);
       !r) {
     if (body->object().contains("domain") || body->object().contains("name")) {
@@ -381,7 +471,10 @@ Response DomainsApi::Update(Call& call, std::string_view id) {
   if (!policy_object) return Fail(call, policy_object.error());
   auto policy = ReadPolicy(*policy_object);
   if (!policy) return Fail(call, policy.error());
-  if (auto r = body->RequireAnyOf({"description", "metadata", "certificate_id", kPolicyField});
+  auto resolves_to = ReadResolvesTo(*body);
+  if (!resolves_to) return Fail(call, resolves_to.error());
+  if (auto r = body->RequireAnyOf(
+          {"description", "metadata", "certificate_id", kPolicyField, kResolvesTo});
       !r) {
     return Fail(call, r.error());
   }
@@ -410,7 +503,14 @@ Response DomainsApi::Update(Call& call, std::string_view id) {
     d.certificate_id = std::string(**certificate_id);
     d.policy.reset();  // setting one clears the other
   }
-  if (*policy) d.policy = *policy;  // the current certificate serves until its replacement
+  // A policy that takes over from an uploaded certificate detaches it, as
+  // ngrok does (its answer shows certificate: null); the policy's
+  // certificate arrives once issued.
+  if (*policy) {
+    if (!d.policy) d.certificate_id.reset();
+    d.policy = *policy;
+  }
+  if (*resolves_to) d.resolves_to = std::move(**resolves_to);
   auto updated = domains_.UpdateDomain(d);
   if (!updated) {
     if (updated.error().code == ErrorCode::kStoreConflict) {

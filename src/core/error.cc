@@ -143,6 +143,8 @@ constexpr std::array kErrors = {
               "subdomains of the service's base domain take no uploaded certificate", 440},
     ErrorInfo{E::kDomainPolicyAuthority, K::kInvalidArgument,
               "certificate_management_policy.authority is not letsencrypt", 435},
+    ErrorInfo{E::kDomainResolvesToInvalid, K::kInvalidArgument,
+              "a resolves_to value is neither a point of presence nor an IP address"},
 
     ErrorInfo{E::kEndpointUrlInvalid, K::kInvalidArgument,
               "the endpoint url is not https://host or tls://host:port"},

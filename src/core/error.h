@@ -127,6 +127,7 @@ enum class ErrorCode : int {
   kDomainOverOthers = 514,
   kDomainCertificateUnderBaseDomain = 515,  // ERR_NGROK_440
   kDomainPolicyAuthority = 516,             // ERR_NGROK_435
+  kDomainResolvesToInvalid = 517,
 
   // 550s: endpoints and traffic policies.
   kEndpointUrlInvalid = 550,

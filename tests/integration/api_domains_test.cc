@@ -61,7 +61,8 @@ TEST_F(DomainsApiTest, ReservesABrandedDomainWithAnUploadedCertificate) {
   EXPECT_EQ(o.at("uri"), json::value(server_->api_url() + "/reserved_domains/" + id));
   EXPECT_EQ(o.at("domain"), "app.example.com");
   EXPECT_EQ(o.at("description"), "main");
-  EXPECT_TRUE(o.at("region").is_null());
+  EXPECT_EQ(o.at("region"), "");  // as ngrok answers; region is deprecated
+  EXPECT_EQ(o.at("resolves_to"), json::array{});
   EXPECT_EQ(o.at("certificate"),
             (json::object{{"id", cert}, {"uri", server_->api_url() + "/tls_certificates/" + cert}}));
   EXPECT_TRUE(o.at("certificate_management_policy").is_null());
@@ -101,25 +102,97 @@ TEST_F(DomainsApiTest, UpdatesSwitchBetweenCertificateAndPolicy) {
   ASSERT_EQ(r.status, 201);
   const std::string path = "/reserved_domains/" + std::string(r.json.at("id").as_string());
 
-  // Setting a policy keeps the certificate serving until a new one arrives.
+  // Setting a policy detaches the uploaded certificate, as ngrok does: the
+  // policy's certificate takes its place once issued.
   ApiResult managed = Call(*client_, verb::patch, path,
-                           json::object{{"certificate_management_policy", json::object{}}});
+                           json::object{{"certificate_management_policy",
+                                         json::object{{"authority", "letsencrypt"}}}});
   ASSERT_EQ(managed.status, 200) << managed.raw;
-  EXPECT_EQ(managed.json.at("certificate").at("id"), json::value(cert));
-  EXPECT_EQ(managed.json.at("certificate_management_policy").at("private_key_type"), "ecdsa");
+  EXPECT_TRUE(managed.json.at("certificate").is_null());
+  EXPECT_EQ(managed.json.at("certificate_management_policy"),
+            (json::object{{"authority", "letsencrypt"}, {"private_key_type", "ecdsa"}}));
+  EXPECT_EQ(Call(*client_, verb::get, "/tls_certificates/" + cert).status, 200)
+      << "the uploaded certificate itself stays";
   EXPECT_TRUE(IsError(Call(*client_, verb::delete_, path + "/certificate"), 400, "ERR_NGROK_436",
                       "remove the policy first"));
-  // Turning management off leaves the certificate attached.
   EXPECT_EQ(Call(*client_, verb::delete_, path + "/certificate_management_policy").status, 204);
   ApiResult after = Call(*client_, verb::get, path);
   EXPECT_TRUE(after.json.at("certificate_management_policy").is_null());
-  EXPECT_EQ(after.json.at("certificate").at("id"), json::value(cert));
+  EXPECT_TRUE(after.json.at("certificate").is_null());
   // Setting a certificate clears a policy.
   Call(*client_, verb::patch, path, json::object{{"certificate_management_policy", json::object{}}});
   ApiResult back = Call(*client_, verb::patch, path, json::object{{"certificate_id", cert}});
   EXPECT_TRUE(back.json.at("certificate_management_policy").is_null());
+  EXPECT_EQ(back.json.at("certificate").at("id"), json::value(cert));
   EXPECT_EQ(Call(*client_, verb::delete_, path + "/certificate").status, 204);
   EXPECT_TRUE(Call(*client_, verb::get, path).json.at("certificate").is_null());
+}
+
+TEST_F(DomainsApiTest, ABrandedDomainIsAutomaticByDefaultAndABaseDomainSubdomainIsNot) {
+  ApiResult branded = Reserve({{"domain", "auto.example.com"}});
+  ASSERT_EQ(branded.status, 201) << branded.raw;
+  EXPECT_EQ(branded.json.at("certificate_management_policy"),
+            (json::object{{"authority", "letsencrypt"}, {"private_key_type", "ecdsa"}}));
+  EXPECT_TRUE(branded.json.at("certificate").is_null());
+  EXPECT_TRUE(branded.json.at("certificate_management_status").is_object());
+  ApiResult wildcard = Reserve({{"domain", "*.auto.example.org"}});
+  ASSERT_EQ(wildcard.status, 201) << wildcard.raw;
+  EXPECT_EQ(wildcard.json.at("certificate_management_policy").at("authority"), "letsencrypt");
+  EXPECT_TRUE(wildcard.json.at("acme_challenge_cname_target").is_string());
+
+  ApiResult own = Reserve({{"domain", "auto.certgate.localhost"}});
+  ASSERT_EQ(own.status, 201) << own.raw;
+  EXPECT_TRUE(own.json.at("certificate_management_policy").is_null());
+  EXPECT_TRUE(own.json.at("certificate").is_null());
+  EXPECT_TRUE(own.json.at("certificate_management_status").is_null());
+}
+
+TEST_F(DomainsApiTest, ResolvesToIsAcceptedValidatedAndReturned) {
+  ApiResult r = Reserve({{"domain", "pinned.example.com"},
+                         {"resolves_to", json::array{json::object{{"value", "eu"}},
+                                                     json::object{{"value", "192.0.2.1:8443"}},
+                                                     json::object{{"value", "[2001:db8::1]:443"}}}}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  const json::array want{json::object{{"value", "eu"}}, json::object{{"value", "192.0.2.1:8443"}},
+                         json::object{{"value", "[2001:db8::1]:443"}}};
+  EXPECT_EQ(r.json.at("resolves_to"), want);
+  const std::string path = "/reserved_domains/" + std::string(r.json.at("id").as_string());
+  EXPECT_EQ(Call(*client_, verb::get, path).json.at("resolves_to"), want);
+  // An update replaces it; [] is global; leaving it out keeps it.
+  ApiResult global = Call(*client_, verb::patch, path, json::object{{"resolves_to", json::array{}}});
+  ASSERT_EQ(global.status, 200) << global.raw;
+  EXPECT_EQ(global.json.at("resolves_to"), json::array{});
+  ApiResult us = Call(*client_, verb::patch, path,
+                      json::object{{"resolves_to", json::array{json::object{{"value", "us"}}}}});
+  ASSERT_EQ(us.status, 200) << us.raw;
+  ApiResult kept = Call(*client_, verb::patch, path, json::object{{"description", "d"}});
+  EXPECT_EQ(kept.json.at("resolves_to"), (json::array{json::object{{"value", "us"}}}));
+
+  struct Case {
+    json::value value;
+    int code;
+    std::string field;
+    std::string says;
+  };
+  const Case cases[] = {
+      {"eu", 109, "resolves_to", "resolves_to must be an array"},
+      {json::array{"eu"}, 109, "resolves_to[0].value", "must be an object with one string field"},
+      {json::array{json::object{{"value", "banana"}}}, 517, "resolves_to[0].value",
+       "'banana' is neither a point of presence"},
+      {json::array{json::object{{"value", "192.0.2.1:70000"}}}, 517, "resolves_to[0].value",
+       "neither a point of presence"},
+      {json::array{json::object{{"value", "eu"}, {"extra", 1}}}, 109, "resolves_to[0].value",
+       "one string field"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(json::serialize(c.value));
+    ApiResult bad = Call(*client_, verb::patch, path, json::object{{"resolves_to", c.value}});
+    EXPECT_TRUE(IsError(bad, 400, c.code, c.says));
+    EXPECT_EQ(bad.json.at("details").at("field"), json::value(c.field));
+  }
+  EXPECT_EQ(Call(*client_, verb::get, path).json.at("resolves_to"),
+            (json::array{json::object{{"value", "us"}}}))
+      << "nothing written";
 }
 
 TEST_F(DomainsApiTest, CertificatesAndDomainsInUseCannotBeDeleted) {

@@ -20,17 +20,22 @@ struct CertificateChoice {
 
   void AddTo(CLI::App* cmd) {
     auto* cert = cmd->add_option("--certificate-id", certificate_id,
-                                 "Serve this uploaded certificate (cert_...)");
-    auto* managed_flag =
-        cmd->add_flag("--managed", managed, "Get and renew a certificate automatically (ACME)");
+                                 "Serve this uploaded certificate (cert_...) instead of an "
+                                 "automatic one");
+    auto* managed_flag = cmd->add_flag(
+        "--managed", managed,
+        "Get and renew a certificate automatically (ACME); what `create` does for a branded "
+        "domain unless --certificate-id is given");
     cert->excludes(managed_flag);
-    cmd->add_option("--key-type", key_type, "Key of automatic certificates: ecdsa (default) or rsa")
-        ->check(CLI::IsMember({"ecdsa", "rsa"}))
-        ->needs(managed_flag);
+    auto* key = cmd->add_option("--key-type", key_type,
+                                "Key of automatic certificates: ecdsa (default) or rsa; implies "
+                                "--managed")
+                    ->check(CLI::IsMember({"ecdsa", "rsa"}));
+    cert->excludes(key);
   }
   void Apply(json::object& body) const {
     SetIfGiven(body, "certificate_id", certificate_id);
-    if (managed) {
+    if (managed || key_type) {
       json::object policy{{"authority", "letsencrypt"}};
       if (key_type) policy["private_key_type"] = *key_type;
       body["certificate_management_policy"] = std::move(policy);

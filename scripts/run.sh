@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh build
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build --target certgate
-exec build/src/app/certgate serve --data-dir "${CERTGATE_DATA_DIR:-certgate-data}" "$@"
+exec build/src/cli/certgate serve --data-dir "${CERTGATE_DATA_DIR:-certgate-data}" "$@"

@@ -52,7 +52,7 @@ Options:
   --only=LIST           tools among certgate,certgate-ready,lego-each,lego-one
                         (default all)
   --timeout=S           give up on a tool's round after S seconds (default 900)
-  --certgate=PATH       certgate binary (default: this build tree's src/app/certgate)
+  --certgate=PATH       certgate binary (default: this build tree's src/cli/certgate)
   --lego=PATH           lego binary (default /usr/bin/lego)
   --keep-temp           keep the work dir (certgate data and logs, lego --path and
                         logs); a failed run keeps it and prints where

@@ -72,7 +72,7 @@ Options:
   --ceiling=N         in-memory handshakes per ticket setting and round (default 1000)
   --only=LIST         servers among certgate,haproxy,nginx,ceiling (default all)
   --scenario=LIST     among handshake,names,idle,silent (default all)
-  --certgate=PATH     certgate binary (default: this build tree's src/app/certgate)
+  --certgate=PATH     certgate binary (default: this build tree's src/cli/certgate)
   --haproxy=PATH      haproxy binary (default: haproxy from PATH or /usr/sbin)
   --nginx=PATH        nginx binary (default: nginx from PATH or /usr/sbin)
   --no-nginx-names    leave nginx out of the names scenario (10k server blocks)

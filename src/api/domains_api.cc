@@ -64,7 +64,8 @@ bool IsAddressValue(std::string_view v) {
 
 Result<std::optional<std::vector<std::string>>> ReadResolvesTo(const JsonBody& body) {
   auto it = body.object().find(kResolvesTo);
-  if (it == body.object().end() || it->value().is_null()) return std::nullopt;
+  using Out = std::optional<std::vector<std::string>>;
+  if (it == body.object().end() || it->value().is_null()) return Out();
   const json::value& v = it->value();
   if (!v.is_array()) {
     return MakeFieldError(ErrorCode::kJsonWrongType, kResolvesTo,
@@ -101,7 +102,7 @@ Result<std::optional<std::vector<std::string>>> ReadResolvesTo(const JsonBody& b
     }
     out.emplace_back(text);
   }
-  return out;
+  return Out(std::move(out));
 }
 
 Error NotFound(std::string_view id) {

@@ -105,9 +105,9 @@ class SqliteStoreTest : public ::testing::Test {
 // ---- Opening and migrations ----
 
 TEST_F(SqliteStoreTest, MigrationsApplyOnceAndReopenIsIdempotent) {
-  EXPECT_EQ(SqliteSchemaVersion(), 5);
-  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "5");
-  EXPECT_EQ(RawQuery(db_path_, "SELECT MAX(version) FROM schema_migrations"), "5");
+  EXPECT_EQ(SqliteSchemaVersion(), 6);
+  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "6");
+  EXPECT_EQ(RawQuery(db_path_, "SELECT MAX(version) FROM schema_migrations"), "6");
   EXPECT_NE(RawQuery(db_path_, "SELECT applied_at FROM schema_migrations"), "");
   store_.reset();
   for (int i = 0; i < 2; ++i) {
@@ -117,7 +117,7 @@ TEST_F(SqliteStoreTest, MigrationsApplyOnceAndReopenIsIdempotent) {
     ASSERT_TRUE(count.ok());
     EXPECT_EQ(*count, 2) << "reopening keeps the data";
   }
-  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "5");
+  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "6");
   EXPECT_EQ(RawQuery(db_path_, "PRAGMA journal_mode"), "wal");
 }
 
@@ -229,8 +229,8 @@ TEST(SqliteStoreMigrationTest, MigratesAVersion1Database) {
   auto opened = OpenSqliteStore(db_path);
   ASSERT_TRUE(opened.ok()) << opened.error().message;
   Store& store = **opened;
-  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "5");
-  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), "5");
+  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "6");
+  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), "6");
 
   // The certificate is whole, and still an account certificate.
   auto got = store.GetCertificate(ada.id, old.id);
@@ -263,7 +263,7 @@ TEST(SqliteStoreMigrationTest, MigratesAVersion1Database) {
   // Reopening does not migrate again.
   opened->reset();
   ASSERT_TRUE(OpenSqliteStore(db_path).ok());
-  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), "5");
+  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), "6");
 }
 
 TEST(SqliteStoreFilesTest, CreatesDirectoryAndFilesPrivately) {
@@ -400,6 +400,7 @@ TEST(SqliteStoreMigrationTest, Migration4FillsTheNameKeyOfExistingDomains) {
       "ALTER TABLE reserved_domains DROP COLUMN name_key;"
       "ALTER TABLE provisioning_jobs DROP COLUMN lease_owner;"
       "ALTER TABLE provisioning_jobs DROP COLUMN lease_token;"
+      "ALTER TABLE reserved_domains DROP COLUMN resolves_to;"
       "DELETE FROM schema_migrations WHERE version >= 4;"
       "INSERT INTO reserved_domains (id, account_id, created_at, description, metadata, domain)"
       " VALUES ('rd_1', '" + ada.id + "', 1700000000, '', '', '*.wa.example.com'),"
@@ -409,7 +410,7 @@ TEST(SqliteStoreMigrationTest, Migration4FillsTheNameKeyOfExistingDomains) {
 
   auto opened = OpenSqliteStore(db_path);
   ASSERT_TRUE(opened.ok()) << opened.error().message;
-  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "5");
+  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "6");
   EXPECT_EQ(RawQuery(db_path, "SELECT name_key FROM reserved_domains WHERE id = 'rd_1'"),
             "com.example.wa.*.");
   EXPECT_EQ(RawQuery(db_path, "SELECT name_key FROM reserved_domains WHERE id = 'rd_2'"),
@@ -449,12 +450,13 @@ TEST(SqliteStoreMigrationTest, Migration5EndsHoldsTakenBeforeLeasesHadOwners) {
       db_path,
       "ALTER TABLE provisioning_jobs DROP COLUMN lease_owner;"
       "ALTER TABLE provisioning_jobs DROP COLUMN lease_token;"
-      "DELETE FROM schema_migrations WHERE version = 5;"));
+      "ALTER TABLE reserved_domains DROP COLUMN resolves_to;"
+      "DELETE FROM schema_migrations WHERE version >= 5;"));
   ASSERT_EQ(RawQuery(db_path, "SELECT lease_until IS NOT NULL FROM provisioning_jobs"), "1");
 
   auto opened = OpenSqliteStore(db_path);
   ASSERT_TRUE(opened.ok()) << opened.error().message;
-  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "5");
+  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "6");
   auto job = (*opened)->GetProvisioningJobForDomain(domain_id);
   ASSERT_TRUE(job.ok() && job->has_value());
   EXPECT_EQ((*job)->lease_owner, "");

@@ -4,7 +4,7 @@
 // $CERTGATE_SCREENSHOT_DIR (the build directory's e2e-screenshots/).
 //
 // Run through CTest (dashboard_e2e), or by hand:
-//   CERTGATE_BINARY=build/src/app/certgate node --test tests/e2e/dashboard.test.js
+//   CERTGATE_BINARY=build/src/cli/certgate node --test tests/e2e/dashboard.test.js
 import assert from 'node:assert/strict';
 import {mkdirSync} from 'node:fs';
 import path from 'node:path';
@@ -13,7 +13,7 @@ import {chromium} from 'playwright-core';
 import {makeChain} from './pki.js';
 import {startCertgate, startChallTestSrv, stop, tempDir} from './peers.js';
 
-const BINARY = process.env.CERTGATE_BINARY ?? 'build/src/app/certgate';
+const BINARY = process.env.CERTGATE_BINARY ?? 'build/src/cli/certgate';
 const SHOTS = process.env.CERTGATE_SCREENSHOT_DIR ?? 'build/e2e-screenshots';
 const CHROMIUM = process.env.CERTGATE_CHROMIUM ?? '/usr/bin/chromium';
 const DESKTOP = {width: 1280, height: 860};

@@ -4,7 +4,7 @@
 // are made through the API directly and read back through the client.
 //
 // Run through CTest (ngrok_client_e2e), or by hand:
-//   CERTGATE_BINARY=build/src/app/certgate node --test tests/e2e/ngrok_client.test.js
+//   CERTGATE_BINARY=build/src/cli/certgate node --test tests/e2e/ngrok_client.test.js
 import assert from 'node:assert/strict';
 import {after, before, test} from 'node:test';
 import ngrokApi from '@ngrok/ngrok-api';
@@ -12,7 +12,7 @@ import {makeChain} from './pki.js';
 import {startCertgate, startChallTestSrv, stop, tempDir} from './peers.js';
 
 const {Ngrok} = ngrokApi;
-const BINARY = process.env.CERTGATE_BINARY ?? 'build/src/app/certgate';
+const BINARY = process.env.CERTGATE_BINARY ?? 'build/src/cli/certgate';
 
 let dns;
 let certgate;
@@ -148,7 +148,12 @@ test('errors carry ngrok\'s codes', async () => {
   assert.equal(both.errorCode, 'ERR_NGROK_434');
   assert.equal(both.statusCode, 400);
   assert.match(both.details.get('operationId'), /^op_/);
-  assert.ok(both.details.get('field'));
+
+  const unknown = await rejection(ngrok.reservedDomains.create({
+    domain: 'unknown-cert.example.com', region: '', certificateId: 'cert_0000000000000000000000000000',
+  }));
+  assert.equal(unknown.errorCode, 'ERR_NGROK_1965');
+  assert.equal(unknown.details.get('field'), 'certificate_id');
 
   const d = await ngrok.reservedDomains.create({domain: 'err.example.com', region: ''});
   const taken = await rejection(ngrok.reservedDomains.create({domain: 'err.example.com', region: ''}));

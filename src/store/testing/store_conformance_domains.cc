@@ -65,13 +65,13 @@ TEST_P(StoreConformanceTest, DomainInsertGetFindUpdateDelete) {
   Domain want = changed;
   want.created_at = d.created_at;
   want.domain = d.domain;
-  // With a policy set, automatic management owns certificate_id: the
-  // attached certificate serves until its replacement is attached.
-  want.certificate_id = cert.id;
+  // A policy set where there was none lets go of the uploaded certificate;
+  // from then on automatic management owns certificate_id.
+  want.certificate_id.reset();
   ExpectSameDomain(**store_->GetDomain(alice_, d.id), want);
-  Domain detach = want;
-  detach.certificate_id.reset();
-  ASSERT_TRUE(*store_->UpdateDomain(detach));
+  Domain attach = want;
+  attach.certificate_id = cert.id;
+  ASSERT_TRUE(*store_->UpdateDomain(attach));
   ExpectSameDomain(**store_->GetDomain(alice_, d.id), want);
 
   // Without a policy, certificate_id is the caller's again.

@@ -83,11 +83,12 @@ Result<EndpointUrl> ParseEndpointUrl(std::string_view text) {
   return out;
 }
 
-Result<std::string> NormalizeUpstream(std::string_view text, std::string_view endpoint_scheme) {
+Result<std::string> NormalizeUpstream(std::string_view text, std::string_view endpoint_scheme,
+                                      std::string_view field) {
   const bool https = endpoint_scheme == "https";
   auto bad = [&](std::string_view why) {
-    return MakeError(ErrorCode::kEndpointUpstreamInvalid,
-                     fmt::format("upstream '{}' is not valid: {}", QuotedUrl(text), why));
+    return MakeFieldError(ErrorCode::kEndpointUpstreamInvalid, field,
+                          fmt::format("{} '{}' is not valid: {}", field, QuotedUrl(text), why));
   };
   auto parsed = boost::urls::parse_uri(text);
   if (!parsed) {
@@ -133,21 +134,155 @@ Result<std::string> EndpointsApi::OwningDomain(const Call& call, const std::stri
   return (*wildcard)->id;
 }
 
+namespace {
+
+constexpr std::string_view kCloud = "cloud";
+constexpr std::string_view kPublic = "public";
+
+// The fields create and update share, read and checked; nullopt: not given
+// (absent or null).
+struct EndpointInput {
+  std::optional<std::string_view> url;
+  std::optional<std::string_view> upstream_url;
+  std::optional<std::string_view> upstream;  // the alias of upstream_url
+  std::optional<std::string_view> traffic_policy;
+  std::optional<std::string_view> description;
+  std::optional<std::string_view> metadata;
+  std::optional<std::string> type;
+  std::optional<std::vector<std::string>> bindings;
+  std::optional<bool> pooling_enabled;
+};
+
+Error WrongType(std::string_view name, std::string_view want, const json::value& v) {
+  return MakeFieldError(ErrorCode::kJsonWrongType, name,
+                        fmt::format("{} must be {}, not {}", name, want, JsonTypeName(v)));
+}
+
+// type: only "cloud", ngrok's type of endpoints made through the API.
+Result<std::optional<std::string>> ReadType(const JsonBody& body) {
+  CG_ASSIGN_OR_RETURN(auto type, body.OptionalString("type", 64));
+  if (!type) return std::optional<std::string>();
+  if (*type != kCloud) {
+    return MakeFieldError(ErrorCode::kEndpointTypeUnsupported, "type",
+                     fmt::format("type '{}' is not supported: certgate makes only cloud "
+                                 "endpoints; send type \"cloud\" or leave it out",
+                                 QuotedUrl(*type)));
+  }
+  return std::optional<std::string>(std::string(kCloud));
+}
+
+// bindings: ngrok allows one of public, internal and kubernetes; certgate
+// serves public endpoints only. [] is the default, ["public"].
+Result<std::optional<std::vector<std::string>>> ReadBindings(const JsonBody& body) {
+  using Out = std::optional<std::vector<std::string>>;
+  const json::value* v = body.object().if_contains("bindings");
+  if (v == nullptr || v->is_null()) return Out();
+  if (!v->is_array()) return WrongType("bindings", "an array of strings", *v);
+  const json::array& list = v->get_array();
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (!list[i].is_string()) {
+      return WrongType(fmt::format("bindings[{}]", i), "a string", list[i]);
+    }
+  }
+  if (list.size() > 1) {
+    return MakeFieldError(ErrorCode::kEndpointBindingUnsupported, "bindings",
+                     fmt::format("bindings has {} entries; an endpoint has one binding, and "
+                                 "certgate serves public endpoints only: send [\"public\"]",
+                                 list.size()));
+  }
+  if (!list.empty() && list[0].get_string() != kPublic) {
+    const std::string_view binding = list[0].get_string();
+    const bool ngrok = binding == "internal" || binding == "kubernetes";
+    return MakeFieldError(ErrorCode::kEndpointBindingUnsupported, "bindings",
+                     fmt::format("bindings [\"{}\"] {}: certgate serves public endpoints only; "
+                                 "send [\"public\"] (the default) or leave bindings out",
+                                 QuotedUrl(binding),
+                                 ngrok ? "is not supported"
+                                       : "is not a binding (ngrok's are public, internal and "
+                                         "kubernetes)"));
+  }
+  return Out(std::vector<std::string>{std::string(kPublic)});
+}
+
+// pooling_enabled: certgate serves one endpoint per url, so false only.
+Result<std::optional<bool>> ReadPooling(const JsonBody& body) {
+  const json::value* v = body.object().if_contains("pooling_enabled");
+  if (v == nullptr || v->is_null()) return std::optional<bool>();
+  if (!v->is_bool()) return WrongType("pooling_enabled", "a boolean", *v);
+  if (v->get_bool()) {
+    return MakeFieldError(ErrorCode::kEndpointPoolingUnsupported, "pooling_enabled",
+                     "pooling_enabled true is not supported: certgate serves one endpoint per "
+                     "url and does not pool endpoints; send false or leave it out");
+  }
+  return std::optional<bool>(false);
+}
+
+// Reads every shared field; with_id adds the update's `id` to the fields
+// known (its value is checked by the caller).
+Result<EndpointInput> ReadInput(const JsonBody& body, bool with_id) {
+  if (with_id) {
+    CG_RETURN_IF_ERROR(
+        body.CheckFields({"id", "url", "type", "traffic_policy", "description", "metadata",
+                          "bindings", "pooling_enabled", "upstream_url", "upstream"}));
+  } else {
+    CG_RETURN_IF_ERROR(
+        body.CheckFields({"url", "type", "traffic_policy", "description", "metadata", "bindings",
+                          "pooling_enabled", "upstream_url", "upstream"}));
+  }
+  EndpointInput in;
+  CG_ASSIGN_OR_RETURN(in.url, body.OptionalString("url", 1024));
+  CG_ASSIGN_OR_RETURN(in.upstream_url, body.OptionalString("upstream_url", 1024));
+  CG_ASSIGN_OR_RETURN(in.upstream, body.OptionalString("upstream", 1024));
+  CG_ASSIGN_OR_RETURN(in.type, ReadType(body));
+  CG_ASSIGN_OR_RETURN(in.traffic_policy,
+                      body.OptionalString("traffic_policy", policy::kMaxPolicyBytes));
+  CG_ASSIGN_OR_RETURN(in.description, body.OptionalString("description", kMaxDescriptionBytes));
+  CG_ASSIGN_OR_RETURN(in.metadata, body.OptionalString("metadata", kMaxMetadataBytes));
+  CG_ASSIGN_OR_RETURN(in.bindings, ReadBindings(body));
+  CG_ASSIGN_OR_RETURN(in.pooling_enabled, ReadPooling(body));
+  return in;
+}
+
+// The upstream given as upstream_url or its alias upstream (both given, they
+// must name the same upstream), normalized for an endpoint of the scheme;
+// nullopt if neither was given.
+Result<std::optional<std::string>> ReadUpstream(const EndpointInput& in,
+                                                std::string_view endpoint_scheme) {
+  std::optional<std::string> url, alias;
+  if (in.upstream_url) {
+    CG_ASSIGN_OR_RETURN(url, NormalizeUpstream(*in.upstream_url, endpoint_scheme, "upstream_url"));
+  }
+  if (in.upstream) {
+    CG_ASSIGN_OR_RETURN(alias, NormalizeUpstream(*in.upstream, endpoint_scheme, "upstream"));
+  }
+  if (url && alias && *url != *alias) {
+    return MakeFieldError(ErrorCode::kEndpointUpstreamInvalid, "upstream",
+                     fmt::format("upstream_url '{}' and upstream '{}' differ: upstream is another "
+                                 "name for upstream_url, so give one of them",
+                                 QuotedUrl(*in.upstream_url), QuotedUrl(*in.upstream)));
+  }
+  return url ? url : alias;
+}
+
+}  // namespace
+
 Result<EndpointsApi::PolicyInput> EndpointsApi::ReadPolicy(const Call& call, std::string_view text,
                                                            const std::string& host,
                                                            const std::string& endpoint_id) {
   PolicyInput out;
-  auto parsed_or = policy::ParseTrafficPolicy(text);
+  auto parsed_or = policy::ParseTrafficPolicyWithText(text);
   if (!parsed_or) {
     Error e = std::move(parsed_or).error();
     e.message = "traffic_policy: " + e.message;
     e.field = std::string(kPolicyField);
     return e;
   }
-  policy::TrafficPolicy parsed = std::move(*parsed_or);
+  out.shown_text = std::move(parsed_or->text);
+  policy::TrafficPolicy parsed = std::move(parsed_or->policy);
   if (parsed.terminate_tls && parsed.terminate_tls->server_certificate) {
     auto& t = *parsed.terminate_tls;
     if (call.account().plan == store::Plan::kFree) {
+      Wipe(t.server_private_key->data(), t.server_private_key->size());
       return MakeFieldError(ErrorCode::kPlanRequired, kPolicyField,
                             "a terminate-tls server_certificate is your own certificate, which "
                             "needs the pay-as-you-go plan; this account is on the free plan");
@@ -183,13 +318,25 @@ Result<json::object> EndpointsApi::ToJson(const Call& call, const store::Endpoin
   o["id"] = e.id;
   o["uri"] = fmt::format("{}/{}/{}", call.base_url, kCollection, e.id);
   o["created_at"] = FormatRfc3339(e.created_at);
+  o["updated_at"] = FormatRfc3339(e.updated_at);
   o["description"] = e.description;
   o["metadata"] = e.metadata;
+  o["type"] = e.type;
+  // ngrok's url leaves out https's default port; hostport always has it.
   o["url"] = e.url;
+  o["public_url"] = e.url;
   o["proto"] = e.scheme;
-  o["upstream"] = e.upstream;
-  o["traffic_policy"] = e.traffic_policy;
-  o["reserved_domain"] = Ref(call, "reserved_domains", e.domain_id);
+  o["scheme"] = e.scheme;
+  o["host"] = e.host;
+  o["port"] = e.port;
+  o["hostport"] = fmt::format("{}:{}", e.host, e.port);
+  o["region"] = "";
+  o["upstream_url"] = e.upstream;
+  o["upstream"] = e.upstream;  // certgate's first name for upstream_url
+  o["domain"] = Ref(call, "reserved_domains", e.domain_id);
+  o["traffic_policy"] = e.traffic_policy_text;
+  o["bindings"] = StringArray(e.bindings);
+  o["pooling_enabled"] = e.pooling_enabled;
   o["tls_certificate"] = nullptr;
   if (e.policy_certificate_id) {
     CG_ASSIGN_OR_RETURN(auto cert, certificates_.GetCertificateById(*e.policy_certificate_id));
@@ -209,25 +356,21 @@ Result<json::object> EndpointsApi::ToJson(const Call& call, const store::Endpoin
 Response EndpointsApi::Create(Call& call) {
   auto body = JsonBody::Parse(call.req.body());
   if (!body) return Fail(call, body.error());
-  if (auto r = body->CheckFields({"url", "upstream", "traffic_policy", "description", "metadata"});
-      !r) {
-    return Fail(call, r.error());
-  }
-  auto url_field = body->RequiredString("url", 1024);
-  if (!url_field) return Fail(call, url_field.error());
-  auto upstream_field = body->RequiredString("upstream", 1024);
-  if (!upstream_field) return Fail(call, upstream_field.error());
-  auto policy_field = body->OptionalString("traffic_policy", policy::kMaxPolicyBytes);
-  if (!policy_field) return Fail(call, policy_field.error());
-  auto description = body->OptionalString("description", kMaxDescriptionBytes);
-  if (!description) return Fail(call, description.error());
-  auto metadata = body->OptionalString("metadata", kMaxMetadataBytes);
-  if (!metadata) return Fail(call, metadata.error());
-
-  auto url = ParseEndpointUrl(*url_field);
+  auto in = ReadInput(*body, /*with_id=*/false);
+  if (!in) return Fail(call, in.error());
+  if (!in->url) return Fail(call, MakeFieldError(ErrorCode::kFieldRequired, "url", "url is required"));
+  auto url = ParseEndpointUrl(*in->url);
   if (!url) return Fail(call, WithField(url.error(), "url"));
-  auto upstream = NormalizeUpstream(*upstream_field, url->scheme);
-  if (!upstream) return Fail(call, WithField(upstream.error(), "upstream"));
+  auto upstream = ReadUpstream(*in, url->scheme);
+  if (!upstream) return Fail(call, upstream.error());
+  if (!*upstream) {
+    return Fail(call, MakeFieldError(ErrorCode::kFieldRequired, "upstream_url",
+                                url->scheme == "https"
+                                    ? "upstream_url is required: where certgate sends the "
+                                      "endpoint's traffic, http://host:port or https://host:port"
+                                    : "upstream_url is required: where certgate sends the "
+                                      "endpoint's traffic, tcp://host:port"));
+  }
   auto domain_id = OwningDomain(call, url->host);
   if (!domain_id) return Fail(call, domain_id.error());
 
@@ -235,19 +378,24 @@ Response EndpointsApi::Create(Call& call) {
   e.id = NewId(kIdPrefix);
   e.account_id = call.account().id;
   e.created_at = clock_.Now();
-  e.description = std::string(description->value_or(""));
-  e.metadata = std::string(metadata->value_or(""));
+  e.updated_at = e.created_at;
+  e.description = std::string(in->description.value_or(""));
+  e.metadata = std::string(in->metadata.value_or(""));
+  e.type = in->type.value_or(std::string(kCloud));
+  e.bindings = in->bindings.value_or(std::vector<std::string>{std::string(kPublic)});
+  e.pooling_enabled = in->pooling_enabled.value_or(false);
   e.url = url->url;
   e.scheme = url->scheme;
   e.host = url->host;
   e.port = url->port;
-  e.upstream = *upstream;
+  e.upstream = **upstream;
   e.domain_id = *domain_id;
   std::optional<store::Certificate> policy_certificate;
-  if (*policy_field) {
-    auto policy = ReadPolicy(call, **policy_field, e.host, e.id);
+  if (in->traffic_policy) {
+    auto policy = ReadPolicy(call, *in->traffic_policy, e.host, e.id);
     if (!policy) return Fail(call, policy.error());
     e.traffic_policy = policy->stored_json;
+    e.traffic_policy_text = std::move(policy->shown_text);
     if (policy->certificate) e.policy_certificate_id = policy->certificate->id;
     policy_certificate = std::move(policy->certificate);
   }
@@ -301,11 +449,8 @@ Response EndpointsApi::Update(Call& call, std::string_view id) {
   if (!IsValidId(kIdPrefix, id)) return Fail(call, NotFound(id));
   auto body = JsonBody::Parse(call.req.body());
   if (!body) return Fail(call, body.error());
-  if (auto r = body->CheckFields(
-          {"id", "url", "upstream", "traffic_policy", "description", "metadata"});
-      !r) {
-    return Fail(call, r.error());
-  }
+  auto in = ReadInput(*body, /*with_id=*/true);
+  if (!in) return Fail(call, in.error());
   auto body_id = body->OptionalString("id", 64);
   if (!body_id) return Fail(call, body_id.error());
   if (*body_id && **body_id != id) {
@@ -314,17 +459,8 @@ Response EndpointsApi::Update(Call& call, std::string_view id) {
                                                  "path '{}'",
                                                  **body_id, id)));
   }
-  auto url_field = body->OptionalString("url", 1024);
-  if (!url_field) return Fail(call, url_field.error());
-  auto upstream_field = body->OptionalString("upstream", 1024);
-  if (!upstream_field) return Fail(call, upstream_field.error());
-  auto policy_field = body->OptionalString("traffic_policy", policy::kMaxPolicyBytes);
-  if (!policy_field) return Fail(call, policy_field.error());
-  auto description = body->OptionalString("description", kMaxDescriptionBytes);
-  if (!description) return Fail(call, description.error());
-  auto metadata = body->OptionalString("metadata", kMaxMetadataBytes);
-  if (!metadata) return Fail(call, metadata.error());
-  if (auto r = body->RequireAnyOf({"url", "upstream", "traffic_policy", "description", "metadata"});
+  if (auto r = body->RequireAnyOf({"url", "type", "traffic_policy", "description", "metadata",
+                                   "bindings", "pooling_enabled", "upstream_url", "upstream"});
       !r) {
     return Fail(call, r.error());
   }
@@ -333,30 +469,33 @@ Response EndpointsApi::Update(Call& call, std::string_view id) {
   if (!loaded) return Fail(call, InternalError(call, "reading the endpoint", loaded.error()));
   if (!*loaded) return Fail(call, NotFound(id));
   store::Endpoint e = std::move(**loaded);
-  if (*url_field) {
-    auto url = ParseEndpointUrl(**url_field);
+  if (in->url) {
+    auto url = ParseEndpointUrl(*in->url);
     if (!url) return Fail(call, WithField(url.error(), "url"));
     if (url->url != e.url) {
       return Fail(call, MakeFieldError(ErrorCode::kEndpointUrlInvalid, "url",
                                        "an endpoint's url cannot change: create a new endpoint"));
     }
   }
-  if (*upstream_field) {
-    auto upstream = NormalizeUpstream(**upstream_field, e.scheme);
-    if (!upstream) return Fail(call, WithField(upstream.error(), "upstream"));
-    e.upstream = *upstream;
-  }
-  if (*description) e.description = std::string(**description);
-  if (*metadata) e.metadata = std::string(**metadata);
+  auto upstream = ReadUpstream(*in, e.scheme);
+  if (!upstream) return Fail(call, upstream.error());
+  if (*upstream) e.upstream = **upstream;
+  if (in->description) e.description = std::string(*in->description);
+  if (in->metadata) e.metadata = std::string(*in->metadata);
+  if (in->type) e.type = *in->type;
+  if (in->bindings) e.bindings = *in->bindings;
+  if (in->pooling_enabled) e.pooling_enabled = *in->pooling_enabled;
   std::optional<store::Certificate> policy_certificate;
-  if (*policy_field) {
-    auto policy = ReadPolicy(call, **policy_field, e.host, e.id);
+  if (in->traffic_policy) {
+    auto policy = ReadPolicy(call, *in->traffic_policy, e.host, e.id);
     if (!policy) return Fail(call, policy.error());
     e.traffic_policy = policy->stored_json;
+    e.traffic_policy_text = std::move(policy->shown_text);
     e.policy_certificate_id.reset();
     if (policy->certificate) e.policy_certificate_id = policy->certificate->id;
     policy_certificate = std::move(policy->certificate);
   }
+  e.updated_at = clock_.Now();
   auto updated = endpoints_.UpdateEndpoint(e, policy_certificate);
   if (!updated) return Fail(call, InternalError(call, "updating the endpoint", updated.error()));
   if (!*updated) return Fail(call, NotFound(id));

@@ -1,6 +1,7 @@
-// The /endpoints resource (certgate's own): where the edge accepts traffic
-// for a host (https://host or tls://host:443) and where it sends it, with an
-// optional traffic policy. Scoped to the caller's account; an endpoint's host
+// The /endpoints resource, in ngrok's shape (cloud endpoints) with
+// certgate's upstream_url: where the edge accepts traffic for a host
+// (https://host or tls://host:443) and where it sends it, with an optional
+// traffic policy. Scoped to the caller's account; an endpoint's host
 // must be one of the account's reserved domains (or one label under one of
 // its wildcard domains). Thread-safe.
 #pragma once
@@ -36,6 +37,7 @@ class EndpointsApi {
  private:
   struct PolicyInput {
     std::string stored_json;  // normalized, without certificate or key
+    std::string shown_text;   // what the API returns (policy::PolicyWithText::text)
     std::optional<store::Certificate> certificate;  // from terminate-tls, sealed
   };
   Result<PolicyInput> ReadPolicy(const Call& call, std::string_view text, const std::string& host,
@@ -62,7 +64,8 @@ Result<EndpointUrl> ParseEndpointUrl(std::string_view text);
 
 // Normalizes an upstream for an endpoint of the given scheme: https
 // endpoints take http:// or https://, tls endpoints tcp://; always with an
-// explicit port, no path.
-Result<std::string> NormalizeUpstream(std::string_view text, std::string_view endpoint_scheme);
+// explicit port, no path. field names the input in messages.
+Result<std::string> NormalizeUpstream(std::string_view text, std::string_view endpoint_scheme,
+                                      std::string_view field = "upstream");
 
 }  // namespace certgate::api

@@ -145,11 +145,11 @@ void AddEndpointCommands(CLI::App& root) {
   struct Args {
     std::string id;
     std::string url;
-    std::optional<std::string> upstream;
+    std::optional<std::string> upstream_url;
     std::optional<std::string> policy_file;
     std::optional<std::string> description, metadata;
     void Apply(json::object& body) const {
-      SetIfGiven(body, "upstream", upstream);
+      SetIfGiven(body, "upstream_url", upstream_url);
       if (policy_file) body["traffic_policy"] = ReadInput(*policy_file, "--traffic-policy");
       SetIfGiven(body, "description", description);
       SetIfGiven(body, "metadata", metadata);
@@ -165,9 +165,10 @@ void AddEndpointCommands(CLI::App& root) {
   CLI::App* create = endpoints->add_subcommand(
       "create", "Serve https://host (proxied HTTP) or tls://host:443 (TLS) from an upstream");
   create->add_option("url", args->url, "https://host or tls://host:443")->required();
-  create->add_option("--upstream", args->upstream,
-                     "http://host:port or https://host:port (https endpoints), "
-                     "tcp://host:port (tls endpoints)")
+  create
+      ->add_option("--upstream-url,--upstream", args->upstream_url,
+                   "Where traffic goes: http://host:port or https://host:port (https "
+                   "endpoints), tcp://host:port (tls endpoints)")
       ->required();
   add_common(create);
   create->callback([conn, args] {
@@ -179,7 +180,7 @@ void AddEndpointCommands(CLI::App& root) {
   CLI::App* update = endpoints->add_subcommand(
       "update", "Change an endpoint's upstream, traffic policy, description or metadata");
   update->add_option("id", args->id, "ep_...")->required();
-  update->add_option("--upstream", args->upstream, "The new upstream");
+  update->add_option("--upstream-url,--upstream", args->upstream_url, "The new upstream");
   add_common(update);
   update->callback([conn, args] {
     json::object body;
@@ -192,7 +193,9 @@ void AddEndpointCommands(CLI::App& root) {
                    ResourceSpec{"endpoints",
                                 "endpoint",
                                 "ep_...",
-                                {{"ID", "id"}, {"URL", "url"}, {"UPSTREAM", "upstream"},
+                                {{"ID", "id"},
+                                 {"URL", "url"},
+                                 {"UPSTREAM", "upstream_url"},
                                  {"DESCRIPTION", "description"}},
                                 "no endpoints; create one with `certgate endpoints create`"});
 }

@@ -160,6 +160,12 @@ constexpr std::array kErrors = {
               "the traffic policy has a field certgate does not know"},
     ErrorInfo{E::kEndpointHostReservedElsewhere, K::kInvalidArgument,
               "the endpoint's host lies under a domain another account holds", 320},
+    ErrorInfo{E::kEndpointTypeUnsupported, K::kInvalidArgument,
+              "the endpoint type is not cloud, the only type certgate makes"},
+    ErrorInfo{E::kEndpointBindingUnsupported, K::kInvalidArgument,
+              "the endpoint bindings are not [\"public\"]: certgate serves public endpoints only"},
+    ErrorInfo{E::kEndpointPoolingUnsupported, K::kInvalidArgument,
+              "pooling_enabled is true: certgate serves one endpoint per url and does not pool"},
 
     ErrorInfo{E::kAcmeUnreachable, K::kUnavailable,
               "the ACME certificate authority could not be reached"},

@@ -138,6 +138,9 @@ enum class ErrorCode : int {
   kPolicyUnknownAction = 555,
   kPolicyUnknownField = 556,
   kEndpointHostReservedElsewhere = 557,  // ERR_NGROK_320
+  kEndpointTypeUnsupported = 558,        // type other than "cloud"
+  kEndpointBindingUnsupported = 559,     // bindings other than ["public"]
+  kEndpointPoolingUnsupported = 560,     // pooling_enabled true
   // 600s: ACME (talking to the certificate authority).
   kAcmeUnreachable = 600,
   kAcmeProblem = 601,

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <istream>
+#include <new>
+#include <optional>
 #include <set>
 #include <streambuf>
 #include <utility>
@@ -459,13 +461,169 @@ class IgnoreEvents : public YAML::EventHandler {
 
 }  // namespace
 
-Result<TrafficPolicy> ParseTrafficPolicy(std::string_view text) {
+namespace {
+
+constexpr std::string_view kPrivateKeyField = "server_private_key";
+// What every PEM private key's label says ("PRIVATE KEY", "EC PRIVATE KEY",
+// "RSA PRIVATE KEY"): shown text never holds it.
+constexpr std::string_view kKeyWords = "PRIVATE KEY";
+// Shown YAML is given up (for the normalized JSON) beyond this: aliases can
+// make a small text name one large string many times.
+constexpr size_t kMaxShownBytes = 2 * kMaxPolicyBytes;
+
+bool SaysPrivateKey(std::string_view text) {
+  return text.find(kKeyWords) != std::string_view::npos;
+}
+
+// Heap memory that is wiped before it is returned: the parsed JSON holds the
+// private key until it is erased.
+//
+// Boost.JSON does not always pass the same alignment to deallocate as to
+// allocate, so the alignment is not used to pick the operator: it never asks
+// for more than the default new alignment.
+class WipingResource final : public json::memory_resource {
+ private:
+  void* do_allocate(size_t n, size_t align) override {
+    if (align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) throw std::bad_alloc();
+    return ::operator new(n);
+  }
+  void do_deallocate(void* p, size_t n, size_t) override {
+    Wipe(p, n);
+    ::operator delete(p);
+  }
+  bool do_is_equal(const json::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+};
+
+// JSON text without any terminate-tls config's server_private_key, as
+// compact JSON; nullopt if the text is not a JSON object.
+std::optional<std::string> ShownJson(std::string_view text) {
+  json::storage_ptr sp = json::make_shared_resource<WipingResource>();
+  json::parse_options opts;
+  opts.max_depth = 64;
+  boost::system::error_code ec;
+  json::value root = json::parse(text, ec, sp, opts);
+  if (ec || !root.is_object()) return std::nullopt;
+  auto for_each_object = [](json::value* list, auto&& f) {
+    if (list == nullptr || !list->is_array()) return;
+    for (json::value& item : list->as_array()) {
+      if (item.is_object()) f(item.as_object());
+    }
+  };
+  for_each_object(root.as_object().if_contains(kPhase), [&](json::object& rule) {
+    for_each_object(rule.if_contains("actions"), [&](json::object& action) {
+      json::value* config = action.if_contains("config");
+      if (config == nullptr || !config->is_object()) return;
+      json::value* key = config->as_object().if_contains(kPrivateKeyField);
+      if (key == nullptr) return;
+      if (key->is_string()) Wipe(key->as_string().data(), key->as_string().size());
+      config->as_object().erase(kPrivateKeyField);
+    });
+  });
+  return json::serialize(root);
+}
+
+// A multi-line string that yaml-cpp's literal block style (`|`) writes so
+// that it reads back the same: one final line break, printable ASCII, no
+// leading space or line break.
+bool LiteralSafe(std::string_view s) {
+  if (s.empty() || s.back() != '\n' || s.ends_with("\n\n") || s.front() == ' ' ||
+      s.front() == '\n') {
+    return false;
+  }
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return c == '\n' || (static_cast<unsigned char>(c) >= 0x20 && c != 0x7F &&
+                         static_cast<unsigned char>(c) < 0x80);
+  });
+}
+
+// The document as block-style YAML without any mapping entry named
+// server_private_key (only terminate-tls configs may have one). Strings that
+// were quoted stay quoted, so that "1.3" stays a string; multi-line strings
+// (PEM) are literal blocks where that reads back the same.
+class ShownYaml {
+ public:
+  std::optional<std::string> Write(const YAML::Node& root) {
+    Node(root);
+    if (over_ || !out_.good()) return std::nullopt;
+    return std::string(out_.c_str(), out_.size());
+  }
+
+ private:
+  void Node(const YAML::Node& n) {
+    if (over_ || out_.size() > kMaxShownBytes) {
+      over_ = true;
+      return;
+    }
+    switch (n.Type()) {
+      case YAML::NodeType::Map:
+        if (n.size() == 0) out_ << YAML::Flow;  // {}
+        out_ << YAML::BeginMap;
+        for (const auto& kv : n) {
+          if (kv.first.IsScalar() && kv.first.Scalar() == kPrivateKeyField) continue;
+          out_ << YAML::Key;
+          Node(kv.first);
+          out_ << YAML::Value;
+          Node(kv.second);
+        }
+        out_ << YAML::EndMap;
+        return;
+      case YAML::NodeType::Sequence:
+        if (n.size() == 0) out_ << YAML::Flow;  // []
+        out_ << YAML::BeginSeq;
+        for (const YAML::Node& item : n) Node(item);
+        out_ << YAML::EndSeq;
+        return;
+      case YAML::NodeType::Scalar: {
+        const std::string& value = n.Scalar();
+        if (value.find('\n') != std::string::npos) {
+          if (LiteralSafe(value)) {
+            // `|` keeps one final line break of its own.
+            out_ << YAML::Literal << value.substr(0, value.size() - 1);
+          } else {
+            out_ << YAML::DoubleQuoted << value;
+          }
+        } else if (n.Tag() == "!") {  // quoted in the text
+          out_ << YAML::DoubleQuoted << value;
+        } else {
+          out_ << value;
+        }
+        return;
+      }
+      case YAML::NodeType::Null:
+      case YAML::NodeType::Undefined:
+        out_ << YAML::Null;
+        return;
+    }
+  }
+
+  YAML::Emitter out_;
+  bool over_ = false;
+};
+
+// The text to show for a parsed policy (see PolicyWithText::text). root is
+// the parsed document, or null for a text without one.
+std::string ShownText(std::string_view text, const YAML::Node* root, const TrafficPolicy& policy) {
+  const bool has_key = policy.terminate_tls && policy.terminate_tls->server_private_key;
+  if (!has_key && !SaysPrivateKey(text)) return std::string(text);
+  std::optional<std::string> shown;
+  const size_t start = text.find_first_not_of(" \t\r\n");
+  if (start != std::string_view::npos && text[start] == '{') shown = ShownJson(text);
+  if (!shown && root != nullptr) shown = ShownYaml().Write(*root);
+  if (shown && !SaysPrivateKey(*shown)) return std::move(*shown);
+  return policy.terminate_tls ? TrafficPolicyToJson(policy, false) : std::string();
+}
+
+// ParseTrafficPolicy, and with shown != nullptr the text to show.
+Result<TrafficPolicy> Parse(std::string_view text, std::string* shown) {
   if (text.size() > kMaxPolicyBytes) {
     return Invalid(fmt::format("the traffic policy is {} bytes; at most {} are allowed",
                                text.size(), kMaxPolicyBytes));
   }
   if (std::all_of(text.begin(), text.end(),
                   [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; })) {
+    if (shown != nullptr) *shown = std::string(text);
     return TrafficPolicy{};
   }
   try {
@@ -480,7 +638,10 @@ Result<TrafficPolicy> ParseTrafficPolicy(std::string_view text) {
     IgnoreEvents ignore;
     size_t docs = 0;
     while (docs <= kMaxDocuments && counter.HandleNextDocument(ignore)) ++docs;
-    if (docs == 0) return TrafficPolicy{};
+    if (docs == 0) {
+      if (shown != nullptr) *shown = ShownText(text, nullptr, TrafficPolicy{});
+      return TrafficPolicy{};
+    }
     if (docs > kMaxDocuments) {
       return Invalid(fmt::format("the traffic policy holds more than {} YAML documents or is "
                                  "not valid YAML; give exactly one document",
@@ -492,7 +653,14 @@ Result<TrafficPolicy> ParseTrafficPolicy(std::string_view text) {
     }
     ViewStreamBuf buf(text);
     std::istream in(&buf);
-    return Parser().Parse(YAML::Load(in));
+    const YAML::Node root = YAML::Load(in);
+    CG_ASSIGN_OR_RETURN(TrafficPolicy policy, Parser().Parse(root));
+    if (shown != nullptr) {
+      KeyWiper wiper(policy);  // if showing throws
+      *shown = ShownText(text, &root, policy);
+      wiper.Release();
+    }
+    return policy;
   } catch (const YAML::DeepRecursion& e) {
     return Invalid(fmt::format("the traffic policy is nested too deeply (line {}, column {})",
                                e.mark.line + 1, e.mark.column + 1));
@@ -506,6 +674,16 @@ Result<TrafficPolicy> ParseTrafficPolicy(std::string_view text) {
                     "column {})",
                     Quote(e.msg), e.mark.line + 1, e.mark.column + 1));
   }
+}
+
+}  // namespace
+
+Result<TrafficPolicy> ParseTrafficPolicy(std::string_view text) { return Parse(text, nullptr); }
+
+Result<PolicyWithText> ParseTrafficPolicyWithText(std::string_view text) {
+  PolicyWithText out;
+  CG_ASSIGN_OR_RETURN(out.policy, Parse(text, &out.text));
+  return out;
 }
 
 std::string TrafficPolicyToJson(const TrafficPolicy& policy, bool include_private_key) {

@@ -62,6 +62,23 @@ struct TrafficPolicy {
 // names the path of the offending node.
 Result<TrafficPolicy> ParseTrafficPolicy(std::string_view text);
 
+// A policy and its text as the API shows it back (ngrok echoes the policy
+// text it was given).
+struct PolicyWithText {
+  TrafficPolicy policy;
+  // The text as given, unless it holds a server_private_key: then the same
+  // document written again without that field, JSON text (a document that
+  // parses as a JSON object) as compact JSON, other text as block-style YAML
+  // (comments and formatting are not kept; quoted strings stay quoted). If
+  // what would be shown still says "PRIVATE KEY" (the words in a comment or
+  // a name), it is the normalized JSON (TrafficPolicyToJson without the key)
+  // instead, or "" for an empty policy. So it never holds a private key.
+  std::string text;
+};
+
+// ParseTrafficPolicy, and the text to show.
+Result<PolicyWithText> ParseTrafficPolicyWithText(std::string_view text);
+
 // The policy as normalized JSON in ngrok's shape, with every field written
 // out. With include_private_key false (what is stored and returned by the
 // API), server_private_key is left out.

@@ -554,5 +554,113 @@ TEST(TrafficPolicyParseTest, MessagesNeverQuoteThePrivateKey) {
   EXPECT_THAT(p.error().message, Not(HasSubstr("PRIVATE KEY")));
 }
 
+// ---- The text the API shows (PolicyWithText::text) ----
+
+TEST(TrafficPolicyTextTest, WithoutAKeyTheTextIsShownAsGiven) {
+  const Material& m = M();
+  for (const std::string& text : std::vector<std::string>{
+           "# comment\non_tcp_connect:\n  - actions:\n      - type: terminate-tls   # tls\n",
+           R"({ "on_tcp_connect" : [ {"actions": [{"type": "terminate-tls"}]} ] })",
+           WithConfig("          mutual_tls_certificate_authorities:\n            - " +
+                      Block(m.ca_pem, 14)),
+           "", "  \n", "# only a comment\n", "on_tcp_connect: []"}) {
+    auto p = ParseTrafficPolicyWithText(text);
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    EXPECT_EQ(p->text, text);
+  }
+}
+
+TEST(TrafficPolicyTextTest, JsonWithAKeyIsShownAsCompactJsonWithoutIt) {
+  const Material& m = M();
+  json::object config{{"server_certificate", m.cert_pem},
+                      {"server_private_key", m.key_pem},
+                      {"min_version", "1.3"},
+                      {"alpn_protocols", json::array{"h2"}}};
+  auto policy_with = [&](const json::object& c) {
+    return json::object{
+        {"on_tcp_connect",
+         json::array{json::object{
+             {"name", "tls"},
+             {"actions", json::array{json::object{{"type", "terminate-tls"}, {"config", c}}}}}}}};
+  };
+  const std::string text =
+      "{\n  \"on_tcp_connect\": " + json::serialize(policy_with(config).at("on_tcp_connect")) +
+      "\n}\n";
+  auto p = ParseTrafficPolicyWithText(text);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  ASSERT_TRUE(p->policy.terminate_tls.has_value());
+  EXPECT_EQ(p->policy.terminate_tls->server_private_key, m.key_pem);  // the policy keeps it
+  config.erase("server_private_key");
+  EXPECT_EQ(p->text, json::serialize(policy_with(config)));
+  EXPECT_THAT(p->text, Not(HasSubstr("PRIVATE KEY")));
+}
+
+TEST(TrafficPolicyTextTest, YamlWithAKeyIsShownAsYamlWithoutIt) {
+  const Material& m = M();
+  const std::string text =
+      "# my policy\n" + WithConfig("          server_certificate: " + Block(m.cert_pem, 12) +
+                                   "          server_private_key: " + Block(m.key_pem, 12) +
+                                   "          min_version: \"1.3\"   # quoted\n"
+                                   "          max_version: 1.3\n"
+                                   "          alpn_protocols: ['h2', http/1.1]\n");
+  auto p = ParseTrafficPolicyWithText(text);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->text, WithConfig("          server_certificate: " + Block(m.cert_pem, 12) +
+                                "          min_version: \"1.3\"\n"
+                                "          max_version: 1.3\n"
+                                "          alpn_protocols:\n"
+                                "            - \"h2\"\n"
+                                "            - http/1.1"));
+  // What it shows reads back as the same policy, but for the key.
+  auto again =
+      ParseTrafficPolicy(p->text + "\n          server_private_key: " + Block(m.key_pem, 12));
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(TrafficPolicyToJson(*again, true), TrafficPolicyToJson(p->policy, true));
+
+  // A YAML flow mapping is YAML, not JSON.
+  const std::string flow =
+      "{on_tcp_connect: [{actions: [{type: terminate-tls, config: {"
+      "server_certificate: " +
+      JsonString(m.cert_pem) + ", server_private_key: " + JsonString(m.key_pem) + "}}]}]}";
+  p = ParseTrafficPolicyWithText(flow);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->text.rfind("on_tcp_connect:\n  - actions:\n", 0), 0u) << p->text;
+  EXPECT_THAT(p->text, Not(HasSubstr("PRIVATE KEY")));
+  EXPECT_THAT(p->text, HasSubstr("server_certificate: |\n"));
+}
+
+TEST(TrafficPolicyTextTest, TheWordsPrivateKeyAreNeverShown) {
+  // In a comment: written again without comments.
+  auto p = ParseTrafficPolicyWithText("# my PRIVATE KEY is elsewhere\non_tcp_connect: []\n");
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->text, "on_tcp_connect: []");
+  p = ParseTrafficPolicyWithText("# my PRIVATE KEY is elsewhere\n");
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->text, "");
+  // In a name: the normalized JSON, which has no names.
+  p = ParseTrafficPolicyWithText(
+      "on_tcp_connect:\n  - name: my PRIVATE KEY\n    actions:\n      - type: terminate-tls\n");
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->text, TrafficPolicyToJson(p->policy, false));
+  p = ParseTrafficPolicyWithText("on_tcp_connect:\n  - name: my PRIVATE KEY\n");
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->text, "");
+}
+
+TEST(TrafficPolicyTextTest, AliasesCannotBlowUpTheShownText) {
+  // One 100 KB name, named again by 40 rules: written out, 4 MB.
+  const Material& m = M();
+  std::string text = "on_tcp_connect:\n  - name: &n " + std::string(100 * 1024, 'x') +
+                     "\n    actions:\n      - type: terminate-tls\n        config:\n"
+                     "          server_certificate: " +
+                     Block(m.cert_pem, 12) +
+                     "          server_private_key: " + Block(m.key_pem, 12);
+  for (int i = 0; i < 40; ++i) text += "  - name: *n\n";
+  ASSERT_LT(text.size(), kMaxPolicyBytes);
+  auto p = ParseTrafficPolicyWithText(text);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->text, TrafficPolicyToJson(p->policy, false));
+}
+
 }  // namespace
 }  // namespace certgate::policy

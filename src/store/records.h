@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/result.h"
 #include "core/time.h"
 
 namespace certgate::store {
@@ -114,6 +115,7 @@ struct Endpoint {
   std::string id;  // ep_...
   std::string account_id;
   Time created_at;
+  Time updated_at;  // the caller sets it on every write; created_at at first
   std::string description;
   std::string metadata;
   std::string url;       // normalized: "https://host" or "tls://host:port"
@@ -121,13 +123,31 @@ struct Endpoint {
   std::string host;      // normalized ASCII
   uint16_t port = 443;
   std::string upstream;  // normalized: "http://h:p", "https://h:p" or "tcp://h:p"
-  // Normalized JSON, never holding a private key ("" when there is none).
+  // Normalized JSON, never holding a private key ("" when there is none):
+  // what the edge compiles.
   std::string traffic_policy;
+  // The policy as the API shows it: the user's text, or (when that held a
+  // private key) the text without it. Never holds a private key.
+  std::string traffic_policy_text;
+  std::string type = "cloud";  // ngrok's endpoint type; the API makes only "cloud"
+  // ngrok's bindings ("public", "internal", "kubernetes"): each a lower-case
+  // word of letters, digits, '-' and '_' (the backends store them as a JSON
+  // array of such words, and refuse others).
+  std::vector<std::string> bindings = {"public"};
+  bool pooling_enabled = false;
   std::string domain_id;  // the reserved domain whose name covers host
   // The certificate a terminate-tls action brought, stored as a certificate
   // owned by this endpoint (hidden from /tls_certificates, deleted with it).
   std::optional<std::string> policy_certificate_id;
 };
+
+// An endpoint's bindings as the backends keep them: a JSON array of words
+// ("[\"public\"]"). A binding that is not a word (1 to 32 lower-case ASCII
+// letters, digits, '-' or '_') is kEndpointBindingUnsupported: the
+// store refuses it.
+Result<std::string> EncodeBindings(const std::vector<std::string>& bindings);
+// What EncodeBindings wrote; nullopt for any other text.
+std::optional<std::vector<std::string>> DecodeBindings(std::string_view text);
 
 // What deleting something found.
 struct DeleteOutcome {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,6 +23,8 @@
 
 #include "core/ids.h"
 #include "core/testing/temp_dir.h"
+#include "store/sqlite/migrations.h"
+#include "store/sqlite/name_key_function.h"
 #include "store/store.h"
 #include "store/testing/store_conformance.h"
 
@@ -71,6 +74,9 @@ std::string RawQuery(const fs::path& db_path, const std::string& sql) {
 
 using Status = DeleteOutcome::Status;
 
+// What schema_migrations counts once every migration ran.
+const std::string kLatest = std::to_string(SqliteSchemaVersion());
+
 class SqliteStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -117,7 +123,7 @@ TEST_F(SqliteStoreTest, MigrationsApplyOnceAndReopenIsIdempotent) {
     ASSERT_TRUE(count.ok());
     EXPECT_EQ(*count, 2) << "reopening keeps the data";
   }
-  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "6");
+  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), kLatest);
   EXPECT_EQ(RawQuery(db_path_, "PRAGMA journal_mode"), "wal");
 }
 
@@ -229,8 +235,8 @@ TEST(SqliteStoreMigrationTest, MigratesAVersion1Database) {
   auto opened = OpenSqliteStore(db_path);
   ASSERT_TRUE(opened.ok()) << opened.error().message;
   Store& store = **opened;
-  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "6");
-  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), "6");
+  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), kLatest);
+  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), kLatest);
 
   // The certificate is whole, and still an account certificate.
   auto got = store.GetCertificate(ada.id, old.id);
@@ -263,7 +269,60 @@ TEST(SqliteStoreMigrationTest, MigratesAVersion1Database) {
   // Reopening does not migrate again.
   opened->reset();
   ASSERT_TRUE(OpenSqliteStore(db_path).ok());
-  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), "6");
+  EXPECT_EQ(RawQuery(db_path, "SELECT COUNT(*) FROM schema_migrations"), kLatest);
+}
+
+// Migration 6 gives endpoints from before ngrok's fields: type cloud,
+// bindings ["public"], no pooling, updated_at = created_at, and the normalized
+// policy as the text the API shows.
+TEST(SqliteStoreMigrationTest, MigratesVersion5EndpointsToNgrokFields) {
+  TempDir dir;
+  const fs::path db_path = dir.path() / "v5.db";
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_create_function_v2(db, "certgate_name_key", 1,
+                                         SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+                                         sqlite::NameKeySqlFunction, nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    std::string sql =
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY NOT NULL,"
+        " applied_at INTEGER NOT NULL);";
+    for (const sqlite::Migration& m : sqlite::Migrations()) {
+      if (m.version > 5) break;
+      sql += m.sql;
+      sql += fmt::format("INSERT INTO schema_migrations VALUES ({}, 1700000000);", m.version);
+    }
+    sql +=
+        "INSERT INTO accounts VALUES ('acct_1', 'Ada', 'free', 1700000000);"
+        "INSERT INTO reserved_domains (id, account_id, created_at, description, metadata, domain,"
+        " name_key) VALUES ('rd_1', 'acct_1', 1700000000, '', '', 'old.example.com',"
+        " certgate_name_key('old.example.com'));"
+        "INSERT INTO endpoints (id, account_id, created_at, description, metadata, url, scheme,"
+        " host, port, upstream, traffic_policy, domain_id) VALUES ('ep_1', 'acct_1', 1700000123,"
+        " 'd', 'm', 'https://old.example.com', 'https', 'old.example.com', 443,"
+        " 'http://127.0.0.1:80', '{\"on_tcp_connect\":[]}', 'rd_1');";
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
+        << (err ? err : "");
+    sqlite3_close(db);
+  }
+  auto opened = OpenSqliteStore(db_path);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"),
+            std::to_string(SqliteSchemaVersion()));
+  auto got = (*opened)->GetEndpoint("acct_1", "ep_1");
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  ASSERT_TRUE(got->has_value());
+  const Endpoint& e = **got;
+  EXPECT_EQ(e.type, "cloud");
+  EXPECT_EQ(e.bindings, std::vector<std::string>{"public"});
+  EXPECT_FALSE(e.pooling_enabled);
+  EXPECT_EQ(ToUnixSeconds(e.created_at), 1700000123);
+  EXPECT_EQ(e.updated_at, e.created_at);
+  EXPECT_EQ(e.traffic_policy, R"({"on_tcp_connect":[]})");
+  EXPECT_EQ(e.traffic_policy_text, e.traffic_policy);
+  EXPECT_EQ(e.upstream, "http://127.0.0.1:80");
 }
 
 TEST(SqliteStoreFilesTest, CreatesDirectoryAndFilesPrivately) {
@@ -381,6 +440,16 @@ TEST_F(SqliteStoreTest, TheOwnershipChecksAreIndexLookups) {
   }
 }
 
+// Takes a database back to before migration 6 (for tests of the ones before).
+constexpr char kUndoMigration6[] =
+    "ALTER TABLE endpoints DROP COLUMN updated_at;"
+    "ALTER TABLE endpoints DROP COLUMN traffic_policy_text;"
+    "ALTER TABLE endpoints DROP COLUMN type;"
+    "ALTER TABLE endpoints DROP COLUMN bindings;"
+    "ALTER TABLE endpoints DROP COLUMN pooling_enabled;"
+    "ALTER TABLE reserved_domains DROP COLUMN resolves_to;"
+    "DELETE FROM schema_migrations WHERE version = 6;";
+
 TEST(SqliteStoreMigrationTest, Migration4FillsTheNameKeyOfExistingDomains) {
   TempDir dir;
   const fs::path db_path = dir.path() / "v3.db";
@@ -396,11 +465,11 @@ TEST(SqliteStoreMigrationTest, Migration4FillsTheNameKeyOfExistingDomains) {
   // that overlap across accounts, as that version allowed.
   ASSERT_NO_FATAL_FAILURE(RawExec(
       db_path,
+      std::string(kUndoMigration6) +
       "DROP INDEX reserved_domains_by_name_key;"
       "ALTER TABLE reserved_domains DROP COLUMN name_key;"
       "ALTER TABLE provisioning_jobs DROP COLUMN lease_owner;"
       "ALTER TABLE provisioning_jobs DROP COLUMN lease_token;"
-      "ALTER TABLE reserved_domains DROP COLUMN resolves_to;"
       "DELETE FROM schema_migrations WHERE version >= 4;"
       "INSERT INTO reserved_domains (id, account_id, created_at, description, metadata, domain)"
       " VALUES ('rd_1', '" + ada.id + "', 1700000000, '', '', '*.wa.example.com'),"
@@ -410,7 +479,7 @@ TEST(SqliteStoreMigrationTest, Migration4FillsTheNameKeyOfExistingDomains) {
 
   auto opened = OpenSqliteStore(db_path);
   ASSERT_TRUE(opened.ok()) << opened.error().message;
-  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "6");
+  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), kLatest);
   EXPECT_EQ(RawQuery(db_path, "SELECT name_key FROM reserved_domains WHERE id = 'rd_1'"),
             "com.example.wa.*.");
   EXPECT_EQ(RawQuery(db_path, "SELECT name_key FROM reserved_domains WHERE id = 'rd_2'"),
@@ -448,15 +517,15 @@ TEST(SqliteStoreMigrationTest, Migration5EndsHoldsTakenBeforeLeasesHadOwners) {
   // Back to schema 4, with the job held as that version held it.
   ASSERT_NO_FATAL_FAILURE(RawExec(
       db_path,
+      std::string(kUndoMigration6) +
       "ALTER TABLE provisioning_jobs DROP COLUMN lease_owner;"
       "ALTER TABLE provisioning_jobs DROP COLUMN lease_token;"
-      "ALTER TABLE reserved_domains DROP COLUMN resolves_to;"
       "DELETE FROM schema_migrations WHERE version >= 5;"));
   ASSERT_EQ(RawQuery(db_path, "SELECT lease_until IS NOT NULL FROM provisioning_jobs"), "1");
 
   auto opened = OpenSqliteStore(db_path);
   ASSERT_TRUE(opened.ok()) << opened.error().message;
-  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "6");
+  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), kLatest);
   auto job = (*opened)->GetProvisioningJobForDomain(domain_id);
   ASSERT_TRUE(job.ok() && job->has_value());
   EXPECT_EQ((*job)->lease_owner, "");

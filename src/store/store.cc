@@ -1,5 +1,6 @@
 #include "store/store.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include <fmt/format.h>
@@ -49,6 +50,55 @@ std::optional<Plan> ParsePlan(std::string_view name) {
   if (name == "free") return Plan::kFree;
   if (name == "payg") return Plan::kPayg;
   return std::nullopt;
+}
+
+namespace {
+
+bool IsBindingWord(std::string_view word) {
+  if (word.empty() || word.size() > 32) return false;
+  return std::all_of(word.begin(), word.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+}
+
+}  // namespace
+
+Result<std::string> EncodeBindings(const std::vector<std::string>& bindings) {
+  std::string out = "[";
+  for (const std::string& b : bindings) {
+    if (!IsBindingWord(b)) {
+      return MakeError(ErrorCode::kEndpointBindingUnsupported,
+                       fmt::format("endpoint binding \"{}\" is not a word of lower-case letters, "
+                                   "digits, '-' and '_' (1 to 32 bytes)",
+                                   b.substr(0, 64)));
+    }
+    if (out.size() > 1) out += ',';
+    out += '"';
+    out += b;
+    out += '"';
+  }
+  out += ']';
+  return out;
+}
+
+std::optional<std::vector<std::string>> DecodeBindings(std::string_view text) {
+  if (text.size() < 2 || text.front() != '[' || text.back() != ']') return std::nullopt;
+  text = text.substr(1, text.size() - 2);
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    if (!out.empty()) {
+      if (text.front() != ',' || text.size() == 1) return std::nullopt;
+      text.remove_prefix(1);
+    }
+    if (text.size() < 2 || text.front() != '"') return std::nullopt;
+    const size_t end = text.find('"', 1);
+    if (end == std::string_view::npos) return std::nullopt;
+    std::string_view word = text.substr(1, end - 1);
+    if (!IsBindingWord(word)) return std::nullopt;
+    out.emplace_back(word);
+    text.remove_prefix(end + 1);
+  }
+  return out;
 }
 
 NameOwnershipAudit* AsNameOwnershipAudit(Store& store) {

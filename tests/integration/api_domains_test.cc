@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <set>
+#include <thread>
 
 #include "pki/testing/cert_factory.h"
 #include "support/api_helpers.h"
@@ -359,9 +361,9 @@ TEST_F(EndpointsApiTest, CreatesEndpointsOnReservedNamesOnly) {
   EXPECT_EQ(o.at("url"), "https://api.svc.example.com");
   EXPECT_EQ(o.at("proto"), "https");
   EXPECT_EQ(o.at("upstream"), "http://127.0.0.1:8080");
-  json::value policy = json::parse(o.at("traffic_policy").as_string());
-  EXPECT_EQ(policy.at("on_tcp_connect").at(0).at("actions").at(0).at("config").at("min_version"),
-            "1.3");
+  EXPECT_EQ(o.at("traffic_policy"),
+            "on_tcp_connect:\n  - actions:\n      - type: terminate-tls\n"
+            "        config:\n          min_version: \"1.3\"\n");
   EXPECT_TRUE(o.at("tls_certificate").is_null());
 
   // Not reserved, two labels below the wildcard, or another account's name.
@@ -382,6 +384,221 @@ TEST_F(EndpointsApiTest, CreatesEndpointsOnReservedNamesOnly) {
                            json::object{{"url", "https://api.svc.example.com"},
                                         {"upstream", "http://127.0.0.1:1"}}),
                       400, 553, "exists already"));
+}
+
+// ngrok's example create body (docs: api/resources/endpoints, create), with
+// the upstream certgate needs.
+constexpr char kNgrokCreateBody[] =
+    R"({"bindings":["public"],"description":"sample cloud endpoint",)"
+    R"("metadata":"{\"environment\": \"staging\"}",)"
+    R"("traffic_policy":"{\"on_http_request\":[{\"actions\":[{\"type\":\"deny\",)"
+    R"(\"config\":{\"status_code\":404}}]}]}","type":"cloud",)"
+    R"("url":"https://endpoint-example2.com:443","upstream_url":"http://127.0.0.1:8080"})";
+
+// Every field of an endpoint the API returns.
+const std::set<std::string> kEndpointFields = {
+    "id", "uri", "created_at", "updated_at", "description", "metadata", "type", "url",
+    "public_url", "proto", "scheme", "host", "port", "hostport", "region", "upstream_url",
+    "upstream", "domain", "traffic_policy", "bindings", "pooling_enabled", "tls_certificate"};
+
+std::set<std::string> Keys(const json::value& v) {
+  std::set<std::string> out;
+  for (const auto& kv : v.as_object()) out.emplace(kv.key());
+  return out;
+}
+
+TEST_F(EndpointsApiTest, TakesNgrokBodiesAndAnswersInNgrokShape) {
+  ApiResult d = Reserve({{"domain", "endpoint-example2.com"}});
+  ASSERT_EQ(d.status, 201) << d.raw;
+  const std::string rd(d.json.at("id").as_string());
+
+  // ngrok's example as it is: its policy's on_http_request deny is not
+  // something certgate's edge does, and nothing is written.
+  EXPECT_TRUE(IsError(CallRaw(*client_, verb::post, "/endpoints", kNgrokCreateBody), 400, 555,
+                      "on_http_request is not supported"));
+  EXPECT_EQ(Call(*client_, verb::get, "/endpoints").json.at("endpoints").as_array().size(), 0u);
+
+  // The same body with a policy certgate runs (JSON text, kept as sent).
+  const std::string policy =
+      R"({"on_tcp_connect": [{"actions": [{"type": "terminate-tls", "config": {"min_version": "1.3"}}]}]})";
+  json::object body = json::parse(kNgrokCreateBody).as_object();
+  body["traffic_policy"] = policy;
+  ApiResult r = Call(*client_, verb::post, "/endpoints", body);
+  ASSERT_EQ(r.status, 201) << r.raw;
+  const json::object& o = r.json.as_object();
+  EXPECT_EQ(Keys(r.json), kEndpointFields) << r.raw;
+  const std::string id(o.at("id").as_string());
+  EXPECT_EQ(id.rfind("ep_", 0), 0u);
+  EXPECT_EQ(o.at("uri"), json::value(server_->api_url() + "/endpoints/" + id));
+  EXPECT_EQ(o.at("url"), "https://endpoint-example2.com");
+  EXPECT_EQ(o.at("public_url"), "https://endpoint-example2.com");
+  EXPECT_EQ(o.at("proto"), "https");
+  EXPECT_EQ(o.at("scheme"), "https");
+  EXPECT_EQ(o.at("host"), "endpoint-example2.com");
+  EXPECT_EQ(o.at("port"), 443);
+  EXPECT_EQ(o.at("hostport"), "endpoint-example2.com:443");
+  EXPECT_EQ(o.at("type"), "cloud");
+  EXPECT_EQ(o.at("bindings"), json::array{"public"});
+  EXPECT_EQ(o.at("pooling_enabled"), false);
+  EXPECT_EQ(o.at("description"), "sample cloud endpoint");
+  EXPECT_EQ(o.at("metadata"), R"({"environment": "staging"})");
+  EXPECT_EQ(o.at("traffic_policy"), json::value(policy));
+  EXPECT_EQ(o.at("upstream_url"), "http://127.0.0.1:8080");
+  EXPECT_EQ(o.at("upstream"), "http://127.0.0.1:8080");
+  EXPECT_EQ(o.at("domain"), (json::object{{"id", rd},
+                                          {"uri", server_->api_url() + "/reserved_domains/" + rd}}));
+  EXPECT_EQ(o.at("region"), "");
+  EXPECT_TRUE(o.at("tls_certificate").is_null());
+  const std::string created(o.at("created_at").as_string());
+  EXPECT_EQ(created.size(), 20u) << created;  // 2025-09-04T10:11:35Z
+  EXPECT_EQ(created.back(), 'Z');
+  EXPECT_EQ(o.at("updated_at"), o.at("created_at"));
+
+  const std::string path = "/endpoints/" + id;
+  EXPECT_EQ(Call(*client_, verb::get, path).json, r.json);
+  ApiResult list = Call(*client_, verb::get, "/endpoints");
+  ASSERT_EQ(list.json.at("endpoints").as_array().size(), 1u);
+  EXPECT_EQ(list.json.at("endpoints").at(0), r.json);
+
+  // ngrok's update example, as the TypeScript client sends it (with the id
+  // and pooling_enabled, which its EndpointUpdate requires).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // RFC 3339 has seconds
+  ApiResult u = Call(*client_, verb::patch, path,
+                     json::object{{"id", id}, {"description", "Sample Cloud Endpoint"},
+                                  {"pooling_enabled", false}});
+  ASSERT_EQ(u.status, 200) << u.raw;
+  EXPECT_EQ(Keys(u.json), kEndpointFields);
+  EXPECT_EQ(u.json.at("description"), "Sample Cloud Endpoint");
+  EXPECT_EQ(u.json.at("created_at"), o.at("created_at"));
+  EXPECT_GT(std::string(u.json.at("updated_at").as_string()), created);
+  for (const char* same : {"url", "metadata", "traffic_policy", "upstream_url", "domain", "type",
+                           "bindings", "pooling_enabled", "hostport"}) {
+    EXPECT_EQ(u.json.at(same), o.at(same)) << same;
+  }
+  EXPECT_EQ(Call(*client_, verb::get, path).json, u.json);
+
+  // Every field at once; YAML in is YAML out, and upstream is upstream_url's
+  // other name (both given, they must agree).
+  const std::string yaml =
+      "# tls\non_tcp_connect:\n  - actions:\n      - type: terminate-tls\n";
+  u = Call(*client_, verb::patch, path,
+           json::object{{"url", "https://endpoint-example2.com:443"},
+                        {"type", "cloud"},
+                        {"bindings", json::array{"public"}},
+                        {"pooling_enabled", false},
+                        {"upstream_url", "http://127.0.0.1:9090"},
+                        {"upstream", "http://127.0.0.1:9090/"},
+                        {"traffic_policy", yaml},
+                        {"metadata", "m"}});
+  ASSERT_EQ(u.status, 200) << u.raw;
+  EXPECT_EQ(u.json.at("traffic_policy"), json::value(yaml));
+  EXPECT_EQ(u.json.at("upstream_url"), "http://127.0.0.1:9090");
+  EXPECT_EQ(u.json.at("metadata"), "m");
+  u = Call(*client_, verb::patch, path, json::object{{"upstream", "http://127.0.0.1:9091"}});
+  ASSERT_EQ(u.status, 200) << u.raw;
+  EXPECT_EQ(u.json.at("upstream_url"), "http://127.0.0.1:9091");
+  // An empty policy removes it.
+  u = Call(*client_, verb::patch, path, json::object{{"traffic_policy", ""}});
+  ASSERT_EQ(u.status, 200) << u.raw;
+  EXPECT_EQ(u.json.at("traffic_policy"), "");
+
+  // Defaults: no type, bindings or pooling_enabled; [] is the default binding.
+  ASSERT_EQ(Reserve({{"domain", "tls.example2.com"}}).status, 201);
+  ApiResult t = Call(*client_, verb::post, "/endpoints",
+                     json::object{{"url", "tls://tls.example2.com"},
+                                  {"upstream_url", "tcp://127.0.0.1:5432"},
+                                  {"bindings", json::array{}}});
+  ASSERT_EQ(t.status, 201) << t.raw;
+  EXPECT_EQ(Keys(t.json), kEndpointFields);
+  EXPECT_EQ(t.json.at("url"), "tls://tls.example2.com:443");
+  EXPECT_EQ(t.json.at("public_url"), "tls://tls.example2.com:443");
+  EXPECT_EQ(t.json.at("proto"), "tls");
+  EXPECT_EQ(t.json.at("hostport"), "tls.example2.com:443");
+  EXPECT_EQ(t.json.at("type"), "cloud");
+  EXPECT_EQ(t.json.at("bindings"), json::array{"public"});
+  EXPECT_EQ(t.json.at("pooling_enabled"), false);
+  EXPECT_EQ(t.json.at("traffic_policy"), "");
+  EXPECT_EQ(t.json.at("description"), "");
+
+  EXPECT_EQ(Call(*client_, verb::delete_, path).status, 204);
+  EXPECT_TRUE(IsError(Call(*client_, verb::get, path), 404, 101, id));
+  EXPECT_EQ(Call(*client_, verb::get, "/endpoints").json.at("endpoints").as_array().size(), 1u);
+}
+
+// What certgate cannot serve, and bodies of the wrong shape: each a 400 that
+// says why, on create and on update alike, and nothing is written.
+TEST_F(EndpointsApiTest, RefusesNgrokFieldsItCannotServe) {
+  ASSERT_EQ(Reserve({{"domain", "ok.example.com"}}).status, 201);
+  ASSERT_EQ(Reserve({{"domain", "no.example.com"}}).status, 201);
+  ApiResult existing = Call(*client_, verb::post, "/endpoints",
+                            json::object{{"url", "https://ok.example.com"},
+                                         {"upstream_url", "http://127.0.0.1:8080"}});
+  ASSERT_EQ(existing.status, 201) << existing.raw;
+  const std::string path = "/endpoints/" + std::string(existing.json.at("id").as_string());
+  struct Case {
+    std::string name;
+    json::object fields;
+    int code;
+    std::string msg;
+  };
+  const std::vector<Case> cases = {
+      {"type", {{"type", "agent"}}, 558, "type 'agent' is not supported: certgate makes only cloud"},
+      {"type case", {{"type", "Cloud"}}, 558, "'Cloud'"},
+      {"type number", {{"type", 5}}, 109, "type must be a string, not a number"},
+      {"internal", {{"bindings", json::array{"internal"}}}, 559,
+       "bindings [\"internal\"] is not supported: certgate serves public endpoints only"},
+      {"kubernetes", {{"bindings", json::array{"kubernetes"}}}, 559, "public endpoints only"},
+      {"two bindings", {{"bindings", json::array{"public", "internal"}}}, 559,
+       "bindings has 2 entries; an endpoint has one binding"},
+      {"unknown binding", {{"bindings", json::array{"everyone"}}}, 559,
+       "is not a binding (ngrok's are public, internal and kubernetes)"},
+      {"bindings string", {{"bindings", "public"}}, 109,
+       "bindings must be an array of strings, not a string"},
+      {"bindings number", {{"bindings", json::array{"public", 1}}}, 109,
+       "bindings[1] must be a string, not a number"},
+      {"pooling", {{"pooling_enabled", true}}, 560,
+       "certgate serves one endpoint per url and does not pool endpoints"},
+      {"pooling string", {{"pooling_enabled", "false"}}, 109,
+       "pooling_enabled must be a boolean, not a string"},
+      {"upstreams differ",
+       {{"upstream_url", "http://127.0.0.1:8080"}, {"upstream", "http://127.0.0.1:8081"}}, 551,
+       "upstream_url 'http://127.0.0.1:8080' and upstream 'http://127.0.0.1:8081' differ"},
+      {"bad upstream_url", {{"upstream_url", "ftp://127.0.0.1"}}, 551,
+       "upstream_url 'ftp://127.0.0.1' is not valid"},
+      {"bad upstream", {{"upstream", "tcp://127.0.0.1:1"}}, 551,
+       "upstream 'tcp://127.0.0.1:1' is not valid"},
+      {"ngrok policy",
+       {{"traffic_policy", R"({"on_http_request":[{"actions":[{"type":"deny"}]}]})"}}, 555,
+       "on_http_request is not supported"},
+      {"unknown field", {{"upstream_protocol", "http1"}}, 110, "unknown field 'upstream_protocol'"},
+  };
+  const json::value before = Call(*client_, verb::get, path).json;
+  for (const Case& c : cases) {
+    json::object create{{"url", "https://no.example.com"}, {"upstream_url", "http://127.0.0.1:1"}};
+    for (const auto& kv : c.fields) create[kv.key()] = kv.value();
+    EXPECT_TRUE(IsError(Call(*client_, verb::post, "/endpoints", create), 400, c.code, c.msg))
+        << c.name << " (create)";
+    EXPECT_TRUE(IsError(Call(*client_, verb::patch, path, c.fields), 400, c.code, c.msg))
+        << c.name << " (update)";
+  }
+  // Required on create: url and an upstream.
+  EXPECT_TRUE(IsError(Call(*client_, verb::post, "/endpoints",
+                           json::object{{"url", "https://no.example.com"}}),
+                      400, 111, "upstream_url is required"));
+  EXPECT_TRUE(IsError(Call(*client_, verb::post, "/endpoints",
+                           json::object{{"upstream_url", "http://127.0.0.1:1"}}),
+                      400, 111, "url is required"));
+  // An update's id must be the path's; the url cannot change.
+  EXPECT_TRUE(IsError(Call(*client_, verb::patch, path,
+                           json::object{{"id", "ep_2OEmZ6CE8wZrZW8lRQVjNoFTafd"},
+                                        {"description", "x"}}),
+                      400, 114, "differs from the id in the path"));
+  EXPECT_TRUE(IsError(Call(*client_, verb::patch, path,
+                           json::object{{"url", "https://no.example.com"}}),
+                      400, 550, "cannot change"));
+  ApiResult list = Call(*client_, verb::get, "/endpoints");
+  ASSERT_EQ(list.json.at("endpoints").as_array().size(), 1u);
+  EXPECT_EQ(list.json.at("endpoints").at(0), before);
 }
 
 TEST_F(EndpointsApiTest, RefusesMalformedTrafficPolicies) {

@@ -348,7 +348,9 @@ TEST(ApiErrorJsonTest, InvalidUtf8InEveryPositionStillGivesJsonAnswers) {
       {"tls_certificates", {"certificate_pem", "private_key_pem", "description", "metadata", "id"}},
       {"reserved_domains",
        {"domain", "name", "description", "metadata", "certificate_id", "resolves_to", "id"}},
-      {"endpoints", {"url", "upstream", "traffic_policy", "description", "metadata", "id"}},
+      {"endpoints",
+       {"url", "upstream_url", "upstream", "type", "traffic_policy", "description", "metadata",
+        "id"}},
   };
   std::vector<std::string> values;
   for (const std::string& b : raw) values.push_back("\"" + b + "\"");

@@ -211,13 +211,24 @@ TEST_F(CliTest, DomainsAndEndpoints) {
   WriteFile(dir_.path() / "policy.yaml",
             "on_tcp_connect:\n  - actions:\n      - type: terminate-tls\n        config:\n"
             "          min_version: \"1.3\"\n");
-  RunResult endpoint = run({"endpoints", "create", "https://api.cli.example.com", "--upstream",
-                            "http://127.0.0.1:8080", "--traffic-policy",
+  RunResult endpoint = run({"endpoints", "create", "https://api.cli.example.com",
+                            "--upstream-url", "http://127.0.0.1:8080", "--traffic-policy",
                             (dir_.path() / "policy.yaml").string()});
   ASSERT_EQ(endpoint.exit_code, 0) << endpoint.err;
-  const std::string ep_id(json::parse(endpoint.out).at("id").as_string());
+  json::value ep = json::parse(endpoint.out);
+  const std::string ep_id(ep.at("id").as_string());
+  EXPECT_EQ(ep.at("upstream_url"), "http://127.0.0.1:8080");
+  EXPECT_EQ(ep.at("type"), "cloud");
+  EXPECT_EQ(ep.at("traffic_policy"),
+            "on_tcp_connect:\n  - actions:\n      - type: terminate-tls\n        config:\n"
+            "          min_version: \"1.3\"\n");
+  // --upstream is the old name of --upstream-url.
+  RunResult updated = run({"endpoints", "update", ep_id, "--upstream", "http://127.0.0.1:8081"});
+  ASSERT_EQ(updated.exit_code, 0) << updated.err;
+  EXPECT_EQ(json::parse(updated.out).at("upstream_url"), "http://127.0.0.1:8081");
   RunResult listed = run({"endpoints", "list"});
   EXPECT_NE(listed.out.find("https://api.cli.example.com"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("http://127.0.0.1:8081"), std::string::npos) << listed.out;
 
   // The domain is in use: deleting it names the endpoint.
   const std::string rd_id(d.at("id").as_string());

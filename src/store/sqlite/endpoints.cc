@@ -23,8 +23,9 @@ constexpr char kDeleteOwnedCertsBut[] =
 // Numbered like kUpdateEndpoint, so that BindEndpointFields serves both.
 constexpr char kInsertEndpoint[] =
     "INSERT INTO endpoints (id, account_id, description, metadata, url, scheme, host, port,"
-    " upstream, traffic_policy, domain_id, policy_certificate_id, created_at)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+    " upstream, traffic_policy, domain_id, policy_certificate_id, created_at, updated_at,"
+    " traffic_policy_text, type, bindings, pooling_enabled)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
 constexpr char kSelectEndpoint[] =
     "SELECT " CG_ENDPOINT_COLUMNS " FROM endpoints WHERE id = ?1 AND account_id = ?2";
 #define CG_LIST_ENDPOINTS "SELECT " CG_ENDPOINT_COLUMNS " FROM endpoints WHERE account_id = ?1"
@@ -46,7 +47,8 @@ constexpr ListStatements kEndpointList{kListEndpoints, kListEndpointsBefore, CG_
 constexpr char kUpdateEndpoint[] =
     "UPDATE endpoints SET description = ?3, metadata = ?4, url = ?5, scheme = ?6, host = ?7,"
     " port = ?8, upstream = ?9, traffic_policy = ?10, domain_id = ?11,"
-    " policy_certificate_id = ?12 WHERE id = ?1 AND account_id = ?2";
+    " policy_certificate_id = ?12, updated_at = ?14, traffic_policy_text = ?15, type = ?16,"
+    " bindings = ?17, pooling_enabled = ?18 WHERE id = ?1 AND account_id = ?2";
 constexpr char kEndpointPolicyCert[] =
     "SELECT policy_certificate_id FROM endpoints WHERE id = ?1 AND account_id = ?2";
 constexpr char kDeleteEndpoint[] = "DELETE FROM endpoints WHERE id = ?1 AND account_id = ?2";
@@ -75,9 +77,12 @@ Result<void> InsertPolicyCertificate(Connection& conn, const Endpoint& endpoint,
   return InsertCertificateRow(conn, cert, endpoint.account_id, endpoint.id, op);
 }
 
+// bindings: e.bindings as EncodeBindings wrote them.
 void BindEndpointFields(Query& q, const Endpoint& e,
-                        const std::optional<std::string>& policy_certificate_id) {
-  // ?1 id and ?2 account_id are bound by the caller.
+                        const std::optional<std::string>& policy_certificate_id,
+                        const std::string& bindings) {
+  // ?1 id, ?2 account_id and (for inserts) ?13 created_at are bound by the
+  // caller.
   q.Text(3, e.description)
       .Text(4, e.metadata)
       .Text(5, e.url)
@@ -87,7 +92,12 @@ void BindEndpointFields(Query& q, const Endpoint& e,
       .Text(9, e.upstream)
       .Text(10, e.traffic_policy)
       .Text(11, e.domain_id)
-      .OptionalText(12, policy_certificate_id);
+      .OptionalText(12, policy_certificate_id)
+      .Int(14, ToUnixSeconds(e.updated_at))
+      .Text(15, e.traffic_policy_text)
+      .Text(16, e.type)
+      .Text(17, bindings)
+      .Int(18, e.pooling_enabled ? 1 : 0);
 }
 
 }  // namespace
@@ -100,6 +110,7 @@ Result<void> SqliteStore::InsertEndpoint(const Endpoint& endpoint,
                      fmt::format("{}: endpoint {} names policy certificate {} but brings none", kOp,
                                  endpoint.id, *endpoint.policy_certificate_id));
   }
+  CG_ASSIGN_OR_RETURN(const std::string bindings, EncodeBindings(endpoint.bindings));
   return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<void> {
     CG_RETURN_IF_ERROR(CheckEndpointDomain(conn, endpoint, kOp));
     CG_RETURN_IF_ERROR(CheckEndpointHostOwnership(conn, endpoint, kOp));
@@ -109,7 +120,7 @@ Result<void> SqliteStore::InsertEndpoint(const Endpoint& endpoint,
     }
     Query q(conn, kInsertEndpoint, kOp);
     q.Text(1, endpoint.id).Text(2, endpoint.account_id);
-    BindEndpointFields(q, endpoint, endpoint.policy_certificate_id);
+    BindEndpointFields(q, endpoint, endpoint.policy_certificate_id, bindings);
     q.Int(13, ToUnixSeconds(endpoint.created_at));
     return q.Run();
   });
@@ -137,6 +148,7 @@ Result<Page<Endpoint>> SqliteStore::ListEndpoints(std::string_view account_id,
 Result<bool> SqliteStore::UpdateEndpoint(const Endpoint& endpoint,
                                          const std::optional<Certificate>& policy_certificate) {
   constexpr std::string_view kOp = "updating an endpoint";
+  CG_ASSIGN_OR_RETURN(const std::string bindings, EncodeBindings(endpoint.bindings));
   return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<bool> {
     std::optional<std::string> current;  // the stored policy_certificate_id
     {
@@ -167,7 +179,7 @@ Result<bool> SqliteStore::UpdateEndpoint(const Endpoint& endpoint,
     {
       Query q(conn, kUpdateEndpoint, kOp);
       q.Text(1, endpoint.id).Text(2, endpoint.account_id);
-      BindEndpointFields(q, endpoint, keep);
+      BindEndpointFields(q, endpoint, keep, bindings);
       CG_RETURN_IF_ERROR(q.Run());
     }
     // Every certificate the endpoint owned but the one it keeps.

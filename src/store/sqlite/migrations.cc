@@ -203,6 +203,20 @@ UPDATE provisioning_jobs SET lease_until = NULL;
 -- Where a domain's name resolves (ngrok's resolves_to): PoP codes or
 -- address:port values, one per line; '' is global, the default.
 ALTER TABLE reserved_domains ADD COLUMN resolves_to TEXT NOT NULL DEFAULT '';
+-- ngrok's endpoint fields. traffic_policy stays the normalized JSON the edge
+-- compiles; traffic_policy_text is the policy as the API shows it (the
+-- user's text, without a private key), which for rows from before was the
+-- normalized JSON. Existing endpoints are cloud endpoints bound publicly,
+-- not pooled, last updated when created.
+ALTER TABLE endpoints ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+UPDATE endpoints SET updated_at = created_at;
+ALTER TABLE endpoints ADD COLUMN traffic_policy_text TEXT NOT NULL DEFAULT '';
+UPDATE endpoints SET traffic_policy_text = traffic_policy;
+ALTER TABLE endpoints ADD COLUMN type TEXT NOT NULL DEFAULT 'cloud';
+-- A JSON array of words (store::EncodeBindings).
+ALTER TABLE endpoints ADD COLUMN bindings TEXT NOT NULL DEFAULT '["public"]';
+ALTER TABLE endpoints ADD COLUMN pooling_enabled INTEGER NOT NULL DEFAULT 0
+  CHECK (pooling_enabled IN (0, 1));
 )sql"},
 };
 

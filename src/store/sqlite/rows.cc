@@ -117,6 +117,21 @@ Result<Endpoint> ReadEndpoint(const Query& q, std::string_view op) {
   e.traffic_policy = q.ColumnText(10);
   e.domain_id = q.ColumnText(11);
   e.policy_certificate_id = q.OptionalColumnText(12);
+  e.updated_at = FromUnixSeconds(q.ColumnInt(13));
+  e.traffic_policy_text = q.ColumnText(14);
+  e.type = q.ColumnText(15);
+  const std::string bindings = q.ColumnText(16);
+  auto decoded = DecodeBindings(bindings);
+  if (!decoded.has_value()) {
+    return CorruptRow(
+        op, fmt::format("endpoint {} has bindings \"{}\"", e.id, bindings.substr(0, 200)));
+  }
+  e.bindings = std::move(*decoded);
+  const int64_t pooling = q.ColumnInt(17);
+  if (pooling != 0 && pooling != 1) {
+    return CorruptRow(op, fmt::format("endpoint {} has pooling_enabled {}", e.id, pooling));
+  }
+  e.pooling_enabled = pooling == 1;
   return e;
 }
 

@@ -9,9 +9,10 @@
   "id, account_id, created_at, description, metadata, domain, certificate_id, " \
   "policy_authority, policy_key_type, cname_target, acme_challenge_cname_target, " \
   "renews_at, issued_key_type, resolves_to"
-#define CG_ENDPOINT_COLUMNS                                                                \
-  "id, account_id, created_at, description, metadata, url, scheme, host, port, upstream, " \
-  "traffic_policy, domain_id, policy_certificate_id"
+#define CG_ENDPOINT_COLUMNS                                                                   \
+  "id, account_id, created_at, description, metadata, url, scheme, host, port, upstream, "    \
+  "traffic_policy, domain_id, policy_certificate_id, updated_at, traffic_policy_text, type, " \
+  "bindings, pooling_enabled"
 // What a new job is written with; a new job is not leased (owner '', token 0).
 #define CG_JOB_FIELDS                                                                       \
   "id, domain_id, account_id, domain, key_type, renewal, started_at, msg, error_code,"    \

@@ -159,6 +159,7 @@ Result<Certificate> PolicyCertificate(const MemoryStoreData& data, const Endpoin
 Endpoint StoredEndpoint(const Endpoint& endpoint) {
   Endpoint stored = endpoint;
   stored.created_at = WholeSeconds(endpoint.created_at);
+  stored.updated_at = WholeSeconds(endpoint.updated_at);
   return stored;
 }
 
@@ -299,6 +300,7 @@ Result<void> MemoryStore::InsertEndpoint(const Endpoint& endpoint,
                      fmt::format("{}: endpoint {} names policy certificate {} but brings none", kOp,
                                  endpoint.id, *endpoint.policy_certificate_id));
   }
+  CG_RETURN_IF_ERROR(EncodeBindings(endpoint.bindings));  // refuses what SQLite would
   {
     std::lock_guard lock(data_->mu);
     CG_RETURN_IF_ERROR(CheckEndpointDomain(*data_, endpoint, kOp));
@@ -340,6 +342,7 @@ Result<Page<Endpoint>> MemoryStore::ListEndpoints(std::string_view account_id,
 Result<bool> MemoryStore::UpdateEndpoint(const Endpoint& endpoint,
                                          const std::optional<Certificate>& policy_certificate) {
   constexpr std::string_view kOp = "updating an endpoint";
+  CG_RETURN_IF_ERROR(EncodeBindings(endpoint.bindings));  // refuses what SQLite would
   {
     std::lock_guard lock(data_->mu);
     auto it = data_->endpoints.find(endpoint.id);

@@ -103,6 +103,7 @@ Endpoint MakeEndpoint(const Domain& domain, const std::string& host, uint16_t po
   e.id = NewId("ep");
   e.account_id = domain.account_id;
   e.created_at = FromUnixSeconds(1'700'000'900);
+  e.updated_at = e.created_at;
   e.description = "endpoint " + host;
   e.metadata = "{}";
   e.scheme = port == 443 ? "https" : "tls";
@@ -118,6 +119,7 @@ void ExpectSameEndpoint(const Endpoint& got, const Endpoint& want) {
   EXPECT_EQ(got.id, want.id);
   EXPECT_EQ(got.account_id, want.account_id);
   EXPECT_EQ(got.created_at, want.created_at);
+  EXPECT_EQ(got.updated_at, want.updated_at);
   EXPECT_EQ(got.description, want.description);
   EXPECT_EQ(got.metadata, want.metadata);
   EXPECT_EQ(got.url, want.url);
@@ -126,6 +128,10 @@ void ExpectSameEndpoint(const Endpoint& got, const Endpoint& want) {
   EXPECT_EQ(got.port, want.port);
   EXPECT_EQ(got.upstream, want.upstream);
   EXPECT_EQ(got.traffic_policy, want.traffic_policy);
+  EXPECT_EQ(got.traffic_policy_text, want.traffic_policy_text);
+  EXPECT_EQ(got.type, want.type);
+  EXPECT_EQ(got.bindings, want.bindings);
+  EXPECT_EQ(got.pooling_enabled, want.pooling_enabled);
   EXPECT_EQ(got.domain_id, want.domain_id);
   EXPECT_EQ(got.policy_certificate_id, want.policy_certificate_id);
 }

@@ -95,6 +95,83 @@ TEST_P(StoreConformanceTest, EndpointInsertGetWithAndWithoutPolicyCertificate) {
   EXPECT_FALSE(store_->GetCertificateById(stray.id)->has_value());
 }
 
+// ngrok's fields: type, bindings, pooling_enabled, updated_at and the policy
+// text the API shows are stored as given, replaced by updates, and bindings
+// that are not words are refused with nothing written.
+TEST_P(StoreConformanceTest, EndpointNgrokFieldsRoundTrip) {
+  Domain d = MakeDomain(alice_, "*.example.com");
+  ASSERT_TRUE(store_->InsertDomain(d).ok());
+
+  // The defaults of a new record.
+  Endpoint plain = MakeEndpoint(d, "plain.example.com");
+  EXPECT_EQ(plain.type, "cloud");
+  EXPECT_EQ(plain.bindings, std::vector<std::string>{"public"});
+  EXPECT_FALSE(plain.pooling_enabled);
+  ASSERT_TRUE(store_->InsertEndpoint(plain, std::nullopt).ok());
+  ExpectSameEndpoint(**store_->GetEndpoint(alice_, plain.id), plain);
+
+  Endpoint e = MakeEndpoint(d, "app.example.com");
+  e.updated_at = FromUnixSeconds(1'700'000'950);
+  e.type = "agent";
+  e.bindings = {"internal", "public"};
+  e.pooling_enabled = true;
+  e.traffic_policy = R"({"on_tcp_connect":[{"actions":[{"type":"terminate-tls"}]}]})";
+  e.traffic_policy_text =
+      "# the user's own text\non_tcp_connect:\n  - name: \"caf\u00e9 \\ 'x'\"\n"
+      "    actions: [{type: terminate-tls}]\n";
+  ASSERT_TRUE(store_->InsertEndpoint(e, std::nullopt).ok());
+  ExpectSameEndpoint(**store_->GetEndpoint(alice_, e.id), e);
+  auto listed = store_->ListEndpoints(alice_, {.limit = 100});
+  ASSERT_TRUE(listed.ok()) << listed.error().message;
+  ASSERT_EQ(listed->items.size(), 2u);
+  for (const Endpoint& got : listed->items) {
+    ExpectSameEndpoint(got, got.id == e.id ? e : plain);
+  }
+  // The edge's read carries them too.
+  auto state = store_->LoadEdgeState();
+  ASSERT_TRUE(state.ok()) << state.error().message;
+  ASSERT_EQ(state->endpoints.size(), 2u);
+  for (const Endpoint& got : state->endpoints) {
+    ExpectSameEndpoint(got, got.id == e.id ? e : plain);
+  }
+
+  // An update replaces each; created_at stays.
+  Endpoint changed = e;
+  changed.created_at = FromUnixSeconds(7);
+  changed.updated_at = FromUnixSeconds(1'700'001'000);
+  changed.type = "cloud";
+  changed.bindings = {};
+  changed.pooling_enabled = false;
+  changed.traffic_policy = "";
+  changed.traffic_policy_text = "";
+  ASSERT_TRUE(*store_->UpdateEndpoint(changed, std::nullopt));
+  Endpoint want = changed;
+  want.created_at = e.created_at;
+  ExpectSameEndpoint(**store_->GetEndpoint(alice_, e.id), want);
+  changed.bindings = {"kubernetes"};
+  want.bindings = changed.bindings;
+  ASSERT_TRUE(*store_->UpdateEndpoint(changed, std::nullopt));
+  ExpectSameEndpoint(**store_->GetEndpoint(alice_, e.id), want);
+
+  // Bindings that are not words: refused on insert and update alike.
+  for (const std::string& bad : {std::string(""), std::string("Public"), std::string("a b"),
+                                 std::string("a\"b"), std::string("a,b"), std::string(33, 'x')}) {
+    Endpoint refused = MakeEndpoint(d, "refused.example.com");
+    refused.bindings = {"public", bad};
+    auto inserted = store_->InsertEndpoint(refused, std::nullopt);
+    ASSERT_FALSE(inserted.ok()) << bad;
+    EXPECT_EQ(inserted.error().code, ErrorCode::kEndpointBindingUnsupported) << bad;
+    EXPECT_FALSE(store_->GetEndpoint(alice_, refused.id)->has_value()) << bad;
+    Endpoint bad_update = want;
+    bad_update.bindings = {bad};
+    bad_update.description = "not written";
+    auto updated = store_->UpdateEndpoint(bad_update, std::nullopt);
+    ASSERT_FALSE(updated.ok()) << bad;
+    EXPECT_EQ(updated.error().code, ErrorCode::kEndpointBindingUnsupported) << bad;
+    ExpectSameEndpoint(**store_->GetEndpoint(alice_, e.id), want);
+  }
+}
+
 TEST_P(StoreConformanceTest, ListEndpointsPagesNewestFirst) {
   Domain d = MakeDomain(alice_, "*.example.com");
   ASSERT_TRUE(store_->InsertDomain(d).ok());

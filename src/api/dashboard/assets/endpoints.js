@@ -18,7 +18,8 @@ export function endpointList(view) {
     label: 'Endpoints',
     columns: [
       {label: 'URL', sort: (e) => e.url, cell: (e) => h('code', {class: 'wrap'}, e.url)},
-      {label: 'Upstream', sort: (e) => e.upstream, cell: (e) => h('code', {class: 'wrap'}, e.upstream)},
+      {label: 'Upstream', sort: (e) => e.upstream_url,
+       cell: (e) => h('code', {class: 'wrap'}, e.upstream_url)},
       {label: 'Traffic policy', cell: (e) => (e.traffic_policy
         ? h('details', {}, h('summary', {}, 'Show'), h('pre', {class: 'mono'}, e.traffic_policy))
         : h('span', {class: 'muted'}, 'none'))},
@@ -27,8 +28,8 @@ export function endpointList(view) {
       {label: '', cell: (e) => h('button', {type: 'button', class: 'small danger',
         'aria-label': `Delete the endpoint ${e.url}`, onclick: () => remove(e)}, 'Delete')},
     ],
-    placeholder: 'url, upstream, description…',
-    filterText: (e) => [e.url, e.upstream, e.description].join(' '),
+    placeholder: 'url, upstream url, description…',
+    filterText: (e) => [e.url, e.upstream_url, e.description].join(' '),
   });
   const empty = h('section', {class: 'empty', hidden: true},
     h('h2', {}, 'No endpoints yet'),
@@ -62,21 +63,21 @@ export function endpointList(view) {
 
   const url = h('input', {type: 'text', autocomplete: 'off', spellcheck: 'false', required: true,
                           placeholder: 'https://app.example.com'});
-  const upstream = h('input', {type: 'text', autocomplete: 'off', spellcheck: 'false', required: true,
+  const upstreamUrl = h('input', {type: 'text', autocomplete: 'off', spellcheck: 'false', required: true,
                                placeholder: 'http://127.0.0.1:8080'});
   const policy = h('textarea', {rows: 8, class: 'mono', spellcheck: 'false', placeholder: EXAMPLE_POLICY});
   const description = h('input', {type: 'text', maxlength: 255});
   const form = h('form', {'aria-labelledby': 'add-endpoint-title', novalidate: true},
     field({label: 'URL', name: 'url', control: url,
            hint: 'https://host to terminate TLS and proxy HTTP, or tls://host:port to pass TLS through. The host must be one of your domains.'}),
-    field({label: 'Upstream', name: 'upstream', control: upstream,
+    field({label: 'Upstream', name: 'upstream_url', control: upstreamUrl,
            hint: 'Where traffic goes: http://, https:// or tcp:// with host and port.'}),
     field({label: 'Traffic policy (optional, YAML or JSON)', name: 'traffic_policy', control: policy,
            hint: 'certgate supports the terminate-tls action in on_tcp_connect.'}),
     field({label: 'Description (optional)', name: 'description', control: description}),
     h('div', {class: 'actions'}, h('button', {type: 'submit'}, 'Create endpoint')));
   onSubmit(form, async () => {
-    const body = {url: url.value.trim(), upstream: upstream.value.trim()};
+    const body = {url: url.value.trim(), upstream_url: upstreamUrl.value.trim()};
     if (policy.value.trim()) body.traffic_policy = policy.value;
     if (description.value) body.description = description.value;
     const created = await post('/endpoints', body);

@@ -122,7 +122,7 @@ test('endpoints: list and get', async () => {
     method: 'POST',
     headers: {Authorization: `Bearer ${certgate.key}`, 'Content-Type': 'application/json',
               'Ngrok-Version': '2'},
-    body: JSON.stringify({url: 'https://ep.example.org', type: 'cloud', traffic_policy: '',
+    body: JSON.stringify({url: 'https://ep.example.org', type: 'cloud', bindings: ['public'],
                           upstream_url: 'http://127.0.0.1:9'}),
   });
   assert.equal(res.status, 201, await res.clone().text());

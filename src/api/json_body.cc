@@ -6,32 +6,12 @@
 #include <string>
 
 #include "core/secret_bytes.h"
+#include "core/wiping_json.h"
 
 namespace certgate::api {
 namespace {
 
 namespace json = boost::json;
-
-// Heap memory that is wiped before it is returned: the parsed document may
-// hold a private key in PEM.
-//
-// Boost.JSON does not always pass the same alignment to deallocate as to
-// allocate, so the alignment is not used to pick the operator: it never asks
-// for more than the default new alignment.
-class WipingResource final : public json::memory_resource {
- private:
-  void* do_allocate(size_t n, size_t align) override {
-    if (align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) throw std::bad_alloc();
-    return ::operator new(n);
-  }
-  void do_deallocate(void* p, size_t n, size_t) override {
-    Wipe(p, n);
-    ::operator delete(p);
-  }
-  bool do_is_equal(const json::memory_resource& other) const noexcept override {
-    return this == &other;
-  }
-};
 
 // A client's field name as a message quotes it: at most 64 bytes, control
 // characters as '?', so that the message stays one line.
@@ -61,7 +41,7 @@ std::string_view JsonTypeName(const json::value& v) {
 }
 
 Result<JsonBody> JsonBody::Parse(std::string_view body) {
-  json::storage_ptr sp = json::make_shared_resource<WipingResource>();
+  json::storage_ptr sp = MakeWipingJsonStorage();
   json::parse_options opts;
   opts.max_depth = 16;
   json::parser parser(sp, opts);

@@ -16,6 +16,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/secret_bytes.h"
+#include "core/wiping_json.h"
 #include "pki/certificate.h"
 
 namespace certgate::policy {
@@ -475,31 +476,10 @@ bool SaysPrivateKey(std::string_view text) {
   return text.find(kKeyWords) != std::string_view::npos;
 }
 
-// Heap memory that is wiped before it is returned: the parsed JSON holds the
-// private key until it is erased.
-//
-// Boost.JSON does not always pass the same alignment to deallocate as to
-// allocate, so the alignment is not used to pick the operator: it never asks
-// for more than the default new alignment.
-class WipingResource final : public json::memory_resource {
- private:
-  void* do_allocate(size_t n, size_t align) override {
-    if (align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) throw std::bad_alloc();
-    return ::operator new(n);
-  }
-  void do_deallocate(void* p, size_t n, size_t) override {
-    Wipe(p, n);
-    ::operator delete(p);
-  }
-  bool do_is_equal(const json::memory_resource& other) const noexcept override {
-    return this == &other;
-  }
-};
-
 // JSON text without any terminate-tls config's server_private_key, as
 // compact JSON; nullopt if the text is not a JSON object.
 std::optional<std::string> ShownJson(std::string_view text) {
-  json::storage_ptr sp = json::make_shared_resource<WipingResource>();
+  json::storage_ptr sp = MakeWipingJsonStorage();
   json::parse_options opts;
   opts.max_depth = 64;
   boost::system::error_code ec;

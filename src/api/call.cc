@@ -96,7 +96,14 @@ Result<Paging> ParsePaging(const Call& call, std::string_view id_prefix,
 boost::json::value NextPageUri(const Call& call, std::string_view collection,
                                const Paging& paging, bool has_more, std::string_view last_id) {
   if (!has_more) return nullptr;
-  boost::urls::url next(fmt::format("{}/{}", call.base_url, collection));
+  const std::string collection_url = fmt::format("{}/{}", call.base_url, collection);
+  auto base = boost::urls::parse_uri(collection_url);  // a view of collection_url
+  if (!base) {
+    // base_url is checked where it is made; never a reason to fail a list.
+    return boost::json::string(fmt::format("{}/{}?before_id={}&limit={}", call.base_url,
+                                            collection, last_id, paging.limit));
+  }
+  boost::urls::url next(*base);
   auto params = next.params();
   params.append({"before_id", last_id});
   params.append({"limit", std::to_string(paging.limit)});

@@ -166,7 +166,9 @@ class Lexer {
         ++i;
         continue;
       }
-      if (i + 1 >= text_.size()) continue;  // reported as unterminated
+      if (i + 1 >= text_.size()) {
+        return FilterError(t.pos, fmt::format("the string has no closing {}", quote));
+      }
       const char e = text_[i + 1];
       const size_t at = i;
       i += 2;

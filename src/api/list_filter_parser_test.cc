@@ -105,6 +105,7 @@ TEST(ListFilterParserTest, RefusesWithTheColumnAtFault) {
                             "are: id, domain, created_at, certificate.id, port"},
       {"obj.domain = \"x\"", "column 12: '=' is not an operator: compare with '=='"},
       {"obj.domain == \"x", "column 15: the string has no closing \""},
+      {"obj.domain == \"x\\", "column 15: the string has no closing \""},
       {"obj.domain == \"x\" &", "column 19: '&' is not an operator"},
       {"obj.domain == \"x\" obj", "column 19: expected && or || or the end of the filter"},
       {"(obj.domain == \"x\"", "column 19: expected ')' to close the '(' at column 1"},

@@ -52,6 +52,9 @@ std::optional<Time> ParseRfc3339(std::string_view s) {
     return std::nullopt;
   }
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return std::nullopt;
+  // Time counts nanoseconds in 64 bits: it ends in 2262. Years past 2200 (and
+  // before 1900) are refused rather than wrapped.
+  if (y < 1900 || y > 2200) return std::nullopt;
   std::tm tm{};
   tm.tm_year = y - 1900;
   tm.tm_mon = mo - 1;

@@ -27,6 +27,10 @@ TEST(TimeTest, ParsesWhatItFormats) {
   EXPECT_FALSE(ParseRfc3339("2026-11-28T11:25:39+24:00"));
   EXPECT_FALSE(ParseRfc3339("2026-11-28T11:25:39."));
   EXPECT_FALSE(ParseRfc3339("2026-11-28T11:25:39"));
+  // Out of Time's range (64-bit nanoseconds end in 2262): refused, not wrapped.
+  EXPECT_FALSE(ParseRfc3339("2626-01-01T00:00:00Z"));
+  EXPECT_FALSE(ParseRfc3339("9999-12-31T23:59:59Z"));
+  EXPECT_TRUE(ParseRfc3339("2200-12-31T23:59:59Z"));
 }
 
 }  // namespace

@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "core/time.h"
+#include "pki/testing/cert_factory.h"
 #include "support/api_helpers.h"
 #include "support/certgate_server.h"
 #include "support/challtestsrv.h"
@@ -387,6 +388,65 @@ TEST(AcmeTest, EcdsaAndRsaOverHttp01AreIssuedAndServed) {
     auto del = Call(t.Api(), verb::delete_, "/tls_certificates/" + cert_id);
     EXPECT_TRUE(IsError(del, 400, "ERR_NGROK_1966", name));
   }
+}
+
+// Issue 16: automatic is the default, and a policy set over an uploaded
+// certificate takes the domain over (certificate: null until its own arrives).
+TEST(AcmeTest, ADomainWithNoFieldsAndAPolicyOverAnUploadAreIssuedWhileBaseNamesAreNot) {
+  AcmeTopology t;
+  auto plain = Call(t.Api(), verb::post, "/reserved_domains",
+                    json::object{{"domain", "plain.customer.test"}});
+  ASSERT_EQ(plain.status, 201) << plain.raw;
+  EXPECT_EQ(plain.json.at("certificate_management_policy"),
+            (json::object{{"authority", "letsencrypt"}, {"private_key_type", "ecdsa"}}));
+
+  pki::testing::CertSpec spec;
+  spec.common_name = "upload.customer.test";
+  spec.dns_names = {"upload.customer.test"};
+  const pki::testing::TestChain chain =
+      pki::testing::MakeChain(pki::testing::TestKeyType::kEcP256, spec, false);
+  auto cert = Call(t.Api(), verb::post, "/tls_certificates",
+                   json::object{{"certificate_pem", chain.BundlePem()},
+                                {"private_key_pem", pki::testing::KeyPemPkcs8(chain.leaf_key.get())}});
+  ASSERT_EQ(cert.status, 201) << cert.raw;
+  const std::string uploaded_id = JsonString(cert.json, "id");
+  auto upload = Call(t.Api(), verb::post, "/reserved_domains",
+                     json::object{{"domain", "upload.customer.test"}, {"certificate_id", uploaded_id}});
+  ASSERT_EQ(upload.status, 201) << upload.raw;
+  EXPECT_TRUE(upload.json.at("certificate_management_policy").is_null()) << upload.raw;
+  const std::string uploaded_serial = JsonString(cert.json, "serial_number");
+  EXPECT_TRUE(Eventually([&] { return t.ServedSerial("upload.customer.test") == uploaded_serial; },
+                         seconds(5)));
+  auto taken = Call(t.Api(), verb::patch, "/reserved_domains/" + JsonString(upload.json, "id"),
+                    json::object{{"certificate_management_policy", json::object{}}});
+  ASSERT_EQ(taken.status, 200) << taken.raw;
+  EXPECT_TRUE(taken.json.at("certificate").is_null()) << taken.raw;
+  EXPECT_EQ(JsonString(taken.json.at("certificate_management_policy"), "authority"), "letsencrypt");
+
+  // A name under the service's base domain is the service certificate's.
+  auto own = Call(t.Api(), verb::post, "/reserved_domains",
+                  json::object{{"domain", std::string("svc.") + kBase}});
+  ASSERT_EQ(own.status, 201) << own.raw;
+  EXPECT_TRUE(own.json.at("certificate_management_policy").is_null()) << own.raw;
+  EXPECT_TRUE(own.json.at("certificate").is_null()) << own.raw;
+
+  t.AddRecords(plain.json);
+  t.AddRecords(taken.json);
+  for (const auto* d : {&plain.json, &taken.json}) {
+    const std::string name = JsonString(*d, "domain");
+    const std::string cert_id = t.WaitForCertificate(JsonString(*d, "id"), seconds(90));
+    ASSERT_FALSE(cert_id.empty()) << name;
+    EXPECT_NE(cert_id, uploaded_id);
+    ExpectIssued(t, cert_id, name, "ecdsa");
+    const std::string serial = JsonString(t.Certificate(cert_id), "serial_number");
+    EXPECT_TRUE(Eventually([&] { return t.ServedSerial(name) == serial; }, seconds(5)))
+        << name << ": " << t.ServedSerial(name) << " != " << serial;
+  }
+  // The uploaded certificate is detached, not deleted.
+  EXPECT_EQ(Call(t.Api(), verb::get, "/tls_certificates/" + uploaded_id).status, 200);
+  const std::string service_serial = t.ServedSerial("");
+  EXPECT_EQ(t.ServedSerial(std::string("svc.") + kBase), service_serial);
+  EXPECT_TRUE(t.Get(JsonString(own.json, "id")).at("certificate").is_null());
 }
 
 TEST(AcmeTest, WildcardOverDns01ThroughTheCnameDelegation) {

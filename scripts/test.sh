@@ -67,7 +67,7 @@ fi
 
 echo "== every fuzzer for a short bounded time on its seed corpus"
 # The libFuzzer harnesses (tests/fuzz), built with clang 16 under ASan + UBSan;
-# each CTest test runs one for CERTGATE_FUZZ_SECONDS (15) on a copy of its
+# each CTest test runs one for CERTGATE_FUZZ_SECONDS (10) on a copy of its
 # seeds. Longer runs: scripts/fuzz.sh.
 if { cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCERTGATE_FUZZ=ON \
        -DCMAKE_CXX_COMPILER=clang++-16 &&

@@ -60,7 +60,7 @@ std::string JoinForHumans(const std::vector<std::string>& items) {
 }
 
 Result<Paging> ParsePaging(const Call& call, std::string_view id_prefix,
-                           std::span<const store::FilterField> filter_fields) {
+                           std::span<const store::FilterField> filter_fields, Time now) {
   Paging paging;
   auto params = call.target.params();
   for (auto param : params) {
@@ -84,7 +84,7 @@ Result<Paging> ParsePaging(const Call& call, std::string_view id_prefix,
       }
       paging.before_id = std::move(v);
     } else if (key == "filter") {
-      auto filter = ParseListFilter(param.value, filter_fields);
+      auto filter = ParseListFilter(param.value, filter_fields, now);
       if (!filter) return WithField(std::move(filter).error(), "filter");
       paging.filter = std::move(*filter);
       paging.filter_text = param.value;

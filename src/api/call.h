@@ -46,7 +46,8 @@ std::string JoinForHumans(const std::vector<std::string>& items);
 // Paging parameters of a list request: limit 1..100 (default 100), before_id
 // (or ngrok's TypeScript spelling beforeId), which must be an id with the
 // given prefix, and filter (api/list_filter_parser.h) over the resource's
-// filterable fields. Errors: kPageLimitInvalid, kInvalidPaging (before_id),
+// filterable fields, with time.now as now. Errors: kPageLimitInvalid,
+// kInvalidPaging (before_id),
 // kFilterInvalid. Other parameters are the caller's (ApiService refuses
 // unknown ones).
 struct Paging {
@@ -58,7 +59,7 @@ struct Paging {
   store::ListQuery Query() const { return {before_id, limit, filter}; }
 };
 Result<Paging> ParsePaging(const Call& call, std::string_view id_prefix,
-                           std::span<const store::FilterField> filter_fields);
+                           std::span<const store::FilterField> filter_fields, Time now);
 
 // "<base>/<collection>" with the query "?before_id=..&limit=..[&filter=..]"
 // for the next page, or null when there is none.

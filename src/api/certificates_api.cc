@@ -114,7 +114,7 @@ Response CertificatesApi::Create(Call& call) {
 }
 
 Response CertificatesApi::List(Call& call) {
-  auto paging = ParsePaging(call, kIdPrefix, store::CertificateFilterFields());
+  auto paging = ParsePaging(call, kIdPrefix, store::CertificateFilterFields(), clock_.Now());
   if (!paging) return Fail(call, paging.error());
   auto page = certificates_.ListCertificates(call.account().id, paging->Query());
   if (!page) return Fail(call, Internal(call, "listing certificates", page.error()));

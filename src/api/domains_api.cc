@@ -374,7 +374,7 @@ Response DomainsApi::Create(Call& call) {
 }
 
 Response DomainsApi::List(Call& call) {
-  auto paging = ParsePaging(call, kIdPrefix, store::DomainFilterFields());
+  auto paging = ParsePaging(call, kIdPrefix, store::DomainFilterFields(), clock_.Now());
   if (!paging) return Fail(call, paging.error());
   auto page = domains_.ListDomains(call.account().id, paging->Query());
   if (!page) return Fail(call, InternalError(call, "listing domains", page.error()));

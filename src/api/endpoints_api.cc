@@ -417,7 +417,7 @@ Response EndpointsApi::Create(Call& call) {
 }
 
 Response EndpointsApi::List(Call& call) {
-  auto paging = ParsePaging(call, kIdPrefix, store::EndpointFilterFields());
+  auto paging = ParsePaging(call, kIdPrefix, store::EndpointFilterFields(), clock_.Now());
   if (!paging) return Fail(call, paging.error());
   auto page = endpoints_.ListEndpoints(call.account().id, paging->Query());
   if (!page) return Fail(call, InternalError(call, "listing endpoints", page.error()));

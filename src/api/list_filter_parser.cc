@@ -1,10 +1,11 @@
 #include "api/list_filter_parser.h"
 
-#include <charconv>
 #include <utility>
 #include <variant>
 
 #include <fmt/format.h>
+
+#include "api/list_filter_lexer.h"
 
 namespace certgate::api {
 namespace {
@@ -14,207 +15,24 @@ using store::FilterField;
 using store::FilterFieldType;
 using store::FilterOp;
 using store::FilterValue;
+using filter::Excerpt;
+using filter::FilterError;
+using filter::Lexer;
+using filter::ParseFilterDuration;
+using filter::ParseFilterTime;
+using filter::InFilterRange;
+using filter::Tok;
+using filter::Token;
 
 constexpr int kMaxDepth = 64;
 constexpr size_t kMaxTests = 256;
 constexpr size_t kMaxListItems = 100;
-constexpr size_t kQuoteChars = 40;
-
-enum class Tok {
-  kEnd, kIdent, kString, kInt, kLParen, kRParen, kLBracket, kRBracket, kComma, kDot,
-  kNot, kAnd, kOr, kEq, kNe, kLt, kLe, kGt, kGe,
-};
-
-struct Token {
-  Tok kind = Tok::kEnd;
-  size_t pos = 0;        // 0-based byte offset
-  std::string text;      // kIdent: the name; kString: the decoded value
-  int64_t number = 0;    // kInt
-};
-
-Error FilterError(size_t pos, std::string_view what) {
-  return MakeError(ErrorCode::kFilterInvalid,
-                   fmt::format("filter: at column {}: {}", pos + 1, what));
-}
-
-// What the user wrote at pos, for messages: at most kQuoteChars printable
-// ASCII characters.
-std::string Excerpt(std::string_view text, size_t pos) {
-  std::string out;
-  for (size_t i = pos; i < text.size() && out.size() < kQuoteChars; ++i) {
-    const char c = text[i];
-    out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  }
-  return out;
-}
-
-bool IsIdentStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsHex(char c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-
-void AppendUtf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-class Lexer {
- public:
-  explicit Lexer(std::string_view text) : text_(text) {}
-
-  Result<Token> Next() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
-                                   text_[pos_] == '\n' || text_[pos_] == '\r')) {
-      ++pos_;
-    }
-    Token t;
-    t.pos = pos_;
-    if (pos_ >= text_.size()) return t;
-    const char c = text_[pos_];
-    const char n = pos_ + 1 < text_.size() ? text_[pos_ + 1] : '\0';
-    auto one = [&](Tok k, size_t len) {
-      t.kind = k;
-      pos_ += len;
-      return t;
-    };
-    switch (c) {
-      case '(': return one(Tok::kLParen, 1);
-      case ')': return one(Tok::kRParen, 1);
-      case '[': return one(Tok::kLBracket, 1);
-      case ']': return one(Tok::kRBracket, 1);
-      case ',': return one(Tok::kComma, 1);
-      case '.': return one(Tok::kDot, 1);
-      case '!': return n == '=' ? one(Tok::kNe, 2) : one(Tok::kNot, 1);
-      case '<': return n == '=' ? one(Tok::kLe, 2) : one(Tok::kLt, 1);
-      case '>': return n == '=' ? one(Tok::kGe, 2) : one(Tok::kGt, 1);
-      case '=':
-        if (n == '=') return one(Tok::kEq, 2);
-        return FilterError(pos_, "'=' is not an operator: compare with '=='");
-      case '&':
-        if (n == '&') return one(Tok::kAnd, 2);
-        return FilterError(pos_, "'&' is not an operator: join conditions with '&&'");
-      case '|':
-        if (n == '|') return one(Tok::kOr, 2);
-        return FilterError(pos_, "'|' is not an operator: join conditions with '||'");
-      case '"':
-      case '\'': return String(c);
-      default: break;
-    }
-    if (IsDigit(c) || (c == '-' && IsDigit(n))) return Integer();
-    if (IsIdentStart(c)) {
-      size_t end = pos_;
-      while (end < text_.size() && (IsIdentStart(text_[end]) || IsDigit(text_[end]))) ++end;
-      t.kind = Tok::kIdent;
-      t.text = std::string(text_.substr(pos_, end - pos_));
-      pos_ = end;
-      if ((t.text == "r" || t.text == "R" || t.text == "b" || t.text == "B") &&
-          pos_ < text_.size() && (text_[pos_] == '"' || text_[pos_] == '\'')) {
-        return FilterError(t.pos, "raw and byte strings are not supported: use a plain "
-                                  "\"...\" string");
-      }
-      return t;
-    }
-    return FilterError(pos_, fmt::format("unexpected '{}'", Excerpt(text_, pos_).substr(0, 1)));
-  }
-
- private:
-  Result<Token> Integer() {
-    Token t;
-    t.kind = Tok::kInt;
-    t.pos = pos_;
-    size_t end = pos_ + (text_[pos_] == '-' ? 1 : 0);
-    while (end < text_.size() && IsDigit(text_[end])) ++end;
-    if (end < text_.size() && (IsIdentStart(text_[end]) || text_[end] == '.')) {
-      return FilterError(pos_, "only whole decimal numbers are supported");
-    }
-    auto [ptr, ec] = std::from_chars(text_.data() + pos_, text_.data() + end, t.number);
-    if (ec != std::errc() || ptr != text_.data() + end) {
-      return FilterError(pos_, "the number is out of range");
-    }
-    pos_ = end;
-    return t;
-  }
-
-  Result<Token> String(char quote) {
-    Token t;
-    t.kind = Tok::kString;
-    t.pos = pos_;
-    if (text_.substr(pos_, 3) == std::string(3, quote)) {
-      return FilterError(pos_, "triple-quoted strings are not supported");
-    }
-    size_t i = pos_ + 1;
-    while (true) {
-      if (i >= text_.size() || text_[i] == '\n' || text_[i] == '\r') {
-        return FilterError(t.pos, fmt::format("the string has no closing {}", quote));
-      }
-      const char c = text_[i];
-      if (c == quote) break;
-      if (c != '\\') {
-        t.text += c;
-        ++i;
-        continue;
-      }
-      if (i + 1 >= text_.size()) {
-        return FilterError(t.pos, fmt::format("the string has no closing {}", quote));
-      }
-      const char e = text_[i + 1];
-      const size_t at = i;
-      i += 2;
-      switch (e) {
-        case '\\': t.text += '\\'; continue;
-        case '"': t.text += '"'; continue;
-        case '\'': t.text += '\''; continue;
-        case '`': t.text += '`'; continue;
-        case 'n': t.text += '\n'; continue;
-        case 'r': t.text += '\r'; continue;
-        case 't': t.text += '\t'; continue;
-        case 'x':
-        case 'u':
-        case 'U': {
-          const size_t digits = e == 'x' ? 2 : (e == 'u' ? 4 : 8);
-          uint32_t cp = 0;
-          for (size_t k = 0; k < digits; ++k) {
-            if (i + k >= text_.size() || !IsHex(text_[i + k])) {
-              return FilterError(at, fmt::format("\\{} needs {} hex digits", e, digits));
-            }
-            const char h = text_[i + k];
-            cp = cp * 16 + static_cast<uint32_t>(IsDigit(h) ? h - '0' : (h | 0x20) - 'a' + 10);
-          }
-          i += digits;
-          if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-            return FilterError(at, "the escape is not a Unicode scalar value");
-          }
-          AppendUtf8(t.text, cp);
-          continue;
-        }
-        default:
-          return FilterError(at, fmt::format("unknown escape '\\{}'", Excerpt(text_, i - 1).substr(0, 1)));
-      }
-    }
-    pos_ = i + 1;
-    return t;
-  }
-
-  std::string_view text_;
-  size_t pos_ = 0;
-};
 
 // What a term of the grammar turned out to be.
 struct FieldRef {
   const FilterField* field = nullptr;
   size_t pos = 0;
+  bool size = false;  // size(obj.<field>): an integer
 };
 struct Literal {
   FilterValue value;
@@ -236,8 +54,21 @@ std::string_view TypeName(FilterFieldType type) {
     case FilterFieldType::kString: return "a string";
     case FilterFieldType::kTime: return "a timestamp";
     case FilterFieldType::kInteger: return "an integer";
+    case FilterFieldType::kBool: return "a boolean";
+    case FilterFieldType::kStringList: return "a list of strings";
   }
   return "a value";
+}
+
+// The type a field reference stands for: size(...) is an integer.
+FilterFieldType TypeOf(const FieldRef& ref) {
+  return ref.size ? FilterFieldType::kInteger : ref.field->type;
+}
+
+// "obj.x" or "size(obj.x)", for messages.
+std::string Describe(const FieldRef& ref) {
+  return ref.size ? fmt::format("size(obj.{})", ref.field->name)
+                  : fmt::format("obj.{}", ref.field->name);
 }
 
 FilterOp Mirror(FilterOp op) {
@@ -262,14 +93,15 @@ std::string_view OpText(FilterOp op) {
     case FilterOp::kStartsWith: return "startsWith";
     case FilterOp::kEndsWith: return "endsWith";
     case FilterOp::kContains: return "contains";
+    case FilterOp::kHas: return "in";
   }
   return "?";
 }
 
 class Parser {
  public:
-  Parser(std::string_view text, std::span<const FilterField> fields)
-      : text_(text), fields_(fields), lexer_(text) {}
+  Parser(std::string_view text, std::span<const FilterField> fields, Time now)
+      : text_(text), fields_(fields), now_(now), lexer_(text) {}
 
   Result<Filter> Parse() {
     CG_RETURN_IF_ERROR(Advance());
@@ -353,15 +185,45 @@ class Parser {
   Result<Filter> AsCondition(Term term, size_t pos) {
     if (auto* c = std::get_if<Condition>(&term)) return std::move(c->filter);
     if (auto* f = std::get_if<FieldRef>(&term)) {
-      return FilterError(f->pos, fmt::format("obj.{} is {}, not a condition: compare it, e.g. "
-                                             "obj.{} == ...",
-                                             f->field->name, TypeName(f->field->type),
-                                             f->field->name));
+      if (TypeOf(*f) == FilterFieldType::kBool) {  // obj.pooling_enabled alone
+        Filter test = NewTest(*f, FilterOp::kEq);
+        test.values.emplace_back(int64_t{1});
+        return test;
+      }
+      return FilterError(f->pos, fmt::format("{} is {}, not a condition: compare it, e.g. "
+                                             "{} == ...",
+                                             Describe(*f), TypeName(TypeOf(*f)), Describe(*f)));
     }
     return FilterError(pos, "a value alone is not a condition: compare a field with it");
   }
 
+  // `true` and `false` parse as conditions; next to a boolean field they are
+  // its values.
+  static void BoolLiteral(Term& term, const Term& other) {
+    const auto* field = std::get_if<FieldRef>(&other);
+    const auto* c = std::get_if<Condition>(&term);
+    if (field == nullptr || c == nullptr || TypeOf(*field) != FilterFieldType::kBool ||
+        c->filter.kind != Filter::Kind::kConstant) {
+      return;
+    }
+    term = Literal{int64_t{c->filter.constant ? 1 : 0}, c->pos, "a boolean"};
+  }
+
   Result<Filter> Test(Term left, FilterOp op, size_t op_pos, Term right) {
+    BoolLiteral(left, right);
+    BoolLiteral(right, left);
+    if (op == FilterOp::kIn && std::holds_alternative<FieldRef>(right)) {
+      return Has(std::move(left), op_pos, std::get<FieldRef>(right));
+    }
+    for (const Term* t : {&left, &right}) {
+      const auto* f = std::get_if<FieldRef>(t);
+      if (f != nullptr && TypeOf(*f) == FilterFieldType::kStringList) {
+        return FilterError(f->pos, fmt::format("obj.{0} is a list: test a member with "
+                                               "\"value\" in obj.{0}, or its length with "
+                                               "size(obj.{0})",
+                                               f->field->name));
+      }
+    }
     if (std::holds_alternative<Condition>(left) || std::holds_alternative<Condition>(right)) {
       return FilterError(op_pos, fmt::format("'{}' compares a field with a value, not "
                                              "conditions",
@@ -374,9 +236,9 @@ class Parser {
         return FilterError(op_pos, "'in' needs a field on its left and a list on its right, "
                                    "e.g. obj.id in [\"a\", \"b\"]");
       }
-      Filter f = NewTest(*field->field, FilterOp::kIn);
+      Filter f = NewTest(*field, FilterOp::kIn);
       for (Literal& item : list->items) {
-        CG_RETURN_IF_ERROR(CheckLiteral(*field->field, FilterOp::kEq, item));
+        CG_RETURN_IF_ERROR(CheckLiteral(*field, FilterOp::kEq, item));
         f.values.push_back(std::move(item.value));
       }
       return f;
@@ -395,42 +257,70 @@ class Parser {
     const FieldRef& field = lf != nullptr ? *lf : *rf;
     Literal& literal = std::get<Literal>(lf != nullptr ? right : left);
     const FilterOp effective = lf != nullptr ? op : Mirror(op);
-    CG_RETURN_IF_ERROR(CheckLiteral(*field.field, effective, literal));
-    Filter f = NewTest(*field.field, effective);
+    CG_RETURN_IF_ERROR(CheckLiteral(field, effective, literal));
+    Filter f = NewTest(field, effective);
     f.values.push_back(std::move(literal.value));
     return f;
   }
 
-  Result<void> CheckLiteral(const FilterField& field, FilterOp op, const Literal& literal) {
+  // "public" in obj.bindings
+  Result<Filter> Has(Term item, size_t op_pos, const FieldRef& list) {
+    if (TypeOf(list) != FilterFieldType::kStringList) {
+      return FilterError(op_pos, fmt::format("'in' needs a list on its right; {} is {}",
+                                             Describe(list), TypeName(TypeOf(list))));
+    }
+    const auto* literal = std::get_if<Literal>(&item);
+    if (literal == nullptr || !std::holds_alternative<std::string>(literal->value)) {
+      return FilterError(op_pos, fmt::format("'in obj.{0}' needs a string on its left, e.g. "
+                                             "\"public\" in obj.{0}",
+                                             list.field->name));
+    }
+    Filter f = NewTest(list, FilterOp::kHas);
+    f.values.push_back(literal->value);
+    return f;
+  }
+
+  Result<void> CheckLiteral(const FieldRef& ref, FilterOp op, const Literal& literal) {
+    const FilterFieldType type = TypeOf(ref);
     if (std::holds_alternative<std::monostate>(literal.value)) {
-      if (!field.nullable) {
-        return FilterError(literal.pos, fmt::format("obj.{} is never null", field.name));
+      if (!ref.field->nullable || ref.size) {
+        return FilterError(literal.pos, fmt::format("{} is never null", Describe(ref)));
       }
       if (op != FilterOp::kEq && op != FilterOp::kNe) {
         return FilterError(literal.pos, "null can only be compared with == or !=");
       }
       return {};
     }
+    const bool is_bool = literal.type == std::string_view("a boolean");
     const bool fits =
-        (field.type == FilterFieldType::kString &&
-         std::holds_alternative<std::string>(literal.value)) ||
-        (field.type == FilterFieldType::kTime && std::holds_alternative<Time>(literal.value)) ||
-        (field.type == FilterFieldType::kInteger &&
-         std::holds_alternative<int64_t>(literal.value));
-    if (fits) return {};
-    std::string hint;
-    if (field.type == FilterFieldType::kTime) {
-      hint = fmt::format(": write timestamp(\"2026-01-02T15:04:05Z\")");
+        (type == FilterFieldType::kString && std::holds_alternative<std::string>(literal.value)) ||
+        (type == FilterFieldType::kTime && std::holds_alternative<Time>(literal.value)) ||
+        (type == FilterFieldType::kInteger && std::holds_alternative<int64_t>(literal.value) &&
+         !is_bool) ||
+        (type == FilterFieldType::kBool && is_bool);
+    if (fits) {
+      if (type == FilterFieldType::kBool && op != FilterOp::kEq && op != FilterOp::kNe &&
+          op != FilterOp::kIn) {
+        return FilterError(literal.pos, "a boolean can only be compared with == or !=");
+      }
+      return {};
     }
-    return FilterError(literal.pos, fmt::format("obj.{} is {}, but the value is {}{}", field.name,
-                                                TypeName(field.type), literal.type, hint));
+    std::string hint;
+    if (type == FilterFieldType::kTime) {
+      hint = ": write timestamp(\"2026-01-02T15:04:05Z\")";
+    } else if (type == FilterFieldType::kBool) {
+      hint = ": write true or false";
+    }
+    return FilterError(literal.pos, fmt::format("{} is {}, but the value is {}{}", Describe(ref),
+                                                TypeName(type), literal.type, hint));
   }
 
-  Filter NewTest(const FilterField& field, FilterOp op) {
+  Filter NewTest(const FieldRef& ref, FilterOp op) {
     Filter f;
     f.kind = Filter::Kind::kTest;
-    f.field = std::string(field.name);
+    f.field = std::string(ref.field->name);
     f.op = op;
+    f.size = ref.size;
     ++tests_;
     return f;
   }
@@ -459,13 +349,15 @@ class Parser {
         CG_RETURN_IF_ERROR(Advance());
         CG_ASSIGN_OR_RETURN(Term inner, Primary());
         --depth_;
-        auto* c = std::get_if<Condition>(&inner);
-        if (c == nullptr) {
+        const auto* ref = std::get_if<FieldRef>(&inner);
+        if (std::get_if<Condition>(&inner) == nullptr &&
+            (ref == nullptr || TypeOf(*ref) != FilterFieldType::kBool)) {
           return FilterError(t.pos, "'!' negates a condition: write !(obj.<field> == ...)");
         }
         Filter f;
         f.kind = Filter::Kind::kNot;
-        f.operands.push_back(std::move(c->filter));
+        CG_ASSIGN_OR_RETURN(Filter operand, AsCondition(std::move(inner), t.pos));
+        f.operands.push_back(std::move(operand));
         return Term(Condition{std::move(f), t.pos});
       }
       case Tok::kLParen: {
@@ -531,6 +423,7 @@ class Parser {
     }
     if (t.text == "null") return Term(Literal{std::monostate{}, t.pos, "null"});
     if (t.text == "timestamp") return Timestamp(t.pos);
+    if (t.text == "size") return SizeCall(t.pos);
     if (t.text != "obj") {
       return FilterError(t.pos, fmt::format("unknown name '{}': fields are written obj.<field>",
                                             Excerpt(t.text, 0)));
@@ -554,6 +447,34 @@ class Parser {
     return Term(FieldRef{field, path_pos});
   }
 
+  // size(obj.<field>)
+  Result<Term> SizeCall(size_t pos) {
+    if (tok_.kind != Tok::kLParen) {
+      return FilterError(tok_.pos, "size is a function: size(obj.<field>)");
+    }
+    CG_RETURN_IF_ERROR(Advance());
+    const size_t arg_pos = tok_.pos;
+    std::optional<FieldRef> ref;
+    if (tok_.kind == Tok::kIdent && tok_.text == "obj") {
+      CG_ASSIGN_OR_RETURN(Term arg, Identifier());
+      if (auto* f = std::get_if<FieldRef>(&arg)) ref = *f;
+    }
+    if (!ref || ref->size) return FilterError(arg_pos, "size takes a field: size(obj.<field>)");
+    if (tok_.kind != Tok::kRParen) return FilterError(tok_.pos, "expected ')' after size's field");
+    CG_RETURN_IF_ERROR(Advance());
+    return Sized(*ref, pos);
+  }
+
+  Result<Term> Sized(FieldRef ref, size_t pos) {
+    if (ref.field->type != FilterFieldType::kString &&
+        ref.field->type != FilterFieldType::kStringList) {
+      return FilterError(pos, fmt::format("size applies to strings and lists; obj.{} is {}",
+                                          ref.field->name, TypeName(ref.field->type)));
+    }
+    ref.size = true;
+    return Term(ref);
+  }
+
   Result<const FilterField*> Field(const std::string& path, size_t pos) {
     for (const FilterField& f : fields_) {
       if (f.name == path) return &f;
@@ -569,13 +490,22 @@ class Parser {
   }
 
   Result<Term> Method(const std::string& path, size_t path_pos, const Token& name) {
+    if (name.text == "size" && !path.empty()) {  // obj.<field>.size()
+      CG_ASSIGN_OR_RETURN(const FilterField* field, Field(path, path_pos));
+      CG_RETURN_IF_ERROR(Advance());  // (
+      if (tok_.kind != Tok::kRParen) {
+        return FilterError(tok_.pos, "size() takes no argument: obj.<field>.size()");
+      }
+      CG_RETURN_IF_ERROR(Advance());
+      return Sized(FieldRef{field, path_pos}, name.pos);
+    }
     std::optional<FilterOp> op;
     if (name.text == "startsWith") op = FilterOp::kStartsWith;
     if (name.text == "endsWith") op = FilterOp::kEndsWith;
     if (name.text == "contains") op = FilterOp::kContains;
     if (!op) {
-      return FilterError(name.pos, fmt::format("unknown function '{}': use startsWith, endsWith "
-                                               "or contains",
+      return FilterError(name.pos, fmt::format("unknown function '{}': use startsWith, endsWith, "
+                                               "contains or size",
                                                Excerpt(name.text, 0)));
     }
     if (path.empty()) return FilterError(name.pos, fmt::format("{} needs a field: obj.<field>.{}(...)", name.text, name.text));
@@ -595,37 +525,81 @@ class Parser {
       return FilterError(tok_.pos, fmt::format("expected ')': {} takes one string", name.text));
     }
     CG_RETURN_IF_ERROR(Advance());
-    Filter f = NewTest(*field, *op);
+    Filter f = NewTest(FieldRef{field, path_pos}, *op);
     f.values.emplace_back(arg.text);
     return Term(Condition{std::move(f), path_pos});
   }
 
+  // timestamp("RFC 3339" | "YYYY-MM-DD[Z]" | time.now), then any number of
+  // .add("<duration>") / .subtract("<duration>").
   Result<Term> Timestamp(size_t pos) {
     if (tok_.kind != Tok::kLParen) {
       return FilterError(tok_.pos, "timestamp is a function: timestamp(\"2026-01-02T15:04:05Z\")");
     }
     CG_RETURN_IF_ERROR(Advance());
     const Token arg = tok_;
-    if (arg.kind != Tok::kString) {
-      return FilterError(arg.pos, "timestamp takes an RFC 3339 string, e.g. "
+    std::optional<Time> when;
+    if (arg.kind == Tok::kIdent && arg.text == "time") {
+      CG_RETURN_IF_ERROR(Advance());
+      const bool dot = tok_.kind == Tok::kDot;
+      if (dot) CG_RETURN_IF_ERROR(Advance());
+      if (!dot || tok_.kind != Tok::kIdent || tok_.text != "now") {
+        return FilterError(arg.pos, "the current time is written time.now");
+      }
+      when = now_;
+    } else if (arg.kind == Tok::kString) {
+      when = ParseFilterTime(arg.text);
+      if (!when) {
+        return FilterError(arg.pos, fmt::format("\"{}\" is not an RFC 3339 time such as "
+                                                "2026-01-02T15:04:05Z or a date such as 2026-01-02",
+                                                Excerpt(arg.text, 0)));
+      }
+    } else {
+      return FilterError(arg.pos, "timestamp takes an RFC 3339 string or time.now, e.g. "
                                   "timestamp(\"2026-01-02T15:04:05Z\")");
-    }
-    std::optional<Time> when = ParseRfc3339(arg.text);
-    if (!when) {
-      return FilterError(arg.pos, fmt::format("\"{}\" is not an RFC 3339 time such as "
-                                              "2026-01-02T15:04:05Z",
-                                              Excerpt(arg.text, 0)));
     }
     CG_RETURN_IF_ERROR(Advance());
     if (tok_.kind != Tok::kRParen) {
-      return FilterError(tok_.pos, "expected ')' after the timestamp's string");
+      return FilterError(tok_.pos, "expected ')' after the timestamp's value");
     }
     CG_RETURN_IF_ERROR(Advance());
+    while (tok_.kind == Tok::kDot) {
+      CG_RETURN_IF_ERROR(Advance());
+      const Token method = tok_;
+      if (method.kind != Tok::kIdent || (method.text != "add" && method.text != "subtract")) {
+        return FilterError(method.pos, "a timestamp has the methods add and subtract, e.g. "
+                                       ".subtract(\"7d\")");
+      }
+      CG_RETURN_IF_ERROR(Advance());
+      if (tok_.kind != Tok::kLParen) {
+        return FilterError(tok_.pos, fmt::format("{} is a method: .{}(\"24h\")", method.text,
+                                                 method.text));
+      }
+      CG_RETURN_IF_ERROR(Advance());
+      const Token duration = tok_;
+      std::optional<std::chrono::seconds> d;
+      if (duration.kind == Tok::kString) d = ParseFilterDuration(duration.text);
+      if (!d) {
+        return FilterError(duration.pos, "a duration is a string of whole numbers with units "
+                                         "d, h, m or s, e.g. \"7d\", \"1h30m\"");
+      }
+      CG_RETURN_IF_ERROR(Advance());
+      if (tok_.kind != Tok::kRParen) {
+        return FilterError(tok_.pos, fmt::format("expected ')': {} takes one duration",
+                                                 method.text));
+      }
+      CG_RETURN_IF_ERROR(Advance());
+      when = method.text == "add" ? *when + *d : *when - *d;
+      if (!InFilterRange(*when)) {
+        return FilterError(duration.pos, "the timestamp falls outside the years 1900 to 2200");
+      }
+    }
     return Term(Literal{*when, pos, "a timestamp"});
   }
 
   std::string_view text_;
   std::span<const FilterField> fields_;
+  Time now_;
   Lexer lexer_;
   Token tok_;
   int depth_ = 0;
@@ -635,13 +609,13 @@ class Parser {
 }  // namespace
 
 Result<store::Filter> ParseListFilter(std::string_view text,
-                                      std::span<const store::FilterField> fields) {
+                                      std::span<const store::FilterField> fields, Time now) {
   if (text.size() > kMaxFilterBytes) {
     return MakeError(ErrorCode::kFilterInvalid,
                      fmt::format("filter is {} bytes, over the limit of {}", text.size(),
                                  kMaxFilterBytes));
   }
-  return Parser(text, fields).Parse();
+  return Parser(text, fields, now).Parse();
 }
 
 }  // namespace certgate::api

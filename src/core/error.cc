@@ -41,7 +41,8 @@ constexpr std::array kErrors = {
     ErrorInfo{E::kCertificateManaged, K::kInvalidArgument,
               "the certificate is managed automatically and cannot be deleted directly", 1966},
     ErrorInfo{E::kFilterInvalid, K::kInvalidArgument,
-              "the filter query parameter does not parse or names an unknown field"},
+              "the filter query parameter does not parse or names an unknown field", 0,
+              "invalid_cel_expression"},
     ErrorInfo{E::kAuthUnparseable, K::kUnauthenticated,
               "the Authorization header is not 'Bearer <api key>'", 201},
     ErrorInfo{E::kAuthNotAKey, K::kUnauthenticated,
@@ -203,7 +204,9 @@ const ErrorInfo& InfoOf(ErrorCode code) {
 }
 
 std::string ErrorCodeName(ErrorCode code) {
-  if (int ngrok = InfoOf(code).ngrok_code; ngrok != 0) return fmt::format("ERR_NGROK_{}", ngrok);
+  const ErrorInfo& info = InfoOf(code);
+  if (!info.ngrok_name.empty()) return std::string(info.ngrok_name);
+  if (int ngrok = info.ngrok_code; ngrok != 0) return fmt::format("ERR_NGROK_{}", ngrok);
   return fmt::format("ERR_CERTGATE_{}", static_cast<int>(code));
 }
 

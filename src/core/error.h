@@ -161,13 +161,17 @@ struct ErrorInfo {
   std::string_view summary;  // one line for docs/errors.md and logs
   // ngrok's number for the same condition (shown as "ERR_NGROK_<n>"), or 0.
   int ngrok_code = 0;
+  // ngrok's code when it is a word rather than a number
+  // ("invalid_cel_expression"), shown as is; empty when there is none.
+  std::string_view ngrok_name = {};
 };
 
 // Every code in the catalogue, in numeric order.
 std::span<const ErrorInfo> AllErrors();
 const ErrorInfo& InfoOf(ErrorCode code);
 inline Kind KindOf(ErrorCode code) { return InfoOf(code).kind; }
-// "ERR_CERTGATE_205", or "ERR_NGROK_414" for a code with an ngrok_code.
+// "ERR_CERTGATE_205"; "ERR_NGROK_414" for a code with an ngrok_code; the
+// ngrok_name ("invalid_cel_expression") for a code with one.
 std::string ErrorCodeName(ErrorCode code);
 
 // A failure: a code from the catalogue and one clear sentence for a human.

@@ -60,6 +60,7 @@ TEST(ErrorTest, CodesNgrokHasAreShownAsNgroks) {
       {ErrorCode::kDomainInUse, "ERR_NGROK_446"},
       {ErrorCode::kDomainCertificateUnknown, "ERR_NGROK_1965"},
       {ErrorCode::kCertificateManaged, "ERR_NGROK_1966"},
+      {ErrorCode::kFilterInvalid, "invalid_cel_expression"},  // ngrok's, a word
   };
   for (const auto& [code, name] : ngrok) EXPECT_EQ(ErrorCodeName(code), name);
   // Where ngrok has no code, certgate's stays.

@@ -6,7 +6,7 @@
 namespace certgate::store {
 namespace {
 
-using Value = std::variant<std::string, Time, int64_t>;
+using Value = FieldValue::value_type;
 
 // a <=> b for a value and a literal of the same type; unordered when the
 // literal's type differs (the parser never builds such a test) or is null.
@@ -23,9 +23,12 @@ std::partial_ordering Compare(const Value& a, const FilterValue& b) {
     if (l == nullptr) return std::partial_ordering::unordered;
     return *t <=> *l;
   }
-  const auto* l = std::get_if<int64_t>(&b);
-  if (l == nullptr) return std::partial_ordering::unordered;
-  return std::get<int64_t>(a) <=> *l;
+  if (const auto* i = std::get_if<int64_t>(&a)) {
+    const auto* l = std::get_if<int64_t>(&b);
+    if (l == nullptr) return std::partial_ordering::unordered;
+    return *i <=> *l;
+  }
+  return std::partial_ordering::unordered;  // a list is compared only by kHas
 }
 
 bool Equal(const FieldValue& value, const FilterValue& literal) {
@@ -61,6 +64,11 @@ constexpr FilterField kEndpointFields[] = {
     {"url", FilterFieldType::kString, false},
     {"scheme", FilterFieldType::kString, false},
     {"region", FilterFieldType::kString, false},
+    {"type", FilterFieldType::kString, false},
+    {"bindings", FilterFieldType::kStringList, false},
+    {"pooling_enabled", FilterFieldType::kBool, false},
+    {"name", FilterFieldType::kString, false},
+    {"principal.id", FilterFieldType::kString, false},
 };
 
 FieldValue Optional(const std::optional<std::string>& v) {
@@ -104,12 +112,41 @@ FieldValue FieldOf(const Endpoint& e, std::string_view field) {
   if (field == "url") return e.url;
   if (field == "scheme") return e.scheme;
   if (field == "region") return std::string();
+  if (field == "type") return e.type;
+  if (field == "bindings") return e.bindings;
+  if (field == "pooling_enabled") return int64_t{e.pooling_enabled ? 1 : 0};
+  if (field == "name") return std::string();
+  if (field == "principal.id") return e.account_id;
   return std::nullopt;
+}
+
+FieldValue SizeOf(const FieldValue& value) {
+  if (!value.has_value()) return std::nullopt;
+  if (const auto* s = std::get_if<std::string>(&*value)) {
+    int64_t n = 0;
+    for (const char c : *s) {
+      if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;  // not a continuation byte
+    }
+    return n;
+  }
+  if (const auto* l = std::get_if<std::vector<std::string>>(&*value)) {
+    return static_cast<int64_t>(l->size());
+  }
+  return std::nullopt;  // the parser allows size() on strings and lists only
 }
 
 bool TestValue(const FieldValue& value, FilterOp op, std::span<const FilterValue> literals) {
   if (literals.empty()) return false;
   const FilterValue& first = literals.front();
+  if (op == FilterOp::kHas) {
+    const auto* list = value ? std::get_if<std::vector<std::string>>(&*value) : nullptr;
+    const auto* item = std::get_if<std::string>(&first);
+    if (list == nullptr || item == nullptr) return false;
+    for (const std::string& s : *list) {
+      if (s == *item) return true;
+    }
+    return false;
+  }
   switch (op) {
     case FilterOp::kEq: return Equal(value, first);
     case FilterOp::kNe: return !Equal(value, first);

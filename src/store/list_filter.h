@@ -10,7 +10,11 @@
 //   neither less nor greater than anything.
 // - Strings compare by their bytes (UTF-8 code point order); times by instant.
 // - kStartsWith, kEndsWith, kContains take one string; kIn any number of
-//   values and is true when the field equals one of them.
+//   values and is true when the field equals one of them; kHas one string,
+//   true when the list field holds it ("public" in obj.bindings).
+// - A test with `size` set compares the field's size instead of the field:
+//   a string's length in code points, a list's length (CEL's size()).
+// - Booleans are integers 0 and 1.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +30,7 @@
 
 namespace certgate::store {
 
-enum class FilterFieldType { kString, kTime, kInteger };
+enum class FilterFieldType { kString, kTime, kInteger, kBool, kStringList };
 
 // A field a resource can be filtered on, as the API names it after "obj.".
 struct FilterField {
@@ -43,7 +47,9 @@ std::span<const FilterField> EndpointFilterFields();
 // A literal a field is compared with; monostate is null.
 using FilterValue = std::variant<std::monostate, std::string, Time, int64_t>;
 
-enum class FilterOp { kEq, kNe, kLt, kLe, kGt, kGe, kIn, kStartsWith, kEndsWith, kContains };
+enum class FilterOp {
+  kEq, kNe, kLt, kLe, kGt, kGe, kIn, kStartsWith, kEndsWith, kContains, kHas
+};
 
 struct Filter {
   enum class Kind { kAnd, kOr, kNot, kTest, kConstant };
@@ -52,12 +58,14 @@ struct Filter {
   std::vector<Filter> operands;   // kAnd, kOr: two; kNot: one
   std::string field;              // kTest: a FilterField's name
   FilterOp op = FilterOp::kEq;    // kTest
+  bool size = false;              // kTest: compare size(field), an integer
   std::vector<FilterValue> values;  // kTest: one, or any number for kIn
 };
 
 // The value each record holds for a field, for backends that evaluate in
 // memory; nullopt for an absent optional value.
-using FieldValue = std::optional<std::variant<std::string, Time, int64_t>>;
+using FieldValue =
+    std::optional<std::variant<std::string, Time, int64_t, std::vector<std::string>>>;
 
 // One page of a newest-first list: the records older than before_id (all when
 // unset) that pass filter (all when unset), at most limit of them.
@@ -86,6 +94,10 @@ bool Matches(const Filter& filter, const Read& read);
 // One test of a field's value, with the semantics above.
 bool TestValue(const FieldValue& value, FilterOp op, std::span<const FilterValue> literals);
 
+// size(value): code points of a string, items of a list; nullopt for an
+// absent value.
+FieldValue SizeOf(const FieldValue& value);
+
 template <class Read>
 bool Matches(const Filter& filter, const Read& read) {
   switch (filter.kind) {
@@ -95,7 +107,11 @@ bool Matches(const Filter& filter, const Read& read) {
     case Filter::Kind::kOr:
       return Matches(filter.operands[0], read) || Matches(filter.operands[1], read);
     case Filter::Kind::kNot: return !Matches(filter.operands[0], read);
-    case Filter::Kind::kTest: return TestValue(read(filter.field), filter.op, filter.values);
+    case Filter::Kind::kTest: {
+      FieldValue value = read(filter.field);
+      if (filter.size) value = SizeOf(value);
+      return TestValue(value, filter.op, filter.values);
+    }
   }
   return false;
 }

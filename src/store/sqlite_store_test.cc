@@ -24,7 +24,7 @@
 #include "core/ids.h"
 #include "core/testing/temp_dir.h"
 #include "store/sqlite/migrations.h"
-#include "store/sqlite/name_key_function.h"
+#include "store/sqlite/sql_functions.h"
 #include "store/store.h"
 #include "store/testing/store_conformance.h"
 

@@ -352,7 +352,7 @@ TEST_F(ErrorCodesTest, ListsTakeTheirParametersInEitherSpelling) {
     ApiResult r = Get(path);
     EXPECT_EQ(r.status, 200) << path << ": " << r.raw;
   }
-  // filter belongs to lists (its own errors are ERR_CERTGATE_122), never 231.
+  // filter belongs to lists (its own errors are invalid_cel_expression), never 231.
   ApiResult filtered = Get("/tls_certificates?filter=obj.description%20%3D%3D%20%22x%22");
   EXPECT_TRUE(filtered.json.is_object()) << filtered.raw;
   EXPECT_FALSE(filtered.json.is_object() && filtered.json.as_object().contains("error_code") &&

@@ -122,6 +122,11 @@ TEST_F(FilterApiTest, EachOperatorAndFunction) {
       {R"(obj.created_at > timestamp("2000-01-01T00:00:00Z"))", {a, b, c}},
       {R"(obj.created_at < timestamp("2000-01-01T00:00:00+02:00"))", {}},
       {R"(obj.region == "")", {a, b, c}},
+      {R"(size(obj.description) == 3)", {a, b}},
+      {R"(obj.description.size() == 0)", {c}},
+      {R"(obj.created_at >= timestamp(time.now).subtract("1h"))", {a, b, c}},
+      {R"(obj.created_at > timestamp(time.now).add("1d"))", {}},
+      {R"(obj.created_at > timestamp("2000-01-01Z"))", {a, b, c}},
   };
   for (const Case& k : cases) {
     SCOPED_TRACE(k.filter);
@@ -131,6 +136,28 @@ TEST_F(FilterApiTest, EachOperatorAndFunction) {
   EXPECT_TRUE(Ids("tls_certificates", R"(obj.not_after > timestamp("2000-01-01T00:00:00Z"))")
                   .empty());
   EXPECT_TRUE(Ids("endpoints", R"(obj.url.startsWith("https://"))").empty());
+
+  // ngrok's endpoint fields: type, bindings (a list), pooling_enabled (a
+  // boolean), name, principal.id.
+  ApiResult e = Call(*client_, verb::post, "/endpoints",
+                     json::object{{"url", "https://app.example.com"},
+                                  {"upstream_url", "http://127.0.0.1:9"}});
+  ASSERT_EQ(e.status, 201) << e.raw;
+  const std::string ep = std::string(e.json.at("id").as_string());
+  const Case endpoint_cases[] = {
+      {R"(obj.type == "cloud" && obj.created_at >= timestamp(time.now).subtract("7d"))", {ep}},
+      {R"(obj.type in ["agent", "cloud"])", {ep}},
+      {R"("public" in obj.bindings)", {ep}},
+      {R"("internal" in obj.bindings || size(obj.bindings) != 1)", {}},
+      {R"(obj.pooling_enabled == false)", {ep}},
+      {R"(obj.pooling_enabled)", {}},
+      {R"(obj.name == "" && obj.principal.id != "")", {ep}},
+      {R"(obj.url.startsWith("https://app."))", {ep}},
+  };
+  for (const Case& k : endpoint_cases) {
+    SCOPED_TRACE(k.filter);
+    EXPECT_EQ(set(Ids("endpoints", k.filter)), k.want);
+  }
 }
 
 TEST_F(FilterApiTest, AnInjectionAttemptMatchesNothing) {
@@ -163,11 +190,11 @@ TEST_F(FilterApiTest, AMalformedFilterOrAnUnknownFieldIsA400NamingThePosition) {
   for (const Case& k : cases) {
     SCOPED_TRACE(k.filter);
     ApiResult r = Call(*client_, verb::get, ListPath(k.collection, k.filter));
-    EXPECT_TRUE(IsError(r, 400, 122, k.says));
+    EXPECT_TRUE(IsError(r, 400, "invalid_cel_expression", k.says, "filter"));
   }
   ApiResult big = Call(*client_, verb::get,
                        ListPath("reserved_domains", "obj.domain == \"" + std::string(5000, 'a') + "\""));
-  EXPECT_TRUE(IsError(big, 400, 122, "over the limit of 4096"));
+  EXPECT_TRUE(IsError(big, 400, "invalid_cel_expression", "over the limit of 4096", "filter"));
 }
 
 }  // namespace

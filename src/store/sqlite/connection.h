@@ -19,7 +19,7 @@
 #include <fmt/format.h>
 
 #include "core/result.h"
-#include "store/sqlite/name_key_function.h"
+#include "store/sqlite/sql_functions.h"
 
 namespace certgate::store::sqlite {
 
@@ -74,6 +74,10 @@ class Connection {
     rc = sqlite3_create_function_v2(db, "certgate_name_key", 1,
                                     SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
                                     nullptr, NameKeySqlFunction, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return SqliteError(db, rc, "configuring the connection");
+    rc = sqlite3_create_function_v2(db, "certgate_size", 1,
+                                    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                    nullptr, SizeSqlFunction, nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK) return SqliteError(db, rc, "configuring the connection");
     return conn;
   }

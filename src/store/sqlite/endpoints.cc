@@ -40,6 +40,11 @@ constexpr FilterColumn kEndpointFilterColumns[] = {
     {"url", "url"},
     {"scheme", "scheme"},
     {"region", "''"},
+    {"type", "type"},
+    {"bindings", "bindings", true},
+    {"pooling_enabled", "pooling_enabled"},
+    {"name", "''"},
+    {"principal.id", "account_id"},
 };
 constexpr ListStatements kEndpointList{kListEndpoints, kListEndpointsBefore, CG_LIST_ENDPOINTS,
                                        kEndpointFilterColumns};

@@ -49,17 +49,32 @@ class Builder {
   }
 
   Result<void> Test(const Filter& f) {
-    std::string_view col;
+    const FilterColumn* column = nullptr;
     for (const FilterColumn& c : columns_) {
-      if (c.field == f.field) col = c.sql;
+      if (c.field == f.field) column = &c;
     }
-    if (col.empty()) {
+    if (column == nullptr) {
       return MakeError(ErrorCode::kInternal,
                        fmt::format("the filter names field {} that this list has no column for",
                                    f.field));
     }
     if (f.values.empty()) return MakeError(ErrorCode::kInternal, "a filter test has no value");
     const FilterValue& v = f.values.front();
+    std::string col(column->sql);
+    if (f.size) {
+      // size(): a list's items; a string's code points (certgate_size, as
+      // SQLite's length() stops at a NUL byte).
+      col = column->json_list ? fmt::format("json_array_length({})", col)
+                              : fmt::format("certgate_size({})", col);
+    }
+    if (f.op == FilterOp::kHas) {
+      if (!column->json_list || !std::holds_alternative<std::string>(v)) {
+        return MakeError(ErrorCode::kInternal, "'in' over a field that is not a list");
+      }
+      out_.condition += fmt::format(
+          "EXISTS (SELECT 1 FROM json_each({}) WHERE json_each.value = {})", col, Param(v));
+      return {};
+    }
     const bool null = std::holds_alternative<std::monostate>(v);
     std::string& s = out_.condition;
     // IS and IS NOT compare NULL as a value: never NULL themselves. Every

@@ -21,6 +21,7 @@ class Query;
 struct FilterColumn {
   std::string_view field;
   std::string_view sql;
+  bool json_list = false;  // the column holds a JSON array of strings
 };
 
 struct FilterSql {

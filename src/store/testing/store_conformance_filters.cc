@@ -107,6 +107,7 @@ TEST_P(StoreConformanceTest, FilterOperatorsAndNullsAgreeWithTheInMemoryRules) {
   a.certificate_id = cert.id;
   a.metadata = "{\"team\": \"a\"}";
   Domain b = MakeDomain(alice_, "api.example.org");
+  b.description.clear();
   Domain c = MakeDomain(alice_, "\xc3\xa9t\xc3\xa9.example.net");  // "été", bytes past ASCII
   c.created_at = a.created_at + std::chrono::hours(1);
   for (Domain* d : {&a, &b, &c}) ASSERT_TRUE(store_->InsertDomain(*d).ok());
@@ -123,6 +124,12 @@ TEST_P(StoreConformanceTest, FilterOperatorsAndNullsAgreeWithTheInMemoryRules) {
       Where("domain", FilterOp::kStartsWith, std::string("\xc3\xa9")),
       Where("domain", FilterOp::kEndsWith, std::string(".org")),
       Where("domain", FilterOp::kEndsWith, std::string("")),
+      // Every string, the empty one too, starts and ends with "".
+      Where("description", FilterOp::kStartsWith, std::string("")),
+      Where("description", FilterOp::kEndsWith, std::string("")),
+      // ... but an absent value does not.
+      Where("certificate.id", FilterOp::kStartsWith, std::string("")),
+      Where("certificate.id", FilterOp::kEndsWith, std::string("")),
       Where("domain", FilterOp::kContains, std::string("t\xc3\xa9.")),
       Where("created_at", FilterOp::kGt, t),
       Where("created_at", FilterOp::kLe, t),
@@ -161,6 +168,8 @@ TEST_P(StoreConformanceTest, FilterOperatorsAndNullsAgreeWithTheInMemoryRules) {
   EXPECT_EQ(count(Where("certificate.id", FilterOp::kLt, std::string("zzz"))), 1);
   EXPECT_EQ(count(Not(Where("certificate.id", FilterOp::kLt, std::string("zzz")))), 2);
   EXPECT_EQ(count(Where("created_at", FilterOp::kGt, t)), 1);
+  EXPECT_EQ(count(Where("description", FilterOp::kStartsWith, std::string(""))), 3);
+  EXPECT_EQ(count(Where("certificate.id", FilterOp::kEndsWith, std::string(""))), 1);
 }
 
 TEST_P(StoreConformanceTest, EveryFilterableFieldFiltersEachList) {

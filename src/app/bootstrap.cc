@@ -52,7 +52,11 @@ Result<std::string> EnsureDefaultCertificate(store::SettingStore& settings,
   cert.created_at = now;
   cert.description = "certgate default certificate for " + base_domain;
   cert.certificate_pem = pki::EncodeChainPem(chain);
-  cert.not_after = pki::DescribeCertificate(chain.leaf()).not_after;
+  const pki::CertificateInfo info = pki::DescribeCertificate(chain.leaf());
+  cert.not_after = info.not_after;
+  cert.subject_common_name = info.subject_common_name;
+  cert.serial_number = info.serial_number;
+  cert.not_before = info.not_before;
   CG_ASSIGN_OR_RETURN(auto blob, vault.Seal(der.span(), cert.id));
   CG_ASSIGN_OR_RETURN(uint32_t version, seal::KeyVault::BlobKeyVersion(blob));
   cert.private_key = store::SealedKey{version, std::move(blob)};

@@ -583,8 +583,8 @@ TEST_F(SqliteStoreTest, CertificateSummariesAreStoredAsTheSchemaSays) {
                         ToUnixSeconds(c.not_before)));
   EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM tls_certificates WHERE serial_number IS NULL"),
             "0");
-  // A tool NULLs the summary, as migration 7 left older rows: unknown, and
-  // listed for the backfill until it is set again.
+  // A tool NULLs the summary, as migration 7 left older rows: unknown, listed
+  // for the backfill, and absent to filters until it is set again.
   RawQuery(db_path_, "UPDATE tls_certificates SET subject_common_name = NULL,"
                      " serial_number = NULL, not_before = NULL WHERE id = '" + c.id + "'");
   auto got = store_->GetCertificate(alice_, c.id);
@@ -593,9 +593,19 @@ TEST_F(SqliteStoreTest, CertificateSummariesAreStoredAsTheSchemaSays) {
   EXPECT_EQ((*got)->subject_common_name, "");
   EXPECT_EQ((*got)->not_before, Time{});
   EXPECT_EQ(store_->ListUnsummarizedCertificates(std::nullopt, 10)->size(), 1u);
+  Filter by_serial;
+  by_serial.kind = Filter::Kind::kTest;
+  by_serial.field = "serial_number";
+  by_serial.op = FilterOp::kNe;
+  by_serial.values = {std::string("00")};
+  EXPECT_EQ(store_->ListCertificates(alice_, {.filter = by_serial})->items.size(), 1u);
+  by_serial.op = FilterOp::kLt;
+  by_serial.values = {std::string("zz")};
+  EXPECT_TRUE(store_->ListCertificates(alice_, {.filter = by_serial})->items.empty());
   ASSERT_TRUE(*store_->SetCertificateSummary(
       c.id, {c.subject_common_name, c.serial_number, c.not_before}));
   ExpectSameCert(**store_->GetCertificate(alice_, c.id), c);
+  EXPECT_EQ(store_->ListCertificates(alice_, {.filter = by_serial})->items.size(), 1u);
   // Half a summary, or an empty serial number, is refused.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(db_path_.c_str(), &db), SQLITE_OK);

@@ -35,6 +35,10 @@ constexpr FilterColumn kCertFilterColumns[] = {
     {"description", "description"},
     {"metadata", "metadata"},
     {"not_after", "not_after"},
+    // NULL in a row not yet backfilled: absent, as FilterToSql treats NULL.
+    {"subject_common_name", "subject_common_name"},
+    {"not_before", "not_before"},
+    {"serial_number", "serial_number"},
 };
 constexpr ListStatements kCertList{kListCerts, kListCertsBefore, CG_LIST_CERTS,
                                    kCertFilterColumns};

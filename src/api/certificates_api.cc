@@ -30,6 +30,9 @@ Result<store::Certificate> SealUpload(seal::KeyVault& vault, const pki::Validate
   cert.created_at = now;
   cert.certificate_pem = upload.chain_pem;
   cert.not_after = upload.info.not_after;
+  cert.subject_common_name = upload.info.subject_common_name;
+  cert.serial_number = upload.info.serial_number;
+  cert.not_before = upload.info.not_before;
   CG_ASSIGN_OR_RETURN(auto sealed, vault.Seal(upload.key_der.span(), cert.id));
   CG_ASSIGN_OR_RETURN(uint32_t version, seal::KeyVault::BlobKeyVersion(sealed));
   cert.private_key = store::SealedKey{version, std::move(sealed)};

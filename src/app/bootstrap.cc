@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
+#include <string>
 
 #include "core/ids.h"
 #include "pki/certificate.h"
@@ -15,6 +17,7 @@ namespace {
 
 constexpr auto kDefaultLifetime = std::chrono::hours(24 * 365);
 constexpr auto kRenewBefore = std::chrono::hours(24 * 30);
+constexpr int kBackfillPage = 100;
 
 // True if the stored certificate still fits: right names, not near expiry.
 bool StillGood(const store::Certificate& cert, const std::string& base_domain, Time now) {
@@ -52,7 +55,11 @@ Result<std::string> EnsureDefaultCertificate(store::SettingStore& settings,
   cert.created_at = now;
   cert.description = "certgate default certificate for " + base_domain;
   cert.certificate_pem = pki::EncodeChainPem(chain);
-  cert.not_after = pki::DescribeCertificate(chain.leaf()).not_after;
+  const pki::CertificateInfo info = pki::DescribeCertificate(chain.leaf());
+  cert.not_after = info.not_after;
+  cert.subject_common_name = info.subject_common_name;
+  cert.serial_number = info.serial_number;
+  cert.not_before = info.not_before;
   CG_ASSIGN_OR_RETURN(auto blob, vault.Seal(der.span(), cert.id));
   CG_ASSIGN_OR_RETURN(uint32_t version, seal::KeyVault::BlobKeyVersion(blob));
   cert.private_key = store::SealedKey{version, std::move(blob)};
@@ -68,6 +75,38 @@ Result<std::string> EnsureDefaultCertificate(store::SettingStore& settings,
   spdlog::info("created the default certificate {} for {} and *.{}", cert.id, base_domain,
                base_domain);
   return cert.id;
+}
+
+Result<int64_t> BackfillCertificateSummaries(store::CertificateStore& certificates) {
+  int64_t set = 0;
+  std::optional<std::string> after;
+  while (true) {
+    CG_ASSIGN_OR_RETURN(auto page, certificates.ListUnsummarizedCertificates(after, kBackfillPage));
+    for (const store::UnsummarizedCertificate& cert : page) {
+      auto chain = pki::ParseStoredChain(cert.certificate_pem);
+      const std::optional<pki::CertificateInfo> info =
+          chain ? std::optional(pki::DescribeCertificate(chain->leaf())) : std::nullopt;
+      if (!info || info->serial_number.empty()) {
+        // It stays unknown (absent to filters), and is tried again next start.
+        spdlog::warn("certificate {}: cannot read its stored leaf ({}); list filters on "
+                     "subject_common_name, serial_number and not_before will not match it",
+                     cert.id, chain ? "no serial number" : chain.error().message);
+        continue;
+      }
+      const store::CertificateSummary summary{info->subject_common_name, info->serial_number,
+                                              info->not_before};
+      CG_ASSIGN_OR_RETURN(bool done, certificates.SetCertificateSummary(cert.id, summary));
+      if (done) ++set;
+    }
+    if (page.size() < static_cast<size_t>(kBackfillPage)) break;
+    after = page.back().id;
+  }
+  if (set > 0) {
+    spdlog::info("backfilled subject_common_name, serial_number and not_before of {} "
+                 "certificate(s) stored before certgate kept them",
+                 set);
+  }
+  return set;
 }
 
 Result<store::Account> CreateAccount(store::AccountStore& accounts, std::string_view name,

@@ -2,6 +2,7 @@
 // empty store, a first account with an API key.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -25,6 +26,14 @@ Result<std::string> EnsureDefaultCertificate(store::SettingStore& settings,
                                              store::CertificateStore& certificates,
                                              seal::KeyVault& vault, const std::string& base_domain,
                                              Time now);
+
+// Sets the summary (subject_common_name, serial_number, not_before; see
+// store::Certificate) of every certificate stored before certgate kept it,
+// reading it from the certificate's leaf, a page at a time. A certificate
+// whose stored PEM does not parse keeps an unknown summary (a warning names
+// it). Logs one line with the count when any were set, and returns it.
+// Errors: the store's.
+Result<int64_t> BackfillCertificateSummaries(store::CertificateStore& certificates);
 
 // On a store without accounts: creates account "default" on the payg plan
 // and an API key for it. nullopt when accounts exist.

@@ -140,6 +140,8 @@ int RunServe(const ServeOptions& options) {
   seal::KeyVault& vault = *state->vault;
   const Clock& clock = SystemClock::Instance();
 
+  // Before anything lists certificates: rows from before the summary existed.
+  if (auto r = BackfillCertificateSummaries(store); !r) return Fail(r.error());
   auto default_cert = EnsureDefaultCertificate(store, store, vault, base_domain, clock.Now());
   if (!default_cert) return Fail(default_cert.error());
   auto first = EnsureFirstAccount(store, clock.Now());

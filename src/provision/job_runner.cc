@@ -261,6 +261,9 @@ Result<void> JobRunner::Attempt(store::ProvisioningJob& job) {
   cert.certificate_pem = pki::EncodeChainPem(chain);
   cert.issued_at = cert.created_at;
   cert.not_after = info.not_after;
+  cert.subject_common_name = info.subject_common_name;
+  cert.serial_number = info.serial_number;
+  cert.not_before = info.not_before;
   CG_ASSIGN_OR_RETURN(cert.private_key, SealPrivateKey(services_.vault, key.get(), cert.id));
 
   const Time renews_at = RenewalTime(chain.leaf(), info);

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 #include "store/list_filter.h"
@@ -38,6 +39,24 @@ class CertificateStore {
   // Endpoint::policy_certificate_id) are not found here.
   virtual Result<DeleteOutcome> DeleteCertificate(std::string_view account_id,
                                                   std::string_view id) = 0;
+
+  // The summary backfill (see Certificate's summary): the store cannot read
+  // certificates, so the app reads the leaves of records stored before the
+  // summary existed and sets theirs at start-up.
+  //
+  // Certificates of every account and endpoint whose summary is unknown, by
+  // id ascending, ids strictly above after_id when given; at most limit
+  // (>= 1, else kInvalidPaging).
+  virtual Result<std::vector<UnsummarizedCertificate>> ListUnsummarizedCertificates(
+      std::optional<std::string> after_id, int limit) = 0;
+  // Sets the summary of certificate id if it is still unknown. True when it
+  // was set; false when the certificate is gone or already has one (another
+  // process backfilled it first). kInternal for a summary without a
+  // serial_number (a bug of the caller). Counted in the change sequence like
+  // any certificate write, but not announced to OnChange: nothing the edge
+  // serves changes.
+  virtual Result<bool> SetCertificateSummary(std::string_view id,
+                                             const CertificateSummary& summary) = 0;
 };
 
 }  // namespace certgate::store

@@ -42,6 +42,11 @@ constexpr FilterField kCertificateFields[] = {
     {"description", FilterFieldType::kString, false},
     {"metadata", FilterFieldType::kString, false},
     {"not_after", FilterFieldType::kTime, false},
+    // Absent (never null to the API) only for a record whose summary is
+    // unknown: one stored before certgate kept it, until the start-up backfill.
+    {"subject_common_name", FilterFieldType::kString, false},
+    {"not_before", FilterFieldType::kTime, false},
+    {"serial_number", FilterFieldType::kString, false},
 };
 
 constexpr FilterField kDomainFields[] = {
@@ -88,6 +93,10 @@ FieldValue FieldOf(const Certificate& c, std::string_view field) {
   if (field == "description") return c.description;
   if (field == "metadata") return c.metadata;
   if (field == "not_after") return c.not_after;
+  const bool summarized = !c.serial_number.empty();
+  if (field == "subject_common_name" && summarized) return c.subject_common_name;
+  if (field == "not_before" && summarized) return c.not_before;
+  if (field == "serial_number" && summarized) return c.serial_number;
   return std::nullopt;
 }
 

@@ -48,10 +48,31 @@ struct Certificate {
   std::string certificate_pem;  // canonical chain, leaf first
   std::optional<Time> issued_at;  // set for automatically issued certificates
   Time not_after;                 // of the leaf, for expiry scans
+  // The leaf's summary: what lists filter on without parsing the PEM. Every
+  // writer sets it from the leaf. serial_number "" means it is unknown (a
+  // record stored before certgate kept it, until the start-up backfill sets
+  // it with SetCertificateSummary): then all three are absent to filters.
+  std::string subject_common_name;  // "" when the subject has no CN
+  std::string serial_number;        // as the API shows it: lower-case hex, no separators
+  Time not_before;
   SealedKey private_key;
   // Set for a certificate a terminate-tls action brought: it belongs to that
   // endpoint and is invisible to the account-scoped certificate calls.
   std::string owner_endpoint_id;
+};
+
+// A certificate's leaf summary (see Certificate), for SetCertificateSummary.
+struct CertificateSummary {
+  std::string subject_common_name;
+  std::string serial_number;  // never "" for a known summary
+  Time not_before;
+};
+
+// A certificate whose summary is unknown, for the start-up backfill: what it
+// needs to read the leaf.
+struct UnsummarizedCertificate {
+  std::string id;
+  std::string certificate_pem;
 };
 
 // Fields an update may change; absent means unchanged.

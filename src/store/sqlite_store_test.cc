@@ -111,9 +111,9 @@ class SqliteStoreTest : public ::testing::Test {
 // ---- Opening and migrations ----
 
 TEST_F(SqliteStoreTest, MigrationsApplyOnceAndReopenIsIdempotent) {
-  EXPECT_EQ(SqliteSchemaVersion(), 6);
-  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "6");
-  EXPECT_EQ(RawQuery(db_path_, "SELECT MAX(version) FROM schema_migrations"), "6");
+  EXPECT_EQ(SqliteSchemaVersion(), 7);
+  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "7");
+  EXPECT_EQ(RawQuery(db_path_, "SELECT MAX(version) FROM schema_migrations"), "7");
   EXPECT_NE(RawQuery(db_path_, "SELECT applied_at FROM schema_migrations"), "");
   store_.reset();
   for (int i = 0; i < 2; ++i) {
@@ -229,6 +229,10 @@ TEST(SqliteStoreMigrationTest, MigratesAVersion1Database) {
   const fs::path db_path = dir.path() / "v1.db";
   Account ada = MakeAccount("Ada");
   Certificate old = MakeCert(ada.id);
+  // Version 1 kept no summary: it reads back unknown until the backfill.
+  old.subject_common_name.clear();
+  old.serial_number.clear();
+  old.not_before = Time{};
   ASSERT_NO_FATAL_FAILURE(MakeVersion1Database(db_path, ada, old));
   ASSERT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), "1");
 
@@ -245,6 +249,11 @@ TEST(SqliteStoreMigrationTest, MigratesAVersion1Database) {
   ExpectSameCert(**got, old);
   EXPECT_EQ(store.ListCertificates(ada.id, {.limit = 10})->items.size(), 1u);
   ASSERT_EQ(store.ListSealedKeys(std::nullopt, 10)->size(), 1u);
+  auto unsummarized = store.ListUnsummarizedCertificates(std::nullopt, 10);
+  ASSERT_TRUE(unsummarized.ok()) << unsummarized.error().message;
+  ASSERT_EQ(unsummarized->size(), 1u);
+  EXPECT_EQ((*unsummarized)[0].id, old.id);
+  EXPECT_EQ((*unsummarized)[0].certificate_pem, old.certificate_pem);
 
   // The new tables work, and refer to the old certificate.
   auto seq = store.ChangeSequence();
@@ -440,8 +449,14 @@ TEST_F(SqliteStoreTest, TheOwnershipChecksAreIndexLookups) {
   }
 }
 
-// Takes a database back to before migration 6 (for tests of the ones before).
+// Takes a database back to before migration 6 (for tests of the ones before),
+// undoing 7 first.
 constexpr char kUndoMigration6[] =
+    "DROP INDEX tls_certificates_unsummarized;"
+    "ALTER TABLE tls_certificates DROP COLUMN not_before;"
+    "ALTER TABLE tls_certificates DROP COLUMN serial_number;"
+    "ALTER TABLE tls_certificates DROP COLUMN subject_common_name;"
+    "DELETE FROM schema_migrations WHERE version = 7;"
     "ALTER TABLE endpoints DROP COLUMN updated_at;"
     "ALTER TABLE endpoints DROP COLUMN traffic_policy_text;"
     "ALTER TABLE endpoints DROP COLUMN type;"
@@ -555,6 +570,54 @@ TEST_F(SqliteStoreTest, RowsAreStoredAsTheSchemaSays) {
   RawQuery(db_path_, "UPDATE reserved_domains SET description = 'raw' WHERE id = '" + d.id + "'");
   EXPECT_EQ(*store_->ChangeSequence(), before + 1);
   EXPECT_EQ((*store_->GetDomain(alice_, d.id))->description, "raw");
+}
+
+// The summary is three columns, all NULL while it is unknown (a row from
+// before migration 7, or one a tool wrote); the schema refuses half of one.
+TEST_F(SqliteStoreTest, CertificateSummariesAreStoredAsTheSchemaSays) {
+  Certificate c = Insert(alice_);
+  const std::string where = " FROM tls_certificates WHERE id = '" + c.id + "'";
+  EXPECT_EQ(RawQuery(db_path_, "SELECT subject_common_name || '|' || serial_number || '|' ||"
+                               " not_before" + where),
+            fmt::format("{}|{}|{}", c.subject_common_name, c.serial_number,
+                        ToUnixSeconds(c.not_before)));
+  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM tls_certificates WHERE serial_number IS NULL"),
+            "0");
+  // A tool NULLs the summary, as migration 7 left older rows: unknown, listed
+  // for the backfill, and absent to filters until it is set again.
+  RawQuery(db_path_, "UPDATE tls_certificates SET subject_common_name = NULL,"
+                     " serial_number = NULL, not_before = NULL WHERE id = '" + c.id + "'");
+  auto got = store_->GetCertificate(alice_, c.id);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->serial_number, "");
+  EXPECT_EQ((*got)->subject_common_name, "");
+  EXPECT_EQ((*got)->not_before, Time{});
+  EXPECT_EQ(store_->ListUnsummarizedCertificates(std::nullopt, 10)->size(), 1u);
+  Filter by_serial;
+  by_serial.kind = Filter::Kind::kTest;
+  by_serial.field = "serial_number";
+  by_serial.op = FilterOp::kNe;
+  by_serial.values = {std::string("00")};
+  EXPECT_EQ(store_->ListCertificates(alice_, {.filter = by_serial})->items.size(), 1u);
+  by_serial.op = FilterOp::kLt;
+  by_serial.values = {std::string("zz")};
+  EXPECT_TRUE(store_->ListCertificates(alice_, {.filter = by_serial})->items.empty());
+  ASSERT_TRUE(*store_->SetCertificateSummary(
+      c.id, {c.subject_common_name, c.serial_number, c.not_before}));
+  ExpectSameCert(**store_->GetCertificate(alice_, c.id), c);
+  EXPECT_EQ(store_->ListCertificates(alice_, {.filter = by_serial})->items.size(), 1u);
+  // Half a summary, or an empty serial number, is refused.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path_.c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  for (const char* set : {"serial_number = NULL", "not_before = NULL",
+                          "subject_common_name = NULL", "serial_number = ''"}) {
+    SCOPED_TRACE(set);
+    const std::string sql =
+        fmt::format("UPDATE tls_certificates SET {} WHERE id = '{}'", set, c.id);
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_CONSTRAINT);
+  }
+  sqlite3_close(db);
 }
 
 TEST_F(SqliteStoreTest, KeyTypesAndAuthoritiesAreStoredAsTheirNames) {

@@ -9,9 +9,13 @@
 
 #include <boost/url.hpp>
 
+#include <sqlite3.h>
+
+#include "core/time.h"
 #include "pki/testing/cert_factory.h"
 #include "support/api_helpers.h"
 #include "support/certgate_server.h"
+#include "support/process.h"
 
 namespace certgate::testing {
 namespace {
@@ -72,6 +76,24 @@ class FilterApiTest : public ::testing::Test {
   ApiResult Reserve(const std::string& name, const std::string& description) {
     return Call(*client_, verb::post, "/reserved_domains",
                 json::object{{"domain", name}, {"description", description}});
+  }
+
+  // Uploads a certificate for name, valid since not_before_offset, and
+  // returns its id and serial_number as the API shows them.
+  std::pair<std::string, std::string> Upload(const std::string& name,
+                                             std::chrono::seconds not_before_offset) {
+    pki::testing::CertSpec spec;
+    spec.common_name = name;
+    spec.dns_names = {name};
+    spec.not_before_offset = not_before_offset;
+    auto chain = pki::testing::MakeChain(pki::testing::TestKeyType::kEcP256, spec);
+    ApiResult r = Call(*client_, verb::post, "/tls_certificates",
+                       UploadBody(chain.BundlePem(),
+                                  pki::testing::KeyPemPkcs8(chain.leaf_key.get())));
+    EXPECT_EQ(r.status, 201) << r.raw;
+    if (r.status != 201) return {};
+    return {std::string(r.json.at("id").as_string()),
+            std::string(r.json.at("serial_number").as_string())};
   }
 
   std::unique_ptr<CertgateServer> server_;
@@ -158,6 +180,75 @@ TEST_F(FilterApiTest, EachOperatorAndFunction) {
     SCOPED_TRACE(k.filter);
     EXPECT_EQ(set(Ids("endpoints", k.filter)), k.want);
   }
+}
+
+// The certificate fields ngrok filters on that certgate reads from the leaf.
+TEST_F(FilterApiTest, CertificatesFilterOnSubjectCommonNameSerialNumberAndNotBefore) {
+  const auto [old_id, old_serial] = Upload("old.example.com", -std::chrono::hours(48));
+  const auto [new_id, new_serial] = Upload("new.example.com", -std::chrono::hours(1));
+  ASSERT_FALSE(old_id.empty());
+  ASSERT_FALSE(new_id.empty());
+  ASSERT_NE(old_serial, new_serial);
+  using S = std::set<std::string>;
+  auto set = [&](std::string_view filter) {
+    std::vector<std::string> ids = Ids("tls_certificates", filter);
+    return S(ids.begin(), ids.end());
+  };
+  const std::string day_ago =
+      FormatRfc3339(SystemClock::Instance().Now() - std::chrono::hours(24));
+  EXPECT_EQ(set(R"(obj.subject_common_name == "old.example.com")"), S{old_id});
+  EXPECT_EQ(set(R"(obj.subject_common_name.endsWith(".example.com"))"), (S{old_id, new_id}));
+  EXPECT_EQ(set(R"(obj.serial_number == ")" + new_serial + R"(")"), S{new_id});
+  EXPECT_EQ(set(R"(obj.serial_number in [")" + old_serial + R"(", "00"])"), S{old_id});
+  EXPECT_EQ(set(R"(obj.not_before < timestamp(")" + day_ago + R"("))"), S{old_id});
+  EXPECT_EQ(set(R"(obj.not_before >= timestamp(")" + day_ago + R"(") && )"
+                R"(obj.subject_common_name != "old.example.com")"),
+            S{new_id});
+  // The service's own default certificate is never listed.
+  EXPECT_EQ(set(R"(obj.not_before > timestamp("2000-01-01T00:00:00Z"))"), (S{old_id, new_id}));
+}
+
+// A certificate stored before certgate kept the summary (the columns NULL,
+// as migration 7 leaves older rows) is backfilled when serve starts.
+TEST_F(FilterApiTest, ACertificateStoredBeforeTheSummaryIsBackfilledAtStart) {
+  const auto [id, serial] = Upload("before.example.com", -std::chrono::hours(1));
+  ASSERT_FALSE(id.empty());
+  const std::string key = server_->api_key();
+  ASSERT_EQ(server_->Stop(), 0);
+  const std::filesystem::path db = server_->data_dir() / "certgate.db";
+  {
+    sqlite3* conn = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(db.c_str(), &conn, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    const std::string sql =
+        "UPDATE tls_certificates SET subject_common_name = NULL, serial_number = NULL,"
+        " not_before = NULL WHERE id = '" + id + "'";
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(conn, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
+        << (err != nullptr ? err : "");
+    sqlite3_free(err);
+    EXPECT_EQ(sqlite3_changes(conn), 1);
+    sqlite3_close(conn);
+  }
+
+  auto again = CertgateServer::Start(ServerOptions::InDir(server_->data_dir()));
+  ASSERT_NE(again, nullptr);
+  EXPECT_NE(ReadFile(again->stderr_path())
+                .find("backfilled subject_common_name, serial_number and not_before of 1 "
+                      "certificate(s)"),
+            std::string::npos)
+      << ReadFile(again->stderr_path());
+  client_ = std::make_unique<client::ApiClient>(again->Client(key));
+  EXPECT_EQ(Ids("tls_certificates", R"(obj.serial_number == ")" + serial + R"(")"),
+            std::vector<std::string>{id});
+  EXPECT_EQ(Ids("tls_certificates", R"(obj.subject_common_name == "before.example.com")"),
+            std::vector<std::string>{id});
+  EXPECT_EQ(Ids("tls_certificates", R"(obj.not_before < timestamp("2100-01-01T00:00:00Z"))"),
+            std::vector<std::string>{id});
+  EXPECT_EQ(again->Stop(), 0);
+  // Nothing is left to backfill: a further start logs no count.
+  auto third = CertgateServer::Start(ServerOptions::InDir(server_->data_dir()));
+  ASSERT_NE(third, nullptr);
+  EXPECT_EQ(ReadFile(third->stderr_path()).find("backfilled"), std::string::npos);
 }
 
 TEST_F(FilterApiTest, AnInjectionAttemptMatchesNothing) {

@@ -35,6 +35,10 @@ constexpr FilterColumn kCertFilterColumns[] = {
     {"description", "description"},
     {"metadata", "metadata"},
     {"not_after", "not_after"},
+    // NULL in a row not yet backfilled: absent, as FilterToSql treats NULL.
+    {"subject_common_name", "subject_common_name"},
+    {"not_before", "not_before"},
+    {"serial_number", "serial_number"},
 };
 constexpr ListStatements kCertList{kListCerts, kListCertsBefore, CG_LIST_CERTS,
                                    kCertFilterColumns};
@@ -48,6 +52,17 @@ constexpr char kDeleteCert[] =
     " AND owner_endpoint_id IS NULL";
 constexpr char kDomainsUsingCert[] =
     "SELECT domain FROM reserved_domains WHERE certificate_id = ?1 ORDER BY domain";
+// The summary backfill; serial_number IS NULL is the partial index
+// tls_certificates_unsummarized.
+constexpr char kListUnsummarized[] =
+    "SELECT id, certificate_pem FROM tls_certificates WHERE serial_number IS NULL"
+    " ORDER BY id LIMIT ?1";
+constexpr char kListUnsummarizedAfter[] =
+    "SELECT id, certificate_pem FROM tls_certificates WHERE serial_number IS NULL"
+    " AND id > ?1 ORDER BY id LIMIT ?2";
+constexpr char kSetSummary[] =
+    "UPDATE tls_certificates SET subject_common_name = ?2, serial_number = ?3, not_before = ?4"
+    " WHERE id = ?1 AND serial_number IS NULL";
 
 }  // namespace
 
@@ -145,6 +160,49 @@ Result<DeleteOutcome> SqliteStore::DeleteCertificate(std::string_view account_id
     outcome.status =
         q.Changes() > 0 ? DeleteOutcome::Status::kDeleted : DeleteOutcome::Status::kNotFound;
     return outcome;
+  });
+}
+
+Result<std::vector<UnsummarizedCertificate>> SqliteStore::ListUnsummarizedCertificates(
+    std::optional<std::string> after_id, int limit) {
+  constexpr std::string_view kOp = "listing certificates without a summary";
+  if (limit < 1) {
+    return MakeError(ErrorCode::kInvalidPaging,
+                     fmt::format("limit must be at least 1, not {}", limit));
+  }
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), after_id.has_value() ? kListUnsummarizedAfter : kListUnsummarized, kOp);
+  if (after_id.has_value()) {
+    q.Text(1, *after_id).Int(2, limit);
+  } else {
+    q.Int(1, limit);
+  }
+  std::vector<UnsummarizedCertificate> certs;
+  while (true) {
+    CG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    certs.push_back(UnsummarizedCertificate{q.ColumnText(0), q.ColumnText(1)});
+  }
+  return certs;
+}
+
+Result<bool> SqliteStore::SetCertificateSummary(std::string_view id,
+                                                const CertificateSummary& summary) {
+  constexpr std::string_view kOp = "setting a certificate's summary";
+  if (summary.serial_number.empty()) {
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("{}: certificate {}'s summary has no serial number", kOp, id));
+  }
+  // Write, not WriteAndAnnounce: nothing the edge serves changes (the
+  // triggers still count the row in the change sequence).
+  return Write(kOp, [&](Connection& conn) -> Result<bool> {
+    Query q(conn, kSetSummary, kOp);
+    q.Text(1, id)
+        .Text(2, summary.subject_common_name)
+        .Text(3, summary.serial_number)
+        .Int(4, ToUnixSeconds(summary.not_before));
+    CG_RETURN_IF_ERROR(q.Run());
+    return q.Changes() > 0;
   });
 }
 

@@ -111,7 +111,9 @@ class Builder {
     }
     // The string functions work on bytes (BLOBs), as the in-memory evaluation
     // does: SQLite's text functions count characters, which differ from bytes
-    // when a value is not valid UTF-8.
+    // when a value is not valid UTF-8. substr of an empty BLOB is NULL, not an
+    // empty BLOB, so an empty argument is tested apart: every string starts
+    // and ends with "", but an absent value (NULL) does not.
     if (!std::holds_alternative<std::string>(v)) {
       return MakeError(ErrorCode::kInternal, "a string function's argument is not a string");
     }
@@ -119,14 +121,16 @@ class Builder {
     const std::string blob = fmt::format("CAST({} AS BLOB)", col);
     switch (f.op) {
       case FilterOp::kStartsWith:
-        s += fmt::format("COALESCE(substr({}, 1, length(CAST({} AS BLOB))) = CAST({} AS BLOB), 0)",
-                         blob, p, p);
+        s += fmt::format(
+            "COALESCE({} IS NOT NULL AND (length(CAST({} AS BLOB)) = 0 OR "
+            "substr({}, 1, length(CAST({} AS BLOB))) = CAST({} AS BLOB)), 0)",
+            col, p, blob, p, p);
         return {};
       case FilterOp::kEndsWith:
         s += fmt::format(
-            "COALESCE(length(CAST({} AS BLOB)) = 0 OR substr({}, -length(CAST({} AS BLOB))) = "
-            "CAST({} AS BLOB), 0)",
-            p, blob, p, p);
+            "COALESCE({} IS NOT NULL AND (length(CAST({} AS BLOB)) = 0 OR "
+            "substr({}, -length(CAST({} AS BLOB))) = CAST({} AS BLOB)), 0)",
+            col, p, blob, p, p);
         return {};
       case FilterOp::kContains:
         s += fmt::format("COALESCE(instr({}, CAST({} AS BLOB)) > 0, 0)", blob, p);

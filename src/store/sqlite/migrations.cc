@@ -218,9 +218,22 @@ ALTER TABLE endpoints ADD COLUMN bindings TEXT NOT NULL DEFAULT '["public"]';
 ALTER TABLE endpoints ADD COLUMN pooling_enabled INTEGER NOT NULL DEFAULT 0
   CHECK (pooling_enabled IN (0, 1));
 )sql"},
+    {7, R"sql(
+-- The leaf's summary (store::Certificate), so that lists filter on it in
+-- their query; the API derives everything else from certificate_pem. Rows
+-- from before have NULLs: the store cannot read certificates, so certgate
+-- serve backfills them at start-up (CertificateStore::SetCertificateSummary),
+-- and until then a filter sees them as absent. The three are set together.
+ALTER TABLE tls_certificates ADD COLUMN subject_common_name TEXT;
+ALTER TABLE tls_certificates ADD COLUMN serial_number TEXT CHECK (serial_number <> '');
+ALTER TABLE tls_certificates ADD COLUMN not_before INTEGER
+  CHECK ((not_before IS NULL) = (serial_number IS NULL)
+         AND (subject_common_name IS NULL) = (serial_number IS NULL));
+-- What the backfill looks for; empty once it has run.
+CREATE INDEX tls_certificates_unsummarized ON tls_certificates (id)
+  WHERE serial_number IS NULL;
+)sql"},
 };
-
-
 
 constexpr char kCreateMigrations[] =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("

@@ -7,8 +7,9 @@
 namespace certgate::store::sqlite {
 namespace {
 
-constexpr char kInsertCert[] = "INSERT INTO tls_certificates (" CG_CERT_COLUMNS
-                               ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+constexpr char kInsertCert[] =
+    "INSERT INTO tls_certificates (" CG_CERT_COLUMNS
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 
 // The key type in column col of a record's row (what names the record and
 // column in the error).
@@ -59,6 +60,13 @@ Result<Certificate> ReadCertificate(const Query& q, std::string_view op) {
   CG_ASSIGN_OR_RETURN(cert.private_key.key_version, ReadKeyVersion(q, 8, cert.id, op));
   cert.private_key.blob = q.ColumnBlob(9);
   if (!q.IsNull(10)) cert.owner_endpoint_id = q.ColumnText(10);
+  // NULL (a row from before the summary, not yet backfilled): unknown, which
+  // Certificate spells serial_number "".
+  if (!q.IsNull(12)) {
+    cert.subject_common_name = q.ColumnText(11);
+    cert.serial_number = q.ColumnText(12);
+    cert.not_before = FromUnixSeconds(q.ColumnInt(13));
+  }
   return cert;
 }
 
@@ -212,6 +220,13 @@ Result<void> InsertCertificateRow(Connection& conn, const Certificate& cert,
     q.Null(11);
   } else {
     q.Text(11, owner_endpoint_id);
+  }
+  if (cert.serial_number.empty()) {
+    q.Null(12).Null(13).Null(14);  // the summary is unknown
+  } else {
+    q.Text(12, cert.subject_common_name)
+        .Text(13, cert.serial_number)
+        .Int(14, ToUnixSeconds(cert.not_before));
   }
   return q.Run();
 }

@@ -4,7 +4,7 @@
 
 #define CG_CERT_COLUMNS                                                                        \
   "id, account_id, created_at, description, metadata, certificate_pem, issued_at, not_after, " \
-  "key_version, sealed_key, owner_endpoint_id"
+  "key_version, sealed_key, owner_endpoint_id, subject_common_name, serial_number, not_before"
 #define CG_DOMAIN_COLUMNS                                                       \
   "id, account_id, created_at, description, metadata, domain, certificate_id, " \
   "policy_authority, policy_key_type, cname_target, acme_challenge_cname_target, " \

@@ -70,6 +70,13 @@ Result<void> MemoryStoreData::InsertCertificateRecord(const Certificate& cert,
   stored.created_at = WholeSeconds(cert.created_at);
   stored.issued_at = WholeSeconds(cert.issued_at);
   stored.not_after = WholeSeconds(cert.not_after);
+  if (stored.serial_number.empty()) {
+    // An unknown summary, as the SQLite backend stores it: NULLs.
+    stored.subject_common_name.clear();
+    stored.not_before = Time{};
+  } else {
+    stored.not_before = WholeSeconds(cert.not_before);
+  }
   certificates.emplace(stored.id, std::move(stored));
   ++change_sequence;
   return {};
@@ -250,6 +257,43 @@ Result<DeleteOutcome> MemoryStore::DeleteCertificate(std::string_view account_id
     outcome.status = DeleteOutcome::Status::kDeleted;
   }
   return Announced(Result<DeleteOutcome>(std::move(outcome)));
+}
+
+Result<std::vector<UnsummarizedCertificate>> MemoryStore::ListUnsummarizedCertificates(
+    std::optional<std::string> after_id, int limit) {
+  if (limit < 1) {
+    return MakeError(ErrorCode::kInvalidPaging,
+                     fmt::format("limit must be at least 1, not {}", limit));
+  }
+  std::lock_guard lock(data_->mu);
+  std::vector<UnsummarizedCertificate> certs;
+  auto it = after_id.has_value() ? data_->certificates.upper_bound(*after_id)
+                                 : data_->certificates.begin();
+  for (; it != data_->certificates.end() && certs.size() < static_cast<size_t>(limit); ++it) {
+    if (it->second.serial_number.empty()) {
+      certs.push_back(UnsummarizedCertificate{it->first, it->second.certificate_pem});
+    }
+  }
+  return certs;
+}
+
+Result<bool> MemoryStore::SetCertificateSummary(std::string_view id,
+                                                const CertificateSummary& summary) {
+  if (summary.serial_number.empty()) {
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("setting a certificate's summary: certificate {}'s summary has "
+                                 "no serial number",
+                                 id));
+  }
+  // Counted like the SQLite backend's triggers count it; not announced.
+  std::lock_guard lock(data_->mu);
+  auto it = data_->certificates.find(id);
+  if (it == data_->certificates.end() || !it->second.serial_number.empty()) return false;
+  it->second.subject_common_name = summary.subject_common_name;
+  it->second.serial_number = summary.serial_number;
+  it->second.not_before = WholeSeconds(summary.not_before);
+  ++data_->change_sequence;
+  return true;
 }
 
 // ---- The edge ----

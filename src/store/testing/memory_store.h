@@ -69,6 +69,10 @@ class MemoryStore final : public Store, public NameOwnershipAudit {
                                                        const CertificatePatch& patch) override;
   Result<DeleteOutcome> DeleteCertificate(std::string_view account_id,
                                           std::string_view id) override;
+  Result<std::vector<UnsummarizedCertificate>> ListUnsummarizedCertificates(
+      std::optional<std::string> after_id, int limit) override;
+  Result<bool> SetCertificateSummary(std::string_view id,
+                                     const CertificateSummary& summary) override;
   Result<void> InsertDomain(const Domain& domain) override;
   Result<std::optional<Domain>> GetDomain(std::string_view account_id,
                                           std::string_view id) override;

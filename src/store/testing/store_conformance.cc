@@ -51,6 +51,14 @@ Certificate MakeCert(const std::string& account_id, const std::string& id) {
   c.issued_at =
       id.back() % 2 == 0 ? std::optional<Time>(FromUnixSeconds(1'690'000'000)) : std::nullopt;
   c.not_after = FromUnixSeconds(1'800'000'000);
+  c.subject_common_name = id + ".example.com";
+  for (size_t i = id.size() > 10 ? id.size() - 10 : 0; i < id.size(); ++i) {
+    constexpr char kHex[] = "0123456789abcdef";
+    const auto byte = static_cast<unsigned char>(id[i]);
+    c.serial_number += kHex[byte >> 4];
+    c.serial_number += kHex[byte & 0xf];
+  }
+  c.not_before = FromUnixSeconds(1'600'000'000 + static_cast<int64_t>(id.back()));
   c.private_key.key_version = 1 + static_cast<uint32_t>(id[id.size() - 2]) % 3;
   for (int i = 0; i < 8; ++i) {
     for (char ch : id) c.private_key.blob.push_back(static_cast<uint8_t>(ch ^ i));
@@ -69,6 +77,9 @@ void ExpectSameCert(const Certificate& got, const Certificate& want) {
   EXPECT_EQ(got.certificate_pem, want.certificate_pem);
   EXPECT_EQ(got.issued_at, want.issued_at);
   EXPECT_EQ(got.not_after, want.not_after);
+  EXPECT_EQ(got.subject_common_name, want.subject_common_name);
+  EXPECT_EQ(got.serial_number, want.serial_number);
+  EXPECT_EQ(got.not_before, want.not_before);
   EXPECT_EQ(got.private_key, want.private_key);
   EXPECT_EQ(got.owner_endpoint_id, want.owner_endpoint_id);
 }

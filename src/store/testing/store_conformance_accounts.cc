@@ -227,6 +227,81 @@ TEST_P(StoreConformanceTest, DeleteReportsWhetherItDeleted) {
   EXPECT_EQ(deleted->status, Status::kNotFound);
 }
 
+// A certificate as stored before the summary existed (serial_number "").
+Certificate WithoutSummary(Certificate c) {
+  c.subject_common_name.clear();
+  c.serial_number.clear();
+  c.not_before = Time{};
+  c.issued_at.reset();
+  return c;
+}
+
+// The backfill's two calls: certificates without a summary are listed by id,
+// whatever their account or owner, until their summary is set, once.
+TEST_P(StoreConformanceTest, CertificatesWithoutASummaryAreListedUntilItIsSet) {
+  const Certificate known = Insert(alice_);
+  const Certificate mine = WithoutSummary(MakeCert(alice_));
+  const Certificate service = WithoutSummary(MakeCert(""));
+  for (const Certificate* c : {&mine, &service}) ASSERT_TRUE(store_->InsertCertificate(*c).ok());
+  Domain d = MakeDomain(bob_, "backfill.example.com");
+  ASSERT_TRUE(store_->InsertDomain(d).ok());
+  Endpoint e = MakeEndpoint(d, "backfill.example.com");
+  const Certificate brought = WithoutSummary(MakeCert(bob_));  // stored as e's
+  e.policy_certificate_id = brought.id;
+  ASSERT_TRUE(store_->InsertEndpoint(e, brought).ok());
+  ExpectSameCert(**store_->GetCertificate(alice_, mine.id), mine);
+
+  auto listed = [&](std::optional<std::string> after, int limit) {
+    std::vector<std::string> ids;
+    auto page = store_->ListUnsummarizedCertificates(std::move(after), limit);
+    EXPECT_TRUE(page.ok()) << page.error().message;
+    if (!page.ok()) return ids;
+    for (const UnsummarizedCertificate& c : *page) {
+      auto stored = store_->GetCertificateById(c.id);
+      EXPECT_TRUE(stored.ok() && stored->has_value()) << c.id;
+      if (stored.ok() && stored->has_value()) {
+        EXPECT_EQ(c.certificate_pem, (*stored)->certificate_pem);
+      }
+      ids.push_back(c.id);
+    }
+    return ids;
+  };
+  std::vector<std::string> want = {mine.id, service.id, brought.id};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(listed(std::nullopt, 10), want);
+  std::vector<std::string> paged;
+  for (std::vector<std::string> page = listed(std::nullopt, 2); !page.empty();
+       page = listed(page.back(), 2)) {
+    paged.insert(paged.end(), page.begin(), page.end());
+  }
+  EXPECT_EQ(paged, want);
+  EXPECT_EQ(store_->ListUnsummarizedCertificates(std::nullopt, 0).error().code,
+            ErrorCode::kInvalidPaging);
+
+  const CertificateSummary summary{"mine.example.com", "01ab", FromUnixSeconds(1'650'000'000)};
+  auto set = store_->SetCertificateSummary(mine.id, summary);
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_TRUE(*set);
+  Certificate want_mine = mine;
+  want_mine.subject_common_name = summary.subject_common_name;
+  want_mine.serial_number = summary.serial_number;
+  want_mine.not_before = summary.not_before;
+  ExpectSameCert(**store_->GetCertificate(alice_, mine.id), want_mine);
+  // Once only: a known summary stays, and a missing certificate is no error.
+  const CertificateSummary other{"other.example.com", "02", FromUnixSeconds(1'660'000'000)};
+  EXPECT_FALSE(*store_->SetCertificateSummary(mine.id, other));
+  EXPECT_FALSE(*store_->SetCertificateSummary(known.id, other));
+  EXPECT_FALSE(*store_->SetCertificateSummary(NewId("cert"), other));
+  ExpectSameCert(**store_->GetCertificate(alice_, mine.id), want_mine);
+  ExpectSameCert(**store_->GetCertificate(alice_, known.id), known);
+  EXPECT_EQ(store_->SetCertificateSummary(service.id, {"x", "", Time{}}).error().code,
+            ErrorCode::kInternal);
+  // An endpoint's certificate is backfilled like any other.
+  EXPECT_TRUE(*store_->SetCertificateSummary(brought.id, other));
+  EXPECT_EQ((*store_->GetCertificateById(brought.id))->serial_number, "02");
+  EXPECT_EQ(listed(std::nullopt, 10), std::vector<std::string>{service.id});
+}
+
 TEST_P(StoreConformanceTest, SettingsGetSetOverwrite) {
   auto missing = store_->GetSetting("default_certificate_id");
   ASSERT_TRUE(missing.ok());

@@ -55,6 +55,8 @@ constexpr std::array kErrors = {
               "limit is not a whole number from 1 to 100", 233},
     ErrorInfo{E::kUpdateEmpty, K::kInvalidArgument, "an update (PATCH) gives no field to change",
               422},
+    ErrorInfo{E::kChangesExpired, K::kUnavailable,
+              "the change feed no longer holds the changes asked for: reload everything"},
 
     ErrorInfo{E::kBundleEmpty, K::kInvalidArgument, "certificate_pem is empty"},
     ErrorInfo{E::kBundleNotPem, K::kInvalidArgument, "certificate_pem is not PEM text"},

@@ -60,6 +60,8 @@ enum class ErrorCode : int {
   kQueryUnknown = 126,      // ERR_NGROK_231
   kPageLimitInvalid = 127,  // ERR_NGROK_233
   kUpdateEmpty = 128,       // ERR_NGROK_422
+  // Internal: a change-feed reader fell behind the log's retention.
+  kChangesExpired = 129,
 
   // 200s: certificate bundles (certificate_pem).
   kBundleEmpty = 200,

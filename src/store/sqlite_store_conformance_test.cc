@@ -78,6 +78,11 @@ class SqliteBackend final : public StoreBackend {
         });
   }
 
+  void SetChangeRetention(int64_t entries) override {
+    RawWrite("UPDATE edge_change_log SET retention = ?1 WHERE id = 1",
+             [&](sqlite3_stmt* stmt) { sqlite3_bind_int64(stmt, 1, entries); });
+  }
+
   std::string IntegrityProblems() override {
     std::string problems;
     RawRead("PRAGMA foreign_key_check", [&](sqlite3_stmt* stmt) {

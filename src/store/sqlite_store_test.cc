@@ -111,9 +111,9 @@ class SqliteStoreTest : public ::testing::Test {
 // ---- Opening and migrations ----
 
 TEST_F(SqliteStoreTest, MigrationsApplyOnceAndReopenIsIdempotent) {
-  EXPECT_EQ(SqliteSchemaVersion(), 7);
-  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "7");
-  EXPECT_EQ(RawQuery(db_path_, "SELECT MAX(version) FROM schema_migrations"), "7");
+  EXPECT_EQ(SqliteSchemaVersion(), 8);
+  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "8");
+  EXPECT_EQ(RawQuery(db_path_, "SELECT MAX(version) FROM schema_migrations"), "8");
   EXPECT_NE(RawQuery(db_path_, "SELECT applied_at FROM schema_migrations"), "");
   store_.reset();
   for (int i = 0; i < 2; ++i) {
@@ -451,6 +451,41 @@ TEST_F(SqliteStoreTest, TheOwnershipChecksAreIndexLookups) {
 
 // Takes a database back to before migration 6 (for tests of the ones before),
 // undoing 7 first.
+// Back to schema 7: the change_sequence counter and its triggers instead of
+// the change feed.
+constexpr char kUndoMigration8[] =
+    "DROP TABLE edge_changes; DROP TABLE edge_change_log; DROP INDEX endpoints_by_host;"
+    "DROP TRIGGER acme_http01_challenges_inserted; DROP TRIGGER acme_http01_challenges_updated;"
+    "DROP TRIGGER acme_http01_challenges_deleted; DROP TRIGGER acme_dns01_records_inserted;"
+    "DROP TRIGGER acme_dns01_records_updated; DROP TRIGGER acme_dns01_records_deleted;"
+    "DROP TRIGGER tls_certificates_inserted; DROP TRIGGER tls_certificates_updated;"
+    "DROP TRIGGER tls_certificates_deleted; DROP TRIGGER reserved_domains_inserted;"
+    "DROP TRIGGER reserved_domains_updated; DROP TRIGGER reserved_domains_deleted;"
+    "DROP TRIGGER endpoints_inserted; DROP TRIGGER endpoints_updated;"
+    "DROP TRIGGER endpoints_deleted;"
+    "CREATE TABLE change_sequence (id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),"
+    " value INTEGER NOT NULL);"
+    "INSERT INTO change_sequence (id, value) VALUES (1, 0);"
+    "CREATE TRIGGER tls_certificates_inserted AFTER INSERT ON tls_certificates"
+    " BEGIN UPDATE change_sequence SET value = value + 1; END;"
+    "CREATE TRIGGER tls_certificates_updated AFTER UPDATE ON tls_certificates"
+    " BEGIN UPDATE change_sequence SET value = value + 1; END;"
+    "CREATE TRIGGER tls_certificates_deleted AFTER DELETE ON tls_certificates"
+    " BEGIN UPDATE change_sequence SET value = value + 1; END;"
+    "CREATE TRIGGER reserved_domains_inserted AFTER INSERT ON reserved_domains"
+    " BEGIN UPDATE change_sequence SET value = value + 1; END;"
+    "CREATE TRIGGER reserved_domains_updated AFTER UPDATE ON reserved_domains"
+    " BEGIN UPDATE change_sequence SET value = value + 1; END;"
+    "CREATE TRIGGER reserved_domains_deleted AFTER DELETE ON reserved_domains"
+    " BEGIN UPDATE change_sequence SET value = value + 1; END;"
+    "CREATE TRIGGER endpoints_inserted AFTER INSERT ON endpoints"
+    " BEGIN UPDATE change_sequence SET value = value + 1; END;"
+    "CREATE TRIGGER endpoints_updated AFTER UPDATE ON endpoints"
+    " BEGIN UPDATE change_sequence SET value = value + 1; END;"
+    "CREATE TRIGGER endpoints_deleted AFTER DELETE ON endpoints"
+    " BEGIN UPDATE change_sequence SET value = value + 1; END;"
+    "DELETE FROM schema_migrations WHERE version = 8;";
+
 constexpr char kUndoMigration6[] =
     "DROP INDEX tls_certificates_unsummarized;"
     "ALTER TABLE tls_certificates DROP COLUMN not_before;"
@@ -480,7 +515,7 @@ TEST(SqliteStoreMigrationTest, Migration4FillsTheNameKeyOfExistingDomains) {
   // that overlap across accounts, as that version allowed.
   ASSERT_NO_FATAL_FAILURE(RawExec(
       db_path,
-      std::string(kUndoMigration6) +
+      std::string(kUndoMigration8) + kUndoMigration6 +
       "DROP INDEX reserved_domains_by_name_key;"
       "ALTER TABLE reserved_domains DROP COLUMN name_key;"
       "ALTER TABLE provisioning_jobs DROP COLUMN lease_owner;"
@@ -532,7 +567,7 @@ TEST(SqliteStoreMigrationTest, Migration5EndsHoldsTakenBeforeLeasesHadOwners) {
   // Back to schema 4, with the job held as that version held it.
   ASSERT_NO_FATAL_FAILURE(RawExec(
       db_path,
-      std::string(kUndoMigration6) +
+      std::string(kUndoMigration8) + kUndoMigration6 +
       "ALTER TABLE provisioning_jobs DROP COLUMN lease_owner;"
       "ALTER TABLE provisioning_jobs DROP COLUMN lease_token;"
       "DELETE FROM schema_migrations WHERE version >= 5;"));

@@ -1,4 +1,5 @@
-// The edge's feed: its state in one snapshot, and the change sequence in the SQLite backend.
+// The edge's feed in the SQLite backend: its state in one snapshot, the change
+// log that triggers write (migration 8), and the current state of one key.
 #include "store/sqlite/sqlite_store_impl.h"
 
 #include <cstdint>
@@ -19,7 +20,32 @@ namespace {
 constexpr char kAllEndpoints[] = "SELECT " CG_ENDPOINT_COLUMNS " FROM endpoints ORDER BY id";
 constexpr char kAllEdgeDomains[] =
     "SELECT domain, certificate_id FROM reserved_domains ORDER BY id";
-constexpr char kChangeSequence[] = "SELECT value FROM change_sequence WHERE id = 1";
+// AUTOINCREMENT's high-water mark: never goes back, even when pruned.
+constexpr char kChangeSequence[] =
+    "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'edge_changes'), 0)";
+constexpr char kOldestChange[] = "SELECT MIN(seq) FROM edge_changes";
+constexpr char kChangesSince[] =
+    "SELECT seq, kind, key FROM edge_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+constexpr char kEdgeDomainByName[] =
+    "SELECT domain, certificate_id FROM reserved_domains WHERE domain = ?1";
+constexpr char kEndpointsByHost[] =
+    "SELECT " CG_ENDPOINT_COLUMNS " FROM endpoints WHERE host = ?1 ORDER BY id";
+
+Result<int64_t> ReadChangeSequence(Connection& conn, std::string_view op) {
+  Query q(conn, kChangeSequence, op);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return CorruptRow(op, "the change sequence query returned no row");
+  return q.ColumnInt(0);
+}
+
+std::optional<EdgeChangeKind> KindOf(std::string_view text) {
+  if (text == "certificate") return EdgeChangeKind::kCertificate;
+  if (text == "domain") return EdgeChangeKind::kDomain;
+  if (text == "endpoint") return EdgeChangeKind::kEndpoint;
+  if (text == "http01") return EdgeChangeKind::kHttp01;
+  if (text == "txt") return EdgeChangeKind::kDnsTxt;
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -27,12 +53,7 @@ Result<EdgeState> SqliteStore::LoadEdgeState() {
   constexpr std::string_view kOp = "loading the edge state";
   return Read(kOp, [&](Connection& conn) -> Result<EdgeState> {
     EdgeState state;
-    {
-      Query q(conn, kChangeSequence, kOp);
-      CG_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) return CorruptRow(kOp, "the change_sequence row is missing");
-      state.change_sequence = q.ColumnInt(0);
-    }
+    CG_ASSIGN_OR_RETURN(state.change_sequence, ReadChangeSequence(conn, kOp));
     {
       Query q(conn, kAllEdgeDomains, kOp);
       while (true) {
@@ -55,10 +76,71 @@ Result<EdgeState> SqliteStore::LoadEdgeState() {
 Result<int64_t> SqliteStore::ChangeSequence() {
   constexpr std::string_view kOp = "reading the change sequence";
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
-  Query q(lease.conn(), kChangeSequence, kOp);
+  return ReadChangeSequence(lease.conn(), kOp);
+}
+
+Result<EdgeChanges> SqliteStore::ChangesSince(int64_t after, int limit) {
+  constexpr std::string_view kOp = "reading the edge's change feed";
+  if (limit < 1) {
+    return MakeError(ErrorCode::kInternal, fmt::format("{}: limit {} is below 1", kOp, limit));
+  }
+  return Read(kOp, [&](Connection& conn) -> Result<EdgeChanges> {
+    CG_ASSIGN_OR_RETURN(const int64_t newest, ReadChangeSequence(conn, kOp));
+    std::optional<int64_t> oldest;
+    {
+      Query q(conn, kOldestChange, kOp);
+      CG_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (row && !q.IsNull(0)) oldest = q.ColumnInt(0);
+    }
+    // Every change after `after` must still be here: the oldest kept one
+    // follows it directly, or there are none after it at all.
+    const bool pruned = after < newest && (!oldest || *oldest > after + 1);
+    if (after > newest || pruned) {
+      return MakeError(ErrorCode::kChangesExpired,
+                       fmt::format("the change feed starts at {} and ends at {}; changes after {} "
+                                   "are no longer kept",
+                                   oldest.value_or(newest + 1), newest, after));
+    }
+    EdgeChanges out;
+    out.sequence = after;
+    Query q(conn, kChangesSince, kOp);
+    q.Int(1, after).Int(2, limit);
+    while (true) {
+      CG_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      std::optional<EdgeChangeKind> kind = KindOf(q.ColumnText(1));
+      if (!kind) return CorruptRow(kOp, "an edge_changes row has an unknown kind");
+      out.changes.push_back(EdgeChange{q.ColumnInt(0), *kind, q.ColumnText(2)});
+      out.sequence = out.changes.back().sequence;
+    }
+    out.more = out.sequence < newest && out.changes.size() == static_cast<size_t>(limit);
+    return out;
+  });
+}
+
+Result<std::optional<EdgeDomain>> SqliteStore::EdgeDomainByName(std::string_view name) {
+  constexpr std::string_view kOp = "reading a domain for the edge";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kEdgeDomainByName, kOp);
+  q.Text(1, name);
   CG_ASSIGN_OR_RETURN(bool row, q.Step());
-  if (!row) return CorruptRow(kOp, "the change_sequence row is missing");
-  return q.ColumnInt(0);
+  if (!row) return std::optional<EdgeDomain>();
+  return std::optional<EdgeDomain>(EdgeDomain{q.ColumnText(0), q.OptionalColumnText(1)});
+}
+
+Result<std::vector<Endpoint>> SqliteStore::EndpointsByHost(std::string_view host) {
+  constexpr std::string_view kOp = "reading an endpoint host for the edge";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kEndpointsByHost, kOp);
+  q.Text(1, host);
+  std::vector<Endpoint> endpoints;
+  while (true) {
+    CG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    CG_ASSIGN_OR_RETURN(Endpoint endpoint, ReadEndpoint(q, kOp));
+    endpoints.push_back(std::move(endpoint));
+  }
+  return endpoints;
 }
 
 }  // namespace certgate::store::sqlite

@@ -233,6 +233,84 @@ ALTER TABLE tls_certificates ADD COLUMN not_before INTEGER
 CREATE INDEX tls_certificates_unsummarized ON tls_certificates (id)
   WHERE serial_number IS NULL;
 )sql"},
+    {8, R"sql(
+-- The edge's change feed (store::EdgeFeed::ChangesSince): every write to what
+-- the edge serves appends, in its own transaction, what it touched: a
+-- certificate id, a domain name, an endpoint host, an HTTP-01 token or a TXT
+-- record name. A reader re-reads those keys instead of everything. Triggers
+-- write it, so no writer can forget. seq never goes back (AUTOINCREMENT);
+-- the oldest entries are pruned beyond edge_change_log.retention, and a
+-- reader that fell further behind reloads everything.
+CREATE TABLE edge_changes (
+  seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind  TEXT NOT NULL
+        CHECK (kind IN ('certificate', 'domain', 'endpoint', 'http01', 'txt')),
+  key   TEXT NOT NULL
+);
+CREATE TABLE edge_change_log (
+  id         INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+  retention  INTEGER NOT NULL CHECK (retention >= 1)
+);
+INSERT INTO edge_change_log (id, retention) VALUES (1, 100000);
+CREATE TRIGGER edge_changes_pruned AFTER INSERT ON edge_changes
+  BEGIN
+    DELETE FROM edge_changes
+      WHERE seq <= NEW.seq - (SELECT retention FROM edge_change_log WHERE id = 1);
+  END;
+-- The entry every reader starts after: the sequence as it stood.
+INSERT INTO edge_changes (seq, kind, key)
+  SELECT value, 'certificate', '' FROM change_sequence WHERE value > 0;
+
+DROP TRIGGER tls_certificates_inserted;
+DROP TRIGGER tls_certificates_updated;
+DROP TRIGGER tls_certificates_deleted;
+DROP TRIGGER reserved_domains_inserted;
+DROP TRIGGER reserved_domains_updated;
+DROP TRIGGER reserved_domains_deleted;
+DROP TRIGGER endpoints_inserted;
+DROP TRIGGER endpoints_updated;
+DROP TRIGGER endpoints_deleted;
+DROP TABLE change_sequence;
+
+CREATE TRIGGER tls_certificates_inserted AFTER INSERT ON tls_certificates
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('certificate', NEW.id); END;
+CREATE TRIGGER tls_certificates_updated AFTER UPDATE ON tls_certificates
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('certificate', NEW.id); END;
+CREATE TRIGGER tls_certificates_deleted AFTER DELETE ON tls_certificates
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('certificate', OLD.id); END;
+CREATE TRIGGER reserved_domains_inserted AFTER INSERT ON reserved_domains
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('domain', NEW.domain); END;
+CREATE TRIGGER reserved_domains_updated AFTER UPDATE ON reserved_domains
+  BEGIN
+    INSERT INTO edge_changes (kind, key) SELECT 'domain', OLD.domain WHERE OLD.domain <> NEW.domain;
+    INSERT INTO edge_changes (kind, key) VALUES ('domain', NEW.domain);
+  END;
+CREATE TRIGGER reserved_domains_deleted AFTER DELETE ON reserved_domains
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('domain', OLD.domain); END;
+CREATE TRIGGER endpoints_inserted AFTER INSERT ON endpoints
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('endpoint', NEW.host); END;
+CREATE TRIGGER endpoints_updated AFTER UPDATE ON endpoints
+  BEGIN
+    INSERT INTO edge_changes (kind, key) SELECT 'endpoint', OLD.host WHERE OLD.host <> NEW.host;
+    INSERT INTO edge_changes (kind, key) VALUES ('endpoint', NEW.host);
+  END;
+CREATE TRIGGER endpoints_deleted AFTER DELETE ON endpoints
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('endpoint', OLD.host); END;
+CREATE TRIGGER acme_http01_challenges_inserted AFTER INSERT ON acme_http01_challenges
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('http01', NEW.token); END;
+CREATE TRIGGER acme_http01_challenges_updated AFTER UPDATE ON acme_http01_challenges
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('http01', NEW.token); END;
+CREATE TRIGGER acme_http01_challenges_deleted AFTER DELETE ON acme_http01_challenges
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('http01', OLD.token); END;
+CREATE TRIGGER acme_dns01_records_inserted AFTER INSERT ON acme_dns01_records
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('txt', NEW.name); END;
+CREATE TRIGGER acme_dns01_records_updated AFTER UPDATE ON acme_dns01_records
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('txt', NEW.name); END;
+CREATE TRIGGER acme_dns01_records_deleted AFTER DELETE ON acme_dns01_records
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('txt', OLD.name); END;
+-- The edge re-reads an endpoint host's routes.
+CREATE INDEX endpoints_by_host ON endpoints (host);
+)sql"},
 };
 
 constexpr char kCreateMigrations[] =

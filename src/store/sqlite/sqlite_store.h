@@ -4,9 +4,11 @@
 // Schema changes are numbered migrations applied in order, each in its own
 // transaction, recorded in schema_migrations; a database migrated by a newer
 // certgate is refused (kStoreSchemaTooNew).
-// ChangeSequence is a one-row counter that triggers bump on every row written
-// to tls_certificates, reserved_domains or endpoints, so it sees writes of any
-// process (and any tool) sharing the file. OnChange callbacks run for writes
+// The edge's change feed is a table (edge_changes) that triggers append to on
+// every row written to tls_certificates, reserved_domains, endpoints and the
+// ACME challenge tables, so it sees writes of any process (and any tool)
+// sharing the file; it keeps the newest edge_change_log.retention entries
+// (100,000). OnChange callbacks run for writes
 // through the same store object only, after the commit, with no connection
 // or lock of the store held.
 // Thread-safe: a small pool of connections, one per concurrent caller.

@@ -85,6 +85,9 @@ class SqliteStore final : public Store, public NameOwnershipAudit {
   Result<NameCheck> CheckNameOwnership() override;
   Result<EdgeState> LoadEdgeState() override;
   Result<int64_t> ChangeSequence() override;
+  Result<EdgeChanges> ChangesSince(int64_t after, int limit) override;
+  Result<std::optional<EdgeDomain>> EdgeDomainByName(std::string_view name) override;
+  Result<std::vector<Endpoint>> EndpointsByHost(std::string_view host) override;
   void OnChange(std::function<void()> fn) override;
   Result<std::vector<SealedKeyRef>> ListSealedKeys(std::optional<std::string> after_id,
                                                    int limit) override;

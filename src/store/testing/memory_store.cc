@@ -36,11 +36,24 @@ const DomainRow* MemoryStoreData::DomainNamed(std::string_view name) const {
   return nullptr;
 }
 
+void MemoryStoreData::Changed(EdgeChangeKind kind, std::string_view key) {
+  changes.push_back(EdgeChange{++change_sequence, kind, std::string(key)});
+  while (changes.size() > change_retention) changes.pop_front();
+}
+
 void MemoryStoreData::DeleteJob(std::string_view job_id) {
   auto job = jobs.find(job_id);
   if (job == jobs.end()) return;
-  std::erase_if(http01, [&](const auto& entry) { return entry.second.job_id == job_id; });
-  std::erase_if(dns01, [&](const auto& entry) { return entry.second == job_id; });
+  std::erase_if(http01, [&](const auto& entry) {
+    if (entry.second.job_id != job_id) return false;
+    Changed(EdgeChangeKind::kHttp01, entry.first);
+    return true;
+  });
+  std::erase_if(dns01, [&](const auto& entry) {
+    if (entry.second != job_id) return false;
+    Changed(EdgeChangeKind::kDnsTxt, entry.first.first);
+    return true;
+  });
   jobs.erase(job);
 }
 
@@ -59,8 +72,8 @@ void MemoryStoreData::DeleteOrphanIssuedCertificate(std::string_view id) {
   for (const auto& [domain_id, row] : domains) {
     if (row.domain.certificate_id == id) return;
   }
+  Changed(EdgeChangeKind::kCertificate, cert->first);
   certificates.erase(cert);
-  ++change_sequence;
 }
 
 Result<void> MemoryStoreData::InsertCertificateRecord(const Certificate& cert,
@@ -77,8 +90,8 @@ Result<void> MemoryStoreData::InsertCertificateRecord(const Certificate& cert,
   } else {
     stored.not_before = WholeSeconds(cert.not_before);
   }
+  Changed(EdgeChangeKind::kCertificate, stored.id);
   certificates.emplace(stored.id, std::move(stored));
-  ++change_sequence;
   return {};
 }
 
@@ -230,7 +243,7 @@ Result<std::optional<Certificate>> MemoryStore::UpdateCertificate(std::string_vi
     if (it != data_->certificates.end() && SeenBy(it->second, account_id)) {
       if (patch.description.has_value()) it->second.description = *patch.description;
       if (patch.metadata.has_value()) it->second.metadata = *patch.metadata;
-      ++data_->change_sequence;
+      data_->Changed(EdgeChangeKind::kCertificate, it->first);
       updated = it->second;
     }
   }
@@ -252,8 +265,8 @@ Result<DeleteOutcome> MemoryStore::DeleteCertificate(std::string_view account_id
       outcome.status = DeleteOutcome::Status::kInUse;
       return outcome;
     }
+    data_->Changed(EdgeChangeKind::kCertificate, it->first);
     data_->certificates.erase(it);
-    ++data_->change_sequence;
     outcome.status = DeleteOutcome::Status::kDeleted;
   }
   return Announced(Result<DeleteOutcome>(std::move(outcome)));
@@ -292,7 +305,7 @@ Result<bool> MemoryStore::SetCertificateSummary(std::string_view id,
   it->second.subject_common_name = summary.subject_common_name;
   it->second.serial_number = summary.serial_number;
   it->second.not_before = WholeSeconds(summary.not_before);
-  ++data_->change_sequence;
+  data_->Changed(EdgeChangeKind::kCertificate, it->first);
   return true;
 }
 
@@ -312,6 +325,57 @@ Result<EdgeState> MemoryStore::LoadEdgeState() {
 Result<int64_t> MemoryStore::ChangeSequence() {
   std::lock_guard lock(data_->mu);
   return data_->change_sequence;
+}
+
+Result<EdgeChanges> MemoryStore::ChangesSince(int64_t after, int limit) {
+  if (limit < 1) {
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("reading the edge's change feed: limit {} is below 1", limit));
+  }
+  std::lock_guard lock(data_->mu);
+  const int64_t newest = data_->change_sequence;
+  const auto& log = data_->changes;
+  const bool pruned = after < newest && (log.empty() || log.front().sequence > after + 1);
+  if (after > newest || pruned) {
+    return MakeError(ErrorCode::kChangesExpired,
+                     fmt::format("reading the edge's change feed: changes after {} are no longer "
+                                 "kept (it ends at {})",
+                                 after, newest));
+  }
+  EdgeChanges out;
+  out.sequence = after;
+  // Sequences are consecutive in the log: the first one after `after` is at
+  // a known offset.
+  const int64_t skip = log.empty() ? 0 : std::max<int64_t>(0, after + 1 - log.front().sequence);
+  for (auto it = log.begin() + skip;
+       it != log.end() && out.changes.size() < static_cast<size_t>(limit); ++it) {
+    out.changes.push_back(*it);
+    out.sequence = it->sequence;
+  }
+  out.more = out.sequence < newest;
+  return out;
+}
+
+Result<std::optional<EdgeDomain>> MemoryStore::EdgeDomainByName(std::string_view name) {
+  std::lock_guard lock(data_->mu);
+  const DomainRow* row = data_->DomainNamed(name);
+  if (row == nullptr) return std::optional<EdgeDomain>();
+  return std::optional<EdgeDomain>(EdgeDomain{row->domain.domain, row->domain.certificate_id});
+}
+
+Result<std::vector<Endpoint>> MemoryStore::EndpointsByHost(std::string_view host) {
+  std::lock_guard lock(data_->mu);
+  std::vector<Endpoint> endpoints;  // by id, as the map is ordered
+  for (const auto& [id, endpoint] : data_->endpoints) {
+    if (endpoint.host == host) endpoints.push_back(endpoint);
+  }
+  return endpoints;
+}
+
+void MemoryStore::SetChangeRetention(size_t entries) {
+  std::lock_guard lock(data_->mu);
+  data_->change_retention = std::max<size_t>(entries, 1);
+  while (data_->changes.size() > data_->change_retention) data_->changes.pop_front();
 }
 
 // ---- Sealed keys ----
@@ -356,7 +420,7 @@ Result<bool> MemoryStore::ReplaceSealedKey(std::string_view record_id, const Sea
     if (auto cert = data_->certificates.find(record_id);
         cert != data_->certificates.end() && cert->second.private_key == expected) {
       cert->second.private_key = replacement;
-      ++data_->change_sequence;
+      data_->Changed(EdgeChangeKind::kCertificate, cert->first);
       replaced = true;
     } else if (auto account = data_->acme_accounts.find(record_id);
                account != data_->acme_accounts.end() && account->second.key == expected) {

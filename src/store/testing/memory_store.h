@@ -92,6 +92,11 @@ class MemoryStore final : public Store, public NameOwnershipAudit {
   Result<bool> DeleteEndpoint(std::string_view account_id, std::string_view id) override;
   Result<NameCheck> CheckNameOwnership() override;
   Result<EdgeState> LoadEdgeState() override;
+  Result<EdgeChanges> ChangesSince(int64_t after, int limit) override;
+  Result<std::optional<EdgeDomain>> EdgeDomainByName(std::string_view name) override;
+  Result<std::vector<Endpoint>> EndpointsByHost(std::string_view host) override;
+  // How many change-feed entries the store keeps (100,000 by default).
+  void SetChangeRetention(size_t entries);
   Result<int64_t> ChangeSequence() override;
   void OnChange(std::function<void()> fn) override;
   Result<std::vector<SealedKeyRef>> ListSealedKeys(std::optional<std::string> after_id,

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <iterator>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -46,10 +47,16 @@ class MemoryStoreData {
   // DNS-01 TXT records by (name, value): the job that put them.
   std::map<std::pair<std::string, std::string>, std::string> dns01;
   std::map<std::string, std::string, std::less<>> settings;
-  // Grows by one for every certificate, domain or endpoint record written.
+  // The edge's change feed: the newest change_retention entries; the
+  // sequence grows by one per entry (Changed).
+  std::deque<EdgeChange> changes;
   int64_t change_sequence = 0;
+  size_t change_retention = 100000;
 
   // REQUIRES: mu held, for all of these.
+  // Appends to the change feed, as the SQLite backend's triggers do for
+  // every row written to what the edge serves.
+  void Changed(EdgeChangeKind kind, std::string_view key);
   const DomainRow* DomainNamed(std::string_view name) const;
   // Deletes a job and the challenges that belong to it.
   void DeleteJob(std::string_view job_id);

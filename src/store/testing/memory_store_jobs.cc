@@ -206,7 +206,7 @@ Result<bool> MemoryStore::CompleteProvisioningJob(const ProvisioningJob& job,
     d.certificate_id = cert.id;
     d.renews_at = WholeSeconds(renews_at);
     d.issued_key_type = job.key_type;
-    ++data_->change_sequence;
+    data_->Changed(EdgeChangeKind::kDomain, d.domain);
     if (previous.has_value() && *previous != cert.id) {
       data_->DeleteOrphanIssuedCertificate(*previous);
     }
@@ -226,6 +226,7 @@ Result<void> MemoryStore::PutHttp01Challenge(const Http01Challenge& challenge) {
         fmt::format("storing an HTTP-01 challenge: job {} does not exist", challenge.job_id));
   }
   data_->http01.insert_or_assign(challenge.token, challenge);
+  data_->Changed(EdgeChangeKind::kHttp01, challenge.token);
   return {};
 }
 
@@ -240,6 +241,7 @@ Result<bool> MemoryStore::DeleteHttp01Challenge(std::string_view token) {
   std::lock_guard lock(data_->mu);
   auto it = data_->http01.find(token);
   if (it == data_->http01.end()) return false;
+  data_->Changed(EdgeChangeKind::kHttp01, it->first);
   data_->http01.erase(it);
   return true;
 }
@@ -253,6 +255,7 @@ Result<void> MemoryStore::PutDnsTxtRecord(std::string_view name, std::string_vie
   }
   data_->dns01.insert_or_assign(std::make_pair(std::string(name), std::string(value)),
                                 std::string(job_id));
+  data_->Changed(EdgeChangeKind::kDnsTxt, name);
   return {};
 }
 
@@ -267,7 +270,9 @@ Result<std::vector<std::string>> MemoryStore::ListDnsTxtRecords(std::string_view
 
 Result<bool> MemoryStore::DeleteDnsTxtRecord(std::string_view name, std::string_view value) {
   std::lock_guard lock(data_->mu);
-  return data_->dns01.erase(std::make_pair(std::string(name), std::string(value))) > 0;
+  if (data_->dns01.erase(std::make_pair(std::string(name), std::string(value))) == 0) return false;
+  data_->Changed(EdgeChangeKind::kDnsTxt, name);
+  return true;
 }
 
 }  // namespace certgate::store::testing

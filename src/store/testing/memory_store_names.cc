@@ -166,9 +166,11 @@ Endpoint StoredEndpoint(const Endpoint& endpoint) {
 // Deletes every certificate endpoint_id owns but keep.
 void DeleteOwnedCertificates(MemoryStoreData& data, std::string_view endpoint_id,
                              const std::optional<std::string>& keep) {
-  data.change_sequence += static_cast<int64_t>(std::erase_if(data.certificates, [&](const auto& c) {
-    return c.second.owner_endpoint_id == endpoint_id && c.first != keep;
-  }));
+  std::erase_if(data.certificates, [&](const auto& c) {
+    if (c.second.owner_endpoint_id != endpoint_id || c.first == keep) return false;
+    data.Changed(EdgeChangeKind::kCertificate, c.first);
+    return true;
+  });
 }
 
 }  // namespace
@@ -190,7 +192,7 @@ Result<void> MemoryStore::InsertDomain(const Domain& domain) {
     stored.renews_at.reset();
     stored.issued_key_type.reset();
     data_->domains.emplace(stored.id, DomainRow{stored, NameKey(stored.domain)});
-    ++data_->change_sequence;
+    data_->Changed(EdgeChangeKind::kDomain, stored.domain);
   }
   AnnounceChange();
   return {};
@@ -255,7 +257,7 @@ Result<bool> MemoryStore::UpdateDomain(const Domain& domain) {
     stored.cname_target = domain.cname_target;
     stored.acme_challenge_cname_target = domain.acme_challenge_cname_target;
     stored.resolves_to = domain.resolves_to;
-    ++data_->change_sequence;
+    data_->Changed(EdgeChangeKind::kDomain, stored.domain);
     if (!domain.policy.has_value()) data_->DeleteJobOfDomain(domain.id);
     // An issued certificate the domain let go of goes (uploaded ones stay).
     if (attached.has_value()) data_->DeleteOrphanIssuedCertificate(*attached);
@@ -280,8 +282,8 @@ Result<DeleteOutcome> MemoryStore::DeleteDomain(std::string_view account_id, std
     }
     const std::optional<std::string> attached = it->second.domain.certificate_id;
     data_->DeleteJobOfDomain(id);
+    data_->Changed(EdgeChangeKind::kDomain, it->second.domain.domain);
     data_->domains.erase(it);
-    ++data_->change_sequence;
     // A certificate issued for this domain goes with it.
     if (attached.has_value()) data_->DeleteOrphanIssuedCertificate(*attached);
     outcome.status = DeleteOutcome::Status::kDeleted;
@@ -314,7 +316,7 @@ Result<void> MemoryStore::InsertEndpoint(const Endpoint& endpoint,
     CG_RETURN_IF_ERROR(CheckUrlUnique(*data_, endpoint, kOp));
     if (owned.has_value()) CG_RETURN_IF_ERROR(data_->InsertCertificateRecord(*owned, kOp));
     data_->endpoints.emplace(endpoint.id, StoredEndpoint(endpoint));
-    ++data_->change_sequence;
+    data_->Changed(EdgeChangeKind::kEndpoint, endpoint.host);
   }
   AnnounceChange();
   return {};
@@ -371,8 +373,9 @@ Result<bool> MemoryStore::UpdateEndpoint(const Endpoint& endpoint,
     Endpoint stored = StoredEndpoint(endpoint);
     stored.created_at = it->second.created_at;
     stored.policy_certificate_id = keep;
+    if (it->second.host != stored.host) data_->Changed(EdgeChangeKind::kEndpoint, it->second.host);
+    data_->Changed(EdgeChangeKind::kEndpoint, stored.host);
     it->second = std::move(stored);
-    ++data_->change_sequence;
     DeleteOwnedCertificates(*data_, endpoint.id, keep);
   }
   AnnounceChange();
@@ -384,8 +387,8 @@ Result<bool> MemoryStore::DeleteEndpoint(std::string_view account_id, std::strin
     std::lock_guard lock(data_->mu);
     auto it = data_->endpoints.find(id);
     if (it == data_->endpoints.end() || it->second.account_id != account_id) return false;
+    data_->Changed(EdgeChangeKind::kEndpoint, it->second.host);
     data_->endpoints.erase(it);
-    ++data_->change_sequence;
     DeleteOwnedCertificates(*data_, id, std::nullopt);
   }
   AnnounceChange();
@@ -422,13 +425,13 @@ Result<bool> MemoryStore::IsEdgeName(std::string_view name) {
 void MemoryStore::WriteDomainAroundTheStore(const Domain& domain, std::string_view name_key) {
   std::lock_guard lock(data_->mu);
   data_->domains.insert_or_assign(domain.id, DomainRow{domain, std::string(name_key)});
-  ++data_->change_sequence;
+  data_->Changed(EdgeChangeKind::kDomain, domain.domain);
 }
 
 void MemoryStore::WriteEndpointAroundTheStore(const Endpoint& endpoint) {
   std::lock_guard lock(data_->mu);
   data_->endpoints.insert_or_assign(endpoint.id, endpoint);
-  ++data_->change_sequence;
+  data_->Changed(EdgeChangeKind::kEndpoint, endpoint.host);
 }
 
 std::string MemoryStore::IntegrityProblems() const {

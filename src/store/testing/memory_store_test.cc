@@ -30,6 +30,9 @@ class MemoryBackend final : public StoreBackend {
     first_->WriteEndpointAroundTheStore(endpoint);
   }
   std::string IntegrityProblems() override { return first_->IntegrityProblems(); }
+  void SetChangeRetention(int64_t entries) override {
+    first_->SetChangeRetention(static_cast<size_t>(entries));
+  }
 
  private:
   MemoryStore* first_ = nullptr;  // owned by the test

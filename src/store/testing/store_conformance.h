@@ -37,6 +37,8 @@ class StoreBackend {
   // callbacks are not called.
   virtual void WriteDomainAroundTheStore(const Domain& domain, std::string_view name_key) = 0;
   virtual void WriteEndpointAroundTheStore(const Endpoint& endpoint) = 0;
+  // Keep only the newest `entries` entries of the edge's change feed.
+  virtual void SetChangeRetention(int64_t entries) = 0;
   // References that do not resolve (SQLite: PRAGMA foreign_key_check), ""
   // when there are none.
   virtual std::string IntegrityProblems() = 0;

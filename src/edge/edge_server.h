@@ -73,7 +73,7 @@ struct EdgeOptions {
   int session_tickets = 1;
 };
 
-class EdgeServer {
+class EdgeServer final : public SnapshotSink {
  public:
   // certificates: the certificates it serves (and the default one);
   // challenges: the HTTP-01 answers of its plain-HTTP listener. Both, and
@@ -90,7 +90,7 @@ class EdgeServer {
   Result<std::pair<tcp::endpoint, tcp::endpoint>> Listen();
   // Starts the worker threads. REQUIRES: a snapshot was set.
   void Start();
-  void SetSnapshot(std::shared_ptr<const Snapshot> snapshot);
+  void SetSnapshot(std::shared_ptr<const Snapshot> snapshot) override;
   // Stops accepting, gives open connections up to grace, then stops.
   void Stop(std::chrono::milliseconds grace);
 

@@ -5,7 +5,9 @@
 #include <openssl/pem.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
 
 #include "names/domain_name.h"
 #include "pki/ossl_ptr.h"
@@ -70,53 +72,128 @@ Result<std::optional<TerminatePolicy>> CompileTerminatePolicy(const store::Endpo
   return std::optional<TerminatePolicy>(std::move(p));
 }
 
+std::optional<Route> MakeRoute(const store::Endpoint& e, int64_t sequence) {
+  auto upstream = ParseUpstream(e.upstream);
+  auto terminate = CompileTerminatePolicy(e, sequence);
+  if (!upstream || !terminate) {
+    spdlog::error("edge: skipping endpoint {} ({}): {}", e.id, e.url,
+                  !upstream ? upstream.error().message : terminate.error().message);
+    return std::nullopt;
+  }
+  Route route;
+  route.endpoint_id = e.id;
+  route.https = e.scheme == "https";
+  route.host = e.host;
+  route.upstream = std::move(*upstream);
+  route.terminate = std::move(*terminate);
+  return route;
+}
+
 std::shared_ptr<const Snapshot> Snapshot::Build(const store::EdgeState& state,
                                                 std::string default_certificate_id) {
   auto snap = std::make_shared<Snapshot>();
+  auto tables = std::make_shared<Tables>();
   snap->default_certificate_id_ = std::move(default_certificate_id);
   snap->change_sequence_ = state.change_sequence;
-  snap->exact_.reserve(state.domains.size());
+  tables->exact.reserve(state.domains.size());
   for (const store::EdgeDomain& d : state.domains) {
     std::string cert = d.certificate_id.value_or("");
     if (names::IsWildcard(d.domain)) {
-      snap->wildcard_.emplace(std::string(names::WildcardBase(d.domain)), std::move(cert));
+      tables->wildcard.emplace(std::string(names::WildcardBase(d.domain)), std::move(cert));
     } else {
-      snap->exact_.emplace(d.domain, std::move(cert));
+      tables->exact.emplace(d.domain, std::move(cert));
     }
   }
   for (const store::Endpoint& e : state.endpoints) {
-    auto upstream = ParseUpstream(e.upstream);
-    auto terminate = CompileTerminatePolicy(e, state.change_sequence);
-    if (!upstream || !terminate) {
-      spdlog::error("edge: skipping endpoint {} ({}): {}", e.id, e.url,
-                    !upstream ? upstream.error().message : terminate.error().message);
-      continue;
-    }
-    Route route;
-    route.endpoint_id = e.id;
-    route.https = e.scheme == "https";
-    route.host = e.host;
-    route.upstream = std::move(*upstream);
-    route.terminate = std::move(*terminate);
-    snap->has_passthrough_ |= route.passthrough();
-    snap->routes_.emplace(e.host, std::move(route));
+    std::optional<Route> route = MakeRoute(e, state.change_sequence);
+    if (!route) continue;
+    snap->has_passthrough_ |= route->passthrough();
+    tables->routes.emplace(e.host, std::move(*route));  // the first endpoint by id wins
   }
+  snap->name_count_ = tables->exact.size() + tables->wildcard.size();
+  snap->base_ = std::move(tables);
   return snap;
 }
 
+std::shared_ptr<const Snapshot> Snapshot::With(const Delta& delta) const {
+  auto next = std::make_shared<Snapshot>(*this);  // shares base_, copies the overlay
+  next->change_sequence_ = delta.sequence;
+  for (const auto& [name, cert] : delta.domains) {
+    const bool wildcard = names::IsWildcard(name);
+    const std::string key(wildcard ? names::WildcardBase(name) : std::string_view(name));
+    const bool had = (wildcard ? next->FindWildcard(key) : next->FindExact(key)) != nullptr;
+    auto& over = wildcard ? next->wildcard_over_ : next->exact_over_;
+    over.insert_or_assign(key, cert);
+    if (had && !cert) --next->name_count_;
+    if (!had && cert) ++next->name_count_;
+  }
+  for (const auto& [host, route] : delta.routes) {
+    if (route) next->has_passthrough_ |= route->passthrough();
+    next->routes_over_.insert_or_assign(host, route);
+  }
+  // Each change copies the overlay and each fold copies the base: an
+  // overlay of about sqrt(n) entries keeps both near O(sqrt(n)) per change.
+  const size_t base_size = base_->exact.size() + base_->wildcard.size() + base_->routes.size();
+  const size_t bound = std::max<size_t>(256, static_cast<size_t>(std::sqrt(base_size)));
+  if (next->overlay_size() > bound) {
+    next->base_ = next->Folded();
+    next->exact_over_.clear();
+    next->wildcard_over_.clear();
+    next->routes_over_.clear();
+  }
+  return next;
+}
+
+std::shared_ptr<const Snapshot::Tables> Snapshot::Folded() const {
+  auto tables = std::make_shared<Tables>(*base_);
+  auto fold = [](auto& into, const auto& over) {
+    for (const auto& [key, value] : over) {
+      if (value) {
+        into.insert_or_assign(key, *value);
+      } else {
+        into.erase(key);
+      }
+    }
+  };
+  fold(tables->exact, exact_over_);
+  fold(tables->wildcard, wildcard_over_);
+  fold(tables->routes, routes_over_);
+  return tables;
+}
+
+const std::string* Snapshot::FindExact(const std::string& name) const {
+  if (auto o = exact_over_.find(name); o != exact_over_.end()) {
+    return o->second ? &*o->second : nullptr;
+  }
+  auto it = base_->exact.find(name);
+  return it == base_->exact.end() ? nullptr : &it->second;
+}
+
+const std::string* Snapshot::FindWildcard(const std::string& base) const {
+  if (auto o = wildcard_over_.find(base); o != wildcard_over_.end()) {
+    return o->second ? &*o->second : nullptr;
+  }
+  auto it = base_->wildcard.find(base);
+  return it == base_->wildcard.end() ? nullptr : &it->second;
+}
+
 const Route* Snapshot::FindRoute(std::string_view host) const {
-  auto it = routes_.find(std::string(host));
-  return it == routes_.end() ? nullptr : &it->second;
+  const std::string key(host);
+  if (auto o = routes_over_.find(key); o != routes_over_.end()) {
+    return o->second ? &*o->second : nullptr;
+  }
+  auto it = base_->routes.find(key);
+  return it == base_->routes.end() ? nullptr : &it->second;
 }
 
 Snapshot::Choice Snapshot::Select(std::string_view sni) const {
   Choice choice;
   if (sni.empty()) return choice;
   const std::string host(sni);
-  if (auto r = routes_.find(host); r != routes_.end()) {
-    choice.route = &r->second;
-    if (r->second.terminate) {
-      choice.policy = &*r->second.terminate;
+  if (const Route* r = FindRoute(host); r != nullptr) {
+    choice.route = r;
+    if (r->terminate) {
+      choice.policy = &*r->terminate;
       if (!choice.policy->certificate_id.empty()) {
         choice.certificate_id = choice.policy->certificate_id;
         return choice;
@@ -125,13 +202,13 @@ Snapshot::Choice Snapshot::Select(std::string_view sni) const {
   }
   // An exact domain without a certificate yet (say, awaiting ACME) falls
   // through to a wildcard certificate that covers it.
-  if (auto it = exact_.find(host); it != exact_.end() && !it->second.empty()) {
-    choice.certificate_id = it->second;
+  if (const std::string* cert = FindExact(host); cert != nullptr && !cert->empty()) {
+    choice.certificate_id = *cert;
     return choice;
   }
   if (size_t dot = host.find('.'); dot != std::string::npos && dot > 0) {
-    if (auto it = wildcard_.find(host.substr(dot + 1)); it != wildcard_.end()) {
-      choice.certificate_id = it->second;
+    if (const std::string* cert = FindWildcard(host.substr(dot + 1)); cert != nullptr) {
+      choice.certificate_id = *cert;
     }
   }
   return choice;

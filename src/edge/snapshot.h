@@ -2,7 +2,14 @@
 // hosts to endpoints; contexts themselves live in the ContextCache. Built
 // by the control plane from the store and published to every worker; a
 // worker only reads it, so the handshake path takes no lock and touches no
-// store. Immutable after Build; share as std::shared_ptr<const Snapshot>.
+// store. Immutable; share as std::shared_ptr<const Snapshot>.
+//
+// A change does not rebuild it: With() makes the next snapshot from this
+// one and a Delta (the names and hosts whose state changed), sharing this
+// one's large base tables and copying only a small overlay of changed
+// entries, which Select consults first. When the overlay outgrows its bound
+// (the square root of the base's size, at least 256 entries) With() folds it
+// into a new base: O(n) once per that many changes.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -14,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/result.h"
@@ -66,11 +74,23 @@ class Snapshot {
     std::string_view certificate_id;       // "" = the default certificate
   };
 
+  // What changed between two sequences of the store's change feed: the
+  // current state of each name and host it named.
+  struct Delta {
+    int64_t sequence = 0;  // the feed's sequence after these changes
+    // name -> its certificate id ("" for none yet); nullopt: no such domain.
+    std::vector<std::pair<std::string, std::optional<std::string>>> domains;
+    // host -> its route; nullopt: no endpoint serves it.
+    std::vector<std::pair<std::string, std::optional<Route>>> routes;
+  };
+
   // Builds from the store's state. default_certificate_id is the service's
   // own certificate. Endpoints whose policy no longer parses are skipped
   // (and logged): the edge must keep serving the rest.
   static std::shared_ptr<const Snapshot> Build(const store::EdgeState& state,
                                                std::string default_certificate_id);
+  // This snapshot with delta applied (see the top of this file).
+  std::shared_ptr<const Snapshot> With(const Delta& delta) const;
 
   // Selection, in order: the terminate-tls override of the host's endpoint,
   // the exact domain, the wildcard domain one label up, the default. sni is
@@ -82,16 +102,46 @@ class Snapshot {
   bool has_passthrough() const { return has_passthrough_; }
   const std::string& default_certificate_id() const { return default_certificate_id_; }
   int64_t change_sequence() const { return change_sequence_; }
-  size_t name_count() const { return exact_.size() + wildcard_.size(); }
+  size_t name_count() const { return name_count_; }
+  // Entries in the overlay (for tests and the publisher's log).
+  size_t overlay_size() const {
+    return exact_over_.size() + wildcard_over_.size() + routes_over_.size();
+  }
 
  private:
-  std::unordered_map<std::string, std::string> exact_;     // name -> certificate id
-  std::unordered_map<std::string, std::string> wildcard_;  // base of "*.base" -> id
-  std::unordered_map<std::string, Route> routes_;          // host -> route
+  struct Tables {
+    std::unordered_map<std::string, std::string> exact;     // name -> certificate id
+    std::unordered_map<std::string, std::string> wildcard;  // base of "*.base" -> id
+    std::unordered_map<std::string, Route> routes;          // host -> route
+  };
+
+  const std::string* FindExact(const std::string& name) const;
+  const std::string* FindWildcard(const std::string& base) const;
+  // A copy of the base with the overlay applied.
+  std::shared_ptr<const Tables> Folded() const;
+
+  std::shared_ptr<const Tables> base_ = std::make_shared<Tables>();
+  // Changes since base_: a value replaces the base's, nullopt removes it.
+  std::unordered_map<std::string, std::optional<std::string>> exact_over_;
+  std::unordered_map<std::string, std::optional<std::string>> wildcard_over_;
+  std::unordered_map<std::string, std::optional<Route>> routes_over_;
   std::string default_certificate_id_;
-  bool has_passthrough_ = false;
+  bool has_passthrough_ = false;  // may stay true after the last one goes
   int64_t change_sequence_ = 0;
+  size_t name_count_ = 0;
 };
+
+// Where published snapshots go: the EdgeServer's workers, or a test.
+class SnapshotSink {
+ public:
+  virtual ~SnapshotSink() = default;
+  virtual void SetSnapshot(std::shared_ptr<const Snapshot> snapshot) = 0;
+};
+
+// The route of an endpoint, its terminate-tls compiled with sequence (which
+// tells its contexts apart from an earlier version's in the cache); nullopt,
+// logged, when its upstream or policy no longer parses.
+std::optional<Route> MakeRoute(const store::Endpoint& endpoint, int64_t sequence);
 
 // Compiles an endpoint's stored (normalized JSON) traffic policy; nullopt
 // when it has no terminate-tls action.

@@ -1,31 +1,98 @@
 #include "edge/snapshot_publisher.h"
 
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <spdlog/spdlog.h>
 
 namespace certgate::edge {
+namespace {
 
-SnapshotPublisher::SnapshotPublisher(store::EdgeFeed& feed, EdgeServer& edge,
+// Entries read from the feed per batch: each batch is one published snapshot.
+constexpr int kBatch = 4096;
+
+}  // namespace
+
+SnapshotPublisher::SnapshotPublisher(store::EdgeFeed& feed, SnapshotSink& sink,
                                      std::string default_certificate_id,
                                      std::chrono::milliseconds poll_interval)
     : feed_(feed),
-      edge_(edge),
+      sink_(sink),
       default_certificate_id_(std::move(default_certificate_id)),
       poll_interval_(poll_interval) {}
 
 SnapshotPublisher::~SnapshotPublisher() { Stop(); }
 
+SnapshotPublisher::Stats SnapshotPublisher::stats() const {
+  return Stats{full_loads_.load(), key_reads_.load(), changes_.load(), published_.load()};
+}
+
 Result<void> SnapshotPublisher::PublishNow() {
   const auto started = std::chrono::steady_clock::now();
+  ++full_loads_;
   CG_ASSIGN_OR_RETURN(store::EdgeState state, feed_.LoadEdgeState());
-  auto snapshot = Snapshot::Build(state, default_certificate_id_);
-  published_sequence_ = snapshot->change_sequence();
-  const size_t names = snapshot->name_count();
-  edge_.SetSnapshot(std::move(snapshot));
-  spdlog::debug("edge: published snapshot {} ({} names) in {} ms", published_sequence_, names,
-                std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::steady_clock::now() - started)
-                    .count());
+  current_ = Snapshot::Build(state, default_certificate_id_);
+  sink_.SetSnapshot(current_);
+  ++published_;
+  spdlog::info("edge: loaded {} names at change {} in {} ms", current_->name_count(),
+               current_->change_sequence(),
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - started)
+                   .count());
   return {};
+}
+
+Result<void> SnapshotPublisher::CatchUp() {
+  if (!current_) return PublishNow();
+  for (;;) {
+    auto batch = feed_.ChangesSince(current_->change_sequence(), kBatch);
+    if (!batch && batch.error().code == ErrorCode::kChangesExpired) {
+      spdlog::warn("edge: fell behind the store's change feed ({}); loading everything again",
+                   batch.error().message);
+      return PublishNow();
+    }
+    if (!batch) return batch.error();
+    if (batch->changes.empty()) return {};
+    // Each name and host once per batch, read as it is now: later entries
+    // for the same key would read the same state.
+    std::set<std::string> domains;
+    std::set<std::string> hosts;
+    for (const store::EdgeChange& c : batch->changes) {
+      if (c.kind == store::EdgeChangeKind::kDomain) domains.insert(c.key);
+      if (c.kind == store::EdgeChangeKind::kEndpoint) hosts.insert(c.key);
+      // Certificates are found by id when a handshake needs them, and
+      // challenge answers are read live: neither is in the snapshot.
+    }
+    Snapshot::Delta delta;
+    delta.sequence = batch->sequence;
+    for (const std::string& name : domains) {
+      ++key_reads_;
+      CG_ASSIGN_OR_RETURN(std::optional<store::EdgeDomain> d, feed_.EdgeDomainByName(name));
+      std::optional<std::string> cert;
+      if (d) cert = d->certificate_id.value_or("");
+      delta.domains.emplace_back(name, std::move(cert));
+    }
+    for (const std::string& host : hosts) {
+      ++key_reads_;
+      CG_ASSIGN_OR_RETURN(std::vector<store::Endpoint> endpoints, feed_.EndpointsByHost(host));
+      std::optional<Route> route;
+      for (const store::Endpoint& e : endpoints) {  // by id: the first that compiles wins
+        route = MakeRoute(e, batch->sequence);
+        if (route) break;
+      }
+      delta.routes.emplace_back(host, std::move(route));
+    }
+    current_ = current_->With(delta);
+    sink_.SetSnapshot(current_);
+    changes_ += static_cast<int64_t>(batch->changes.size());
+    ++published_;
+    spdlog::debug("edge: applied {} changes up to {} ({} names, overlay {})",
+                  batch->changes.size(), batch->sequence, current_->name_count(),
+                  current_->overlay_size());
+    if (!batch->more) return {};
+  }
 }
 
 void SnapshotPublisher::Start() {
@@ -47,45 +114,20 @@ void SnapshotPublisher::Stop() {
 }
 
 void SnapshotPublisher::Run() {
-  // A rebuild reads and indexes every domain and endpoint. During a burst of
-  // writes (a bulk upload), rebuilding after each one would cost O(n) per
-  // write; instead the next rebuild waits twice as long as the last one took
-  // (at most 40 ms), so rebuilds use at most a third of a core and a change
-  // still reaches handshakes well within 100 ms.
-  constexpr auto kMaxSpacing = std::chrono::milliseconds(40);
-  auto next_allowed = std::chrono::steady_clock::now();
   for (;;) {
-    bool rebuild = false;
     {
       std::unique_lock lock(signal_->mu);
       signal_->cv.wait_for(lock, poll_interval_,
                            [&] { return signal_->dirty || signal_->stopping; });
       if (signal_->stopping) return;
-      if (signal_->dirty) {
-        signal_->cv.wait_until(lock, next_allowed, [&] { return signal_->stopping; });
-        if (signal_->stopping) return;
-        rebuild = true;
-        signal_->dirty = false;
-      }
+      signal_->dirty = false;
     }
-    if (!rebuild) {
-      auto sequence = feed_.ChangeSequence();
-      if (!sequence) {
-        spdlog::warn("edge: cannot read the store's change sequence: {}", sequence.error().message);
-        continue;
-      }
-      rebuild = *sequence != published_sequence_;
+    // Woken by a write here, or polling for writes elsewhere: either way the
+    // feed says what, if anything, changed.
+    if (auto r = CatchUp(); !r) {
+      // Retried at the next wake-up or poll, from the same sequence.
+      spdlog::error("edge: cannot apply the store's changes: {}", r.error().message);
     }
-    if (!rebuild) continue;
-    const auto started = std::chrono::steady_clock::now();
-    if (auto r = PublishNow(); !r) {
-      // Retried at the next poll: the published sequence no longer matches.
-      spdlog::error("edge: cannot rebuild the snapshot: {}", r.error().message);
-      published_sequence_ = -1;
-    }
-    const auto finished = std::chrono::steady_clock::now();
-    next_allowed = finished + std::min<std::chrono::steady_clock::duration>(
-                                  2 * (finished - started), kMaxSpacing);
   }
 }
 

@@ -1,35 +1,54 @@
-// SnapshotPublisher: keeps the edge's snapshot in step with the store. A
-// write through this process's store (OnChange) triggers a rebuild at once;
-// writes by other processes or nodes are noticed by polling the store's
-// change sequence. Rebuilds run on the publisher's own thread, one at a
-// time; changes arriving meanwhile coalesce into the next one.
+// SnapshotPublisher: keeps the edge's snapshot in step with the store. It
+// loads everything once, then follows the store's change feed: for each
+// batch of changes it re-reads only the names and hosts they touched and
+// publishes the current snapshot with that delta applied (Snapshot::With),
+// so a change costs the same at a thousand names as at a million. A write
+// through this process's store (OnChange) wakes it at once; writes by other
+// processes or nodes are found by polling the feed. A reader that fell
+// behind the feed's retention loads everything again. All work runs on the
+// publisher's own thread, one batch at a time.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include "core/result.h"
-#include "edge/edge_server.h"
+#include "edge/snapshot.h"
 #include "store/edge_feed.h"
 
 namespace certgate::edge {
 
 class SnapshotPublisher {
  public:
-  // feed and edge must outlive the publisher.
-  SnapshotPublisher(store::EdgeFeed& feed, EdgeServer& edge, std::string default_certificate_id,
+  // How much the publisher has read from the store, for tests and logs.
+  struct Stats {
+    int64_t full_loads = 0;   // LoadEdgeState calls
+    int64_t key_reads = 0;    // EdgeDomainByName and EndpointsByHost calls
+    int64_t changes = 0;      // change-feed entries applied
+    int64_t published = 0;    // snapshots published
+  };
+
+  // feed and sink must outlive the publisher.
+  SnapshotPublisher(store::EdgeFeed& feed, SnapshotSink& sink, std::string default_certificate_id,
                     std::chrono::milliseconds poll_interval = std::chrono::milliseconds(250));
   ~SnapshotPublisher();
 
-  // Builds and publishes the first snapshot, synchronously.
+  // Loads everything and publishes the first snapshot, synchronously.
   Result<void> PublishNow();
+  // Applies every change the feed holds now, synchronously (the thread
+  // Start runs does this on each wake-up). Not concurrently with Start.
+  Result<void> CatchUp();
   // Starts following changes.
   void Start();
   void Stop();
+
+  Stats stats() const;
 
  private:
   void Run();
@@ -43,11 +62,16 @@ class SnapshotPublisher {
   };
 
   store::EdgeFeed& feed_;
-  EdgeServer& edge_;
+  SnapshotSink& sink_;
   const std::string default_certificate_id_;
   const std::chrono::milliseconds poll_interval_;
   std::shared_ptr<Signal> signal_ = std::make_shared<Signal>();
-  int64_t published_sequence_ = -1;  // only the publisher thread (or before Start)
+  // Only the publisher thread (or the caller, before Start).
+  std::shared_ptr<const Snapshot> current_;
+  std::atomic<int64_t> full_loads_{0};
+  std::atomic<int64_t> key_reads_{0};
+  std::atomic<int64_t> changes_{0};
+  std::atomic<int64_t> published_{0};
   std::thread thread_;
 };
 

@@ -21,9 +21,11 @@ class JobStore {
  public:
   virtual ~JobStore() = default;
 
-  // Managed domains (policy set) without a job whose certificate is missing,
-  // due for renewal (renews_at <= now), or of another key type than the
-  // policy asks for. Oldest first, at most limit.
+  // Managed domains (policy set) without a job whose certificate is missing
+  // or of another key type than the policy asks for (due since they were
+  // reserved: created_at <= now), or due for renewal (renews_at <= now).
+  // Longest due first (by that time, then id), at most limit. Backends
+  // answer it from an index of that time, not a scan.
   virtual Result<std::vector<Domain>> ListDomainsNeedingCertificates(Time now, int limit) = 0;
   // Inserts a job if its domain is still managed and has none. False if not.
   virtual Result<bool> InsertProvisioningJob(const ProvisioningJob& job) = 0;

@@ -454,7 +454,6 @@ TEST_F(SqliteStoreTest, TheOwnershipChecksAreIndexLookups) {
 // Back to schema 7: the change_sequence counter and its triggers instead of
 // the change feed.
 constexpr char kUndoMigration8[] =
-    "DROP TABLE edge_changes; DROP TABLE edge_change_log; DROP INDEX endpoints_by_host;"
     "DROP TRIGGER acme_http01_challenges_inserted; DROP TRIGGER acme_http01_challenges_updated;"
     "DROP TRIGGER acme_http01_challenges_deleted; DROP TRIGGER acme_dns01_records_inserted;"
     "DROP TRIGGER acme_dns01_records_updated; DROP TRIGGER acme_dns01_records_deleted;"
@@ -463,6 +462,9 @@ constexpr char kUndoMigration8[] =
     "DROP TRIGGER reserved_domains_updated; DROP TRIGGER reserved_domains_deleted;"
     "DROP TRIGGER endpoints_inserted; DROP TRIGGER endpoints_updated;"
     "DROP TRIGGER endpoints_deleted;"
+    "DROP TABLE edge_changes; DROP TABLE edge_change_log; DROP INDEX endpoints_by_host;"
+    "DROP INDEX reserved_domains_needing_certificates;"
+    "ALTER TABLE reserved_domains DROP COLUMN needs_certificate_at;"
     "CREATE TABLE change_sequence (id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),"
     " value INTEGER NOT NULL);"
     "INSERT INTO change_sequence (id, value) VALUES (1, 0);"

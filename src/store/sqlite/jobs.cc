@@ -18,11 +18,9 @@ namespace {
 
 constexpr char kDomainsNeedingCertificates[] =
     "SELECT " CG_DOMAIN_COLUMNS " FROM reserved_domains d"
-    " WHERE policy_authority IS NOT NULL"
+    " WHERE needs_certificate_at <= ?1"
     " AND NOT EXISTS (SELECT 1 FROM provisioning_jobs j WHERE j.domain_id = d.id)"
-    " AND (certificate_id IS NULL OR issued_key_type IS NULL"
-    "      OR issued_key_type <> policy_key_type OR renews_at IS NULL OR renews_at <= ?1)"
-    " ORDER BY COALESCE(renews_at, created_at), id LIMIT ?2";
+    " ORDER BY needs_certificate_at, id LIMIT ?2";
 constexpr char kInsertJob[] =
     "INSERT INTO provisioning_jobs (" CG_JOB_FIELDS ")"
     " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15"

@@ -310,6 +310,18 @@ CREATE TRIGGER acme_dns01_records_deleted AFTER DELETE ON acme_dns01_records
   BEGIN INSERT INTO edge_changes (kind, key) VALUES ('txt', OLD.name); END;
 -- The edge re-reads an endpoint host's routes.
 CREATE INDEX endpoints_by_host ON endpoints (host);
+
+-- When a managed domain needs a provisioning job: at once (since it was
+-- reserved) while it lacks a certificate of its policy's key type, else when
+-- it renews; NULL without a policy. The scheduler's due scan is then one
+-- range of this index (store::JobStore::ListDomainsNeedingCertificates).
+ALTER TABLE reserved_domains ADD COLUMN needs_certificate_at INTEGER GENERATED ALWAYS AS (
+  CASE WHEN policy_authority IS NULL THEN NULL
+       WHEN certificate_id IS NULL OR issued_key_type IS NULL OR renews_at IS NULL
+            OR issued_key_type <> policy_key_type THEN created_at
+       ELSE renews_at END) VIRTUAL;
+CREATE INDEX reserved_domains_needing_certificates
+  ON reserved_domains (needs_certificate_at, id) WHERE needs_certificate_at IS NOT NULL;
 )sql"},
 };
 

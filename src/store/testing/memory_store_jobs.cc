@@ -62,6 +62,20 @@ Result<bool> MemoryStore::DeleteAcmeAccount(std::string_view id) {
 
 // ---- Provisioning jobs ----
 
+namespace {
+
+// When a managed domain needs a job, as the SQLite backend's
+// needs_certificate_at column has it.
+Time NeedsCertificateAt(const Domain& d) {
+  if (!d.certificate_id.has_value() || !d.issued_key_type.has_value() ||
+      *d.issued_key_type != d.policy->private_key_type || !d.renews_at.has_value()) {
+    return d.created_at;
+  }
+  return *d.renews_at;
+}
+
+}  // namespace
+
 Result<std::vector<Domain>> MemoryStore::ListDomainsNeedingCertificates(Time now, int limit) {
   CG_RETURN_IF_ERROR(CheckListLimit(limit));
   const Time at = WholeSeconds(now);
@@ -73,16 +87,12 @@ Result<std::vector<Domain>> MemoryStore::ListDomainsNeedingCertificates(Time now
     const bool has_job = std::any_of(data_->jobs.begin(), data_->jobs.end(),
                                      [&](const auto& j) { return j.second.job.domain_id == d.id; });
     if (has_job) continue;
-    if (!d.certificate_id.has_value() || !d.issued_key_type.has_value() ||
-        *d.issued_key_type != d.policy->private_key_type || !d.renews_at.has_value() ||
-        *d.renews_at <= at) {
-      due.push_back(d);
-    }
+    if (NeedsCertificateAt(d) <= at) due.push_back(d);
   }
-  // Oldest first: by when it renews, or when it was reserved if never issued.
+  // Longest due first.
   std::sort(due.begin(), due.end(), [](const Domain& a, const Domain& b) {
-    const Time ta = a.renews_at.value_or(a.created_at);
-    const Time tb = b.renews_at.value_or(b.created_at);
+    const Time ta = NeedsCertificateAt(a);
+    const Time tb = NeedsCertificateAt(b);
     return ta != tb ? ta < tb : a.id < b.id;
   });
   if (due.size() > static_cast<size_t>(limit)) due.resize(static_cast<size_t>(limit));

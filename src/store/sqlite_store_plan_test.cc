@@ -1,0 +1,66 @@
+// The SQLite backend's query plans for what runs per event.
+#include <filesystem>
+#include <string>
+#include <utility>
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "core/testing/temp_dir.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace certgate::store {
+namespace {
+
+using certgate::testing::TempDir;
+
+// Issue 17: what the edge, the DNS responder and the scheduler ask per event
+// is answered from an index, never a scan of every name. The statements are
+// the store's (edge_feed.cc, challenges.cc, jobs.cc), restated.
+TEST(SqliteQueryPlanTest, PerEventQueriesAreIndexLookups) {
+  TempDir dir("plan");
+  const std::filesystem::path db_path_ = dir.path() / "certgate.db";
+  ASSERT_TRUE(OpenSqliteStore(db_path_).ok());  // migrated, then closed
+  auto plan = [&](const std::string& sql) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(db_path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &stmt, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+    std::string out;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      out += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+      out += "\n";
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return out;
+  };
+  const std::pair<std::string, std::string> cases[] = {
+      {"SELECT d.id FROM reserved_domains d WHERE needs_certificate_at <= ?1"
+       " AND NOT EXISTS (SELECT 1 FROM provisioning_jobs j WHERE j.domain_id = d.id)"
+       " ORDER BY needs_certificate_at, id LIMIT ?2",
+       "SEARCH d USING INDEX reserved_domains_needing_certificates (needs_certificate_at<?)"},
+      {"SELECT seq, kind, key FROM edge_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+       "SEARCH edge_changes USING INTEGER PRIMARY KEY (rowid>?)"},
+      {"SELECT domain, certificate_id FROM reserved_domains WHERE domain = ?1",
+       "SEARCH reserved_domains USING INDEX sqlite_autoindex_reserved_domains"},
+      {"SELECT id FROM endpoints WHERE host = ?1 ORDER BY id",
+       "SEARCH endpoints USING INDEX endpoints_by_host (host=?)"},
+      {"SELECT 1 FROM reserved_domains WHERE cname_target = ?1 OR domain = ?1 OR domain = ?2"
+       " LIMIT 1",
+       "MULTI-INDEX OR"},
+      {"SELECT 1 FROM reserved_domains WHERE name_key > ?1 AND name_key < ?2 LIMIT 1",
+       "USING COVERING INDEX reserved_domains_by_name_key"},
+  };
+  for (const auto& [sql, want] : cases) {
+    const std::string got = plan(sql);
+    EXPECT_NE(got.find(want), std::string::npos) << sql << "\n" << got;
+    EXPECT_EQ(got.find("SCAN reserved_domains"), std::string::npos) << sql << "\n" << got;
+    EXPECT_EQ(got.find("SCAN endpoints"), std::string::npos) << sql << "\n" << got;
+  }
+}
+
+}  // namespace
+}  // namespace certgate::store

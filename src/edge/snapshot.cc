@@ -89,21 +89,53 @@ std::optional<Route> MakeRoute(const store::Endpoint& e, int64_t sequence) {
   return route;
 }
 
+namespace {
+
+// Interns certificate ids into a Tables' list while it is built: keys view
+// the caller's strings, which must outlive the interner.
+class CertificateInterner {
+ public:
+  explicit CertificateInterner(std::vector<std::string>& ids) : ids_(ids) {
+    ids_.clear();
+    ids_.emplace_back();  // 0: no certificate yet
+    index_.emplace(std::string_view(), 0);
+  }
+  uint32_t operator()(std::string_view id) {
+    auto [it, added] = index_.try_emplace(id, static_cast<uint32_t>(ids_.size()));
+    if (added) ids_.emplace_back(id);
+    return it->second;
+  }
+
+ private:
+  std::vector<std::string>& ids_;
+  std::unordered_map<std::string_view, uint32_t> index_;
+};
+
+using Entries = std::vector<std::pair<std::string_view, uint32_t>>;
+
+}  // namespace
+
 std::shared_ptr<const Snapshot> Snapshot::Build(const store::EdgeState& state,
                                                 std::string default_certificate_id) {
   auto snap = std::make_shared<Snapshot>();
   auto tables = std::make_shared<Tables>();
   snap->default_certificate_id_ = std::move(default_certificate_id);
   snap->change_sequence_ = state.change_sequence;
-  tables->exact.reserve(state.domains.size());
+  CertificateInterner intern(tables->certificates);
+  Entries exact;
+  Entries wildcard;
+  exact.reserve(state.domains.size());
   for (const store::EdgeDomain& d : state.domains) {
-    std::string cert = d.certificate_id.value_or("");
+    const uint32_t cert = d.certificate_id ? intern(*d.certificate_id) : 0;
     if (names::IsWildcard(d.domain)) {
-      tables->wildcard.emplace(std::string(names::WildcardBase(d.domain)), std::move(cert));
+      wildcard.emplace_back(names::WildcardBase(d.domain), cert);
     } else {
-      tables->exact.emplace(d.domain, std::move(cert));
+      exact.emplace_back(d.domain, cert);
     }
   }
+  tables->exact = NameTable(exact);
+  tables->wildcard = NameTable(wildcard);
+  tables->certificates.shrink_to_fit();
   for (const store::Endpoint& e : state.endpoints) {
     std::optional<Route> route = MakeRoute(e, state.change_sequence);
     if (!route) continue;
@@ -120,10 +152,10 @@ std::shared_ptr<const Snapshot> Snapshot::With(const Delta& delta) const {
   next->change_sequence_ = delta.sequence;
   for (const auto& [name, cert] : delta.domains) {
     const bool wildcard = names::IsWildcard(name);
-    const std::string key(wildcard ? names::WildcardBase(name) : std::string_view(name));
-    const bool had = (wildcard ? next->FindWildcard(key) : next->FindExact(key)) != nullptr;
+    const std::string_view key = wildcard ? names::WildcardBase(name) : std::string_view(name);
+    const bool had = (wildcard ? next->FindWildcard(key) : next->FindExact(key)).has_value();
     auto& over = wildcard ? next->wildcard_over_ : next->exact_over_;
-    over.insert_or_assign(key, cert);
+    over.insert_or_assign(std::string(key), cert);
     if (had && !cert) --next->name_count_;
     if (!had && cert) ++next->name_count_;
   }
@@ -133,7 +165,8 @@ std::shared_ptr<const Snapshot> Snapshot::With(const Delta& delta) const {
   }
   // Each change copies the overlay and each fold copies the base: an
   // overlay of about sqrt(n) entries keeps both near O(sqrt(n)) per change.
-  const size_t base_size = base_->exact.size() + base_->wildcard.size() + base_->routes.size();
+  const size_t base_size =
+      base_->exact.size() + base_->wildcard.size() + base_->routes.size();
   const size_t bound = std::max<size_t>(256, static_cast<size_t>(std::sqrt(base_size)));
   if (next->overlay_size() > bound) {
     next->base_ = next->Folded();
@@ -145,52 +178,65 @@ std::shared_ptr<const Snapshot> Snapshot::With(const Delta& delta) const {
 }
 
 std::shared_ptr<const Snapshot::Tables> Snapshot::Folded() const {
-  auto tables = std::make_shared<Tables>(*base_);
-  auto fold = [](auto& into, const auto& over) {
-    for (const auto& [key, value] : over) {
-      if (value) {
-        into.insert_or_assign(key, *value);
-      } else {
-        into.erase(key);
-      }
+  auto tables = std::make_shared<Tables>();
+  CertificateInterner intern(tables->certificates);
+  auto fold = [&](const NameTable& base, const Map<std::optional<std::string>>& over) {
+    Entries entries;
+    entries.reserve(base.size() + over.size());
+    base.ForEach([&](std::string_view name, uint32_t cert) {
+      if (!over.contains(name)) entries.emplace_back(name, intern(base_->certificates[cert]));
+    });
+    for (const auto& [name, cert] : over) {
+      if (cert) entries.emplace_back(name, intern(*cert));
     }
+    return NameTable(entries);
   };
-  fold(tables->exact, exact_over_);
-  fold(tables->wildcard, wildcard_over_);
-  fold(tables->routes, routes_over_);
+  tables->exact = fold(base_->exact, exact_over_);
+  tables->wildcard = fold(base_->wildcard, wildcard_over_);
+  tables->certificates.shrink_to_fit();
+  tables->routes = base_->routes;
+  for (const auto& [host, route] : routes_over_) {
+    if (route) {
+      tables->routes.insert_or_assign(host, *route);
+    } else {
+      tables->routes.erase(host);
+    }
+  }
   return tables;
 }
 
-const std::string* Snapshot::FindExact(const std::string& name) const {
+std::optional<std::string_view> Snapshot::FindExact(std::string_view name) const {
   if (auto o = exact_over_.find(name); o != exact_over_.end()) {
-    return o->second ? &*o->second : nullptr;
+    if (!o->second) return std::nullopt;
+    return std::string_view(*o->second);
   }
-  auto it = base_->exact.find(name);
-  return it == base_->exact.end() ? nullptr : &it->second;
+  std::optional<uint32_t> cert = base_->exact.Find(name);
+  if (!cert) return std::nullopt;
+  return std::string_view(base_->certificates[*cert]);
 }
 
-const std::string* Snapshot::FindWildcard(const std::string& base) const {
+std::optional<std::string_view> Snapshot::FindWildcard(std::string_view base) const {
   if (auto o = wildcard_over_.find(base); o != wildcard_over_.end()) {
-    return o->second ? &*o->second : nullptr;
+    if (!o->second) return std::nullopt;
+    return std::string_view(*o->second);
   }
-  auto it = base_->wildcard.find(base);
-  return it == base_->wildcard.end() ? nullptr : &it->second;
+  std::optional<uint32_t> cert = base_->wildcard.Find(base);
+  if (!cert) return std::nullopt;
+  return std::string_view(base_->certificates[*cert]);
 }
 
 const Route* Snapshot::FindRoute(std::string_view host) const {
-  const std::string key(host);
-  if (auto o = routes_over_.find(key); o != routes_over_.end()) {
+  if (auto o = routes_over_.find(host); o != routes_over_.end()) {
     return o->second ? &*o->second : nullptr;
   }
-  auto it = base_->routes.find(key);
+  auto it = base_->routes.find(host);
   return it == base_->routes.end() ? nullptr : &it->second;
 }
 
 Snapshot::Choice Snapshot::Select(std::string_view sni) const {
   Choice choice;
   if (sni.empty()) return choice;
-  const std::string host(sni);
-  if (const Route* r = FindRoute(host); r != nullptr) {
+  if (const Route* r = FindRoute(sni); r != nullptr) {
     choice.route = r;
     if (r->terminate) {
       choice.policy = &*r->terminate;
@@ -202,12 +248,12 @@ Snapshot::Choice Snapshot::Select(std::string_view sni) const {
   }
   // An exact domain without a certificate yet (say, awaiting ACME) falls
   // through to a wildcard certificate that covers it.
-  if (const std::string* cert = FindExact(host); cert != nullptr && !cert->empty()) {
+  if (std::optional<std::string_view> cert = FindExact(sni); cert && !cert->empty()) {
     choice.certificate_id = *cert;
     return choice;
   }
-  if (size_t dot = host.find('.'); dot != std::string::npos && dot > 0) {
-    if (const std::string* cert = FindWildcard(host.substr(dot + 1)); cert != nullptr) {
+  if (size_t dot = sni.find('.'); dot != std::string_view::npos && dot > 0) {
+    if (std::optional<std::string_view> cert = FindWildcard(sni.substr(dot + 1))) {
       choice.certificate_id = *cert;
     }
   }

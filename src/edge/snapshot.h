@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "edge/name_table.h"
 #include "policy/traffic_policy.h"
 #include "store/records.h"
 
@@ -109,22 +111,33 @@ class Snapshot {
   }
 
  private:
+  // Lookups by std::string_view without making a std::string.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  template <class V>
+  using Map = std::unordered_map<std::string, V, Hash, std::equal_to<>>;
+
+  // The names, compact: certificate ids stored once each, names in a
+  // NameTable whose values index certificates ("" at 0: none yet).
   struct Tables {
-    std::unordered_map<std::string, std::string> exact;     // name -> certificate id
-    std::unordered_map<std::string, std::string> wildcard;  // base of "*.base" -> id
-    std::unordered_map<std::string, Route> routes;          // host -> route
+    std::vector<std::string> certificates;
+    NameTable exact;     // name -> certificate
+    NameTable wildcard;  // base of "*.base" -> certificate
+    Map<Route> routes;   // host -> route
   };
 
-  const std::string* FindExact(const std::string& name) const;
-  const std::string* FindWildcard(const std::string& base) const;
-  // A copy of the base with the overlay applied.
+  std::optional<std::string_view> FindExact(std::string_view name) const;
+  std::optional<std::string_view> FindWildcard(std::string_view base) const;
+  // A new base: this one's with the overlay applied.
   std::shared_ptr<const Tables> Folded() const;
 
   std::shared_ptr<const Tables> base_ = std::make_shared<Tables>();
   // Changes since base_: a value replaces the base's, nullopt removes it.
-  std::unordered_map<std::string, std::optional<std::string>> exact_over_;
-  std::unordered_map<std::string, std::optional<std::string>> wildcard_over_;
-  std::unordered_map<std::string, std::optional<Route>> routes_over_;
+  Map<std::optional<std::string>> exact_over_;
+  Map<std::optional<std::string>> wildcard_over_;
+  Map<std::optional<Route>> routes_over_;
   std::string default_certificate_id_;
   bool has_passthrough_ = false;  // may stay true after the last one goes
   int64_t change_sequence_ = 0;

@@ -1,0 +1,52 @@
+// NameTable: an immutable hash table from domain names to small integers,
+// built once and then only read, by any number of threads. The names are
+// packed into one buffer (a length byte, then the bytes) and each slot is 8
+// bytes (the name's offset and its value), open addressing with linear
+// probing at a load of at most one half: about 16 bytes plus the name's
+// length per entry, and no allocation per entry or per lookup. The edge's
+// snapshot keeps its names here, with certificate ids interned as values.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace certgate::edge {
+
+class NameTable {
+ public:
+  NameTable() = default;
+  // entries: (name, value). A later duplicate is ignored, and so is a name
+  // over 255 bytes (no SNI name is longer; domain names are at most 253).
+  explicit NameTable(const std::vector<std::pair<std::string_view, uint32_t>>& entries);
+
+  std::optional<uint32_t> Find(std::string_view name) const;
+  size_t size() const { return size_; }
+  // Bytes held (names and slots), for the memory figures.
+  size_t bytes() const { return names_.capacity() + slots_.capacity() * sizeof(uint64_t); }
+
+  // fn(std::string_view name, uint32_t value) for every entry, in no order.
+  template <class Fn>
+  void ForEach(Fn fn) const {
+    for (uint64_t slot : slots_) {
+      if (slot == 0) continue;
+      const std::string_view name = NameAt(static_cast<uint32_t>(slot >> 32) - 1);
+      fn(name, static_cast<uint32_t>(slot));
+    }
+  }
+
+ private:
+  std::string_view NameAt(uint32_t offset) const {
+    return std::string_view(names_).substr(offset + 1, static_cast<unsigned char>(names_[offset]));
+  }
+
+  std::string names_;
+  // (offset + 1) << 32 | value; 0 is an empty slot. A power of two in size.
+  std::vector<uint64_t> slots_;
+  size_t size_ = 0;
+};
+
+}  // namespace certgate::edge

@@ -16,6 +16,11 @@
 #include <optional>
 #include <span>
 #include <thread>
+#include <unordered_map>
+
+#include <sys/socket.h>
+#include <cerrno>
+#include <cstring>
 // Last: ldns's C headers define true and false as macros.
 #include "dns/ldns_util.h"
 
@@ -117,8 +122,51 @@ void Push(ldns_pkt* pkt, ldns_pkt_section section, RrPtr rr) {
 
 }  // namespace
 
+// UDP answers per source address: a token bucket each, refilled at `rate`
+// a second up to one second's worth. The table is bounded: past 65,536
+// sources it forgets the idle ones, and if all are busy (a flood from
+// spoofed addresses) it starts over rather than grow.
+class SourceBudget {
+ public:
+  explicit SourceBudget(uint32_t rate) : rate_(rate) {}
+
+  bool Allow(const net::ip::address& address, std::chrono::steady_clock::time_point now) {
+    if (rate_ == 0) return true;
+    const auto bytes = address.is_v4() ? net::ip::make_address_v6(net::ip::v4_mapped, address.to_v4()).to_bytes()
+                                       : address.to_v6().to_bytes();
+    const std::string key(bytes.begin(), bytes.end());
+    auto [it, added] = buckets_.try_emplace(key, Bucket{static_cast<double>(rate_), now});
+    Bucket& b = it->second;
+    if (!added) {
+      const double elapsed = std::chrono::duration<double>(now - b.at).count();
+      b.tokens = std::min<double>(rate_, b.tokens + elapsed * rate_);
+      b.at = now;
+    }
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    if (added && buckets_.size() > kMaxSources) Forget(now);
+    return true;
+  }
+
+ private:
+  struct Bucket {
+    double tokens;
+    std::chrono::steady_clock::time_point at;
+  };
+  static constexpr size_t kMaxSources = 65536;
+
+  void Forget(std::chrono::steady_clock::time_point now) {
+    std::erase_if(buckets_, [&](const auto& entry) { return now - entry.second.at > std::chrono::seconds(1); });
+    if (buckets_.size() > kMaxSources) buckets_.clear();
+  }
+
+  const uint32_t rate_;
+  std::unordered_map<std::string, Bucket> buckets_;
+};
+
 struct Responder::Impl {
-  Impl(ResponderOptions o, ZoneSource& s) : options(std::move(o)), source(s) {}
+  Impl(ResponderOptions o, ZoneSource& s)
+      : options(std::move(o)), source(s), budget(options.udp_queries_per_source) {}
 
   // Everything about one query, synchronous: bytes in, bytes out (nullopt:
   // send nothing). udp selects the UDP size rules.
@@ -148,6 +196,8 @@ struct Responder::Impl {
   std::thread thread;
   std::atomic<bool> stopping{false};
   size_t open_tcp = 0;  // only touched on the io thread
+  SourceBudget budget;  // only touched on the io thread
+  uint64_t dropped = 0;  // over budget; only touched on the io thread
 };
 
 Result<std::unique_ptr<Responder>> Responder::Create(ResponderOptions options,
@@ -485,25 +535,69 @@ Result<uint8_t> Responder::Impl::Answer(const ldns_rr* question,
 }
 
 net::awaitable<void> Responder::Impl::UdpLoop() {
-  std::vector<uint8_t> buf(kMaxQuery + 1);  // one more: to see that a datagram is too long
+  // Datagrams are read in batches with recvmmsg while any are waiting, so
+  // that a flood is drained far faster than it can be sent; the loop waits
+  // only when there are none, and lets TCP connections have the thread
+  // after each batch.
+  constexpr unsigned kBatch = 32;
+  std::vector<std::array<uint8_t, kMaxQuery + 1>> bufs(kBatch);  // +1: to see one is too long
+  std::array<sockaddr_storage, kBatch> addrs{};
+  std::array<iovec, kBatch> iovs{};
+  std::array<mmsghdr, kBatch> msgs{};
+  const int fd = udp_socket->native_handle();
+  boost::system::error_code option_ec;
+  udp_socket->non_blocking(true, option_ec);  // replies that do not fit now are dropped
+  // Room for bursts (the kernel caps it at net.core.rmem_max).
+  udp_socket->set_option(net::socket_base::receive_buffer_size(1 << 20), option_ec);
   for (;;) {
-    udp::endpoint from;
-    auto [ec, n] = co_await udp_socket->async_receive_from(net::buffer(buf), from, kUseTuple);
+    for (unsigned i = 0; i < kBatch; ++i) {
+      iovs[i] = iovec{bufs[i].data(), bufs[i].size()};
+      msgs[i] = mmsghdr{};
+      msgs[i].msg_hdr.msg_name = &addrs[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      msgs[i].msg_hdr.msg_iov = &iovs[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    const int got = ::recvmmsg(fd, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
     if (stopping) co_return;
-    if (ec) {
-      if (ec == net::error::operation_aborted) co_return;
-      spdlog::debug("dns: UDP receive failed: {}", ec.message());
+    if (got < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        auto [wec] = co_await udp_socket->async_wait(udp::socket::wait_read, kUseTuple);
+        if (stopping || wec == net::error::operation_aborted) co_return;
+        if (wec) spdlog::debug("dns: UDP wait failed: {}", wec.message());
+        continue;
+      }
+      if (errno == EBADF) co_return;
+      spdlog::debug("dns: UDP receive failed: {}", std::strerror(errno));
       continue;
     }
-    if (n > kMaxQuery) {
-      spdlog::debug("dns: dropped an oversized UDP datagram from {}", from.address().to_string());
-      continue;
+    const auto now = std::chrono::steady_clock::now();
+    for (int i = 0; i < got; ++i) {
+      udp::endpoint from;
+      std::memcpy(from.data(), &addrs[static_cast<size_t>(i)],
+                  std::min<size_t>(msgs[static_cast<size_t>(i)].msg_hdr.msg_namelen, from.capacity()));
+      const size_t n = msgs[static_cast<size_t>(i)].msg_len;
+      if (n > kMaxQuery || (msgs[static_cast<size_t>(i)].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+        spdlog::debug("dns: dropped an oversized UDP datagram from {}",
+                      from.address().to_string());
+        continue;
+      }
+      if (!budget.Allow(from.address(), now)) {
+        if (dropped++ % 100000 == 0) {
+          spdlog::debug("dns: dropping UDP queries over {} a second from {} ({} so far)",
+                        options.udp_queries_per_source, from.address().to_string(), dropped);
+        }
+        continue;
+      }
+      std::optional<std::vector<uint8_t>> reply = Handle(
+          std::span<const uint8_t>(bufs[static_cast<size_t>(i)].data(), n), /*udp=*/true);
+      if (!reply || from.port() == 0) continue;
+      boost::system::error_code sec;
+      udp_socket->send_to(net::buffer(*reply), from, 0, sec);  // non-blocking: dropped if full
+      if (sec) spdlog::debug("dns: UDP send failed: {}", sec.message());
     }
-    std::optional<std::vector<uint8_t>> reply =
-        Handle(std::span<const uint8_t>(buf.data(), n), /*udp=*/true);
-    if (!reply || from.port() == 0) continue;
-    auto [sec, sent] = co_await udp_socket->async_send_to(net::buffer(*reply), from, kUseTuple);
-    if (sec) spdlog::debug("dns: UDP send failed: {}", sec.message());
+    co_await net::post(udp_socket->get_executor(), kUseTuple);
+    if (stopping) co_return;
   }
 }
 

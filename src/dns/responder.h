@@ -27,7 +27,9 @@
 // - Names match case-insensitively; the question is echoed as asked (0x20).
 // - A ZoneSource error answers SERVFAIL and logs (debug) the error message.
 //
-// Limits: UDP datagrams over 4096 bytes are dropped; TCP messages carry a
+// Limits: UDP datagrams over 4096 bytes are dropped; each source address
+// gets udp_queries_per_source answers a second over UDP, and the rest of its
+// datagrams are dropped before any lookup; TCP messages carry a
 // 2-byte length, several per connection, at most 4096 bytes each (a longer
 // one closes the connection); idle TCP connections close after
 // tcp_idle_timeout; at most max_tcp_connections are open (more are closed at
@@ -60,6 +62,11 @@ struct ResponderOptions {
   // The answers' TTL, also the SOA minimum (the negative-caching TTL).
   uint32_t ttl = 30;
   size_t max_tcp_connections = 256;
+  // UDP queries answered per second from one source address (a token bucket
+  // holding one second's worth); more are dropped unread by the zone, so a
+  // flood from one source costs that source, not the resolvers asking for
+  // real names. 0: no limit.
+  uint32_t udp_queries_per_source = 1000;
   std::chrono::milliseconds tcp_idle_timeout{10000};
 };
 

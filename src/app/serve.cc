@@ -182,6 +182,7 @@ int RunServe(const ServeOptions& options) {
     dns_options.listen = *dns_addr;
     dns_options.zone = base_domain;
     dns_options.edge_addresses = edge_ips;
+    dns_options.udp_queries_per_source = options.dns_queries_per_source;
     auto responder = dns::Responder::Create(dns_options, zone_source);
     if (!responder) return Fail(responder.error());
     dns_responder = std::move(*responder);

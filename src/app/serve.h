@@ -3,6 +3,7 @@
 // down gracefully (requests in progress finish, for at most 10 s).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,7 @@ struct ServeOptions {
 
   // Automatic certificates.
   std::string dns_listen;                   // empty: no authoritative DNS
+  uint32_t dns_queries_per_source = 1000;   // UDP answers a second per source; 0: no limit
   std::vector<std::string> edge_addresses;  // A/AAAA answers for edge names
   std::string acme_directory = "https://acme-v02.api.letsencrypt.org/directory";
   std::string acme_ca_file;

@@ -106,6 +106,11 @@ void AddServeCommand(CLI::App& root) {
   cmd->add_option("--dns-listen", options->dns_listen,
                   "Address (UDP and TCP) of the authoritative DNS for the base domain: A/AAAA "
                   "for cname targets and reserved subdomains, TXT for DNS-01 (default: off)");
+  cmd->add_option("--dns-max-queries-per-source", options->dns_queries_per_source,
+                  "UDP answers a second the DNS gives one source address; more are dropped "
+                  "before any lookup, so one source's flood cannot crowd out resolvers "
+                  "(0: no limit)")
+      ->capture_default_str();
   cmd->add_option("--edge-address", options->edge_addresses,
                   "A public IP address of the edge, answered for cname targets (repeatable)");
   cmd->add_option("--acme-directory", options->acme_directory,

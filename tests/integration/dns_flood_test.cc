@@ -200,7 +200,11 @@ TEST(DnsFloodTest, AValidQueryIsAnsweredPromptlyDuringANxdomainFlood) {
             << " answered\n";
   EXPECT_GE(answered, 98) << "a lost UDP datagram or two at most";
   EXPECT_EQ(with_address, answered) << "every answer is the edge address";
-  EXPECT_LT(p99, 250.0);
+  // Without the per-source budget this VM lost 11 of 100 and had p50 51 ms,
+  // p99 311 ms; with it, p50 0.2 ms (0.4 under ASan) and p99 20 ms (190 under
+  // ASan, beside a build).
+  EXPECT_LT(p50, 20.0);
+  EXPECT_LT(p99, 500.0);
   EXPECT_GT(flood_sent, 20000) << "the flood was real";
   EXPECT_GT(flood_answers, 1000) << "the flooding source is answered too, within its budget";
   EXPECT_LT(flood_answers, flood_sent / 2) << "but not beyond it";

@@ -210,10 +210,10 @@ Result<void> DomainsApi::CheckCertificate(const Call& call, std::string_view cer
   auto cert = certificates_.GetCertificate(call.account().id, certificate_id);
   if (!cert) return InternalError(call, "reading the certificate", cert.error());
   if (!*cert) return unknown();
-  auto chain = pki::ParseStoredChain((*cert)->certificate_pem);
-  if (!chain) return InternalError(call, "reading the certificate", chain.error());
-  if (!pki::CertificateCoversDomain(chain->leaf(), domain)) {
-    auto info = pki::DescribeCertificate(chain->leaf());
+  auto leaf = leaves_.Leaf((*cert)->id, (*cert)->certificate_pem);
+  if (!leaf) return InternalError(call, "reading the certificate", leaf.error());
+  if (!pki::CertificateCoversDomain(leaf->get(), domain)) {
+    auto info = pki::DescribeCertificate(leaf->get());
     return MakeFieldError(
         ErrorCode::kDomainNotCovered, "certificate_id",
         fmt::format(

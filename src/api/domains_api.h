@@ -8,6 +8,7 @@
 #include <string>
 
 #include "api/call.h"
+#include "api/leaf_cache.h"
 #include "core/time.h"
 #include "dns/resolver.h"
 #include "store/certificate_store.h"
@@ -67,6 +68,7 @@ class DomainsApi {
   store::CertificateStore& certificates_;
   store::JobStore& jobs_;
   const Clock& clock_;
+  LeafCache leaves_;  // of the certificates domains attach
   const std::string base_domain_;
   const std::unique_ptr<dns::Resolver> resolver_;
   const std::string resolver_error_;

@@ -400,6 +400,9 @@ class Parser {
         CG_RETURN_IF_ERROR(Advance());
       }
       const size_t item_pos = tok_.pos;
+      // A list inside a list is refused before it is read: reading it would
+      // recurse once per '[' the text holds (the list_filter fuzzer found it).
+      if (tok_.kind == Tok::kLBracket) return FilterError(item_pos, "a list holds values only");
       CG_ASSIGN_OR_RETURN(Term item, Primary());
       auto* literal = std::get_if<Literal>(&item);
       if (literal == nullptr) return FilterError(item_pos, "a list holds values only");

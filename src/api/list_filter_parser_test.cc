@@ -221,6 +221,11 @@ TEST(ListFilterParserTest, IsBoundedInSizeDepthAndCount) {
   ASSERT_FALSE(f.ok());
   EXPECT_THAT(f.error().message, HasSubstr("at most 100 values"));
 
+  // Nested lists are refused at the first one, never read recursively.
+  f = Parse("obj.id in [" + std::string(4000, '['));
+  ASSERT_FALSE(f.ok());
+  EXPECT_THAT(f.error().message, HasSubstr("column 12: a list holds values only"));
+
   f = Parse(std::string(kMaxFilterBytes + 1, ' '));
   ASSERT_FALSE(f.ok());
   EXPECT_THAT(f.error().message, HasSubstr("over the limit of 4096"));

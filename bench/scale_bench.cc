@@ -164,9 +164,11 @@ int Run(const Options& given) {
         const ServerMemory m = ReadMemory(server->pid());
         rows[i].start_s.push_back(server->start_s());
         rows[i].ready_s.push_back(server->ready_s());
+        rows[i].start_cpu_s.push_back(server->start_cpu_s());
         rows[i].rss_cold_kb.push_back(m.rss_kb);
-        Progress("round {}/{} {:<24} serving after {:.3f} s, VmRSS {:.1f} MB", round + 1, o.rounds,
-                 server->label(), server->start_s(), m.rss_kb / 1024);
+        Progress("round {}/{} {:<24} serving after {:.3f} s ({:.2f} CPU-s), VmRSS {:.1f} MB",
+                 round + 1, o.rounds, server->label(), server->start_s(), server->start_cpu_s(),
+                 m.rss_kb / 1024);
         // The last round's servers stay for the phases below.
         if (round + 1 < o.rounds) {
           server->Stop();

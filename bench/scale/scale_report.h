@@ -16,7 +16,8 @@ struct Row {
   int names = 0;
   double load_s = 0;  // direct store load
   std::vector<double> start_s;
-  std::vector<double> ready_s;  // launch to "certgate ready" (context)
+  std::vector<double> ready_s;      // launch to "certgate ready" (context)
+  std::vector<double> start_cpu_s;  // the server's CPU until serving (context)
   std::vector<double> rss_cold_kb;
   std::vector<double> latency_ms;  // change -> served
   int latency_failed = 0;          // not served within 30 s

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "common/proc_stats.h"
 #include "common/progress.h"
 #include "scale/api_connection.h"
 #include "scale/store_load.h"
@@ -99,6 +100,7 @@ std::unique_ptr<ScaleServer> ScaleServer::Start(const Options& o, const DataDir&
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   s->start_s_ = Seconds(BenchClock::now() - t0);
+  s->start_cpu_s_ = CpuSeconds(s->pid());
   return s;
 }
 

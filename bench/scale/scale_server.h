@@ -41,7 +41,9 @@ class ScaleServer {
   // the last loaded name (or, with no names, any name under the wildcard)
   // serves the expected certificate: the wildcard with names, the default
   // certificate without. start_s is the time from launch to that handshake,
-  // ready_s to the "certgate ready" line before it.
+  // ready_s to the "certgate ready" line before it; start_cpu_s is the
+  // server's CPU seconds until then (what the start cost, however busy the
+  // machine was).
   static std::unique_ptr<ScaleServer> Start(const Options& o, const DataDir& data,
                                             const ScalePki& pki, const TlsProbe& probe);
   ~ScaleServer();
@@ -55,6 +57,7 @@ class ScaleServer {
   const std::string& api_url() const { return api_url_; }
   double start_s() const { return start_s_; }
   double ready_s() const { return ready_s_; }
+  double start_cpu_s() const { return start_cpu_s_; }
   // SIGTERM, then SIGKILL after 20 s.
   void Stop();
   // Throws std::runtime_error with what and the tail of the server's log.
@@ -69,6 +72,7 @@ class ScaleServer {
   std::string api_url_;
   double start_s_ = 0;
   double ready_s_ = 0;
+  double start_cpu_s_ = 0;
   // Declared last: unregistered before the process goes.
   std::unique_ptr<KillOnInterrupt> guard_;
 };

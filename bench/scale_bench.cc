@@ -15,10 +15,10 @@
 //
 // How it measures (../shared/BENCHMARKING.md): every server runs pinned to
 // --server-cpu with one edge worker, this program on --client-cpu; work is
-// counted per CPU-second of the server process (utime+stime from
-// /proc/<pid>/stat), servers are interleaved round by round (the order
-// rotates), the table shows medians, and the steal of each phase is printed
-// as context.
+// counted per CPU-second of the server process (utime+stime, read to the
+// nanosecond from its CPU-time clock), servers are interleaved round by
+// round (the order rotates), the table shows medians, and how busy each cpu
+// was and its steal are printed per phase as context.
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -72,7 +72,7 @@ void Interleaved(size_t count, int round, Fn&& fn) {
 // The CPU seconds of every server running for the phases.
 double ServersCpu(const std::vector<Subject>& subjects) {
   double sum = 0;
-  for (const Subject& s : subjects) sum += CpuSeconds(s.server->pid());
+  for (const Subject& s : subjects) sum += PreciseCpuSeconds(s.server->pid());
   return sum;
 }
 

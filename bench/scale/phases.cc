@@ -3,12 +3,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
 
 #include <fmt/format.h>
+#include <time.h>
 
 #include "common/proc_stats.h"
 #include "common/progress.h"
@@ -32,21 +34,33 @@ ServerMemory ReadMemory(pid_t pid) {
   return ServerMemory{KbField(status, "VmRSS:"), KbField(status, "VmHWM:")};
 }
 
+double PreciseCpuSeconds(pid_t pid) {
+  clockid_t clock{};
+  timespec ts{};
+  if (::clock_getcpuclockid(pid, &clock) != 0 || ::clock_gettime(clock, &ts) != 0) {
+    return CpuSeconds(pid);
+  }
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
 double WaitQuiet(pid_t pid) {
+  constexpr auto kWindow = std::chrono::milliseconds(150);
+  constexpr double kQuietCpuS = 0.0015;  // 1% of kWindow
   const auto deadline = BenchClock::now() + std::chrono::seconds(20);
-  double last = CpuSeconds(pid);
-  auto since = BenchClock::now();
+  double mark = PreciseCpuSeconds(pid);
+  auto mark_at = BenchClock::now();
+  double now = mark;
   while (BenchClock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    const double now = CpuSeconds(pid);
-    if (now != last) {
-      last = now;
-      since = BenchClock::now();
-    } else if (BenchClock::now() - since >= std::chrono::milliseconds(150)) {
+    now = PreciseCpuSeconds(pid);
+    if (now - mark >= kQuietCpuS) {
+      mark = now;
+      mark_at = BenchClock::now();
+    } else if (BenchClock::now() - mark_at >= kWindow) {
       break;
     }
   }
-  return last;
+  return now;
 }
 
 double ChangeToServed(Subject& s, const ScalePki& pki, const TlsProbe& probe) {
@@ -72,7 +86,7 @@ Burst ChangeBurst(Subject& s, int changes) {
   std::vector<std::string> ids;
   ids.reserve(static_cast<size_t>(creates));
   const auto& certs = s.server->data().change_ids;
-  const double cpu0 = CpuSeconds(pid);
+  const double cpu0 = PreciseCpuSeconds(pid);
   const auto t0 = BenchClock::now();
   for (int i = 0; i < creates; ++i) {
     const int k = s.next_change++;
@@ -112,7 +126,7 @@ CreateRound ConcurrentCreates(Subject& s, int clients, int creates) {
       }
     }
   };
-  const double cpu0 = CpuSeconds(pid);
+  const double cpu0 = PreciseCpuSeconds(pid);
   const auto t0 = BenchClock::now();
   std::vector<std::thread> threads;
   for (auto& api : connections) threads.emplace_back(work, std::ref(*api));
@@ -126,7 +140,7 @@ CreateRound ConcurrentCreates(Subject& s, int clients, int creates) {
 DnsRound DnsNxdomain(Subject& s, const DnsLoadSpec& spec, std::mt19937_64& rng) {
   DnsRound round;
   const pid_t pid = s.server->pid();
-  const double cpu0 = CpuSeconds(pid);
+  const double cpu0 = PreciseCpuSeconds(pid);
   DnsLoadSpec with_port = spec;
   with_port.port = s.server->dns_port();
   round.load = RunDnsLoad(with_port, rng);

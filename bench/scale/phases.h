@@ -33,9 +33,15 @@ struct ServerMemory {
 };
 ServerMemory ReadMemory(pid_t pid);
 
-// Waits until the server's CPU time stops moving (no tick in 150 ms; at
-// most 20 s), so that work a request set off (the edge applying a change)
-// is done; returns its CPU seconds then.
+// The process's CPU seconds (all its threads, living and exited) to the
+// nanosecond, from its CPU-time clock (clock_getcpuclockid): a burst of a
+// few hundred changes costs a few dozen of /proc/<pid>/stat's 10 ms ticks,
+// too coarse to compare servers by. Falls back to CpuSeconds (ticks).
+double PreciseCpuSeconds(pid_t pid);
+
+// Waits until the server is quiet (under 1% of a cpu over 150 ms; at most
+// 20 s), so that work a request set off (the edge applying a change) is
+// done; returns its CPU seconds then (PreciseCpuSeconds).
 double WaitQuiet(pid_t pid);
 
 // Creates a domain for a fresh name under chg.bench.example with one of the

@@ -27,11 +27,12 @@ skipped), because N API calls take too long at a million.
 
 Every server is `certgate serve --edge-workers 1 --dns-listen 127.0.0.1:0
 --edge-address 127.0.0.1`, pinned to --server-cpu; this program (probes, API
-clients, DNS load) runs on --client-cpu. CPU figures are the server's
-utime+stime from /proc/<pid>/stat; after a change or a batch of them, the
-server is given until its CPU time stops moving (150 ms without a tick), so
-the edge's work on the change is counted. Servers are interleaved round by
-round; the table shows medians.
+clients, DNS load) runs on --client-cpu. CPU figures are the server
+process's CPU time (utime+stime of all its threads, read to the nanosecond
+from its CPU-time clock, clock_getcpuclockid); after a change or a batch of
+them, the server is given until it is quiet (under 1% of a cpu for 150 ms),
+so the edge's work on the change is counted. Servers are interleaved round
+by round; the table shows medians.
 
   start -> serving   launch of `certgate serve` until a TLS handshake with
                      SNI of the last loaded name serves the wildcard (its

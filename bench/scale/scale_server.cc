@@ -1,5 +1,6 @@
 #include "scale/scale_server.h"
 
+#include <algorithm>
 #include <chrono>
 #include <sstream>
 #include <stdexcept>
@@ -7,9 +8,9 @@
 
 #include <fmt/format.h>
 
-#include "common/proc_stats.h"
 #include "common/progress.h"
 #include "scale/api_connection.h"
+#include "scale/phases.h"
 #include "scale/store_load.h"
 #include "support/process.h"
 
@@ -100,7 +101,7 @@ std::unique_ptr<ScaleServer> ScaleServer::Start(const Options& o, const DataDir&
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   s->start_s_ = Seconds(BenchClock::now() - t0);
-  s->start_cpu_s_ = CpuSeconds(s->pid());
+  s->start_cpu_s_ = PreciseCpuSeconds(s->pid());
   return s;
 }
 

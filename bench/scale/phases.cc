@@ -93,7 +93,14 @@ Burst ChangeBurst(Subject& s, int changes) {
     ids.push_back(s.api->CreateDomain(fmt::format("c{:07}.{}", k, kChangeParent),
                                       certs[static_cast<size_t>(k) % certs.size()]));
   }
-  for (int i = 0; i < changes - creates; ++i) s.api->DeleteDomain(ids[static_cast<size_t>(i)]);
+  const std::vector<std::string>& loaded = s.server->data().loaded_ids;
+  for (size_t i = 0; i < static_cast<size_t>(changes - creates); ++i) {
+    if (s.next_loaded_delete < loaded.size()) {
+      s.api->DeleteDomain(loaded[s.next_loaded_delete++]);
+    } else {
+      s.api->DeleteDomain(ids[i]);
+    }
+  }
   s.changes_deleted += changes - creates;
   b.wall_s = Seconds(BenchClock::now() - t0);
   b.cpu_s = WaitQuiet(pid) - cpu0;

@@ -22,9 +22,10 @@ namespace certgate::bench::scale {
 struct Subject {
   std::unique_ptr<ScaleServer> server;
   std::unique_ptr<ApiConnection> api;
-  int next_change = 0;      // c<k>.chg.bench.example, with its own certificate
-  int next_create = 0;      // a<k>.bench.example, on the wildcard
-  int changes_deleted = 0;  // deletes made by ChangeBurst
+  int next_change = 0;            // c<k>.chg.bench.example, with its own certificate
+  int next_create = 0;            // a<k>.bench.example, on the wildcard
+  int changes_deleted = 0;        // deletes made by ChangeBurst
+  size_t next_loaded_delete = 0;  // into server->data().loaded_ids
 };
 
 struct ServerMemory {
@@ -57,9 +58,12 @@ struct Burst {
   double wall_s = 0;  // until the last response
 };
 // `changes` API changes on the subject's one keep-alive connection, one after
-// another: creates of fresh names under chg.bench.example with a change
-// certificate, then deletes of those (the first half creates, the rest
-// deletes).
+// another: the first half creates fresh names under chg.bench.example with a
+// change certificate, the rest deletes loaded names, oldest first, so that
+// every change touches a name of its own, as changes by many users would
+// (the edge's overlay of changed names then grows as it would in service).
+// A server without loaded names (the baseline) deletes the names the burst
+// created instead. The names stay balanced: as many created as deleted.
 Burst ChangeBurst(Subject& s, int changes);
 
 struct CreateRound {

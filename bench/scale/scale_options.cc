@@ -46,9 +46,12 @@ by round; the table shows medians.
                      certificate (probes 0.5 ms apart); p50 and p99 over
                      --latency-changes changes, after one unmeasured change
                      per certificate (their contexts are built on first use)
-  CPU/change         server CPU over a burst of creates then deletes, one
-                     keep-alive connection, divided by the changes; --changes
-                     per server in --rounds bursts, median of the bursts
+  CPU/change         server CPU over a burst of changes on one keep-alive
+                     connection, divided by the changes: half creates of fresh
+                     names (own certificates), half deletes of loaded names
+                     (the baseline deletes its fresh ones), so each change
+                     touches a name of its own; --changes per server in
+                     --rounds bursts, median of the bursts
   creates/s          --creates domain creates (on the wildcard) from --clients
                      keep-alive connections at once, in --rounds rounds; also
                      server CPU per create

@@ -67,8 +67,12 @@ DataDir PrepareDataDir(const Options& o, const ScalePki& pki, int names, const f
     if (server->Stop() != 0)
       throw std::runtime_error("certgate did not stop cleanly after the uploads");
   }
-  if (names > 0)
-    data.load_s = DirectStoreLoad(dir / "data" / "certgate.db", names, data.wildcard_id);
+  if (names > 0) {
+    StoreLoad load = DirectStoreLoad(dir / "data" / "certgate.db", names, data.wildcard_id,
+                                     static_cast<size_t>(o.changes));
+    data.load_s = load.seconds;
+    data.loaded_ids = std::move(load.first_ids);
+  }
   return data;
 }
 

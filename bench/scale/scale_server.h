@@ -27,6 +27,9 @@ struct DataDir {
   std::string wildcard_id;              // *.bench.example, which every loaded name points at
   std::vector<std::string> change_ids;  // pki.changes, uploaded in order
   double load_s = 0;                    // the direct store load
+  // The ids of the first loaded names (as many as --changes), which the
+  // change bursts delete.
+  std::vector<std::string> loaded_ids;
 };
 
 // Starts certgate once on a fresh data dir under dir, uploads pki's

@@ -63,8 +63,9 @@ std::string AccountOf(sqlite3* db, const std::string& certificate_id) {
 
 }  // namespace
 
-double DirectStoreLoad(const std::filesystem::path& db_path, int names,
-                       const std::string& certificate_id) {
+StoreLoad DirectStoreLoad(const std::filesystem::path& db_path, int names,
+                          const std::string& certificate_id, size_t keep_ids) {
+  StoreLoad out;
   const auto t0 = std::chrono::steady_clock::now();
   sqlite3* raw = nullptr;
   if (sqlite3_open_v2(db_path.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
@@ -89,7 +90,9 @@ double DirectStoreLoad(const std::filesystem::path& db_path, int names,
   BindText(db.get(), insert.get(), 5, certificate_id);
   for (int i = 0; i < names; ++i) {
     const std::string name = LoadedName(i);
-    BindText(db.get(), insert.get(), 1, NewId("rd"));
+    const std::string id = NewId("rd");
+    if (out.first_ids.size() < keep_ids) out.first_ids.push_back(id);
+    BindText(db.get(), insert.get(), 1, id);
     BindText(db.get(), insert.get(), 4, name);
     BindText(db.get(), insert.get(), 6, store::NameKey(name));
     BindText(db.get(), insert.get(), 7, names::RandomLabel() + cname_parent);
@@ -101,7 +104,8 @@ double DirectStoreLoad(const std::filesystem::path& db_path, int names,
   // The server starts from the database file, not from a long WAL.
   Exec(db.get(), "PRAGMA wal_checkpoint(TRUNCATE)");
   db.reset();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return out;
 }
 
 }  // namespace certgate::bench::scale

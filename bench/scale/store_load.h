@@ -11,14 +11,20 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace certgate::bench::scale {
 
+struct StoreLoad {
+  double seconds = 0;
+  std::vector<std::string> first_ids;  // the ids of the first rows, in order
+};
+
 // Writes names rows LoadedName(0..names-1) pointing at certificate_id into
 // db (certgate.db of a data dir no server has open) and checkpoints the WAL;
-// returns the seconds it took. Throws std::runtime_error with SQLite's
-// message on failure.
-double DirectStoreLoad(const std::filesystem::path& db, int names,
-                       const std::string& certificate_id);
+// keeps the ids of the first keep_ids rows. Throws std::runtime_error with
+// SQLite's message on failure.
+StoreLoad DirectStoreLoad(const std::filesystem::path& db, int names,
+                          const std::string& certificate_id, size_t keep_ids);
 
 }  // namespace certgate::bench::scale

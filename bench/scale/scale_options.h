@@ -28,6 +28,10 @@ struct Options {
   bool keep_temp = false;
   uint64_t seed = 1;
   std::string certgate = CERTGATE_DEFAULT_BINARY;
+  // Added to every `certgate serve` (--serve-arg, repeatable), after the
+  // bench's own; plus what scale_bench adds for the binary it found (see
+  // LoadOnlyArgs in scale_bench.cc).
+  std::vector<std::string> serve_args;
 };
 
 // Parses the command line; --help prints the help text and exits 0. Throws

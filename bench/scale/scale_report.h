@@ -11,6 +11,19 @@
 
 namespace certgate::bench::scale {
 
+// A batch of API writes: how many, the server's CPU, the wall-clock time.
+struct Batch {
+  int count = 0;
+  double cpu_s = 0;
+  double wall_s = 0;
+};
+
+// Per unit over all batches together: a cost that comes once in a while
+// (the edge folding its overlay of changed names into a new base, O(n))
+// lands in one batch, and a median of batches would hide it.
+double CpuMsPerUnit(const std::vector<Batch>& batches);
+double UnitsPerSecond(const std::vector<Batch>& batches);
+
 // One server's figures; every vector holds one value per round or sample.
 struct Row {
   int names = 0;
@@ -21,13 +34,11 @@ struct Row {
   std::vector<double> rss_cold_kb;
   std::vector<double> latency_ms;  // change -> served
   int latency_failed = 0;          // not served within 30 s
-  std::vector<double> cpu_per_change_ms;
-  std::vector<double> changes_per_s;  // wall, in the bursts (context)
-  int changes_before_rss = 0;         // API changes made when rss_after_kb was read
+  std::vector<Batch> bursts;       // the CPU/change bursts
+  int changes_before_rss = 0;      // API changes made when rss_after_kb was read
   double rss_after_kb = 0;
   double hwm_after_kb = 0;
-  std::vector<double> creates_per_s;
-  std::vector<double> cpu_per_create_ms;
+  std::vector<Batch> create_rounds;
   std::vector<double> nx_per_s;      // wall
   std::vector<double> nx_per_cpu_s;  // per server CPU-second
   long dns_other = 0;

@@ -29,6 +29,7 @@ testing::ServerOptions ServeOptions(const Options& o, const DataDir& data) {
                    "--max-connections-per-source", "0", "--api-max-connections-per-source",
                    std::to_string(std::max(64, 2 * o.clients)), "--dns-listen", "127.0.0.1:0",
                    "--edge-address", "127.0.0.1"};
+  so.extra_args.insert(so.extra_args.end(), o.serve_args.begin(), o.serve_args.end());
   return so;
 }
 

@@ -127,10 +127,10 @@ void PrintReport(const Options& o, const std::vector<Row>& rows, const std::vect
   report.Line(
       "scale_bench: certgate, one wildcard certificate (*.bench.example), N reserved "
       "domains pointing at it, loaded by a direct store load (see --help)");
-  report.Line(
-      fmt::format("server pinned to cpu {} (--edge-workers 1), probes, API clients and "
-                  "DNS load on cpu {}; {} rounds, servers interleaved; medians",
-                  o.server_cpu, o.client_cpu, o.rounds));
+  report.Line(fmt::format(
+      "server pinned to cpu {} (--edge-workers 1), probes, API clients and "
+      "DNS load on cpu {}; {} rounds, servers interleaved; medians or totals (see below)",
+      o.server_cpu, o.client_cpu, o.rounds));
   if (!o.serve_args.empty()) {
     report.Line(fmt::format("certgate serve also got: {}", fmt::join(o.serve_args, " ")));
   }

@@ -1,0 +1,148 @@
+#include "scale/scale_options.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "common/flag_reader.h"
+
+namespace certgate::bench::scale {
+namespace {
+
+constexpr char kHelp[] =
+    R"(scale_bench: certgate with many names: start-up, memory, changes, API creates, DNS
+
+One wildcard certificate (*.bench.example, ECDSA P-256 from a local CA) and
+N reserved domains pointing at it, for each N of --names, beside a server
+with no names (the baseline the per-name memory subtracts). The N domains
+are a "direct store load": certgate is started once on a fresh data dir, the
+certificates are uploaded through the API, certgate is stopped, and the N
+rows are written straight into data/certgate.db in one transaction (what
+POST /reserved_domains would store, name_key included; the ownership checks
+skipped), because N API calls take too long at a million.
+
+Every server is `certgate serve --edge-workers 1 --dns-listen 127.0.0.1:0
+--edge-address 127.0.0.1` (per-source connection limits raised, and, when
+the binary has it, --dns-max-queries-per-source 0: all the DNS load comes
+from 127.0.0.1, and a per-source budget would measure the budget, not the
+lookups), pinned to --server-cpu; this program (probes, API
+clients, DNS load) runs on --client-cpu. CPU figures are the server
+process's CPU time (utime+stime of all its threads, read to the nanosecond
+from its CPU-time clock, clock_getcpuclockid); after a change or a batch of
+them, the server is given until it is quiet (under 1% of a cpu for 150 ms),
+so the edge's work on the change is counted. Servers are interleaved round
+by round; the table shows medians, or totals where the list below says so.
+
+  start -> serving   launch of `certgate serve` until a TLS handshake with
+                     SNI of the last loaded name serves the wildcard (its
+                     serial checked); median of --rounds starts
+  B/name cold        (VmRSS right after serving - the baseline's) / N
+  B/name after chg   the same after the changes below (the baseline had them
+                     too); the context table has the peak (VmHWM)
+  change -> served   POST /reserved_domains for a fresh name with its own
+                     uploaded certificate (one of four, in turn), timed from
+                     the 201 until a handshake for that name serves that
+                     certificate (probes 0.5 ms apart); p50 and p99 over
+                     --latency-changes changes, after one unmeasured change
+                     per certificate (their contexts are built on first use)
+  CPU/change         server CPU over a burst of changes on one keep-alive
+                     connection, divided by the changes: half creates of fresh
+                     names (own certificates), half deletes of loaded names
+                     (the baseline deletes its fresh ones), so each change
+                     touches a name of its own; --changes per server in
+                     --rounds bursts, all bursts' CPU over all their changes
+                     (the edge folds its overlay of changed names into a new
+                     base once in a while, O(n): a median of bursts would
+                     hide that)
+  creates/s          --creates domain creates (on the wildcard) from --clients
+                     keep-alive connections at once, in --rounds rounds,
+                     over all rounds together; also server CPU per create
+  NXDOMAIN/s         UDP A queries for random names under the base domain
+                     (certgate.test), --dns-concurrency in flight, for
+                     --dns-seconds per round; also per server CPU-second
+
+Options:
+  --names=LIST          name counts (default 10000,100000; 1000000 adds about
+                        four minutes, 90 s of them the direct store load)
+  --rounds=N            starts, bursts and rounds per server (default 3)
+  --latency-changes=N   change -> served samples per server (default 200)
+  --changes=N           API changes per server for CPU/change (default 1000)
+  --clients=N           concurrent API connections for creates/s (default 16)
+  --creates=N           creates per server for creates/s (default 5000)
+  --dns-seconds=N       DNS load per server and round (default 3)
+  --dns-concurrency=N   DNS queries in flight (default 32)
+  --certgate=PATH       certgate binary (default: this build tree's)
+  --serve-arg=ARG       one more argument for every `certgate serve` (repeatable:
+                        --serve-arg=--context-cache --serve-arg=100)
+  --server-cpu=N        cpu for the servers (default 0)
+  --client-cpu=N        cpu for this program (default 1)
+  --seed=N              DNS names' seed (default 1)
+  --keep-temp           keep the temp dir (data dirs, logs); a failed run keeps it
+  --help                this text
+
+Progress goes to stderr, the tables to stdout. Issue 17's targets (a
+benchmark, not a test) are printed under the table.
+)";
+
+int IntValue(std::string_view name, std::string_view text, int min) {
+  const int n = WholeNumber(name, text);
+  if (n < min) throw std::invalid_argument(fmt::format("{} must be at least {}", name, min));
+  return n;
+}
+
+}  // namespace
+
+Options ParseOptions(int argc, char** argv) {
+  Options o;
+  FlagReader flags(argc, argv);
+  while (flags.Next()) {
+    const std::string_view key = flags.key();
+    if (key == "--help" || key == "-h") {
+      std::fputs(kHelp, stdout);
+      std::exit(0);
+    } else if (key == "--names") {
+      o.names.clear();
+      for (const std::string& item : SplitList(flags.Value())) {
+        const int n = IntValue(key, item, 1);
+        if (std::find(o.names.begin(), o.names.end(), n) == o.names.end()) o.names.push_back(n);
+      }
+      if (o.names.empty()) throw std::invalid_argument("--names needs at least one count");
+    } else if (key == "--rounds") {
+      o.rounds = IntValue(key, flags.Value(), 1);
+    } else if (key == "--latency-changes") {
+      o.latency_changes = IntValue(key, flags.Value(), 1);
+    } else if (key == "--changes") {
+      o.changes = IntValue(key, flags.Value(), 2);
+    } else if (key == "--clients") {
+      o.clients = IntValue(key, flags.Value(), 1);
+    } else if (key == "--creates") {
+      o.creates = IntValue(key, flags.Value(), 1);
+    } else if (key == "--dns-seconds") {
+      o.dns_seconds = IntValue(key, flags.Value(), 1);
+    } else if (key == "--dns-concurrency") {
+      o.dns_concurrency = IntValue(key, flags.Value(), 1);
+    } else if (key == "--certgate") {
+      o.certgate = flags.Value();
+    } else if (key == "--serve-arg") {
+      o.serve_args.emplace_back(flags.Value());
+    } else if (key == "--server-cpu") {
+      o.server_cpu = IntValue(key, flags.Value(), 0);
+    } else if (key == "--client-cpu") {
+      o.client_cpu = IntValue(key, flags.Value(), 0);
+    } else if (key == "--seed") {
+      o.seed = static_cast<uint64_t>(IntValue(key, flags.Value(), 0));
+    } else if (key == "--keep-temp") {
+      flags.NoValue();
+      o.keep_temp = true;
+    } else {
+      throw std::invalid_argument(fmt::format("unknown option '{}' (see --help)", flags.arg()));
+    }
+  }
+  return o;
+}
+
+}  // namespace certgate::bench::scale

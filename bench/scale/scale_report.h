@@ -1,0 +1,69 @@
+// scale_bench's results per name count, and the tables printed from them.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/proc_stats.h"
+#include "scale/scale_options.h"
+
+namespace certgate::bench::scale {
+
+// A batch of API writes: how many, the server's CPU, the wall-clock time.
+struct Batch {
+  int count = 0;
+  double cpu_s = 0;
+  double wall_s = 0;
+};
+
+// Per unit over all batches together: a cost that comes once in a while
+// (the edge folding its overlay of changed names into a new base, O(n))
+// lands in one batch, and a median of batches would hide it.
+double CpuMsPerUnit(const std::vector<Batch>& batches);
+double UnitsPerSecond(const std::vector<Batch>& batches);
+
+// One server's figures; every vector holds one value per round or sample.
+struct Row {
+  int names = 0;
+  double load_s = 0;  // direct store load
+  std::vector<double> start_s;
+  std::vector<double> ready_s;      // launch to "certgate ready" (context)
+  std::vector<double> start_cpu_s;  // the server's CPU until serving (context)
+  std::vector<double> rss_cold_kb;
+  std::vector<double> latency_ms;  // change -> served
+  int latency_failed = 0;          // not served within 30 s
+  std::vector<Batch> bursts;       // the CPU/change bursts
+  int changes_before_rss = 0;      // API changes made when rss_after_kb was read
+  double rss_after_kb = 0;
+  double hwm_after_kb = 0;
+  std::vector<Batch> create_rounds;
+  std::vector<double> nx_per_s;      // wall
+  std::vector<double> nx_per_cpu_s;  // per server CPU-second
+  long dns_other = 0;
+  long dns_lost = 0;
+};
+
+// Jiffies per cpu line of /proc/stat ("cpu0", ...): total and idle
+// (idle + iowait), to tell how busy each cpu was, whoever kept it busy (the
+// machine is shared: other work on the server's cpu shows here).
+using IdleTimes = std::map<std::string, std::pair<unsigned long long, unsigned long long>>;
+IdleTimes ReadIdleTimes();
+
+struct Phase {
+  std::string name;
+  CpuTimes before;
+  CpuTimes after;
+  IdleTimes idle_before;
+  IdleTimes idle_after;
+  // The measured servers' CPU seconds over the phase, and its wall time;
+  // server_cpu_s < 0 where the servers come and go (setup, starts).
+  double server_cpu_s = -1;
+  double wall_s = 0;
+};
+
+// rows[0] is the baseline (0 names).
+void PrintReport(const Options& o, const std::vector<Row>& rows, const std::vector<Phase>& phases);
+
+}  // namespace certgate::bench::scale

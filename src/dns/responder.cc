@@ -16,11 +16,13 @@
 #include <optional>
 #include <span>
 #include <thread>
+#include <string_view>
 #include <unordered_map>
 
 #include <sys/socket.h>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 // Last: ldns's C headers define true and false as macros.
 #include "dns/ldns_util.h"
 
@@ -132,9 +134,9 @@ class SourceBudget {
 
   bool Allow(const net::ip::address& address, std::chrono::steady_clock::time_point now) {
     if (rate_ == 0) return true;
-    const auto bytes = address.is_v4() ? net::ip::make_address_v6(net::ip::v4_mapped, address.to_v4()).to_bytes()
-                                       : address.to_v6().to_bytes();
-    const std::string key(bytes.begin(), bytes.end());
+    const Key key = address.is_v4()
+                        ? net::ip::make_address_v6(net::ip::v4_mapped, address.to_v4()).to_bytes()
+                        : address.to_v6().to_bytes();
     auto [it, added] = buckets_.try_emplace(key, Bucket{static_cast<double>(rate_), now});
     Bucket& b = it->second;
     if (!added) {
@@ -149,6 +151,13 @@ class SourceBudget {
   }
 
  private:
+  using Key = net::ip::address_v6::bytes_type;  // IPv4 as v4-mapped IPv6
+  struct KeyHash {
+    size_t operator()(const Key& k) const {
+      return std::hash<std::string_view>{}(
+          std::string_view(reinterpret_cast<const char*>(k.data()), k.size()));
+    }
+  };
   struct Bucket {
     double tokens;
     std::chrono::steady_clock::time_point at;
@@ -156,12 +165,14 @@ class SourceBudget {
   static constexpr size_t kMaxSources = 65536;
 
   void Forget(std::chrono::steady_clock::time_point now) {
-    std::erase_if(buckets_, [&](const auto& entry) { return now - entry.second.at > std::chrono::seconds(1); });
+    std::erase_if(buckets_, [&](const auto& entry) {
+      return now - entry.second.at > std::chrono::seconds(1);
+    });
     if (buckets_.size() > kMaxSources) buckets_.clear();
   }
 
   const uint32_t rate_;
-  std::unordered_map<std::string, Bucket> buckets_;
+  std::unordered_map<Key, Bucket, KeyHash> buckets_;
 };
 
 struct Responder::Impl {
@@ -574,10 +585,11 @@ net::awaitable<void> Responder::Impl::UdpLoop() {
     const auto now = std::chrono::steady_clock::now();
     for (int i = 0; i < got; ++i) {
       udp::endpoint from;
+      const mmsghdr& msg = msgs[static_cast<size_t>(i)];
       std::memcpy(from.data(), &addrs[static_cast<size_t>(i)],
-                  std::min<size_t>(msgs[static_cast<size_t>(i)].msg_hdr.msg_namelen, from.capacity()));
-      const size_t n = msgs[static_cast<size_t>(i)].msg_len;
-      if (n > kMaxQuery || (msgs[static_cast<size_t>(i)].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+                  std::min<size_t>(msg.msg_hdr.msg_namelen, from.capacity()));
+      const size_t n = msg.msg_len;
+      if (n > kMaxQuery || (msg.msg_hdr.msg_flags & MSG_TRUNC) != 0) {
         spdlog::debug("dns: dropped an oversized UDP datagram from {}",
                       from.address().to_string());
         continue;

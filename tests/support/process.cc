@@ -14,6 +14,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 
@@ -233,11 +235,34 @@ uint16_t BindProbe(int type, uint16_t port) {
   return bound;
 }
 
+// The lowest port the kernel hands out by itself (bind to 0, a client's
+// source port), from /proc; 32768 when that cannot be read.
+uint16_t LowestEphemeralPort() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned low = 0;
+  if (in >> low && low > 0 && low <= 65535) return static_cast<uint16_t>(low);
+  return 32768;
+}
+
 }  // namespace
 
+// A port picked now is bound later by another process, so it is picked
+// below the kernel's ephemeral range: no client socket of a test running
+// beside this one (a DNS query's source port, say) can take it meanwhile,
+// as one did from a port picked by bind(0). Two tests picking the same
+// port at random in ~12,000 is the remaining, much smaller, chance.
 uint16_t PickFreePort(bool udp_too) {
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    uint16_t port = BindProbe(SOCK_STREAM, 0);
+  static std::mutex mu;
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+  const uint16_t ceiling = LowestEphemeralPort();
+  const uint16_t floor = 20000;
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    uint16_t port = 0;
+    if (ceiling > floor + 1000) {
+      std::lock_guard lock(mu);
+      port = static_cast<uint16_t>(floor + rng() % (ceiling - floor));
+    }
+    port = BindProbe(SOCK_STREAM, port);
     if (port == 0) continue;
     if (!udp_too || BindProbe(SOCK_DGRAM, port) == port) return port;
   }

@@ -1,6 +1,7 @@
 #include "edge/name_table.h"
 
 #include <functional>
+#include <unordered_map>
 
 namespace certgate::edge {
 namespace {
@@ -47,6 +48,29 @@ std::optional<uint32_t> NameTable::Find(std::string_view name) const {
     if (slot == 0) return std::nullopt;
     if (NameAt(static_cast<uint32_t>(slot >> 32) - 1) == name) return static_cast<uint32_t>(slot);
   }
+}
+
+NameShard::NameShard(const std::vector<std::pair<std::string_view, std::string_view>>& entries) {
+  ids_.push_back('\0');  // offset 0: ""
+  std::unordered_map<std::string_view, uint32_t> interned;
+  std::vector<std::pair<std::string_view, uint32_t>> names;
+  names.reserve(entries.size());
+  for (const auto& [name, id] : entries) {
+    uint32_t at = 0;
+    // A certificate id is a short generated token; a longer one cannot be
+    // stored with a length byte, and none is ever that long.
+    if (!id.empty() && id.size() <= 255) {
+      auto [it, added] = interned.try_emplace(id, static_cast<uint32_t>(ids_.size()));
+      if (added) {
+        ids_ += static_cast<char>(id.size());
+        ids_ += id;
+      }
+      at = it->second;
+    }
+    names.emplace_back(name, at);
+  }
+  ids_.shrink_to_fit();
+  table_ = NameTable(names);
 }
 
 }  // namespace certgate::edge

@@ -4,7 +4,7 @@
 // bytes (the name's offset and its value), open addressing with linear
 // probing at a load of at most one half: about 16 bytes plus the name's
 // length per entry, and no allocation per entry or per lookup. The edge's
-// snapshot keeps its names here, with certificate ids interned as values.
+// snapshot keeps its names in NameShards (below) of a ShardedMap.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +13,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "edge/sharded_map.h"
 
 namespace certgate::edge {
 
@@ -48,5 +50,37 @@ class NameTable {
   std::vector<uint64_t> slots_;
   size_t size_ = 0;
 };
+
+// A shard of the edge's names for a ShardedMap (edge/sharded_map.h): names
+// to certificate ids ("" for none yet), the ids packed once each into one
+// buffer and the names in a NameTable whose values are their offsets.
+class NameShard {
+ public:
+  using Value = std::string_view;
+  explicit NameShard(const std::vector<std::pair<std::string_view, std::string_view>>& entries);
+
+  std::optional<std::string_view> Find(std::string_view name) const {
+    std::optional<uint32_t> at = table_.Find(name);
+    if (!at) return std::nullopt;
+    return IdAt(*at);
+  }
+  template <class Fn>
+  void ForEach(Fn fn) const {
+    table_.ForEach([&](std::string_view name, uint32_t at) { fn(name, IdAt(at)); });
+  }
+  size_t size() const { return table_.size(); }
+  size_t bytes() const { return table_.bytes() + ids_.capacity(); }
+
+ private:
+  std::string_view IdAt(uint32_t offset) const {
+    return std::string_view(ids_).substr(offset + 1, static_cast<unsigned char>(ids_[offset]));
+  }
+
+  // A length byte, then the id; offset 0 is "".
+  std::string ids_;
+  NameTable table_;
+};
+
+using NameIndex = ShardedMap<NameShard>;
 
 }  // namespace certgate::edge

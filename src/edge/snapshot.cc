@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cmath>
 
 #include "names/domain_name.h"
 #include "pki/ossl_ptr.h"
@@ -89,149 +88,81 @@ std::optional<Route> MakeRoute(const store::Endpoint& e, int64_t sequence) {
   return route;
 }
 
-namespace {
+RouteShard::RouteShard(const std::vector<std::pair<std::string_view, Value>>& entries) {
+  routes_.reserve(entries.size());
+  for (const auto& [host, route] : entries) routes_.emplace_back(host, route);
+  std::stable_sort(routes_.begin(), routes_.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  routes_.erase(std::unique(routes_.begin(), routes_.end(),
+                            [](const auto& a, const auto& b) { return a.first == b.first; }),
+                routes_.end());
+}
 
-// Interns certificate ids into a Tables' list while it is built: keys view
-// the caller's strings, which must outlive the interner.
-class CertificateInterner {
- public:
-  explicit CertificateInterner(std::vector<std::string>& ids) : ids_(ids) {
-    ids_.clear();
-    ids_.emplace_back();  // 0: no certificate yet
-    index_.emplace(std::string_view(), 0);
-  }
-  uint32_t operator()(std::string_view id) {
-    auto [it, added] = index_.try_emplace(id, static_cast<uint32_t>(ids_.size()));
-    if (added) ids_.emplace_back(id);
-    return it->second;
-  }
-
- private:
-  std::vector<std::string>& ids_;
-  std::unordered_map<std::string_view, uint32_t> index_;
-};
-
-using Entries = std::vector<std::pair<std::string_view, uint32_t>>;
-
-}  // namespace
+const Route* RouteShard::Find(std::string_view host) const {
+  auto it = std::lower_bound(routes_.begin(), routes_.end(), host,
+                             [](const auto& entry, std::string_view h) { return entry.first < h; });
+  return it != routes_.end() && it->first == host ? it->second.get() : nullptr;
+}
 
 std::shared_ptr<const Snapshot> Snapshot::Build(const store::EdgeState& state,
                                                 std::string default_certificate_id) {
   auto snap = std::make_shared<Snapshot>();
-  auto tables = std::make_shared<Tables>();
   snap->default_certificate_id_ = std::move(default_certificate_id);
   snap->change_sequence_ = state.change_sequence;
-  CertificateInterner intern(tables->certificates);
-  Entries exact;
-  Entries wildcard;
+  NameIndex::Entries exact;
+  NameIndex::Entries wildcard;
   exact.reserve(state.domains.size());
   for (const store::EdgeDomain& d : state.domains) {
-    const uint32_t cert = d.certificate_id ? intern(*d.certificate_id) : 0;
+    const std::string_view cert = d.certificate_id ? std::string_view(*d.certificate_id) : "";
     if (names::IsWildcard(d.domain)) {
       wildcard.emplace_back(names::WildcardBase(d.domain), cert);
     } else {
       exact.emplace_back(d.domain, cert);
     }
   }
-  tables->exact = NameTable(exact);
-  tables->wildcard = NameTable(wildcard);
-  tables->certificates.shrink_to_fit();
+  snap->exact_ = NameIndex(exact);
+  snap->wildcard_ = NameIndex(wildcard);
+  ShardedMap<RouteShard>::Entries routes;
   for (const store::Endpoint& e : state.endpoints) {
     std::optional<Route> route = MakeRoute(e, state.change_sequence);
     if (!route) continue;
     snap->has_passthrough_ |= route->passthrough();
-    tables->routes.emplace(e.host, std::move(*route));  // the first endpoint by id wins
+    routes.emplace_back(e.host, std::make_shared<const Route>(std::move(*route)));
   }
-  snap->name_count_ = tables->exact.size() + tables->wildcard.size();
-  snap->base_ = std::move(tables);
+  snap->routes_ = ShardedMap<RouteShard>(routes);  // the first endpoint by id wins
   return snap;
 }
 
 std::shared_ptr<const Snapshot> Snapshot::With(const Delta& delta) const {
-  auto next = std::make_shared<Snapshot>(*this);  // shares base_, copies the overlay
+  auto next = std::make_shared<Snapshot>(*this);  // shares every shard
   next->change_sequence_ = delta.sequence;
+  std::vector<NameIndex::Change> exact;
+  std::vector<NameIndex::Change> wildcard;
   for (const auto& [name, cert] : delta.domains) {
-    const bool wildcard = names::IsWildcard(name);
-    const std::string_view key = wildcard ? names::WildcardBase(name) : std::string_view(name);
-    const bool had = (wildcard ? next->FindWildcard(key) : next->FindExact(key)).has_value();
-    auto& over = wildcard ? next->wildcard_over_ : next->exact_over_;
-    over.insert_or_assign(std::string(key), cert);
-    if (had && !cert) --next->name_count_;
-    if (!had && cert) ++next->name_count_;
+    std::optional<std::string_view> value;
+    if (cert) value = *cert;
+    if (names::IsWildcard(name)) {
+      wildcard.emplace_back(names::WildcardBase(name), value);
+    } else {
+      exact.emplace_back(name, value);
+    }
   }
+  std::vector<ShardedMap<RouteShard>::Change> routes;
   for (const auto& [host, route] : delta.routes) {
-    if (route) next->has_passthrough_ |= route->passthrough();
-    next->routes_over_.insert_or_assign(host, route);
+    std::optional<RouteShard::Value> value;
+    if (route) {
+      next->has_passthrough_ |= route->passthrough();
+      value = std::make_shared<const Route>(*route);
+    }
+    routes.emplace_back(host, std::move(value));
   }
-  // Each change copies the overlay and each fold copies the base: an
-  // overlay of about sqrt(n) entries keeps both near O(sqrt(n)) per change.
-  const size_t base_size =
-      base_->exact.size() + base_->wildcard.size() + base_->routes.size();
-  const size_t bound = std::max<size_t>(256, static_cast<size_t>(std::sqrt(base_size)));
-  if (next->overlay_size() > bound) {
-    next->base_ = next->Folded();
-    next->exact_over_.clear();
-    next->wildcard_over_.clear();
-    next->routes_over_.clear();
-  }
+  next->exact_ = exact_.With(exact);
+  next->wildcard_ = wildcard_.With(wildcard);
+  next->routes_ = routes_.With(routes);
   return next;
 }
 
-std::shared_ptr<const Snapshot::Tables> Snapshot::Folded() const {
-  auto tables = std::make_shared<Tables>();
-  CertificateInterner intern(tables->certificates);
-  auto fold = [&](const NameTable& base, const Map<std::optional<std::string>>& over) {
-    Entries entries;
-    entries.reserve(base.size() + over.size());
-    base.ForEach([&](std::string_view name, uint32_t cert) {
-      if (!over.contains(name)) entries.emplace_back(name, intern(base_->certificates[cert]));
-    });
-    for (const auto& [name, cert] : over) {
-      if (cert) entries.emplace_back(name, intern(*cert));
-    }
-    return NameTable(entries);
-  };
-  tables->exact = fold(base_->exact, exact_over_);
-  tables->wildcard = fold(base_->wildcard, wildcard_over_);
-  tables->certificates.shrink_to_fit();
-  tables->routes = base_->routes;
-  for (const auto& [host, route] : routes_over_) {
-    if (route) {
-      tables->routes.insert_or_assign(host, *route);
-    } else {
-      tables->routes.erase(host);
-    }
-  }
-  return tables;
-}
-
-std::optional<std::string_view> Snapshot::FindExact(std::string_view name) const {
-  if (auto o = exact_over_.find(name); o != exact_over_.end()) {
-    if (!o->second) return std::nullopt;
-    return std::string_view(*o->second);
-  }
-  std::optional<uint32_t> cert = base_->exact.Find(name);
-  if (!cert) return std::nullopt;
-  return std::string_view(base_->certificates[*cert]);
-}
-
-std::optional<std::string_view> Snapshot::FindWildcard(std::string_view base) const {
-  if (auto o = wildcard_over_.find(base); o != wildcard_over_.end()) {
-    if (!o->second) return std::nullopt;
-    return std::string_view(*o->second);
-  }
-  std::optional<uint32_t> cert = base_->wildcard.Find(base);
-  if (!cert) return std::nullopt;
-  return std::string_view(base_->certificates[*cert]);
-}
-
-const Route* Snapshot::FindRoute(std::string_view host) const {
-  if (auto o = routes_over_.find(host); o != routes_over_.end()) {
-    return o->second ? &*o->second : nullptr;
-  }
-  auto it = base_->routes.find(host);
-  return it == base_->routes.end() ? nullptr : &it->second;
-}
+const Route* Snapshot::FindRoute(std::string_view host) const { return routes_.Find(host); }
 
 Snapshot::Choice Snapshot::Select(std::string_view sni) const {
   Choice choice;
@@ -248,12 +179,12 @@ Snapshot::Choice Snapshot::Select(std::string_view sni) const {
   }
   // An exact domain without a certificate yet (say, awaiting ACME) falls
   // through to a wildcard certificate that covers it.
-  if (std::optional<std::string_view> cert = FindExact(sni); cert && !cert->empty()) {
+  if (std::optional<std::string_view> cert = exact_.Find(sni); cert && !cert->empty()) {
     choice.certificate_id = *cert;
     return choice;
   }
   if (size_t dot = sni.find('.'); dot != std::string_view::npos && dot > 0) {
-    if (std::optional<std::string_view> cert = FindWildcard(sni.substr(dot + 1))) {
+    if (std::optional<std::string_view> cert = wildcard_.Find(sni.substr(dot + 1))) {
       choice.certificate_id = *cert;
     }
   }

@@ -5,28 +5,26 @@
 // store. Immutable; share as std::shared_ptr<const Snapshot>.
 //
 // A change does not rebuild it: With() makes the next snapshot from this
-// one and a Delta (the names and hosts whose state changed), sharing this
-// one's large base tables and copying only a small overlay of changed
-// entries, which Select consults first. When the overlay outgrows its bound
-// (the square root of the base's size, at least 256 entries) With() folds it
-// into a new base: O(n) once per that many changes.
+// one and a Delta (the names and hosts whose state changed). Names and
+// routes are persistent sharded maps (edge/sharded_map.h), so the next
+// snapshot shares every shard the delta did not touch: a change costs a few
+// hundred entries' work at ten thousand names or at a million.
 #pragma once
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "core/result.h"
 #include "edge/name_table.h"
+#include "edge/sharded_map.h"
 #include "policy/traffic_policy.h"
 #include "store/records.h"
 
@@ -67,6 +65,25 @@ struct Route {
   bool passthrough() const { return !https && !terminate; }
 };
 
+// A shard of the edge's routes for a ShardedMap: host -> route, sorted by
+// host; of two routes for one host the first given wins.
+class RouteShard {
+ public:
+  using Value = std::shared_ptr<const Route>;
+  explicit RouteShard(const std::vector<std::pair<std::string_view, Value>>& entries);
+
+  const Route* Find(std::string_view host) const;
+  template <class Fn>
+  void ForEach(Fn fn) const {
+    for (const auto& [host, route] : routes_) fn(std::string_view(host), route);
+  }
+  size_t size() const { return routes_.size(); }
+  size_t bytes() const { return routes_.capacity() * sizeof(routes_[0]); }
+
+ private:
+  std::vector<std::pair<std::string, Value>> routes_;
+};
+
 class Snapshot {
  public:
   // The outcome of selection for one SNI name.
@@ -104,44 +121,21 @@ class Snapshot {
   bool has_passthrough() const { return has_passthrough_; }
   const std::string& default_certificate_id() const { return default_certificate_id_; }
   int64_t change_sequence() const { return change_sequence_; }
-  size_t name_count() const { return name_count_; }
-  // Entries in the overlay (for tests and the publisher's log).
-  size_t overlay_size() const {
-    return exact_over_.size() + wildcard_over_.size() + routes_over_.size();
+  size_t name_count() const { return exact_.size() + wildcard_.size(); }
+  size_t route_count() const { return routes_.size(); }
+  // Name shards in all, and those held in common with other (for tests).
+  size_t name_shards() const { return exact_.shard_count() + wildcard_.shard_count(); }
+  size_t name_shards_shared_with(const Snapshot& other) const {
+    return exact_.SharedShards(other.exact_) + wildcard_.SharedShards(other.wildcard_);
   }
 
  private:
-  // Lookups by std::string_view without making a std::string.
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  template <class V>
-  using Map = std::unordered_map<std::string, V, Hash, std::equal_to<>>;
-
-  // The names, compact: certificate ids stored once each, names in a
-  // NameTable whose values index certificates ("" at 0: none yet).
-  struct Tables {
-    std::vector<std::string> certificates;
-    NameTable exact;     // name -> certificate
-    NameTable wildcard;  // base of "*.base" -> certificate
-    Map<Route> routes;   // host -> route
-  };
-
-  std::optional<std::string_view> FindExact(std::string_view name) const;
-  std::optional<std::string_view> FindWildcard(std::string_view base) const;
-  // A new base: this one's with the overlay applied.
-  std::shared_ptr<const Tables> Folded() const;
-
-  std::shared_ptr<const Tables> base_ = std::make_shared<Tables>();
-  // Changes since base_: a value replaces the base's, nullopt removes it.
-  Map<std::optional<std::string>> exact_over_;
-  Map<std::optional<std::string>> wildcard_over_;
-  Map<std::optional<Route>> routes_over_;
+  NameIndex exact_;     // name -> certificate id ("" for none yet)
+  NameIndex wildcard_;  // base of "*.base" -> certificate id
+  ShardedMap<RouteShard> routes_;  // host -> route
   std::string default_certificate_id_;
   bool has_passthrough_ = false;  // may stay true after the last one goes
   int64_t change_sequence_ = 0;
-  size_t name_count_ = 0;
 };
 
 // Where published snapshots go: the EdgeServer's workers, or a test.

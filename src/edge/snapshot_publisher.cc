@@ -88,9 +88,8 @@ Result<void> SnapshotPublisher::CatchUp() {
     sink_.SetSnapshot(current_);
     changes_ += static_cast<int64_t>(batch->changes.size());
     ++published_;
-    spdlog::debug("edge: applied {} changes up to {} ({} names, overlay {})",
-                  batch->changes.size(), batch->sequence, current_->name_count(),
-                  current_->overlay_size());
+    spdlog::debug("edge: applied {} changes up to {} ({} names)", batch->changes.size(),
+                  batch->sequence, current_->name_count());
     if (!batch->more) return {};
   }
 }

@@ -117,6 +117,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const fs::path& path) {
     CG_ASSIGN_OR_RETURN(Lease lease, store->Acquire("opening the database"));
     CG_RETURN_IF_ERROR(Migrate(lease.conn(), store->path_));
   }
+  // Whatever the migrations wrote is on disk before anything is served.
+  CG_RETURN_IF_ERROR(store->wal_sync_.WaitDurable(store->wal_sync_.Committed()));
   return store;
 }
 

@@ -1,5 +1,6 @@
-// The embedded SQLite backend: one database file in WAL mode with
-// synchronous=FULL (a committed write survives power loss), foreign keys on,
+// The embedded SQLite backend: one database file in WAL mode, every write
+// on disk before it returns (group commit: concurrent writes share one sync
+// of the WAL, sqlite/wal_sync.h), foreign keys on,
 // busy timeout 5 s so that `certgate admin` can run beside `certgate serve`.
 // Schema changes are numbered migrations applied in order, each in its own
 // transaction, recorded in schema_migrations; a database migrated by a newer

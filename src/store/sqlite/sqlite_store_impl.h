@@ -21,6 +21,7 @@
 #include "core/result.h"
 #include "store/store.h"
 #include "store/sqlite/connection.h"
+#include "store/sqlite/wal_sync.h"
 
 namespace certgate::store::sqlite {
 
@@ -139,7 +140,7 @@ class SqliteStore final : public Store, public NameOwnershipAudit {
     std::unique_ptr<Connection> conn_;
   };
 
-  explicit SqliteStore(std::string path) : path_(std::move(path)) {}
+  explicit SqliteStore(std::string path) : path_(std::move(path)), wal_sync_(path_) {}
 
   // Waits for an idle connection, or opens one while fewer than
   // kMaxConnections exist.
@@ -165,6 +166,8 @@ class SqliteStore final : public Store, public NameOwnershipAudit {
   void AnnounceChange();
 
   const std::string path_;
+  // Makes each write durable before it returns, a group of writes per sync.
+  WalSync wal_sync_;
 
   // Never removed, so a copy of the pointers can be called without the lock
   // (and a callback may call OnChange itself).
@@ -186,27 +189,35 @@ class SqliteStore final : public Store, public NameOwnershipAudit {
 template <class F>
 auto SqliteStore::Write(std::string_view op, F&& body)
     -> decltype(body(std::declval<Connection&>())) {
-  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(op));
-  std::lock_guard write_lock(write_mu_);
-  Connection& conn = lease.conn();
-  {
-    Query begin(conn, kBegin, op);
-    CG_RETURN_IF_ERROR(begin.Run());
-  }
-  auto result = body(conn);
-  if (!result.ok()) {
-    conn.Rollback();
-    return result;
-  }
-  Result<void> committed;
-  {
-    Query commit(conn, kCommit, op);
-    committed = commit.Run();
-  }
-  if (!committed.ok()) {
-    conn.Rollback();
-    return std::move(committed).error();
-  }
+  uint64_t commit = 0;
+  auto result = [&]() -> decltype(body(std::declval<Connection&>())) {
+    CG_ASSIGN_OR_RETURN(Lease lease, Acquire(op));
+    std::lock_guard write_lock(write_mu_);
+    Connection& conn = lease.conn();
+    {
+      Query begin(conn, kBegin, op);
+      CG_RETURN_IF_ERROR(begin.Run());
+    }
+    auto written = body(conn);
+    if (!written.ok()) {
+      conn.Rollback();
+      return written;
+    }
+    Result<void> committed;
+    {
+      Query commit_query(conn, kCommit, op);
+      committed = commit_query.Run();
+    }
+    if (!committed.ok()) {
+      conn.Rollback();
+      return std::move(committed).error();
+    }
+    commit = wal_sync_.Committed();
+    return written;
+  }();
+  // With the write lock and the connection given back, so that the next
+  // writers can commit meanwhile and share the sync (group commit).
+  if (result.ok()) CG_RETURN_IF_ERROR(wal_sync_.WaitDurable(commit));
   return result;
 }
 

@@ -177,7 +177,7 @@ int Run(const Options& given) {
     PhaseClock clock(phases, "starts");
     for (int round = 0; round < o.rounds; ++round) {
       Interleaved(counts.size(), round, [&](size_t i) {
-        auto server = ScaleServer::Start(o, data[i], pki, probe);
+        auto server = ScaleServer::Start(o, data[i], probe);
         const ServerMemory m = ReadMemory(server->pid());
         rows[i].start_s.push_back(server->start_s());
         rows[i].ready_s.push_back(server->ready_s());

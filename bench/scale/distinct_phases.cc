@@ -173,11 +173,14 @@ ManyNamesResult HandshakeManyNames(const ScaleServer& s, const DistinctPki& pki,
   out.cpu_s = WaitQuiet(s.pid()) - cpu0;
   out.handshaked = done.load();
   out.failed = failed.load();
-  const ServerMemory m = ReadMemory(s.pid());
-  out.points.push_back(RssPoint{out.handshaked, m.rss_kb});
-  out.hwm_kb = m.hwm_kb;
   std::sort(out.points.begin(), out.points.end(),
             [](const RssPoint& a, const RssPoint& b) { return a.names < b.names; });
+  // The reading once the server is quiet is the last point, in place of
+  // one taken at the same count while the last handshakes were running.
+  const ServerMemory m = ReadMemory(s.pid());
+  if (out.points.back().names == out.handshaked) out.points.pop_back();
+  out.points.push_back(RssPoint{out.handshaked, m.rss_kb});
+  out.hwm_kb = m.hwm_kb;
   return out;
 }
 

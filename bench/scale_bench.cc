@@ -3,9 +3,15 @@
 // 1,000,000 allowed) beside a server with none. Prints one table: start ->
 // edge serving, RSS per name cold and after changes, one change -> served
 // (p50, p99), server CPU per change, API creates per second from concurrent
-// keep-alive clients, DNS NXDOMAIN answers per second; then context.
+// keep-alive clients, DNS NXDOMAIN answers per second; then context. With
+// --distinct-certs, also servers whose N names each have their own
+// certificate (issue 17, section 5): the same columns, plus the first
+// handshake on a cold name, whether other handshakes stall meanwhile, the
+// memory after handshakes to many names, and HAProxy and nginx started with
+// the same certificates (start -> ready, RSS), as ratios.
 //
 //   build/bench/scale_bench [--names=10000,100000] [--rounds=3] ...   (--help)
+//   build/bench/scale_bench --distinct-certs=10000,100000 ...
 //
 // The names are loaded by a "direct store load" (scale/store_load.h): rows
 // written straight into a stopped server's SQLite file, as the issue allows,
@@ -21,6 +27,7 @@
 // was and its steal are printed per phase as context.
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -40,6 +47,11 @@
 #include "common/proc_stats.h"
 #include "common/progress.h"
 #include "core/testing/temp_dir.h"
+#include "scale/distinct_load.h"
+#include "scale/distinct_phases.h"
+#include "scale/distinct_pki.h"
+#include "scale/distinct_report.h"
+#include "scale/peer_servers.h"
 #include "scale/phases.h"
 #include "scale/scale_options.h"
 #include "scale/scale_pki.h"
@@ -55,6 +67,10 @@ namespace fs = std::filesystem;
 
 // Certificates that changes attach in turn.
 constexpr int kChangeLeaves = 4;
+// Client threads for the handshakes to many names, and how many names
+// between VmRSS readings.
+constexpr int kManyNamesThreads = 4;
+constexpr int kManyNamesStep = 5000;
 
 void PinThisThread(int cpu) {
   cpu_set_t set;
@@ -69,12 +85,25 @@ void PinThisThread(int cpu) {
 // binary has them: all the bench's DNS load comes from 127.0.0.1, and a
 // per-source budget (certgate after 04bcbd0: 1,000 answers a second) would
 // measure the budget, not the lookups.
-std::vector<std::string> LoadOnlyArgs(const std::string& certgate) {
-  const testing::RunResult help = testing::RunCommand({certgate, "serve", "--help"});
-  if (help.out.find("--dns-max-queries-per-source") != std::string::npos) {
+std::vector<std::string> LoadOnlyArgs(const std::string& serve_help) {
+  if (serve_help.find("--dns-max-queries-per-source") != std::string::npos) {
     return {"--dns-max-queries-per-source", "0"};
   }
   return {};
+}
+
+// The edge's bound on built certificate contexts: --context-cache as given
+// with --serve-arg, else its default as `certgate serve --help` shows it
+// ("--context-cache INT:INT in [1 - 10000000]=20000"); 0 when neither says.
+int ContextCacheBound(const std::string& serve_help, const std::vector<std::string>& serve_args) {
+  for (size_t i = 0; i + 1 < serve_args.size(); ++i) {
+    if (serve_args[i] == "--context-cache") return std::atoi(serve_args[i + 1].c_str());
+  }
+  const size_t flag = serve_help.find("--context-cache");
+  if (flag == std::string::npos) return 0;
+  const std::string line = serve_help.substr(flag, serve_help.find('\n', flag) - flag);
+  const size_t equals = line.rfind('=');
+  return equals == std::string::npos ? 0 : std::atoi(line.c_str() + equals + 1);
 }
 
 // Runs fn(subject index) for every subject, the order rotated by round.
@@ -116,6 +145,66 @@ class PhaseClock {
   double cpu0_ = 0;
 };
 
+// The distinct-certificate servers' own phases, one server after another:
+// cold handshakes, the stall check, and handshakes to many names.
+std::vector<DistinctRow> MeasureDistinct(const Options& o, const std::vector<Row>& rows,
+                                         std::vector<Subject>& subjects, const DistinctPki& pki,
+                                         const TlsProbe& probe, std::vector<Phase>& phases) {
+  std::vector<size_t> which;  // into rows and subjects
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i].distinct) which.push_back(i);
+  }
+  std::vector<DistinctRow> out(which.size());
+  std::vector<NamePool> pools;
+  for (size_t k = 0; k < which.size(); ++k) {
+    const Subject& s = subjects[which[k]];
+    out[k].certs = rows[which[k]].names;
+    // The change bursts deleted the first names.
+    pools.emplace_back(static_cast<int>(s.next_loaded_delete), out[k].certs, o.seed + k);
+  }
+  if (which.empty()) return out;
+  {
+    PhaseClock clock(phases, "cold handshake", &subjects);
+    for (size_t k = 0; k < which.size(); ++k) {
+      const ScaleServer& server = *subjects[which[k]].server;
+      ColdResult& c = out[k].cold = ColdHandshakes(server, pki, pools[k], o.cold_handshakes, probe);
+      Progress(
+          "{:<24} {} cold names: {:.2f} ms server CPU p50 ({:.2f} warm), handshake {:.2f} "
+          "ms p50 ({:.2f} warm), {} failed",
+          server.label(), c.cold.cpu_ms.size(), Quantile(c.cold.cpu_ms, 0.5),
+          Quantile(c.warm.cpu_ms, 0.5), Quantile(c.cold.wall_ms, 0.5),
+          Quantile(c.warm.wall_ms, 0.5), c.cold.failed + c.warm.failed);
+    }
+  }
+  {
+    PhaseClock clock(phases, "stall", &subjects);
+    for (size_t k = 0; k < which.size(); ++k) {
+      const ScaleServer& server = *subjects[which[k]].server;
+      out[k].stall =
+          StallCheck(server, pki, out[k].cold.names, pools[k], o.stall_samples, o.rounds, probe);
+      for (const StallMode& m : out[k].stall) {
+        Progress(
+            "{:<24} warm name beside {} handshakes: p50 {:.2f} ms, p99 {:.2f} ms ({} "
+            "background handshakes, {} failed)",
+            server.label(), m.background, Quantile(m.wall_ms, 0.5), Quantile(m.wall_ms, 0.99),
+            m.background_handshakes, m.failed);
+      }
+    }
+  }
+  {
+    PhaseClock clock(phases, "RSS after names", &subjects);
+    for (size_t k = 0; k < which.size(); ++k) {
+      const ScaleServer& server = *subjects[which[k]].server;
+      std::vector<size_t> names = pools[k].order();
+      names.resize(std::min(names.size(), static_cast<size_t>(o.handshake_names)));
+      Progress("{:<24} handshakes to {} distinct names", server.label(), names.size());
+      out[k].many =
+          HandshakeManyNames(server, pki, names, kManyNamesThreads, kManyNamesStep, probe);
+    }
+  }
+  return out;
+}
+
 int Run(const Options& given) {
   Options o = given;
   if (o.server_cpu == o.client_cpu)
@@ -133,10 +222,11 @@ int Run(const Options& given) {
         o.certgate));
   }
   o.certgate = *binary;
-  const std::vector<std::string> load_only = LoadOnlyArgs(o.certgate);
+  const std::string serve_help = testing::RunCommand({o.certgate, "serve", "--help"}).out;
+  const std::vector<std::string> load_only = LoadOnlyArgs(serve_help);
   o.serve_args.insert(o.serve_args.begin(), load_only.begin(), load_only.end());
   if (!o.serve_args.empty()) Progress("certgate serve also gets: {}", fmt::join(o.serve_args, " "));
-  PinThisThread(o.client_cpu);
+  const int context_cache = ContextCacheBound(serve_help, o.serve_args);
 
   testing::TempDir temp("scale-bench");
   ::chmod(temp.path().c_str(), 0755);
@@ -155,29 +245,54 @@ int Run(const Options& given) {
   } keep{temp, o.keep_temp};
 
   const ScalePki pki = MakeScalePki(kChangeLeaves);
-  std::vector<int> counts = {0};
-  counts.insert(counts.end(), o.names.begin(), o.names.end());
   std::vector<Phase> phases;
-  std::vector<Row> rows(counts.size());
-  std::vector<DataDir> data(counts.size());
+  DistinctPki distinct_pki;
+  if (!o.distinct_certs.empty()) {
+    PhaseClock clock(phases, "certificates");
+    // Before this thread is pinned: generation uses every cpu.
+    const int most = o.distinct_certs.back();
+    Progress("generating {} ECDSA P-256 certificates, each with its own key, signed by one CA",
+             most);
+    distinct_pki = MakeDistinctPki(most, temp.path() / "distinct-pem");
+    Progress("  {} certificates (and their PEM files) generated in {:.1f} s, {:.0f} a second", most,
+             distinct_pki.seconds, most / distinct_pki.seconds);
+  }
+  PinThisThread(o.client_cpu);
+
+  // The servers: the baseline, one per count of names, one per count of
+  // distinct certificates.
+  std::vector<Row> rows(1);
+  for (int n : o.names) rows.push_back(Row{.names = n});
+  for (int n : o.distinct_certs) rows.push_back(Row{.names = n, .distinct = true});
+  std::vector<DataDir> data(rows.size());
   {
     PhaseClock clock(phases, "setup");
-    for (size_t i = 0; i < counts.size(); ++i) {
-      rows[i].names = counts[i];
-      Progress("preparing {} names: uploads through the API, then a direct store load", counts[i]);
-      data[i] = PrepareDataDir(o, pki, counts[i], temp.path() / fmt::format("n{}", counts[i]));
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const int n = rows[i].names;
+      if (rows[i].distinct) {
+        Progress(
+            "preparing {} names with certificates of their own: uploads through the API, "
+            "then a direct store load",
+            n);
+        data[i] = PrepareEmptyDataDir(o, pki, temp.path() / fmt::format("d{}", n));
+        DistinctStoreLoad(data[i], distinct_pki, n, static_cast<size_t>(o.changes));
+        Progress("  {} certificates (keys sealed) and names loaded in {:.1f} s", n, data[i].load_s);
+      } else {
+        Progress("preparing {} names: uploads through the API, then a direct store load", n);
+        data[i] = PrepareDataDir(o, pki, n, temp.path() / fmt::format("n{}", n));
+        if (n > 0) Progress("  {} rows loaded in {:.1f} s", n, data[i].load_s);
+      }
       rows[i].load_s = data[i].load_s;
-      if (counts[i] > 0) Progress("  {} rows loaded in {:.1f} s", counts[i], data[i].load_s);
     }
   }
 
   const TlsProbe probe;
-  std::vector<Subject> subjects(counts.size());
+  std::vector<Subject> subjects(rows.size());
   {
     PhaseClock clock(phases, "starts");
     for (int round = 0; round < o.rounds; ++round) {
-      Interleaved(counts.size(), round, [&](size_t i) {
-        auto server = ScaleServer::Start(o, data[i], pki, probe);
+      Interleaved(rows.size(), round, [&](size_t i) {
+        auto server = ScaleServer::Start(o, data[i], probe);
         const ServerMemory m = ReadMemory(server->pid());
         rows[i].start_s.push_back(server->start_s());
         rows[i].ready_s.push_back(server->ready_s());
@@ -292,12 +407,21 @@ int Run(const Options& given) {
     }
   }
 
+  std::vector<DistinctRow> distinct =
+      MeasureDistinct(o, rows, subjects, distinct_pki, probe, phases);
+
   for (Subject& s : subjects) {
     if (!s.server->Alive()) s.server->Failed("exited during the run");
     s.api.reset();
     s.server->Stop();
   }
+  std::vector<PeerRow> peers;
+  if (o.peers && !distinct.empty()) {
+    PhaseClock clock(phases, "peers");
+    peers = ComparePeers(o, rows, data, distinct_pki, probe, temp.path() / "peers");
+  }
   PrintReport(o, rows, phases);
+  PrintDistinctReport(o, rows, distinct, peers, context_cache);
   keep.ok = true;
   return 0;
 }

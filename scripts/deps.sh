@@ -9,8 +9,9 @@
 #          packages pinned in tests/e2e/package-lock.json (playwright-core,
 #          and @ngrok/ngrok-api for ngrok's own client against certgate)
 #   bench: build plus the peers the benchmarks compare with or need: HAProxy
-#          and nginx (bench/handshake_bench), lego, Pebble and unbound
-#          (bench/acme_bench); each bench starts its own instances
+#          and nginx (bench/handshake_bench, bench/scale_bench
+#          --distinct-certs), lego, Pebble and unbound (bench/acme_bench);
+#          each bench starts its own instances
 # Idempotent: a second run installs nothing and prints nothing but a summary.
 set -euo pipefail
 

@@ -65,9 +65,51 @@ by round; the table shows medians, or totals where the list below says so.
                      (certgate.test), --dns-concurrency in flight, for
                      --dns-seconds per round; also per server CPU-second
 
+Distinct certificates (issue 17, section 5), with --distinct-certs: N names,
+each with its own certificate (ECDSA P-256, its own key, signed by one local
+CA; generated in process, the time printed), for each N. Also a direct
+store load: per name a tls_certificates row, its key sealed by certgate's
+KeyVault under the data dir's master key as POST /tls_certificates seals it
+(provision::SealPrivateKey), and a reserved domain pointing at it. These
+servers go through every phase above (rows "N certs"), then:
+
+  cold handshake     --cold-handshakes names never handshaked, one at a
+                     time, each "GET /" and read until the server closed:
+                     the server's CPU (its CPU-time clock before connect()
+                     and after the close) and the handshake's wall time
+                     (connect() to its end), p50 and p99; then the same
+                     names again, warm. Issue 17's target: <= 2 ms of server
+                     CPU for a cold name's first handshake
+  stall              handshakes to one warm name, timed, while a second
+                     client thread handshakes in the background: with none,
+                     with other warm names, with cold names (each a context
+                     build); --stall-samples per background, in --rounds
+  RSS after names    one handshake with each of --handshake-names distinct
+                     names (at most N; 4 client threads), VmRSS every 5,000:
+                     the edge's context cache is bounded (serve
+                     --context-cache, read from `certgate serve --help`)
+  peers              HAProxy (a crt-list) and nginx (a server block per
+                     name) with the same N certificates, each started
+                     --peer-rounds times beside a start of certgate: start ->
+                     ready (a handshake with the last name's SNI serves its
+                     own certificate), RSS after start, RSS per certificate
+                     over the same server with one certificate, ratios to
+                     certgate. Pinned to --server-cpu, on free ports of
+                     127.0.0.1, stopped by pid (also on ^C)
+
 Options:
   --names=LIST          name counts (default 10000,100000; 1000000 adds about
-                        four minutes, 90 s of them the direct store load)
+                        four minutes, 90 s of them the direct store load; 0:
+                        only the 0-name baseline)
+  --distinct-certs=LIST distinct-certificate counts (default none; 10000 adds
+                        about 2 minutes, 100000 about 10 with the peers)
+  --cold-handshakes=N   cold names timed per distinct server (default 1000)
+  --stall-samples=N     warm handshakes timed per background (default 400)
+  --handshake-names=N   names handshaked before "RSS after" (default 25000)
+  --no-peers            no HAProxy and nginx
+  --peer-rounds=N       starts of each peer per count (default 1)
+  --haproxy=PATH        HAProxy binary (default haproxy)
+  --nginx=PATH          nginx binary (default nginx)
   --rounds=N            starts, bursts and rounds per server (default 3)
   --latency-changes=N   change -> served samples per server (default 200)
   --changes=N           API changes per server for CPU/change (default 1000)
@@ -94,6 +136,21 @@ int IntValue(std::string_view name, std::string_view text, int min) {
   return n;
 }
 
+// A comma-separated list of counts, each at least min, without repeats,
+// ascending; a 0 (the baseline, which always runs) is left out.
+std::vector<int> Counts(std::string_view name, std::string_view list, int min) {
+  std::vector<int> out;
+  for (const std::string& item : SplitList(list)) {
+    const int n = IntValue(name, item, min);
+    if (n > 0 && std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
+  }
+  if (out.empty() && min > 0) {
+    throw std::invalid_argument(fmt::format("{} needs at least one count", name));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 }  // namespace
 
 Options ParseOptions(int argc, char** argv) {
@@ -105,12 +162,24 @@ Options ParseOptions(int argc, char** argv) {
       std::fputs(kHelp, stdout);
       std::exit(0);
     } else if (key == "--names") {
-      o.names.clear();
-      for (const std::string& item : SplitList(flags.Value())) {
-        const int n = IntValue(key, item, 1);
-        if (std::find(o.names.begin(), o.names.end(), n) == o.names.end()) o.names.push_back(n);
-      }
-      if (o.names.empty()) throw std::invalid_argument("--names needs at least one count");
+      o.names = Counts(key, flags.Value(), 0);
+    } else if (key == "--distinct-certs") {
+      o.distinct_certs = Counts(key, flags.Value(), 1);
+    } else if (key == "--cold-handshakes") {
+      o.cold_handshakes = IntValue(key, flags.Value(), 1);
+    } else if (key == "--stall-samples") {
+      o.stall_samples = IntValue(key, flags.Value(), 1);
+    } else if (key == "--handshake-names") {
+      o.handshake_names = IntValue(key, flags.Value(), 1);
+    } else if (key == "--no-peers") {
+      flags.NoValue();
+      o.peers = false;
+    } else if (key == "--peer-rounds") {
+      o.peer_rounds = IntValue(key, flags.Value(), 1);
+    } else if (key == "--haproxy") {
+      o.haproxy = flags.Value();
+    } else if (key == "--nginx") {
+      o.nginx = flags.Value();
     } else if (key == "--rounds") {
       o.rounds = IntValue(key, flags.Value(), 1);
     } else if (key == "--latency-changes") {

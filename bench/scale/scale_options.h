@@ -16,6 +16,16 @@ struct Options {
   // The name counts measured; a server with 0 names always runs beside them
   // as the baseline the per-name figures subtract.
   std::vector<int> names = {10000, 100000};
+  // The distinct-certificates scenario (issue 17, section 5): N names, each
+  // with its own certificate, for each N; none by default.
+  std::vector<int> distinct_certs;
+  int cold_handshakes = 1000;   // cold names handshaked one at a time, per server
+  int stall_samples = 400;      // warm handshakes timed per background load
+  int handshake_names = 25000;  // distinct names handshaked before "RSS after handshakes"
+  bool peers = true;            // HAProxy and nginx with the same certificates
+  int peer_rounds = 1;          // starts of each peer (and of certgate beside it) per N
+  std::string haproxy = "haproxy";
+  std::string nginx = "nginx";
   int rounds = 3;             // start rounds, and bursts per server, interleaved
   int latency_changes = 200;  // one change -> served samples per server
   int changes = 1000;         // API changes per server for CPU/change and RSS after

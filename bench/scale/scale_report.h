@@ -27,6 +27,7 @@ double UnitsPerSecond(const std::vector<Batch>& batches);
 // One server's figures; every vector holds one value per round or sample.
 struct Row {
   int names = 0;
+  bool distinct = false;  // each name has its own certificate
   double load_s = 0;  // direct store load
   std::vector<double> start_s;
   std::vector<double> ready_s;      // launch to "certgate ready" (context)
@@ -62,6 +63,14 @@ struct Phase {
   double server_cpu_s = -1;
   double wall_s = 0;
 };
+
+// The value at fraction q of the samples (nearest rank); 0 for none.
+double Quantile(std::vector<double> v, double q);
+// "100,000"; "12.3 MB" for kilobytes.
+std::string CountText(int n);
+std::string Mb(double kb);
+// A row's first column: "0 (base)", "100,000", "100,000 certs".
+std::string RowLabel(const Row& row);
 
 // rows[0] is the baseline (0 names).
 void PrintReport(const Options& o, const std::vector<Row>& rows, const std::vector<Phase>& phases);

@@ -47,38 +47,43 @@ uint16_t DnsPort(const std::string& stdout_text) {
 
 }  // namespace
 
-DataDir PrepareDataDir(const Options& o, const ScalePki& pki, int names, const fs::path& dir) {
+DataDir PrepareEmptyDataDir(const Options& o, const ScalePki& pki, const fs::path& dir) {
   DataDir data;
-  data.names = names;
   data.dir = dir;
+  data.ready_name = LoadedName(0);  // no names: the default certificate, whatever its serial
   fs::create_directories(dir);
-  {
-    auto server = testing::CertgateServer::Start(ServeOptions(o, data));
-    if (!server)
-      throw std::runtime_error(fmt::format("certgate did not start in {}", dir.string()));
-    KillOnInterrupt guard(server->process().pid());
-    data.api_key = server->api_key();
-    if (data.api_key.empty())
-      throw std::runtime_error("certgate printed no API key: the data dir was not fresh");
-    ApiConnection api(server->api_url(), data.api_key);
-    data.wildcard_id = api.UploadCertificate(pki.wildcard.chain_pem, pki.wildcard.key_pem);
-    for (const Leaf& leaf : pki.changes) {
-      data.change_ids.push_back(api.UploadCertificate(leaf.chain_pem, leaf.key_pem));
-    }
-    if (server->Stop() != 0)
-      throw std::runtime_error("certgate did not stop cleanly after the uploads");
+  auto server = testing::CertgateServer::Start(ServeOptions(o, data));
+  if (!server) throw std::runtime_error(fmt::format("certgate did not start in {}", dir.string()));
+  KillOnInterrupt guard(server->process().pid());
+  data.api_key = server->api_key();
+  if (data.api_key.empty())
+    throw std::runtime_error("certgate printed no API key: the data dir was not fresh");
+  ApiConnection api(server->api_url(), data.api_key);
+  data.wildcard_id = api.UploadCertificate(pki.wildcard.chain_pem, pki.wildcard.key_pem);
+  for (const Leaf& leaf : pki.changes) {
+    data.change_ids.push_back(api.UploadCertificate(leaf.chain_pem, leaf.key_pem));
   }
+  if (server->Stop() != 0)
+    throw std::runtime_error("certgate did not stop cleanly after the uploads");
+  return data;
+}
+
+DataDir PrepareDataDir(const Options& o, const ScalePki& pki, int names, const fs::path& dir) {
+  DataDir data = PrepareEmptyDataDir(o, pki, dir);
   if (names > 0) {
     StoreLoad load = DirectStoreLoad(dir / "data" / "certgate.db", names, data.wildcard_id,
                                      static_cast<size_t>(o.changes));
+    data.names = names;
     data.load_s = load.seconds;
     data.loaded_ids = std::move(load.first_ids);
+    data.ready_name = LoadedName(names - 1);
+    data.ready_serial = pki.wildcard.serial;
   }
   return data;
 }
 
 std::unique_ptr<ScaleServer> ScaleServer::Start(const Options& o, const DataDir& data,
-                                                const ScalePki& pki, const TlsProbe& probe) {
+                                                const TlsProbe& probe) {
   std::unique_ptr<ScaleServer> s(new ScaleServer(data));
   const auto t0 = BenchClock::now();
   s->certgate_ = testing::CertgateServer::Start(ServeOptions(o, data));
@@ -91,17 +96,14 @@ std::unique_ptr<ScaleServer> ScaleServer::Start(const Options& o, const DataDir&
   if (s->https_port_ == 0 || s->api_url_.empty() || s->dns_port_ == 0) {
     s->Failed("no api:, https: or dns: line before 'certgate ready'");
   }
-  // The last name the load created; without names, any name gets the
-  // default certificate.
-  const std::string sni = LoadedName(std::max(0, data.names - 1));
   const auto deadline = BenchClock::now() + std::chrono::seconds(600);
   std::string why = "no handshake yet";
   for (;;) {
-    ProbeResult r = probe.Probe(s->https_port_, sni);
-    if (r.ok && (data.names == 0 || r.serial == pki.wildcard.serial)) break;
-    why =
-        r.ok ? fmt::format("served serial {}, not the wildcard's {}", r.serial, pki.wildcard.serial)
-             : r.error;
+    ProbeResult r = probe.Probe(s->https_port_, data.ready_name);
+    if (r.ok && (data.ready_serial.empty() || r.serial == data.ready_serial)) break;
+    why = r.ok ? fmt::format("{} served serial {}, not {}", data.ready_name, r.serial,
+                             data.ready_serial)
+               : r.error;
     if (BenchClock::now() > deadline || !s->Alive()) s->Failed("not serving: " + why);
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
@@ -115,7 +117,9 @@ ScaleServer::~ScaleServer() {
   if (certgate_) certgate_->Kill();
 }
 
-std::string ScaleServer::label() const { return fmt::format("certgate {} names", data_.names); }
+std::string ScaleServer::label() const {
+  return fmt::format("certgate {} {}", data_.names, data_.distinct ? "certs" : "names");
+}
 
 pid_t ScaleServer::pid() const { return certgate_->process().pid(); }
 

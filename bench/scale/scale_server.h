@@ -22,6 +22,7 @@ namespace certgate::bench::scale {
 
 struct DataDir {
   int names = 0;
+  bool distinct = false;                // each name has its own certificate (distinct_load.h)
   std::filesystem::path dir;            // the server's --data-dir is dir/data
   std::string api_key;                  // the first account's, printed at its first start
   std::string wildcard_id;              // *.bench.example, which every loaded name points at
@@ -30,25 +31,32 @@ struct DataDir {
   // The ids of the first loaded names (as many as --changes), which the
   // change bursts delete.
   std::vector<std::string> loaded_ids;
+  // A handshake with SNI ready_name serves ready_serial once the server
+  // serves its names (any certificate when ready_serial is empty).
+  std::string ready_name;
+  std::string ready_serial;
 };
 
 // Starts certgate once on a fresh data dir under dir, uploads pki's
-// certificates through the API, stops it, then loads `names` domains
-// directly into its store (DirectStoreLoad).
+// certificates through the API and stops it: a data dir without names.
+DataDir PrepareEmptyDataDir(const Options& o, const ScalePki& pki,
+                            const std::filesystem::path& dir);
+// PrepareEmptyDataDir, then `names` domains on the wildcard loaded directly
+// into its store (DirectStoreLoad).
 DataDir PrepareDataDir(const Options& o, const ScalePki& pki, int names,
                        const std::filesystem::path& dir);
 
 class ScaleServer {
  public:
-  // Starts `certgate serve` on data and returns once a handshake with SNI of
-  // the last loaded name (or, with no names, any name under the wildcard)
-  // serves the expected certificate: the wildcard with names, the default
-  // certificate without. start_s is the time from launch to that handshake,
+  // Starts `certgate serve` on data and returns once a handshake with SNI
+  // data.ready_name (the last loaded name) serves data.ready_serial: the
+  // wildcard with names, the name's own certificate with distinct ones, the
+  // default certificate without names. start_s is the time from launch to that handshake,
   // ready_s to the "certgate ready" line before it; start_cpu_s is the
   // server's CPU seconds until then (what the start cost, however busy the
   // machine was).
   static std::unique_ptr<ScaleServer> Start(const Options& o, const DataDir& data,
-                                            const ScalePki& pki, const TlsProbe& probe);
+                                            const TlsProbe& probe);
   ~ScaleServer();
 
   const DataDir& data() const { return data_; }

@@ -15,6 +15,13 @@
 
 namespace certgate::bench::scale {
 
+// The reserved_domains row a direct store load writes: ?1 id, ?2
+// account_id, ?3 created_at, ?4 domain, ?5 certificate_id, ?6 name_key,
+// ?7 cname_target.
+inline constexpr char kInsertDomain[] =
+    "INSERT INTO reserved_domains (id, account_id, created_at, description, metadata, domain,"
+    " certificate_id, name_key, cname_target) VALUES (?1, ?2, ?3, '', '', ?4, ?5, ?6, ?7)";
+
 struct StoreLoad {
   double seconds = 0;
   std::vector<std::string> first_ids;  // the ids of the first rows, in order

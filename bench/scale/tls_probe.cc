@@ -1,6 +1,7 @@
 #include "scale/tls_probe.h"
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 
@@ -52,7 +53,18 @@ TlsProbe::TlsProbe() : ctx_(SSL_CTX_new(TLS_client_method())) {
 
 ProbeResult TlsProbe::Probe(uint16_t port, const std::string& sni,
                             std::chrono::milliseconds timeout) const {
+  return Run(port, sni, timeout, false);
+}
+
+ProbeResult TlsProbe::ProbeAndRequest(uint16_t port, const std::string& sni,
+                                      std::chrono::milliseconds timeout) const {
+  return Run(port, sni, timeout, true);
+}
+
+ProbeResult TlsProbe::Run(uint16_t port, const std::string& sni, std::chrono::milliseconds timeout,
+                          bool request) const {
   ProbeResult r;
+  const auto t0 = std::chrono::steady_clock::now();
   Connection c;
   c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (c.fd < 0) {
@@ -91,6 +103,29 @@ ProbeResult TlsProbe::Probe(uint16_t port, const std::string& sni,
     return r;
   }
   r.serial = SerialHex(leaf);
+  r.handshake_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (request) {
+    const std::string get =
+        fmt::format("GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", sni);
+    if (SSL_write(c.ssl, get.data(), static_cast<int>(get.size())) <= 0) {
+      r.error = "sending the request: " + OpensslErrors();
+      return r;
+    }
+    char buf[4096];
+    int n = 0;
+    while ((n = SSL_read(c.ssl, buf, sizeof buf)) > 0) {
+    }
+    // A close_notify or a bare close both end the answer; a timeout does not.
+    const int why = SSL_get_error(c.ssl, n);
+    const bool timed_out = why == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK);
+    if ((why != SSL_ERROR_ZERO_RETURN && why != SSL_ERROR_SYSCALL) || timed_out) {
+      r.error = timed_out ? std::string("no close within the timeout")
+                          : "reading the answer: " + OpensslErrors();
+      return r;
+    }
+    ERR_clear_error();
+  }
   r.ok = true;
   return r;
 }

@@ -104,33 +104,59 @@ const Route* RouteShard::Find(std::string_view host) const {
   return it != routes_.end() && it->first == host ? it->second.get() : nullptr;
 }
 
-std::shared_ptr<const Snapshot> Snapshot::Build(const store::EdgeState& state,
-                                                std::string default_certificate_id) {
+std::string_view Snapshot::Builder::Keep(std::string_view bytes) {
+  constexpr size_t kBlock = 1 << 20;
+  if (blocks_.empty() || block_used_ + bytes.size() > block_size_) {
+    block_size_ = std::max(kBlock, bytes.size());
+    blocks_.push_back(std::make_unique<char[]>(block_size_));
+    block_used_ = 0;
+  }
+  char* at = blocks_.back().get() + block_used_;
+  std::copy(bytes.begin(), bytes.end(), at);
+  block_used_ += bytes.size();
+  return std::string_view(at, bytes.size());
+}
+
+void Snapshot::Builder::AddDomain(std::string_view name,
+                                  std::optional<std::string_view> certificate_id) {
+  std::string_view cert;
+  if (certificate_id && !certificate_id->empty()) {
+    cert = *certificates_.emplace(*certificate_id).first;  // nodes: the view stays valid
+  }
+  if (names::IsWildcard(name)) {
+    wildcard_.emplace_back(Keep(names::WildcardBase(name)), cert);
+  } else {
+    exact_.emplace_back(Keep(name), cert);
+  }
+}
+
+std::shared_ptr<const Snapshot> Snapshot::Builder::Finish(const store::EdgeState& rest,
+                                                          std::string default_certificate_id) {
   auto snap = std::make_shared<Snapshot>();
   snap->default_certificate_id_ = std::move(default_certificate_id);
-  snap->change_sequence_ = state.change_sequence;
-  NameIndex::Entries exact;
-  NameIndex::Entries wildcard;
-  exact.reserve(state.domains.size());
-  for (const store::EdgeDomain& d : state.domains) {
-    const std::string_view cert = d.certificate_id ? std::string_view(*d.certificate_id) : "";
-    if (names::IsWildcard(d.domain)) {
-      wildcard.emplace_back(names::WildcardBase(d.domain), cert);
-    } else {
-      exact.emplace_back(d.domain, cert);
-    }
-  }
-  snap->exact_ = NameIndex(exact);
-  snap->wildcard_ = NameIndex(wildcard);
+  snap->change_sequence_ = rest.change_sequence;
+  snap->exact_ = NameIndex(exact_);
+  snap->wildcard_ = NameIndex(wildcard_);
   ShardedMap<RouteShard>::Entries routes;
-  for (const store::Endpoint& e : state.endpoints) {
-    std::optional<Route> route = MakeRoute(e, state.change_sequence);
+  for (const store::Endpoint& e : rest.endpoints) {
+    std::optional<Route> route = MakeRoute(e, rest.change_sequence);
     if (!route) continue;
     snap->has_passthrough_ |= route->passthrough();
     routes.emplace_back(e.host, std::make_shared<const Route>(std::move(*route)));
   }
   snap->routes_ = ShardedMap<RouteShard>(routes);  // the first endpoint by id wins
   return snap;
+}
+
+std::shared_ptr<const Snapshot> Snapshot::Build(const store::EdgeState& state,
+                                                std::string default_certificate_id) {
+  Builder builder;
+  for (const store::EdgeDomain& d : state.domains) {
+    std::optional<std::string_view> cert;
+    if (d.certificate_id) cert = *d.certificate_id;
+    builder.AddDomain(d.domain, cert);
+  }
+  return builder.Finish(state, std::move(default_certificate_id));
 }
 
 std::shared_ptr<const Snapshot> Snapshot::With(const Delta& delta) const {

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -103,9 +104,32 @@ class Snapshot {
     std::vector<std::pair<std::string, std::optional<Route>>> routes;
   };
 
+  // Builds a snapshot from a full load whose domains arrive one at a time
+  // (a LoadEdgeState visitor): their bytes are packed into large blocks and
+  // certificate ids kept once each, so a million names cost no million
+  // records on the way.
+  class Builder {
+   public:
+    void AddDomain(std::string_view name, std::optional<std::string_view> certificate_id);
+    // rest: the endpoints and the change sequence (its domains are ignored).
+    // Endpoints whose policy no longer parses are skipped (and logged): the
+    // edge must keep serving the rest.
+    std::shared_ptr<const Snapshot> Finish(const store::EdgeState& rest,
+                                           std::string default_certificate_id);
+
+   private:
+    std::string_view Keep(std::string_view bytes);
+
+    std::vector<std::unique_ptr<char[]>> blocks_;
+    size_t block_used_ = 0;
+    size_t block_size_ = 0;
+    std::unordered_set<std::string> certificates_;
+    NameIndex::Entries exact_;
+    NameIndex::Entries wildcard_;
+  };
+
   // Builds from the store's state. default_certificate_id is the service's
-  // own certificate. Endpoints whose policy no longer parses are skipped
-  // (and logged): the edge must keep serving the rest.
+  // own certificate.
   static std::shared_ptr<const Snapshot> Build(const store::EdgeState& state,
                                                std::string default_certificate_id);
   // This snapshot with delta applied (see the top of this file).

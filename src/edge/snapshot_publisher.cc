@@ -32,8 +32,13 @@ SnapshotPublisher::Stats SnapshotPublisher::stats() const {
 Result<void> SnapshotPublisher::PublishNow() {
   const auto started = std::chrono::steady_clock::now();
   ++full_loads_;
-  CG_ASSIGN_OR_RETURN(store::EdgeState state, feed_.LoadEdgeState());
-  current_ = Snapshot::Build(state, default_certificate_id_);
+  Snapshot::Builder builder;
+  CG_ASSIGN_OR_RETURN(store::EdgeState rest,
+                      feed_.LoadEdgeState([&](std::string_view name,
+                                              std::optional<std::string_view> certificate_id) {
+                        builder.AddDomain(name, certificate_id);
+                      }));
+  current_ = builder.Finish(rest, default_certificate_id_);
   sink_.SetSnapshot(current_);
   ++published_;
   spdlog::info("edge: loaded {} names at change {} in {} ms", current_->name_count(),

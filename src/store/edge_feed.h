@@ -47,9 +47,18 @@ class EdgeFeed {
  public:
   virtual ~EdgeFeed() = default;
 
+  // Receives the domains of a full load one at a time: the views live only
+  // during the call (certificate_id nullopt: none yet).
+  using EdgeDomainVisitor =
+      std::function<void(std::string_view name, std::optional<std::string_view> certificate_id)>;
+
   // Everything the edge serves, read in one transaction, with the sequence
   // it stands at: apply ChangesSince(state.change_sequence) afterwards.
-  virtual Result<EdgeState> LoadEdgeState() = 0;
+  Result<EdgeState> LoadEdgeState();
+  // The same, but each domain goes to visit (in the same transaction) and
+  // state.domains stays empty: a full load of a million names without a
+  // million records held at once.
+  virtual Result<EdgeState> LoadEdgeState(const EdgeDomainVisitor& visit) = 0;
   // The sequence of the newest committed change: grows with every write to
   // what the edge serves (certificates, domains, endpoints, HTTP-01
   // challenges, TXT records), by any process. Cheap: the edge polls it.

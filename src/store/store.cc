@@ -171,4 +171,17 @@ Result<std::unique_ptr<Store>> OpenStore(std::string_view url) {
                                      kAcceptedForms));
 }
 
+Result<EdgeState> EdgeFeed::LoadEdgeState() {
+  std::vector<EdgeDomain> domains;
+  CG_ASSIGN_OR_RETURN(
+      EdgeState state,
+      LoadEdgeState([&](std::string_view name, std::optional<std::string_view> certificate_id) {
+        EdgeDomain d{std::string(name), std::nullopt};
+        if (certificate_id) d.certificate_id = std::string(*certificate_id);
+        domains.push_back(std::move(d));
+      }));
+  state.domains = std::move(domains);
+  return state;
+}
+
 }  // namespace certgate::store

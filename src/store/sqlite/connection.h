@@ -239,6 +239,14 @@ class Query {
     return std::string(reinterpret_cast<const char*>(p),
                        static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
   }
+  // The column's text without a copy: valid until the next Step or the
+  // Query's end.
+  std::string_view ColumnView(int col) const {
+    const unsigned char* p = sqlite3_column_text(stmt_, col);
+    if (p == nullptr) return {};
+    return std::string_view(reinterpret_cast<const char*>(p),
+                            static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+  }
   std::optional<std::string> OptionalColumnText(int col) const {
     if (IsNull(col)) return std::nullopt;
     return ColumnText(col);

@@ -49,7 +49,7 @@ std::optional<EdgeChangeKind> KindOf(std::string_view text) {
 
 }  // namespace
 
-Result<EdgeState> SqliteStore::LoadEdgeState() {
+Result<EdgeState> SqliteStore::LoadEdgeState(const EdgeDomainVisitor& visit) {
   constexpr std::string_view kOp = "loading the edge state";
   return Read(kOp, [&](Connection& conn) -> Result<EdgeState> {
     EdgeState state;
@@ -59,7 +59,9 @@ Result<EdgeState> SqliteStore::LoadEdgeState() {
       while (true) {
         CG_ASSIGN_OR_RETURN(bool row, q.Step());
         if (!row) break;
-        state.domains.push_back(EdgeDomain{q.ColumnText(0), q.OptionalColumnText(1)});
+        std::optional<std::string_view> certificate_id;
+        if (!q.IsNull(1)) certificate_id = q.ColumnView(1);
+        visit(q.ColumnView(0), certificate_id);
       }
     }
     Query q(conn, kAllEndpoints, kOp);

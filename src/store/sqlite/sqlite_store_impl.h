@@ -84,7 +84,8 @@ class SqliteStore final : public Store, public NameOwnershipAudit {
                               const std::optional<Certificate>& policy_certificate) override;
   Result<bool> DeleteEndpoint(std::string_view account_id, std::string_view id) override;
   Result<NameCheck> CheckNameOwnership() override;
-  Result<EdgeState> LoadEdgeState() override;
+  using EdgeFeed::LoadEdgeState;
+  Result<EdgeState> LoadEdgeState(const EdgeDomainVisitor& visit) override;
   Result<int64_t> ChangeSequence() override;
   Result<EdgeChanges> ChangesSince(int64_t after, int limit) override;
   Result<std::optional<EdgeDomain>> EdgeDomainByName(std::string_view name) override;

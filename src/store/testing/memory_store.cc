@@ -311,12 +311,14 @@ Result<bool> MemoryStore::SetCertificateSummary(std::string_view id,
 
 // ---- The edge ----
 
-Result<EdgeState> MemoryStore::LoadEdgeState() {
+Result<EdgeState> MemoryStore::LoadEdgeState(const EdgeDomainVisitor& visit) {
   std::lock_guard lock(data_->mu);
   EdgeState state;
   state.change_sequence = data_->change_sequence;
   for (const auto& [id, row] : data_->domains) {
-    state.domains.push_back(EdgeDomain{row.domain.domain, row.domain.certificate_id});
+    std::optional<std::string_view> certificate_id;
+    if (row.domain.certificate_id) certificate_id = *row.domain.certificate_id;
+    visit(row.domain.domain, certificate_id);
   }
   for (const auto& [id, endpoint] : data_->endpoints) state.endpoints.push_back(endpoint);
   return state;

@@ -42,8 +42,6 @@ constexpr size_t kClassicUdpSize = 512;
 // day 2020 value, below common path MTUs).
 constexpr uint16_t kOurUdpSize = 1232;
 constexpr size_t kMaxTcpMessage = 65535;
-// The UDP socket's receive queue asked for (see Listen).
-constexpr int kUdpReceiveBuffer = 4 << 20;
 // A TXT character-string holds at most 255 bytes.
 constexpr size_t kMaxCharacterString = 255;
 constexpr uint8_t kRcodeFormErr = LDNS_RCODE_FORMERR;
@@ -281,11 +279,6 @@ Result<HostPort> Responder::Listen() {
     d.udp_socket.emplace(*d.io);
     if (d.udp_socket->open(ip.is_v6() ? udp::v6() : udp::v4(), ec); ec) return fail("socket", 0);
     if (ip.is_v6()) d.udp_socket->set_option(net::ip::v6_only(true), ec);
-    // Room for a burst while this thread is busy or not scheduled: at the
-    // default (~200 KB, some 270 queries) a flood fills the queue in a few
-    // milliseconds and the kernel drops everyone's queries before the
-    // per-source budget sees them. The kernel caps this at net.core.rmem_max.
-    d.udp_socket->set_option(net::socket_base::receive_buffer_size(kUdpReceiveBuffer), ec);
     if (d.udp_socket->bind(udp::endpoint(ip, want.port), ec); ec) {
       return fail("UDP bind", want.port);
     }

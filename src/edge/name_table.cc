@@ -50,7 +50,7 @@ std::optional<uint32_t> NameTable::Find(std::string_view name) const {
   }
 }
 
-NameShard::NameShard(const std::vector<std::pair<std::string_view, std::string_view>>& entries) {
+NameShard::NameShard(std::span<const std::pair<std::string_view, std::string_view>> entries) {
   ids_.push_back('\0');  // offset 0: ""
   std::unordered_map<std::string_view, uint32_t> interned;
   std::vector<std::pair<std::string_view, uint32_t>> names;

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -57,7 +58,7 @@ class NameTable {
 class NameShard {
  public:
   using Value = std::string_view;
-  explicit NameShard(const std::vector<std::pair<std::string_view, std::string_view>>& entries);
+  explicit NameShard(std::span<const std::pair<std::string_view, std::string_view>> entries);
 
   std::optional<std::string_view> Find(std::string_view name) const {
     std::optional<uint32_t> at = table_.Find(name);

@@ -12,7 +12,7 @@
 //
 // Shard is an immutable table with:
 //   using Value = ...;  // cheap to copy while building: a view or a shared_ptr
-//   explicit Shard(const std::vector<std::pair<std::string_view, Value>>& entries);
+//   explicit Shard(std::span<const std::pair<std::string_view, Value>> entries);
 //   Find(std::string_view key) const;  // whatever it returns, returned as is
 //   template <class Fn> void ForEach(Fn fn) const;  // fn(std::string_view key, Value)
 //   size_t size() const;
@@ -50,15 +50,28 @@ class ShardedMap {
   // A later duplicate key is the Shard's to handle (NameTable ignores it).
   explicit ShardedMap(const Entries& entries) {
     bits_ = BitsFor(entries.size());
-    std::vector<Entries> split(size_t{1} << bits_);
-    for (const auto& entry : entries) split[ShardOf(entry.first)].push_back(entry);
-    const size_t shards = split.size();
+    const size_t shards = size_t{1} << bits_;
+    // The entries grouped by shard (a counting sort): one array, each
+    // shard's run of it given to its constructor.
+    std::vector<uint32_t> shard_of(entries.size());
+    std::vector<size_t> starts(shards + 1, 0);
+    for (size_t i = 0; i < entries.size(); ++i) {
+      shard_of[i] = static_cast<uint32_t>(ShardOf(entries[i].first));
+      ++starts[shard_of[i] + 1];
+    }
+    for (size_t s = 0; s < shards; ++s) starts[s + 1] += starts[s];
+    Entries grouped(entries.size());
+    {
+      std::vector<size_t> next(starts.begin(), starts.end() - 1);
+      for (size_t i = 0; i < entries.size(); ++i) grouped[next[shard_of[i]]++] = entries[i];
+    }
+    const std::span<const typename Entries::value_type> all(grouped);
     const size_t page_size = std::min(shards, kPage);
     for (size_t first = 0; first < shards; first += page_size) {
       auto page = std::make_shared<Page>();
       page->reserve(page_size);
       for (size_t s = first; s < first + page_size; ++s) {
-        page->push_back(std::make_shared<const Shard>(split[s]));
+        page->push_back(std::make_shared<const Shard>(all.subspan(starts[s], starts[s + 1] - starts[s])));
         size_ += page->back()->size();
       }
       pages_.push_back(std::move(page));

@@ -88,7 +88,7 @@ std::optional<Route> MakeRoute(const store::Endpoint& e, int64_t sequence) {
   return route;
 }
 
-RouteShard::RouteShard(const std::vector<std::pair<std::string_view, Value>>& entries) {
+RouteShard::RouteShard(std::span<const std::pair<std::string_view, Value>> entries) {
   routes_.reserve(entries.size());
   for (const auto& [host, route] : entries) routes_.emplace_back(host, route);
   std::stable_sort(routes_.begin(), routes_.end(),
@@ -121,7 +121,14 @@ void Snapshot::Builder::AddDomain(std::string_view name,
                                   std::optional<std::string_view> certificate_id) {
   std::string_view cert;
   if (certificate_id && !certificate_id->empty()) {
-    cert = *certificates_.emplace(*certificate_id).first;  // nodes: the view stays valid
+    // Most names share their certificate with the name before (a wildcard's,
+    // or rows written together): no lookup, no string made.
+    if (*certificate_id != last_certificate_) {
+      auto it = certificates_.find(*certificate_id);
+      if (it == certificates_.end()) it = certificates_.emplace(*certificate_id).first;
+      last_certificate_ = *it;  // a node's string: the view stays valid
+    }
+    cert = last_certificate_;
   }
   if (names::IsWildcard(name)) {
     wildcard_.emplace_back(Keep(names::WildcardBase(name)), cert);

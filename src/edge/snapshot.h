@@ -15,8 +15,10 @@
 #include <openssl/x509.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -71,7 +73,7 @@ struct Route {
 class RouteShard {
  public:
   using Value = std::shared_ptr<const Route>;
-  explicit RouteShard(const std::vector<std::pair<std::string_view, Value>>& entries);
+  explicit RouteShard(std::span<const std::pair<std::string_view, Value>> entries);
 
   const Route* Find(std::string_view host) const;
   template <class Fn>
@@ -123,7 +125,13 @@ class Snapshot {
     std::vector<std::unique_ptr<char[]>> blocks_;
     size_t block_used_ = 0;
     size_t block_size_ = 0;
-    std::unordered_set<std::string> certificates_;
+    // Lookups by view without making a string.
+    struct Hash {
+      using is_transparent = void;
+      size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    std::unordered_set<std::string, Hash, std::equal_to<>> certificates_;
+    std::string_view last_certificate_;
     NameIndex::Entries exact_;
     NameIndex::Entries wildcard_;
   };

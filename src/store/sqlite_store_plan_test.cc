@@ -90,5 +90,12 @@ TEST_F(SqliteQueryPlanTest, PerEventQueriesAreIndexLookups) {
   }
 }
 
+// The edge's full load reads names and certificate ids from a covering
+// index, not every column of every row (edge_feed.cc's kAllEdgeDomains).
+TEST_F(SqliteQueryPlanTest, TheEdgesFullLoadReadsACoveringIndex) {
+  const std::string got = Plan("SELECT domain, certificate_id FROM reserved_domains");
+  EXPECT_NE(got.find("USING COVERING INDEX reserved_domains_for_edge"), std::string::npos) << got;
+}
+
 }  // namespace
 }  // namespace certgate::store

@@ -111,9 +111,9 @@ class SqliteStoreTest : public ::testing::Test {
 // ---- Opening and migrations ----
 
 TEST_F(SqliteStoreTest, MigrationsApplyOnceAndReopenIsIdempotent) {
-  EXPECT_EQ(SqliteSchemaVersion(), 8);
-  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "8");
-  EXPECT_EQ(RawQuery(db_path_, "SELECT MAX(version) FROM schema_migrations"), "8");
+  EXPECT_EQ(SqliteSchemaVersion(), 9);
+  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "9");
+  EXPECT_EQ(RawQuery(db_path_, "SELECT MAX(version) FROM schema_migrations"), "9");
   EXPECT_NE(RawQuery(db_path_, "SELECT applied_at FROM schema_migrations"), "");
   store_.reset();
   for (int i = 0; i < 2; ++i) {
@@ -407,6 +407,10 @@ void RawExec(const fs::path& db_path, const std::string& sql) {
   sqlite3_close(db);
 }
 
+// Back to schema 8: no covering index for the edge's full load.
+constexpr char kUndoMigration9[] =
+    "DROP INDEX reserved_domains_for_edge; DELETE FROM schema_migrations WHERE version = 9;";
+
 // Back to schema 7: the change_sequence counter and its triggers instead of
 // the change feed.
 constexpr char kUndoMigration8[] =
@@ -475,7 +479,7 @@ TEST(SqliteStoreMigrationTest, Migration4FillsTheNameKeyOfExistingDomains) {
   // that overlap across accounts, as that version allowed.
   ASSERT_NO_FATAL_FAILURE(RawExec(
       db_path,
-      std::string(kUndoMigration8) + kUndoMigration6 +
+      std::string(kUndoMigration9) + kUndoMigration8 + kUndoMigration6 +
       "DROP INDEX reserved_domains_by_name_key;"
       "ALTER TABLE reserved_domains DROP COLUMN name_key;"
       "ALTER TABLE provisioning_jobs DROP COLUMN lease_owner;"
@@ -527,7 +531,7 @@ TEST(SqliteStoreMigrationTest, Migration5EndsHoldsTakenBeforeLeasesHadOwners) {
   // Back to schema 4, with the job held as that version held it.
   ASSERT_NO_FATAL_FAILURE(RawExec(
       db_path,
-      std::string(kUndoMigration8) + kUndoMigration6 +
+      std::string(kUndoMigration9) + kUndoMigration8 + kUndoMigration6 +
       "ALTER TABLE provisioning_jobs DROP COLUMN lease_owner;"
       "ALTER TABLE provisioning_jobs DROP COLUMN lease_token;"
       "DELETE FROM schema_migrations WHERE version >= 5;"));

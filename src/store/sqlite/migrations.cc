@@ -323,6 +323,11 @@ ALTER TABLE reserved_domains ADD COLUMN needs_certificate_at INTEGER GENERATED A
 CREATE INDEX reserved_domains_needing_certificates
   ON reserved_domains (needs_certificate_at, id) WHERE needs_certificate_at IS NOT NULL;
 )sql"},
+    {9, R"sql(
+-- The edge's first load reads every domain's name and certificate id: from
+-- this index, a tenth of the table's bytes, instead of the whole rows.
+CREATE INDEX reserved_domains_for_edge ON reserved_domains (domain, certificate_id);
+)sql"},
 };
 
 constexpr char kCreateMigrations[] =

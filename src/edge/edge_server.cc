@@ -624,7 +624,8 @@ Result<pki::SslCtxPtr> EdgeServer::LoadContext(const std::string& certificate_id
                                                const TerminatePolicy* policy) {
   CG_ASSIGN_OR_RETURN(auto cert, certificates_.GetCertificateById(certificate_id));
   if (!cert) return MakeError(ErrorCode::kNotFound, "the certificate was deleted");
-  CG_ASSIGN_OR_RETURN(pki::Chain chain, pki::ParseStoredChain(cert->certificate_pem));
+  CG_ASSIGN_OR_RETURN(pki::Chain chain,
+                      pki::ParseStoredChain(cert->certificate_pem, &intermediates_));
   CG_ASSIGN_OR_RETURN(SecretBytes der, vault_.Unseal(cert->private_key.blob, cert->id));
   CG_ASSIGN_OR_RETURN(pki::EvpPkeyPtr key, pki::DecodePrivateKeyDer(der.span()));
   return MakeCertificateContext(chain, key.get(), policy, &EdgeServer::OnAlpn);

@@ -49,6 +49,7 @@
 #include "edge/http_proxy.h"
 #include "edge/snapshot.h"
 #include "edge/source_limits.h"
+#include "pki/certificate.h"
 #include "seal/key_vault.h"
 #include "store/certificate_store.h"
 #include "store/challenge_store.h"
@@ -147,6 +148,8 @@ class EdgeServer final : public SnapshotSink {
   store::ChallengeStore& challenges_;
   seal::KeyVault& vault_;
   ContextCache contexts_;
+  // Intermediates shared by many leaves, parsed once for all their contexts.
+  pki::ParsedCertificateCache intermediates_;
   pki::SslCtxPtr front_;         // default certificate; ClientHello and ALPN callbacks
   pki::SslCtxPtr upstream_tls_;  // client context for https:// upstreams
   pki::SslCtxPtr peek_;          // parses peeked ClientHellos for pass-through

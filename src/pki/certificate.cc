@@ -439,7 +439,9 @@ std::string PublicKeyType(X509* cert) {
 
 }  // namespace
 
-Result<Chain> ParseCertificateBundle(std::string_view pem) {
+namespace {
+
+Result<Chain> ParseBundle(std::string_view pem, ParsedCertificateCache* intermediates) {
   ScopedOpensslErrorDrain drain;
   if (pem.size() > kMaxBundleBytes) {
     return MakeError(ErrorCode::kBundleTooLarge,
@@ -491,6 +493,14 @@ Result<Chain> ParseCertificateBundle(std::string_view pem) {
                                    "paste the block again exactly as your CA issued it",
                                    i + 1, LinesOf(b)));
     }
+    if (i > 0 && intermediates != nullptr) {
+      // Stored chains were checked on the way in: a certificate the cache
+      // cannot parse is refused below, by the full parse.
+      if (X509Ptr cached = intermediates->Parse(std::span(der->begin(), der->size))) {
+        chain.certs.push_back(std::move(cached));
+        continue;
+      }
+    }
     const unsigned char* p = der->begin();
     X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der->size)));
     if (!cert) {
@@ -512,6 +522,14 @@ Result<Chain> ParseCertificateBundle(std::string_view pem) {
     chain.certs.push_back(std::move(cert));
   }
   return chain;
+}
+
+}  // namespace
+
+Result<Chain> ParseCertificateBundle(std::string_view pem) { return ParseBundle(pem, nullptr); }
+
+Result<Chain> ParseStoredChain(std::string_view pem, ParsedCertificateCache* intermediates) {
+  return ParseBundle(pem, intermediates);
 }
 
 Result<void> CheckChainOrder(const Chain& chain) {

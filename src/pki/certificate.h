@@ -4,9 +4,12 @@
 #pragma once
 
 #include <cstddef>
+#include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/result.h"
@@ -110,8 +113,30 @@ bool CertificateCoversDomain(X509* cert, std::string_view domain);
 // "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n", in order.
 std::string EncodeChainPem(const Chain& chain);
 
+// Certificates already parsed, by their DER bytes, shared (an X509 is
+// reference-counted and read-only once parsed): the intermediate that every
+// leaf of one CA repeats is parsed once, not once per leaf. Thread-safe.
+// Holds at most `capacity`; when full it forgets them all (it holds the
+// few intermediates in use, not leaves).
+class ParsedCertificateCache {
+ public:
+  explicit ParsedCertificateCache(size_t capacity = 256) : capacity_(capacity) {}
+  // The certificate of der, parsed or from the cache; null if der is not
+  // exactly one certificate.
+  X509Ptr Parse(std::span<const uint8_t> der);
+  size_t parses() const;  // d2i_X509 calls so far (for tests)
+
+ private:
+  const size_t capacity_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, X509Ptr> parsed_;  // GUARDED_BY(mu_)
+  size_t parses_ = 0;                                // GUARDED_BY(mu_)
+};
+
 // Certificates read back from the store: the same framing rules as
-// ParseCertificateBundle, no further checks.
-inline Result<Chain> ParseStoredChain(std::string_view pem) { return ParseCertificateBundle(pem); }
+// ParseCertificateBundle, no further checks. With intermediates, the
+// certificates after the leaf come from that cache.
+Result<Chain> ParseStoredChain(std::string_view pem,
+                               ParsedCertificateCache* intermediates = nullptr);
 
 }  // namespace certgate::pki

@@ -317,6 +317,30 @@ TEST(CertificateBundleTest, ParseStoredChainUsesTheSameRules) {
   TestChain c = AppChain();
   ExpectOk(ParseStoredChain(c.BundlePem()));
   ExpectError(ParseStoredChain(""), ErrorCode::kBundleEmpty, "empty");
+  ParsedCertificateCache cache;
+  ExpectError(ParseStoredChain("", &cache), ErrorCode::kBundleEmpty, "empty");
+}
+
+TEST(CertificateBundleTest, StoredChainsShareTheirParsedIntermediates) {
+  TestChain c = AppChain();
+  ParsedCertificateCache cache;
+  auto first = ParseStoredChain(c.BundlePem(), &cache);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  auto second = ParseStoredChain(c.BundlePem(), &cache);
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  ASSERT_EQ(first->certs.size(), second->certs.size());
+  ASSERT_GE(first->certs.size(), 2u);
+  EXPECT_EQ(cache.parses(), first->certs.size() - 1) << "each intermediate parsed once";
+  EXPECT_EQ(first->certs[1].get(), second->certs[1].get()) << "the same parsed intermediate";
+  EXPECT_NE(first->leaf(), second->leaf()) << "leaves are parsed each time";
+  EXPECT_EQ(X509_cmp(first->certs[1].get(), c.intermediate.get()), 0);
+  // Full, it forgets what it holds: bounded by its capacity.
+  TestChain other = AppChain();  // another intermediate
+  ParsedCertificateCache tiny(1);
+  ASSERT_TRUE(ParseStoredChain(c.BundlePem(), &tiny).ok());
+  ASSERT_TRUE(ParseStoredChain(other.BundlePem(), &tiny).ok());
+  ASSERT_TRUE(ParseStoredChain(c.BundlePem(), &tiny).ok());
+  EXPECT_EQ(tiny.parses(), 3u);
 }
 
 // ---------------------------------------------------------------------------

@@ -61,7 +61,7 @@ struct Burst {
 // another: the first half creates fresh names under chg.bench.example with a
 // change certificate, the rest deletes loaded names, oldest first, so that
 // every change touches a name of its own, as changes by many users would
-// (the edge's overlay of changed names then grows as it would in service).
+// (spread over the edge's shards as they would be in service).
 // A server without loaded names (the baseline) deletes the names the burst
 // created instead. The names stay balanced: as many created as deleted.
 Burst ChangeBurst(Subject& s, int changes);

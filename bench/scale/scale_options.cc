@@ -55,9 +55,9 @@ by round; the table shows medians, or totals where the list below says so.
                      (the baseline deletes its fresh ones), so each change
                      touches a name of its own; --changes per server in
                      --rounds bursts, all bursts' CPU over all their changes
-                     (the edge folds its overlay of changed names into a new
-                     base once in a while, O(n): a median of bursts would
-                     hide that)
+                     (a cost that comes once in a while, such as a
+                     re-sharding of the edge's names, is in the total, where
+                     a median of bursts would hide it)
   creates/s          --creates domain creates (on the wildcard) from --clients
                      keep-alive connections at once, in --rounds rounds,
                      over all rounds together; also server CPU per create

@@ -178,8 +178,8 @@ void PrintReport(const Options& o, const std::vector<Row>& rows, const std::vect
       "server's CPU.");
   report.Line("CPU/change, CPU/create and creates/s are over all of a server's bursts or rounds");
   report.Line(
-      "together (a periodic cost, such as the edge folding its overlay of changed names into");
-  report.Line("a new base, lands in one of them); start->serving and NXDOMAIN/s are medians.");
+      "together (a periodic cost, such as the edge re-sharding its names as they grow,");
+  report.Line("lands in one of them); start->serving and NXDOMAIN/s are medians.");
 
   report.Line("");
   report.Line("== context ==");

@@ -19,7 +19,7 @@ struct Batch {
 };
 
 // Per unit over all batches together: a cost that comes once in a while
-// (the edge folding its overlay of changed names into a new base, O(n))
+// (the edge re-sharding its names as they grow eightfold, O(n))
 // lands in one batch, and a median of batches would hide it.
 double CpuMsPerUnit(const std::vector<Batch>& batches);
 double UnitsPerSecond(const std::vector<Batch>& batches);

@@ -71,7 +71,8 @@ class ShardedMap {
       auto page = std::make_shared<Page>();
       page->reserve(page_size);
       for (size_t s = first; s < first + page_size; ++s) {
-        page->push_back(std::make_shared<const Shard>(all.subspan(starts[s], starts[s + 1] - starts[s])));
+        const auto run = all.subspan(starts[s], starts[s + 1] - starts[s]);
+        page->push_back(std::make_shared<const Shard>(run));
         size_ += page->back()->size();
       }
       pages_.push_back(std::move(page));

@@ -70,7 +70,6 @@ class NameShard {
     table_.ForEach([&](std::string_view name, uint32_t at) { fn(name, IdAt(at)); });
   }
   size_t size() const { return table_.size(); }
-  size_t bytes() const { return table_.bytes() + ids_.capacity(); }
 
  private:
   std::string_view IdAt(uint32_t offset) const {

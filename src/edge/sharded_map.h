@@ -16,7 +16,6 @@
 //   Find(std::string_view key) const;  // whatever it returns, returned as is
 //   template <class Fn> void ForEach(Fn fn) const;  // fn(std::string_view key, Value)
 //   size_t size() const;
-//   size_t bytes() const;
 // and the views it is built from need live only while its constructor runs.
 // Readers on any thread; lookups take no lock and allocate nothing.
 #pragma once
@@ -119,15 +118,6 @@ class ShardedMap {
     size_t shared = 0;
     for (size_t s = 0; s < shard_count(); ++s) shared += &At(s) == &other.At(s) ? 1 : 0;
     return shared;
-  }
-  // Bytes held by the shards and the pages, for memory figures.
-  size_t bytes() const {
-    size_t total = pages_.capacity() * sizeof(PagePtr);
-    for (const auto& page : pages_) {
-      total += page->capacity() * sizeof(ShardPtr);
-      for (const auto& shard : *page) total += sizeof(Shard) + shard->bytes();
-    }
-    return total;
   }
 
  private:

@@ -81,7 +81,6 @@ class RouteShard {
     for (const auto& [host, route] : routes_) fn(std::string_view(host), route);
   }
   size_t size() const { return routes_.size(); }
-  size_t bytes() const { return routes_.capacity() * sizeof(routes_[0]); }
 
  private:
   std::vector<std::pair<std::string, Value>> routes_;
@@ -154,7 +153,6 @@ class Snapshot {
   const std::string& default_certificate_id() const { return default_certificate_id_; }
   int64_t change_sequence() const { return change_sequence_; }
   size_t name_count() const { return exact_.size() + wildcard_.size(); }
-  size_t route_count() const { return routes_.size(); }
   // Name shards in all, and those held in common with other (for tests).
   size_t name_shards() const { return exact_.shard_count() + wildcard_.shard_count(); }
   size_t name_shards_shared_with(const Snapshot& other) const {

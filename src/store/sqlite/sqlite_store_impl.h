@@ -187,6 +187,32 @@ class SqliteStore final : public Store, public NameOwnershipAudit {
   std::mutex write_mu_;
 };
 
+// Runs body(conn) between begin_sql and COMMIT on conn; any failure rolls
+// the transaction back and is returned.
+template <class F>
+auto RunTransaction(Connection& conn, const char* begin_sql, std::string_view op, F&& body)
+    -> decltype(body(std::declval<Connection&>())) {
+  {
+    Query begin(conn, begin_sql, op);
+    CG_RETURN_IF_ERROR(begin.Run());
+  }
+  auto result = body(conn);
+  if (!result.ok()) {
+    conn.Rollback();
+    return result;
+  }
+  Result<void> committed;
+  {
+    Query commit(conn, kCommit, op);
+    committed = commit.Run();
+  }
+  if (!committed.ok()) {
+    conn.Rollback();
+    return std::move(committed).error();
+  }
+  return result;
+}
+
 template <class F>
 auto SqliteStore::Write(std::string_view op, F&& body)
     -> decltype(body(std::declval<Connection&>())) {
@@ -194,26 +220,8 @@ auto SqliteStore::Write(std::string_view op, F&& body)
   auto result = [&]() -> decltype(body(std::declval<Connection&>())) {
     CG_ASSIGN_OR_RETURN(Lease lease, Acquire(op));
     std::lock_guard write_lock(write_mu_);
-    Connection& conn = lease.conn();
-    {
-      Query begin(conn, kBegin, op);
-      CG_RETURN_IF_ERROR(begin.Run());
-    }
-    auto written = body(conn);
-    if (!written.ok()) {
-      conn.Rollback();
-      return written;
-    }
-    Result<void> committed;
-    {
-      Query commit_query(conn, kCommit, op);
-      committed = commit_query.Run();
-    }
-    if (!committed.ok()) {
-      conn.Rollback();
-      return std::move(committed).error();
-    }
-    commit = wal_sync_.Committed();
+    auto written = RunTransaction(lease.conn(), kBegin, op, std::forward<F>(body));
+    if (written.ok()) commit = wal_sync_.Committed();
     return written;
   }();
   // With the write lock and the connection given back, so that the next
@@ -234,26 +242,7 @@ template <class F>
 auto SqliteStore::Read(std::string_view op, F&& body)
     -> decltype(body(std::declval<Connection&>())) {
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(op));
-  Connection& conn = lease.conn();
-  {
-    Query begin(conn, kBeginRead, op);
-    CG_RETURN_IF_ERROR(begin.Run());
-  }
-  auto result = body(conn);
-  if (!result.ok()) {
-    conn.Rollback();
-    return result;
-  }
-  Result<void> ended;
-  {
-    Query commit(conn, kCommit, op);
-    ended = commit.Run();
-  }
-  if (!ended.ok()) {
-    conn.Rollback();
-    return std::move(ended).error();
-  }
-  return result;
+  return RunTransaction(lease.conn(), kBeginRead, op, std::forward<F>(body));
 }
 
 }  // namespace certgate::store::sqlite

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "api/json_body.h"
+#include "api/new_domain.h"
 #include "core/ids.h"
 #include "dns/required_records.h"
 #include "names/domain_name.h"
@@ -113,8 +114,7 @@ Error NotFound(std::string_view id) {
 }  // namespace
 
 bool DomainsApi::UnderBaseDomain(std::string_view domain) const {
-  std::string_view base = names::WildcardBase(domain);
-  return base == base_domain_ || names::IsSubdomainOf(base, base_domain_);
+  return api::UnderBaseDomain(domain, base_domain_);
 }
 
 Result<void> DomainsApi::CheckUnderBaseDomain(std::string_view domain, bool certificate_id,
@@ -306,17 +306,8 @@ Response DomainsApi::Create(Call& call) {
   auto resolves_to = ReadResolvesTo(*body);
   if (!resolves_to) return Fail(call, resolves_to.error());
 
-  auto name = names::NormalizeDomain(*given);
-  if (!name) return Fail(call, WithField(name.error(), name_key));
-  // The service's own domain is to its accounts what a public suffix is:
-  // whoever held it (or its wildcard) would own every account's names below.
-  if (names::WildcardBase(*name) == base_domain_) {
-    return Fail(call, MakeFieldError(ErrorCode::kDomainPublicSuffix, name_key,
-                                     fmt::format("{} is the service's own domain, shared by "
-                                                 "every account: reserve a name below it, such "
-                                                 "as my-app.{}",
-                                                 *name, base_domain_)));
-  }
+  auto name = NewDomainName(*given, name_key, base_domain_);
+  if (!name) return Fail(call, name.error());
   if (*certificate_id && *policy) {
     return Fail(call, MakeError(ErrorCode::kDomainCertificateAndPolicy,
                                 "give either certificate_id (an uploaded certificate) or "
@@ -341,16 +332,8 @@ Response DomainsApi::Create(Call& call) {
   d.domain = *name;
   if (*certificate_id) d.certificate_id = std::string(**certificate_id);
   d.policy = *policy;
-  // Automatic certificates are the default for a branded domain (a name
-  // under the service's domain is served by the service's certificate).
-  if (!*certificate_id && !*policy && !under_base) d.policy = store::ManagementPolicy{};
   if (*resolves_to) d.resolves_to = std::move(**resolves_to);
-  if (!under_base) {
-    d.cname_target = names::RandomLabel() + ".cname." + base_domain_;
-    if (names::IsWildcard(*name)) {
-      d.acme_challenge_cname_target = names::RandomLabel() + ".acme." + base_domain_;
-    }
-  }
+  SetDomainDefaults(d, base_domain_);
   // The store checks who owns the name in the insert's own transaction, so
   // concurrent creates cannot both take overlapping names.
   if (auto r = domains_.InsertDomain(d); !r) {

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <thread>
 
 #include "api/api_service.h"
 #include "api/api_tls.h"
@@ -25,7 +26,7 @@
 #include "provision/dns01_solver.h"
 #include "provision/dns_resolver.h"
 #include "provision/http01_solver.h"
-#include "provision/store_zone_source.h"
+#include "provision/zone_cache.h"
 
 namespace certgate::app {
 namespace {
@@ -169,12 +170,19 @@ int RunServe(const ServeOptions& options) {
   edge_options.session_tickets = options.session_tickets;
   auto edge = edge::EdgeServer::Create(edge_options, store, store, vault, *default_cert);
   if (!edge) return Fail(edge.error());
+  // The zone in memory, so that the responder never waits on the store; it
+  // loads on a thread of its own while the edge loads its names.
+  provision::ZoneCache zone(store, store, store, base_domain);
+  Result<void> zone_loaded;
+  std::thread zone_loader;
+  if (dns_addr) zone_loader = std::thread([&] { zone_loaded = zone.Load(); });
   edge::SnapshotPublisher publisher(store, **edge, *default_cert);
-  if (auto r = publisher.PublishNow(); !r) return Fail(r.error());
+  Result<void> edge_loaded = publisher.PublishNow();
+  if (zone_loader.joinable()) zone_loader.join();
+  if (!edge_loaded) return Fail(edge_loaded.error());
+  if (!zone_loaded) return Fail(zone_loaded.error());
   auto edge_addrs = (*edge)->Listen();
   if (!edge_addrs) return Fail(edge_addrs.error());
-
-  provision::StoreZoneSource zone_source(store, store, base_domain);
   std::unique_ptr<dns::Responder> dns_responder;
   std::optional<HostPort> dns_bound;
   if (dns_addr) {
@@ -183,7 +191,7 @@ int RunServe(const ServeOptions& options) {
     dns_options.zone = base_domain;
     dns_options.edge_addresses = edge_ips;
     dns_options.udp_queries_per_source = options.dns_queries_per_source;
-    auto responder = dns::Responder::Create(dns_options, zone_source);
+    auto responder = dns::Responder::Create(dns_options, zone);
     if (!responder) return Fail(responder.error());
     dns_responder = std::move(*responder);
     auto bound_dns = dns_responder->Listen();
@@ -205,7 +213,9 @@ int RunServe(const ServeOptions& options) {
   auto cname_resolver = provision::MakeDnsResolver(resolver_addr);
   if (!cname_resolver) return Fail(cname_resolver.error());
   provision::Http01Solver http01_solver(store);
-  provision::Dns01Solver dns01_solver(store);
+  provision::Dns01Solver dns01_solver(store, [&zone, serving = dns_addr.has_value()] {
+    return serving ? zone.CatchUp() : Result<void>();
+  });
   provision::CertificateManagerOptions manager_options;
   manager_options.node_id = state->node_id;
   manager_options.concurrency = options.acme_concurrency;
@@ -245,7 +255,10 @@ int RunServe(const ServeOptions& options) {
   server.Start();
   (*edge)->Start();
   publisher.Start();
-  if (dns_responder) dns_responder->Start();
+  if (dns_responder) {
+    zone.Start();
+    dns_responder->Start();
+  }
   if (auto r = (*manager)->Start(); !r) return Fail(r.error());
   // Store writes (a new managed domain) start provisioning at once. The
   // callback outlives the manager, so it goes through a pointer cleared first.
@@ -296,6 +309,7 @@ int RunServe(const ServeOptions& options) {
   wake_target->store(nullptr);
   (*manager)->Stop();
   if (dns_responder) dns_responder->Stop();
+  zone.Stop();
   publisher.Stop();
   (*edge)->Stop(std::chrono::seconds(5));
   spdlog::info("stopped");

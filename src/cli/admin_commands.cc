@@ -4,12 +4,16 @@
 #include <sodium.h>
 
 #include <cstdio>
+#include <fstream>
+#include <iostream>
 
 #include "api/auth.h"
 #include "app/bootstrap.h"
+#include "app/domain_import.h"
 #include "app/key_rotation.h"
 #include "cli/api_commands.h"
 #include "cli/commands.h"
+#include "names/domain_name.h"
 #include "pki/certificate.h"
 #include "pki/private_key.h"
 #include "seal/key_vault.h"
@@ -193,6 +197,57 @@ void AddCheckCommand(CLI::App* admin) {
   });
 }
 
+void AddDomainCommands(CLI::App* admin) {
+  CLI::App* domains = admin->add_subcommand("domains", "Manage reserved domains in bulk");
+  domains->require_subcommand(1);
+  struct Args {
+    app::LocalOptions local;
+    app::DomainImportOptions import;
+    std::string file;
+  };
+  auto args = std::make_shared<Args>();
+  args->import.base_domain = "certgate.localhost";
+  CLI::App* import = domains->add_subcommand(
+      "import",
+      "Reserve many domains for one account at once, straight into the store, one transaction "
+      "per batch: FILE holds one name per line ('#' comments and blank lines are skipped; - "
+      "reads standard input). Each name gets what POST /reserved_domains with only its name "
+      "would give it (automatic certificates and a cname_target, or the service's certificate "
+      "under --base-domain). Every line is checked before anything is written; names the "
+      "account holds already are skipped, so an import that stopped can run again. Safe while "
+      "`certgate serve` runs: it picks the names up from the store's change feed.");
+  AddLocalOptions(import, args->local);
+  import->add_option("--account", args->import.account_id, "The account's id (acct_...)")
+      ->required();
+  import->add_option("--base-domain", args->import.base_domain,
+                     "The service's domain, as serve's --base-domain (cname targets go below it)")
+      ->capture_default_str();
+  import->add_option("--batch", args->import.batch_size, "Names per transaction (1 to 100000)")
+      ->capture_default_str();
+  import->add_option("FILE", args->file, "The list of names, or - for standard input")->required();
+  import->callback([args] {
+    auto base = names::NormalizeDomain(args->import.base_domain);
+    if (!base) Die(fmt::format("--base-domain: {}", base.error().message));
+    args->import.base_domain = *base;
+    std::ifstream file;
+    if (args->file != "-") {
+      file.open(args->file);
+      if (!file) Die(fmt::format("cannot open {}", args->file));
+    }
+    std::istream& in = args->file == "-" ? std::cin : file;
+    auto state = OpenOrDie(args->local);
+    auto report = app::ImportDomains(
+        *state.store, *state.store, in, args->import, SystemClock::Instance().Now(),
+        [](const app::DomainImportReport& r) {
+          fmt::print(stderr, "{} of {} names done ({} new, {} held already)\n",
+                     r.inserted + r.already_reserved, r.names, r.inserted, r.already_reserved);
+        });
+    if (!report) Die(report.error());
+    fmt::print("imported {} names for {}: {} new, {} held already\n", report->names,
+               args->import.account_id, report->inserted, report->already_reserved);
+  });
+}
+
 }  // namespace
 
 void AddAdminCommands(CLI::App& root) {
@@ -203,6 +258,7 @@ void AddAdminCommands(CLI::App& root) {
   AddApiKeyCommands(admin);
   AddMasterKeyCommands(admin);
   AddCheckCommand(admin);
+  AddDomainCommands(admin);
 }
 
 }  // namespace certgate::cli

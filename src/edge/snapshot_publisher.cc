@@ -21,7 +21,7 @@ SnapshotPublisher::SnapshotPublisher(store::EdgeFeed& feed, SnapshotSink& sink,
     : feed_(feed),
       sink_(sink),
       default_certificate_id_(std::move(default_certificate_id)),
-      poll_interval_(poll_interval) {}
+      follower_(feed, "edge", poll_interval, [this] { return CatchUp(); }) {}
 
 SnapshotPublisher::~SnapshotPublisher() { Stop(); }
 
@@ -99,40 +99,8 @@ Result<void> SnapshotPublisher::CatchUp() {
   }
 }
 
-void SnapshotPublisher::Start() {
-  feed_.OnChange([signal = signal_] {
-    std::lock_guard lock(signal->mu);
-    signal->dirty = true;
-    signal->cv.notify_one();
-  });
-  thread_ = std::thread([this] { Run(); });
-}
+void SnapshotPublisher::Start() { follower_.Start(); }
 
-void SnapshotPublisher::Stop() {
-  {
-    std::lock_guard lock(signal_->mu);
-    signal_->stopping = true;
-    signal_->cv.notify_one();
-  }
-  if (thread_.joinable()) thread_.join();
-}
-
-void SnapshotPublisher::Run() {
-  for (;;) {
-    {
-      std::unique_lock lock(signal_->mu);
-      signal_->cv.wait_for(lock, poll_interval_,
-                           [&] { return signal_->dirty || signal_->stopping; });
-      if (signal_->stopping) return;
-      signal_->dirty = false;
-    }
-    // Woken by a write here, or polling for writes elsewhere: either way the
-    // feed says what, if anything, changed.
-    if (auto r = CatchUp(); !r) {
-      // Retried at the next wake-up or poll, from the same sequence.
-      spdlog::error("edge: cannot apply the store's changes: {}", r.error().message);
-    }
-  }
-}
+void SnapshotPublisher::Stop() { follower_.Stop(); }
 
 }  // namespace certgate::edge

@@ -11,16 +11,14 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "core/result.h"
 #include "edge/snapshot.h"
 #include "store/edge_feed.h"
+#include "store/feed_follower.h"
 
 namespace certgate::edge {
 
@@ -51,28 +49,16 @@ class SnapshotPublisher {
   Stats stats() const;
 
  private:
-  void Run();
-
-  // Shared with the store's OnChange callback, which may outlive us.
-  struct Signal {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool dirty = false;     // GUARDED_BY(mu)
-    bool stopping = false;  // GUARDED_BY(mu)
-  };
-
   store::EdgeFeed& feed_;
   SnapshotSink& sink_;
   const std::string default_certificate_id_;
-  const std::chrono::milliseconds poll_interval_;
-  std::shared_ptr<Signal> signal_ = std::make_shared<Signal>();
-  // Only the publisher thread (or the caller, before Start).
+  // Only the follower's thread (or the caller, before Start).
   std::shared_ptr<const Snapshot> current_;
   std::atomic<int64_t> full_loads_{0};
   std::atomic<int64_t> key_reads_{0};
   std::atomic<int64_t> changes_{0};
   std::atomic<int64_t> published_{0};
-  std::thread thread_;
+  store::FeedFollower follower_;  // last: stopped before the rest goes
 };
 
 }  // namespace certgate::edge

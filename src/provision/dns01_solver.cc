@@ -10,8 +10,9 @@ Result<void> Dns01Solver::Present(const Challenge& challenge) {
                      fmt::format("{} needs DNS-01 but has no acme_challenge_cname_target",
                                  challenge.identifier));
   }
-  return challenges_.PutDnsTxtRecord(challenge.dns01_record_name, challenge.dns01_txt_value,
-                                     challenge.job_id);
+  CG_RETURN_IF_ERROR(challenges_.PutDnsTxtRecord(challenge.dns01_record_name,
+                                                 challenge.dns01_txt_value, challenge.job_id));
+  return published_ ? published_() : Result<void>();
 }
 
 Result<void> Dns01Solver::CleanUp(const Challenge& challenge) {

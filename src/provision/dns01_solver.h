@@ -1,8 +1,11 @@
 // Dns01Solver: answers DNS-01 challenges with TXT records in the store, which
-// certgate's authoritative DNS serves (provision/store_zone_source.h). The
+// certgate's authoritative DNS serves (provision/zone_cache.h). The
 // record goes to the domain's acme_challenge_cname_target, where the user's
 // _acme-challenge CNAME sends the CA. Thread-safe, as the store is.
 #pragma once
+
+#include <functional>
+#include <utility>
 
 #include "provision/solver.h"
 #include "store/challenge_store.h"
@@ -11,10 +14,17 @@ namespace certgate::provision {
 
 class Dns01Solver final : public Solver {
  public:
-  // challenges must outlive the solver.
-  explicit Dns01Solver(store::ChallengeStore& challenges) : challenges_(challenges) {}
+  // Called after each record is written, to return once this node's DNS
+  // serves it (serve: the zone cache's CatchUp), so that the CA, told to
+  // look next, finds it.
+  using Published = std::function<Result<void>()>;
 
-  // Writes the TXT value at challenge.dns01_record_name, tied to the job.
+  // challenges must outlive the solver.
+  explicit Dns01Solver(store::ChallengeStore& challenges, Published published = {})
+      : challenges_(challenges), published_(std::move(published)) {}
+
+  // Writes the TXT value at challenge.dns01_record_name, tied to the job,
+  // then waits for published.
   // Error kInternal when the challenge has no record name (a domain without
   // an acme_challenge_cname_target cannot be validated by DNS-01).
   Result<void> Present(const Challenge& challenge) override;
@@ -25,6 +35,7 @@ class Dns01Solver final : public Solver {
 
  private:
   store::ChallengeStore& challenges_;
+  const Published published_;
 };
 
 }  // namespace certgate::provision

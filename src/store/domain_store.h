@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 #include "store/list_filter.h"
@@ -42,6 +43,12 @@ class DomainStore {
   // checks are index lookups: one per label of the name, and for a name
   // with something below it, one range of the name index.
   virtual Result<void> InsertDomain(const Domain& domain) = 0;
+  // Inserts many at once (an operator's bulk import), in one transaction:
+  // each as InsertDomain would, against the store and the ones before it,
+  // except that a name its account already holds is skipped and counted.
+  // The first other refusal rolls back all of them and is returned, its
+  // message naming the domain (and "name" the field).
+  virtual Result<InsertDomainsOutcome> InsertDomains(const std::vector<Domain>& domains) = 0;
   virtual Result<std::optional<Domain>> GetDomain(std::string_view account_id,
                                                   std::string_view id) = 0;
   // Any account's domain by its normalized name.

@@ -27,6 +27,7 @@ enum class EdgeChangeKind {
   kEndpoint,     // key: the endpoint's host (an update that moves it: both)
   kHttp01,       // key: the HTTP-01 token
   kDnsTxt,       // key: the TXT record's name
+  kCnameTarget,  // key: a cname_target a domain gained or lost
 };
 
 struct EdgeChange {

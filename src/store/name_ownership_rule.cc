@@ -141,4 +141,11 @@ Result<NameCheck> AuditNameOwnership(ReservedNameIndex& index) {
   return check;
 }
 
+Error NamingDomain(Error error, const Domain& domain) {
+  if (error.message.find(domain.domain) == std::string::npos) {
+    error.message = domain.domain + ": " + error.message;
+  }
+  return error;
+}
+
 }  // namespace certgate::store

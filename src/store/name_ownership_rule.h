@@ -53,6 +53,9 @@ class ReservedNameIndex {
 // other account. Index lookups only: the name, each name above it with its
 // wildcard, and one key range below it.
 Result<void> CheckDomainNameOwnership(ReservedNameIndex& index, const Domain& domain);
+// An error about one domain of many (InsertDomains): the message starts with
+// its name unless it names it already.
+Error NamingDomain(Error error, const Domain& domain);
 // Refuses an endpoint whose host another account's domain owns
 // (kEndpointHostReservedElsewhere; possible only for domains that overlapped
 // before InsertDomain refused it).

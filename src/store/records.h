@@ -178,6 +178,14 @@ struct DeleteOutcome {
   std::vector<std::string> used_by;
 };
 
+// What DomainStore::InsertDomains did.
+struct InsertDomainsOutcome {
+  size_t inserted = 0;
+  // Names the same account already held, exactly: skipped, so that an
+  // import can run again after it stopped.
+  size_t already_reserved = 0;
+};
+
 // A domain or endpoint in a NameCheck report; name is a domain's name or an
 // endpoint's url.
 struct NameRecord {

@@ -111,9 +111,9 @@ class SqliteStoreTest : public ::testing::Test {
 // ---- Opening and migrations ----
 
 TEST_F(SqliteStoreTest, MigrationsApplyOnceAndReopenIsIdempotent) {
-  EXPECT_EQ(SqliteSchemaVersion(), 9);
-  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "9");
-  EXPECT_EQ(RawQuery(db_path_, "SELECT MAX(version) FROM schema_migrations"), "9");
+  EXPECT_EQ(SqliteSchemaVersion(), 10);
+  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "10");
+  EXPECT_EQ(RawQuery(db_path_, "SELECT MAX(version) FROM schema_migrations"), "10");
   EXPECT_NE(RawQuery(db_path_, "SELECT applied_at FROM schema_migrations"), "");
   store_.reset();
   for (int i = 0; i < 2; ++i) {
@@ -514,6 +514,46 @@ TEST(SqliteStoreMigrationTest, Migration4FillsTheNameKeyOfExistingDomains) {
   EXPECT_EQ((*opened)->InsertDomain(MakeDomain(ada.id, "example.com")).error().code,
             ErrorCode::kDomainOverOthers);
   EXPECT_TRUE(*(*opened)->HasReservedNamesBelow("example.com"));
+}
+
+TEST(SqliteStoreMigrationTest, Migration10KeepsTheChangeFeedAndLogsCnameTargets) {
+  TempDir dir;
+  const fs::path db_path = dir.path() / "certgate.db";
+  Account ada = MakeAccount("Ada");
+  int64_t sequence = 0;
+  {
+    auto store = OpenSqliteStore(db_path);
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    ASSERT_TRUE((*store)->CreateAccount(ada).ok());
+    ASSERT_TRUE((*store)->InsertDomain(MakeDomain(ada.id, "a.example.com")).ok());
+    ASSERT_TRUE((*store)->InsertDomain(MakeDomain(ada.id, "b.example.com")).ok());
+    sequence = *(*store)->ChangeSequence();
+  }
+  // Back to schema 9 as far as this test looks: inserts log no cname_target.
+  ASSERT_NO_FATAL_FAILURE(RawExec(
+      db_path,
+      "DROP TRIGGER reserved_domains_inserted;"
+      "CREATE TRIGGER reserved_domains_inserted AFTER INSERT ON reserved_domains"
+      " BEGIN INSERT INTO edge_changes (kind, key) VALUES ('domain', NEW.domain); END;"
+      "DELETE FROM schema_migrations WHERE version = 10;"));
+
+  auto opened = OpenSqliteStore(db_path);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_EQ(RawQuery(db_path, "SELECT MAX(version) FROM schema_migrations"), kLatest);
+  EXPECT_EQ(*(*opened)->ChangeSequence(), sequence) << "the sequence goes on where it was";
+  auto last = (*opened)->ChangesSince(sequence - 1, 10);
+  ASSERT_TRUE(last.ok()) << last.error().message;
+  ASSERT_EQ(last->changes.size(), 1u) << "entries kept";
+  EXPECT_EQ(last->changes[0].key, "b.example.com");
+  Domain c = MakeDomain(ada.id, "c.example.com");
+  c.cname_target = "c1.cname.certgate.test";
+  ASSERT_TRUE((*opened)->InsertDomain(c).ok());
+  auto next = (*opened)->ChangesSince(sequence, 10);
+  ASSERT_TRUE(next.ok()) << next.error().message;
+  ASSERT_EQ(next->changes.size(), 2u);
+  EXPECT_EQ(next->changes[0].sequence, sequence + 1);
+  EXPECT_EQ(next->changes[1].kind, EdgeChangeKind::kCnameTarget);
+  EXPECT_EQ(next->changes[1].key, "c1.cname.certgate.test");
 }
 
 TEST(SqliteStoreMigrationTest, Migration5EndsHoldsTakenBeforeLeasesHadOwners) {

@@ -246,5 +246,74 @@ TEST_F(CliTest, DomainsAndEndpoints) {
   EXPECT_NE(run({"domains", "list"}).out.find("no domains"), std::string::npos);
 }
 
+TEST_F(CliTest, AdminImportsDomainsInBatchesAndAgainSkipsWhatItHas) {
+  RunResult account = server_->Admin({"accounts", "create", "--name", "bulk", "--plan", "payg"});
+  ASSERT_EQ(account.exit_code, 0) << account.err;
+  const std::string id = account.out.substr(0, account.out.find('\n'));
+  RunResult key = server_->Admin({"api-keys", "create", "--account", id});
+  ASSERT_EQ(key.exit_code, 0) << key.err;
+  const client::ApiClient api = server_->Client(key.out.substr(0, key.out.find('\n')));
+
+  std::string list = "# moved from the old gateway\n\n";
+  for (int i = 0; i < 2500; ++i) list += "Shop" + std::to_string(i) + ".Bulk.example  \r\n";
+  list += "*.wild.bulk.example\nmine.certgate.localhost\nshop7.bulk.example\n";
+  const auto file = dir_.path() / "names.txt";
+  WriteFile(file, list);
+  RunResult imported = server_->Admin({"domains", "import", "--account", id, "--batch", "1000",
+                                       file.string()});
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  EXPECT_EQ(imported.out, "imported 2503 names for " + id + ": 2502 new, 1 held already\n");
+  EXPECT_NE(imported.err.find("1000 of 2503 names done"), std::string::npos) << imported.err;
+  EXPECT_NE(imported.err.find("2503 of 2503 names done"), std::string::npos) << imported.err;
+
+  // What the API would have made: automatic certificates and a cname_target
+  // outside the service's domain, DNS-01's target for the wildcard, neither
+  // under it.
+  auto get = [&](const std::string& name) {
+    auto r = api.Send(boost::beast::http::verb::get,
+                      "/reserved_domains?filter=obj.domain%20%3D%3D%20%22" + name + "%22");
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    json::array found = json::parse(r->body).at("reserved_domains").as_array();
+    EXPECT_EQ(found.size(), 1u) << name;
+    return found.empty() ? json::value() : found[0];
+  };
+  json::value shop = get("shop2499.bulk.example");
+  EXPECT_TRUE(shop.at("cname_target").as_string().ends_with(".cname.certgate.localhost"));
+  EXPECT_EQ(shop.at("certificate_management_policy").at("authority"), "letsencrypt");
+  EXPECT_TRUE(get("*.wild.bulk.example").at("acme_challenge_cname_target").is_string());
+  json::value mine = get("mine.certgate.localhost");
+  EXPECT_TRUE(mine.at("cname_target").is_null());
+  EXPECT_TRUE(mine.at("certificate_management_policy").is_null());
+
+  RunResult again = server_->Admin({"domains", "import", "--account", id, file.string()});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.out, "imported 2503 names for " + id + ": 0 new, 2503 held already\n");
+
+  // A bad line stops it before anything is written, naming the line.
+  WriteFile(file, "fresh1.bulk.example\nnot a name\n");
+  RunResult bad = server_->Admin({"domains", "import", "--account", id, file.string()});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("line 2:"), std::string::npos) << bad.err;
+  // A name another account owns refuses its batch; the batch before stays.
+  const std::string other = server_->NewAccountKey("payg");
+  ASSERT_EQ(server_->Client(other)
+                .Send(boost::beast::http::verb::post, "/reserved_domains",
+                      R"({"domain": "taken.example"})")
+                ->status,
+            201);
+  WriteFile(file, "fresh1.bulk.example\nfresh2.bulk.example\ntaken.example\n");
+  RunResult refused =
+      server_->Admin({"domains", "import", "--account", id, "--batch", "2", file.string()});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("the batch from line 3 was refused"), std::string::npos)
+      << refused.err;
+  EXPECT_NE(refused.err.find("taken.example"), std::string::npos) << refused.err;
+  get("fresh2.bulk.example");
+  RunResult no_account = server_->Admin(
+      {"domains", "import", "--account", "acct_2OEmZ6CE8wZrZW8lRQVjNoFTafd", file.string()});
+  EXPECT_EQ(no_account.exit_code, 1);
+  EXPECT_NE(no_account.err.find("there is no account"), std::string::npos) << no_account.err;
+}
+
 }  // namespace
 }  // namespace certgate::testing

@@ -35,6 +35,15 @@ constexpr char kReservedBelow[] =
 constexpr char kIsEdgeName[] =
     "SELECT 1 FROM reserved_domains WHERE cname_target = ?1 OR domain = ?1 OR domain = ?2 LIMIT 1";
 
+constexpr char kIsCnameTarget[] = "SELECT 1 FROM reserved_domains WHERE cname_target = ?1";
+// The zone's first load: the name_key range strictly below the zone, every
+// cname_target (from its UNIQUE index, no row read), every TXT record.
+constexpr char kReservedInZone[] =
+    "SELECT domain FROM reserved_domains WHERE name_key > ?1 AND name_key < ?2";
+constexpr char kAllCnameTargets[] =
+    "SELECT cname_target FROM reserved_domains WHERE cname_target IS NOT NULL";
+constexpr char kAllDnsTxt[] = "SELECT name, value FROM acme_dns01_records";
+
 }  // namespace
 
 Result<void> SqliteStore::PutHttp01Challenge(const Http01Challenge& challenge) {
@@ -111,6 +120,41 @@ Result<bool> SqliteStore::IsEdgeName(std::string_view name) {
   // A reserved wildcard "*.x" covers the name one label below x.
   q.Text(1, name).Text(2, WildcardOver(name));
   return q.Step();
+}
+
+Result<bool> SqliteStore::IsCnameTarget(std::string_view name) {
+  constexpr std::string_view kOp = "looking up a cname_target";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kIsCnameTarget, kOp);
+  q.Text(1, name);
+  return q.Step();
+}
+
+Result<int64_t> SqliteStore::LoadZone(std::string_view zone, const ZoneVisitor& visit) {
+  constexpr std::string_view kOp = "loading the DNS zone";
+  return Read(kOp, [&](Connection& conn) -> Result<int64_t> {
+    CG_ASSIGN_OR_RETURN(const int64_t sequence, ReadChangeSequence(conn, kOp));
+    auto each = [&](Query& q, ZoneRecord kind) -> Result<void> {
+      while (true) {
+        CG_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) return {};
+        visit(kind, q.ColumnView(0), kind == ZoneRecord::kTxt ? q.ColumnView(1) : "");
+      }
+    };
+    {
+      Query q(conn, kReservedInZone, kOp);
+      auto [low, high] = NameKeyRange(zone);
+      q.Text(1, low).Text(2, high);
+      CG_RETURN_IF_ERROR(each(q, ZoneRecord::kReserved));
+    }
+    {
+      Query q(conn, kAllCnameTargets, kOp);
+      CG_RETURN_IF_ERROR(each(q, ZoneRecord::kCnameTarget));
+    }
+    Query q(conn, kAllDnsTxt, kOp);
+    CG_RETURN_IF_ERROR(each(q, ZoneRecord::kTxt));
+    return sequence;
+  });
 }
 
 }  // namespace certgate::store::sqlite

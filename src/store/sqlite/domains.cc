@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "store/name_key.h"
+#include "store/name_ownership_rule.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/statements.h"
 #include "store/sqlite/name_ownership.h"
@@ -92,20 +93,39 @@ void BindDomainFields(Query& q, const Domain& d) {
   q.Text(10, JoinResolvesTo(d.resolves_to));
 }
 
+// Inside a write transaction: the ownership checks and the row.
+Result<void> InsertDomainRow(Connection& conn, const Domain& domain, std::string_view op) {
+  CG_RETURN_IF_ERROR(CheckDomainNameOwnership(conn, domain, op));
+  CG_RETURN_IF_ERROR(CheckAttachable(conn, domain, op));
+  Query q(conn, kInsertDomain, op);
+  q.Text(1, domain.id).Text(2, domain.account_id);
+  BindDomainFields(q, domain);
+  q.Int(11, ToUnixSeconds(domain.created_at))
+      .Text(12, domain.domain)
+      .Text(13, NameKey(domain.domain));
+  return q.Run();
+}
+
 }  // namespace
 
 Result<void> SqliteStore::InsertDomain(const Domain& domain) {
   constexpr std::string_view kOp = "inserting a reserved domain";
-  return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<void> {
-    CG_RETURN_IF_ERROR(CheckDomainNameOwnership(conn, domain, kOp));
-    CG_RETURN_IF_ERROR(CheckAttachable(conn, domain, kOp));
-    Query q(conn, kInsertDomain, kOp);
-    q.Text(1, domain.id).Text(2, domain.account_id);
-    BindDomainFields(q, domain);
-    q.Int(11, ToUnixSeconds(domain.created_at))
-        .Text(12, domain.domain)
-        .Text(13, NameKey(domain.domain));
-    return q.Run();
+  return WriteAndAnnounce(kOp, [&](Connection& conn) { return InsertDomainRow(conn, domain, kOp); });
+}
+
+Result<InsertDomainsOutcome> SqliteStore::InsertDomains(const std::vector<Domain>& domains) {
+  constexpr std::string_view kOp = "inserting reserved domains";
+  return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<InsertDomainsOutcome> {
+    InsertDomainsOutcome outcome;
+    for (const Domain& domain : domains) {
+      if (auto r = InsertDomainRow(conn, domain, kOp); !r) {
+        if (r.error().code != ErrorCode::kDomainReservedHere) return NamingDomain(r.error(), domain);
+        ++outcome.already_reserved;
+        continue;
+      }
+      ++outcome.inserted;
+    }
+    return outcome;
   });
 }
 

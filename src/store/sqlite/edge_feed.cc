@@ -22,9 +22,6 @@ constexpr char kAllEndpoints[] = "SELECT " CG_ENDPOINT_COLUMNS " FROM endpoints 
 // order: no order is needed (names are unique), and ORDER BY id would look
 // each row up again through the id index.
 constexpr char kAllEdgeDomains[] = "SELECT domain, certificate_id FROM reserved_domains";
-// AUTOINCREMENT's high-water mark: never goes back, even when pruned.
-constexpr char kChangeSequence[] =
-    "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'edge_changes'), 0)";
 constexpr char kOldestChange[] = "SELECT MIN(seq) FROM edge_changes";
 constexpr char kChangesSince[] =
     "SELECT seq, kind, key FROM edge_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2";
@@ -33,19 +30,13 @@ constexpr char kEdgeDomainByName[] =
 constexpr char kEndpointsByHost[] =
     "SELECT " CG_ENDPOINT_COLUMNS " FROM endpoints WHERE host = ?1 ORDER BY id";
 
-Result<int64_t> ReadChangeSequence(Connection& conn, std::string_view op) {
-  Query q(conn, kChangeSequence, op);
-  CG_ASSIGN_OR_RETURN(bool row, q.Step());
-  if (!row) return CorruptRow(op, "the change sequence query returned no row");
-  return q.ColumnInt(0);
-}
-
 std::optional<EdgeChangeKind> KindOf(std::string_view text) {
   if (text == "certificate") return EdgeChangeKind::kCertificate;
   if (text == "domain") return EdgeChangeKind::kDomain;
   if (text == "endpoint") return EdgeChangeKind::kEndpoint;
   if (text == "http01") return EdgeChangeKind::kHttp01;
   if (text == "txt") return EdgeChangeKind::kDnsTxt;
+  if (text == "cname_target") return EdgeChangeKind::kCnameTarget;
   return std::nullopt;
 }
 

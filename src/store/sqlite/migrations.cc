@@ -328,6 +328,98 @@ CREATE INDEX reserved_domains_needing_certificates
 -- this index, a tenth of the table's bytes, instead of the whole rows.
 CREATE INDEX reserved_domains_for_edge ON reserved_domains (domain, certificate_id);
 )sql"},
+    {10, R"sql(
+-- The DNS zone follows the feed too (provision::ZoneCache): a domain's
+-- cname_target is a name it answers, so a write that adds or removes one
+-- appends a 'cname_target' entry. SQLite cannot change a CHECK, so the log is
+-- rebuilt, and every trigger writing it is dropped first and made again (a
+-- trigger naming a table that is briefly gone would stop the rename).
+DROP TRIGGER tls_certificates_inserted;
+DROP TRIGGER tls_certificates_updated;
+DROP TRIGGER tls_certificates_deleted;
+DROP TRIGGER reserved_domains_inserted;
+DROP TRIGGER reserved_domains_updated;
+DROP TRIGGER reserved_domains_deleted;
+DROP TRIGGER endpoints_inserted;
+DROP TRIGGER endpoints_updated;
+DROP TRIGGER endpoints_deleted;
+DROP TRIGGER acme_http01_challenges_inserted;
+DROP TRIGGER acme_http01_challenges_updated;
+DROP TRIGGER acme_http01_challenges_deleted;
+DROP TRIGGER acme_dns01_records_inserted;
+DROP TRIGGER acme_dns01_records_updated;
+DROP TRIGGER acme_dns01_records_deleted;
+
+CREATE TABLE edge_changes_v10 (
+  seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind  TEXT NOT NULL
+        CHECK (kind IN ('certificate', 'domain', 'endpoint', 'http01', 'txt', 'cname_target')),
+  key   TEXT NOT NULL
+);
+INSERT INTO edge_changes_v10 (seq, kind, key) SELECT seq, kind, key FROM edge_changes;
+-- The copy carries the sequence on (AUTOINCREMENT starts after the largest
+-- seq inserted, and the rename moves it): pruning always keeps the newest.
+DROP TABLE edge_changes;
+ALTER TABLE edge_changes_v10 RENAME TO edge_changes;
+CREATE TRIGGER edge_changes_pruned AFTER INSERT ON edge_changes
+  BEGIN
+    DELETE FROM edge_changes
+      WHERE seq <= NEW.seq - (SELECT retention FROM edge_change_log WHERE id = 1);
+  END;
+
+CREATE TRIGGER tls_certificates_inserted AFTER INSERT ON tls_certificates
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('certificate', NEW.id); END;
+CREATE TRIGGER tls_certificates_updated AFTER UPDATE ON tls_certificates
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('certificate', NEW.id); END;
+CREATE TRIGGER tls_certificates_deleted AFTER DELETE ON tls_certificates
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('certificate', OLD.id); END;
+CREATE TRIGGER reserved_domains_inserted AFTER INSERT ON reserved_domains
+  BEGIN
+    INSERT INTO edge_changes (kind, key) VALUES ('domain', NEW.domain);
+    INSERT INTO edge_changes (kind, key)
+      SELECT 'cname_target', NEW.cname_target WHERE NEW.cname_target IS NOT NULL;
+  END;
+CREATE TRIGGER reserved_domains_updated AFTER UPDATE ON reserved_domains
+  BEGIN
+    INSERT INTO edge_changes (kind, key) SELECT 'domain', OLD.domain WHERE OLD.domain <> NEW.domain;
+    INSERT INTO edge_changes (kind, key) VALUES ('domain', NEW.domain);
+    INSERT INTO edge_changes (kind, key)
+      SELECT 'cname_target', OLD.cname_target
+        WHERE OLD.cname_target IS NOT NULL AND OLD.cname_target IS NOT NEW.cname_target;
+    INSERT INTO edge_changes (kind, key)
+      SELECT 'cname_target', NEW.cname_target
+        WHERE NEW.cname_target IS NOT NULL AND OLD.cname_target IS NOT NEW.cname_target;
+  END;
+CREATE TRIGGER reserved_domains_deleted AFTER DELETE ON reserved_domains
+  BEGIN
+    INSERT INTO edge_changes (kind, key) VALUES ('domain', OLD.domain);
+    INSERT INTO edge_changes (kind, key)
+      SELECT 'cname_target', OLD.cname_target WHERE OLD.cname_target IS NOT NULL;
+  END;
+CREATE TRIGGER endpoints_inserted AFTER INSERT ON endpoints
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('endpoint', NEW.host); END;
+CREATE TRIGGER endpoints_updated AFTER UPDATE ON endpoints
+  BEGIN
+    INSERT INTO edge_changes (kind, key) SELECT 'endpoint', OLD.host WHERE OLD.host <> NEW.host;
+    INSERT INTO edge_changes (kind, key) VALUES ('endpoint', NEW.host);
+  END;
+CREATE TRIGGER endpoints_deleted AFTER DELETE ON endpoints
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('endpoint', OLD.host); END;
+CREATE TRIGGER acme_http01_challenges_inserted AFTER INSERT ON acme_http01_challenges
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('http01', NEW.token); END;
+CREATE TRIGGER acme_http01_challenges_updated AFTER UPDATE ON acme_http01_challenges
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('http01', NEW.token); END;
+CREATE TRIGGER acme_http01_challenges_deleted AFTER DELETE ON acme_http01_challenges
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('http01', OLD.token); END;
+CREATE TRIGGER acme_dns01_records_inserted AFTER INSERT ON acme_dns01_records
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('txt', NEW.name); END;
+CREATE TRIGGER acme_dns01_records_updated AFTER UPDATE ON acme_dns01_records
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('txt', NEW.name); END;
+CREATE TRIGGER acme_dns01_records_deleted AFTER DELETE ON acme_dns01_records
+  BEGIN INSERT INTO edge_changes (kind, key) VALUES ('txt', OLD.name); END;
+-- The zone's first load reads every cname_target from its own index
+-- (sqlite_autoindex, UNIQUE), and the TXT records by name.
+)sql"},
 };
 
 constexpr char kCreateMigrations[] =

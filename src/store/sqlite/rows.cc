@@ -251,4 +251,13 @@ std::vector<std::string> SplitResolvesTo(std::string_view text) {
   return out;
 }
 
+Result<int64_t> ReadChangeSequence(Connection& conn, std::string_view op) {
+  // AUTOINCREMENT's high-water mark: never goes back, even when pruned.
+  Query q(conn, "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'edge_changes'), 0)",
+          op);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return CorruptRow(op, "the change sequence query returned no row");
+  return q.ColumnInt(0);
+}
+
 }  // namespace certgate::store::sqlite

@@ -38,6 +38,8 @@ std::vector<std::string> SplitResolvesTo(std::string_view text);
 Result<void> CheckLimit(int limit);
 // The first column of every row, e.g. the names of what uses a record.
 Result<std::vector<std::string>> ReadTextColumn(Query& q);
+// The sequence of the newest change in the feed (edge_changes).
+Result<int64_t> ReadChangeSequence(Connection& conn, std::string_view op);
 // Inside a write transaction. owner_endpoint_id "" stores NULL: an account
 // (or the service's) certificate.
 Result<void> InsertCertificateRow(Connection& conn, const Certificate& cert,

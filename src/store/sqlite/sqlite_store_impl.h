@@ -36,6 +36,7 @@ inline bool Changed(const Result<bool>& r) { return r.ok() && *r; }
 inline bool Changed(const Result<DeleteOutcome>& r) {
   return r.ok() && r->status == DeleteOutcome::Status::kDeleted;
 }
+inline bool Changed(const Result<InsertDomainsOutcome>& r) { return r.ok() && r->inserted > 0; }
 template <class T>
 bool Changed(const Result<std::optional<T>>& r) {
   return r.ok() && r->has_value();
@@ -67,6 +68,7 @@ class SqliteStore final : public Store, public NameOwnershipAudit {
   Result<bool> SetCertificateSummary(std::string_view id,
                                      const CertificateSummary& summary) override;
   Result<void> InsertDomain(const Domain& domain) override;
+  Result<InsertDomainsOutcome> InsertDomains(const std::vector<Domain>& domains) override;
   Result<std::optional<Domain>> GetDomain(std::string_view account_id,
                                           std::string_view id) override;
   Result<std::optional<Domain>> FindDomainByName(std::string_view name) override;
@@ -120,6 +122,8 @@ class SqliteStore final : public Store, public NameOwnershipAudit {
   Result<bool> DeleteDnsTxtRecord(std::string_view name, std::string_view value) override;
   Result<bool> HasReservedNamesBelow(std::string_view name) override;
   Result<bool> IsEdgeName(std::string_view name) override;
+  Result<int64_t> LoadZone(std::string_view zone, const ZoneVisitor& visit) override;
+  Result<bool> IsCnameTarget(std::string_view name) override;
   Result<std::optional<std::string>> GetSetting(std::string_view name) override;
   Result<void> SetSetting(std::string_view name, std::string_view value) override;
 

@@ -41,6 +41,15 @@ void MemoryStoreData::Changed(EdgeChangeKind kind, std::string_view key) {
   while (changes.size() > change_retention) changes.pop_front();
 }
 
+void MemoryStoreData::DomainChanged(std::string_view name,
+                                    const std::optional<std::string>& old_target,
+                                    const std::optional<std::string>& new_target) {
+  Changed(EdgeChangeKind::kDomain, name);
+  if (old_target == new_target) return;
+  if (old_target) Changed(EdgeChangeKind::kCnameTarget, *old_target);
+  if (new_target) Changed(EdgeChangeKind::kCnameTarget, *new_target);
+}
+
 void MemoryStoreData::DeleteJob(std::string_view job_id) {
   auto job = jobs.find(job_id);
   if (job == jobs.end()) return;

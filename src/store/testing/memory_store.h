@@ -74,6 +74,7 @@ class MemoryStore final : public Store, public NameOwnershipAudit {
   Result<bool> SetCertificateSummary(std::string_view id,
                                      const CertificateSummary& summary) override;
   Result<void> InsertDomain(const Domain& domain) override;
+  Result<InsertDomainsOutcome> InsertDomains(const std::vector<Domain>& domains) override;
   Result<std::optional<Domain>> GetDomain(std::string_view account_id,
                                           std::string_view id) override;
   Result<std::optional<Domain>> FindDomainByName(std::string_view name) override;
@@ -129,6 +130,8 @@ class MemoryStore final : public Store, public NameOwnershipAudit {
   Result<bool> DeleteDnsTxtRecord(std::string_view name, std::string_view value) override;
   Result<bool> HasReservedNamesBelow(std::string_view name) override;
   Result<bool> IsEdgeName(std::string_view name) override;
+  Result<int64_t> LoadZone(std::string_view zone, const ZoneVisitor& visit) override;
+  Result<bool> IsCnameTarget(std::string_view name) override;
   Result<std::optional<std::string>> GetSetting(std::string_view name) override;
   Result<void> SetSetting(std::string_view name, std::string_view value) override;
 

@@ -57,6 +57,10 @@ class MemoryStoreData {
   // Appends to the change feed, as the SQLite backend's triggers do for
   // every row written to what the edge serves.
   void Changed(EdgeChangeKind kind, std::string_view key);
+  // A domain row was written: its name, and a cname_target it lost or gained
+  // (as the SQLite triggers log them).
+  void DomainChanged(std::string_view name, const std::optional<std::string>& old_target,
+                     const std::optional<std::string>& new_target);
   const DomainRow* DomainNamed(std::string_view name) const;
   // Deletes a job and the challenges that belong to it.
   void DeleteJob(std::string_view job_id);

@@ -173,29 +173,61 @@ void DeleteOwnedCertificates(MemoryStoreData& data, std::string_view endpoint_id
   });
 }
 
+// REQUIRES: data.mu held. The checks and the row of InsertDomain.
+Result<void> InsertDomainRecord(MemoryStoreData& data, const Domain& domain, std::string_view op) {
+  MemoryReservedNames names(data);
+  CG_RETURN_IF_ERROR(CheckDomainNameOwnership(names, domain));
+  CG_RETURN_IF_ERROR(CheckAttachable(data, domain, op));
+  if (data.domains.contains(domain.id)) return IdentityConflict(op, "reserved_domains.id");
+  CG_RETURN_IF_ERROR(CheckTargetsUnique(data, domain, op));
+  Domain stored = domain;
+  stored.created_at = WholeSeconds(domain.created_at);
+  // Belong to automatic management, never to the caller.
+  stored.renews_at.reset();
+  stored.issued_key_type.reset();
+  data.domains.emplace(stored.id, DomainRow{stored, NameKey(stored.domain)});
+  data.DomainChanged(stored.domain, std::nullopt, stored.cname_target);
+  return {};
+}
+
 }  // namespace
 
 // ---- Reserved domains ----
 
 Result<void> MemoryStore::InsertDomain(const Domain& domain) {
-  constexpr std::string_view kOp = "inserting a reserved domain";
   {
     std::lock_guard lock(data_->mu);
-    MemoryReservedNames names(*data_);
-    CG_RETURN_IF_ERROR(CheckDomainNameOwnership(names, domain));
-    CG_RETURN_IF_ERROR(CheckAttachable(*data_, domain, kOp));
-    if (data_->domains.contains(domain.id)) return IdentityConflict(kOp, "reserved_domains.id");
-    CG_RETURN_IF_ERROR(CheckTargetsUnique(*data_, domain, kOp));
-    Domain stored = domain;
-    stored.created_at = WholeSeconds(domain.created_at);
-    // Belong to automatic management, never to the caller.
-    stored.renews_at.reset();
-    stored.issued_key_type.reset();
-    data_->domains.emplace(stored.id, DomainRow{stored, NameKey(stored.domain)});
-    data_->Changed(EdgeChangeKind::kDomain, stored.domain);
+    CG_RETURN_IF_ERROR(InsertDomainRecord(*data_, domain, "inserting a reserved domain"));
   }
   AnnounceChange();
   return {};
+}
+
+Result<InsertDomainsOutcome> MemoryStore::InsertDomains(const std::vector<Domain>& domains) {
+  constexpr std::string_view kOp = "inserting reserved domains";
+  InsertDomainsOutcome outcome;
+  {
+    std::lock_guard lock(data_->mu);
+    // One transaction: on a refusal, everything goes back as it was.
+    const auto saved_domains = data_->domains;
+    const auto saved_changes = data_->changes;
+    const int64_t saved_sequence = data_->change_sequence;
+    for (const Domain& domain : domains) {
+      Result<void> inserted = InsertDomainRecord(*data_, domain, kOp);
+      if (inserted) {
+        ++outcome.inserted;
+      } else if (inserted.error().code == ErrorCode::kDomainReservedHere) {
+        ++outcome.already_reserved;
+      } else {
+        data_->domains = saved_domains;
+        data_->changes = saved_changes;
+        data_->change_sequence = saved_sequence;
+        return NamingDomain(inserted.error(), domain);
+      }
+    }
+  }
+  if (outcome.inserted > 0) AnnounceChange();
+  return outcome;
 }
 
 Result<std::optional<Domain>> MemoryStore::GetDomain(std::string_view account_id,
@@ -254,10 +286,11 @@ Result<bool> MemoryStore::UpdateDomain(const Domain& domain) {
       stored.certificate_id.reset();
     }
     stored.policy = domain.policy;
+    const std::optional<std::string> old_target = stored.cname_target;
     stored.cname_target = domain.cname_target;
     stored.acme_challenge_cname_target = domain.acme_challenge_cname_target;
     stored.resolves_to = domain.resolves_to;
-    data_->Changed(EdgeChangeKind::kDomain, stored.domain);
+    data_->DomainChanged(stored.domain, old_target, stored.cname_target);
     if (!domain.policy.has_value()) data_->DeleteJobOfDomain(domain.id);
     // An issued certificate the domain let go of goes (uploaded ones stay).
     if (attached.has_value()) data_->DeleteOrphanIssuedCertificate(*attached);
@@ -282,7 +315,7 @@ Result<DeleteOutcome> MemoryStore::DeleteDomain(std::string_view account_id, std
     }
     const std::optional<std::string> attached = it->second.domain.certificate_id;
     data_->DeleteJobOfDomain(id);
-    data_->Changed(EdgeChangeKind::kDomain, it->second.domain.domain);
+    data_->DomainChanged(it->second.domain.domain, it->second.domain.cname_target, std::nullopt);
     data_->domains.erase(it);
     // A certificate issued for this domain goes with it.
     if (attached.has_value()) data_->DeleteOrphanIssuedCertificate(*attached);
@@ -420,12 +453,35 @@ Result<bool> MemoryStore::IsEdgeName(std::string_view name) {
   });
 }
 
+Result<bool> MemoryStore::IsCnameTarget(std::string_view name) {
+  std::lock_guard lock(data_->mu);
+  return std::any_of(data_->domains.begin(), data_->domains.end(),
+                     [&](const auto& entry) { return entry.second.domain.cname_target == name; });
+}
+
+Result<int64_t> MemoryStore::LoadZone(std::string_view zone, const ZoneVisitor& visit) {
+  const std::string key = NameKey(zone);
+  std::lock_guard lock(data_->mu);
+  for (const auto& [id, row] : data_->domains) {
+    if (KeyIsBelow(row.name_key, key)) visit(ZoneRecord::kReserved, row.domain.domain, "");
+    if (row.domain.cname_target) visit(ZoneRecord::kCnameTarget, *row.domain.cname_target, "");
+  }
+  for (const auto& [name_value, job_id] : data_->dns01) {
+    visit(ZoneRecord::kTxt, name_value.first, name_value.second);
+  }
+  return data_->change_sequence;
+}
+
 // ---- Writes around the store, for tests ----
 
 void MemoryStore::WriteDomainAroundTheStore(const Domain& domain, std::string_view name_key) {
   std::lock_guard lock(data_->mu);
+  std::optional<std::string> old_target;
+  if (auto it = data_->domains.find(domain.id); it != data_->domains.end()) {
+    old_target = it->second.domain.cname_target;
+  }
   data_->domains.insert_or_assign(domain.id, DomainRow{domain, std::string(name_key)});
-  data_->Changed(EdgeChangeKind::kDomain, domain.domain);
+  data_->DomainChanged(domain.domain, old_target, domain.cname_target);
 }
 
 void MemoryStore::WriteEndpointAroundTheStore(const Endpoint& endpoint) {

@@ -181,5 +181,54 @@ TEST_P(StoreConformanceTest, PerKeyReadsShowWhatLoadEdgeStateShows) {
   EXPECT_FALSE(store_->EdgeDomainByName("bare.example.net")->has_value());
 }
 
+TEST_P(StoreConformanceTest, TheZoneLoadsAtOnceAndItsCnameTargetsComeAndGoInTheFeed) {
+  Domain custom = MakeDomain(alice_, "shop.example.com");
+  custom.policy = ManagementPolicy{};
+  custom.cname_target = "k1.cname.certgate.test";
+  custom.acme_challenge_cname_target = "k1.acme.certgate.test";
+  ASSERT_TRUE(store_->InsertDomain(custom).ok());
+  ASSERT_TRUE(store_->InsertDomain(MakeDomain(bob_, "app.certgate.test")).ok());
+  ASSERT_TRUE(store_->InsertDomain(MakeDomain(bob_, "*.x.bob.certgate.test")).ok());
+  ASSERT_TRUE(store_->InsertDomain(MakeDomain(bob_, "certgate.testing.example")).ok())
+      << "labels, not characters: outside the zone";
+  ProvisioningJob job = MakeJob(custom, FromUnixSeconds(1'750'000'000));
+  ASSERT_TRUE(*store_->InsertProvisioningJob(job));
+  ASSERT_TRUE(store_->PutDnsTxtRecord("k1.acme.certgate.test", "v1", job.id).ok());
+
+  std::vector<std::string> reserved, targets, txt;
+  auto loaded = store_->LoadZone("certgate.test", [&](ZoneNames::ZoneRecord kind,
+                                                      std::string_view name,
+                                                      std::string_view value) {
+    if (kind == ZoneNames::ZoneRecord::kReserved) reserved.emplace_back(name);
+    if (kind == ZoneNames::ZoneRecord::kCnameTarget) targets.emplace_back(name);
+    if (kind == ZoneNames::ZoneRecord::kTxt) txt.push_back(std::string(name) + "=" + std::string(value));
+  });
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ(*loaded, *store_->ChangeSequence());
+  std::sort(reserved.begin(), reserved.end());
+  EXPECT_EQ(reserved, (std::vector<std::string>{"*.x.bob.certgate.test", "app.certgate.test"}));
+  EXPECT_EQ(targets, std::vector<std::string>{"k1.cname.certgate.test"});
+  EXPECT_EQ(txt, std::vector<std::string>{"k1.acme.certgate.test=v1"});
+  EXPECT_TRUE(*store_->IsCnameTarget("k1.cname.certgate.test"));
+  EXPECT_FALSE(*store_->IsCnameTarget("app.certgate.test")) << "a reserved name is not a target";
+
+  // A new target names the old one and the new one; a delete, the last.
+  const int64_t before = *store_->ChangeSequence();
+  Domain moved = custom;
+  moved.cname_target = "k2.cname.certgate.test";
+  ASSERT_TRUE(*store_->UpdateDomain(moved));
+  Domain same = moved;
+  same.description = "only the description";
+  ASSERT_TRUE(*store_->UpdateDomain(same));
+  ASSERT_EQ(store_->DeleteDomain(alice_, custom.id)->status, DeleteOutcome::Status::kDeleted);
+  std::vector<std::string> named;
+  for (const EdgeChange& c : AllChanges(*store_, before)) {
+    if (c.kind == Kind::kCnameTarget) named.push_back(c.key);
+  }
+  EXPECT_EQ(named, (std::vector<std::string>{"k1.cname.certgate.test", "k2.cname.certgate.test",
+                                             "k2.cname.certgate.test"}));
+  EXPECT_FALSE(*store_->IsCnameTarget("k2.cname.certgate.test"));
+}
+
 }  // namespace
 }  // namespace certgate::store::testing

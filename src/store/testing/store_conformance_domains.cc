@@ -305,5 +305,44 @@ TEST_P(StoreConformanceTest, AttachAndDeleteRacesNeverLeaveADanglingReference) {
   std::cout << "[          ] attach won " << attached << " times, delete " << deleted << "\n";
 }
 
+TEST_P(StoreConformanceTest, InsertDomainsIsOneTransactionThatSkipsNamesAlreadyHeld) {
+  ASSERT_TRUE(store_->InsertDomain(MakeDomain(alice_, "held.bulk.example")).ok());
+  ASSERT_TRUE(store_->InsertDomain(MakeDomain(bob_, "bob.other.example")).ok());
+  const int64_t before = *store_->ChangeSequence();
+
+  std::vector<Domain> batch;
+  for (int i = 0; i < 50; ++i) {
+    batch.push_back(MakeDomain(alice_, "n" + std::to_string(i) + ".bulk.example"));
+  }
+  batch.push_back(MakeDomain(alice_, "held.bulk.example"));
+  batch.push_back(MakeDomain(alice_, "n7.bulk.example"));  // twice in one batch
+  auto outcome = store_->InsertDomains(batch);
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_EQ(outcome->inserted, 50u);
+  EXPECT_EQ(outcome->already_reserved, 2u);
+  auto n42 = store_->FindDomainByName("n42.bulk.example");
+  ASSERT_TRUE(n42.ok() && n42->has_value());
+  EXPECT_EQ((*n42)->account_id, alice_);
+  const int64_t after = *store_->ChangeSequence();
+  EXPECT_GE(after, before + 50) << "each name in the change feed";
+
+  // A refusal rolls the whole batch back, and names the domain.
+  std::vector<Domain> bad = {MakeDomain(alice_, "fresh1.bulk.example"),
+                             MakeDomain(alice_, "x.bob.other.example"),
+                             MakeDomain(alice_, "fresh2.bulk.example")};
+  auto refused = store_->InsertDomains(bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kDomainReservedElsewhere) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("x.bob.other.example"), std::string::npos)
+      << refused.error().message;
+  EXPECT_FALSE(store_->FindDomainByName("fresh1.bulk.example")->has_value());
+  EXPECT_FALSE(store_->FindDomainByName("fresh2.bulk.example")->has_value());
+  EXPECT_EQ(*store_->ChangeSequence(), after) << "nothing logged";
+
+  auto none = store_->InsertDomains({});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->inserted, 0u);
+}
+
 }  // namespace
 }  // namespace certgate::store::testing

@@ -1,13 +1,13 @@
 // ZoneSource: what the authoritative DNS responder (dns::Responder) knows
 // about its zone beyond the fixed apex records. The responder asks it on every
-// query, so answers always reflect the store: nothing is cached.
+// query; certgate's is provision::ZoneCache, the zone in memory.
 //
 // Names passed in are lower-case ASCII, without a trailing dot, and inside the
 // responder's zone (the zone apex included). Implementations are called from
 // the responder's single I/O thread, one call at a time; they must be safe
-// against concurrent use by other threads of their own (e.g. the store). A
-// call blocks the responder for its duration, so it should be quick (an
-// indexed store lookup). An error makes the responder answer SERVFAIL; error
+// against concurrent use by other threads of their own. A call blocks the
+// responder for its duration, so it must be quick: a lookup in memory, never
+// a store query. An error makes the responder answer SERVFAIL; error
 // messages are logged and must not contain secrets.
 #pragma once
 

@@ -1,6 +1,7 @@
 // NameHashes: a count per domain name, held as a 64-bit keyed hash of the
-// name (SipHash-2-4 under a random key per object) in one open-addressed
-// table: about 20 bytes per name, where a set of strings costs over 100.
+// name (SipHash-2-4 under a key the owner draws with RandomKey) in one open-addressed
+// table: 16 to 32 bytes per name (12 a slot, three quarters full at most),
+// where a set of strings costs over 100.
 // Two names share a hash with probability 2^-64 per pair, and the random key
 // keeps anyone who picks names from aiming at a collision; the DNS zone
 // (provision::ZoneCache) uses it only for answers where such a collision

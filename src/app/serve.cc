@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
-#include <thread>
 
 #include "api/api_service.h"
 #include "api/api_tls.h"
@@ -170,17 +169,13 @@ int RunServe(const ServeOptions& options) {
   edge_options.session_tickets = options.session_tickets;
   auto edge = edge::EdgeServer::Create(edge_options, store, store, vault, *default_cert);
   if (!edge) return Fail(edge.error());
-  // The zone in memory, so that the responder never waits on the store; it
-  // loads on a thread of its own while the edge loads its names.
-  provision::ZoneCache zone(store, store, store, base_domain);
-  Result<void> zone_loaded;
-  std::thread zone_loader;
-  if (dns_addr) zone_loader = std::thread([&] { zone_loaded = zone.Load(); });
   edge::SnapshotPublisher publisher(store, **edge, *default_cert);
-  Result<void> edge_loaded = publisher.PublishNow();
-  if (zone_loader.joinable()) zone_loader.join();
-  if (!edge_loaded) return Fail(edge_loaded.error());
-  if (!zone_loaded) return Fail(zone_loaded.error());
+  if (auto r = publisher.PublishNow(); !r) return Fail(r.error());
+  // The zone in memory, so that the responder never waits on the store. It
+  // loads on its follower's thread once everything has started (until then
+  // it answers from the store), so that a million names do not hold up
+  // the edge.
+  provision::ZoneCache zone(store, store, store, base_domain);
   auto edge_addrs = (*edge)->Listen();
   if (!edge_addrs) return Fail(edge_addrs.error());
   std::unique_ptr<dns::Responder> dns_responder;

@@ -48,7 +48,7 @@ void ZoneCache::Start() { follower_.Start(); }
 void ZoneCache::Stop() { follower_.Stop(); }
 
 ZoneCache::Stats ZoneCache::stats() const {
-  return Stats{full_loads_.load(), key_reads_.load(), changes_.load()};
+  return Stats{full_loads_.load(), key_reads_.load(), changes_.load(), store_answers_.load()};
 }
 
 bool ZoneCache::InZone(std::string_view name) const {
@@ -187,14 +187,22 @@ Result<void> ZoneCache::CatchUp() {
 Result<bool> ZoneCache::IsEdgeName(std::string_view name) {
   const std::string wildcard = store::WildcardOver(name);
   std::shared_lock lock(mu_);
-  if (!state_) return false;
+  if (!state_) {
+    lock.unlock();
+    ++store_answers_;
+    return names_.IsEdgeName(name);
+  }
   return state_->targets.Contains(name) || state_->reserved.Contains(name) ||
          (!wildcard.empty() && state_->reserved.Contains(wildcard));
 }
 
 Result<std::vector<std::string>> ZoneCache::TxtRecords(std::string_view name) {
   std::shared_lock lock(mu_);
-  if (!state_) return std::vector<std::string>();
+  if (!state_) {
+    lock.unlock();
+    ++store_answers_;
+    return challenges_.ListDnsTxtRecords(name);
+  }
   auto it = state_->txt.find(name);
   return it == state_->txt.end() ? std::vector<std::string>() : it->second;
 }
@@ -204,7 +212,12 @@ Result<bool> ZoneCache::HasNamesBelow(std::string_view name) {
   // these, which exist as their parents whatever the store holds.
   if (name == cname_parent_ || name == acme_parent_) return true;
   std::shared_lock lock(mu_);
-  return state_ && state_->below.Contains(name);
+  if (!state_) {
+    lock.unlock();
+    ++store_answers_;
+    return names_.HasReservedNamesBelow(name);
+  }
+  return state_->below.Contains(name);
 }
 
 }  // namespace certgate::provision

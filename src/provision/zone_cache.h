@@ -3,7 +3,9 @@
 // every cname_target and reserved name in the zone (a reserved "*.x" covers
 // one label below x), TXT for DNS-01, and the empty non-terminals above them.
 //
-// It loads the zone once (ZoneNames::LoadZone), then follows the feed like
+// It loads the zone once (ZoneNames::LoadZone, on the follower's thread when
+// Start comes before Load: until then it answers from the store, so that
+// serve need not wait for a million names), then follows the feed like
 // the edge's snapshot does (store::FeedFollower): for each batch it re-reads
 // only the reserved names, cname_targets and TXT names the batch touched,
 // with no lock held, then applies them under a short exclusive lock. A reader
@@ -44,6 +46,7 @@ class ZoneCache final : public dns::ZoneSource {
     int64_t full_loads = 0;  // LoadZone calls
     int64_t key_reads = 0;   // per-name reads while applying changes
     int64_t changes = 0;     // change-feed entries read
+    int64_t store_answers = 0;  // questions answered from the store before the first load
   };
 
   // zone: the base domain, normalized. The stores must outlive the cache.
@@ -53,7 +56,7 @@ class ZoneCache final : public dns::ZoneSource {
   ZoneCache(const ZoneCache&) = delete;
   ZoneCache& operator=(const ZoneCache&) = delete;
 
-  // Loads the whole zone, synchronously.
+  // Loads the whole zone, synchronously (Start does it too, on its thread).
   Result<void> Load();
   // Applies every change the feed holds now (loading first if nothing is
   // loaded yet). Any thread; calls are serialized.
@@ -63,7 +66,7 @@ class ZoneCache final : public dns::ZoneSource {
   void Stop();
   Stats stats() const;
 
-  // dns::ZoneSource; never touch the store. Before Load: nothing exists.
+  // dns::ZoneSource: from memory, once loaded; before that, from the store.
   Result<bool> IsEdgeName(std::string_view name) override;
   Result<std::vector<std::string>> TxtRecords(std::string_view name) override;
   Result<bool> HasNamesBelow(std::string_view name) override;
@@ -91,6 +94,7 @@ class ZoneCache final : public dns::ZoneSource {
   std::atomic<int64_t> full_loads_{0};
   std::atomic<int64_t> key_reads_{0};
   std::atomic<int64_t> changes_{0};
+  std::atomic<int64_t> store_answers_{0};
   store::FeedFollower follower_;  // last: stopped before the rest goes
 };
 

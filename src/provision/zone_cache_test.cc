@@ -4,9 +4,11 @@
 // nothing. NameHashes: counts through growth and removal.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/ids.h"
@@ -96,7 +98,11 @@ TEST_F(ZoneCacheTest, TheFirstLoadAnswersWhatTheStoreHolds) {
   ASSERT_TRUE(store_.PutDnsTxtRecord("k1.acme.certgate.test", "v1", job).ok());
   ASSERT_TRUE(store_.PutDnsTxtRecord("_acme-challenge.x.certgate.test", "w", job).ok());
 
-  EXPECT_FALSE(Edge("app.certgate.test")) << "nothing before the first load";
+  // Before the first load, the store answers.
+  EXPECT_TRUE(Edge("app.certgate.test"));
+  EXPECT_TRUE(Below("bob.certgate.test"));
+  EXPECT_EQ(zone_.TxtRecords("_acme-challenge.x.certgate.test")->size(), 1u);
+  EXPECT_EQ(zone_.stats().store_answers, 3);
   ASSERT_TRUE(zone_.Load().ok());
   EXPECT_TRUE(Edge("k1.cname.certgate.test"));
   EXPECT_TRUE(Edge("app.certgate.test"));
@@ -116,6 +122,24 @@ TEST_F(ZoneCacheTest, TheFirstLoadAnswersWhatTheStoreHolds) {
   EXPECT_FALSE(Below("app.certgate.test"));
   EXPECT_FALSE(Below("ob.certgate.test")) << "labels, not characters";
   EXPECT_EQ(zone_.stats().full_loads, 1);
+  EXPECT_EQ(zone_.stats().store_answers, 3) << "none once loaded";
+}
+
+TEST_F(ZoneCacheTest, StartLoadsOnItsThreadAndFollowsWrites) {
+  ASSERT_TRUE(store_.InsertDomain(Domain("before.certgate.test")).ok());
+  zone_.Start();
+  ASSERT_TRUE(zone_.CatchUp().ok()) << "waits for the load under way, if any";
+  EXPECT_EQ(zone_.stats().full_loads, 1);
+  const int64_t answered = zone_.stats().store_answers;
+  EXPECT_TRUE(Edge("before.certgate.test"));
+  ASSERT_TRUE(store_.InsertDomain(Domain("after.certgate.test")).ok());
+  // The write wakes the follower: wait for it, bounded.
+  for (int i = 0; i < 2000 && !Edge("after.certgate.test"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(Edge("after.certgate.test"));
+  EXPECT_EQ(zone_.stats().store_answers, answered) << "from memory";
+  zone_.Stop();
 }
 
 TEST_F(ZoneCacheTest, EachChangeReadsOnlyTheNamesItTouched) {

@@ -22,6 +22,10 @@ void FeedFollower::Start() {
     signal->dirty = true;
     signal->cv.notify_one();
   });
+  {
+    std::lock_guard lock(signal_->mu);
+    signal_->dirty = true;  // catch up at once: a reader may have loaded a while ago
+  }
   thread_ = std::thread([this] { Run(); });
 }
 

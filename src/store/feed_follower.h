@@ -29,7 +29,7 @@ class FeedFollower {
   FeedFollower(const FeedFollower&) = delete;
   FeedFollower& operator=(const FeedFollower&) = delete;
 
-  // Starts the thread; once only.
+  // Starts the thread, which calls catch_up at once; once only.
   void Start();
   // Joins it (a catch_up under way finishes first). Idempotent.
   void Stop();

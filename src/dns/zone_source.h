@@ -6,9 +6,10 @@
 // responder's zone (the zone apex included). Implementations are called from
 // the responder's single I/O thread, one call at a time; they must be safe
 // against concurrent use by other threads of their own. A call blocks the
-// responder for its duration, so it must be quick: a lookup in memory, never
-// a store query. An error makes the responder answer SERVFAIL; error
-// messages are logged and must not contain secrets.
+// responder for its duration, so it must be quick: ZoneCache looks up memory
+// (and asks the store only until its first load is done). An error makes the
+// responder answer SERVFAIL; error messages are logged and must not contain
+// secrets.
 #pragma once
 
 #include <string>

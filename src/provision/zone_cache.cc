@@ -127,6 +127,7 @@ Result<void> ZoneCache::CatchUp() {
     }
     if (!batch) return batch.error();
     changes_ += static_cast<int64_t>(batch->changes.size());
+    if (batch->changes.empty()) return {};  // a poll that found nothing: no lock taken
     // Each name once per batch, read as it is now, with no lock held.
     std::set<std::string, std::less<>> reserved_names;
     std::set<std::string, std::less<>> target_names;

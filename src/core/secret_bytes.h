@@ -1,6 +1,8 @@
 // SecretBytes: the only container for plaintext key material (private keys,
 // master keys). Memory comes from sodium_malloc (guard pages, locked against
-// swapping where the OS allows) and is wiped when the object is destroyed.
+// swapping where the OS allows) and is wiped when the object is destroyed;
+// blocks of up to 16 KiB are then kept, wiped, for the next secret rather
+// than unmapped (see secret_bytes.cc).
 // Move-only; never copy its bytes into std::string, logs or responses.
 // Not synchronised: one owner at a time, like std::vector.
 #pragma once

@@ -27,6 +27,28 @@ TEST(SecretBytesTest, MoveLeavesTheSourceEmpty) {
   EXPECT_EQ(a.view(), "abc");
 }
 
+TEST(SecretBytesTest, AKeptBlockComesBackWipedWhole) {
+  // A secret of 100 bytes lives in a kept block of 128; the next secret of
+  // that class on this thread gets the same block, every byte of it zero,
+  // the bytes past the first secret's size included.
+  const uint8_t* first = nullptr;
+  {
+    SecretBytes s(100);
+    first = s.data();
+    std::memset(s.data(), 0xAA, s.size());
+  }
+  SecretBytes again(128);
+  ASSERT_EQ(again.data(), first) << "the block was not kept";
+  for (size_t i = 0; i < again.size(); ++i) ASSERT_EQ(again.data()[i], 0) << "byte " << i;
+}
+
+TEST(SecretBytesTest, LargeSecretsAreNotKeptAndStillZeroed) {
+  SecretBytes big(64 * 1024);
+  std::memset(big.data(), 0x55, big.size());
+  big = SecretBytes(64 * 1024);
+  for (size_t i = 0; i < big.size(); ++i) ASSERT_EQ(big.data()[i], 0) << "byte " << i;
+}
+
 TEST(SecretBytesTest, WipeZeroes) {
   std::string s = "secret";
   Wipe(s.data(), s.size());

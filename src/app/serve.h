@@ -35,7 +35,10 @@ struct ServeOptions {
   // Allows plain HTTP on a non-loopback --api-listen (refused otherwise).
   bool api_insecure_http = false;
   std::string base_domain = "certgate.localhost";
-  int api_workers = 4;
+  // Most of a write's time is its wait for the disk, and writes waiting
+  // together share one transaction and one sync: enough workers for that
+  // (16 raised creates/s from 16 clients by ~20% over 4, scale_bench).
+  int api_workers = 16;
 
   // Automatic certificates.
   std::string dns_listen;                   // empty: no authoritative DNS

@@ -30,6 +30,10 @@ inline constexpr int kBusyTimeoutMs = 5000;
 inline constexpr char kBegin[] = "BEGIN IMMEDIATE";
 inline constexpr char kBeginRead[] = "BEGIN DEFERRED";
 inline constexpr char kCommit[] = "COMMIT";
+// Around each write of a shared transaction (SqliteStore::RunWriteJob).
+inline constexpr char kSavepoint[] = "SAVEPOINT cg_write";
+inline constexpr char kReleaseSavepoint[] = "RELEASE cg_write";
+inline constexpr char kRollbackToSavepoint[] = "ROLLBACK TO cg_write";
 
 std::string ErrnoText(int err);
 

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -85,6 +86,111 @@ void SqliteStore::Release(std::unique_ptr<Connection> conn) {
   pool_cv_.notify_one();
 }
 
+namespace {
+
+Result<void> RunStatement(Connection& conn, const char* sql, std::string_view op) {
+  Query q(conn, sql, op);
+  return q.Run();
+}
+
+}  // namespace
+
+void SqliteStore::RunWriteJob(WriteJob& job) {
+  std::unique_lock lock(batch_mu_);
+  queued_.push_back(&job);
+  while (!job.done) {
+    if (leading_) {
+      job.wake.wait(lock);
+      continue;
+    }
+    leading_ = true;
+    std::vector<WriteJob*> batch;
+    while (!queued_.empty() && batch.size() < kMaxWriteBatch) {
+      batch.push_back(queued_.front());
+      queued_.pop_front();
+    }
+    lock.unlock();
+    RunWriteBatch(batch);
+    lock.lock();
+    leading_ = false;
+    // Each job belongs to its writer's stack, which may end once done is
+    // set and the lock released: notified under the lock, then not touched.
+    for (WriteJob* j : batch) {
+      j->done = true;
+      if (j != &job) j->wake.notify_one();
+    }
+    // The oldest writer still queued leads next.
+    if (!queued_.empty()) queued_.front()->wake.notify_one();
+  }
+}
+
+void SqliteStore::RunWriteBatch(const std::vector<WriteJob*>& batch) {
+  auto lease = Acquire(batch.front()->op);
+  if (!lease.ok()) {
+    for (WriteJob* j : batch) j->fail(lease.error());
+    return;
+  }
+  Connection& conn = lease->conn();
+  write_transactions_.fetch_add(1);
+  if (auto begun = RunStatement(conn, kBegin, batch.front()->op); !begun) {
+    for (WriteJob* j : batch) j->fail(begun.error());
+    return;
+  }
+  if (batch.size() == 1) {  // alone: no savepoint needed
+    WriteJob& job = *batch.front();
+    if (!job.run(conn)) {
+      conn.Rollback();
+      return;
+    }
+    if (auto committed = RunStatement(conn, kCommit, job.op); !committed) {
+      conn.Rollback();
+      job.fail(committed.error());
+      return;
+    }
+    job.commit = wal_sync_.Committed();
+    return;
+  }
+  // Which jobs' bodies failed (their own error is kept, and nothing of
+  // theirs is in the transaction).
+  std::vector<bool> failed(batch.size(), false);
+  // The transaction cannot go on: every job not failed on its own gets
+  // why, and nothing of the batch is written.
+  auto abandon = [&](const Error& why) {
+    conn.Rollback();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (failed[i]) continue;
+      batch[i]->fail(MakeError(
+          why.code, fmt::format("{}: the transaction this write shared with {} others failed: {}",
+                                batch[i]->op, batch.size() - 1, why.message)));
+    }
+  };
+  for (size_t i = 0; i < batch.size(); ++i) {
+    WriteJob& job = *batch[i];
+    if (auto saved = RunStatement(conn, kSavepoint, job.op); !saved) return abandon(saved.error());
+    const bool ok = job.run(conn);
+    if (sqlite3_get_autocommit(conn.db()) != 0) {
+      // SQLite rolled the whole transaction back (an I/O error, a full disk).
+      failed[i] = !ok;
+      return abandon(MakeError(ErrorCode::kStoreIo,
+                               fmt::format("SQLite rolled the transaction back during {}", job.op)));
+    }
+    if (!ok) {
+      failed[i] = true;
+      if (auto undone = RunStatement(conn, kRollbackToSavepoint, job.op); !undone) {
+        return abandon(undone.error());
+      }
+    }
+    if (auto released = RunStatement(conn, kReleaseSavepoint, job.op); !released) {
+      return abandon(released.error());
+    }
+  }
+  if (auto committed = RunStatement(conn, kCommit, batch.front()->op); !committed) {
+    return abandon(committed.error());
+  }
+  const uint64_t commit = wal_sync_.Committed();
+  for (WriteJob* j : batch) j->commit = commit;
+}
+
 void SqliteStore::AnnounceChange() {
   std::vector<std::shared_ptr<const std::function<void()>>> callbacks;
   {
@@ -132,5 +238,10 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const std::filesystem::path& path
 }
 
 int SqliteSchemaVersion() { return sqlite::SchemaVersion(); }
+
+uint64_t SqliteWriteTransactions(const Store& store) {
+  const auto* sqlite = dynamic_cast<const sqlite::SqliteStore*>(&store);
+  return sqlite != nullptr ? sqlite->write_transactions() : 0;
+}
 
 }  // namespace certgate::store

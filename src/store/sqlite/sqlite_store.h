@@ -1,6 +1,7 @@
 // The embedded SQLite backend: one database file in WAL mode, every write
-// on disk before it returns (group commit: concurrent writes share one sync
-// of the WAL, sqlite/wal_sync.h), foreign keys on,
+// on disk before it returns (group commit: writes that arrive together share
+// one transaction, each in its own savepoint so that it fails alone, and one
+// sync of the WAL, sqlite/wal_sync.h), foreign keys on,
 // busy timeout 5 s so that `certgate admin` can run beside `certgate serve`.
 // Schema changes are numbered migrations applied in order, each in its own
 // transaction, recorded in schema_migrations; a database migrated by a newer
@@ -18,6 +19,7 @@
 // connection.h (connections, statements, errors), rows.h, migrations.h.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 
@@ -29,5 +31,10 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const std::filesystem::path& path
 
 // The schema version this build migrates to.
 int SqliteSchemaVersion();
+
+// Write transactions a store OpenSqliteStore returned has begun (0 for any
+// other store). Writes that arrive while one runs share the next, so under
+// concurrent writers this is less than the number of writes (for tests).
+uint64_t SqliteWriteTransactions(const Store& store);
 
 }  // namespace certgate::store

@@ -4,8 +4,10 @@
 // small pool of connections, one per concurrent caller.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -28,6 +30,8 @@ namespace certgate::store::sqlite {
 // SQLite runs one writer at a time whatever we do; more connections only let
 // readers proceed beside it. Eight covers the API's and the edge's readers.
 inline constexpr size_t kMaxConnections = 8;
+// At most this many writes share one transaction (RunWriteJob).
+inline constexpr size_t kMaxWriteBatch = 32;
 
 // Whether a finished write changed certificates, domains or endpoints, and so
 // must be announced to OnChange's callbacks.
@@ -155,9 +159,42 @@ class SqliteStore final : public Store, public NameOwnershipAudit {
   // Runs body(conn) in a BEGIN IMMEDIATE transaction and commits if it
   // succeeds. IMMEDIATE takes the write lock up front, so the busy timeout
   // covers waiting for another writer and a transaction never fails halfway
-  // for want of an upgrade to the write lock.
+  // for want of an upgrade to the write lock. Writes that arrive while
+  // another runs share the next transaction (RunWriteJob); each still
+  // succeeds or fails alone and returns once it is on disk.
   template <class F>
   auto Write(std::string_view op, F&& body) -> decltype(body(std::declval<Connection&>()));
+  // One write waiting for its turn: Write's body, type-erased.
+  struct WriteJob {
+    std::string_view op;
+    // Runs the body on conn inside the batch's transaction and keeps its
+    // result; true if it succeeded.
+    std::function<bool(Connection&)> run;
+    // Replaces the kept result with error: the transaction never began, or
+    // was lost (rolled back, or its COMMIT failed) after the body ran.
+    std::function<void(Error)> fail;
+    uint64_t commit = 0;  // WalSync's number for it, once committed
+    bool done = false;    // GUARDED_BY(batch_mu_)
+    // Its writer waits here, woken only when its job is done or it is to
+    // lead the next batch: never for other writers' batches.
+    std::condition_variable wake;
+  };
+  // Queues job and returns once it has run and its transaction committed or
+  // failed. The first writer to find no batch running leads: it runs up to
+  // kMaxWriteBatch queued jobs, its own among them, in one transaction, each
+  // inside a SAVEPOINT so that a failed body rolls back only its own
+  // changes. A lone job runs without a savepoint. Under concurrent API
+  // writes this writes each B-tree page once per batch rather than once per
+  // write, and the WAL is synced once for all of them.
+  void RunWriteJob(WriteJob& job);
+  // The leader's part: runs batch in one transaction (never empty).
+  void RunWriteBatch(const std::vector<WriteJob*>& batch);
+
+ public:
+  // Write transactions begun so far (SqliteWriteTransactions, for tests).
+  uint64_t write_transactions() const { return write_transactions_.load(); }
+
+ private:
   // Write, for writes to certificates, domains or endpoints: once the
   // transaction has committed and the lease and write lock are released, tells
   // the OnChange callbacks if the result says something changed (Changed()).
@@ -186,9 +223,12 @@ class SqliteStore final : public Store, public NameOwnershipAudit {
   size_t open_connections_ = 0;                    // GUARDED_BY(pool_mu_)
 
   // Serialises this process's write transactions: SQLite would anyway, but it
-  // makes waiters poll with sleeps; a mutex hands over at once. Taken after a
-  // lease, never before, so the two cannot deadlock.
-  std::mutex write_mu_;
+  // makes waiters poll with sleeps; here a waiter is woken at once, and joins
+  // the next batch. Held only around the queue, never during a transaction.
+  std::mutex batch_mu_;
+  std::deque<WriteJob*> queued_;  // GUARDED_BY(batch_mu_)
+  bool leading_ = false;          // GUARDED_BY(batch_mu_): a batch is running
+  std::atomic<uint64_t> write_transactions_{0};
 };
 
 // Runs body(conn) between begin_sql and COMMIT on conn; any failure rolls
@@ -220,18 +260,20 @@ auto RunTransaction(Connection& conn, const char* begin_sql, std::string_view op
 template <class F>
 auto SqliteStore::Write(std::string_view op, F&& body)
     -> decltype(body(std::declval<Connection&>())) {
-  uint64_t commit = 0;
-  auto result = [&]() -> decltype(body(std::declval<Connection&>())) {
-    CG_ASSIGN_OR_RETURN(Lease lease, Acquire(op));
-    std::lock_guard write_lock(write_mu_);
-    auto written = RunTransaction(lease.conn(), kBegin, op, std::forward<F>(body));
-    if (written.ok()) commit = wal_sync_.Committed();
-    return written;
-  }();
-  // With the write lock and the connection given back, so that the next
-  // writers can commit meanwhile and share the sync (group commit).
-  if (result.ok()) CG_RETURN_IF_ERROR(wal_sync_.WaitDurable(commit));
-  return result;
+  using R = decltype(body(std::declval<Connection&>()));
+  std::optional<R> result;
+  WriteJob job;
+  job.op = op;
+  job.run = [&](Connection& conn) {
+    result.emplace(body(conn));
+    return result->ok();
+  };
+  job.fail = [&](Error error) { result.emplace(std::move(error)); };
+  RunWriteJob(job);
+  // With the batch over and the connection given back, so that the next
+  // writers can commit meanwhile and share the sync.
+  if (result->ok()) CG_RETURN_IF_ERROR(wal_sync_.WaitDurable(job.commit));
+  return std::move(*result);
 }
 
 template <class F>

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <exception>
 #include <filesystem>
 #include <vector>
 
@@ -93,6 +94,18 @@ Result<void> RunStatement(Connection& conn, const char* sql, std::string_view op
   return q.Run();
 }
 
+// Runs job's body on the leader's thread. A body that throws fails its own
+// write: the exception must not leave the batch, or no writer could lead
+// again.
+bool RunBody(WriteJob& job, Connection& conn) {
+  try {
+    return job.run(conn);
+  } catch (const std::exception& e) {
+    job.fail(MakeError(ErrorCode::kInternal, fmt::format("{} failed: {}", job.op, e.what())));
+    return false;
+  }
+}
+
 }  // namespace
 
 void SqliteStore::RunWriteJob(WriteJob& job) {
@@ -138,7 +151,7 @@ void SqliteStore::RunWriteBatch(const std::vector<WriteJob*>& batch) {
   }
   if (batch.size() == 1) {  // alone: no savepoint needed
     WriteJob& job = *batch.front();
-    if (!job.run(conn)) {
+    if (!RunBody(job, conn)) {
       conn.Rollback();
       return;
     }
@@ -167,7 +180,7 @@ void SqliteStore::RunWriteBatch(const std::vector<WriteJob*>& batch) {
   for (size_t i = 0; i < batch.size(); ++i) {
     WriteJob& job = *batch[i];
     if (auto saved = RunStatement(conn, kSavepoint, job.op); !saved) return abandon(saved.error());
-    const bool ok = job.run(conn);
+    const bool ok = RunBody(job, conn);
     if (sqlite3_get_autocommit(conn.db()) != 0) {
       // SQLite rolled the whole transaction back (an I/O error, a full disk).
       failed[i] = !ok;

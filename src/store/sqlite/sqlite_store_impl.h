@@ -46,6 +46,23 @@ bool Changed(const Result<std::optional<T>>& r) {
   return r.ok() && r->has_value();
 }
 
+// One write waiting for its turn in SqliteStore::RunWriteJob: Write's body,
+// type-erased.
+struct WriteJob {
+  std::string_view op;
+  // Runs the body on conn inside the batch's transaction and keeps its
+  // result; true if it succeeded.
+  std::function<bool(Connection&)> run;
+  // Replaces the kept result with error: the transaction never began, or
+  // was lost (rolled back, or its COMMIT failed) after the body ran.
+  std::function<void(Error)> fail;
+  uint64_t commit = 0;  // WalSync's number for it, once committed
+  bool done = false;    // GUARDED_BY(batch_mu_)
+  // Its writer waits here, woken only when its job is done or it is to
+  // lead the next batch: never for other writers' batches.
+  std::condition_variable wake;
+};
+
 class SqliteStore final : public Store, public NameOwnershipAudit {
  public:
   static Result<std::unique_ptr<SqliteStore>> Open(const std::filesystem::path& path);
@@ -164,21 +181,6 @@ class SqliteStore final : public Store, public NameOwnershipAudit {
   // succeeds or fails alone and returns once it is on disk.
   template <class F>
   auto Write(std::string_view op, F&& body) -> decltype(body(std::declval<Connection&>()));
-  // One write waiting for its turn: Write's body, type-erased.
-  struct WriteJob {
-    std::string_view op;
-    // Runs the body on conn inside the batch's transaction and keeps its
-    // result; true if it succeeded.
-    std::function<bool(Connection&)> run;
-    // Replaces the kept result with error: the transaction never began, or
-    // was lost (rolled back, or its COMMIT failed) after the body ran.
-    std::function<void(Error)> fail;
-    uint64_t commit = 0;  // WalSync's number for it, once committed
-    bool done = false;    // GUARDED_BY(batch_mu_)
-    // Its writer waits here, woken only when its job is done or it is to
-    // lead the next batch: never for other writers' batches.
-    std::condition_variable wake;
-  };
   // Queues job and returns once it has run and its transaction committed or
   // failed. The first writer to find no batch running leads: it runs up to
   // kMaxWriteBatch queued jobs, its own among them, in one transaction, each

@@ -70,8 +70,9 @@ void AddServeCommand(CLI::App& root) {
   cmd->add_option("--base-domain", options->base_domain,
                   "The service's own domain; the default certificate covers it and *.<it>")
       ->capture_default_str();
-  cmd->add_option("--api-workers", options->api_workers, "Threads handling API requests (writes that wait for the disk together share one "
-                  "transaction and one sync)")
+  cmd->add_option("--api-workers", options->api_workers,
+                  "Threads handling API requests (writes that wait for the disk together "
+                  "share one transaction and one sync)")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   cmd->add_option("--api-max-connections", options->api_max_connections,

@@ -4,6 +4,7 @@
 // with it.
 #include <atomic>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,11 +24,20 @@ using certgate::testing::TempDir;
 using testing::MakeAccount;
 using testing::MakeDomain;
 
-TEST(SqliteWriteBatchTest, ConcurrentWritesShareTransactionsAndFailAlone) {
-  TempDir dir;
-  auto opened = OpenSqliteStore(dir.path() / "certgate.db");
-  ASSERT_TRUE(opened.ok()) << opened.error().message;
-  Store& store = **opened;
+class SqliteWriteBatchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = OpenSqliteStore(dir_.path() / "certgate.db");
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    store_ = std::move(opened).value();
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(SqliteWriteBatchTest, ConcurrentWritesShareTransactionsAndFailAlone) {
+  Store& store = *store_;
   Account account = MakeAccount("Batch");
   ASSERT_TRUE(store.CreateAccount(account).ok());
 
@@ -100,11 +110,8 @@ TEST(SqliteWriteBatchTest, ConcurrentWritesShareTransactionsAndFailAlone) {
   std::cout << "[          ] " << writes << " writes in " << transactions << " transactions\n";
 }
 
-TEST(SqliteWriteBatchTest, ALoneWriteIsOneTransaction) {
-  TempDir dir;
-  auto opened = OpenSqliteStore(dir.path() / "certgate.db");
-  ASSERT_TRUE(opened.ok()) << opened.error().message;
-  Store& store = **opened;
+TEST_F(SqliteWriteBatchTest, ALoneWriteIsOneTransaction) {
+  Store& store = *store_;
   Account account = MakeAccount("Alone");
   const uint64_t before = SqliteWriteTransactions(store);
   ASSERT_TRUE(store.CreateAccount(account).ok());

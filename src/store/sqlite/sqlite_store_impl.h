@@ -198,7 +198,7 @@ class SqliteStore final : public Store, public NameOwnershipAudit {
 
  private:
   // Write, for writes to certificates, domains or endpoints: once the
-  // transaction has committed and the lease and write lock are released, tells
+  // transaction has committed and its batch is over, the lease given back, tells
   // the OnChange callbacks if the result says something changed (Changed()).
   template <class F>
   auto WriteAndAnnounce(std::string_view op, F&& body)

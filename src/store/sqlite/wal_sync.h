@@ -34,7 +34,7 @@ class WalSync {
   WalSync& operator=(const WalSync&) = delete;
 
   // Numbers a commit that has just returned: call after each COMMIT, in
-  // commit order (under the store's write lock).
+  // commit order (by the one thread running the store's write batch).
   uint64_t Committed() { return committed_.fetch_add(1) + 1; }
   // Returns once commit (a number from Committed) is on disk: at once if a
   // sync already covered it, else after the next one. An error means the

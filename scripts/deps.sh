@@ -4,10 +4,14 @@
 #   build: what compiling and running certgate needs
 #   test:  the above plus the real peers the test suite starts: Pebble and
 #          pebble-challtestsrv (the ACME CA and a customer's DNS), unbound
-#          (the recursive resolver), dig, sqlite3, openssl and curl, and for
-#          the dashboard's browser tests chromium, Node.js and the npm
-#          packages pinned in tests/e2e/package-lock.json (playwright-core,
-#          and @ngrok/ngrok-api for ngrok's own client against certgate)
+#          (the recursive resolver), the PostgreSQL server (each ctest run
+#          starts a throw-away cluster from its binaries for the PostgreSQL
+#          store's tests: tests/support/pg_test_cluster.sh; Debian's package
+#          also makes a system cluster, which the tests leave alone), dig,
+#          sqlite3, openssl and curl, and for the dashboard's browser tests
+#          chromium, Node.js and the npm packages pinned in
+#          tests/e2e/package-lock.json (playwright-core, and
+#          @ngrok/ngrok-api for ngrok's own client against certgate)
 #   bench: build plus the peers the benchmarks compare with or need: HAProxy
 #          and nginx (bench/handshake_bench, bench/scale_bench
 #          --distinct-certs), lego, Pebble and unbound (bench/acme_bench);
@@ -26,7 +30,7 @@ build_pkgs=(
 # clang-16 and its runtimes: the libFuzzer harnesses (tests/fuzz); Debian's
 # default clang 14 cannot compile the edge.
 # testssl.sh checks the edge's TLS posture (tests/integration/edge_tls_posture_test.cc).
-test_pkgs=(openssl curl sqlite3 pebble unbound bind9-dnsutils chromium testssl.sh
+test_pkgs=(openssl curl sqlite3 postgresql pebble unbound bind9-dnsutils chromium testssl.sh
            clang-16 libclang-rt-16-dev libfuzzer-16-dev)
 bench_pkgs=(haproxy nginx lego pebble unbound)
 

@@ -30,13 +30,18 @@ Result<CreatedApiKey> CreateApiKey(store::AccountStore& store, std::string_view 
   if (!account) {
     return MakeError(ErrorCode::kNotFound, fmt::format("no account with id '{}'", account_id));
   }
+  CreatedApiKey created = MakeApiKey(account->id, description);
+  CG_RETURN_IF_ERROR(store.CreateApiKey(created.key, HashApiToken(created.token)));
+  return created;
+}
+
+CreatedApiKey MakeApiKey(std::string_view account_id, std::string_view description) {
   CreatedApiKey created;
   created.key.id = NewId("ak");
-  created.key.account_id = account->id;
+  created.key.account_id = std::string(account_id);
   created.key.description = std::string(description);
   created.key.created_at = std::chrono::system_clock::now();
   created.token = std::string(kApiTokenPrefix) + RandomBase62(kTokenRandomChars);
-  CG_RETURN_IF_ERROR(store.CreateApiKey(created.key, HashApiToken(created.token)));
   return created;
 }
 

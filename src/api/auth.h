@@ -22,6 +22,9 @@ struct CreatedApiKey {
   std::string token;  // the secret; print it once, never store or log it
 };
 
+// A new key for account_id with a fresh token, not yet stored.
+CreatedApiKey MakeApiKey(std::string_view account_id, std::string_view description);
+
 // Creates a key for an existing account. Error kNotFound if there is none.
 Result<CreatedApiKey> CreateApiKey(store::AccountStore& store, std::string_view account_id,
                                    std::string_view description);

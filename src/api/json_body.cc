@@ -98,6 +98,12 @@ Result<std::optional<std::string_view>> JsonBody::OptionalString(std::string_vie
         ErrorCode::kFieldTooLong, name,
         fmt::format("{} is {} bytes long; the limit is {} bytes", name, s.size(), max_bytes));
   }
+  // PostgreSQL's text cannot hold it, so no backend stores it.
+  if (s.find('\0') != std::string_view::npos) {
+    return MakeFieldError(ErrorCode::kFieldNul, name,
+                          fmt::format("{} holds a NUL character (\\u0000), which cannot be stored",
+                                      name));
+  }
   return std::optional<std::string_view>(s);
 }
 

@@ -64,7 +64,23 @@ Result<std::string> EnsureDefaultCertificate(store::SettingStore& settings,
   CG_ASSIGN_OR_RETURN(uint32_t version, seal::KeyVault::BlobKeyVersion(blob));
   cert.private_key = store::SealedKey{version, std::move(blob)};
   CG_RETURN_IF_ERROR(certificates.InsertCertificate(cert));
-  CG_RETURN_IF_ERROR(settings.SetSetting(kDefaultCertificateSetting, cert.id));
+  // Only over the id read above: a node started beside this one may have
+  // made one meanwhile, and every node must serve the same default.
+  CG_ASSIGN_OR_RETURN(bool won,
+                      settings.CompareAndSetSetting(kDefaultCertificateSetting, current_id, cert.id));
+  if (!won) {
+    if (auto removed = certificates.DeleteCertificate("", cert.id); !removed.ok()) {
+      spdlog::warn("could not remove the unused default certificate {}: {}", cert.id,
+                   removed.error().message);
+    }
+    CG_ASSIGN_OR_RETURN(auto winner, settings.GetSetting(kDefaultCertificateSetting));
+    if (!winner) {
+      return MakeError(ErrorCode::kStoreConflict,
+                       "the default certificate setting was removed while certgate started; "
+                       "start again");
+    }
+    return *winner;
+  }
   if (current_id) {
     auto removed = certificates.DeleteCertificate("", *current_id);
     if (!removed.ok() || removed->status != store::DeleteOutcome::Status::kDeleted) {
@@ -123,8 +139,13 @@ Result<store::Account> CreateAccount(store::AccountStore& accounts, std::string_
 Result<std::optional<FirstAccount>> EnsureFirstAccount(store::AccountStore& accounts, Time now) {
   CG_ASSIGN_OR_RETURN(int64_t count, accounts.CountAccounts());
   if (count > 0) return std::optional<FirstAccount>();
-  CG_ASSIGN_OR_RETURN(auto account, CreateAccount(accounts, "default", store::Plan::kPayg, now));
-  CG_ASSIGN_OR_RETURN(auto key, api::CreateApiKey(accounts, account.id, "created on first start"));
+  // Account and key in one transaction that writes only on an empty store:
+  // of nodes started at once, one makes them and the others find accounts.
+  store::Account account{NewId("acct"), "default", store::Plan::kPayg, now};
+  api::CreatedApiKey key = api::MakeApiKey(account.id, "created on first start");
+  CG_ASSIGN_OR_RETURN(bool created,
+                      accounts.CreateFirstAccount(account, key.key, api::HashApiToken(key.token)));
+  if (!created) return std::optional<FirstAccount>();
   return std::optional<FirstAccount>(FirstAccount{std::move(account), std::move(key)});
 }
 

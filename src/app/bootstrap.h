@@ -21,7 +21,9 @@ inline constexpr char kDefaultCertificateSetting[] = "default_certificate_id";
 // Makes sure the store holds a usable self-signed default certificate for
 // base_domain and *.base_domain (ECDSA P-256, one year), replacing one that
 // names another domain or expires within 30 days. Returns its id, which
-// settings keeps (kDefaultCertificateSetting).
+// settings keeps (kDefaultCertificateSetting). Race-free between processes
+// starting at once on one store: each proposes its own, the setting takes
+// one (CompareAndSetSetting), and the others delete theirs and use it.
 Result<std::string> EnsureDefaultCertificate(store::SettingStore& settings,
                                              store::CertificateStore& certificates,
                                              seal::KeyVault& vault, const std::string& base_domain,
@@ -36,7 +38,8 @@ Result<std::string> EnsureDefaultCertificate(store::SettingStore& settings,
 Result<int64_t> BackfillCertificateSummaries(store::CertificateStore& certificates);
 
 // On a store without accounts: creates account "default" on the payg plan
-// and an API key for it. nullopt when accounts exist.
+// and an API key for it, in one transaction. nullopt when accounts exist
+// (also when another process starting at once made the first one).
 struct FirstAccount {
   store::Account account;
   api::CreatedApiKey key;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "app/master_key_check.h"
+
 namespace certgate::app {
 namespace {
 
@@ -10,8 +12,8 @@ constexpr int kMaxPasses = 3;
 
 }  // namespace
 
-Result<RotationReport> ResealAll(store::SealedKeyStore& store, seal::KeyVault& vault,
-                                 const RotationProgress& progress) {
+Result<RotationReport> ResealAll(store::SealedKeyStore& store, store::SettingStore& settings,
+                                 seal::KeyVault& vault, const RotationProgress& progress) {
   RotationReport report;
   report.version = vault.current_version();
   int64_t examined = 0;
@@ -38,10 +40,12 @@ Result<RotationReport> ResealAll(store::SealedKeyStore& store, seal::KeyVault& v
     if (report.remaining_old == 0) break;
   }
   if (progress) progress(examined, report.resealed);
+  CG_RETURN_IF_ERROR(ResealMasterKeyCheck(settings, vault));
   return report;
 }
 
-Result<RotationReport> RotateMasterKey(store::SealedKeyStore& store, seal::KeyVault& vault,
+Result<RotationReport> RotateMasterKey(store::SealedKeyStore& store,
+                                       store::SettingStore& settings, seal::KeyVault& vault,
                                        const seal::MasterKeySource& source,
                                        const RotationProgress& progress) {
   if (source.env_value) {
@@ -57,7 +61,7 @@ Result<RotationReport> RotateMasterKey(store::SealedKeyStore& store, seal::KeyVa
                       "with `certgate admin keys generate`), then run rotate again",
                       current, current + 1, current));
     }
-    return ResealAll(store, vault, progress);
+    return ResealAll(store, settings, vault, progress);
   }
   CG_ASSIGN_OR_RETURN(seal::MasterKeys keys, seal::LoadMasterKeys(source));
   keys.AddGenerated();
@@ -67,7 +71,7 @@ Result<RotationReport> RotateMasterKey(store::SealedKeyStore& store, seal::KeyVa
     return MakeError(ErrorCode::kMasterKeyInvalid,
                      "the master key file changed while rotating; run rotate again");
   }
-  return ResealAll(store, vault, progress);
+  return ResealAll(store, settings, vault, progress);
 }
 
 }  // namespace certgate::app

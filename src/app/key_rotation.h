@@ -11,6 +11,7 @@
 #include "core/result.h"
 #include "seal/key_vault.h"
 #include "store/sealed_key_store.h"
+#include "store/setting_store.h"
 
 namespace certgate::app {
 
@@ -27,13 +28,15 @@ using RotationProgress = std::function<void(int64_t, int64_t)>;
 // is generated and written first. With CERTGATE_MASTER_KEY the variable must
 // already hold a newer version than some sealed keys (it cannot be
 // written); otherwise kConfigInvalid explains how to add one.
-Result<RotationReport> RotateMasterKey(store::SealedKeyStore& store, seal::KeyVault& vault,
+// The store's master key check (master_key_check.h) is re-sealed too.
+Result<RotationReport> RotateMasterKey(store::SealedKeyStore& store,
+                                       store::SettingStore& settings, seal::KeyVault& vault,
                                        const seal::MasterKeySource& source,
                                        const RotationProgress& progress);
 
 // Re-seals every record not under the vault's current version. Used by
 // RotateMasterKey; exposed for tests.
-Result<RotationReport> ResealAll(store::SealedKeyStore& store, seal::KeyVault& vault,
-                                 const RotationProgress& progress);
+Result<RotationReport> ResealAll(store::SealedKeyStore& store, store::SettingStore& settings,
+                                 seal::KeyVault& vault, const RotationProgress& progress);
 
 }  // namespace certgate::app

@@ -14,6 +14,7 @@
 #include <optional>
 #include <vector>
 
+#include "app/master_key_check.h"
 #include "core/ids.h"
 
 namespace certgate::app {
@@ -167,6 +168,13 @@ Result<LocalState> OpenLocal(const LocalOptions& options) {
     return e;
   }
   state.store = std::move(*opened);
+  // Before anything is sealed or opened: a node of a cluster started with
+  // another master key must stop here, not write keys the others cannot open.
+  const std::string key_source =
+      std::getenv(seal::kMasterKeyEnv) != nullptr
+          ? std::string("CERTGATE_MASTER_KEY")
+          : fmt::format("the master key file {}", (state.data_dir / "master.key").string());
+  CG_RETURN_IF_ERROR(VerifyMasterKey(*state.store, *state.vault, key_source));
   return state;
 }
 

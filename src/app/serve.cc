@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "api/api_service.h"
@@ -29,6 +30,8 @@
 #include "provision/dns_resolver.h"
 #include "provision/http01_solver.h"
 #include "provision/zone_cache.h"
+#include "store/postgres/change_listener.h"
+#include "store/postgres/pg_store.h"
 
 namespace certgate::app {
 namespace {
@@ -36,6 +39,9 @@ namespace {
 namespace net = boost::asio;
 
 constexpr auto kShutdownGrace = std::chrono::seconds(10);
+// Well inside TicketKeyOptions::usable_after (2 min): every node knows a new
+// ticket key before any node issues tickets with it.
+constexpr auto kTicketKeyRefresh = std::chrono::seconds(60);
 
 int Fail(const Error& error) {
   fmt::print(stderr, "certgate: {}\n", error.message);
@@ -191,7 +197,17 @@ int RunServe(const ServeOptions& options) {
   RaiseOpenFileLimit(edge_options.max_connections);
   edge_options.context_cache_capacity = static_cast<size_t>(options.context_cache);
   edge_options.session_tickets = options.session_tickets;
-  auto edge = edge::EdgeServer::Create(edge_options, store, store, vault, *default_cert);
+  // Ticket keys from the store, so that a session resumes on any node (and
+  // across restarts); refreshed below, which also rotates them.
+  edge::TicketKeyRing ticket_keys;
+  if (options.session_tickets > 0) {
+    if (auto r = ticket_keys.Refresh(store, vault, clock.Now()); !r) return Fail(r.error());
+    edge_options.ticket_keys = &ticket_keys;
+  }
+  // The HTTP-01 answers in memory, loaded before the edge listens.
+  edge::AcmeTokens acme_tokens(store, store);
+  if (auto r = acme_tokens.Load(); !r) return Fail(r.error());
+  auto edge = edge::EdgeServer::Create(edge_options, store, acme_tokens, vault, *default_cert);
   if (!edge) return Fail(edge.error());
   edge::SnapshotPublisher publisher(store, **edge, *default_cert);
   if (auto r = publisher.PublishNow(); !r) return Fail(r.error());
@@ -274,11 +290,20 @@ int RunServe(const ServeOptions& options) {
   server.Start();
   (*edge)->Start();
   publisher.Start();
+  acme_tokens.Start();
   if (dns_responder) {
     zone.Start();
     dns_responder->Start();
   }
   if (auto r = (*manager)->Start(); !r) return Fail(r.error());
+  // In a cluster, other nodes' writes: heard at once through LISTEN, which
+  // wakes the followers above (they also poll, should the session go silent).
+  std::optional<store::pg::ChangeListener> listener;
+  if (auto conninfo = store::PostgresConninfo(store)) {
+    listener.emplace(io.get_executor(), *conninfo,
+                     [&store] { store::AnnounceOutsideChange(store); });
+    listener->Start();
+  }
   // Store writes (a new managed domain) start provisioning at once. The
   // callback outlives the manager, so it goes through a pointer cleared first.
   auto wake_target =
@@ -286,6 +311,22 @@ int RunServe(const ServeOptions& options) {
   store.OnChange([wake_target] {
     if (provision::CertificateManager* m = wake_target->load()) m->Wake();
   });
+
+  // Every minute: another node's new ticket key, or a new one when due.
+  net::steady_timer ticket_refresh(io);
+  std::function<void(const boost::system::error_code&)> on_ticket_refresh =
+      [&](const boost::system::error_code& ec) {
+        if (ec) return;
+        if (auto r = ticket_keys.Refresh(store, vault, clock.Now()); !r) {
+          spdlog::warn("edge: keeping the current session ticket keys: {}", r.error().message);
+        }
+        ticket_refresh.expires_after(kTicketKeyRefresh);
+        ticket_refresh.async_wait(on_ticket_refresh);
+      };
+  if (options.session_tickets > 0) {
+    ticket_refresh.expires_after(kTicketKeyRefresh);
+    ticket_refresh.async_wait(on_ticket_refresh);
+  }
 
   net::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
@@ -333,6 +374,7 @@ int RunServe(const ServeOptions& options) {
   if (dns_responder) dns_responder->Stop();
   zone.Stop();
   publisher.Stop();
+  acme_tokens.Stop();
   (*edge)->Stop(std::chrono::seconds(5));
   spdlog::info("stopped");
   return 0;

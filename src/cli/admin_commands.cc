@@ -88,7 +88,7 @@ void AddMasterKeyCommands(CLI::App* admin) {
     auto state = OpenOrDie(*local);
     auto source = seal::MasterKeySource::FromEnvironmentOr(state.data_dir / "master.key");
     auto report = app::RotateMasterKey(
-        *state.store, *state.vault, source, [](int64_t examined, int64_t resealed) {
+        *state.store, *state.store, *state.vault, source, [](int64_t examined, int64_t resealed) {
           fmt::print(stderr, "rotate: examined {} keys, re-sealed {}\n", examined, resealed);
         });
     if (!report) Die(report.error());

@@ -57,6 +57,7 @@ constexpr std::array kErrors = {
               422},
     ErrorInfo{E::kChangesExpired, K::kUnavailable,
               "the change feed no longer holds the changes asked for: reload everything"},
+    ErrorInfo{E::kFieldNul, K::kInvalidArgument, "a text field holds a NUL character"},
 
     ErrorInfo{E::kBundleEmpty, K::kInvalidArgument, "certificate_pem is empty"},
     ErrorInfo{E::kBundleNotPem, K::kInvalidArgument, "certificate_pem is not PEM text"},
@@ -109,11 +110,15 @@ constexpr std::array kErrors = {
               "a sealed key names a master key version that is not loaded"},
     ErrorInfo{E::kMasterKeyInvalid, K::kInternal, "the master key file or variable is malformed"},
     ErrorInfo{E::kMasterKeyPermissions, K::kInternal, "the master key file is readable by others"},
+    ErrorInfo{E::kMasterKeyMismatch, K::kInternal,
+              "this master key is not the one the store's other users hold"},
 
     ErrorInfo{E::kStoreIo, K::kInternal, "the store failed to read or write"},
     ErrorInfo{E::kStoreConflict, K::kInvalidArgument, "a record with that identity exists"},
     ErrorInfo{E::kStoreSchemaTooNew, K::kInternal, "the store was migrated by a newer certgate"},
     ErrorInfo{E::kStoreUrlInvalid, K::kInvalidArgument, "the --store URL is not understood"},
+    ErrorInfo{E::kStoreUnavailable, K::kUnavailable,
+              "the database cannot be reached; try again shortly"},
 
     ErrorInfo{E::kDomainInvalid, K::kInvalidArgument, "the domain is not a valid DNS name"},
     ErrorInfo{E::kDomainWildcard, K::kInvalidArgument, "'*' may only be the whole leftmost label"},

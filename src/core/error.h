@@ -62,6 +62,7 @@ enum class ErrorCode : int {
   kUpdateEmpty = 128,       // ERR_NGROK_422
   // Internal: a change-feed reader fell behind the log's retention.
   kChangesExpired = 129,
+  kFieldNul = 130,  // a text field holds U+0000, which no store keeps alike
 
   // 200s: certificate bundles (certificate_pem).
   kBundleEmpty = 200,
@@ -103,12 +104,14 @@ enum class ErrorCode : int {
   kMasterKeyUnknownVersion = 302,
   kMasterKeyInvalid = 303,
   kMasterKeyPermissions = 304,
+  kMasterKeyMismatch = 305,  // another master key than the store's other users hold
 
   // 400s: the store.
   kStoreIo = 400,
   kStoreConflict = 401,
   kStoreSchemaTooNew = 402,
   kStoreUrlInvalid = 403,
+  kStoreUnavailable = 404,  // the database cannot be reached: try again later
 
   // 500s: reserved domains.
   kDomainInvalid = 500,

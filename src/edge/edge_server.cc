@@ -208,10 +208,10 @@ struct EdgeServer::Connection {
 };
 
 EdgeServer::EdgeServer(EdgeOptions options, store::CertificateStore& certificates,
-                       store::ChallengeStore& challenges, seal::KeyVault& vault)
+                       AcmeTokens& tokens, seal::KeyVault& vault)
     : options_(std::move(options)),
       certificates_(certificates),
-      challenges_(challenges),
+      tokens_(tokens),
       vault_(vault),
       contexts_(options_.context_cache_capacity),
       sources_(options_.max_connections_per_source) {}
@@ -220,11 +220,9 @@ EdgeServer::~EdgeServer() { Stop(std::chrono::milliseconds(0)); }
 
 Result<std::unique_ptr<EdgeServer>> EdgeServer::Create(EdgeOptions options,
                                                        store::CertificateStore& certificates,
-                                                       store::ChallengeStore& challenges,
-                                                       seal::KeyVault& vault,
+                                                       AcmeTokens& tokens, seal::KeyVault& vault,
                                                        const std::string& default_certificate_id) {
-  std::unique_ptr<EdgeServer> edge(
-      new EdgeServer(std::move(options), certificates, challenges, vault));
+  std::unique_ptr<EdgeServer> edge(new EdgeServer(std::move(options), certificates, tokens, vault));
   // The default certificate lives in the front context itself.
   CG_ASSIGN_OR_RETURN(auto cert, certificates.GetCertificateById(default_certificate_id));
   if (!cert) {
@@ -239,6 +237,9 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::Create(EdgeOptions options,
   front.on_alpn = &EdgeServer::OnAlpn;
   front.session_tickets = edge->options_.session_tickets;
   CG_ASSIGN_OR_RETURN(edge->front_, MakeFrontContext(front, chain, key.get()));
+  if (edge->options_.ticket_keys != nullptr && edge->options_.session_tickets > 0) {
+    InstallTicketKeys(edge->front_.get(), edge->options_.ticket_keys);
+  }
   CG_ASSIGN_OR_RETURN(edge->upstream_tls_, MakeUpstreamClientContext());
   edge->peek_.reset(SSL_CTX_new(TLS_server_method()));
   SSL_CTX_set_client_hello_cb(edge->peek_.get(), &RecordSniAndStop, nullptr);
@@ -345,6 +346,7 @@ void EdgeServer::Stop(std::chrono::milliseconds grace) {
     if (w->thread.joinable()) w->thread.join();
   }
   builders_.join();
+  token_readers_.join();
 }
 
 net::awaitable<void> EdgeServer::AcceptLoop(Worker& w, tcp::acceptor& acceptor, bool https) {
@@ -586,10 +588,27 @@ net::awaitable<void> EdgeServer::ServeHttp(Worker& w, tcp::socket socket, OpenSl
   busy.since = std::chrono::steady_clock::now();
   busy.socket = &socket;
   w.busy.push_back(busy);
-  // Read on this worker's thread: a primary-key read, which SQLite in WAL
-  // mode never blocks behind a writer; only well-formed tokens get that far.
-  const AcmeTokenLookup lookup = [this](std::string_view token) {
-    return challenges_.GetHttp01KeyAuthorization(token);
+  // From memory; an answer not there yet (written a moment ago, maybe by
+  // another node) is read from the store off this worker's thread, a few at
+  // a time, so that a flood of made-up tokens costs the store nothing. Only
+  // well-formed tokens get this far.
+  const AcmeTokenLookup lookup =
+      [this](std::string_view token) -> net::awaitable<Result<std::optional<std::string>>> {
+    if (auto hit = tokens_.Find(token)) co_return std::move(hit);
+    if (!tokens_.TryBeginReadThrough()) co_return std::optional<std::string>();
+    struct Ended {
+      AcmeTokens& tokens;
+      ~Ended() { tokens.EndReadThrough(); }
+    } ended{tokens_};
+    // In an optional: co_spawn needs a result it can default-construct.
+    using Read = std::optional<Result<std::optional<std::string>>>;
+    Read read = co_await net::co_spawn(
+        token_readers_,
+        [this, owned = std::string(token)]() -> net::awaitable<Read> {
+          co_return tokens_.ReadThrough(owned);
+        },
+        net::use_awaitable);
+    co_return std::move(*read);
   };
   // Nothing here is worth a long keep-alive: between requests, too, the
   // short timeout holds.

@@ -52,7 +52,8 @@
 #include "pki/certificate.h"
 #include "seal/key_vault.h"
 #include "store/certificate_store.h"
-#include "store/challenge_store.h"
+#include "edge/acme_tokens.h"
+#include "edge/ticket_keys.h"
 
 namespace certgate::edge {
 
@@ -72,18 +73,20 @@ struct EdgeOptions {
   // context was evicted is rebuilt on its next handshake.
   size_t context_cache_capacity = 20000;
   int session_tickets = 1;
+  // The keys tickets are sealed with, shared by every node on the store
+  // (ticket_keys.h); nullptr: OpenSSL's own, random per process.
+  const TicketKeyRing* ticket_keys = nullptr;
 };
 
 class EdgeServer final : public SnapshotSink {
  public:
   // certificates: the certificates it serves (and the default one);
-  // challenges: the HTTP-01 answers of its plain-HTTP listener. Both, and
+  // tokens: the HTTP-01 answers of its plain-HTTP listener. Both, and
   // vault, must outlive the server.
   // default_certificate_id: the service's own certificate (must open).
   static Result<std::unique_ptr<EdgeServer>> Create(EdgeOptions options,
                                                     store::CertificateStore& certificates,
-                                                    store::ChallengeStore& challenges,
-                                                    seal::KeyVault& vault,
+                                                    AcmeTokens& tokens, seal::KeyVault& vault,
                                                     const std::string& default_certificate_id);
   ~EdgeServer();
 
@@ -106,8 +109,8 @@ class EdgeServer final : public SnapshotSink {
   struct BusyNode;
   struct KeptAlive;
   class OpenSlot;
-  EdgeServer(EdgeOptions options, store::CertificateStore& certificates,
-             store::ChallengeStore& challenges, seal::KeyVault& vault);
+  EdgeServer(EdgeOptions options, store::CertificateStore& certificates, AcmeTokens& tokens,
+             seal::KeyVault& vault);
 
   net::awaitable<void> AcceptLoop(Worker& w, tcp::acceptor& acceptor, bool https);
   // A new connection waits for its first bytes (or its timeout) as a
@@ -145,7 +148,7 @@ class EdgeServer final : public SnapshotSink {
 
   const EdgeOptions options_;
   store::CertificateStore& certificates_;
-  store::ChallengeStore& challenges_;
+  AcmeTokens& tokens_;
   seal::KeyVault& vault_;
   ContextCache contexts_;
   // Intermediates shared by many leaves, parsed once for all their contexts.
@@ -164,6 +167,8 @@ class EdgeServer final : public SnapshotSink {
   std::atomic<bool> stopping_{false};
   std::vector<std::unique_ptr<Worker>> workers_;
   net::thread_pool builders_{2};
+  // Reads HTTP-01 answers that are not in memory yet from the store.
+  net::thread_pool token_readers_{1};
 };
 
 }  // namespace certgate::edge

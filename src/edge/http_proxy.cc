@@ -576,7 +576,7 @@ net::awaitable<void> ServeHttpRedirect(tcp::socket& client, const HttpLimits& li
       std::string_view token = path.substr(kAcmeChallengePrefix.size());
       std::optional<std::string> answer;
       if (IsAcmeToken(token) && lookup) {
-        auto found = lookup(token);
+        auto found = co_await lookup(token);
         if (!found) {
           spdlog::error("edge: looking up an ACME token failed: {}", found.error().message);
         } else {

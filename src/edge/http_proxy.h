@@ -79,9 +79,10 @@ net::awaitable<void> ProxyTerminatedTls(TlsStream& client, const Route& route,
 net::awaitable<void> PassThrough(tcp::socket& client, const Route& route, const ProxyEnv& env);
 
 // The key authorization for an ACME HTTP-01 token, nullopt if none: the
-// store's answer, so that every edge of a cluster can answer the CA.
-using AcmeTokenLookup =
-    std::function<Result<std::optional<std::string>>(std::string_view token)>;
+// store's answer (through AcmeTokens), so that every edge of a cluster can
+// answer the CA. token lives until the lookup completes.
+using AcmeTokenLookup = std::function<net::awaitable<Result<std::optional<std::string>>>(
+    std::string_view token)>;
 
 // The plain-HTTP listener: answers GET /.well-known/acme-challenge/<token>
 // from lookup (404 for unknown tokens), and redirects every other request to

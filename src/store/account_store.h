@@ -22,6 +22,12 @@ class AccountStore {
   virtual Result<void> CreateAccount(const Account& account) = 0;
   virtual Result<std::optional<Account>> GetAccount(std::string_view id) = 0;
   virtual Result<int64_t> CountAccounts() = 0;
+  // Creates account and its API key in one transaction if the store holds
+  // no account yet. True when created; false (nothing written) when any
+  // account exists, so that nodes started at once on an empty store make
+  // exactly one first account.
+  virtual Result<bool> CreateFirstAccount(const Account& account, const ApiKey& key,
+                                          std::string_view token_hash) = 0;
 
   // API keys, stored by the SHA-256 of the secret token only.
   virtual Result<void> CreateApiKey(const ApiKey& key, std::string_view token_hash) = 0;

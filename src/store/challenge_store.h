@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/result.h"
@@ -28,6 +29,9 @@ class ChallengeStore {
       std::string_view token) = 0;
   // Deletes token's answer, whichever job put it; false if there was none.
   virtual Result<bool> DeleteHttp01Challenge(std::string_view token) = 0;
+  // Every HTTP-01 answer as (token, key authorization), by token: a cache's
+  // first load (there is one per challenge under way, so few).
+  virtual Result<std::vector<std::pair<std::string, std::string>>> ListHttp01Challenges() = 0;
   // A TXT value at name (an acme_challenge_cname_target) for DNS-01.
   virtual Result<void> PutDnsTxtRecord(std::string_view name, std::string_view value,
                                        std::string_view job_id) = 0;

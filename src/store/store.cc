@@ -5,13 +5,15 @@
 
 #include <fmt/format.h>
 
+#include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace certgate::store {
 namespace {
 
 constexpr std::string_view kAcceptedForms =
-    "use sqlite:/path/to/certgate.db or sqlite:relative/path.db";
+    "use sqlite:/path/to/certgate.db, sqlite:relative/path.db, "
+    "postgresql://user@host/dbname or \"host=/run/postgresql dbname=certgate\"";
 
 bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
@@ -32,6 +34,18 @@ std::string SchemeOf(std::string_view url) {
     }
   }
   return std::string(url.substr(0, colon));
+}
+
+// libpq's key=value form: "host=/run/postgresql dbname=certgate". Starts
+// with a keyword (letters and '_') and '=', possibly after spaces.
+bool IsKeyValueConninfo(std::string_view s) {
+  size_t i = s.find_first_not_of(' ');
+  if (i == std::string_view::npos) return false;
+  size_t start = i;
+  while (i < s.size() && (std::islower(static_cast<unsigned char>(s[i])) || s[i] == '_')) ++i;
+  if (i == start) return false;
+  i = s.find_first_not_of(' ', i);
+  return i != std::string_view::npos && s[i] == '=';
 }
 
 }  // namespace
@@ -158,10 +172,9 @@ Result<std::unique_ptr<Store>> OpenStore(std::string_view url) {
                         OpenSqliteStore(std::filesystem::path(std::string(path))));
     return store;
   }
-  if (StartsWithNoCase(url, "postgres://") || StartsWithNoCase(url, "postgresql://")) {
-    return MakeError(ErrorCode::kStoreUrlInvalid,
-                     "the PostgreSQL store backend is not available yet; use a sqlite: store URL "
-                     "such as sqlite:/var/lib/certgate/certgate.db");
+  if (StartsWithNoCase(url, "postgres://") || StartsWithNoCase(url, "postgresql://") ||
+      IsKeyValueConninfo(url)) {
+    return OpenPostgresStore(url);
   }
   std::string scheme = SchemeOf(url);
   return MakeError(ErrorCode::kStoreUrlInvalid,

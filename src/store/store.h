@@ -59,8 +59,10 @@ class Store : public AccountStore,
 NameOwnershipAudit* AsNameOwnershipAudit(Store& store);
 
 // Opens the store a --store URL names, migrating its schema:
-//   "sqlite:/path/to/certgate.db" or "sqlite:relative/path.db"
-// (PostgreSQL URLs are refused until that backend exists: kStoreUrlInvalid.)
+//   "sqlite:/path/to/certgate.db" or "sqlite:relative/path.db" (SQLite);
+//   "postgresql://user@host:5432/dbname?sslmode=verify-full", "postgres://..."
+//   or libpq's key=value form "host=/run/postgresql dbname=certgate"
+//   (PostgreSQL, for a cluster; store/postgres/pg_store.h).
 Result<std::unique_ptr<Store>> OpenStore(std::string_view url);
 
 }  // namespace certgate::store

@@ -12,7 +12,7 @@ namespace certgate::testing {
 
 std::string CertgateBinary() { return CERTGATE_BINARY; }
 
-std::unique_ptr<CertgateServer> CertgateServer::Start(ServerOptions options) {
+std::unique_ptr<CertgateServer> CertgateServer::Launch(ServerOptions options) {
   auto server = std::unique_ptr<CertgateServer>(new CertgateServer());
   if (options.data_dir.empty()) {
     server->temp_ = std::make_unique<TempDir>();
@@ -47,7 +47,32 @@ std::unique_ptr<CertgateServer> CertgateServer::Start(ServerOptions options) {
   server->process_ = std::make_unique<Process>(
       argv, ProcessOptions{.env = options.env, .stderr_path = server->stderr_path_,
                            .cpu = options.cpu});
-  auto ready = server->process_->WaitForLine("certgate ready", options.ready_timeout);
+  return server;
+}
+
+std::unique_ptr<CertgateServer> CertgateServer::Start(ServerOptions options) {
+  const auto ready_timeout = options.ready_timeout;
+  auto server = Launch(std::move(options));
+  return WaitReady(std::move(server), ready_timeout);
+}
+
+std::vector<std::unique_ptr<CertgateServer>> CertgateServer::StartTogether(
+    std::vector<ServerOptions> options) {
+  std::vector<std::unique_ptr<CertgateServer>> servers;
+  std::vector<std::chrono::seconds> timeouts;
+  for (ServerOptions& o : options) {
+    timeouts.push_back(o.ready_timeout);
+    servers.push_back(Launch(std::move(o)));
+  }
+  for (size_t i = 0; i < servers.size(); ++i) {
+    servers[i] = WaitReady(std::move(servers[i]), timeouts[i]);
+  }
+  return servers;
+}
+
+std::unique_ptr<CertgateServer> CertgateServer::WaitReady(std::unique_ptr<CertgateServer> server,
+                                                          std::chrono::seconds timeout) {
+  auto ready = server->process_->WaitForLine("certgate ready", timeout);
   if (!ready) {
     ADD_FAILURE() << "certgate serve did not become ready; stdout:\n"
                   << server->process_->Stdout() << "\nstderr:\n"

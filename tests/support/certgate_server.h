@@ -45,6 +45,11 @@ class CertgateServer {
   // Starts the server and waits for "certgate ready" (fails the test with
   // the server's stderr when it does not come within 30 s).
   static std::unique_ptr<CertgateServer> Start(ServerOptions options = {});
+  // Starts all the processes first, then waits for each: servers starting
+  // at once (a cluster's nodes). Start them from the test's own thread: a
+  // child is killed when the thread that started it ends (PDEATHSIG).
+  static std::vector<std::unique_ptr<CertgateServer>> StartTogether(
+      std::vector<ServerOptions> options);
   ~CertgateServer();
 
   const std::string& api_url() const { return api_url_; }
@@ -70,6 +75,12 @@ class CertgateServer {
   void Kill();
 
  private:
+  // Starts the process; WaitReady waits for "certgate ready" and reads the
+  // addresses it printed (nullptr, with a test failure, when it does not come).
+  static std::unique_ptr<CertgateServer> Launch(ServerOptions options);
+  static std::unique_ptr<CertgateServer> WaitReady(std::unique_ptr<CertgateServer> server,
+                                                   std::chrono::seconds timeout);
+
   std::unique_ptr<TempDir> temp_;
   std::filesystem::path data_dir_;
   std::filesystem::path stderr_path_;

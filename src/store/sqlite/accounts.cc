@@ -20,6 +20,7 @@ constexpr char kInsertAccount[] =
     "INSERT INTO accounts (id, name, plan, created_at) VALUES (?1, ?2, ?3, ?4)";
 constexpr char kSelectAccount[] = "SELECT id, name, plan, created_at FROM accounts WHERE id = ?1";
 constexpr char kCountAccounts[] = "SELECT COUNT(*) FROM accounts";
+constexpr char kAnyAccount[] = "SELECT 1 FROM accounts LIMIT 1";
 constexpr char kInsertApiKey[] =
     "INSERT INTO api_keys (id, account_id, description, token_hash, created_at)"
     " VALUES (?1, ?2, ?3, ?4, ?5)";
@@ -30,15 +31,45 @@ constexpr char kSelectApiKeyByHash[] =
 
 }  // namespace
 
+namespace {
+
+Result<void> InsertAccountRow(Connection& conn, const Account& account, std::string_view op) {
+  Query q(conn, kInsertAccount, op);
+  q.Text(1, account.id)
+      .Text(2, account.name)
+      .Text(3, PlanName(account.plan))
+      .Int(4, ToUnixSeconds(account.created_at));
+  return q.Run();
+}
+
+Result<void> InsertApiKeyRow(Connection& conn, const ApiKey& key, std::string_view token_hash,
+                             std::string_view op) {
+  Query q(conn, kInsertApiKey, op);
+  q.Text(1, key.id)
+      .Text(2, key.account_id)
+      .Text(3, key.description)
+      .Text(4, token_hash)
+      .Int(5, ToUnixSeconds(key.created_at));
+  return q.Run();
+}
+
+}  // namespace
+
 Result<void> SqliteStore::CreateAccount(const Account& account) {
   constexpr std::string_view kOp = "creating an account";
-  return Write(kOp, [&](Connection& conn) {
-    Query q(conn, kInsertAccount, kOp);
-    q.Text(1, account.id)
-        .Text(2, account.name)
-        .Text(3, PlanName(account.plan))
-        .Int(4, ToUnixSeconds(account.created_at));
-    return q.Run();
+  return Write(kOp, [&](Connection& conn) { return InsertAccountRow(conn, account, kOp); });
+}
+
+Result<bool> SqliteStore::CreateFirstAccount(const Account& account, const ApiKey& key,
+                                             std::string_view token_hash) {
+  constexpr std::string_view kOp = "creating the first account";
+  return Write(kOp, [&](Connection& conn) -> Result<bool> {
+    Query any(conn, kAnyAccount, kOp);
+    CG_ASSIGN_OR_RETURN(bool exists, any.Step());
+    if (exists) return false;
+    CG_RETURN_IF_ERROR(InsertAccountRow(conn, account, kOp));
+    CG_RETURN_IF_ERROR(InsertApiKeyRow(conn, key, token_hash, kOp));
+    return true;
   });
 }
 
@@ -63,15 +94,8 @@ Result<int64_t> SqliteStore::CountAccounts() {
 
 Result<void> SqliteStore::CreateApiKey(const ApiKey& key, std::string_view token_hash) {
   constexpr std::string_view kOp = "creating an API key";
-  return Write(kOp, [&](Connection& conn) {
-    Query q(conn, kInsertApiKey, kOp);
-    q.Text(1, key.id)
-        .Text(2, key.account_id)
-        .Text(3, key.description)
-        .Text(4, token_hash)
-        .Int(5, ToUnixSeconds(key.created_at));
-    return q.Run();
-  });
+  return Write(kOp,
+               [&](Connection& conn) { return InsertApiKeyRow(conn, key, token_hash, kOp); });
 }
 
 Result<std::optional<std::pair<ApiKey, Account>>> SqliteStore::FindApiKeyByHash(

@@ -107,7 +107,8 @@ Result<Page<Certificate>> SqliteStore::ListCertificates(std::string_view account
                                                         const ListQuery& query) {
   constexpr std::string_view kOp = "listing certificates";
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
-  return ListPage<Certificate>(lease.conn(), kCertList, account_id, query, kOp, ReadCertificate);
+  return ListPage<Certificate>(lease.conn(), kCertList, account_id, query, kOp,
+                               ReadCertificate<Query>);
 }
 
 Result<std::optional<Certificate>> SqliteStore::UpdateCertificate(std::string_view account_id,

@@ -27,6 +27,8 @@ constexpr char kPutDnsTxt[] =
     "INSERT INTO acme_dns01_records (name, value, job_id) VALUES (?1, ?2, ?3)"
     " ON CONFLICT (name, value) DO UPDATE SET job_id = excluded.job_id";
 constexpr char kDeleteHttp01[] = "DELETE FROM acme_http01_challenges WHERE token = ?1";
+constexpr char kListHttp01[] =
+    "SELECT token, key_authorization FROM acme_http01_challenges ORDER BY token";
 constexpr char kDeleteDnsTxt[] = "DELETE FROM acme_dns01_records WHERE name = ?1 AND value = ?2";
 constexpr char kListDnsTxt[] = "SELECT value FROM acme_dns01_records WHERE name = ?1 ORDER BY value";
 // Names strictly below a name: the name_key range (?1, ?2) of NameKeyRange.
@@ -64,6 +66,18 @@ Result<std::optional<std::string>> SqliteStore::GetHttp01KeyAuthorization(
   CG_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return std::optional<std::string>();
   return std::optional<std::string>(q.ColumnText(0));
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> SqliteStore::ListHttp01Challenges() {
+  constexpr std::string_view kOp = "listing HTTP-01 challenges";
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  Query q(lease.conn(), kListHttp01, kOp);
+  std::vector<std::pair<std::string, std::string>> out;
+  while (true) {
+    CG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return out;
+    out.emplace_back(q.ColumnText(0), q.ColumnText(1));
+  }
 }
 
 Result<bool> SqliteStore::DeleteHttp01Challenge(std::string_view token) {

@@ -22,8 +22,4 @@ Error SqliteError(sqlite3* db, int rc, std::string_view op) {
   return MakeError(ErrorCode::kStoreIo, fmt::format("{} failed in SQLite: {}", op, detail));
 }
 
-Error CorruptRow(std::string_view op, std::string_view what) {
-  return MakeError(ErrorCode::kStoreIo, fmt::format("{} read a corrupt row: {}", op, what));
-}
-
 }  // namespace certgate::store::sqlite

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "core/result.h"
+#include "store/sql/rows.h"
 #include "store/sqlite/sql_functions.h"
 
 namespace certgate::store::sqlite {
@@ -45,7 +46,7 @@ std::string ErrnoText(int err);
 Error SqliteError(sqlite3* db, int rc, std::string_view op);
 
 // A row that breaks the schema's promises (kStoreIo).
-Error CorruptRow(std::string_view op, std::string_view what);
+using sql::CorruptRow;
 
 struct StmtFinalizer {
   void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }

@@ -156,7 +156,7 @@ Result<Page<Domain>> SqliteStore::ListDomains(std::string_view account_id,
                                               const ListQuery& query) {
   constexpr std::string_view kOp = "listing reserved domains";
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
-  return ListPage<Domain>(lease.conn(), kDomainList, account_id, query, kOp, ReadDomain);
+  return ListPage<Domain>(lease.conn(), kDomainList, account_id, query, kOp, ReadDomain<Query>);
 }
 
 Result<bool> SqliteStore::UpdateDomain(const Domain& domain) {

@@ -147,7 +147,8 @@ Result<Page<Endpoint>> SqliteStore::ListEndpoints(std::string_view account_id,
                                                   const ListQuery& query) {
   constexpr std::string_view kOp = "listing endpoints";
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
-  return ListPage<Endpoint>(lease.conn(), kEndpointList, account_id, query, kOp, ReadEndpoint);
+  return ListPage<Endpoint>(lease.conn(), kEndpointList, account_id, query, kOp,
+                            ReadEndpoint<Query>);
 }
 
 Result<bool> SqliteStore::UpdateEndpoint(const Endpoint& endpoint,

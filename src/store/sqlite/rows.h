@@ -1,5 +1,6 @@
-// Row decoding and encoding of the SQLite backend: records from the columns
-// statements.h lists, and the certificate row several resources insert.
+// Row encoding of the SQLite backend (the certificate row several resources
+// insert), paging, and the shared row decoders (store/sql/rows.h) for the
+// columns statements.h lists.
 #pragma once
 
 #include <cstdint>
@@ -16,28 +17,25 @@
 #include "store/records.h"
 #include "store/sqlite/connection.h"
 #include "store/sqlite/filter_sql.h"
+#include "store/sql/rows.h"
 
 namespace certgate::store::sqlite {
 
-inline constexpr int kMaxListLimit = 1000;
+using sql::CheckLimit;
+using sql::JoinResolvesTo;
+using sql::kMaxListLimit;
+using sql::ReadAccount;
+using sql::ReadCertificate;
+using sql::ReadDomain;
+using sql::ReadEndpoint;
+using sql::ReadJob;
+using sql::ReadKeyVersion;
+using sql::ReadRows;
+using sql::ReadTextColumn;
+using sql::SplitResolvesTo;
 
-Result<Account> ReadAccount(const Query& q, int col, std::string_view op);
-Result<uint32_t> ReadKeyVersion(const Query& q, int col, std::string_view id, std::string_view op);
-// Each reads the columns statements.h's CG_*_COLUMNS lists, in that order.
-Result<Certificate> ReadCertificate(const Query& q, std::string_view op);
-Result<Domain> ReadDomain(const Query& q, std::string_view op);
-Result<Endpoint> ReadEndpoint(const Query& q, std::string_view op);
-Result<ProvisioningJob> ReadJob(const Query& q, std::string_view op);
 // Binds a job's key to ?version_index and the next parameter (NULLs if none).
 void BindJobKey(Query& q, int version_index, const std::optional<SealedKey>& key);
-// A domain's resolves_to values as stored: one per line (a value never holds
-// a line break: the API allows PoP codes and address:port only).
-std::string JoinResolvesTo(const std::vector<std::string>& values);
-std::vector<std::string> SplitResolvesTo(std::string_view text);
-// kInvalidPaging unless 1 <= limit <= kMaxListLimit.
-Result<void> CheckLimit(int limit);
-// The first column of every row, e.g. the names of what uses a record.
-Result<std::vector<std::string>> ReadTextColumn(Query& q);
 // The sequence of the newest change in the feed (edge_changes).
 Result<int64_t> ReadChangeSequence(Connection& conn, std::string_view op);
 // Inside a write transaction. owner_endpoint_id "" stores NULL: an account
@@ -45,23 +43,6 @@ Result<int64_t> ReadChangeSequence(Connection& conn, std::string_view op);
 Result<void> InsertCertificateRow(Connection& conn, const Certificate& cert,
                                   std::string_view account_id, std::string_view owner_endpoint_id,
                                   std::string_view op);
-
-// Reads up to limit rows of a bound list statement asked for limit + 1.
-template <class T, class ReadRow>
-Result<Page<T>> ReadRows(Query& q, int limit, std::string_view op, ReadRow read) {
-  Page<T> page;
-  while (true) {
-    CG_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) break;
-    if (page.items.size() == static_cast<size_t>(limit)) {
-      page.has_more = true;
-      break;
-    }
-    CG_ASSIGN_OR_RETURN(T item, read(q, op));
-    page.items.push_back(std::move(item));
-  }
-  return page;
-}
 
 // Binds account_id (?1), before_id and the limit of a kList*/kList*Before
 // pair, and reads one page with read(q, op). One row more than asked for

@@ -20,6 +20,9 @@ constexpr char kGetSetting[] = "SELECT value FROM settings WHERE name = ?1";
 constexpr char kSetSetting[] =
     "INSERT INTO settings (name, value) VALUES (?1, ?2)"
     " ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+constexpr char kCreateSettingIfAbsent[] =
+    "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING";
+constexpr char kReplaceSetting[] = "UPDATE settings SET value = ?2 WHERE name = ?1 AND value = ?3";
 
 }  // namespace
 
@@ -39,6 +42,19 @@ Result<void> SqliteStore::SetSetting(std::string_view name, std::string_view val
     Query q(conn, kSetSetting, kOp);
     q.Text(1, name).Text(2, value);
     return q.Run();
+  });
+}
+
+Result<bool> SqliteStore::CompareAndSetSetting(std::string_view name,
+                                               const std::optional<std::string>& expected,
+                                               std::string_view value) {
+  constexpr std::string_view kOp = "writing a setting";
+  return Write(kOp, [&](Connection& conn) -> Result<bool> {
+    Query q(conn, expected.has_value() ? kReplaceSetting : kCreateSettingIfAbsent, kOp);
+    q.Text(1, name).Text(2, value);
+    if (expected.has_value()) q.Text(3, *expected);
+    CG_RETURN_IF_ERROR(q.Run());
+    return q.Changes() == 1;
   });
 }
 

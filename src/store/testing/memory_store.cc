@@ -135,6 +135,10 @@ void MemoryStore::OnChange(std::function<void()> fn) {
 
 Result<void> MemoryStore::CreateAccount(const Account& account) {
   std::lock_guard lock(data_->mu);
+  return CreateAccountLocked(account);
+}
+
+Result<void> MemoryStore::CreateAccountLocked(const Account& account) {
   if (data_->accounts.contains(account.id)) {
     return IdentityConflict("creating an account", "accounts.id");
   }
@@ -156,9 +160,27 @@ Result<int64_t> MemoryStore::CountAccounts() {
   return static_cast<int64_t>(data_->accounts.size());
 }
 
+Result<bool> MemoryStore::CreateFirstAccount(const Account& account, const ApiKey& key,
+                                             std::string_view token_hash) {
+  {
+    std::lock_guard lock(data_->mu);
+    if (!data_->accounts.empty()) return false;
+    CG_RETURN_IF_ERROR(CreateAccountLocked(account));
+    if (auto created = CreateApiKeyLocked(key, token_hash); !created) {
+      data_->accounts.erase(account.id);  // one transaction: all or nothing
+      return std::move(created).error();
+    }
+  }
+  return true;
+}
+
 Result<void> MemoryStore::CreateApiKey(const ApiKey& key, std::string_view token_hash) {
-  constexpr std::string_view kOp = "creating an API key";
   std::lock_guard lock(data_->mu);
+  return CreateApiKeyLocked(key, token_hash);
+}
+
+Result<void> MemoryStore::CreateApiKeyLocked(const ApiKey& key, std::string_view token_hash) {
+  constexpr std::string_view kOp = "creating an API key";
   if (data_->api_keys.contains(key.id)) return IdentityConflict(kOp, "api_keys.id");
   for (const auto& [id, entry] : data_->api_keys) {
     if (entry.second == token_hash) return IdentityConflict(kOp, "api_keys.token_hash");
@@ -467,6 +489,18 @@ Result<void> MemoryStore::SetSetting(std::string_view name, std::string_view val
   std::lock_guard lock(data_->mu);
   data_->settings.insert_or_assign(std::string(name), std::string(value));
   return {};
+}
+
+Result<bool> MemoryStore::CompareAndSetSetting(std::string_view name,
+                                               const std::optional<std::string>& expected,
+                                               std::string_view value) {
+  std::lock_guard lock(data_->mu);
+  auto it = data_->settings.find(name);
+  const bool matches = expected.has_value() ? it != data_->settings.end() && it->second == *expected
+                                            : it == data_->settings.end();
+  if (!matches) return false;
+  data_->settings.insert_or_assign(std::string(name), std::string(value));
+  return true;
 }
 
 }  // namespace certgate::store::testing

@@ -55,6 +55,8 @@ class MemoryStore final : public Store, public NameOwnershipAudit {
   Result<void> CreateAccount(const Account& account) override;
   Result<std::optional<Account>> GetAccount(std::string_view id) override;
   Result<int64_t> CountAccounts() override;
+  Result<bool> CreateFirstAccount(const Account& account, const ApiKey& key,
+                                  std::string_view token_hash) override;
   Result<void> CreateApiKey(const ApiKey& key, std::string_view token_hash) override;
   Result<std::optional<std::pair<ApiKey, Account>>> FindApiKeyByHash(
       std::string_view token_hash) override;
@@ -124,6 +126,7 @@ class MemoryStore final : public Store, public NameOwnershipAudit {
   Result<void> PutHttp01Challenge(const Http01Challenge& challenge) override;
   Result<std::optional<std::string>> GetHttp01KeyAuthorization(std::string_view token) override;
   Result<bool> DeleteHttp01Challenge(std::string_view token) override;
+  Result<std::vector<std::pair<std::string, std::string>>> ListHttp01Challenges() override;
   Result<void> PutDnsTxtRecord(std::string_view name, std::string_view value,
                                std::string_view job_id) override;
   Result<std::vector<std::string>> ListDnsTxtRecords(std::string_view name) override;
@@ -134,10 +137,16 @@ class MemoryStore final : public Store, public NameOwnershipAudit {
   Result<bool> IsCnameTarget(std::string_view name) override;
   Result<std::optional<std::string>> GetSetting(std::string_view name) override;
   Result<void> SetSetting(std::string_view name, std::string_view value) override;
+  Result<bool> CompareAndSetSetting(std::string_view name,
+                                    const std::optional<std::string>& expected,
+                                    std::string_view value) override;
 
  private:
   explicit MemoryStore(std::shared_ptr<MemoryStoreData> data);
 
+  // With data_->mu held.
+  Result<void> CreateAccountLocked(const Account& account);
+  Result<void> CreateApiKeyLocked(const ApiKey& key, std::string_view token_hash);
   // Calls the OnChange callbacks. Called with no lock of the data held.
   void AnnounceChange();
   // AnnounceChange if a write's result says it changed something.

@@ -247,6 +247,15 @@ Result<std::optional<std::string>> MemoryStore::GetHttp01KeyAuthorization(std::s
   return std::optional<std::string>(it->second.key_authorization);
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> MemoryStore::ListHttp01Challenges() {
+  std::lock_guard lock(data_->mu);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [token, challenge] : data_->http01) {
+    out.emplace_back(token, challenge.key_authorization);
+  }
+  return out;
+}
+
 Result<bool> MemoryStore::DeleteHttp01Challenge(std::string_view token) {
   std::lock_guard lock(data_->mu);
   auto it = data_->http01.find(token);

@@ -314,6 +314,96 @@ TEST_P(StoreConformanceTest, SettingsGetSetOverwrite) {
   EXPECT_EQ(**store_->GetSetting("empty"), "");
 }
 
+TEST_P(StoreConformanceTest, CompareAndSetSettingWritesOnlyOverWhatItExpects) {
+  EXPECT_TRUE(*store_->CompareAndSetSetting("master_key_check", std::nullopt, "a"));
+  EXPECT_EQ(**store_->GetSetting("master_key_check"), "a");
+  // Present now: "only if absent" does not overwrite it.
+  EXPECT_FALSE(*store_->CompareAndSetSetting("master_key_check", std::nullopt, "b"));
+  EXPECT_FALSE(*store_->CompareAndSetSetting("master_key_check", std::string("x"), "b"));
+  EXPECT_EQ(**store_->GetSetting("master_key_check"), "a");
+  EXPECT_TRUE(*store_->CompareAndSetSetting("master_key_check", std::string("a"), "b"));
+  EXPECT_EQ(**store_->GetSetting("master_key_check"), "b");
+  // Absent: an expected value does not create it.
+  EXPECT_FALSE(*store_->CompareAndSetSetting("other", std::string(""), "c"));
+  EXPECT_FALSE(store_->GetSetting("other")->has_value());
+}
+
+// Processes starting at once each propose a value; exactly one wins.
+TEST_P(StoreConformanceTest, ConcurrentCompareAndSetHasOneWinner) {
+  constexpr int kThreads = 8;
+  std::vector<std::unique_ptr<Store>> stores;
+  for (int t = 0; t < kThreads; ++t) {
+    auto another = backend_->OpenAnother();
+    ASSERT_TRUE(another.ok()) << another.error().message;
+    stores.push_back(std::move(another).value());
+  }
+  std::atomic<int> winners{0};
+  std::atomic<int> failures{0};
+  std::vector<std::string> won(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string mine = "cert_" + std::to_string(t);
+      auto set = stores[t]->CompareAndSetSetting("default_certificate_id", std::nullopt, mine);
+      if (!set.ok()) ++failures;
+      if (set.ok() && *set) {
+        ++winners;
+        won[t] = mine;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  ASSERT_EQ(winners.load(), 1);
+  const std::string stored = **store_->GetSetting("default_certificate_id");
+  EXPECT_NE(std::find(won.begin(), won.end(), stored), won.end()) << stored;
+}
+
+TEST_P(StoreConformanceTest, FirstAccountIsCreatedOnlyOnAnEmptyStore) {
+  // This store holds Alice and Bob: nothing is written.
+  Account carol = MakeAccount("Carol", Plan::kPayg);
+  ApiKey key{NewId("ak"), carol.id, "first", FromUnixSeconds(1'700'000'100)};
+  EXPECT_FALSE(*store_->CreateFirstAccount(carol, key, std::string(64, 'c')));
+  EXPECT_EQ(*store_->CountAccounts(), 2);
+  EXPECT_FALSE(store_->FindApiKeyByHash(std::string(64, 'c'))->has_value());
+
+  // An empty store, and nodes starting at once: one first account, with its key.
+  std::unique_ptr<StoreBackend> empty_backend = GetParam()();
+  auto empty = empty_backend->Open();
+  ASSERT_TRUE(empty.ok()) << empty.error().message;
+  constexpr int kThreads = 6;
+  std::vector<std::unique_ptr<Store>> stores;
+  for (int t = 0; t < kThreads; ++t) {
+    auto another = empty_backend->OpenAnother();
+    ASSERT_TRUE(another.ok()) << another.error().message;
+    stores.push_back(std::move(another).value());
+  }
+  std::atomic<int> created{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Account account = MakeAccount("default", Plan::kPayg);
+      ApiKey first{NewId("ak"), account.id, "first", FromUnixSeconds(1'700'000'100)};
+      const std::string hash(64, static_cast<char>('a' + t));
+      auto r = stores[t]->CreateFirstAccount(account, first, hash);
+      if (!r.ok()) ++failures;
+      if (r.ok() && *r) ++created;
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(created.load(), 1);
+  EXPECT_EQ(*(*empty)->CountAccounts(), 1);
+  int keys = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    auto found = (*empty)->FindApiKeyByHash(std::string(64, static_cast<char>('a' + t)));
+    ASSERT_TRUE(found.ok());
+    keys += found->has_value() ? 1 : 0;
+  }
+  EXPECT_EQ(keys, 1);
+}
+
 TEST_P(StoreConformanceTest, ConcurrentInsertsFromEightThreads) {
   constexpr int kThreads = 8;
   constexpr int kPerThread = 20;

@@ -311,6 +311,9 @@ TEST_P(StoreConformanceTest, ChallengeAnswersAreDeletedOneByOne) {
   // Answers are read live, so their writes call no OnChange callback; they
   // do enter the change feed, for readers in other processes.
   const int64_t sequence = *store_->ChangeSequence();
+  using Answers = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(*store_->ListHttp01Challenges(),
+            (Answers{{"tokA", "tokA.print"}, {"tokB", "tokB.print"}}));
 
   auto deleted = store_->DeleteHttp01Challenge("tokA");
   ASSERT_TRUE(deleted.ok()) << deleted.error().message;
@@ -319,6 +322,7 @@ TEST_P(StoreConformanceTest, ChallengeAnswersAreDeletedOneByOne) {
   EXPECT_EQ(store_->GetHttp01KeyAuthorization("tokB")->value_or(""), "tokB.print");
   EXPECT_FALSE(*store_->DeleteHttp01Challenge("tokA")) << "gone already";
   EXPECT_FALSE(*store_->DeleteHttp01Challenge("never")) << "not found is a value";
+  EXPECT_EQ(*store_->ListHttp01Challenges(), (Answers{{"tokB", "tokB.print"}}));
 
   deleted = store_->DeleteDnsTxtRecord("k1.acme.certgate.test", "v1");
   ASSERT_TRUE(deleted.ok()) << deleted.error().message;
@@ -333,6 +337,7 @@ TEST_P(StoreConformanceTest, ChallengeAnswersAreDeletedOneByOne) {
   ASSERT_TRUE(store_->GetProvisioningJobForDomain(d.id)->has_value());
   ASSERT_TRUE(*store_->DeleteProvisioningJob(job.id));
   EXPECT_FALSE(store_->GetHttp01KeyAuthorization("tokB")->has_value());
+  EXPECT_TRUE(store_->ListHttp01Challenges()->empty());
   EXPECT_TRUE(store_->ListDnsTxtRecords("k1.acme.certgate.test")->empty());
   EXPECT_EQ(backend_->IntegrityProblems(), "");
 }

@@ -1,0 +1,24 @@
+// The name ownership rule in the PostgreSQL backend (the rule itself is
+// store/name_ownership_rule.h): its lookups over the name_key index, and the
+// checks that run inside the write transaction of a domain's or an
+// endpoint's insert. That transaction holds the cluster's write lock
+// (kTakeWriteLock), so no concurrent insert, on this node or another, slips
+// between the check and the write. Index lookups only.
+#pragma once
+
+#include <string_view>
+
+#include "core/result.h"
+#include "store/postgres/connection.h"
+#include "store/records.h"
+
+namespace certgate::store::pg {
+
+// store::CheckDomainNameOwnership over conn's reserved domains; errors of
+// the lookups name op.
+Result<void> CheckDomainNameOwnership(Connection& conn, const Domain& domain, std::string_view op);
+// store::CheckEndpointHostOwnership over conn's reserved domains.
+Result<void> CheckEndpointHostOwnership(Connection& conn, const Endpoint& endpoint,
+                                       std::string_view op);
+
+}  // namespace certgate::store::pg

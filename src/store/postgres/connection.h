@@ -63,8 +63,13 @@ using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 // PQfinishes it. nullptr only when libpq is out of memory.
 PGconn* StartConnecting(const std::string& conninfo);
 
+class Query;
+
 class Connection {
  public:
+  // What the logic shared by the SQL backends (store/sql) runs statements with.
+  using QueryType = Query;
+
   // conninfo: a postgresql:// or postgres:// URI, or key=value pairs.
   // TCP keepalives and a connect timeout are set unless conninfo sets them.
   static Result<std::unique_ptr<Connection>> Open(const std::string& conninfo);

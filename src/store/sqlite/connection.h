@@ -53,10 +53,15 @@ struct StmtFinalizer {
 };
 using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
 
+class Query;
+
 // One SQLite connection and its prepared statements. Used by one thread at a
 // time (the pool hands it out), so it is opened without SQLite's own mutex.
 class Connection {
  public:
+  // What the logic shared by the SQL backends (store/sql) runs statements with.
+  using QueryType = Query;
+
   static Result<std::unique_ptr<Connection>> Open(const std::string& path) {
     sqlite3* db = nullptr;
     int rc = sqlite3_open_v2(

@@ -1,8 +1,11 @@
-// Several `certgate serve` processes on one store, as a cluster runs them:
-// started at once on an empty store they make one default certificate and
-// one first account, and a node with another master key refuses to start.
-// Each node has its own data directory (its own node id) and the same
-// master key (CERTGATE_MASTER_KEY), as an operator sets a cluster up.
+// Several `certgate serve` processes on one store, as a cluster runs them,
+// on both backends (one SQLite file; one PostgreSQL database): started at
+// once on an empty store they make one default certificate and one first
+// account; a node with another master key refuses to start; a change made
+// through one node is served by the others within a second; a session
+// resumes on another node. Each node has its own data directory (its own
+// node id) and the same master key (CERTGATE_MASTER_KEY), as an operator
+// sets a cluster up.
 #include <sodium.h>
 
 #include <algorithm>
@@ -14,12 +17,16 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "core/testing/temp_dir.h"
 #include "store/store.h"
+#include "pki/testing/cert_factory.h"
+#include "store/testing/pg_test_server.h"
 #include "support/api_helpers.h"
 #include "support/certgate_server.h"
 #include "support/edge_peers.h"
@@ -56,10 +63,61 @@ std::string HandshakeAndRequest(uint16_t port, const std::string& sess_flag,
   return r.out;
 }
 
-class ClusterTest : public ::testing::Test {
+// Uploads a certificate for name through client; its id and serial.
+std::pair<std::string, std::string> UploadFor(const client::ApiClient& client,
+                                              const std::string& name) {
+  pki::testing::CertSpec spec;
+  spec.common_name = name;
+  spec.dns_names = {name};
+  auto chain = pki::testing::MakeChain(pki::testing::TestKeyType::kEcP256, spec, false);
+  ApiResult r = Call(client, verb::post, "/tls_certificates",
+                     UploadBody(chain.BundlePem(), pki::testing::KeyPemPkcs8(chain.leaf_key.get())));
+  EXPECT_EQ(r.status, 201) << r.raw;
+  if (r.status != 201) return {};
+  return {std::string(r.json.at("id").as_string()),
+          std::string(r.json.at("serial_number").as_string())};
+}
+
+// How long after `since` every node presented the certificate with serial
+// for name, checking each by handshakes until then; nullopt if one had not
+// within 10 s.
+std::optional<std::chrono::milliseconds> ServedEverywhere(
+    const std::vector<std::unique_ptr<CertgateServer>>& nodes, const std::string& name,
+    const std::string& serial, std::chrono::steady_clock::time_point since) {
+  const auto deadline = since + std::chrono::seconds(10);
+  for (const auto& node : nodes) {
+    for (;;) {
+      std::string error;
+      auto tls = TlsClient::Connect(node->https_port(), TlsClientOptions{.sni = name}, &error);
+      if (tls && Canonical(tls->PeerSerial()) == Canonical(serial)) break;
+      if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               since);
+}
+
+enum class Backend { kSqlite, kPostgres };
+
+class ClusterTest : public ::testing::TestWithParam<Backend> {
  protected:
+  void SetUp() override {
+    if (GetParam() == Backend::kSqlite) {
+      url_ = "sqlite:" + (dir_.path() / "shared.db").string();
+      return;
+    }
+    auto db = store::testing::NewDatabase();
+    ASSERT_TRUE(db.ok()) << db.error().message;
+    url_ = *db;
+  }
+  // The nodes, local to each test, are gone by now.
+  void TearDown() override {
+    if (GetParam() == Backend::kPostgres && !url_.empty()) store::testing::DropDatabase(url_);
+  }
+
   // The store every node shares.
-  std::string StoreUrl() const { return "sqlite:" + (dir_.path() / "shared.db").string(); }
+  const std::string& StoreUrl() const { return url_; }
 
   ServerOptions NodeOptions(const std::string& name, const std::string& master_key) const {
     ServerOptions o;
@@ -70,10 +128,17 @@ class ClusterTest : public ::testing::Test {
   }
 
   TempDir dir_{"cluster"};
+  std::string url_;
   const std::string key_ = RandomMasterKey();
 };
 
-TEST_F(ClusterTest, NodesStartedAtOnceMakeOneDefaultCertificateAndOneAccount) {
+INSTANTIATE_TEST_SUITE_P(Backends, ClusterTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const ::testing::TestParamInfo<Backend>& backend) {
+                           return backend.param == Backend::kSqlite ? "Sqlite" : "Postgres";
+                         });
+
+TEST_P(ClusterTest, NodesStartedAtOnceMakeOneDefaultCertificateAndOneAccount) {
   constexpr int kNodes = 3;
   std::vector<ServerOptions> options;
   for (int i = 0; i < kNodes; ++i) options.push_back(NodeOptions("node" + std::to_string(i), key_));
@@ -114,8 +179,43 @@ TEST_F(ClusterTest, NodesStartedAtOnceMakeOneDefaultCertificateAndOneAccount) {
   }
 }
 
+// Other nodes learn of a change from the store's feed (PostgreSQL: at once,
+// through LISTEN; both: a poll every 250 ms).
+TEST_P(ClusterTest, AChangeThroughOneNodeIsServedByEveryNodeWithinASecond) {
+  std::vector<ServerOptions> options;
+  for (const char* name : {"a", "b", "c"}) options.push_back(NodeOptions(name, key_));
+  std::vector<std::unique_ptr<CertgateServer>> nodes = CertgateServer::StartTogether(options);
+  for (const auto& node : nodes) ASSERT_NE(node, nullptr);
+  std::string key;
+  for (const auto& node : nodes) {
+    if (!node->api_key().empty()) key = node->api_key();
+  }
+  ASSERT_FALSE(key.empty());
+  const std::string name = "app.cluster.example.com";
+
+  auto [first_id, first_serial] = UploadFor(nodes[0]->Client(key), name);
+  ASSERT_FALSE(first_id.empty());
+  ApiResult reserved = Call(nodes[0]->Client(key), verb::post, "/reserved_domains",
+                            boost::json::object{{"domain", name}, {"certificate_id", first_id}});
+  ASSERT_EQ(reserved.status, 201) << reserved.raw;
+  auto took = ServedEverywhere(nodes, name, first_serial, std::chrono::steady_clock::now());
+  ASSERT_TRUE(took.has_value()) << "a node never served the new domain's certificate";
+  EXPECT_LE(took->count(), 1000) << "new domain: " << took->count() << " ms to the slowest node";
+
+  // Replaced through another node, uploaded through a third.
+  auto [second_id, second_serial] = UploadFor(nodes[1]->Client(key), name);
+  ASSERT_FALSE(second_id.empty());
+  const std::string domain_id(reserved.json.at("id").as_string());
+  ApiResult patched = Call(nodes[2]->Client(key), verb::patch, "/reserved_domains/" + domain_id,
+                           boost::json::object{{"certificate_id", second_id}});
+  ASSERT_EQ(patched.status, 200) << patched.raw;
+  took = ServedEverywhere(nodes, name, second_serial, std::chrono::steady_clock::now());
+  ASSERT_TRUE(took.has_value()) << "a node kept serving the replaced certificate";
+  EXPECT_LE(took->count(), 1000) << "replaced: " << took->count() << " ms to the slowest node";
+}
+
 // The ticket keys are in the store: a session from one node resumes on another.
-TEST_F(ClusterTest, ASessionTicketFromOneNodeResumesOnAnother) {
+TEST_P(ClusterTest, ASessionTicketFromOneNodeResumesOnAnother) {
   auto a = CertgateServer::Start(NodeOptions("a", key_));
   ASSERT_NE(a, nullptr);
   auto b = CertgateServer::Start(NodeOptions("b", key_));
@@ -128,7 +228,7 @@ TEST_F(ClusterTest, ASessionTicketFromOneNodeResumesOnAnother) {
   EXPECT_NE(resumed.find("Reused, TLSv1.3"), std::string::npos) << resumed;
 }
 
-TEST_F(ClusterTest, ANodeWithAnotherMasterKeyRefusesToStart) {
+TEST_P(ClusterTest, ANodeWithAnotherMasterKeyRefusesToStart) {
   auto first = CertgateServer::Start(NodeOptions("a", key_));
   ASSERT_NE(first, nullptr);
   ServerOptions other = NodeOptions("b", RandomMasterKey());

@@ -6,6 +6,7 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <memory>
 #include <span>
 #include <unordered_map>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -139,7 +141,19 @@ class Connection {
     sqlite3_stmt* raw = nullptr;
     int rc = sqlite3_prepare_v2(db_, "PRAGMA journal_mode = WAL", -1, &raw, nullptr);
     StmtPtr stmt(raw);
-    if (rc == SQLITE_OK) rc = sqlite3_step(raw);
+    // Switching a new file to WAL needs it to itself, and SQLite answers
+    // "locked" at once, without its busy handler, while another process
+    // does the same (processes started at once on one new file): wait as
+    // the busy timeout would.
+    const auto give_up =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+    if (rc == SQLITE_OK) {
+      while ((rc = sqlite3_step(raw)) == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+        if (std::chrono::steady_clock::now() > give_up) break;
+        sqlite3_reset(raw);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
     if (rc != SQLITE_ROW) return SqliteError(db_, rc, "switching the database to WAL mode");
     const unsigned char* mode = sqlite3_column_text(raw, 0);
     if (mode == nullptr || std::string_view(reinterpret_cast<const char*>(mode)) != "wal") {
@@ -210,6 +224,8 @@ class Query {
     if (stmt_ != nullptr) Check(sqlite3_bind_int64(stmt_, i, v));
     return *this;
   }
+  // SQLite has no boolean type: 1 or 0, as the row decoders read it back.
+  Query& Bool(int i, bool v) { return Int(i, v ? 1 : 0); }
   Query& Blob(int i, std::span<const uint8_t> v) {
     if (stmt_ == nullptr) return *this;
     if (v.empty()) {

@@ -602,11 +602,12 @@ net::awaitable<void> EdgeServer::ServeHttp(Worker& w, tcp::socket socket, OpenSl
     } ended{tokens_};
     // In an optional: co_spawn needs a result it can default-construct.
     using Read = std::optional<Result<std::optional<std::string>>>;
+    // Captured by reference, never by value: GCC 12 destroys a coroutine
+    // lambda's non-trivial captures twice when co_spawn copies the lambda.
+    const std::string owned(token);
     Read read = co_await net::co_spawn(
         token_readers_,
-        [this, owned = std::string(token)]() -> net::awaitable<Read> {
-          co_return tokens_.ReadThrough(owned);
-        },
+        [this, &owned]() -> net::awaitable<Read> { co_return tokens_.ReadThrough(owned); },
         net::use_awaitable);
     co_return std::move(*read);
   };

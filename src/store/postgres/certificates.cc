@@ -1,34 +1,55 @@
 // TLS certificates in the PostgreSQL backend.
 #include "store/postgres/pg_store_impl.h"
 
-#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "store/postgres/rows.h"
 #include "store/postgres/statements.h"
+#include "store/sql/certificates.h"
 
 namespace certgate::store::pg {
 namespace {
 
-// The account-scoped statements see account certificates only, never those an
-// endpoint owns. account_id IS NOT DISTINCT FROM $N matches NULL (the
-// service's own) as well as a value; by id, the primary key finds the row.
-constexpr char kSelectCert[] = "SELECT " CG_PG_CERT_COLUMNS
-                               " FROM tls_certificates WHERE id = $1"
-                               " AND account_id IS NOT DISTINCT FROM $2"
-                               " AND owner_endpoint_id IS NULL";
-constexpr char kSelectCertById[] =
-    "SELECT " CG_PG_CERT_COLUMNS " FROM tls_certificates WHERE id = $1";
+// The statements of store/sql/certificates.h. The account-scoped ones see
+// account certificates only, never those an endpoint owns. account_id IS NOT
+// DISTINCT FROM $N matches NULL (the service's own) as well as a value; by
+// id, the primary key finds the row.
+struct CertificateSql {
+  static constexpr const char* kSelectCert =
+      "SELECT " CG_PG_CERT_COLUMNS " FROM tls_certificates WHERE id = $1"
+      " AND account_id IS NOT DISTINCT FROM $2 AND owner_endpoint_id IS NULL";
+  static constexpr const char* kSelectCertById =
+      "SELECT " CG_PG_CERT_COLUMNS " FROM tls_certificates WHERE id = $1";
+  static constexpr const char* kUpdateCert =
+      "UPDATE tls_certificates SET description = COALESCE($3, description),"
+      " metadata = COALESCE($4, metadata) WHERE id = $1 AND account_id IS NOT DISTINCT FROM $2"
+      " AND owner_endpoint_id IS NULL RETURNING " CG_PG_CERT_COLUMNS;
+  static constexpr const char* kAccountCertExists = pg::kAccountCertExists;
+  static constexpr const char* kDeleteCert =
+      "DELETE FROM tls_certificates WHERE id = $1 AND account_id IS NOT DISTINCT FROM $2"
+      " AND owner_endpoint_id IS NULL";
+  static constexpr const char* kDomainsUsingCert =
+      "SELECT domain FROM reserved_domains WHERE certificate_id = $1 ORDER BY domain";
+  // The summary backfill; serial_number IS NULL is the partial index
+  // tls_certificates_unsummarized.
+  static constexpr const char* kListUnsummarized =
+      "SELECT id, certificate_pem FROM tls_certificates WHERE serial_number IS NULL"
+      " ORDER BY id LIMIT $1";
+  static constexpr const char* kListUnsummarizedAfter =
+      "SELECT id, certificate_pem FROM tls_certificates WHERE serial_number IS NULL"
+      " AND id > $1 ORDER BY id LIMIT $2";
+  static constexpr const char* kSetSummary =
+      "UPDATE tls_certificates SET subject_common_name = $2, serial_number = $3,"
+      " not_before = to_timestamp($4) WHERE id = $1 AND serial_number IS NULL";
+};
+
 // Lists page through the (account_id, id) index, which IS NOT DISTINCT FROM
 // cannot search: an account's list compares with =, and the service's own
 // certificates (bound NULL) have a statement of their own.
-#define CG_PG_LIST_CERTS(account)                                 \
+#define CG_PG_LIST_CERTS(account)                                      \
   "SELECT " CG_PG_CERT_COLUMNS " FROM tls_certificates WHERE " account \
   " AND owner_endpoint_id IS NULL"
 #define CG_PG_ACCOUNT_CERTS CG_PG_LIST_CERTS("account_id = $1")
@@ -57,38 +78,12 @@ constexpr ListStatements kServiceCertList{kListServiceCerts, kListServiceCertsBe
 #undef CG_PG_SERVICE_CERTS
 #undef CG_PG_ACCOUNT_CERTS
 #undef CG_PG_LIST_CERTS
-constexpr char kUpdateCert[] =
-    "UPDATE tls_certificates SET description = COALESCE($3, description),"
-    " metadata = COALESCE($4, metadata) WHERE id = $1 AND account_id IS NOT DISTINCT FROM $2"
-    " AND owner_endpoint_id IS NULL RETURNING " CG_PG_CERT_COLUMNS;
-constexpr char kDeleteCert[] =
-    "DELETE FROM tls_certificates WHERE id = $1 AND account_id IS NOT DISTINCT FROM $2"
-    " AND owner_endpoint_id IS NULL";
-constexpr char kDomainsUsingCert[] =
-    "SELECT domain FROM reserved_domains WHERE certificate_id = $1 ORDER BY domain";
-// The summary backfill; serial_number IS NULL is the partial index
-// tls_certificates_unsummarized.
-constexpr char kListUnsummarized[] =
-    "SELECT id, certificate_pem FROM tls_certificates WHERE serial_number IS NULL"
-    " ORDER BY id LIMIT $1";
-constexpr char kListUnsummarizedAfter[] =
-    "SELECT id, certificate_pem FROM tls_certificates WHERE serial_number IS NULL"
-    " AND id > $1 ORDER BY id LIMIT $2";
-constexpr char kSetSummary[] =
-    "UPDATE tls_certificates SET subject_common_name = $2, serial_number = $3,"
-    " not_before = to_timestamp($4) WHERE id = $1 AND serial_number IS NULL";
 
 }  // namespace
 
 Result<void> PgStore::InsertCertificate(const Certificate& cert) {
   constexpr std::string_view kOp = "inserting a certificate";
-  if (!cert.owner_endpoint_id.empty()) {
-    // Its endpoint must refer to it in the same transaction: InsertEndpoint.
-    return MakeError(ErrorCode::kInternal,
-                     fmt::format("{}: certificate {} belongs to endpoint {}; endpoint "
-                                 "certificates are inserted with their endpoint",
-                                 kOp, cert.id, cert.owner_endpoint_id));
-  }
+  CG_RETURN_IF_ERROR(sql::CheckInsertableCertificate(cert, kOp));
   return WriteAndAnnounce(kOp, [&](Connection& conn) {
     return InsertCertificateRow(conn, cert, cert.account_id, "", kOp);
   });
@@ -98,29 +93,21 @@ Result<std::optional<Certificate>> PgStore::GetCertificate(std::string_view acco
                                                            std::string_view id) {
   constexpr std::string_view kOp = "reading a certificate";
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
-  Query q(lease.conn(), kSelectCert, kOp);
-  q.Text(1, id).AccountId(2, account_id);
-  CG_ASSIGN_OR_RETURN(bool row, q.Step());
-  if (!row) return std::optional<Certificate>();
-  CG_ASSIGN_OR_RETURN(Certificate cert, ReadCertificate(q, kOp));
-  return std::optional<Certificate>(std::move(cert));
+  return sql::GetCertificate<CertificateSql>(lease.conn(), account_id, id, kOp);
 }
 
 Result<std::optional<Certificate>> PgStore::GetCertificateById(std::string_view id) {
   constexpr std::string_view kOp = "reading a certificate";
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
-  Query q(lease.conn(), kSelectCertById, kOp);
-  q.Text(1, id);
-  CG_ASSIGN_OR_RETURN(bool row, q.Step());
-  if (!row) return std::optional<Certificate>();
-  CG_ASSIGN_OR_RETURN(Certificate cert, ReadCertificate(q, kOp));
-  return std::optional<Certificate>(std::move(cert));
+  return sql::GetCertificateById<CertificateSql>(lease.conn(), id, kOp);
 }
 
 Result<Page<Certificate>> PgStore::ListCertificates(std::string_view account_id,
                                                     const ListQuery& query) {
   constexpr std::string_view kOp = "listing certificates";
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  // Unlike SQLite's IS, the index cannot search for NULL: the service's own
+  // certificates (account_id "") are listed with statements of their own.
   const ListStatements& list = account_id.empty() ? kServiceCertList : kCertList;
   return ListPage<Certificate>(lease.conn(), list, account_id, query, kOp,
                                ReadCertificate<Query>);
@@ -130,92 +117,35 @@ Result<std::optional<Certificate>> PgStore::UpdateCertificate(std::string_view a
                                                               std::string_view id,
                                                               const CertificatePatch& patch) {
   constexpr std::string_view kOp = "updating a certificate";
-  using Found = std::optional<Certificate>;
-  return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<Found> {
-    // COALESCE keeps a column whose patch field is absent (bound NULL).
-    Query q(conn, kUpdateCert, kOp);
-    q.Text(1, id)
-        .AccountId(2, account_id)
-        .OptionalText(3, patch.description)
-        .OptionalText(4, patch.metadata);
-    CG_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) return Found();
-    CG_ASSIGN_OR_RETURN(Certificate cert, ReadCertificate(q, kOp));
-    return Found(std::move(cert));
+  return WriteAndAnnounce(kOp, [&](Connection& conn) {
+    return sql::UpdateCertificate<CertificateSql>(conn, account_id, id, patch, kOp);
   });
 }
 
 Result<DeleteOutcome> PgStore::DeleteCertificate(std::string_view account_id,
                                                  std::string_view id) {
   constexpr std::string_view kOp = "deleting a certificate";
-  // Check and delete under one write lock: a domain attached concurrently
-  // either commits first (and is found here) or finds the certificate gone.
-  return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<DeleteOutcome> {
-    DeleteOutcome outcome;
-    {
-      Query exists(conn, kAccountCertExists, kOp);
-      exists.Text(1, id).AccountId(2, account_id);
-      CG_ASSIGN_OR_RETURN(bool row, exists.Step());
-      if (!row) return outcome;  // kNotFound
-    }
-    {
-      Query users(conn, kDomainsUsingCert, kOp);
-      users.Text(1, id);
-      CG_ASSIGN_OR_RETURN(outcome.used_by, ReadTextColumn(users));
-    }
-    if (!outcome.used_by.empty()) {
-      outcome.status = DeleteOutcome::Status::kInUse;
-      return outcome;
-    }
-    Query q(conn, kDeleteCert, kOp);
-    q.Text(1, id).AccountId(2, account_id);
-    CG_RETURN_IF_ERROR(q.Run());
-    outcome.status =
-        q.Changes() > 0 ? DeleteOutcome::Status::kDeleted : DeleteOutcome::Status::kNotFound;
-    return outcome;
+  return WriteAndAnnounce(kOp, [&](Connection& conn) {
+    return sql::DeleteCertificate<CertificateSql>(conn, account_id, id, kOp);
   });
 }
 
 Result<std::vector<UnsummarizedCertificate>> PgStore::ListUnsummarizedCertificates(
     std::optional<std::string> after_id, int limit) {
   constexpr std::string_view kOp = "listing certificates without a summary";
-  if (limit < 1) {
-    return MakeError(ErrorCode::kInvalidPaging,
-                     fmt::format("limit must be at least 1, not {}", limit));
-  }
+  CG_RETURN_IF_ERROR(sql::CheckBatchLimit(limit));
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
-  Query q(lease.conn(), after_id.has_value() ? kListUnsummarizedAfter : kListUnsummarized, kOp);
-  if (after_id.has_value()) {
-    q.Text(1, *after_id).Int(2, limit);
-  } else {
-    q.Int(1, limit);
-  }
-  std::vector<UnsummarizedCertificate> certs;
-  while (true) {
-    CG_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) break;
-    certs.push_back(UnsummarizedCertificate{q.ColumnText(0), q.ColumnText(1)});
-  }
-  return certs;
+  return sql::ListUnsummarizedCertificates<CertificateSql>(lease.conn(), after_id, limit, kOp);
 }
 
 Result<bool> PgStore::SetCertificateSummary(std::string_view id,
                                             const CertificateSummary& summary) {
   constexpr std::string_view kOp = "setting a certificate's summary";
-  if (summary.serial_number.empty()) {
-    return MakeError(ErrorCode::kInternal,
-                     fmt::format("{}: certificate {}'s summary has no serial number", kOp, id));
-  }
+  CG_RETURN_IF_ERROR(sql::CheckCertificateSummary(id, summary, kOp));
   // Write, not WriteAndAnnounce: nothing the edge serves changes (the
   // triggers still count the row in the change sequence).
-  return Write(kOp, [&](Connection& conn) -> Result<bool> {
-    Query q(conn, kSetSummary, kOp);
-    q.Text(1, id)
-        .Text(2, summary.subject_common_name)
-        .Text(3, summary.serial_number)
-        .Int(4, ToUnixSeconds(summary.not_before));
-    CG_RETURN_IF_ERROR(q.Run());
-    return q.Changes() > 0;
+  return Write(kOp, [&](Connection& conn) {
+    return sql::SetCertificateSummary<CertificateSql>(conn, id, summary, kOp);
   });
 }
 

@@ -1,7 +1,7 @@
 // The PostgreSQL backend's connections, statements and error mapping, shaped
 // like the SQLite backend's (store/sqlite/connection.h) so that a resource's
 // code reads the same in both. A Connection is used by one thread at a time
-// (the pool in pg_store.cc hands it out); a Query is one execution of one of
+// (the store's pool hands it out); a Query is one execution of one of
 // its prepared statements.
 //
 // Parameters are $1, $2, ... and go as text (bytea as binary); results come

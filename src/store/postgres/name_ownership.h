@@ -1,9 +1,9 @@
 // The name ownership rule in the PostgreSQL backend (the rule itself is
-// store/name_ownership_rule.h): its lookups over the name_key index, and the
-// checks that run inside the write transaction of a domain's or an
-// endpoint's insert. That transaction holds the cluster's write lock
-// (kTakeWriteLock), so no concurrent insert, on this node or another, slips
-// between the check and the write. Index lookups only.
+// store/name_ownership_rule.h, its SQL logic store/sql/name_ownership.h): its
+// lookups over the name_key index, and the checks that run inside the write
+// transaction of a domain's or an endpoint's insert. That transaction holds
+// the cluster's write lock (kTakeWriteLock), so no concurrent insert, on this
+// node or another, slips between the check and the write. Index lookups only.
 #pragma once
 
 #include <string_view>

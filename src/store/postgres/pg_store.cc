@@ -1,5 +1,7 @@
 #include "store/postgres/pg_store.h"
 
+#include <functional>
+#include <string>
 #include <utility>
 
 #include <fmt/format.h>
@@ -14,59 +16,26 @@ constexpr char kPruneChanges[] =
     "DELETE FROM edge_changes WHERE seq <= (SELECT MAX(seq) FROM edge_changes)"
     " - (SELECT retention FROM edge_change_log WHERE id = 1)";
 
+using Returned = sql::ConnectionPool<Connection>::Returned;
+
+// What becomes of a connection given back to the pool. When the server went
+// away (or a transaction was left open by a bug), the next caller opens a
+// new connection. The idle ones most likely went with the server (a restart
+// ends every session) and are closed too: one request finds out, not one
+// per pooled connection.
+Returned CheckReturned(const Connection& conn) {
+  if (!conn.healthy()) return Returned::kCloseAll;
+  if (PQtransactionStatus(conn.raw()) != PQTRANS_IDLE) return Returned::kClose;
+  return Returned::kIdle;
+}
+
 }  // namespace
 
-Result<PgStore::Lease> PgStore::Acquire(std::string_view op) {
-  std::unique_lock lock(pool_mu_);
-  pool_cv_.wait(lock, [this] { return !idle_.empty() || open_connections_ < kMaxConnections; });
-  if (!idle_.empty()) {
-    std::unique_ptr<Connection> conn = std::move(idle_.back());
-    idle_.pop_back();
-    return Lease(this, std::move(conn));
-  }
-  ++open_connections_;
-  lock.unlock();
-  auto conn = Connection::Open(conninfo_);
-  if (!conn.ok()) {
-    lock.lock();
-    --open_connections_;
-    pool_cv_.notify_one();
-    Error error = std::move(conn).error();
-    error.message = fmt::format("{}: {}", op, error.message);
-    return error;
-  }
-  return Lease(this, std::move(conn).value());
-}
+PgStore::PgStore(std::string conninfo)
+    : conninfo_(std::move(conninfo)),
+      pool_(kMaxConnections, [this] { return Connection::Open(conninfo_); }, CheckReturned) {}
 
-void PgStore::Release(std::unique_ptr<Connection> conn) {
-  {
-    std::lock_guard lock(pool_mu_);
-    if (conn->healthy() && PQtransactionStatus(conn->raw()) == PQTRANS_IDLE) {
-      idle_.push_back(std::move(conn));
-    } else {
-      // The server went away (or a transaction was left open by a bug):
-      // the next caller opens a new connection.
-      --open_connections_;
-      conn.reset();
-    }
-  }
-  pool_cv_.notify_one();
-}
-
-void PgStore::AnnounceChange() {
-  std::vector<std::shared_ptr<const std::function<void()>>> callbacks;
-  {
-    std::lock_guard lock(callbacks_mu_);
-    callbacks = callbacks_;
-  }
-  for (const auto& fn : callbacks) (*fn)();
-}
-
-void PgStore::OnChange(std::function<void()> fn) {
-  auto shared = std::make_shared<const std::function<void()>>(std::move(fn));
-  std::lock_guard lock(callbacks_mu_);
-  callbacks_.push_back(std::move(shared));
-}
+void PgStore::OnChange(std::function<void()> fn) { callbacks_.Add(std::move(fn)); }
 
 Result<std::unique_ptr<PgStore>> PgStore::Open(std::string conninfo) {
   if (conninfo.empty()) {

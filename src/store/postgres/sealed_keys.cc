@@ -6,13 +6,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
-#include <fmt/format.h>
-
-#include "store/postgres/rows.h"
-#include "store/postgres/statements.h"
+#include "store/sql/paging.h"
+#include "store/sql/sealed_keys.h"
 
 namespace certgate::store::pg {
 namespace {
@@ -24,20 +21,24 @@ namespace {
   " UNION ALL SELECT id, key_version, sealed_key FROM acme_accounts"              \
   " UNION ALL SELECT id, key_version, sealed_key FROM provisioning_jobs"          \
   " WHERE sealed_key IS NOT NULL) AS sealed_keys"
-constexpr char kListSealedKeys[] =
-    "SELECT id, key_version, sealed_key FROM " CG_PG_SEALED_KEYS " ORDER BY id LIMIT $1";
-constexpr char kListSealedKeysAfter[] = "SELECT id, key_version, sealed_key FROM " CG_PG_SEALED_KEYS
-                                        " WHERE id > $1 ORDER BY id LIMIT $2";
-constexpr char kCountNotAtVersion[] =
-    "SELECT COUNT(*) FROM " CG_PG_SEALED_KEYS " WHERE key_version <> $1";
-// One per table that holds sealed keys; ids never collide across them.
-constexpr const char* kReplaceSealedKeyIn[] = {
-    "UPDATE tls_certificates SET key_version = $2, sealed_key = $3"
-    " WHERE id = $1 AND key_version = $4 AND sealed_key = $5",
-    "UPDATE acme_accounts SET key_version = $2, sealed_key = $3"
-    " WHERE id = $1 AND key_version = $4 AND sealed_key = $5",
-    "UPDATE provisioning_jobs SET key_version = $2, sealed_key = $3"
-    " WHERE id = $1 AND key_version = $4 AND sealed_key = $5",
+
+// The statements of store/sql/sealed_keys.h.
+struct SealedKeySql {
+  static constexpr const char* kListSealedKeys =
+      "SELECT id, key_version, sealed_key FROM " CG_PG_SEALED_KEYS " ORDER BY id LIMIT $1";
+  static constexpr const char* kListSealedKeysAfter =
+      "SELECT id, key_version, sealed_key FROM " CG_PG_SEALED_KEYS
+      " WHERE id > $1 ORDER BY id LIMIT $2";
+  static constexpr const char* kCountNotAtVersion =
+      "SELECT COUNT(*) FROM " CG_PG_SEALED_KEYS " WHERE key_version <> $1";
+  static constexpr const char* const kReplaceSealedKeyIn[] = {
+      "UPDATE tls_certificates SET key_version = $2, sealed_key = $3"
+      " WHERE id = $1 AND key_version = $4 AND sealed_key = $5",
+      "UPDATE acme_accounts SET key_version = $2, sealed_key = $3"
+      " WHERE id = $1 AND key_version = $4 AND sealed_key = $5",
+      "UPDATE provisioning_jobs SET key_version = $2, sealed_key = $3"
+      " WHERE id = $1 AND key_version = $4 AND sealed_key = $5",
+  };
 };
 #undef CG_PG_SEALED_KEYS
 
@@ -46,28 +47,9 @@ constexpr const char* kReplaceSealedKeyIn[] = {
 Result<std::vector<SealedKeyRef>> PgStore::ListSealedKeys(std::optional<std::string> after_id,
                                                           int limit) {
   constexpr std::string_view kOp = "listing sealed keys";
-  if (limit < 1) {
-    return MakeError(ErrorCode::kInvalidPaging,
-                     fmt::format("limit must be at least 1, not {}", limit));
-  }
+  CG_RETURN_IF_ERROR(sql::CheckBatchLimit(limit));
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
-  Query q(lease.conn(), after_id.has_value() ? kListSealedKeysAfter : kListSealedKeys, kOp);
-  if (after_id.has_value()) {
-    q.Text(1, *after_id).Int(2, limit);
-  } else {
-    q.Int(1, limit);
-  }
-  std::vector<SealedKeyRef> refs;
-  while (true) {
-    CG_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) break;
-    SealedKeyRef ref;
-    ref.record_id = q.ColumnText(0);
-    CG_ASSIGN_OR_RETURN(ref.key.key_version, ReadKeyVersion(q, 1, ref.record_id, kOp));
-    ref.key.blob = q.ColumnBlob(2);
-    refs.push_back(std::move(ref));
-  }
-  return refs;
+  return sql::ListSealedKeys<SealedKeySql>(lease.conn(), after_id, limit, kOp);
 }
 
 Result<bool> PgStore::ReplaceSealedKey(std::string_view record_id, const SealedKey& expected,
@@ -75,28 +57,15 @@ Result<bool> PgStore::ReplaceSealedKey(std::string_view record_id, const SealedK
   constexpr std::string_view kOp = "replacing a sealed key";
   // A re-seal changes no served bytes, but the edge may keep sealed blobs, so
   // it is announced (and counted by the triggers) like any other change.
-  return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<bool> {
-    for (const char* sql : kReplaceSealedKeyIn) {
-      Query q(conn, sql, kOp);
-      q.Text(1, record_id)
-          .Int(2, replacement.key_version)
-          .Blob(3, replacement.blob)
-          .Int(4, expected.key_version)
-          .Blob(5, expected.blob);
-      CG_RETURN_IF_ERROR(q.Run());
-      if (q.Changes() > 0) return true;
-    }
-    return false;
+  return WriteAndAnnounce(kOp, [&](Connection& conn) {
+    return sql::ReplaceSealedKey<SealedKeySql>(conn, record_id, expected, replacement, kOp);
   });
 }
 
 Result<int64_t> PgStore::CountSealedKeysNotAtVersion(uint32_t version) {
   constexpr std::string_view kOp = "counting sealed keys";
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
-  Query q(lease.conn(), kCountNotAtVersion, kOp);
-  q.Int(1, version);
-  CG_ASSIGN_OR_RETURN(bool row, q.Step());
-  return row ? q.ColumnInt(0) : int64_t{0};
+  return sql::CountSealedKeysNotAtVersion<SealedKeySql>(lease.conn(), version, kOp);
 }
 
 }  // namespace certgate::store::pg

@@ -206,6 +206,18 @@ Result<ProvisioningJob> ReadJob(const Q& q, std::string_view op) {
   return job;
 }
 
+// Every row of a bound statement, each decoded with read(q, op).
+template <class T, class Q, class ReadRow>
+Result<std::vector<T>> ReadAllRows(Q& q, std::string_view op, ReadRow read) {
+  std::vector<T> out;
+  while (true) {
+    CG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return out;
+    CG_ASSIGN_OR_RETURN(T item, read(q, op));
+    out.push_back(std::move(item));
+  }
+}
+
 // Reads up to limit rows of a bound list statement asked for limit + 1.
 template <class T, class Q, class ReadRow>
 Result<Page<T>> ReadRows(Q& q, int limit, std::string_view op, ReadRow read) {

@@ -1,29 +1,52 @@
 // TLS certificates in the SQLite backend.
 #include "store/sqlite/sqlite_store_impl.h"
 
-#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
-#include <fmt/format.h>
-
+#include "store/sql/certificates.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/statements.h"
 
 namespace certgate::store::sqlite {
 namespace {
 
-// The account-scoped statements see account certificates only, never those an
-// endpoint owns. account_id IS ?: matches NULL (the service's own) as well as
-// a value, and still searches the (account_id, id) index.
-constexpr char kSelectCert[] = "SELECT " CG_CERT_COLUMNS
-                               " FROM tls_certificates WHERE id = ?1 AND account_id IS ?2"
-                               " AND owner_endpoint_id IS NULL";
-constexpr char kSelectCertById[] = "SELECT " CG_CERT_COLUMNS " FROM tls_certificates WHERE id = ?1";
-#define CG_LIST_CERTS                                          \
+// The statements of store/sql/certificates.h. The account-scoped ones see
+// account certificates only, never those an endpoint owns. account_id IS ?:
+// matches NULL (the service's own) as well as a value, and still searches
+// the (account_id, id) index.
+struct CertificateSql {
+  static constexpr const char* kSelectCert =
+      "SELECT " CG_CERT_COLUMNS " FROM tls_certificates WHERE id = ?1 AND account_id IS ?2"
+      " AND owner_endpoint_id IS NULL";
+  static constexpr const char* kSelectCertById =
+      "SELECT " CG_CERT_COLUMNS " FROM tls_certificates WHERE id = ?1";
+  static constexpr const char* kUpdateCert =
+      "UPDATE tls_certificates SET description = COALESCE(?3, description),"
+      " metadata = COALESCE(?4, metadata) WHERE id = ?1 AND account_id IS ?2"
+      " AND owner_endpoint_id IS NULL RETURNING " CG_CERT_COLUMNS;
+  static constexpr const char* kAccountCertExists = sqlite::kAccountCertExists;
+  static constexpr const char* kDeleteCert =
+      "DELETE FROM tls_certificates WHERE id = ?1 AND account_id IS ?2"
+      " AND owner_endpoint_id IS NULL";
+  static constexpr const char* kDomainsUsingCert =
+      "SELECT domain FROM reserved_domains WHERE certificate_id = ?1 ORDER BY domain";
+  // The summary backfill; serial_number IS NULL is the partial index
+  // tls_certificates_unsummarized.
+  static constexpr const char* kListUnsummarized =
+      "SELECT id, certificate_pem FROM tls_certificates WHERE serial_number IS NULL"
+      " ORDER BY id LIMIT ?1";
+  static constexpr const char* kListUnsummarizedAfter =
+      "SELECT id, certificate_pem FROM tls_certificates WHERE serial_number IS NULL"
+      " AND id > ?1 ORDER BY id LIMIT ?2";
+  static constexpr const char* kSetSummary =
+      "UPDATE tls_certificates SET subject_common_name = ?2, serial_number = ?3, not_before = ?4"
+      " WHERE id = ?1 AND serial_number IS NULL";
+};
+
+#define CG_LIST_CERTS                                      \
   "SELECT " CG_CERT_COLUMNS " FROM tls_certificates WHERE" \
   " account_id IS ?1 AND owner_endpoint_id IS NULL"
 constexpr char kListCerts[] = CG_LIST_CERTS " ORDER BY id DESC LIMIT ?2";
@@ -43,38 +66,12 @@ constexpr FilterColumn kCertFilterColumns[] = {
 constexpr ListStatements kCertList{kListCerts, kListCertsBefore, CG_LIST_CERTS,
                                    kCertFilterColumns};
 #undef CG_LIST_CERTS
-constexpr char kUpdateCert[] =
-    "UPDATE tls_certificates SET description = COALESCE(?3, description),"
-    " metadata = COALESCE(?4, metadata) WHERE id = ?1 AND account_id IS ?2"
-    " AND owner_endpoint_id IS NULL RETURNING " CG_CERT_COLUMNS;
-constexpr char kDeleteCert[] =
-    "DELETE FROM tls_certificates WHERE id = ?1 AND account_id IS ?2"
-    " AND owner_endpoint_id IS NULL";
-constexpr char kDomainsUsingCert[] =
-    "SELECT domain FROM reserved_domains WHERE certificate_id = ?1 ORDER BY domain";
-// The summary backfill; serial_number IS NULL is the partial index
-// tls_certificates_unsummarized.
-constexpr char kListUnsummarized[] =
-    "SELECT id, certificate_pem FROM tls_certificates WHERE serial_number IS NULL"
-    " ORDER BY id LIMIT ?1";
-constexpr char kListUnsummarizedAfter[] =
-    "SELECT id, certificate_pem FROM tls_certificates WHERE serial_number IS NULL"
-    " AND id > ?1 ORDER BY id LIMIT ?2";
-constexpr char kSetSummary[] =
-    "UPDATE tls_certificates SET subject_common_name = ?2, serial_number = ?3, not_before = ?4"
-    " WHERE id = ?1 AND serial_number IS NULL";
 
 }  // namespace
 
 Result<void> SqliteStore::InsertCertificate(const Certificate& cert) {
   constexpr std::string_view kOp = "inserting a certificate";
-  if (!cert.owner_endpoint_id.empty()) {
-    // Its endpoint must refer to it in the same transaction: InsertEndpoint.
-    return MakeError(ErrorCode::kInternal,
-                     fmt::format("{}: certificate {} belongs to endpoint {}; endpoint "
-                                 "certificates are inserted with their endpoint",
-                                 kOp, cert.id, cert.owner_endpoint_id));
-  }
+  CG_RETURN_IF_ERROR(sql::CheckInsertableCertificate(cert, kOp));
   return WriteAndAnnounce(kOp, [&](Connection& conn) {
     return InsertCertificateRow(conn, cert, cert.account_id, "", kOp);
   });
@@ -84,23 +81,13 @@ Result<std::optional<Certificate>> SqliteStore::GetCertificate(std::string_view 
                                                                std::string_view id) {
   constexpr std::string_view kOp = "reading a certificate";
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
-  Query q(lease.conn(), kSelectCert, kOp);
-  q.Text(1, id).AccountId(2, account_id);
-  CG_ASSIGN_OR_RETURN(bool row, q.Step());
-  if (!row) return std::optional<Certificate>();
-  CG_ASSIGN_OR_RETURN(Certificate cert, ReadCertificate(q, kOp));
-  return std::optional<Certificate>(std::move(cert));
+  return sql::GetCertificate<CertificateSql>(lease.conn(), account_id, id, kOp);
 }
 
 Result<std::optional<Certificate>> SqliteStore::GetCertificateById(std::string_view id) {
   constexpr std::string_view kOp = "reading a certificate";
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
-  Query q(lease.conn(), kSelectCertById, kOp);
-  q.Text(1, id);
-  CG_ASSIGN_OR_RETURN(bool row, q.Step());
-  if (!row) return std::optional<Certificate>();
-  CG_ASSIGN_OR_RETURN(Certificate cert, ReadCertificate(q, kOp));
-  return std::optional<Certificate>(std::move(cert));
+  return sql::GetCertificateById<CertificateSql>(lease.conn(), id, kOp);
 }
 
 Result<Page<Certificate>> SqliteStore::ListCertificates(std::string_view account_id,
@@ -115,95 +102,35 @@ Result<std::optional<Certificate>> SqliteStore::UpdateCertificate(std::string_vi
                                                                   std::string_view id,
                                                                   const CertificatePatch& patch) {
   constexpr std::string_view kOp = "updating a certificate";
-  using Found = std::optional<Certificate>;
-  return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<Found> {
-    // COALESCE keeps a column whose patch field is absent (bound NULL).
-    Query q(conn, kUpdateCert, kOp);
-    q.Text(1, id)
-        .AccountId(2, account_id)
-        .OptionalText(3, patch.description)
-        .OptionalText(4, patch.metadata);
-    CG_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) return Found();
-    CG_ASSIGN_OR_RETURN(Certificate cert, ReadCertificate(q, kOp));
-    // RETURNING statements apply their change in full on the first step, but
-    // run to the end so that COMMIT finds no statement in progress.
-    CG_RETURN_IF_ERROR(q.Run());
-    return Found(std::move(cert));
+  return WriteAndAnnounce(kOp, [&](Connection& conn) {
+    return sql::UpdateCertificate<CertificateSql>(conn, account_id, id, patch, kOp);
   });
 }
 
 Result<DeleteOutcome> SqliteStore::DeleteCertificate(std::string_view account_id,
                                                      std::string_view id) {
   constexpr std::string_view kOp = "deleting a certificate";
-  // Check and delete under one write lock: a domain attached concurrently
-  // either commits first (and is found here) or finds the certificate gone.
-  return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<DeleteOutcome> {
-    DeleteOutcome outcome;
-    {
-      Query exists(conn, kAccountCertExists, kOp);
-      exists.Text(1, id).AccountId(2, account_id);
-      CG_ASSIGN_OR_RETURN(bool row, exists.Step());
-      if (!row) return outcome;  // kNotFound
-    }
-    {
-      Query users(conn, kDomainsUsingCert, kOp);
-      users.Text(1, id);
-      CG_ASSIGN_OR_RETURN(outcome.used_by, ReadTextColumn(users));
-    }
-    if (!outcome.used_by.empty()) {
-      outcome.status = DeleteOutcome::Status::kInUse;
-      return outcome;
-    }
-    Query q(conn, kDeleteCert, kOp);
-    q.Text(1, id).AccountId(2, account_id);
-    CG_RETURN_IF_ERROR(q.Run());
-    outcome.status =
-        q.Changes() > 0 ? DeleteOutcome::Status::kDeleted : DeleteOutcome::Status::kNotFound;
-    return outcome;
+  return WriteAndAnnounce(kOp, [&](Connection& conn) {
+    return sql::DeleteCertificate<CertificateSql>(conn, account_id, id, kOp);
   });
 }
 
 Result<std::vector<UnsummarizedCertificate>> SqliteStore::ListUnsummarizedCertificates(
     std::optional<std::string> after_id, int limit) {
   constexpr std::string_view kOp = "listing certificates without a summary";
-  if (limit < 1) {
-    return MakeError(ErrorCode::kInvalidPaging,
-                     fmt::format("limit must be at least 1, not {}", limit));
-  }
+  CG_RETURN_IF_ERROR(sql::CheckBatchLimit(limit));
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
-  Query q(lease.conn(), after_id.has_value() ? kListUnsummarizedAfter : kListUnsummarized, kOp);
-  if (after_id.has_value()) {
-    q.Text(1, *after_id).Int(2, limit);
-  } else {
-    q.Int(1, limit);
-  }
-  std::vector<UnsummarizedCertificate> certs;
-  while (true) {
-    CG_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) break;
-    certs.push_back(UnsummarizedCertificate{q.ColumnText(0), q.ColumnText(1)});
-  }
-  return certs;
+  return sql::ListUnsummarizedCertificates<CertificateSql>(lease.conn(), after_id, limit, kOp);
 }
 
 Result<bool> SqliteStore::SetCertificateSummary(std::string_view id,
                                                 const CertificateSummary& summary) {
   constexpr std::string_view kOp = "setting a certificate's summary";
-  if (summary.serial_number.empty()) {
-    return MakeError(ErrorCode::kInternal,
-                     fmt::format("{}: certificate {}'s summary has no serial number", kOp, id));
-  }
+  CG_RETURN_IF_ERROR(sql::CheckCertificateSummary(id, summary, kOp));
   // Write, not WriteAndAnnounce: nothing the edge serves changes (the
   // triggers still count the row in the change sequence).
-  return Write(kOp, [&](Connection& conn) -> Result<bool> {
-    Query q(conn, kSetSummary, kOp);
-    q.Text(1, id)
-        .Text(2, summary.subject_common_name)
-        .Text(3, summary.serial_number)
-        .Int(4, ToUnixSeconds(summary.not_before));
-    CG_RETURN_IF_ERROR(q.Run());
-    return q.Changes() > 0;
+  return Write(kOp, [&](Connection& conn) {
+    return sql::SetCertificateSummary<CertificateSql>(conn, id, summary, kOp);
   });
 }
 

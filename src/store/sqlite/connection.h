@@ -1,7 +1,7 @@
 // The SQLite backend's connections, statements, transactions and error
-// mapping. A Connection is used by one thread at a time (the pool in
-// sqlite_store.cc hands it out), so it is opened without SQLite's own mutex;
-// a Query is one use of one of its cached statements.
+// mapping. A Connection is used by one thread at a time (the store's pool
+// hands it out), so it is opened without SQLite's own mutex; a Query is one
+// use of one of its cached statements.
 #pragma once
 
 #include <sqlite3.h>

@@ -4,67 +4,47 @@
 
 #include <cstdint>
 #include <optional>
-#include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
-#include <fmt/format.h>
-
+#include "store/sql/edge_feed.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/statements.h"
 
 namespace certgate::store::sqlite {
 namespace {
 
-constexpr char kAllEndpoints[] = "SELECT " CG_ENDPOINT_COLUMNS " FROM endpoints ORDER BY id";
-// From the covering index reserved_domains_for_edge (migration 9), in its
-// order: no order is needed (names are unique), and ORDER BY id would look
-// each row up again through the id index.
-constexpr char kAllEdgeDomains[] = "SELECT domain, certificate_id FROM reserved_domains";
-constexpr char kOldestChange[] = "SELECT MIN(seq) FROM edge_changes";
-constexpr char kChangesSince[] =
-    "SELECT seq, kind, key FROM edge_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2";
-constexpr char kEdgeDomainByName[] =
-    "SELECT domain, certificate_id FROM reserved_domains WHERE domain = ?1";
-constexpr char kEndpointsByHost[] =
-    "SELECT " CG_ENDPOINT_COLUMNS " FROM endpoints WHERE host = ?1 ORDER BY id";
-
-std::optional<EdgeChangeKind> KindOf(std::string_view text) {
-  if (text == "certificate") return EdgeChangeKind::kCertificate;
-  if (text == "domain") return EdgeChangeKind::kDomain;
-  if (text == "endpoint") return EdgeChangeKind::kEndpoint;
-  if (text == "http01") return EdgeChangeKind::kHttp01;
-  if (text == "txt") return EdgeChangeKind::kDnsTxt;
-  if (text == "cname_target") return EdgeChangeKind::kCnameTarget;
-  return std::nullopt;
-}
+// The statements of store/sql/edge_feed.h.
+struct EdgeFeedSql {
+  static constexpr const char* kAllEndpoints =
+      "SELECT " CG_ENDPOINT_COLUMNS " FROM endpoints ORDER BY id";
+  // One statement reads every domain: SQLite steps through its rows one at a
+  // time, never holding the whole result.
+  static constexpr int kEdgePageRows = 0;
+  // From the covering index reserved_domains_for_edge (migration 9), in its
+  // order: no order is needed (names are unique), and ORDER BY id would look
+  // each row up again through the id index.
+  static constexpr const char* kEdgeDomains = "SELECT domain, certificate_id FROM reserved_domains";
+  static constexpr const char* kEdgeDomainsAfter = nullptr;
+  // A trigger (edge_changes_pruned) prunes the log beyond its retention at
+  // every entry, so the oldest entry kept is where the feed starts.
+  static constexpr const char* kOldestChange = "SELECT MIN(seq) FROM edge_changes";
+  static constexpr bool kOldestChangeHasRetention = false;
+  static constexpr const char* kChangesSince =
+      "SELECT seq, kind, key FROM edge_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+  static constexpr const char* kEdgeDomainByName =
+      "SELECT domain, certificate_id FROM reserved_domains WHERE domain = ?1";
+  static constexpr const char* kEndpointsByHost =
+      "SELECT " CG_ENDPOINT_COLUMNS " FROM endpoints WHERE host = ?1 ORDER BY id";
+  static constexpr auto kReadChangeSequence = &sqlite::ReadChangeSequence;
+};
 
 }  // namespace
 
 Result<EdgeState> SqliteStore::LoadEdgeState(const EdgeDomainVisitor& visit) {
   constexpr std::string_view kOp = "loading the edge state";
-  return Read(kOp, [&](Connection& conn) -> Result<EdgeState> {
-    EdgeState state;
-    CG_ASSIGN_OR_RETURN(state.change_sequence, ReadChangeSequence(conn, kOp));
-    {
-      Query q(conn, kAllEdgeDomains, kOp);
-      while (true) {
-        CG_ASSIGN_OR_RETURN(bool row, q.Step());
-        if (!row) break;
-        std::optional<std::string_view> certificate_id;
-        if (!q.IsNull(1)) certificate_id = q.ColumnView(1);
-        visit(q.ColumnView(0), certificate_id);
-      }
-    }
-    Query q(conn, kAllEndpoints, kOp);
-    while (true) {
-      CG_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) break;
-      CG_ASSIGN_OR_RETURN(Endpoint endpoint, ReadEndpoint(q, kOp));
-      state.endpoints.push_back(std::move(endpoint));
-    }
-    return state;
+  return Read(kOp, [&](Connection& conn) {
+    return sql::LoadEdgeState<EdgeFeedSql>(conn, visit, kOp);
   });
 }
 
@@ -76,66 +56,22 @@ Result<int64_t> SqliteStore::ChangeSequence() {
 
 Result<EdgeChanges> SqliteStore::ChangesSince(int64_t after, int limit) {
   constexpr std::string_view kOp = "reading the edge's change feed";
-  if (limit < 1) {
-    return MakeError(ErrorCode::kInternal, fmt::format("{}: limit {} is below 1", kOp, limit));
-  }
-  return Read(kOp, [&](Connection& conn) -> Result<EdgeChanges> {
-    CG_ASSIGN_OR_RETURN(const int64_t newest, ReadChangeSequence(conn, kOp));
-    std::optional<int64_t> oldest;
-    {
-      Query q(conn, kOldestChange, kOp);
-      CG_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (row && !q.IsNull(0)) oldest = q.ColumnInt(0);
-    }
-    // Every change after `after` must still be here: the oldest kept one
-    // follows it directly, or there are none after it at all.
-    const bool pruned = after < newest && (!oldest || *oldest > after + 1);
-    if (after > newest || pruned) {
-      return MakeError(ErrorCode::kChangesExpired,
-                       fmt::format("the change feed starts at {} and ends at {}; changes after {} "
-                                   "are no longer kept",
-                                   oldest.value_or(newest + 1), newest, after));
-    }
-    EdgeChanges out;
-    out.sequence = after;
-    Query q(conn, kChangesSince, kOp);
-    q.Int(1, after).Int(2, limit);
-    while (true) {
-      CG_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) break;
-      std::optional<EdgeChangeKind> kind = KindOf(q.ColumnText(1));
-      if (!kind) return CorruptRow(kOp, "an edge_changes row has an unknown kind");
-      out.changes.push_back(EdgeChange{q.ColumnInt(0), *kind, q.ColumnText(2)});
-      out.sequence = out.changes.back().sequence;
-    }
-    out.more = out.sequence < newest && out.changes.size() == static_cast<size_t>(limit);
-    return out;
+  CG_RETURN_IF_ERROR(sql::CheckChangesLimit(limit, kOp));
+  return Read(kOp, [&](Connection& conn) {
+    return sql::ChangesSince<EdgeFeedSql>(conn, after, limit, kOp);
   });
 }
 
 Result<std::optional<EdgeDomain>> SqliteStore::EdgeDomainByName(std::string_view name) {
   constexpr std::string_view kOp = "reading a domain for the edge";
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
-  Query q(lease.conn(), kEdgeDomainByName, kOp);
-  q.Text(1, name);
-  CG_ASSIGN_OR_RETURN(bool row, q.Step());
-  if (!row) return std::optional<EdgeDomain>();
-  return std::optional<EdgeDomain>(EdgeDomain{q.ColumnText(0), q.OptionalColumnText(1)});
+  return sql::EdgeDomainByName<EdgeFeedSql>(lease.conn(), name, kOp);
 }
 
 Result<std::vector<Endpoint>> SqliteStore::EndpointsByHost(std::string_view host) {
   constexpr std::string_view kOp = "reading an endpoint host for the edge";
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
-  Query q(lease.conn(), kEndpointsByHost, kOp);
-  q.Text(1, host);
-  std::vector<Endpoint> endpoints;
-  while (true) {
-    CG_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) break;
-    CG_ASSIGN_OR_RETURN(Endpoint endpoint, ReadEndpoint(q, kOp));
-    endpoints.push_back(std::move(endpoint));
-  }
-  return endpoints;
+  return sql::EndpointsByHost<EdgeFeedSql>(lease.conn(), host, kOp);
 }
 
 }  // namespace certgate::store::sqlite

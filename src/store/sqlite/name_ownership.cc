@@ -1,117 +1,54 @@
-// Name ownership in the SQLite backend: the lookups of the rule, the checks
-// inside domain and endpoint inserts, and the audit.
+// Name ownership in the SQLite backend: the statements of the rule's lookups
+// (the logic is store/sql/name_ownership.h), the checks inside domain and
+// endpoint inserts, and the audit.
 #include "store/sqlite/name_ownership.h"
 
-#include <functional>
-#include <optional>
-#include <string>
 #include <string_view>
-#include <utility>
 
-#include "store/name_key.h"
-#include "store/name_ownership_rule.h"
+#include "store/sql/name_ownership.h"
 #include "store/sqlite/sqlite_store_impl.h"
 
 namespace certgate::store::sqlite {
 namespace {
 
-constexpr char kDomainNamed[] =
-    "SELECT id, account_id, domain FROM reserved_domains WHERE domain = ?1";
-// Another account's domain of one of two names (a name and its wildcard).
-constexpr char kOtherOwnerOf[] =
-    "SELECT id, account_id, domain FROM reserved_domains"
-    " WHERE domain IN (?1, ?2) AND account_id <> ?3 ORDER BY domain";
-// Another account's domain below a name (name_key range (?1, ?2)), but ?4.
-constexpr char kOtherOwnerBelow[] =
-    "SELECT name_key FROM reserved_domains WHERE name_key > ?1 AND name_key < ?2"
-    " AND account_id <> ?3 AND name_key <> ?4 ORDER BY name_key LIMIT 1";
-constexpr char kDomainsByNameKey[] =
-    "SELECT name_key, id, account_id, domain FROM reserved_domains ORDER BY name_key, id";
-constexpr char kEndpointHosts[] = "SELECT id, account_id, url, host FROM endpoints ORDER BY id";
-
-// The rule's lookups inside one transaction of conn. Errors name op.
-class SqliteReservedNames final : public ReservedNameIndex {
- public:
-  SqliteReservedNames(Connection& conn, std::string_view op) : conn_(conn), op_(op) {}
-
-  Result<std::optional<NameRecord>> DomainNamed(std::string_view name) override {
-    Query q(conn_, kDomainNamed, op_);
-    q.Text(1, name);
-    return FirstRecord(q);
-  }
-
-  Result<std::optional<NameRecord>> OtherOwnerOf(std::string_view name, bool with_wildcard,
-                                                 std::string_view account_id) override {
-    Query q(conn_, kOtherOwnerOf, op_);
-    // The second name is the first again when the wildcard does not count.
-    q.Text(1, name).Text(2, with_wildcard ? "*." + std::string(name) : std::string(name));
-    q.Text(3, account_id);
-    return FirstRecord(q);
-  }
-
-  Result<std::optional<std::string>> FirstOtherKeyBelow(std::string_view name,
-                                                        std::string_view except_key,
-                                                        std::string_view account_id) override {
-    auto [low, high] = NameKeyRange(name);
-    Query q(conn_, kOtherOwnerBelow, op_);
-    q.Text(1, low).Text(2, high).Text(3, account_id).Text(4, except_key);
-    CG_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) return std::optional<std::string>();
-    return std::optional<std::string>(q.ColumnText(0));
-  }
-
-  Result<void> ForEachDomainByKey(
-      const std::function<void(std::string_view key, NameRecord domain)>& fn) override {
-    Query q(conn_, kDomainsByNameKey, op_);
-    while (true) {
-      CG_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) return {};
-      fn(q.ColumnText(0), NameRecord{q.ColumnText(1), q.ColumnText(2), q.ColumnText(3)});
-    }
-  }
-
-  Result<void> ForEachEndpoint(
-      const std::function<Result<void>(NameRecord endpoint, std::string_view host)>& fn)
-      override {
-    Query q(conn_, kEndpointHosts, op_);
-    while (true) {
-      CG_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) return {};
-      CG_RETURN_IF_ERROR(
-          fn(NameRecord{q.ColumnText(0), q.ColumnText(1), q.ColumnText(2)}, q.ColumnText(3)));
-    }
-  }
-
- private:
-  // The row q finds (id, account_id, domain), if any.
-  static Result<std::optional<NameRecord>> FirstRecord(Query& q) {
-    CG_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) return std::optional<NameRecord>();
-    return std::optional<NameRecord>(NameRecord{q.ColumnText(0), q.ColumnText(1), q.ColumnText(2)});
-  }
-
-  Connection& conn_;
-  const std::string_view op_;
+struct NameOwnershipSql {
+  static constexpr const char* kDomainNamed =
+      "SELECT id, account_id, domain FROM reserved_domains WHERE domain = ?1";
+  // Another account's domain of one of two names (a name and its wildcard).
+  static constexpr const char* kOtherOwnerOf =
+      "SELECT id, account_id, domain FROM reserved_domains"
+      " WHERE domain IN (?1, ?2) AND account_id <> ?3 ORDER BY domain";
+  // Another account's domain below a name (name_key range (?1, ?2)), but ?4.
+  static constexpr const char* kOtherOwnerBelow =
+      "SELECT name_key FROM reserved_domains WHERE name_key > ?1 AND name_key < ?2"
+      " AND account_id <> ?3 AND name_key <> ?4 ORDER BY name_key LIMIT 1";
+  static constexpr const char* kDomainsByNameKey =
+      "SELECT name_key, id, account_id, domain FROM reserved_domains ORDER BY name_key, id";
+  static constexpr const char* kEndpointHosts =
+      "SELECT id, account_id, url, host FROM endpoints ORDER BY id";
+  // No pages: SQLite steps through a statement's rows as it finds them,
+  // holding none but the current one, so the audit reads each table in one
+  // statement (its read transaction is one snapshot either way).
+  static constexpr const char* kDomainsByNameKeyAfter = nullptr;
+  static constexpr const char* kEndpointHostsAfter = nullptr;
+  static constexpr int kAuditPageRows = 0;
 };
 
 }  // namespace
 
 Result<void> CheckDomainNameOwnership(Connection& conn, const Domain& domain, std::string_view op) {
-  SqliteReservedNames names(conn, op);
-  return store::CheckDomainNameOwnership(names, domain);
+  return sql::CheckDomainNameOwnership<NameOwnershipSql>(conn, domain, op);
 }
 
 Result<void> CheckEndpointHostOwnership(Connection& conn, const Endpoint& endpoint,
                                        std::string_view op) {
-  SqliteReservedNames names(conn, op);
-  return store::CheckEndpointHostOwnership(names, endpoint);
+  return sql::CheckEndpointHostOwnership<NameOwnershipSql>(conn, endpoint, op);
 }
 
 Result<NameCheck> SqliteStore::CheckNameOwnership() {
   constexpr std::string_view kOp = "checking name ownership";
   return Read(kOp, [&](Connection& conn) -> Result<NameCheck> {
-    SqliteReservedNames names(conn, kOp);
-    return AuditNameOwnership(names);
+    return sql::CheckNameOwnership<NameOwnershipSql>(conn, kOp);
   });
 }
 

@@ -1,8 +1,8 @@
 // The name ownership rule in the SQLite backend (the rule itself is
-// store/name_ownership_rule.h): its lookups over the name_key index, and the
-// checks that run inside the write transaction of a domain's or an
-// endpoint's insert, so no concurrent insert slips between the check and the
-// write. Index lookups only.
+// store/name_ownership_rule.h, its SQL logic store/sql/name_ownership.h): its
+// lookups over the name_key index, and the checks that run inside the write
+// transaction of a domain's or an endpoint's insert, so no concurrent insert
+// slips between the check and the write. Index lookups only.
 #pragma once
 
 #include <string_view>

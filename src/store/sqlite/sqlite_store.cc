@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <exception>
 #include <filesystem>
+#include <functional>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -56,36 +58,6 @@ Result<void> CreateDatabaseFile(const fs::path& path) {
 }
 
 }  // namespace
-
-Result<SqliteStore::Lease> SqliteStore::Acquire(std::string_view op) {
-  std::unique_lock lock(pool_mu_);
-  pool_cv_.wait(lock, [this] { return !idle_.empty() || open_connections_ < kMaxConnections; });
-  if (!idle_.empty()) {
-    std::unique_ptr<Connection> conn = std::move(idle_.back());
-    idle_.pop_back();
-    return Lease(this, std::move(conn));
-  }
-  ++open_connections_;
-  lock.unlock();
-  auto conn = Connection::Open(path_);
-  if (!conn.ok()) {
-    lock.lock();
-    --open_connections_;
-    pool_cv_.notify_one();
-    Error error = std::move(conn).error();
-    error.message = fmt::format("{}: {}", op, error.message);
-    return error;
-  }
-  return Lease(this, std::move(conn).value());
-}
-
-void SqliteStore::Release(std::unique_ptr<Connection> conn) {
-  {
-    std::lock_guard lock(pool_mu_);
-    idle_.push_back(std::move(conn));
-  }
-  pool_cv_.notify_one();
-}
 
 namespace {
 
@@ -204,20 +176,7 @@ void SqliteStore::RunWriteBatch(const std::vector<WriteJob*>& batch) {
   for (WriteJob* j : batch) j->commit = commit;
 }
 
-void SqliteStore::AnnounceChange() {
-  std::vector<std::shared_ptr<const std::function<void()>>> callbacks;
-  {
-    std::lock_guard lock(callbacks_mu_);
-    callbacks = callbacks_;
-  }
-  for (const auto& fn : callbacks) (*fn)();
-}
-
-void SqliteStore::OnChange(std::function<void()> fn) {
-  auto shared = std::make_shared<const std::function<void()>>(std::move(fn));
-  std::lock_guard lock(callbacks_mu_);
-  callbacks_.push_back(std::move(shared));
-}
+void SqliteStore::OnChange(std::function<void()> fn) { callbacks_.Add(std::move(fn)); }
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const fs::path& path) {
   if (path.empty()) {

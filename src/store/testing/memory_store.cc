@@ -116,20 +116,7 @@ std::unique_ptr<MemoryStore> MemoryStore::SharingDataWith(const MemoryStore& oth
   return std::unique_ptr<MemoryStore>(new MemoryStore(other.data_));
 }
 
-void MemoryStore::AnnounceChange() {
-  std::vector<std::shared_ptr<const std::function<void()>>> callbacks;
-  {
-    std::lock_guard lock(callbacks_mu_);
-    callbacks = callbacks_;
-  }
-  for (const auto& fn : callbacks) (*fn)();
-}
-
-void MemoryStore::OnChange(std::function<void()> fn) {
-  auto shared = std::make_shared<const std::function<void()>>(std::move(fn));
-  std::lock_guard lock(callbacks_mu_);
-  callbacks_.push_back(std::move(shared));
-}
+void MemoryStore::OnChange(std::function<void()> fn) { callbacks_.Add(std::move(fn)); }
 
 // ---- Accounts and API keys ----
 

@@ -14,13 +14,15 @@
 // shares it (see SharingDataWith).
 #pragma once
 
-#include <functional>
+#include <cstddef>
 #include <memory>
-#include <mutex>
+#include <string>
 #include <string_view>
-#include <vector>
+#include <type_traits>
 
+#include "store/change_callbacks.h"
 #include "store/store.h"
+#include "store/store_methods.h"
 
 namespace certgate::store::testing {
 
@@ -52,94 +54,11 @@ class MemoryStore final : public Store, public NameOwnershipAudit {
   // line each; "" when the records are consistent.
   std::string IntegrityProblems() const;
 
-  Result<void> CreateAccount(const Account& account) override;
-  Result<std::optional<Account>> GetAccount(std::string_view id) override;
-  Result<int64_t> CountAccounts() override;
-  Result<bool> CreateFirstAccount(const Account& account, const ApiKey& key,
-                                  std::string_view token_hash) override;
-  Result<void> CreateApiKey(const ApiKey& key, std::string_view token_hash) override;
-  Result<std::optional<std::pair<ApiKey, Account>>> FindApiKeyByHash(
-      std::string_view token_hash) override;
-  Result<void> InsertCertificate(const Certificate& cert) override;
-  Result<std::optional<Certificate>> GetCertificate(std::string_view account_id,
-                                                    std::string_view id) override;
-  Result<std::optional<Certificate>> GetCertificateById(std::string_view id) override;
-  Result<Page<Certificate>> ListCertificates(std::string_view account_id,
-                                             const ListQuery& query) override;
-  Result<std::optional<Certificate>> UpdateCertificate(std::string_view account_id,
-                                                       std::string_view id,
-                                                       const CertificatePatch& patch) override;
-  Result<DeleteOutcome> DeleteCertificate(std::string_view account_id,
-                                          std::string_view id) override;
-  Result<std::vector<UnsummarizedCertificate>> ListUnsummarizedCertificates(
-      std::optional<std::string> after_id, int limit) override;
-  Result<bool> SetCertificateSummary(std::string_view id,
-                                     const CertificateSummary& summary) override;
-  Result<void> InsertDomain(const Domain& domain) override;
-  Result<InsertDomainsOutcome> InsertDomains(const std::vector<Domain>& domains) override;
-  Result<std::optional<Domain>> GetDomain(std::string_view account_id,
-                                          std::string_view id) override;
-  Result<std::optional<Domain>> FindDomainByName(std::string_view name) override;
-  Result<Page<Domain>> ListDomains(std::string_view account_id,
-                                   const ListQuery& query) override;
-  Result<bool> UpdateDomain(const Domain& domain) override;
-  Result<DeleteOutcome> DeleteDomain(std::string_view account_id, std::string_view id) override;
-  Result<void> InsertEndpoint(const Endpoint& endpoint,
-                              const std::optional<Certificate>& policy_certificate) override;
-  Result<std::optional<Endpoint>> GetEndpoint(std::string_view account_id,
-                                              std::string_view id) override;
-  Result<Page<Endpoint>> ListEndpoints(std::string_view account_id,
-                                       const ListQuery& query) override;
-  Result<bool> UpdateEndpoint(const Endpoint& endpoint,
-                              const std::optional<Certificate>& policy_certificate) override;
-  Result<bool> DeleteEndpoint(std::string_view account_id, std::string_view id) override;
-  Result<NameCheck> CheckNameOwnership() override;
-  using EdgeFeed::LoadEdgeState;
-  Result<EdgeState> LoadEdgeState(const EdgeDomainVisitor& visit) override;
-  Result<EdgeChanges> ChangesSince(int64_t after, int limit) override;
-  Result<std::optional<EdgeDomain>> EdgeDomainByName(std::string_view name) override;
-  Result<std::vector<Endpoint>> EndpointsByHost(std::string_view host) override;
   // How many change-feed entries the store keeps (100,000 by default).
   void SetChangeRetention(size_t entries);
-  Result<int64_t> ChangeSequence() override;
-  void OnChange(std::function<void()> fn) override;
-  Result<std::vector<SealedKeyRef>> ListSealedKeys(std::optional<std::string> after_id,
-                                                   int limit) override;
-  Result<bool> ReplaceSealedKey(std::string_view record_id, const SealedKey& expected,
-                                const SealedKey& replacement) override;
-  Result<int64_t> CountSealedKeysNotAtVersion(uint32_t version) override;
-  Result<std::optional<AcmeAccount>> GetAcmeAccount(std::string_view directory_url) override;
-  Result<void> InsertAcmeAccount(const AcmeAccount& account) override;
-  Result<bool> DeleteAcmeAccount(std::string_view id) override;
-  Result<std::vector<Domain>> ListDomainsNeedingCertificates(Time now, int limit) override;
-  Result<bool> InsertProvisioningJob(const ProvisioningJob& job) override;
-  Result<std::optional<ProvisioningJob>> GetProvisioningJobForDomain(
-      std::string_view domain_id) override;
-  Result<std::vector<ProvisioningJob>> ClaimDueJobs(std::string_view owner, Time now,
-                                                    Time lease_until, int limit) override;
-  Result<void> ReleaseJobLeases(std::string_view owner) override;
-  Result<bool> UpdateProvisioningJob(const ProvisioningJob& job,
-                                     std::optional<Time> hold_until) override;
-  Result<bool> DeleteProvisioningJob(std::string_view id) override;
-  Result<bool> CompleteProvisioningJob(const ProvisioningJob& job, const Certificate& cert,
-                                       Time renews_at) override;
-  Result<void> PutHttp01Challenge(const Http01Challenge& challenge) override;
-  Result<std::optional<std::string>> GetHttp01KeyAuthorization(std::string_view token) override;
-  Result<bool> DeleteHttp01Challenge(std::string_view token) override;
-  Result<std::vector<std::pair<std::string, std::string>>> ListHttp01Challenges() override;
-  Result<void> PutDnsTxtRecord(std::string_view name, std::string_view value,
-                               std::string_view job_id) override;
-  Result<std::vector<std::string>> ListDnsTxtRecords(std::string_view name) override;
-  Result<bool> DeleteDnsTxtRecord(std::string_view name, std::string_view value) override;
-  Result<bool> HasReservedNamesBelow(std::string_view name) override;
-  Result<bool> IsEdgeName(std::string_view name) override;
-  Result<int64_t> LoadZone(std::string_view zone, const ZoneVisitor& visit) override;
-  Result<bool> IsCnameTarget(std::string_view name) override;
-  Result<std::optional<std::string>> GetSetting(std::string_view name) override;
-  Result<void> SetSetting(std::string_view name, std::string_view value) override;
-  Result<bool> CompareAndSetSetting(std::string_view name,
-                                    const std::optional<std::string>& expected,
-                                    std::string_view value) override;
+
+  CERTGATE_STORE_METHODS_OVERRIDE
+  Result<NameCheck> CheckNameOwnership() override;
 
  private:
   explicit MemoryStore(std::shared_ptr<MemoryStoreData> data);
@@ -148,18 +67,15 @@ class MemoryStore final : public Store, public NameOwnershipAudit {
   Result<void> CreateAccountLocked(const Account& account);
   Result<void> CreateApiKeyLocked(const ApiKey& key, std::string_view token_hash);
   // Calls the OnChange callbacks. Called with no lock of the data held.
-  void AnnounceChange();
+  void AnnounceChange() { callbacks_.Announce(); }
   // AnnounceChange if a write's result says it changed something.
   template <class R>
   R Announced(R result);
 
   std::shared_ptr<MemoryStoreData> data_;
 
-  // Never removed, so a copy of the pointers can be called without the lock
-  // (and a callback may call OnChange itself).
-  std::mutex callbacks_mu_;
-  std::vector<std::shared_ptr<const std::function<void()>>>
-      callbacks_;  // GUARDED_BY(callbacks_mu_)
+  ChangeCallbacks callbacks_;
 };
+static_assert(!std::is_abstract_v<MemoryStore>, "CERTGATE_STORE_METHODS_OVERRIDE misses a method");
 
 }  // namespace certgate::store::testing

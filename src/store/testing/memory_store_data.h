@@ -103,22 +103,9 @@ Page<T> PageOf(const std::map<std::string, T, std::less<>>& records, const ListQ
   return page;
 }
 
-// Whether a finished write changed certificates, domains or endpoints (or a
-// sealed key), and so must be announced to OnChange's callbacks.
-inline bool Changed(const Result<void>& r) { return r.ok(); }
-inline bool Changed(const Result<bool>& r) { return r.ok() && *r; }
-inline bool Changed(const Result<DeleteOutcome>& r) {
-  return r.ok() && r->status == DeleteOutcome::Status::kDeleted;
-}
-template <class T>
-bool Changed(const Result<std::optional<T>>& r) {
-  return r.ok() && r->has_value();
-}
-
 template <class R>
 R MemoryStore::Announced(R result) {
-  if (Changed(result)) AnnounceChange();
-  return result;
+  return callbacks_.AnnounceIfChanged(std::move(result));
 }
 
 }  // namespace certgate::store::testing

@@ -21,7 +21,9 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "core/testing/temp_dir.h"
 #include "store/store.h"
@@ -70,8 +72,8 @@ std::pair<std::string, std::string> UploadFor(const client::ApiClient& client,
   spec.common_name = name;
   spec.dns_names = {name};
   auto chain = pki::testing::MakeChain(pki::testing::TestKeyType::kEcP256, spec, false);
-  ApiResult r = Call(client, verb::post, "/tls_certificates",
-                     UploadBody(chain.BundlePem(), pki::testing::KeyPemPkcs8(chain.leaf_key.get())));
+  const std::string key_pem = pki::testing::KeyPemPkcs8(chain.leaf_key.get());
+  ApiResult r = Call(client, verb::post, "/tls_certificates", UploadBody(chain.BundlePem(), key_pem));
   EXPECT_EQ(r.status, 201) << r.raw;
   if (r.status != 201) return {};
   return {std::string(r.json.at("id").as_string()),
@@ -248,6 +250,159 @@ TEST_P(ClusterTest, ANodeWithAnotherMasterKeyRefusesToStart) {
   // The same key still starts.
   auto again = CertgateServer::Start(NodeOptions("c", key_));
   EXPECT_NE(again, nullptr);
+}
+
+
+// ---- PostgreSQL only: its listener session, and the database going away ----
+
+// A PostgreSQL server of the test's own (pg_test_cluster.sh), since these
+// tests stop it or end its sessions.
+class OwnPostgres {
+ public:
+  OwnPostgres() : dir_(fmt::format("/tmp/cgpg-{}-{}", getpid(), Counter()++)) {
+    RunResult started = Script("start");
+    EXPECT_EQ(started.exit_code, 0) << started.err;
+    // The test cluster commits without waiting for its WAL (nothing in it
+    // must outlive the tests); this one is stopped as if it crashed, and
+    // what committed must be there when it comes back.
+    Psql("ALTER SYSTEM SET synchronous_commit = on");
+    Psql("SELECT pg_reload_conf()");
+  }
+  ~OwnPostgres() { Script("stop"); }
+  std::string Conninfo() const { return "host=" + dir_ + "/socket user=postgres dbname=postgres"; }
+  void Halt() { EXPECT_EQ(Script("halt").exit_code, 0); }
+  void Resume() {
+    RunResult resumed = Script("resume");
+    EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
+  }
+  // Runs sql on the server with psql; its output.
+  std::string Psql(const std::string& sql) const {
+    RunResult r = RunCommand({"/usr/bin/psql", "-h", dir_ + "/socket", "-U", "postgres", "-Atc",
+                              sql});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  }
+
+ private:
+  static int& Counter() {
+    static int n = 0;
+    return n;
+  }
+  RunResult Script(const std::string& command) const {
+    return RunCommand({"/bin/bash", CERTGATE_PG_TEST_CLUSTER_SCRIPT, command, dir_});
+  }
+  std::string dir_;
+};
+
+class PostgresClusterTest : public ::testing::Test {
+ protected:
+  std::vector<std::unique_ptr<CertgateServer>> StartNodes(int n) {
+    std::vector<ServerOptions> options;
+    for (int i = 0; i < n; ++i) {
+      ServerOptions o;
+      o.data_dir = dir_.path() / ("node" + std::to_string(i));
+      o.env = {{"CERTGATE_MASTER_KEY", key_}};
+      o.extra_args = {"--store", pg_.Conninfo()};
+      options.push_back(std::move(o));
+    }
+    return CertgateServer::StartTogether(options);
+  }
+  static std::string KeyOf(const std::vector<std::unique_ptr<CertgateServer>>& nodes) {
+    for (const auto& node : nodes) {
+      if (!node->api_key().empty()) return node->api_key();
+    }
+    return "";
+  }
+  // Reserves name with a new certificate through node; the certificate's serial.
+  static std::string Reserve(const CertgateServer& node, const std::string& key,
+                             const std::string& name) {
+    auto [id, serial] = UploadFor(node.Client(key), name);
+    ApiResult r = Call(node.Client(key), verb::post, "/reserved_domains",
+                       boost::json::object{{"domain", name}, {"certificate_id", id}});
+    EXPECT_EQ(r.status, 201) << r.raw;
+    return serial;
+  }
+
+  TempDir dir_{"pgcluster"};
+  OwnPostgres pg_;
+  const std::string key_ = RandomMasterKey();
+};
+
+// The listener's session is ended by the server: the node listens again on
+// a new one (and its feed followers' poll covers the gap meanwhile).
+TEST_F(PostgresClusterTest, AListenerWhoseSessionEndsListensAgainAndTheNodeConverges) {
+  auto nodes = StartNodes(2);
+  for (const auto& node : nodes) ASSERT_NE(node, nullptr);
+  const std::string key = KeyOf(nodes);
+  const std::string ended = pg_.Psql(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'");
+  EXPECT_EQ(ended, "2\n") << "one listening session per node";
+  const std::string serial = Reserve(*nodes[0], key, "after.cluster.example.com");
+  auto took = ServedEverywhere(nodes, "after.cluster.example.com", serial,
+                               std::chrono::steady_clock::now());
+  ASSERT_TRUE(took.has_value());
+  EXPECT_LE(took->count(), 1000);
+  // Both listen again, each on a new session.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::string listening;
+  while (std::chrono::steady_clock::now() < deadline) {
+    listening = pg_.Psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'");
+    if (listening == "2\n") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(listening, "2\n");
+  for (const auto& node : nodes) {
+    const std::string log = ReadFile(node->stderr_path());
+    size_t sessions = 0;
+    for (size_t at = log.find("listening for other nodes' changes"); at != std::string::npos;
+         at = log.find("listening for other nodes' changes", at + 1)) {
+      ++sessions;
+    }
+    EXPECT_GE(sessions, 2u) << log;
+  }
+}
+
+// The database goes away: every node keeps serving the names it serves; the
+// API answers 503 with the store's error and writes nothing; once it is back,
+// writes work again and every node catches up, by itself.
+TEST_F(PostgresClusterTest, WhilePostgresIsAwayNodesServeAndTheApiAnswers503ThenAllResume) {
+  auto nodes = StartNodes(2);
+  for (const auto& node : nodes) ASSERT_NE(node, nullptr);
+  const std::string key = KeyOf(nodes);
+  const std::string before = Reserve(*nodes[0], key, "kept.cluster.example.com");
+  ASSERT_TRUE(ServedEverywhere(nodes, "kept.cluster.example.com", before,
+                               std::chrono::steady_clock::now())
+                  .has_value());
+
+  pg_.Halt();
+  ASSERT_TRUE(ServedEverywhere(nodes, "kept.cluster.example.com", before,
+                               std::chrono::steady_clock::now())
+                  .has_value())
+      << "a node stopped serving a name it knows";
+  for (const auto& node : nodes) {
+    ApiResult write = Call(node->Client(key), verb::post, "/reserved_domains",
+                           boost::json::object{{"domain", "during.cluster.example.com"}});
+    EXPECT_TRUE(IsError(write, 503, 404, "cannot be reached")) << write.raw;
+  }
+
+  pg_.Resume();
+  // The first request after the restart may find a pooled session gone
+  // (503); the API works again within seconds.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    status = Call(nodes[1]->Client(key), verb::get, "/reserved_domains").status;
+    if (status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(status, 200);
+  const std::string after = Reserve(*nodes[1], key, "after.cluster.example.com");
+  auto took = ServedEverywhere(nodes, "after.cluster.example.com", after,
+                               std::chrono::steady_clock::now());
+  ASSERT_TRUE(took.has_value()) << "a node did not catch up after the database came back";
+  // Nothing of the refused writes was stored.
+  ApiResult listed = Call(nodes[0]->Client(key), verb::get, "/reserved_domains");
+  EXPECT_EQ(listed.raw.find("during.cluster.example.com"), std::string::npos) << listed.raw;
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 # opened), trust authentication for the superuser "postgres", and no fsync
 # (the data is worthless once the tests end).
 #
-# Usage: pg_test_cluster.sh start|stop|watch DIR
+# Usage: pg_test_cluster.sh start|stop|watch|halt|resume DIR
 #   start  Makes a fresh cluster in DIR (stopping and wiping whatever a
 #          killed earlier run left there) and starts it. Prints the socket
 #          directory, DIR/socket, and also writes it to DIR/socket_dir.
@@ -12,6 +12,10 @@
 #          DIR or a stopped cluster is fine. If pg_ctl cannot stop the
 #          server, kills the postmaster by the pid in postmaster.pid. Removes
 #          only a DIR this script made (or an empty one).
+#   halt   Stops the server in DIR at once (as a crash or an outage would),
+#          keeping DIR and its data: for tests of what a client does while
+#          the database is away.
+#   resume Starts the server in DIR again, on the same data and socket.
 #   watch  Waits until its stdin reaches EOF, then does `stop`. A test
 #          process that starts its own cluster runs this with a pipe as stdin
 #          whose only writer is itself: whichever way the test process ends,
@@ -36,7 +40,7 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 start|stop|watch DIR" >&2
+  echo "usage: $0 start|stop|watch|halt|resume DIR" >&2
   exit 2
 }
 [ $# -eq 2 ] || usage
@@ -184,6 +188,21 @@ case "$cmd" in
     # postmaster is killed by pid: stop still works.
     bindir=$(find_bindir 2>/dev/null || true)
     stop_cluster
+    ;;
+  halt)
+    bindir=$(find_bindir)
+    if postmaster_pid >/dev/null; then
+      (cd / && as_pg "$bindir/pg_ctl" stop -D "$data" -m immediate -w -t 20 >/dev/null)
+    fi
+    ;;
+  resume)
+    bindir=$(find_bindir)
+    if ! (cd / && as_pg "$bindir/pg_ctl" start -D "$data" -l "$dir/server.log" -w -t 60 \
+            >/dev/null 2>&1); then
+      echo "pg_test_cluster: the server did not start again; its log:" >&2
+      cat "$dir/server.log" >&2 || true
+      exit 1
+    fi
     ;;
   watch)
     bindir=$(find_bindir 2>/dev/null || true)

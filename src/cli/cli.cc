@@ -21,8 +21,11 @@ void AddLocalOptions(CLI::App* cmd, app::LocalOptions& options) {
                   "Directory for the embedded store and the master key "
                   "(default: $CERTGATE_DATA_DIR, else ./certgate-data)");
   cmd->add_option("--store", options.store_url,
-                  "Store URL, e.g. sqlite:/var/lib/certgate/certgate.db "
-                  "(default: sqlite:<data-dir>/certgate.db)");
+                  "Store URL: sqlite:/var/lib/certgate/certgate.db (one node), or a PostgreSQL "
+                  "database that every node of a cluster shares: postgresql://user@host/db, "
+                  "postgres://..., or \"host=/run/postgresql dbname=certgate\" (default: "
+                  "sqlite:<data-dir>/certgate.db). Also $CERTGATE_STORE")
+      ->envname("CERTGATE_STORE");
 }
 
 int Main(int argc, char** argv) {

@@ -215,18 +215,27 @@ BEGIN
   PERFORM pg_notify('certgate_changes', '');
 END $$;
 
-CREATE FUNCTION certgate_tls_certificates_changed() RETURNS trigger
+-- Tables whose change is one key that an update leaves as it is: the
+-- certificates (id), the HTTP-01 answers (token), the TXT records (name).
+-- TG_ARGV: the entry's kind, and the column that holds its key.
+CREATE FUNCTION certgate_key_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'DELETE' THEN
-    PERFORM certgate_edge_change('certificate', OLD.id);
+    PERFORM certgate_edge_change(TG_ARGV[0], to_jsonb(OLD) ->> TG_ARGV[1]);
   ELSE
-    PERFORM certgate_edge_change('certificate', NEW.id);
+    PERFORM certgate_edge_change(TG_ARGV[0], to_jsonb(NEW) ->> TG_ARGV[1]);
   END IF;
   RETURN NULL;
 END $$;
 CREATE TRIGGER tls_certificates_changed AFTER INSERT OR UPDATE OR DELETE ON tls_certificates
-  FOR EACH ROW EXECUTE FUNCTION certgate_tls_certificates_changed();
+  FOR EACH ROW EXECUTE FUNCTION certgate_key_changed('certificate', 'id');
+CREATE TRIGGER acme_http01_challenges_changed
+  AFTER INSERT OR UPDATE OR DELETE ON acme_http01_challenges
+  FOR EACH ROW EXECUTE FUNCTION certgate_key_changed('http01', 'token');
+CREATE TRIGGER acme_dns01_records_changed
+  AFTER INSERT OR UPDATE OR DELETE ON acme_dns01_records
+  FOR EACH ROW EXECUTE FUNCTION certgate_key_changed('txt', 'name');
 
 -- A domain's cname_target is a name the DNS zone answers: gaining or losing
 -- one is a 'cname_target' entry.
@@ -277,34 +286,6 @@ BEGIN
 END $$;
 CREATE TRIGGER endpoints_changed AFTER INSERT OR UPDATE OR DELETE ON endpoints
   FOR EACH ROW EXECUTE FUNCTION certgate_endpoints_changed();
-
-CREATE FUNCTION certgate_http01_changed() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP = 'DELETE' THEN
-    PERFORM certgate_edge_change('http01', OLD.token);
-  ELSE
-    PERFORM certgate_edge_change('http01', NEW.token);
-  END IF;
-  RETURN NULL;
-END $$;
-CREATE TRIGGER acme_http01_challenges_changed
-  AFTER INSERT OR UPDATE OR DELETE ON acme_http01_challenges
-  FOR EACH ROW EXECUTE FUNCTION certgate_http01_changed();
-
-CREATE FUNCTION certgate_dns01_changed() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP = 'DELETE' THEN
-    PERFORM certgate_edge_change('txt', OLD.name);
-  ELSE
-    PERFORM certgate_edge_change('txt', NEW.name);
-  END IF;
-  RETURN NULL;
-END $$;
-CREATE TRIGGER acme_dns01_records_changed
-  AFTER INSERT OR UPDATE OR DELETE ON acme_dns01_records
-  FOR EACH ROW EXECUTE FUNCTION certgate_dns01_changed();
 )sql"},
 };
 

@@ -90,16 +90,17 @@ Result<std::vector<TicketKey>> OpenStored(const std::optional<std::string>& stor
 
 // OpenSSL's ticket key callback (SSL_CTX_set_tlsext_ticket_key_evp_cb):
 // 1 done, 2 done but renew the ticket (its key is not the issuing one), 0 no
-// key (a full handshake), -1 failure.
+// key (encrypting: no ticket is sent; decrypting: a full handshake), -1 a
+// failure that fails the handshake.
 int OnTicketKey(SSL*, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
                 EVP_MAC_CTX* mac, int encrypt) {
   const TicketKeyRing* ring = g_ring.load();
-  if (ring == nullptr) return encrypt != 0 ? -1 : 0;
+  if (ring == nullptr) return 0;
   const Time now = SystemClock::Instance().Now();
   std::shared_ptr<const TicketKey> key;
   if (encrypt != 0) {
     key = ring->IssuingKey(now);
-    if (key == nullptr) return -1;  // no ticket is sent
+    if (key == nullptr) return 0;
     std::memcpy(name, key->name.data(), key->name.size());
     if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1) return -1;
   } else {

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "support/process.h"
@@ -68,6 +69,15 @@ double CpuSeconds(const std::vector<pid_t>& pids) {
   return sum;
 }
 
+double PreciseCpuSeconds(pid_t pid) {
+  clockid_t clock{};
+  timespec ts{};
+  if (::clock_getcpuclockid(pid, &clock) != 0 || ::clock_gettime(clock, &ts) != 0) {
+    return CpuSeconds(pid);
+  }
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
 double ChildrenCpuSeconds() {
   rusage ru{};
   ::getrusage(RUSAGE_CHILDREN, &ru);
@@ -100,6 +110,24 @@ CpuTimes ReadCpuTimes() {
     unsigned long long total = 0;
     for (auto x : v) total += x;
     t.by_cpu[name] = {total, v[7]};
+  }
+  return t;
+}
+
+IdleTimes ReadIdleTimes() {
+  IdleTimes t;
+  std::istringstream in(ReadFile("/proc/stat"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("cpu", 0) != 0) continue;
+    std::istringstream fields(line);
+    std::string name;
+    fields >> name;
+    unsigned long long v[8] = {};
+    for (auto& x : v) fields >> x;
+    unsigned long long total = 0;
+    for (auto x : v) total += x;
+    t[name] = {total, v[3] + v[4]};
   }
   return t;
 }

@@ -1,5 +1,6 @@
-// What the benchmarks' tables share: medians, ratio columns, and the text
-// printed at once to stdout when a run is done.
+// What the benchmarks' tables share: medians and quantiles, ratio columns,
+// counts with thousands separators, and the text printed at once to stdout
+// when a run is done.
 #pragma once
 
 #include <string>
@@ -10,6 +11,12 @@ namespace certgate::bench {
 
 // The median; 0 for none.
 double Median(std::vector<double> values);
+
+// The value at fraction q of the samples (nearest rank); 0 for none.
+double Quantile(std::vector<double> v, double q);
+
+// "100,000".
+std::string CountText(int n);
 
 // a[i]/b[i] for every round i where both are above 0, and the median of
 // those: two systems measured seconds apart in the same round share its

@@ -10,7 +10,6 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <time.h>
 
 #include "common/proc_stats.h"
 #include "common/progress.h"
@@ -32,15 +31,6 @@ double Ms(BenchClock::duration d) { return std::chrono::duration<double, std::mi
 ServerMemory ReadMemory(pid_t pid) {
   const std::string status = testing::ReadFile(fmt::format("/proc/{}/status", pid));
   return ServerMemory{KbField(status, "VmRSS:"), KbField(status, "VmHWM:")};
-}
-
-double PreciseCpuSeconds(pid_t pid) {
-  clockid_t clock{};
-  timespec ts{};
-  if (::clock_getcpuclockid(pid, &clock) != 0 || ::clock_gettime(clock, &ts) != 0) {
-    return CpuSeconds(pid);
-  }
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 double WaitQuiet(pid_t pid) {

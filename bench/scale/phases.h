@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "common/proc_stats.h"
 #include "scale/api_connection.h"
 #include "scale/dns_load.h"
 #include "scale/scale_pki.h"
@@ -33,12 +34,6 @@ struct ServerMemory {
   double hwm_kb = 0;  // VmHWM: the peak so far
 };
 ServerMemory ReadMemory(pid_t pid);
-
-// The process's CPU seconds (all its threads, living and exited) to the
-// nanosecond, from its CPU-time clock (clock_getcpuclockid): a burst of a
-// few hundred changes costs a few dozen of /proc/<pid>/stat's 10 ms ticks,
-// too coarse to compare servers by. Falls back to CpuSeconds (ticks).
-double PreciseCpuSeconds(pid_t pid);
 
 // Waits until the server is quiet (under 1% of a cpu over 150 ms; at most
 // 20 s), so that work a request set off (the edge applying a change) is

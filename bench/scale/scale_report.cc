@@ -1,14 +1,11 @@
 #include "scale/scale_report.h"
 
 #include <algorithm>
-#include <cmath>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "common/report.h"
-#include "support/process.h"
 
 namespace certgate::bench::scale {
 namespace {
@@ -63,21 +60,6 @@ std::vector<double> PerBatch(const std::vector<Batch>& batches, bool cpu_ms) {
 
 }  // namespace
 
-double Quantile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
-  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
-}
-
-std::string CountText(int n) {
-  std::string digits = std::to_string(n);
-  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) {
-    digits.insert(static_cast<size_t>(i), ",");
-  }
-  return digits;
-}
-
 std::string Mb(double kb) { return fmt::format("{:.1f} MB", kb / 1024); }
 
 std::string RowLabel(const Row& row) {
@@ -103,24 +85,6 @@ double UnitsPerSecond(const std::vector<Batch>& batches) {
     count += b.count;
   }
   return wall > 0 ? count / wall : 0;
-}
-
-IdleTimes ReadIdleTimes() {
-  IdleTimes t;
-  std::istringstream in(testing::ReadFile("/proc/stat"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("cpu", 0) != 0) continue;
-    std::istringstream fields(line);
-    std::string name;
-    fields >> name;
-    unsigned long long v[8] = {};
-    for (auto& x : v) fields >> x;
-    unsigned long long total = 0;
-    for (auto x : v) total += x;
-    t[name] = {total, v[3] + v[4]};
-  }
-  return t;
 }
 
 void PrintReport(const Options& o, const std::vector<Row>& rows, const std::vector<Phase>& phases) {

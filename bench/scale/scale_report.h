@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/proc_stats.h"
+#include "common/report.h"
 #include "scale/scale_options.h"
 
 namespace certgate::bench::scale {
@@ -46,12 +47,6 @@ struct Row {
   long dns_lost = 0;
 };
 
-// Jiffies per cpu line of /proc/stat ("cpu0", ...): total and idle
-// (idle + iowait), to tell how busy each cpu was, whoever kept it busy (the
-// machine is shared: other work on the server's cpu shows here).
-using IdleTimes = std::map<std::string, std::pair<unsigned long long, unsigned long long>>;
-IdleTimes ReadIdleTimes();
-
 struct Phase {
   std::string name;
   CpuTimes before;
@@ -64,10 +59,7 @@ struct Phase {
   double wall_s = 0;
 };
 
-// The value at fraction q of the samples (nearest rank); 0 for none.
-double Quantile(std::vector<double> v, double q);
-// "100,000"; "12.3 MB" for kilobytes.
-std::string CountText(int n);
+// "12.3 MB" for kilobytes.
 std::string Mb(double kb);
 // A row's first column: "0 (base)", "100,000", "100,000 certs".
 std::string RowLabel(const Row& row);

@@ -82,8 +82,14 @@ Result<void> PgStore::InsertDomain(const Domain& domain) {
 
 Result<InsertDomainsOutcome> PgStore::InsertDomains(const std::vector<Domain>& domains) {
   constexpr std::string_view kOp = "inserting reserved domains";
-  return WriteAndAnnounce(
-      kOp, [&](Connection& conn) { return sql::InsertDomains<DomainSql>(conn, domains, kOp); });
+  return WriteAndAnnounce(kOp, [&](Connection& conn) -> Result<InsertDomainsOutcome> {
+    // Plans for the rows as they are now, not the cached generic ones: made
+    // while the table was small (a new store), those scan it whole, and a
+    // batch into a young table slowed with the square of its size (5,000
+    // names: 7.4 s, against 2.4 s planned each time).
+    CG_RETURN_IF_ERROR(conn.Exec("SET LOCAL plan_cache_mode = force_custom_plan", kOp));
+    return sql::InsertDomains<DomainSql>(conn, domains, kOp);
+  });
 }
 
 Result<std::optional<Domain>> PgStore::GetDomain(std::string_view account_id,

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 namespace certgate::api {
 namespace {
@@ -76,7 +77,15 @@ Response ErrorResponse(const Error& error, const std::string& operation_id, unsi
   boost::json::object body;
   body["error_code"] = ErrorCodeName(error.code);
   body["status_code"] = code;
-  body["msg"] = ValidUtf8(error.message);
+  if (error.code == ErrorCode::kStoreUnavailable) {
+    // libpq's reason names the database's host and user: for the log, not
+    // for any client (an unauthenticated one gets this too, from the key
+    // lookup).
+    spdlog::warn("api: operation {}: {}", operation_id, error.message);
+    body["msg"] = std::string(InfoOf(error.code).summary);
+  } else {
+    body["msg"] = ValidUtf8(error.message);
+  }
   boost::json::object details{{"operation_id", ValidUtf8(operation_id)}};
   if (!error.field.empty()) details["field"] = ValidUtf8(error.field);
   body["details"] = std::move(details);

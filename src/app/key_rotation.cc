@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "app/master_key_check.h"
+#include "edge/ticket_keys.h"
 
 namespace certgate::app {
 namespace {
@@ -41,6 +42,7 @@ Result<RotationReport> ResealAll(store::SealedKeyStore& store, store::SettingSto
   }
   if (progress) progress(examined, report.resealed);
   CG_RETURN_IF_ERROR(ResealMasterKeyCheck(settings, vault));
+  CG_RETURN_IF_ERROR(edge::ResealTicketKeys(settings, vault));
   return report;
 }
 

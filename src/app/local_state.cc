@@ -174,7 +174,7 @@ Result<LocalState> OpenLocal(const LocalOptions& options) {
       std::getenv(seal::kMasterKeyEnv) != nullptr
           ? std::string("CERTGATE_MASTER_KEY")
           : fmt::format("the master key file {}", (state.data_dir / "master.key").string());
-  CG_RETURN_IF_ERROR(VerifyMasterKey(*state.store, *state.vault, key_source));
+  CG_RETURN_IF_ERROR(VerifyMasterKey(*state.store, *state.store, *state.vault, key_source));
   return state;
 }
 

@@ -72,10 +72,27 @@ Result<Opened> OpenCheck(const std::string& stored, seal::KeyVault& vault,
   return std::move(opened).error();
 }
 
+// A store from before the check holds sealed keys: the first check is sealed
+// only by a vault that opens one of them.
+Result<void> OpensAStoredKey(store::SealedKeyStore& sealed, seal::KeyVault& vault,
+                             std::string_view key_source) {
+  CG_ASSIGN_OR_RETURN(auto first, sealed.ListSealedKeys(std::nullopt, 1));
+  if (first.empty()) return {};
+  if (auto opened = vault.Unseal(first.front().key.blob, first.front().record_id); !opened) {
+    return MakeError(ErrorCode::kMasterKeyMismatch,
+                     fmt::format("{} does not open the keys this store holds ({} is sealed under "
+                                 "master key version v{}): use the master key this store was "
+                                 "set up with",
+                                 key_source, first.front().record_id,
+                                 first.front().key.key_version));
+  }
+  return {};
+}
+
 }  // namespace
 
-Result<void> VerifyMasterKey(store::SettingStore& settings, seal::KeyVault& vault,
-                             std::string_view key_source) {
+Result<void> VerifyMasterKey(store::SettingStore& settings, store::SealedKeyStore& sealed,
+                             seal::KeyVault& vault, std::string_view key_source) {
   for (int round = 0; round < kRounds; ++round) {
     CG_ASSIGN_OR_RETURN(std::optional<std::string> stored,
                         settings.GetSetting(kMasterKeyCheckSetting));
@@ -83,6 +100,7 @@ Result<void> VerifyMasterKey(store::SettingStore& settings, seal::KeyVault& vaul
       CG_RETURN_IF_ERROR(OpenCheck(*stored, vault, key_source));
       return {};
     }
+    CG_RETURN_IF_ERROR(OpensAStoredKey(sealed, vault, key_source));
     CG_ASSIGN_OR_RETURN(std::string mine, SealedCheck(vault));
     CG_ASSIGN_OR_RETURN(bool set,
                         settings.CompareAndSetSetting(kMasterKeyCheckSetting, std::nullopt, mine));

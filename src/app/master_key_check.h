@@ -10,18 +10,21 @@
 
 #include "core/result.h"
 #include "seal/key_vault.h"
+#include "store/sealed_key_store.h"
 #include "store/setting_store.h"
 
 namespace certgate::app {
 
 inline constexpr char kMasterKeyCheckSetting[] = "master_key_check";
 
-// Opens the store's check value with vault, creating it when absent.
-// Errors: kMasterKeyMismatch, naming where the key came from (key_source,
-// e.g. "the master key file /var/lib/certgate/master.key") and what to do;
-// the store's errors.
-Result<void> VerifyMasterKey(store::SettingStore& settings, seal::KeyVault& vault,
-                             std::string_view key_source);
+// Opens the store's check value with vault, creating it when absent: then
+// only after vault opened a key the store already holds, if it holds any (a
+// store from before the check existed must not get one sealed under a wrong
+// key). Errors: kMasterKeyMismatch, naming where the key came from
+// (key_source, e.g. "the master key file /var/lib/certgate/master.key") and
+// what to do; the store's errors.
+Result<void> VerifyMasterKey(store::SettingStore& settings, store::SealedKeyStore& sealed,
+                             seal::KeyVault& vault, std::string_view key_source);
 
 // Re-seals the check value under the vault's current version if it is under
 // an older one (after `admin keys rotate`). Errors: as VerifyMasterKey.

@@ -39,12 +39,12 @@ TEST(MasterKeyCheckTest, TheFirstProcessSetsItAndTheSameKeyOpensIt) {
   auto a = VaultOf(keys);
   auto b = VaultOf(keys);
   ASSERT_TRUE(a && b);
-  ASSERT_TRUE(VerifyMasterKey(store, *a, "node A's key").ok());
+  ASSERT_TRUE(VerifyMasterKey(store, store, *a, "node A's key").ok());
   auto stored = store.GetSetting(kMasterKeyCheckSetting);
   ASSERT_TRUE(stored.ok() && stored->has_value());
-  // The check holds no key: a sealed fixed text, hex.
+  // Hex of a sealed blob (the check holds no key material).
   EXPECT_EQ((*stored)->find_first_not_of("0123456789abcdef"), std::string::npos);
-  auto second = VerifyMasterKey(store, *b, "node B's key");
+  auto second = VerifyMasterKey(store, store, *b, "node B's key");
   EXPECT_TRUE(second.ok()) << second.error().message;
   EXPECT_EQ(**store.GetSetting(kMasterKeyCheckSetting), **stored);  // not replaced
 }
@@ -54,8 +54,8 @@ TEST(MasterKeyCheckTest, AnotherKeyIsRefusedSayingWhatToDo) {
   auto a = VaultOf(RandomKeyEntry(1));
   auto other = VaultOf(RandomKeyEntry(1));
   ASSERT_TRUE(a && other);
-  ASSERT_TRUE(VerifyMasterKey(store, *a, "node A's key").ok());
-  auto refused = VerifyMasterKey(store, *other, "the master key file /x/master.key");
+  ASSERT_TRUE(VerifyMasterKey(store, store, *a, "node A's key").ok());
+  auto refused = VerifyMasterKey(store, store, *other, "the master key file /x/master.key");
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, ErrorCode::kMasterKeyMismatch);
   EXPECT_NE(refused.error().message.find("the master key file /x/master.key"), std::string::npos)
@@ -65,10 +65,33 @@ TEST(MasterKeyCheckTest, AnotherKeyIsRefusedSayingWhatToDo) {
   // A key set lacking the version that sealed the check is refused too.
   auto v2_only = VaultOf(RandomKeyEntry(2));
   ASSERT_TRUE(v2_only);
-  auto lacking = VerifyMasterKey(store, *v2_only, "CERTGATE_MASTER_KEY");
+  auto lacking = VerifyMasterKey(store, store, *v2_only, "CERTGATE_MASTER_KEY");
   ASSERT_FALSE(lacking.ok());
   EXPECT_EQ(lacking.error().code, ErrorCode::kMasterKeyMismatch);
   EXPECT_NE(lacking.error().message.find("v1"), std::string::npos) << lacking.error().message;
+}
+
+// A store from before the check: its first check is sealed only by a key
+// that opens what the store holds.
+TEST(MasterKeyCheckTest, AStoreWithKeysButNoCheckRefusesAnotherKey) {
+  store::testing::MemoryStore store;
+  auto right = VaultOf(RandomKeyEntry(1));
+  auto wrong = VaultOf(RandomKeyEntry(1));
+  ASSERT_TRUE(right && wrong);
+  store::Certificate cert;
+  cert.id = "cert_sealed";
+  const uint8_t plain[] = {1, 2, 3};
+  auto blob = right->Seal(plain, cert.id);
+  ASSERT_TRUE(blob.ok());
+  cert.private_key = store::SealedKey{1, *blob};
+  cert.not_after = FromUnixSeconds(1'800'000'000);
+  ASSERT_TRUE(store.InsertCertificate(cert).ok());
+  auto refused = VerifyMasterKey(store, store, *wrong, "the wrong key");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kMasterKeyMismatch);
+  EXPECT_NE(refused.error().message.find("the wrong key"), std::string::npos);
+  EXPECT_FALSE(store.GetSetting(kMasterKeyCheckSetting)->has_value()) << "nothing written";
+  EXPECT_TRUE(VerifyMasterKey(store, store, *right, "the right key").ok());
 }
 
 TEST(MasterKeyCheckTest, RotationResealsTheCheckUnderTheNewVersion) {
@@ -76,7 +99,7 @@ TEST(MasterKeyCheckTest, RotationResealsTheCheckUnderTheNewVersion) {
   const std::string v1 = RandomKeyEntry(1);
   auto old_vault = VaultOf(v1);
   ASSERT_TRUE(old_vault);
-  ASSERT_TRUE(VerifyMasterKey(store, *old_vault, "v1").ok());
+  ASSERT_TRUE(VerifyMasterKey(store, store, *old_vault, "v1").ok());
   const std::string v2 = RandomKeyEntry(2);
   auto rotated = VaultOf(v2 + "," + v1);
   ASSERT_TRUE(rotated);
@@ -85,9 +108,9 @@ TEST(MasterKeyCheckTest, RotationResealsTheCheckUnderTheNewVersion) {
   // one that holds only v1 cannot.
   auto v2_only = VaultOf(v2);
   ASSERT_TRUE(v2_only);
-  auto opened = VerifyMasterKey(store, *v2_only, "v2 only");
+  auto opened = VerifyMasterKey(store, store, *v2_only, "v2 only");
   EXPECT_TRUE(opened.ok()) << opened.error().message;
-  EXPECT_FALSE(VerifyMasterKey(store, *old_vault, "v1 only").ok());
+  EXPECT_FALSE(VerifyMasterKey(store, store, *old_vault, "v1 only").ok());
   // Re-sealing again changes nothing.
   const std::string before = **store.GetSetting(kMasterKeyCheckSetting);
   ASSERT_TRUE(ResealMasterKeyCheck(store, *rotated).ok());

@@ -312,14 +312,18 @@ int RunServe(const ServeOptions& options) {
     if (provision::CertificateManager* m = wake_target->load()) m->Wake();
   });
 
-  // Every minute: another node's new ticket key, or a new one when due.
+  // Every minute: another node's new ticket key, or a new one when due. On
+  // the workers, not this loop: with the database away, a read may wait
+  // for its connect timeout.
   net::steady_timer ticket_refresh(io);
   std::function<void(const boost::system::error_code&)> on_ticket_refresh =
       [&](const boost::system::error_code& ec) {
         if (ec) return;
-        if (auto r = ticket_keys.Refresh(store, vault, clock.Now()); !r) {
-          spdlog::warn("edge: keeping the current session ticket keys: {}", r.error().message);
-        }
+        net::post(workers, [&] {
+          if (auto r = ticket_keys.Refresh(store, vault, clock.Now()); !r) {
+            spdlog::warn("edge: keeping the current session ticket keys: {}", r.error().message);
+          }
+        });
         ticket_refresh.expires_after(kTicketKeyRefresh);
         ticket_refresh.async_wait(on_ticket_refresh);
       };

@@ -1,9 +1,9 @@
 // AcmeTokens: the HTTP-01 answers (token -> key authorization) in memory,
 // fed by the store's change feed, so that the edge's plain-HTTP listener
 // answers the CA without a store query, and a flood of requests for made-up
-// tokens never reaches the store (in a cluster, one database serves every
-// node: Caddy's per-request storage reads took a database down under such
-// a flood, certmagic#185).
+// tokens costs the store at most a few reads at a time (in a cluster, one
+// database serves every node: Caddy's per-request storage reads took a
+// database down under such a flood, certmagic#185).
 //
 // It loads every answer once (ChallengeStore::ListHttp01Challenges), then
 // follows the feed (store::FeedFollower: at once after a write through this

@@ -590,8 +590,8 @@ net::awaitable<void> EdgeServer::ServeHttp(Worker& w, tcp::socket socket, OpenSl
   w.busy.push_back(busy);
   // From memory; an answer not there yet (written a moment ago, maybe by
   // another node) is read from the store off this worker's thread, a few at
-  // a time, so that a flood of made-up tokens costs the store nothing. Only
-  // well-formed tokens get this far.
+  // a time, so that a flood of made-up tokens costs the store no more than
+  // that. Only well-formed tokens get this far.
   const AcmeTokenLookup lookup =
       [this](std::string_view token) -> net::awaitable<Result<std::optional<std::string>>> {
     if (auto hit = tokens_.Find(token)) co_return std::move(hit);

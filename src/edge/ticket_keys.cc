@@ -175,6 +175,30 @@ size_t TicketKeyRing::size() const {
   return keys_.size();
 }
 
+Result<void> ResealTicketKeys(store::SettingStore& settings, seal::KeyVault& vault) {
+  for (int round = 0; round < kRounds; ++round) {
+    CG_ASSIGN_OR_RETURN(std::optional<std::string> stored, settings.GetSetting(kTicketKeysSetting));
+    if (!stored) return {};
+    auto blob = HexDecode(*stored);
+    if (!blob) {
+      return MakeError(ErrorCode::kStoreIo, fmt::format("the store's setting {} is not hex",
+                                                        kTicketKeysSetting));
+    }
+    CG_ASSIGN_OR_RETURN(uint32_t version, seal::KeyVault::BlobKeyVersion(*blob));
+    if (version == vault.current_version()) return {};
+    CG_ASSIGN_OR_RETURN(SecretBytes plain, vault.Unseal(*blob, kRecord));
+    CG_ASSIGN_OR_RETURN(std::vector<uint8_t> resealed, vault.Seal(plain.span(), kRecord));
+    CG_ASSIGN_OR_RETURN(bool set,
+                        settings.CompareAndSetSetting(kTicketKeysSetting, stored,
+                                                      HexEncode(resealed)));
+    if (set) return {};
+  }
+  return MakeError(ErrorCode::kStoreConflict,
+                   fmt::format("the store's setting {} kept changing while it was re-sealed; run "
+                               "rotate again",
+                               kTicketKeysSetting));
+}
+
 void InstallTicketKeys(SSL_CTX* ctx, const TicketKeyRing* ring) {
   g_ring.store(ring);
   SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &OnTicketKey);

@@ -67,6 +67,11 @@ class TicketKeyRing {
   std::vector<std::shared_ptr<const TicketKey>> keys_;  // GUARDED_BY(mu_): newest first
 };
 
+// Re-seals the stored keys under vault's current master key version if they
+// are under an older one (`admin keys rotate`), so that retiring the old
+// version leaves them readable. Nothing when there are none.
+Result<void> ResealTicketKeys(store::SettingStore& settings, seal::KeyVault& vault);
+
 // Makes ctx (the edge's front context, whose ticket callback OpenSSL uses
 // for every handshake that starts on it) encrypt and decrypt tickets with
 // ring's keys. ring must outlive every handshake.

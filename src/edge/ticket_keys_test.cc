@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/hex.h"
 #include "seal/key_vault.h"
 #include "store/testing/memory_store.h"
 
@@ -42,10 +43,10 @@ TEST(TicketKeysTest, NodesOnOneStoreShareOneKey) {
   EXPECT_EQ(ka->aes, kb->aes);
   EXPECT_EQ(ka->hmac, kb->hmac);
   EXPECT_NE(b.Find(ka->name.data()), nullptr);
-  // Sealed: the stored text is not the key.
+  // Sealed: the stored text (hex) holds neither key in the clear.
   const std::string stored = **store.GetSetting(kTicketKeysSetting);
-  EXPECT_EQ(stored.find(std::string(reinterpret_cast<const char*>(ka->aes.data()), 8)),
-            std::string::npos);
+  EXPECT_EQ(stored.find(HexEncode(ka->aes)), std::string::npos);
+  EXPECT_EQ(stored.find(HexEncode(ka->hmac)), std::string::npos);
 }
 
 TEST(TicketKeysTest, RotationAddsAKeyThatIssuesOnlyOnceEveryNodeHasIt) {
@@ -82,6 +83,34 @@ TEST(TicketKeysTest, RotationAddsAKeyThatIssuesOnlyOnceEveryNodeHasIt) {
   // A refresh between rotations adds nothing.
   ASSERT_TRUE(ring.Refresh(store, *vault, t + std::chrono::hours(1)).ok());
   EXPECT_EQ(ring.size(), 3u);
+}
+
+// After a master key rotation the keys are re-sealed under the new version,
+// so a node holding only the new version still reads them.
+TEST(TicketKeysTest, RotationResealsTheKeysUnderTheNewMasterKeyVersion) {
+  store::testing::MemoryStore store;
+  auto v1 = TestVault();
+  ASSERT_TRUE(v1);
+  TicketKeyRing ring;
+  ASSERT_TRUE(ring.Refresh(store, *v1, FromUnixSeconds(1'700'000'000)).ok());
+  seal::MasterKeySource both;
+  both.env_value = "v2:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,"
+                   "v1:QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=";
+  both.create_file_if_missing = false;
+  auto rotated = seal::KeyVault::Open(both);
+  ASSERT_TRUE(rotated.ok()) << rotated.error().message;
+  ASSERT_TRUE(ResealTicketKeys(store, **rotated).ok());
+  seal::MasterKeySource v2_only;
+  v2_only.env_value = "v2:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+  v2_only.create_file_if_missing = false;
+  auto v2 = seal::KeyVault::Open(v2_only);
+  ASSERT_TRUE(v2.ok());
+  TicketKeyRing after;
+  auto refreshed = after.Refresh(store, **v2, FromUnixSeconds(1'700'000'100));
+  ASSERT_TRUE(refreshed.ok()) << refreshed.error().message;
+  ASSERT_EQ(after.size(), 1u) << "the same key, not a new one";
+  EXPECT_EQ(after.IssuingKey(FromUnixSeconds(1'700'000'100))->name,
+            ring.IssuingKey(FromUnixSeconds(1'700'000'100))->name);
 }
 
 }  // namespace

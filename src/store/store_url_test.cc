@@ -40,6 +40,18 @@ TEST(StoreUrlTest, PostgresFormsReachForTheServerAndNeverShowThePassword) {
   }
 }
 
+// libpq quotes what it cannot parse, password and all: refused in our words.
+TEST(StoreUrlTest, AMalformedPostgresStringIsRefusedWithoutQuotingIt) {
+  for (std::string_view url : {"postgresql://u:Hunter%zz2secret@127.0.0.1:1/x",
+                               "host=/nonexistent password=hunter2 secretpart"}) {
+    auto store = OpenStore(url);
+    ASSERT_FALSE(store.ok()) << url;
+    EXPECT_EQ(store.error().code, ErrorCode::kStoreUrlInvalid) << store.error().message;
+    EXPECT_EQ(store.error().message.find("secret"), std::string::npos) << store.error().message;
+    EXPECT_EQ(store.error().message.find("hunter2"), std::string::npos) << store.error().message;
+  }
+}
+
 TEST(StoreUrlTest, RefusesOtherUrls) {
   for (std::string_view url : {"", "sqlite:", "sqlite://host/x.db", "/var/lib/certgate.db",
                                "mysql://u:hunter2@h/d", "certgate.db"}) {

@@ -383,6 +383,7 @@ TEST_F(PostgresClusterTest, WhilePostgresIsAwayNodesServeAndTheApiAnswers503Then
     ApiResult write = Call(node->Client(key), verb::post, "/reserved_domains",
                            boost::json::object{{"domain", "during.cluster.example.com"}});
     EXPECT_TRUE(IsError(write, 503, 404, "cannot be reached")) << write.raw;
+    EXPECT_EQ(write.raw.find("/tmp/cgpg-"), std::string::npos) << "the database's address";
   }
 
   pg_.Resume();

@@ -84,20 +84,20 @@ Result<bool> PgStore::DeleteHttp01Challenge(std::string_view token) {
 
 Result<void> PgStore::PutDnsTxtRecord(std::string_view name, std::string_view value,
                                       std::string_view job_id) {
-  constexpr std::string_view kOp = "storing a Dpg-01 TXT record";
+  constexpr std::string_view kOp = "storing a DNS-01 TXT record";
   return Write(kOp, [&](Connection& conn) {
     return sql::PutDnsTxtRecord<ChallengeSql>(conn, name, value, job_id, kOp);
   });
 }
 
 Result<std::vector<std::string>> PgStore::ListDnsTxtRecords(std::string_view name) {
-  constexpr std::string_view kOp = "reading Dpg-01 TXT records";
+  constexpr std::string_view kOp = "reading DNS-01 TXT records";
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
   return sql::ListDnsTxtRecords<ChallengeSql>(lease.conn(), name, kOp);
 }
 
 Result<bool> PgStore::DeleteDnsTxtRecord(std::string_view name, std::string_view value) {
-  constexpr std::string_view kOp = "deleting a Dpg-01 TXT record";
+  constexpr std::string_view kOp = "deleting a DNS-01 TXT record";
   return Write(kOp, [&](Connection& conn) {
     return sql::DeleteDnsTxtRecord<ChallengeSql>(conn, name, value, kOp);
   });
@@ -122,7 +122,7 @@ Result<bool> PgStore::IsCnameTarget(std::string_view name) {
 }
 
 Result<int64_t> PgStore::LoadZone(std::string_view zone, const ZoneVisitor& visit) {
-  constexpr std::string_view kOp = "loading the Dpg zone";
+  constexpr std::string_view kOp = "loading the DNS zone";
   return Read(kOp, [&](Connection& conn) {
     return sql::LoadZone<ChallengeSql>(conn, zone, visit, kOp);
   });

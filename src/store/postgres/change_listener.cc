@@ -70,6 +70,17 @@ struct ChangeListener::State {
     const int fd = PQsocket(conn);
     if (fd < 0 || stopped.load()) co_return false;
     net::posix::stream_descriptor socket(ex, fd);
+    // Released, never closed, however this frame ends (also destroyed
+    // unfinished along with its io_context): the socket is libpq's, and
+    // PQfinish closes it.
+    struct Release {
+      State& state;
+      net::posix::stream_descriptor& socket;
+      ~Release() {
+        state.waiting = nullptr;
+        socket.release();
+      }
+    } release{*this, socket};
     waiting = &socket;
     bool ready = false;
     if (deadline) {
@@ -80,8 +91,6 @@ struct ChangeListener::State {
       auto [ec] = co_await socket.async_wait(what, kUseTuple);
       ready = !ec;
     }
-    waiting = nullptr;
-    socket.release();
     co_return ready && !stopped.load();
   }
 

@@ -21,9 +21,12 @@ std::string_view Trimmed(const char* message) {
 
 bool IsConnectionFailure(std::string_view sqlstate) {
   // 08: connection exception; 57P01-57P03: the server is shutting down or
-  // starting; 53300: too many connections.
+  // starting; 53300: too many connections; 55P03: a lock (the cluster's
+  // write lock) not granted within lock_timeout; 25P03: the session ended
+  // for idling in a transaction.
   return sqlstate.starts_with("08") || sqlstate == "57P01" || sqlstate == "57P02" ||
-         sqlstate == "57P03" || sqlstate == "53300";
+         sqlstate == "57P03" || sqlstate == "53300" || sqlstate == "55P03" ||
+         sqlstate == "25P03";
 }
 
 Error PgError(std::string_view sqlstate, std::string_view detail, std::string_view op) {
@@ -75,6 +78,18 @@ PGconn* StartConnecting(const std::string& conninfo) {
 }
 
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo) {
+  // libpq's complaint about a string it cannot parse quotes the string,
+  // password and all: checked first, and refused in words of our own.
+  char* parse_error = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &parse_error);
+  if (parsed == nullptr) {
+    if (parse_error != nullptr) PQfreemem(parse_error);
+    return MakeError(ErrorCode::kStoreUrlInvalid,
+                     "the PostgreSQL connection string does not parse: a postgresql:// URL "
+                     "must percent-encode reserved characters in the user and password, and "
+                     "a key=value string must quote values with spaces ('...')");
+  }
+  PQconninfoFree(parsed);
   ConnectParams params(conninfo);
   PGconn* conn = PQconnectdbParams(params.keywords, params.values, /*expand_dbname=*/1);
   if (conn == nullptr) {
@@ -89,11 +104,20 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo
     return error;
   }
   std::unique_ptr<Connection> c(new Connection(conn));
-  // Times are read as epoch seconds and written with to_timestamp, so the
-  // session's zone changes nothing; UTC keeps psql sessions readable alike.
-  CG_RETURN_IF_ERROR(c->Exec("SET TIME ZONE 'UTC'", "configuring the connection"));
-  // Notices ("relation already exists, skipping") are not for the log.
-  CG_RETURN_IF_ERROR(c->Exec("SET client_min_messages = warning", "configuring the connection"));
+  // - Times are read as epoch seconds and written with to_timestamp, so the
+  //   zone changes nothing; UTC keeps psql sessions readable alike.
+  // - Notices ("relation already exists, skipping") are not for the log.
+  // - bytea comes as hex, whatever the database's or role's default.
+  // - Every write holds the cluster's write lock: a node paused (or cut
+  //   off) inside a transaction must not hold it for long, so the server
+  //   ends such a session after 30 s, and a writer waits at most 30 s for
+  //   the lock; the server's own keepalives notice a vanished peer.
+  CG_RETURN_IF_ERROR(c->Exec(
+      "SET TIME ZONE 'UTC'; SET client_min_messages = warning; SET bytea_output = 'hex';"
+      " SET idle_in_transaction_session_timeout = '30s'; SET lock_timeout = '30s';"
+      " SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10;"
+      " SET tcp_keepalives_count = 3",
+      "configuring the connection"));
   // Text is compared and measured as UTF-8 (list filters, size()).
   const char* reported = PQparameterStatus(conn, "server_encoding");
   if (std::string_view encoding = reported != nullptr ? reported : ""; encoding != "UTF8") {

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,6 +69,11 @@ class PgStore final : public Store, public NameOwnershipAudit {
   const std::string conninfo_;  // may hold a password: never in a message
 
   ChangeCallbacks callbacks_;
+  // This process's writers, one at a time before they take a connection:
+  // writes run one at a time across the cluster anyway, and writers
+  // waiting on the cluster's lock must not hold every pooled connection
+  // while readers (a first handshake's certificate, the feed) wait.
+  std::mutex write_mu_;
   // Drops a connection given back broken, and then the idle ones too
   // (CheckReturned in pg_store.cc).
   sql::ConnectionPool<Connection> pool_;
@@ -101,6 +107,7 @@ auto RunTransaction(Connection& conn, const char* begin_sql, bool write, std::st
 
 template <class F>
 auto PgStore::Write(std::string_view op, F&& body) -> decltype(body(std::declval<Connection&>())) {
+  std::lock_guard one_writer(write_mu_);
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(op));
   return RunTransaction(lease.conn(), kBeginWrite, true, op, std::forward<F>(body));
 }

@@ -5,19 +5,12 @@
 //   zones for the customer's zone and certgate's own zone),
 //   and `certgate serve` with its authoritative DNS, its HTTP listener (where
 //   Pebble sends HTTP-01 checks) and its TLS edge.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <stdexcept>
 #include <functional>
 #include <map>
@@ -32,6 +25,7 @@
 #include "support/certgate_server.h"
 #include "support/challtestsrv.h"
 #include "support/edge_peers.h"
+#include "support/holding_relay.h"
 #include "support/pebble.h"
 #include "support/process.h"
 #include "support/unbound.h"
@@ -44,16 +38,6 @@ using std::chrono::seconds;
 
 constexpr char kBase[] = "certgate.test";
 constexpr char kCustomer[] = "customer.test";
-
-// Polls fn every 100 ms until it returns true or timeout passes.
-bool Eventually(const std::function<bool()>& fn, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (fn()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return fn();
-}
 
 std::string JsonString(const json::value& v, std::string_view key) {
   if (!v.is_object()) return "";
@@ -91,115 +75,6 @@ std::string JsonString(const json::value& v, std::string_view key) {
   if (ok) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "verify failed: " << X509_verify_cert_error_string(err);
 }
-
-// A TCP relay between Pebble's HTTP-01 checks and certgate's HTTP listener
-// that can hold connections: while held, a check stays connected and
-// unanswered, so an order is certainly in flight for as long as the test
-// needs (no timing luck). Released, it relays held and new connections.
-class HoldingRelay {
- public:
-  explicit HoldingRelay(uint16_t target_port) : target_port_(target_port) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(listen_fd_, 64) != 0) {
-      throw std::runtime_error("relay: cannot listen");
-    }
-    socklen_t len = sizeof addr;
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    accept_thread_ = std::thread([this] { AcceptLoop(); });
-  }
-  ~HoldingRelay() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-      held_ = false;
-    }
-    cv_.notify_all();
-    ::shutdown(listen_fd_, SHUT_RDWR);
-    ::close(listen_fd_);
-    accept_thread_.join();
-    for (auto& t : workers_) t.join();
-  }
-  uint16_t port() const { return port_; }
-  void Hold() {
-    std::lock_guard lock(mu_);
-    held_ = true;
-  }
-  void Release() {
-    {
-      std::lock_guard lock(mu_);
-      held_ = false;
-    }
-    cv_.notify_all();
-  }
-  // Connections that arrived while held and are waiting.
-  int waiting() {
-    std::lock_guard lock(mu_);
-    return waiting_;
-  }
-
- private:
-  void AcceptLoop() {
-    for (;;) {
-      int fd = ::accept(listen_fd_, nullptr, nullptr);
-      if (fd < 0) return;
-      std::lock_guard lock(mu_);
-      if (stopping_) {
-        ::close(fd);
-        return;
-      }
-      workers_.emplace_back([this, fd] { Serve(fd); });
-    }
-  }
-  void Serve(int client) {
-    {
-      std::unique_lock lock(mu_);
-      ++waiting_;
-      cv_.wait(lock, [this] { return !held_; });
-      --waiting_;
-      if (stopping_) {
-        ::close(client);
-        return;
-      }
-    }
-    int upstream = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(target_port_);
-    if (::connect(upstream, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-      pollfd fds[2] = {{client, POLLIN, 0}, {upstream, POLLIN, 0}};
-      char buf[16384];
-      for (bool open = true; open;) {
-        if (::poll(fds, 2, 30000) <= 0) break;
-        for (int i = 0; i < 2 && open; ++i) {
-          if (fds[i].revents == 0) continue;
-          ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-          if (n <= 0 || ::write(fds[1 - i].fd, buf, static_cast<size_t>(n)) != n) open = false;
-        }
-      }
-    }
-    ::close(upstream);
-    ::close(client);
-  }
-
-  const uint16_t target_port_;
-  int listen_fd_ = -1;
-  uint16_t port_ = 0;
-  std::thread accept_thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool held_ = false;      // GUARDED_BY(mu_)
-  bool stopping_ = false;  // GUARDED_BY(mu_)
-  int waiting_ = 0;        // GUARDED_BY(mu_)
-  std::vector<std::thread> workers_;  // GUARDED_BY(mu_) for emplace
-};
 
 struct PeerOptions {
   int validity_seconds = 0;

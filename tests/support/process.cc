@@ -251,6 +251,15 @@ uint16_t LowestEphemeralPort() {
 // beside this one (a DNS query's source port, say) can take it meanwhile,
 // as one did from a port picked by bind(0). Two tests picking the same
 // port at random in ~12,000 is the remaining, much smaller, chance.
+bool Eventually(const std::function<bool()>& fn, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fn()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return fn();
+}
+
 uint16_t PickFreePort(bool udp_too) {
   static std::mutex mu;
   static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(getpid()));

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -93,6 +94,10 @@ RunResult RunCommand(std::vector<std::string> argv, std::map<std::string, std::s
 // ago: for peers that must be told their port in advance. The kernel may hand
 // it to someone else before the peer binds it, so starters retry on failure.
 uint16_t PickFreePort(bool udp_too = false);
+
+// Polls fn every 100 ms until it returns true or timeout passes; its last
+// answer.
+bool Eventually(const std::function<bool()>& fn, std::chrono::milliseconds timeout);
 
 // True when something accepts TCP connections on 127.0.0.1:port.
 bool AcceptsTcp(uint16_t port);

@@ -90,10 +90,15 @@ std::optional<std::string> AcmeTokens::Find(std::string_view token) const {
   return it->second;
 }
 
-bool AcmeTokens::TryBeginReadThrough() {
+bool AcmeTokens::TryBeginReadThrough(const SourceLimits::Key& source) {
+  if (!reading_by_source_.TryAcquire(source)) {
+    ++refused_reads_;
+    return false;
+  }
   int reading = reading_.load();
   do {
     if (reading >= kMaxReadThroughs) {
+      reading_by_source_.Release(source);
       ++refused_reads_;
       return false;
     }
@@ -101,7 +106,10 @@ bool AcmeTokens::TryBeginReadThrough() {
   return true;
 }
 
-void AcmeTokens::EndReadThrough() { reading_.fetch_sub(1); }
+void AcmeTokens::EndReadThrough(const SourceLimits::Key& source) {
+  reading_.fetch_sub(1);
+  reading_by_source_.Release(source);
+}
 
 Result<std::optional<std::string>> AcmeTokens::ReadThrough(std::string_view token) {
   ++read_throughs_;

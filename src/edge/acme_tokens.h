@@ -27,6 +27,7 @@
 #include <string_view>
 
 #include "core/result.h"
+#include "edge/source_limits.h"
 #include "store/challenge_store.h"
 #include "store/edge_feed.h"
 #include "store/feed_follower.h"
@@ -42,8 +43,11 @@ class AcmeTokens {
     int64_t refused_reads = 0;   // misses answered 404 because enough reads were under way
   };
   // Read-throughs under way at once, at most: more misses than that (a
-  // flood of made-up tokens) get "not found" without a store query.
+  // flood of made-up tokens) get "not found" without a store query. One
+  // source address (an IPv6 /64) may hold only a few of them, so that one
+  // client's flood leaves the rest to the CA's checks.
   static constexpr int kMaxReadThroughs = 8;
+  static constexpr int kMaxReadThroughsPerSource = 2;
 
   // The stores must outlive this object.
   AcmeTokens(store::EdgeFeed& feed, store::ChallengeStore& challenges,
@@ -61,10 +65,11 @@ class AcmeTokens {
 
   // The answer if it is in memory.
   std::optional<std::string> Find(std::string_view token) const;
-  // Reserves one of kMaxReadThroughs; false when all are taken. Each true
-  // must be followed by EndReadThrough.
-  bool TryBeginReadThrough();
-  void EndReadThrough();
+  // Reserves one of kMaxReadThroughs for a request from source; false when
+  // all are taken, or source holds kMaxReadThroughsPerSource. Each true must
+  // be followed by EndReadThrough with the same source.
+  bool TryBeginReadThrough(const SourceLimits::Key& source);
+  void EndReadThrough(const SourceLimits::Key& source);
   // Reads token's answer from the store. Blocks: call it off the event loop.
   Result<std::optional<std::string>> ReadThrough(std::string_view token);
 
@@ -80,6 +85,7 @@ class AcmeTokens {
   std::map<std::string, std::string, std::less<>> answers_;  // GUARDED_BY(mu_)
   std::optional<int64_t> sequence_;  // GUARDED_BY(apply_mu_): nullopt until loaded
   std::atomic<int> reading_{0};
+  SourceLimits reading_by_source_{kMaxReadThroughsPerSource};
   std::atomic<int64_t> full_loads_{0};
   std::atomic<int64_t> token_reads_{0};
   std::atomic<int64_t> read_throughs_{0};

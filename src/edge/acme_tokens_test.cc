@@ -94,13 +94,38 @@ TEST_F(AcmeTokensTest, ReadThroughsAreBoundedAndReadTheStore) {
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(read->value_or(""), "tokD.print");
 
-  for (int i = 0; i < AcmeTokens::kMaxReadThroughs; ++i) EXPECT_TRUE(tokens.TryBeginReadThrough());
-  EXPECT_FALSE(tokens.TryBeginReadThrough()) << "all taken: a flood gets no more";
-  tokens.EndReadThrough();
-  EXPECT_TRUE(tokens.TryBeginReadThrough());
-  for (int i = 0; i < AcmeTokens::kMaxReadThroughs; ++i) tokens.EndReadThrough();
+  // Sources 1..4 take two each: all eight.
+  auto source = [](uint64_t n) { return SourceLimits::Key{0, n}; };
+  for (uint64_t s = 1; s <= 4; ++s) {
+    EXPECT_TRUE(tokens.TryBeginReadThrough(source(s)));
+    EXPECT_TRUE(tokens.TryBeginReadThrough(source(s)));
+  }
+  EXPECT_FALSE(tokens.TryBeginReadThrough(source(5))) << "all taken: a flood gets no more";
+  tokens.EndReadThrough(source(1));
+  EXPECT_TRUE(tokens.TryBeginReadThrough(source(5)));
+  for (uint64_t s = 1; s <= 4; ++s) {
+    tokens.EndReadThrough(source(s));
+    if (s != 1) tokens.EndReadThrough(source(s));
+  }
+  tokens.EndReadThrough(source(5));
   EXPECT_EQ(tokens.stats().refused_reads, 1);
   EXPECT_EQ(tokens.stats().read_throughs, 1);
+}
+
+TEST_F(AcmeTokensTest, OneSourceGetsOnlyItsShareOfTheReadThroughs) {
+  AcmeTokens tokens(store_, store_);
+  const SourceLimits::Key flood{0, 0x0a000001};
+  const SourceLimits::Key ca{0, 0x0a000002};
+  for (int i = 0; i < AcmeTokens::kMaxReadThroughsPerSource; ++i) {
+    EXPECT_TRUE(tokens.TryBeginReadThrough(flood));
+  }
+  EXPECT_FALSE(tokens.TryBeginReadThrough(flood)) << "the flooding source has its share";
+  EXPECT_TRUE(tokens.TryBeginReadThrough(ca)) << "another source still reads through";
+  tokens.EndReadThrough(ca);
+  tokens.EndReadThrough(flood);
+  EXPECT_TRUE(tokens.TryBeginReadThrough(flood)) << "a share given back is taken again";
+  for (int i = 0; i < AcmeTokens::kMaxReadThroughsPerSource; ++i) tokens.EndReadThrough(flood);
+  EXPECT_EQ(tokens.stats().refused_reads, 1);
 }
 
 }  // namespace

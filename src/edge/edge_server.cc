@@ -592,14 +592,19 @@ net::awaitable<void> EdgeServer::ServeHttp(Worker& w, tcp::socket socket, OpenSl
   // another node) is read from the store off this worker's thread, a few at
   // a time, so that a flood of made-up tokens costs the store no more than
   // that. Only well-formed tokens get this far.
+  boost::system::error_code peer_error;
+  const auto peer = socket.remote_endpoint(peer_error);
+  const SourceLimits::Key source =
+      peer_error ? SourceLimits::Key{} : SourceLimits::KeyOf(peer.address());
   const AcmeTokenLookup lookup =
-      [this](std::string_view token) -> net::awaitable<Result<std::optional<std::string>>> {
+      [this, source](std::string_view token) -> net::awaitable<Result<std::optional<std::string>>> {
     if (auto hit = tokens_.Find(token)) co_return std::move(hit);
-    if (!tokens_.TryBeginReadThrough()) co_return std::optional<std::string>();
+    if (!tokens_.TryBeginReadThrough(source)) co_return std::optional<std::string>();
     struct Ended {
       AcmeTokens& tokens;
-      ~Ended() { tokens.EndReadThrough(); }
-    } ended{tokens_};
+      const SourceLimits::Key& source;
+      ~Ended() { tokens.EndReadThrough(source); }
+    } ended{tokens_, source};
     // In an optional: co_spawn needs a result it can default-construct.
     using Read = std::optional<Result<std::optional<std::string>>>;
     // Captured by reference, never by value: GCC 12 destroys a coroutine

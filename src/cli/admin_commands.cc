@@ -17,6 +17,7 @@
 #include "pki/certificate.h"
 #include "pki/private_key.h"
 #include "seal/key_vault.h"
+#include "store/postgres/pg_store.h"
 #include "store/store.h"
 
 namespace certgate::cli {
@@ -222,10 +223,12 @@ void AddDomainCommands(CLI::App* admin) {
   import->add_option("--base-domain", args->import.base_domain,
                      "The service's domain, as serve's --base-domain (cname targets go below it)")
       ->capture_default_str();
-  import->add_option("--batch", args->import.batch_size, "Names per transaction (1 to 100000)")
-      ->capture_default_str();
+  import->add_option("--batch", args->import.batch_size,
+                     "Names per transaction (1 to 100000; default 1000, or 200 on a PostgreSQL "
+                     "store, where each batch holds the cluster's write lock and every node's "
+                     "writes wait for it)");
   import->add_option("FILE", args->file, "The list of names, or - for standard input")->required();
-  import->callback([args] {
+  import->callback([args, import] {
     auto base = names::NormalizeDomain(args->import.base_domain);
     if (!base) Die(fmt::format("--base-domain: {}", base.error().message));
     args->import.base_domain = *base;
@@ -236,6 +239,9 @@ void AddDomainCommands(CLI::App* admin) {
     }
     std::istream& in = args->file == "-" ? std::cin : file;
     auto state = OpenOrDie(args->local);
+    if (import->count("--batch") == 0 && store::PostgresConninfo(*state.store)) {
+      args->import.batch_size = 200;  // about 0.1 s under the lock at a time
+    }
     auto report = app::ImportDomains(
         *state.store, *state.store, in, args->import, SystemClock::Instance().Now(),
         [](const app::DomainImportReport& r) {

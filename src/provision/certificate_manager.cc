@@ -133,8 +133,7 @@ Result<int> CertificateManager::SchedulePass(
 
 Result<void> CertificateManager::CreateJobs() {
   const Time now = clock_.Now();
-  CG_ASSIGN_OR_RETURN(auto domains, jobs_.ListDomainsNeedingCertificates(now, kJobsPerPass));
-  for (const store::Domain& d : domains) {
+  CG_ASSIGN_OR_RETURN(auto made, jobs_.CreateDueJobs(now, kJobsPerPass, [&](const store::Domain& d) {
     store::ProvisioningJob job;
     job.id = NewId("job");
     job.domain_id = d.id;
@@ -145,11 +144,11 @@ Result<void> CertificateManager::CreateJobs() {
     job.started_at = now;
     job.msg = job.renewal ? "renewing the certificate" : "waiting to start";
     job.next_run_at = now;
-    CG_ASSIGN_OR_RETURN(bool inserted, jobs_.InsertProvisioningJob(job));
-    if (inserted) {
-      spdlog::info("acme: {} for {} ({})", job.renewal ? "renewal" : "provisioning", d.domain,
-                   job.id);
-    }
+    return job;
+  }));
+  for (const store::ProvisioningJob& job : made) {
+    spdlog::info("acme: {} for {} ({})", job.renewal ? "renewal" : "provisioning", job.domain,
+                 job.id);
   }
   return {};
 }

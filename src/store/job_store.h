@@ -7,6 +7,7 @@
 // account are not found).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,14 @@ class JobStore {
   virtual Result<std::vector<Domain>> ListDomainsNeedingCertificates(Time now, int limit) = 0;
   // Inserts a job if its domain is still managed and has none. False if not.
   virtual Result<bool> InsertProvisioningJob(const ProvisioningJob& job) = 0;
+  // The scan for new work, run by one node at a time: for each of up to
+  // limit domains ListDomainsNeedingCertificates(now, limit) names, inserts
+  // make(domain), all in one write transaction (in a cluster, under its
+  // write lock, so scans never overlap). Returns the jobs inserted. When
+  // nothing is due, backends answer from a read, without the lock.
+  using JobMaker = std::function<ProvisioningJob(const Domain&)>;
+  virtual Result<std::vector<ProvisioningJob>> CreateDueJobs(Time now, int limit,
+                                                            const JobMaker& make) = 0;
   virtual Result<std::optional<ProvisioningJob>> GetProvisioningJobForDomain(
       std::string_view domain_id) = 0;
   // Jobs with next_run_at <= now that no runner holds, now held by owner

@@ -4,6 +4,7 @@
 // around the store.
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/testing/fake_clock.h"
 #include "store/postgres/pg_store.h"
 #include "store/testing/pg_test_server.h"
 #include "store/testing/store_conformance.h"
@@ -106,6 +108,54 @@ std::unique_ptr<StoreBackend> MakePostgresBackend() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Postgres, StoreConformanceTest, ::testing::Values(&MakePostgresBackend));
+
+// Seconds from the database's clock now to the end of the job's lease.
+int64_t LeaseSecondsLeft(const std::string& conninfo, const std::string& job_id) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  const char* params[] = {job_id.c_str()};
+  PGresult* res = PQexecParams(
+      conn,
+      "SELECT extract(epoch from lease_until - clock_timestamp())::bigint"
+      " FROM provisioning_jobs WHERE id = $1",
+      1, nullptr, params, nullptr, nullptr, 0);
+  int64_t left = -1;
+  if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+    left = std::stoll(PQgetvalue(res, 0, 0));
+  } else {
+    ADD_FAILURE() << "reading the lease: " << PQerrorMessage(conn);
+  }
+  PQclear(res);
+  PQfinish(conn);
+  return left;
+}
+
+// A node whose clock is days off still takes and renews leases that end
+// when the database's clock says: the lease's length from its own now,
+// counted from the database's.
+TEST(PostgresStoreTest, JobLeasesAreKeptOnTheDatabasesClock) {
+  auto conninfo = NewDatabase();
+  ASSERT_TRUE(conninfo.ok()) << conninfo.error().message;
+  {
+    // This node's clock is three days ahead of the database's.
+    certgate::testing::FakeClock node_clock(std::chrono::system_clock::now() +
+                                            std::chrono::hours(72));
+    auto store = OpenPostgresStore(*conninfo, node_clock);
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    const Account account = MakeAccount();
+    ASSERT_TRUE((*store)->CreateAccount(account).ok());
+    const Time skewed = node_clock.Now();
+    ProvisioningJob job =
+        InsertAndClaimJob(**store, account.id, "clock.example.com", kNodeA, skewed);
+    ASSERT_FALSE(job.id.empty());
+    EXPECT_NEAR(LeaseSecondsLeft(*conninfo, job.id), 5 * 60, 3) << "claimed for five minutes";
+    ASSERT_TRUE(*(*store)->UpdateProvisioningJob(job, skewed + std::chrono::minutes(10)));
+    EXPECT_NEAR(LeaseSecondsLeft(*conninfo, job.id), 10 * 60, 3) << "renewed for ten";
+    // By the skewed clock, four minutes later the lease still holds.
+    EXPECT_TRUE(
+        (*store)->ClaimDueJobs(kNodeB, skewed + std::chrono::minutes(4), skewed, 10)->empty());
+  }
+  DropDatabase(*conninfo);
+}
 
 }  // namespace
 }  // namespace certgate::store::testing

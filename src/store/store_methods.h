@@ -81,6 +81,8 @@
   /* JobStore (job_store.h) */                                                                \
   Result<std::vector<Domain>> ListDomainsNeedingCertificates(Time now, int limit) override;   \
   Result<bool> InsertProvisioningJob(const ProvisioningJob& job) override;                    \
+  Result<std::vector<ProvisioningJob>> CreateDueJobs(Time now, int limit,                     \
+                                                     const JobMaker& make) override;          \
   Result<std::optional<ProvisioningJob>> GetProvisioningJobForDomain(                         \
       std::string_view domain_id) override;                                                   \
   Result<std::vector<ProvisioningJob>> ClaimDueJobs(std::string_view owner, Time now,         \

@@ -37,6 +37,10 @@ inline constexpr char kBeginWrite[] = "BEGIN ISOLATION LEVEL READ COMMITTED";
 inline constexpr char kTakeWriteLock[] = "SELECT pg_advisory_xact_lock(7306041801243680001)";
 inline constexpr char kBeginRead[] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 inline constexpr char kCommit[] = "COMMIT";
+// The database's clock now (not the transaction's start), in unix
+// microseconds.
+inline constexpr char kDatabaseClock[] =
+    "SELECT (extract(epoch from clock_timestamp()) * 1000000)::bigint";
 // Held while migrating, so that nodes started at once migrate once.
 inline constexpr int64_t kMigrationLock = 7306041801243680002;
 

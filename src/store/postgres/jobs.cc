@@ -1,6 +1,8 @@
 // Provisioning jobs and their leases in the PostgreSQL backend.
 #include "store/postgres/pg_store_impl.h"
 
+#include <chrono>
+#include <mutex>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -38,7 +40,7 @@ struct JobSql {
       "SELECT " CG_PG_JOB_COLUMNS " FROM provisioning_jobs WHERE domain_id = $1";
   static constexpr const char* kAnyDueJob =
       "SELECT 1 FROM provisioning_jobs WHERE next_run_at <= to_timestamp($1)"
-      " AND (lease_until IS NULL OR lease_until <= to_timestamp($1)) LIMIT 1";
+      " AND (lease_until IS NULL OR lease_until <= to_timestamp($2)) LIMIT 1";
   // Locks the rows it returns until the claim commits; SKIP LOCKED passes over
   // rows another transaction holds rather than wait for them. (The write lock
   // already keeps other claims out; this also keeps out a write that took row
@@ -46,7 +48,7 @@ struct JobSql {
   // locks, and its one writer at a time is enough.
   static constexpr const char* kDueJobs =
       "SELECT " CG_PG_JOB_COLUMNS " FROM provisioning_jobs WHERE next_run_at <= to_timestamp($1)"
-      " AND (lease_until IS NULL OR lease_until <= to_timestamp($1))"
+      " AND (lease_until IS NULL OR lease_until <= to_timestamp($3))"
       " ORDER BY next_run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED";
   // The job, if it is still held under the lease ($2, $3).
   static constexpr const char* kLeasedJob =
@@ -91,6 +93,21 @@ Result<bool> PgStore::InsertProvisioningJob(const ProvisioningJob& job) {
   });
 }
 
+Result<std::vector<ProvisioningJob>> PgStore::CreateDueJobs(Time now, int limit,
+                                                        const JobMaker& make) {
+  constexpr std::string_view kOp = "making provisioning jobs";
+  CG_RETURN_IF_ERROR(CheckLimit(limit));
+  {
+    CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+    CG_ASSIGN_OR_RETURN(auto due, sql::ListDomainsNeedingCertificates<JobSql>(lease.conn(), now,
+                                                                              1, kOp));
+    if (due.empty()) return std::vector<ProvisioningJob>();
+  }
+  return Write(kOp, [&](Connection& conn) {
+    return sql::CreateDueJobs<JobSql>(conn, now, limit, make, kOp);
+  });
+}
+
 Result<std::optional<ProvisioningJob>> PgStore::GetProvisioningJobForDomain(
     std::string_view domain_id) {
   constexpr std::string_view kOp = "reading a provisioning job";
@@ -98,17 +115,45 @@ Result<std::optional<ProvisioningJob>> PgStore::GetProvisioningJobForDomain(
   return sql::GetProvisioningJobForDomain<JobSql>(lease.conn(), domain_id, kOp);
 }
 
+Result<Time::duration> PgStore::LeaseClockOffset(std::string_view op) {
+  constexpr auto kRefresh = std::chrono::seconds(60);
+  constexpr auto kStep = std::chrono::seconds(1);
+  std::lock_guard lock(lease_clock_mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (lease_clock_offset_ && now - lease_clock_measured_ < kRefresh) return *lease_clock_offset_;
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(op));
+  const Time before = node_clock_.Now();
+  Query q(lease.conn(), kDatabaseClock, op);
+  CG_ASSIGN_OR_RETURN(bool row, q.Step());
+  const Time after = node_clock_.Now();
+  if (!row) return MakeError(ErrorCode::kInternal, fmt::format("{}: no clock reading", op));
+  const Time db = Time(std::chrono::microseconds(q.ColumnInt(0)));
+  const auto offset = db - (before + (after - before) / 2);
+  // Kept unless the clocks moved apart by a step: the reading's own jitter
+  // must not move a lease's end back and forth across a second.
+  if (!lease_clock_offset_ || offset - *lease_clock_offset_ >= kStep ||
+      *lease_clock_offset_ - offset >= kStep) {
+    lease_clock_offset_ = offset;
+  }
+  lease_clock_measured_ = now;
+  return *lease_clock_offset_;
+}
+
 Result<std::vector<ProvisioningJob>> PgStore::ClaimDueJobs(std::string_view owner, Time now,
                                                            Time lease_until, int limit) {
   constexpr std::string_view kOp = "claiming provisioning jobs";
   CG_RETURN_IF_ERROR(sql::CheckClaim(owner, limit, kOp));
+  // Leases are kept on the database's clock: this node's times, moved by
+  // how far its clock is from the database's.
+  CG_ASSIGN_OR_RETURN(const Time::duration offset, LeaseClockOffset(kOp));
   {
     CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
-    CG_ASSIGN_OR_RETURN(bool due, sql::AnyDueJob<JobSql>(lease.conn(), now, kOp));
+    CG_ASSIGN_OR_RETURN(bool due, sql::AnyDueJob<JobSql>(lease.conn(), now, now + offset, kOp));
     if (!due) return std::vector<ProvisioningJob>();
   }
   return Write(kOp, [&](Connection& conn) {
-    return sql::ClaimDueJobs<JobSql>(conn, owner, now, lease_until, limit, kOp);
+    return sql::ClaimDueJobs<JobSql>(conn, owner, now, now + offset, lease_until + offset, limit,
+                                     kOp);
   });
 }
 
@@ -121,6 +166,10 @@ Result<void> PgStore::ReleaseJobLeases(std::string_view owner) {
 Result<bool> PgStore::UpdateProvisioningJob(const ProvisioningJob& job,
                                             std::optional<Time> hold_until) {
   constexpr std::string_view kOp = "updating a provisioning job";
+  if (hold_until) {
+    CG_ASSIGN_OR_RETURN(const Time::duration offset, LeaseClockOffset(kOp));
+    *hold_until += offset;  // on the database's clock, as ClaimDueJobs
+  }
   return Write(kOp, [&](Connection& conn) {
     return sql::UpdateProvisioningJob<JobSql>(conn, job, hold_until, kOp);
   });

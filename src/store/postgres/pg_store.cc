@@ -31,13 +31,14 @@ Returned CheckReturned(const Connection& conn) {
 
 }  // namespace
 
-PgStore::PgStore(std::string conninfo)
+PgStore::PgStore(std::string conninfo, const Clock& node_clock)
     : conninfo_(std::move(conninfo)),
+      node_clock_(node_clock),
       pool_(kMaxConnections, [this] { return Connection::Open(conninfo_); }, CheckReturned) {}
 
 void PgStore::OnChange(std::function<void()> fn) { callbacks_.Add(std::move(fn)); }
 
-Result<std::unique_ptr<PgStore>> PgStore::Open(std::string conninfo) {
+Result<std::unique_ptr<PgStore>> PgStore::Open(std::string conninfo, const Clock& node_clock) {
   if (conninfo.empty()) {
     return MakeError(ErrorCode::kStoreUrlInvalid, "no PostgreSQL connection string was given");
   }
@@ -45,7 +46,7 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(std::string conninfo) {
     return MakeError(ErrorCode::kStoreUrlInvalid,
                      "the PostgreSQL connection string holds a NUL character");
   }
-  std::unique_ptr<PgStore> store(new PgStore(std::move(conninfo)));
+  std::unique_ptr<PgStore> store(new PgStore(std::move(conninfo), node_clock));
   CG_ASSIGN_OR_RETURN(Lease lease, store->Acquire("opening the PostgreSQL store"));
   CG_RETURN_IF_ERROR(Migrate(lease.conn()));
   // What the writers' windowed pruning leaves (after the retention was
@@ -59,9 +60,10 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(std::string conninfo) {
 
 namespace certgate::store {
 
-Result<std::unique_ptr<Store>> OpenPostgresStore(std::string_view conninfo) {
+Result<std::unique_ptr<Store>> OpenPostgresStore(std::string_view conninfo,
+                                                 const Clock& node_clock) {
   CG_ASSIGN_OR_RETURN(std::unique_ptr<pg::PgStore> store,
-                      pg::PgStore::Open(std::string(conninfo)));
+                      pg::PgStore::Open(std::string(conninfo), node_clock));
   return std::unique_ptr<Store>(std::move(store));
 }
 

@@ -26,13 +26,18 @@
 #include <string>
 #include <string_view>
 
+#include "core/time.h"
 #include "store/store.h"
 
 namespace certgate::store {
 
 // conninfo: a postgresql:// or postgres:// URI, or libpq's key=value form
 // ("host=/run/postgresql dbname=certgate"). Connects, and migrates.
-Result<std::unique_ptr<Store>> OpenPostgresStore(std::string_view conninfo);
+// node_clock: this node's clock, which the job lease times given to the
+// store are read from; the store keeps leases on the database's clock by
+// measuring the difference (tests pass a clock that is off).
+Result<std::unique_ptr<Store>> OpenPostgresStore(
+    std::string_view conninfo, const Clock& node_clock = SystemClock::Instance());
 
 // The schema version this build migrates to.
 int PostgresSchemaVersion();

@@ -6,6 +6,7 @@
 // (store/sql/connection_pool.h), one per concurrent caller.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "core/result.h"
+#include "core/time.h"
 #include "store/change_callbacks.h"
 #include "store/postgres/connection.h"
 #include "store/sql/connection_pool.h"
@@ -33,7 +35,7 @@ inline constexpr size_t kMaxConnections = 8;
 
 class PgStore final : public Store, public NameOwnershipAudit {
  public:
-  static Result<std::unique_ptr<PgStore>> Open(std::string conninfo);
+  static Result<std::unique_ptr<PgStore>> Open(std::string conninfo, const Clock& node_clock);
 
   CERTGATE_STORE_METHODS_OVERRIDE
   Result<NameCheck> CheckNameOwnership() override;
@@ -45,7 +47,7 @@ class PgStore final : public Store, public NameOwnershipAudit {
  private:
   using Lease = sql::ConnectionPool<Connection>::Lease;
 
-  explicit PgStore(std::string conninfo);
+  PgStore(std::string conninfo, const Clock& node_clock);
 
   // Waits for an idle connection, or opens one while fewer than
   // kMaxConnections exist.
@@ -66,7 +68,19 @@ class PgStore final : public Store, public NameOwnershipAudit {
   template <class F>
   auto Read(std::string_view op, F&& body) -> decltype(body(std::declval<Connection&>()));
 
+  // How far the database's clock is ahead of this node's. Job leases are
+  // kept on the database's clock, so that nodes whose clocks differ agree
+  // on when one ends: each node moves its times by this before they meet a
+  // lease. Read from the database once a minute, and kept unless it moved
+  // by a second or more.
+  Result<Time::duration> LeaseClockOffset(std::string_view op);
+
   const std::string conninfo_;  // may hold a password: never in a message
+  const Clock& node_clock_;     // what lease times given to the store are read from
+
+  std::mutex lease_clock_mu_;
+  std::optional<Time::duration> lease_clock_offset_;        // GUARDED_BY(lease_clock_mu_)
+  std::chrono::steady_clock::time_point lease_clock_measured_;  // GUARDED_BY(lease_clock_mu_)
 
   ChangeCallbacks callbacks_;
   // This process's writers, one at a time before they take a connection:

@@ -5,8 +5,9 @@
 // backend's statements (struct JobSql in its jobs.cc):
 //   kDomainsNeedingCertificates (now, limit): CG_*_DOMAIN_COLUMNS rows
 //   kInsertJob (the 15 job fields, in CG_JOB_FIELDS order)
-//   kJobForDomain (domain_id), kDueJobs (now, limit): CG_*_JOB_COLUMNS rows
-//   kAnyDueJob (now), kLeasedJob (id, owner, token): a row if any
+//   kJobForDomain (domain_id), kDueJobs (now, limit, lease_now):
+//     CG_*_JOB_COLUMNS rows
+//   kAnyDueJob (now, lease_now), kLeasedJob (id, owner, token): a row if any
 //   kLeaseJob (id, lease_until, owner, token), kReleaseJobLeases (owner)
 //   kUpdateJob (id, msg, error_code, retries_at, next_run_at, failures,
 //     order_url, key_version, sealed_key, lease_until, owner, token)
@@ -84,6 +85,21 @@ Result<bool> InsertProvisioningJob(Conn& conn, const ProvisioningJob& job, std::
   return q.Changes() > 0;
 }
 
+// Inside a write transaction: JobStore::CreateDueJobs.
+template <class S, class Conn, class Make>
+Result<std::vector<ProvisioningJob>> CreateDueJobs(Conn& conn, Time now, int limit,
+                                                   const Make& make, std::string_view op) {
+  CG_ASSIGN_OR_RETURN(std::vector<Domain> due,
+                      ListDomainsNeedingCertificates<S>(conn, now, limit, op));
+  std::vector<ProvisioningJob> made;
+  for (const Domain& d : due) {
+    ProvisioningJob job = make(d);
+    CG_ASSIGN_OR_RETURN(bool inserted, InsertProvisioningJob<S>(conn, job, op));
+    if (inserted) made.push_back(std::move(job));
+  }
+  return made;
+}
+
 template <class S, class Conn>
 Result<std::optional<ProvisioningJob>> GetProvisioningJobForDomain(Conn& conn,
                                                                    std::string_view domain_id,
@@ -107,27 +123,29 @@ inline Result<void> CheckClaim(std::string_view owner, int limit, std::string_vi
   return {};
 }
 
-// Whether any job is due and unleased. Mostly nothing is due: the caller
-// finds that out with this on a plain lease, without taking the write lock.
+// Whether any job is due (next_run_at <= now) and unleased (lease_until <=
+// lease_now: the time on the clock leases are kept in, see the backend).
+// Mostly nothing is due: the caller finds that out with this on a plain
+// lease, without taking the write lock.
 template <class S, class Conn>
-Result<bool> AnyDueJob(Conn& conn, Time now, std::string_view op) {
+Result<bool> AnyDueJob(Conn& conn, Time now, Time lease_now, std::string_view op) {
   using Q = typename Conn::QueryType;
   Q any(conn, S::kAnyDueJob, op);
-  any.Int(1, ToUnixSeconds(now));
+  any.Int(1, ToUnixSeconds(now)).Int(2, ToUnixSeconds(lease_now));
   return any.Step();
 }
 
 // Inside a write transaction: leases up to limit due jobs to owner until
-// lease_until, each under a new token.
+// lease_until (on the clock of lease_now), each under a new token.
 template <class S, class Conn>
 Result<std::vector<ProvisioningJob>> ClaimDueJobs(Conn& conn, std::string_view owner, Time now,
-                                                  Time lease_until, int limit,
+                                                  Time lease_now, Time lease_until, int limit,
                                                   std::string_view op) {
   using Q = typename Conn::QueryType;
   std::vector<ProvisioningJob> jobs;
   {
     Q q(conn, S::kDueJobs, op);
-    q.Int(1, ToUnixSeconds(now)).Int(2, limit);
+    q.Int(1, ToUnixSeconds(now)).Int(2, limit).Int(3, ToUnixSeconds(lease_now));
     CG_ASSIGN_OR_RETURN(jobs, ReadAllRows<ProvisioningJob>(q, op, ReadJob<Q>));
   }
   // The token is read and raised in this one write transaction (holding the

@@ -29,10 +29,10 @@ struct JobSql {
       "SELECT " CG_JOB_COLUMNS " FROM provisioning_jobs WHERE domain_id = ?1";
   static constexpr const char* kAnyDueJob =
       "SELECT 1 FROM provisioning_jobs"
-      " WHERE next_run_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1) LIMIT 1";
+      " WHERE next_run_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?2) LIMIT 1";
   static constexpr const char* kDueJobs =
       "SELECT " CG_JOB_COLUMNS " FROM provisioning_jobs"
-      " WHERE next_run_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)"
+      " WHERE next_run_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?3)"
       " ORDER BY next_run_at, id LIMIT ?2";
   // The job, if it is still held under the lease (?2, ?3).
   static constexpr const char* kLeasedJob =
@@ -76,6 +76,21 @@ Result<bool> SqliteStore::InsertProvisioningJob(const ProvisioningJob& job) {
   });
 }
 
+Result<std::vector<ProvisioningJob>> SqliteStore::CreateDueJobs(Time now, int limit,
+                                                        const JobMaker& make) {
+  constexpr std::string_view kOp = "making provisioning jobs";
+  CG_RETURN_IF_ERROR(CheckLimit(limit));
+  {
+    CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+    CG_ASSIGN_OR_RETURN(auto due, sql::ListDomainsNeedingCertificates<JobSql>(lease.conn(), now,
+                                                                              1, kOp));
+    if (due.empty()) return std::vector<ProvisioningJob>();
+  }
+  return Write(kOp, [&](Connection& conn) {
+    return sql::CreateDueJobs<JobSql>(conn, now, limit, make, kOp);
+  });
+}
+
 Result<std::optional<ProvisioningJob>> SqliteStore::GetProvisioningJobForDomain(
     std::string_view domain_id) {
   constexpr std::string_view kOp = "reading a provisioning job";
@@ -89,11 +104,12 @@ Result<std::vector<ProvisioningJob>> SqliteStore::ClaimDueJobs(std::string_view 
   CG_RETURN_IF_ERROR(sql::CheckClaim(owner, limit, kOp));
   {
     CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
-    CG_ASSIGN_OR_RETURN(bool due, sql::AnyDueJob<JobSql>(lease.conn(), now, kOp));
+    CG_ASSIGN_OR_RETURN(bool due, sql::AnyDueJob<JobSql>(lease.conn(), now, now, kOp));
     if (!due) return std::vector<ProvisioningJob>();
   }
   return Write(kOp, [&](Connection& conn) {
-    return sql::ClaimDueJobs<JobSql>(conn, owner, now, lease_until, limit, kOp);
+    // Leases are on this machine's clock, which is the database's.
+    return sql::ClaimDueJobs<JobSql>(conn, owner, now, now, lease_until, limit, kOp);
   });
 }
 

@@ -116,6 +116,19 @@ Result<bool> MemoryStore::InsertProvisioningJob(const ProvisioningJob& job) {
   return true;
 }
 
+// One process only: a scan of another MemoryStore cannot overlap this one.
+Result<std::vector<ProvisioningJob>> MemoryStore::CreateDueJobs(Time now, int limit,
+                                                               const JobMaker& make) {
+  CG_ASSIGN_OR_RETURN(std::vector<Domain> due, ListDomainsNeedingCertificates(now, limit));
+  std::vector<ProvisioningJob> made;
+  for (const Domain& d : due) {
+    ProvisioningJob job = make(d);
+    CG_ASSIGN_OR_RETURN(bool inserted, InsertProvisioningJob(job));
+    if (inserted) made.push_back(std::move(job));
+  }
+  return made;
+}
+
 Result<std::optional<ProvisioningJob>> MemoryStore::GetProvisioningJobForDomain(
     std::string_view domain_id) {
   std::lock_guard lock(data_->mu);

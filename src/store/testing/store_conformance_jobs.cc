@@ -81,6 +81,36 @@ TEST_P(StoreConformanceTest, ManagedDomainsNeedJobsUntilAFreshCertificateOfTheir
   EXPECT_FALSE(store_->GetProvisioningJobForDomain(managed.id)->has_value()) << "dropped";
 }
 
+TEST_P(StoreConformanceTest, AScanMakesOneJobPerDueDomainAndNothingWhenNoneIsDue) {
+  const Time now = FromUnixSeconds(1'750'000'000);
+  std::vector<std::string> ids;
+  for (const char* name : {"a.scan.example.com", "b.scan.example.com", "c.scan.example.com"}) {
+    Domain d = MakeDomain(alice_, name);
+    d.policy = ManagementPolicy{Authority::kLetsEncrypt, KeyType::kEcdsa};
+    ASSERT_TRUE(store_->InsertDomain(d).ok());
+    ids.push_back(d.id);
+  }
+  std::vector<std::string> asked;
+  const JobStore::JobMaker make = [&](const Domain& d) {
+    asked.push_back(d.id);
+    return MakeJob(d, now);
+  };
+  auto first = store_->CreateDueJobs(now, 2, make);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(first->size(), 2u) << "at most the limit";
+  auto second = store_->CreateDueJobs(now, 10, make);
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  ASSERT_EQ(second->size(), 1u) << "only the domain left without a job";
+  EXPECT_EQ(asked.size(), 3u) << "a domain with a job is not offered again";
+  for (const std::string& id : ids) {
+    auto job = store_->GetProvisioningJobForDomain(id);
+    ASSERT_TRUE(job.ok() && job->has_value()) << id;
+    EXPECT_EQ((*job)->domain_id, id);
+  }
+  EXPECT_TRUE(store_->CreateDueJobs(now, 10, make)->empty());
+  EXPECT_EQ(asked.size(), 3u) << "nothing due: make is not called";
+}
+
 TEST_P(StoreConformanceTest, APolicyThatTakesOverLetsGoOfTheUploadedCertificate) {
   const Time now = FromUnixSeconds(1'750'000'000);
   Certificate uploaded = Insert(alice_);

@@ -248,19 +248,35 @@ int RunServe(const ServeOptions& options) {
   auto cname_resolver = provision::MakeDnsResolver(resolver_addr);
   if (!cname_resolver) return Fail(cname_resolver.error());
   provision::Http01Solver http01_solver(store);
-  provision::Dns01Solver dns01_solver(store, [&zone, serving = dns_addr.has_value()] {
-    return serving ? zone.CatchUp() : Result<void>();
-  });
-  provision::CertificateManagerOptions manager_options;
-  manager_options.node_id = state->node_id;
-  manager_options.concurrency = options.acme_concurrency;
-  manager_options.runner.retry_min = std::chrono::seconds(options.acme_retry_min_seconds);
-  manager_options.runner.retry_max = std::chrono::seconds(options.acme_retry_max_seconds);
-  auto manager = provision::CertificateManager::Create(
-      manager_options,
-      provision::ProvisioningServices{
-          store, store, vault, **issuer, **cname_resolver, http01_solver, dns01_solver, clock, {}});
-  if (!manager) return Fail(manager.error());
+  // In a cluster the CA's resolver may ask any node's DNS; they all serve a
+  // new record within a second (docs/cluster.md), so the solver waits that.
+  provision::Dns01Solver dns01_solver(
+      store,
+      [&zone, serving = dns_addr.has_value()] {
+        return serving ? zone.CatchUp() : Result<void>();
+      },
+      store::PostgresConninfo(store) ? std::chrono::milliseconds(1000)
+                                     : std::chrono::milliseconds(0));
+  // With --acme-concurrency 0 this node orders nothing: it answers the
+  // challenges of the nodes that do, and serves what they get.
+  std::unique_ptr<provision::CertificateManager> manager;
+  if (options.acme_concurrency > 0) {
+    provision::CertificateManagerOptions manager_options;
+    manager_options.node_id = state->node_id;
+    manager_options.concurrency = options.acme_concurrency;
+    manager_options.runner.retry_min = std::chrono::seconds(options.acme_retry_min_seconds);
+    manager_options.runner.retry_max = std::chrono::seconds(options.acme_retry_max_seconds);
+    manager_options.runner.lease = std::chrono::seconds(options.acme_lease_seconds);
+    auto made = provision::CertificateManager::Create(
+        manager_options, provision::ProvisioningServices{store, store, vault, **issuer,
+                                                         **cname_resolver, http01_solver,
+                                                         dns01_solver, clock, {}});
+    if (!made) return Fail(made.error());
+    manager = std::move(*made);
+  } else {
+    spdlog::info("acme: --acme-concurrency 0: this node orders no certificates; it answers "
+                 "challenges and serves what other nodes order");
+  }
 
   net::io_context io(1);
   net::thread_pool workers(static_cast<size_t>(std::max(1, options.api_workers)));
@@ -295,7 +311,9 @@ int RunServe(const ServeOptions& options) {
     zone.Start();
     dns_responder->Start();
   }
-  if (auto r = (*manager)->Start(); !r) return Fail(r.error());
+  if (manager) {
+    if (auto r = manager->Start(); !r) return Fail(r.error());
+  }
   // In a cluster, other nodes' writes: heard at once through LISTEN, which
   // wakes the followers above (they also poll, should the session go silent).
   std::optional<store::pg::ChangeListener> listener;
@@ -307,7 +325,7 @@ int RunServe(const ServeOptions& options) {
   // Store writes (a new managed domain) start provisioning at once. The
   // callback outlives the manager, so it goes through a pointer cleared first.
   auto wake_target =
-      std::make_shared<std::atomic<provision::CertificateManager*>>(manager->get());
+      std::make_shared<std::atomic<provision::CertificateManager*>>(manager.get());
   store.OnChange([wake_target] {
     if (provision::CertificateManager* m = wake_target->load()) m->Wake();
   });
@@ -374,7 +392,7 @@ int RunServe(const ServeOptions& options) {
   io.run();
   workers.join();
   wake_target->store(nullptr);
-  (*manager)->Stop();
+  if (manager) manager->Stop();
   if (dns_responder) dns_responder->Stop();
   zone.Stop();
   publisher.Stop();

@@ -52,7 +52,8 @@ struct ServeOptions {
   std::string acme_eab_kid;
   std::string acme_eab_hmac_key;
   std::string resolver;  // host:port; empty: the system's
-  int acme_concurrency = 8;
+  int acme_concurrency = 8;  // 0: this node orders no certificates
+  int acme_lease_seconds = 1800;
   int acme_retry_min_seconds = 10;
   int acme_retry_max_seconds = 3600;
 };

@@ -132,8 +132,15 @@ void AddServeCommand(CLI::App& root) {
                   "DNS resolver host:port for checking users' CNAME records (default: "
                   "/etc/resolv.conf)");
   cmd->add_option("--acme-concurrency", options->acme_concurrency,
-                  "Certificate orders worked on at once")
-      ->check(CLI::Range(1, 256))
+                  "Certificate orders worked on at once (0: this node orders none, and only "
+                  "answers challenges and serves what other nodes of a cluster order)")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
+  cmd->add_option("--acme-lease", options->acme_lease_seconds,
+                  "Seconds an order this node works on stays its own without renewal (it "
+                  "renews every third of that); if the node dies, another node of the cluster "
+                  "resumes the order after this long")
+      ->check(CLI::Range(3, 86400))
       ->capture_default_str();
   cmd->add_option("--acme-retry-min", options->acme_retry_min_seconds,
                   "Seconds before the first retry of a failed order step; doubles per failure")

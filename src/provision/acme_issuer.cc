@@ -82,32 +82,59 @@ Result<std::unique_ptr<AcmeIssuer>> AcmeIssuer::Create(AcmeIssuerOptions options
       new AcmeIssuer(std::move(options), std::move(client), accounts, vault, clock));
 }
 
+// The account key goes into the store before the CA hears of it, so that
+// nodes of a cluster starting together end up with one account: the first
+// insert wins, and every node registers the winner's key, which the CA
+// answers with the same account each time (RFC 8555 section 7.3.1). Such a
+// row keeps no URL; each process learns it by registering the key once.
 Result<AcmeIssuer::Account> AcmeIssuer::EnsureAccount() {
   std::lock_guard lock(account_mu_);
   CG_ASSIGN_OR_RETURN(auto stored, accounts_.GetAcmeAccount(options_.directory_url));
-  if (stored) {
-    CG_ASSIGN_OR_RETURN(auto key, UnsealPrivateKey(vault_, stored->key, stored->id));
-    return Account{stored->id, stored->account_url, std::move(key)};
+  if (!stored) {
+    CG_ASSIGN_OR_RETURN(stored, StoreAccountKey());
   }
-  CG_ASSIGN_OR_RETURN(auto key, pki::GenerateKey(pki::GeneratedKeyType::kEcdsaP256));
+  Account account{stored->id, stored->account_url, nullptr};
+  CG_ASSIGN_OR_RETURN(account.key, UnsealPrivateKey(vault_, stored->key, stored->id));
+  if (!account.url.empty()) return account;
+  if (registered_id_ == account.id) {
+    account.url = registered_url_;
+    return account;
+  }
   acme::AccountOptions account_options;
   account_options.contacts = options_.contacts;
   account_options.terms_agreed = true;
   account_options.eab = options_.eab;
-  CG_ASSIGN_OR_RETURN(std::string url, client_->RegisterAccount(key.get(), account_options));
+  CG_ASSIGN_OR_RETURN(account.url, client_->RegisterAccount(account.key.get(), account_options));
+  registered_id_ = account.id;
+  registered_url_ = account.url;
+  spdlog::info("acme: using account {} at {}", account.url, options_.directory_url);
+  return account;
+}
+
+Result<std::optional<store::AcmeAccount>> AcmeIssuer::StoreAccountKey() {
   store::AcmeAccount record;
   record.id = NewId("acmeacct");
   record.directory_url = options_.directory_url;
-  record.account_url = url;
   record.created_at = clock_.Now();
-  CG_ASSIGN_OR_RETURN(record.key, SealPrivateKey(vault_, key.get(), record.id));
-  CG_RETURN_IF_ERROR(accounts_.InsertAcmeAccount(record));
-  spdlog::info("acme: registered account {} at {}", url, options_.directory_url);
-  return Account{record.id, url, std::move(key)};
+  {
+    CG_ASSIGN_OR_RETURN(auto key, pki::GenerateKey(pki::GeneratedKeyType::kEcdsaP256));
+    CG_ASSIGN_OR_RETURN(record.key, SealPrivateKey(vault_, key.get(), record.id));
+  }
+  auto inserted = accounts_.InsertAcmeAccount(record);
+  if (inserted) return std::optional<store::AcmeAccount>(std::move(record));
+  if (inserted.error().code != ErrorCode::kStoreConflict) return std::move(inserted).error();
+  // Another node stored its key first: that one is the account.
+  CG_ASSIGN_OR_RETURN(auto winner, accounts_.GetAcmeAccount(options_.directory_url));
+  if (!winner) {
+    return MakeError(ErrorCode::kStoreConflict,
+                     "the ACME account changed while it was being made; trying again later");
+  }
+  return winner;
 }
 
 void AcmeIssuer::ForgetAccount(const std::string& id) {
   std::lock_guard lock(account_mu_);
+  if (registered_id_ == id) registered_id_.clear();
   auto r = accounts_.DeleteAcmeAccount(id);
   if (!r) spdlog::error("acme: forgetting account {} failed: {}", id, r.error().message);
 }
@@ -119,7 +146,11 @@ Result<acme::Order> AcmeIssuer::ResumeOrOrder(const IssueRequest& request,
   if (!request.order_url.empty()) {
     auto resumed = client_->GetOrder(ref, request.order_url);
     if (resumed) {
-      if (resumed->status != "invalid") return std::move(*resumed);
+      if (resumed->status != "invalid") {
+        spdlog::info("acme: {} resumes order {} for {} ({})", request.job_id, request.order_url,
+                     request.domain, resumed->status);
+        return std::move(*resumed);
+      }
     } else if (acme::IsProblem(resumed.error(), "accountDoesNotExist")) {
       ForgetAccount(account.id);
       return resumed.error();
@@ -137,6 +168,7 @@ Result<acme::Order> AcmeIssuer::ResumeOrOrder(const IssueRequest& request,
     if (acme::IsProblem(made.error(), "accountDoesNotExist")) ForgetAccount(account.id);
     return made.error();
   }
+  spdlog::info("acme: {} ordered {} for {}", request.job_id, made->url, request.domain);
   progress.SetOrder(made->url);
   CG_RETURN_IF_ERROR(progress.Step("answering the CA's challenges"));
   return std::move(*made);

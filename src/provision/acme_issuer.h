@@ -54,6 +54,9 @@ class AcmeIssuer final : public Issuer {
              store::AcmeAccountStore& accounts, seal::KeyVault& vault, const Clock& clock);
 
   Result<Account> EnsureAccount();
+  // Stores a new account key for the directory, with no URL yet; the
+  // account another node stored first if it won. REQUIRES: account_mu_.
+  Result<std::optional<store::AcmeAccount>> StoreAccountKey();
   void ForgetAccount(const std::string& id);
   // The order to work on: the resumed one, or a new one.
   Result<acme::Order> ResumeOrOrder(const IssueRequest& request, const Account& account,
@@ -68,6 +71,10 @@ class AcmeIssuer final : public Issuer {
   seal::KeyVault& vault_;
   const Clock& clock_;
   std::mutex account_mu_;  // one registration at a time
+  // The CA's URL for a stored account whose row has none (one made by
+  // EnsureAccount: see there), once this process registered its key.
+  std::string registered_id_;   // GUARDED_BY(account_mu_)
+  std::string registered_url_;  // GUARDED_BY(account_mu_)
 };
 
 }  // namespace certgate::provision

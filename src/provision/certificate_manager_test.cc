@@ -324,6 +324,28 @@ TEST_F(CertificateManagerTest, ALostLeaseStopsTheRunnersWrites) {
   EXPECT_EQ(job->msg, "node b's failure");
 }
 
+TEST_F(CertificateManagerTest, WaitingForTheCaRenewsTheLease) {
+  options_.runner.lease = seconds(3);  // renewed every second of waiting
+  auto manager_a = MakeManager(issuer_, "node_a");
+  FakeIssuer issuer_b;
+  auto manager_b = MakeManager(issuer_b, "node_b");
+  const store::Domain d = AddManagedDomain("www.example.com");
+  // Node a waits for the CA twice, two seconds of its clock passing before
+  // each wait: past the lease it claimed, but not past the renewals.
+  // Without the renewals, b would take the job at the second wait.
+  issuer_.pauses = 2;
+  int claimed_by_b = -1;
+  issuer_.before_pause = [&] {
+    clock_.Advance(seconds(2));
+    claimed_by_b = RunOnce(*manager_b);
+    EXPECT_EQ(claimed_by_b, 0) << "node b took the job of a runner that was still waiting";
+  };
+  ASSERT_EQ(RunOnce(*manager_a), 1);
+  EXPECT_EQ(claimed_by_b, 0);
+  EXPECT_TRUE(issuer_b.calls().empty());
+  EXPECT_TRUE(GetDomain(d.id).certificate_id.has_value()) << "node a finished the order";
+}
+
 TEST_F(CertificateManagerTest, NeedsANodeId) {
   ProvisioningServices services{*store_, *store_, *vault_, issuer_, resolver_,
                                 http01_, dns01_,  clock_,  {}};

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <thread>
+
 namespace certgate::provision {
 
 Result<void> Dns01Solver::Present(const Challenge& challenge) {
@@ -13,6 +15,11 @@ Result<void> Dns01Solver::Present(const Challenge& challenge) {
   CG_RETURN_IF_ERROR(challenges_.PutDnsTxtRecord(challenge.dns01_record_name,
                                                  challenge.dns01_txt_value, challenge.job_id));
   return published_ ? published_() : Result<void>();
+}
+
+Result<void> Dns01Solver::Wait(const Challenge&) {
+  if (propagation_.count() > 0) std::this_thread::sleep_for(propagation_);
+  return {};
 }
 
 Result<void> Dns01Solver::CleanUp(const Challenge& challenge) {

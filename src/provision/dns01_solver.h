@@ -4,6 +4,7 @@
 // _acme-challenge CNAME sends the CA. Thread-safe, as the store is.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <utility>
 
@@ -19,15 +20,20 @@ class Dns01Solver final : public Solver {
   // look next, finds it.
   using Published = std::function<Result<void>()>;
 
-  // challenges must outlive the solver.
-  explicit Dns01Solver(store::ChallengeStore& challenges, Published published = {})
-      : challenges_(challenges), published_(std::move(published)) {}
+  // challenges must outlive the solver. propagation: how long Wait gives
+  // the other nodes of a cluster to serve a record this node wrote (they
+  // follow the store's change feed); zero for a single node.
+  explicit Dns01Solver(store::ChallengeStore& challenges, Published published = {},
+                       std::chrono::milliseconds propagation = {})
+      : challenges_(challenges), published_(std::move(published)), propagation_(propagation) {}
 
   // Writes the TXT value at challenge.dns01_record_name, tied to the job,
   // then waits for published.
   // Error kInternal when the challenge has no record name (a domain without
   // an acme_challenge_cname_target cannot be validated by DNS-01).
   Result<void> Present(const Challenge& challenge) override;
+  // Waits for propagation: the CA's resolver may ask any node's DNS.
+  Result<void> Wait(const Challenge& challenge) override;
   // Deletes the TXT value Present wrote (other values at the name, for other
   // authorizations, stay); a value already gone, or a challenge without a
   // record name, is success.
@@ -36,6 +42,7 @@ class Dns01Solver final : public Solver {
  private:
   store::ChallengeStore& challenges_;
   const Published published_;
+  const std::chrono::milliseconds propagation_;
 };
 
 }  // namespace certgate::provision

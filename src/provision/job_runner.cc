@@ -54,7 +54,11 @@ class JobRunner::Progress final : public IssueProgress {
         job_(job),
         deadline_(std::chrono::steady_clock::now() + runner.options_.attempt_timeout) {}
 
-  Result<void> Step(std::string msg) override { return runner_.RecordStep(job_, std::move(msg)); }
+  Result<void> Step(std::string msg) override {
+    CG_RETURN_IF_ERROR(runner_.RecordStep(job_, std::move(msg)));
+    renewed_at_ = std::chrono::steady_clock::now();
+    return {};
+  }
   void SetOrder(std::string order_url) override { job_.order_url = std::move(order_url); }
   Result<void> Pause(std::optional<seconds> retry_after) override {
     if (std::chrono::steady_clock::now() >= deadline_) {
@@ -63,12 +67,19 @@ class JobRunner::Progress final : public IssueProgress {
                                    "continuing later",
                                    job_.domain, runner_.options_.attempt_timeout.count()));
     }
-    // The CA's Retry-After, within reason for a job that waits in a worker.
-    const seconds pause = retry_after ? std::clamp(*retry_after, seconds(1), seconds(30))
-                                      : runner_.options_.poll_interval;
+    // The CA's Retry-After, within reason for a job that waits in a worker,
+    // and never past the time the lease must be renewed.
+    seconds pause = retry_after ? std::clamp(*retry_after, seconds(1), seconds(30))
+                                : runner_.options_.poll_interval;
+    pause = std::max(seconds(1), std::min(pause, runner_.RenewEvery()));
     if (!runner_.WaitUnlessStopping(pause)) {
       return MakeError(ErrorCode::kAcmeTimedOut, "certgate is stopping; continuing after restart");
     }
+    // A long wait for the CA renews the lease as steps do, so that the job
+    // stays this runner's, and ends here if another runner has it now.
+    if (std::chrono::steady_clock::now() - renewed_at_ < runner_.RenewEvery()) return {};
+    CG_RETURN_IF_ERROR(runner_.WriteHeldJob(job_));
+    renewed_at_ = std::chrono::steady_clock::now();
     return {};
   }
 
@@ -76,6 +87,9 @@ class JobRunner::Progress final : public IssueProgress {
   JobRunner& runner_;
   store::ProvisioningJob& job_;
   const std::chrono::steady_clock::time_point deadline_;
+  // When this attempt last renewed the lease (the caller's last step came
+  // just before it was made).
+  std::chrono::steady_clock::time_point renewed_at_ = std::chrono::steady_clock::now();
 };
 
 JobRunner::JobRunner(JobRunnerOptions options, ProvisioningServices services)
@@ -118,11 +132,17 @@ seconds JobRunner::Backoff(int failures) const {
   return seconds(static_cast<int64_t>(std::floor(jittered + Random())));
 }
 
+seconds JobRunner::RenewEvery() const { return std::max(seconds(1), options_.lease / 3); }
+
 Result<void> JobRunner::RecordStep(store::ProvisioningJob& job, std::string msg) {
   job.msg = std::move(msg);
   job.error_code.reset();
   job.retries_at.reset();
   // Each step renews the hold, so that no other runner takes the job over.
+  return WriteHeldJob(job);
+}
+
+Result<void> JobRunner::WriteHeldJob(store::ProvisioningJob& job) {
   CG_ASSIGN_OR_RETURN(bool exists, jobs_.UpdateProvisioningJob(job, clock_.Now() + options_.lease));
   if (!exists) {
     // Gone (the domain changed), or claimed by another runner after this

@@ -58,8 +58,9 @@ struct JobRunnerOptions {
   // it gives up and retries later with the same order.
   std::chrono::seconds attempt_timeout{300};
   std::chrono::seconds poll_interval{1};  // when the CA gives no Retry-After
-  // A claimed job is its runner's this long; each step extends it. Attempts
-  // end well before.
+  // A claimed job is its runner's this long; each step, and each third of
+  // it spent waiting for the CA, extends it. A node that dies leaves its
+  // jobs to the others this long after its last renewal.
   std::chrono::seconds lease{std::chrono::minutes(30)};
 };
 
@@ -96,6 +97,11 @@ class JobRunner {
   Result<void> Attempt(store::ProvisioningJob& job);
   Result<void> CheckDnsRecords(const store::Domain& domain);
   Result<void> RecordStep(store::ProvisioningJob& job, std::string msg);
+  // Writes the job as it stands and extends the lease; kNotFound if the job
+  // is gone or another runner holds it now.
+  Result<void> WriteHeldJob(store::ProvisioningJob& job);
+  // How often a waiting attempt renews its lease: a third of it.
+  std::chrono::seconds RenewEvery() const;
   void RecordFailure(store::ProvisioningJob& job, const Error& error);
   // Waits `pause` unless stopping first; true if it waited the whole time.
   bool WaitUnlessStopping(std::chrono::seconds pause);

@@ -25,6 +25,10 @@ Result<std::string> FakeIssuer::Issue(const IssueRequest& request, Solver& solve
     progress.SetOrder(order_url);
   }
   if (during_issue) during_issue();
+  for (int i = 0; i < pauses; ++i) {
+    if (before_pause) before_pause();
+    CG_RETURN_IF_ERROR(progress.Pause(std::nullopt));
+  }
 
   std::string identifier = request.domain;
   if (identifier.starts_with("*.")) identifier.erase(0, 2);

@@ -42,6 +42,10 @@ class FakeIssuer final : public Issuer {
   // Runs inside Issue after the order was made and before the next step is
   // recorded: a test's hook to change the world mid-attempt.
   std::function<void()> during_issue;
+  // Then waits for the CA this many times (IssueProgress::Pause, which
+  // takes real time: at least a second each), running before_pause first.
+  int pauses = 0;
+  std::function<void()> before_pause;
 
   Result<std::string> Issue(const IssueRequest& request, Solver& solver,
                             IssueProgress& progress) override;

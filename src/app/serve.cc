@@ -209,6 +209,17 @@ int RunServe(const ServeOptions& options) {
   if (auto r = acme_tokens.Load(); !r) return Fail(r.error());
   auto edge = edge::EdgeServer::Create(edge_options, store, acme_tokens, vault, *default_cert);
   if (!edge) return Fail(edge.error());
+  // In a cluster, every certificate copied to this node's disk (keys still
+  // sealed), so that it serves every name it knows while the database is
+  // away, including names it never served before.
+  std::unique_ptr<edge::CertificateMirror> mirror;
+  if (store::PostgresConninfo(store)) {
+    auto opened = edge::CertificateMirror::Open(state->data_dir / "edge-certificates.db", store,
+                                                store, store);
+    if (!opened) return Fail(opened.error());
+    mirror = std::move(*opened);
+    (*edge)->UseCertificateMirror(*mirror);
+  }
   edge::SnapshotPublisher publisher(store, **edge, *default_cert);
   if (auto r = publisher.PublishNow(); !r) return Fail(r.error());
   // The zone in memory, so that the responder never waits on the store. It
@@ -307,6 +318,7 @@ int RunServe(const ServeOptions& options) {
   (*edge)->Start();
   publisher.Start();
   acme_tokens.Start();
+  if (mirror) mirror->Start();
   if (dns_responder) {
     zone.Start();
     dns_responder->Start();
@@ -398,6 +410,7 @@ int RunServe(const ServeOptions& options) {
   publisher.Stop();
   acme_tokens.Stop();
   (*edge)->Stop(std::chrono::seconds(5));
+  if (mirror) mirror->Stop();
   spdlog::info("stopped");
   return 0;
 }

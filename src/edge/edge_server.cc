@@ -647,11 +647,23 @@ net::awaitable<void> EdgeServer::BuildContext(const std::string& certificate_id,
 
 Result<pki::SslCtxPtr> EdgeServer::LoadContext(const std::string& certificate_id,
                                                const TerminatePolicy* policy) {
-  CG_ASSIGN_OR_RETURN(auto cert, certificates_.GetCertificateById(certificate_id));
-  if (!cert) return MakeError(ErrorCode::kNotFound, "the certificate was deleted");
+  auto cert = certificates_.GetCertificateById(certificate_id);
+  if (!cert && cert.error().code == ErrorCode::kStoreUnavailable && mirror_ != nullptr) {
+    // The database is away: this node's copy, if it has one.
+    auto kept = mirror_->Get(certificate_id);
+    if (kept && *kept) {
+      spdlog::info("edge: the store cannot be reached; serving certificate {} from this node's "
+                   "copy",
+                   certificate_id);
+      cert = std::move(kept);
+    }
+  }
+  if (!cert) return std::move(cert).error();
+  if (!*cert) return MakeError(ErrorCode::kNotFound, "the certificate was deleted");
+  const store::Certificate& found = **cert;
   CG_ASSIGN_OR_RETURN(pki::Chain chain,
-                      pki::ParseStoredChain(cert->certificate_pem, &intermediates_));
-  CG_ASSIGN_OR_RETURN(SecretBytes der, vault_.Unseal(cert->private_key.blob, cert->id));
+                      pki::ParseStoredChain(found.certificate_pem, &intermediates_));
+  CG_ASSIGN_OR_RETURN(SecretBytes der, vault_.Unseal(found.private_key.blob, found.id));
   CG_ASSIGN_OR_RETURN(pki::EvpPkeyPtr key, pki::DecodePrivateKeyDer(der.span()));
   return MakeCertificateContext(chain, key.get(), policy, &EdgeServer::OnAlpn);
 }

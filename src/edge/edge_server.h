@@ -53,6 +53,7 @@
 #include "seal/key_vault.h"
 #include "store/certificate_store.h"
 #include "edge/acme_tokens.h"
+#include "edge/certificate_mirror.h"
 #include "edge/ticket_keys.h"
 
 namespace certgate::edge {
@@ -89,6 +90,12 @@ class EdgeServer final : public SnapshotSink {
                                                     AcmeTokens& tokens, seal::KeyVault& vault,
                                                     const std::string& default_certificate_id);
   ~EdgeServer();
+
+  // Where certificates are read while the store cannot be reached (a node
+  // of a cluster, the database away): must outlive the server. Call before
+  // Start. Default: none, and a context that cannot be built falls back to
+  // the default certificate.
+  void UseCertificateMirror(CertificateMirror& mirror) { mirror_ = &mirror; }
 
   // Binds every worker's listeners. Returns the HTTPS and HTTP addresses.
   Result<std::pair<tcp::endpoint, tcp::endpoint>> Listen();
@@ -148,6 +155,7 @@ class EdgeServer final : public SnapshotSink {
 
   const EdgeOptions options_;
   store::CertificateStore& certificates_;
+  CertificateMirror* mirror_ = nullptr;
   AcmeTokens& tokens_;
   seal::KeyVault& vault_;
   ContextCache contexts_;

@@ -406,5 +406,44 @@ TEST_F(PostgresClusterTest, WhilePostgresIsAwayNodesServeAndTheApiAnswers503Then
   EXPECT_EQ(listed.raw.find("during.cluster.example.com"), std::string::npos) << listed.raw;
 }
 
+// A node keeps a copy of every certificate on its disk: while the database
+// is away it serves a name it never served before (no TLS context built for
+// it there), from that copy.
+TEST_F(PostgresClusterTest, WhilePostgresIsAwayANodeServesANameItNeverServedBefore) {
+  auto nodes = StartNodes(2);
+  for (const auto& node : nodes) ASSERT_NE(node, nullptr);
+  const std::string key = KeyOf(nodes);
+  auto [cold_id, cold_serial] = UploadFor(nodes[0]->Client(key), "cold.cluster.example.com");
+  ASSERT_FALSE(cold_id.empty());
+  ApiResult reserved =
+      Call(nodes[0]->Client(key), verb::post, "/reserved_domains",
+           boost::json::object{{"domain", "cold.cluster.example.com"}, {"certificate_id", cold_id}});
+  ASSERT_EQ(reserved.status, 201) << reserved.raw;
+  // A later name, served by node 1: its names are then at least as new as
+  // the cold one, whose context node 1 has not built.
+  const std::string probe = Reserve(*nodes[0], key, "probe.cluster.example.com");
+  ASSERT_TRUE(ServedEverywhere(nodes, "probe.cluster.example.com", probe,
+                               std::chrono::steady_clock::now())
+                  .has_value());
+  const std::string copy = (nodes[1]->data_dir() / "edge-certificates.db").string();
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return RunCommand({"/usr/bin/sqlite3", copy,
+                           "SELECT count(*) FROM certificates WHERE id = '" + cold_id + "'"})
+                   .out == "1\n";
+      },
+      std::chrono::seconds(10)))
+      << "node 1 never copied the certificate";
+
+  pg_.Halt();
+  std::string error;
+  auto tls = TlsClient::Connect(nodes[1]->https_port(),
+                                TlsClientOptions{.sni = "cold.cluster.example.com"}, &error);
+  ASSERT_TRUE(tls) << error;
+  EXPECT_EQ(Canonical(tls->PeerSerial()), Canonical(cold_serial));
+  EXPECT_NE(ReadFile(nodes[1]->stderr_path()).find("from this node's copy"), std::string::npos);
+  pg_.Resume();
+}
+
 }  // namespace
 }  // namespace certgate::testing

@@ -141,10 +141,9 @@ Result<void> TicketKeyRing::Refresh(store::SettingStore& settings, seal::KeyVaul
       if (!set) continue;  // another node added one: read theirs
       spdlog::info("edge: added a new TLS session ticket key ({} kept)", keys.size());
     }
-    std::vector<std::shared_ptr<const TicketKey>> fresh;
-    for (const TicketKey& k : keys) fresh.push_back(std::make_shared<const TicketKey>(k));
-    std::lock_guard lock(mu_);
-    keys_ = std::move(fresh);
+    auto fresh = std::make_shared<Keys>();
+    for (const TicketKey& k : keys) fresh->push_back(std::make_shared<const TicketKey>(k));
+    keys_.store(std::move(fresh));
     return {};
   }
   return MakeError(ErrorCode::kStoreConflict,
@@ -155,25 +154,22 @@ Result<void> TicketKeyRing::Refresh(store::SettingStore& settings, seal::KeyVaul
 
 std::shared_ptr<const TicketKey> TicketKeyRing::IssuingKey(Time now) const {
   const int64_t ready_before = ToUnixSeconds(now) - options_.usable_after.count();
-  std::lock_guard lock(mu_);
-  for (const auto& k : keys_) {
+  const std::shared_ptr<const Keys> keys = keys_.load();
+  for (const auto& k : *keys) {
     if (k->created <= ready_before) return k;
   }
-  return keys_.empty() ? nullptr : keys_.back();
+  return keys->empty() ? nullptr : keys->back();
 }
 
 std::shared_ptr<const TicketKey> TicketKeyRing::Find(const unsigned char* name) const {
-  std::lock_guard lock(mu_);
-  for (const auto& k : keys_) {
+  const std::shared_ptr<const Keys> keys = keys_.load();
+  for (const auto& k : *keys) {
     if (std::memcmp(k->name.data(), name, k->name.size()) == 0) return k;
   }
   return nullptr;
 }
 
-size_t TicketKeyRing::size() const {
-  std::lock_guard lock(mu_);
-  return keys_.size();
-}
+size_t TicketKeyRing::size() const { return keys_.load()->size(); }
 
 Result<void> ResealTicketKeys(store::SettingStore& settings, seal::KeyVault& vault) {
   for (int round = 0; round < kRounds; ++round) {

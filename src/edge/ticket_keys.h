@@ -16,13 +16,14 @@
 // InstallTicketKeys keeps the ring in a process-wide pointer.
 #pragma once
 
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "core/result.h"
@@ -39,6 +40,15 @@ struct TicketKey {
   std::array<uint8_t, 32> aes{};   // AES-256-CBC
   std::array<uint8_t, 32> hmac{};  // HMAC-SHA256
   int64_t created = 0;             // unix seconds
+
+  TicketKey() = default;
+  TicketKey(const TicketKey&) = default;
+  TicketKey& operator=(const TicketKey&) = default;
+  // Every copy's secrets are wiped when it goes.
+  ~TicketKey() {
+    OPENSSL_cleanse(aes.data(), aes.size());
+    OPENSSL_cleanse(hmac.data(), hmac.size());
+  }
 };
 
 struct TicketKeyOptions {
@@ -62,9 +72,12 @@ class TicketKeyRing {
   size_t size() const;
 
  private:
+  using Keys = std::vector<std::shared_ptr<const TicketKey>>;  // newest first
+
   const TicketKeyOptions options_;
-  mutable std::mutex mu_;
-  std::vector<std::shared_ptr<const TicketKey>> keys_;  // GUARDED_BY(mu_): newest first
+  // Swapped whole by Refresh; a handshake reads it without taking a lock
+  // that a refresh (which may wait on the store) could hold.
+  std::atomic<std::shared_ptr<const Keys>> keys_{std::make_shared<const Keys>()};
 };
 
 // Re-seals the stored keys under vault's current master key version if they

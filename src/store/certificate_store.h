@@ -49,6 +49,11 @@ class CertificateStore {
   // (>= 1, else kInvalidPaging).
   virtual Result<std::vector<UnsummarizedCertificate>> ListUnsummarizedCertificates(
       std::optional<std::string> after_id, int limit) = 0;
+  // Every certificate of every account and endpoint, by id ascending, ids
+  // strictly above after_id when given; at most limit (1 to 1000, else
+  // kInvalidPaging). What metrics and expiry alerts page through.
+  virtual Result<std::vector<CertificateExpiry>> ListCertificateExpiries(
+      std::optional<std::string> after_id, int limit) = 0;
   // Sets the summary of certificate id if it is still unknown. True when it
   // was set; false when the certificate is gone or already has one (another
   // process backfilled it first). kInternal for a summary without a

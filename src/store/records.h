@@ -75,6 +75,16 @@ struct UnsummarizedCertificate {
   std::string certificate_pem;
 };
 
+// What metrics and expiry alerts read of a certificate: no chain, no key.
+struct CertificateExpiry {
+  std::string id;
+  std::string account_id;  // "" for the service's own certificates
+  bool issued = false;     // issued automatically (issued_at is set)
+  Time not_after;
+  std::string subject_common_name;  // "" when unknown or absent
+  std::string owner_endpoint_id;    // set for a terminate-tls action's certificate
+};
+
 // Fields an update may change; absent means unchanged.
 struct CertificatePatch {
   std::optional<std::string> description;

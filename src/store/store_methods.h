@@ -36,6 +36,8 @@
       override;                                                                               \
   Result<std::vector<UnsummarizedCertificate>> ListUnsummarizedCertificates(                  \
       std::optional<std::string> after_id, int limit) override;                               \
+  Result<std::vector<CertificateExpiry>> ListCertificateExpiries(                             \
+      std::optional<std::string> after_id, int limit) override;                               \
   Result<bool> SetCertificateSummary(std::string_view id, const CertificateSummary& summary)  \
       override;                                                                               \
   /* DomainStore (domain_store.h) */                                                          \

@@ -41,6 +41,14 @@ struct CertificateSql {
   static constexpr const char* kListUnsummarizedAfter =
       "SELECT id, certificate_pem FROM tls_certificates WHERE serial_number IS NULL"
       " AND id > $1 ORDER BY id LIMIT $2";
+  static constexpr const char* kListExpiries =
+      "SELECT id, COALESCE(account_id, ''), (issued_at IS NOT NULL)::int, " CG_PG_EPOCH(not_after)
+      ", COALESCE(subject_common_name, ''), COALESCE(owner_endpoint_id, '')"
+      " FROM tls_certificates ORDER BY id LIMIT $1";
+  static constexpr const char* kListExpiriesAfter =
+      "SELECT id, COALESCE(account_id, ''), (issued_at IS NOT NULL)::int, " CG_PG_EPOCH(not_after)
+      ", COALESCE(subject_common_name, ''), COALESCE(owner_endpoint_id, '')"
+      " FROM tls_certificates WHERE id > $1 ORDER BY id LIMIT $2";
   static constexpr const char* kSetSummary =
       "UPDATE tls_certificates SET subject_common_name = $2, serial_number = $3,"
       " not_before = to_timestamp($4) WHERE id = $1 AND serial_number IS NULL";
@@ -128,6 +136,14 @@ Result<DeleteOutcome> PgStore::DeleteCertificate(std::string_view account_id,
   return WriteAndAnnounce(kOp, [&](Connection& conn) {
     return sql::DeleteCertificate<CertificateSql>(conn, account_id, id, kOp);
   });
+}
+
+Result<std::vector<CertificateExpiry>> PgStore::ListCertificateExpiries(
+    std::optional<std::string> after_id, int limit) {
+  constexpr std::string_view kOp = "listing certificates' expiry";
+  CG_RETURN_IF_ERROR(sql::CheckLimit(limit));
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  return sql::ListCertificateExpiries<CertificateSql>(lease.conn(), after_id, limit, kOp);
 }
 
 Result<std::vector<UnsummarizedCertificate>> PgStore::ListUnsummarizedCertificates(

@@ -158,6 +158,31 @@ Result<std::vector<UnsummarizedCertificate>> ListUnsummarizedCertificates(
   return certs;
 }
 
+// REQUIRES: limit >= 1 (CheckBatchLimit, store/sql/paging.h). S::kListExpiries
+// and S::kListExpiriesAfter select id, account_id (or ''), whether issued_at
+// is set (1/0), not_after (unix seconds), subject_common_name (or ''),
+// owner_endpoint_id (or '').
+template <class S, class Conn>
+Result<std::vector<CertificateExpiry>> ListCertificateExpiries(
+    Conn& conn, const std::optional<std::string>& after_id, int limit, std::string_view op) {
+  using Q = typename Conn::QueryType;
+  Q q(conn, after_id.has_value() ? S::kListExpiriesAfter : S::kListExpiries, op);
+  if (after_id.has_value()) {
+    q.Text(1, *after_id).Int(2, limit);
+  } else {
+    q.Int(1, limit);
+  }
+  std::vector<CertificateExpiry> certs;
+  while (true) {
+    CG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    certs.push_back(CertificateExpiry{q.ColumnText(0), q.ColumnText(1), q.ColumnInt(2) != 0,
+                                      FromUnixSeconds(q.ColumnInt(3)), q.ColumnText(4),
+                                      q.ColumnText(5)});
+  }
+  return certs;
+}
+
 // Inside a write transaction; REQUIRES: CheckCertificateSummary passed.
 template <class S, class Conn>
 Result<bool> SetCertificateSummary(Conn& conn, std::string_view id,

@@ -290,6 +290,25 @@ Result<DeleteOutcome> MemoryStore::DeleteCertificate(std::string_view account_id
   return Announced(Result<DeleteOutcome>(std::move(outcome)));
 }
 
+Result<std::vector<CertificateExpiry>> MemoryStore::ListCertificateExpiries(
+    std::optional<std::string> after_id, int limit) {
+  if (limit < 1 || limit > 1000) {
+    return MakeError(ErrorCode::kInvalidPaging,
+                     fmt::format("limit must be from 1 to 1000, not {}", limit));
+  }
+  std::lock_guard lock(data_->mu);
+  std::vector<CertificateExpiry> certs;
+  auto it = after_id.has_value() ? data_->certificates.upper_bound(*after_id)
+                                 : data_->certificates.begin();
+  for (; it != data_->certificates.end() && certs.size() < static_cast<size_t>(limit); ++it) {
+    const Certificate& c = it->second;
+    certs.push_back(CertificateExpiry{c.id, c.account_id, c.issued_at.has_value(),
+                                      WholeSeconds(c.not_after), c.subject_common_name,
+                                      c.owner_endpoint_id});
+  }
+  return certs;
+}
+
 Result<std::vector<UnsummarizedCertificate>> MemoryStore::ListUnsummarizedCertificates(
     std::optional<std::string> after_id, int limit) {
   if (limit < 1) {

@@ -236,6 +236,60 @@ Certificate WithoutSummary(Certificate c) {
   return c;
 }
 
+// Every certificate's expiry, whatever its account or owner, a page at a
+// time in id order, for metrics and expiry alerts.
+TEST_P(StoreConformanceTest, EveryCertificatesExpiryIsListedInPages) {
+  Certificate uploaded = MakeCert(alice_);
+  uploaded.issued_at.reset();
+  uploaded.not_after = FromUnixSeconds(1'750'000'000);
+  const Certificate issued = MakeIssued(bob_);
+  Certificate service = MakeCert("");
+  service.issued_at.reset();
+  for (const Certificate& c : {uploaded, issued, service}) {
+    ASSERT_TRUE(store_->InsertCertificate(c).ok());
+  }
+  Domain d = MakeDomain(bob_, "expiry.example.com");
+  ASSERT_TRUE(store_->InsertDomain(d).ok());
+  Endpoint e = MakeEndpoint(d, "expiry.example.com");
+  Certificate brought = MakeCert(bob_);
+  e.policy_certificate_id = brought.id;
+  ASSERT_TRUE(store_->InsertEndpoint(e, brought).ok());
+
+  std::vector<CertificateExpiry> all;
+  std::optional<std::string> after;
+  for (;;) {
+    auto page = store_->ListCertificateExpiries(after, 2);
+    ASSERT_TRUE(page.ok()) << page.error().message;
+    all.insert(all.end(), page->begin(), page->end());
+    if (page->size() < 2) break;
+    after = page->back().id;
+  }
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_TRUE(std::is_sorted(all.begin(), all.end(),
+                             [](const auto& a, const auto& b) { return a.id < b.id; }));
+  for (const CertificateExpiry& x : all) {
+    if (x.id == uploaded.id) {
+      EXPECT_EQ(x.account_id, alice_);
+      EXPECT_FALSE(x.issued);
+      EXPECT_EQ(x.not_after, uploaded.not_after);
+      EXPECT_EQ(x.subject_common_name, uploaded.subject_common_name);
+      EXPECT_EQ(x.owner_endpoint_id, "");
+    } else if (x.id == issued.id) {
+      EXPECT_EQ(x.account_id, bob_);
+      EXPECT_TRUE(x.issued);
+    } else if (x.id == service.id) {
+      EXPECT_EQ(x.account_id, "");
+      EXPECT_FALSE(x.issued);
+    } else {
+      EXPECT_EQ(x.owner_endpoint_id, e.id) << x.id;
+    }
+  }
+  EXPECT_EQ(store_->ListCertificateExpiries(std::nullopt, 0).error().code,
+            ErrorCode::kInvalidPaging);
+  EXPECT_EQ(store_->ListCertificateExpiries(std::nullopt, 1001).error().code,
+            ErrorCode::kInvalidPaging);
+}
+
 // The backfill's two calls: certificates without a summary are listed by id,
 // whatever their account or owner, until their summary is set, once.
 TEST_P(StoreConformanceTest, CertificatesWithoutASummaryAreListedUntilItIsSet) {

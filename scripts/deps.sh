@@ -16,6 +16,9 @@
 #          and nginx (bench/handshake_bench, bench/scale_bench
 #          --distinct-certs), lego, Pebble and unbound (bench/acme_bench);
 #          each bench starts its own instances
+#          and promtool (tests of /metrics), taken out of Debian's prometheus
+#          package into ~/.cache/certgate rather than installed: installing
+#          it would start a Prometheus server on this machine
 # Idempotent: a second run installs nothing and prints nothing but a summary.
 set -euo pipefail
 
@@ -54,6 +57,27 @@ for p in "${want[@]}"; do
   fi
 done
 
+# promtool, from Debian's prometheus package unpacked (not installed: its
+# postinst would start a server), where tests/support finds it.
+promtool_dir="${XDG_CACHE_HOME:-$HOME/.cache}/certgate/prometheus"
+promtool_dep() {
+  [ "$mode" = test ] || return 0
+  command -v promtool >/dev/null && return 0
+  [ -x "$promtool_dir/usr/bin/promtool" ] && return 0
+  echo "deps: unpacking promtool from Debian's prometheus package into $promtool_dir"
+  local tmp
+  tmp=$(mktemp -d)
+  # (as root, apt warns that its _apt user cannot write the temp dir)
+  chmod 755 "$tmp"
+  if ! (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1); then
+    "${sudo_cmd[@]}" apt-get update >/dev/null
+    (cd "$tmp" && apt-get download prometheus >/dev/null)
+  fi
+  mkdir -p "$promtool_dir"
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$promtool_dir"
+  rm -rf "$tmp"
+}
+
 # The e2e tests' npm packages, exactly as locked; again only when missing.
 npm_deps() {
   [ "$mode" = test ] || return 0
@@ -68,13 +92,15 @@ npm_deps() {
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 }
 
+sudo_cmd=()
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: all ${#want[@]} packages present"
+  if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then sudo_cmd=(sudo); fi
+  promtool_dep
   npm_deps
   exit 0
 fi
 echo "deps: installing ${missing[*]}"
-sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null || { echo "deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
   sudo_cmd=(sudo)
@@ -85,4 +111,5 @@ if ! "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
   "${sudo_cmd[@]}" apt-get update
   "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+promtool_dep
 npm_deps

@@ -288,6 +288,7 @@ net::awaitable<void> HttpServer::ServeOn(std::shared_ptr<Session> s, Stream& str
     if (kTls) res.set(http::field::strict_transport_security, kHstsValue);
     s->Arm(options_.io_timeout);
     co_await http::async_write(stream, res, kUseTuple);
+    CountResponse(res.result_int());
     spdlog::info("{} - {} op={} ({})", s->remote.address().to_string(), res.result_int(), op,
                  error.message);
     linger = true;
@@ -380,6 +381,7 @@ net::awaitable<void> HttpServer::ServeOn(std::shared_ptr<Session> s, Stream& str
     if (kTls) res.set(http::field::strict_transport_security, kHstsValue);
     s->Arm(options_.io_timeout);
     auto [wec, wn] = co_await http::async_write(stream, res, kUseTuple);
+    CountResponse(res.result_int());
     const auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
     spdlog::info("{} {} {} {} {}ms op={}", s->remote.address().to_string(),

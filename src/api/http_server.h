@@ -30,6 +30,8 @@
 // that runs the io_context (or before it runs).
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -79,6 +81,13 @@ class HttpServer {
   void Shutdown(std::chrono::milliseconds grace, std::function<void()> done);
 
   size_t open_connections() const { return sessions_.size(); }
+  // Responses sent, by status class (index 1 to 5: 1xx to 5xx), refusals
+  // (429, 408, ...) included. Any thread.
+  uint64_t responses(int status_class) const {
+    return status_class >= 1 && status_class <= 5
+               ? responses_[static_cast<size_t>(status_class)].load(std::memory_order_relaxed)
+               : 0;
+  }
 
  private:
   struct Session;
@@ -95,6 +104,11 @@ class HttpServer {
   void Forget(Session* session);
   void MaybeDone();
   void NoteRefused(const tcp::endpoint& remote, std::string_view why);
+  void CountResponse(unsigned status) {
+    if (status >= 100 && status < 600) {
+      responses_[status / 100].fetch_add(1, std::memory_order_relaxed);
+    }
+  }
 
   net::io_context& io_;
   net::thread_pool& workers_;
@@ -103,6 +117,7 @@ class HttpServer {
   std::list<tcp::acceptor> acceptors_;
   std::list<std::shared_ptr<Session>> sessions_;  // oldest first
   size_t counted_ = 0;                             // sessions not released
+  std::array<std::atomic<uint64_t>, 6> responses_{};  // by status / 100
   std::map<net::ip::address, size_t> per_source_;
   bool stopping_ = false;
   std::function<void()> on_done_;

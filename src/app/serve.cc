@@ -18,11 +18,14 @@
 #include "api/api_tls.h"
 #include "api/http_server.h"
 #include "app/bootstrap.h"
+#include "app/health.h"
+#include "app/serve_metrics.h"
 #include "acme/client.h"
 #include "core/host_port.h"
 #include "dns/responder.h"
 #include "edge/edge_server.h"
 #include "edge/snapshot_publisher.h"
+#include "metrics/metrics.h"
 #include "names/domain_name.h"
 #include "provision/acme_issuer.h"
 #include "provision/certificate_manager.h"
@@ -127,6 +130,12 @@ int RunServe(const ServeOptions& options) {
                                                       : normalized_base.error().message)));
   }
   const std::string base_domain = *normalized_base;
+  std::optional<HostPort> metrics_addr;
+  if (!options.metrics_listen.empty()) {
+    auto parsed = ParseHostPort(options.metrics_listen, "--metrics-listen");
+    if (!parsed) return Fail(parsed.error());
+    metrics_addr = *parsed;
+  }
   std::optional<HostPort> dns_addr;
   if (!options.dns_listen.empty()) {
     auto parsed = ParseHostPort(options.dns_listen, "--dns-listen");
@@ -298,9 +307,24 @@ int RunServe(const ServeOptions& options) {
                                          .jobs = store};
   api::ApiService service(api_stores, vault, clock,
                           api::ApiServiceOptions{options.api_url, base_domain, resolver_addr});
+  // Filled below, once everything it reads exists; read only after Start.
+  metrics::Registry registry;
+  std::atomic<bool> edge_listening{false};
+  std::atomic<bool> stopping{false};
+  const Readiness readiness{[&store]() -> Result<void> {
+                              CG_RETURN_IF_ERROR(store.ChangeSequence());
+                              return {};
+                            },
+                            edge_listening, stopping};
   api::HttpServer server(
       io, workers,
-      [&service](api::Request& req, const api::RequestContext& ctx) {
+      [&service, &registry, &readiness](api::Request& req, const api::RequestContext& ctx) {
+        if (auto ready = ReadinessEndpoint(req, readiness)) return std::move(*ready);
+        // /metrics here only for loopback clients: its series name tenants'
+        // certificates (--metrics-listen serves it to whoever reaches that).
+        if (auto metrics = MetricsEndpoint(registry, req, ctx, /*loopback_only=*/true)) {
+          return std::move(*metrics);
+        }
         return service.Handle(req, ctx);
       },
       [&] {
@@ -314,8 +338,39 @@ int RunServe(const ServeOptions& options) {
       }());
   auto bound = server.Listen(api_addr->host, api_addr->port);
   if (!bound) return Fail(bound.error());
+  RegisterServeMetrics(registry, ServeMetricsSources{.certificates = store,
+                                                     .feed = store,
+                                                     .edge = **edge,
+                                                     .publisher = publisher,
+                                                     .tokens = acme_tokens,
+                                                     .api = server,
+                                                     .dns = dns_responder.get(),
+                                                     .clock = clock});
+  // --metrics-listen: /metrics (and nothing else) to any client there.
+  std::optional<api::HttpServer> metrics_server;
+  std::optional<api::tcp::endpoint> metrics_bound;
+  if (metrics_addr) {
+    metrics_server.emplace(
+        io, workers,
+        [&registry](api::Request& req, const api::RequestContext& ctx) {
+          if (auto metrics = MetricsEndpoint(registry, req, ctx, /*loopback_only=*/false)) {
+            return std::move(*metrics);
+          }
+          api::Response res{api::http::status::not_found, req.version()};
+          res.set(api::http::field::content_type, "text/plain; charset=utf-8");
+          res.body() = "this listener serves /metrics only\n";
+          res.prepare_payload();
+          return res;
+        },
+        api::HttpServerOptions{});
+    auto listening = metrics_server->Listen(metrics_addr->host, metrics_addr->port);
+    if (!listening) return Fail(listening.error());
+    metrics_bound = *listening;
+    metrics_server->Start();
+  }
   server.Start();
   (*edge)->Start();
+  edge_listening = true;
   publisher.Start();
   acme_tokens.Start();
   if (mirror) mirror->Start();
@@ -366,6 +421,8 @@ int RunServe(const ServeOptions& options) {
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     spdlog::info("received signal {}, shutting down", signo);
+    stopping = true;
+    if (metrics_server) metrics_server->Shutdown(std::chrono::seconds(1), [] {});
     server.Shutdown(kShutdownGrace, [&io] { io.stop(); });
   });
   // SIGHUP: the API's certificate and key again (renewed files in place).
@@ -395,6 +452,10 @@ int RunServe(const ServeOptions& options) {
   fmt::print("http: {}\n", FormatHostPort(edge_addrs->second.address().to_string(),
                                           edge_addrs->second.port()));
   if (dns_bound) fmt::print("dns: {}\n", FormatHostPort(dns_bound->host, dns_bound->port));
+  if (metrics_bound) {
+    fmt::print("metrics: http://{}/metrics\n",
+               FormatHostPort(metrics_bound->address().to_string(), metrics_bound->port()));
+  }
   fmt::print("certgate ready\n");
   std::fflush(stdout);
   // Only now: during start-up glibc's own marks are faster (loading a

@@ -14,6 +14,9 @@ namespace certgate::app {
 struct ServeOptions {
   LocalOptions local;
   std::string api_listen = "127.0.0.1:4280";
+  // Where /metrics is also served, to any client (empty: only the API
+  // listener's, to loopback clients).
+  std::string metrics_listen;
   std::string https_listen = ":443";
   std::string http_listen = ":80";
   int edge_workers = 0;  // 0: one per core

@@ -4,6 +4,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "app/json_log.h"
 #include "cli/commands.h"
 #include "cli/yaml_config.h"
 
@@ -44,6 +45,12 @@ int Main(int argc, char** argv) {
   root.add_option("--log-level", log_level, "Log level: trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
+  std::string log_format = "text";
+  root.add_option("--log-format", log_format,
+                  "Log lines as text, or as one JSON object each (time, level, component, "
+                  "message, operation_id) for log shippers")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
 
   AddServeCommand(root);
   AddAdminCommands(root);
@@ -52,7 +59,10 @@ int Main(int argc, char** argv) {
 
   auto logger = spdlog::stderr_color_mt("certgate");
   spdlog::set_default_logger(logger);
-  root.parse_complete_callback([&] { spdlog::set_level(spdlog::level::from_str(log_level)); });
+  root.parse_complete_callback([&] {
+    spdlog::set_level(spdlog::level::from_str(log_level));
+    if (log_format == "json") logger->set_formatter(std::make_unique<app::JsonLogFormatter>());
+  });
 
   try {
     root.parse(argc, argv);

@@ -105,6 +105,10 @@ void AddServeCommand(CLI::App& root) {
   cmd->add_flag("--api-insecure-http", options->api_insecure_http,
                 "Allow plain HTTP on a non-loopback --api-listen (API keys then cross the "
                 "network in the clear; only behind a TLS proxy)");
+  cmd->add_option("--metrics-listen", options->metrics_listen,
+                  "Address where Prometheus metrics (/metrics) are served to any client that "
+                  "reaches it; without it, /metrics is on the API listener for loopback "
+                  "clients only (the series name tenants' certificates)");
   cmd->add_option("--dns-listen", options->dns_listen,
                   "Address (UDP and TCP) of the authoritative DNS for the base domain: A/AAAA "
                   "for cname targets and reserved subdomains, TXT for DNS-01 (default: off)");

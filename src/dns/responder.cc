@@ -209,6 +209,14 @@ struct Responder::Impl {
   size_t open_tcp = 0;  // only touched on the io thread
   SourceBudget budget;  // only touched on the io thread
   uint64_t dropped = 0;  // over budget; only touched on the io thread
+  // For Stats: answers by RCODE (the header's four bits), and drops.
+  std::array<std::atomic<uint64_t>, 16> answers_by_rcode{};
+  std::atomic<uint64_t> dropped_total{0};
+  void Count(const std::optional<std::vector<uint8_t>>& reply) {
+    if (reply && reply->size() >= 4) {
+      answers_by_rcode[(*reply)[3] & 0x0f].fetch_add(1, std::memory_order_relaxed);
+    }
+  }
 };
 
 Result<std::unique_ptr<Responder>> Responder::Create(ResponderOptions options,
@@ -252,6 +260,15 @@ Result<std::unique_ptr<Responder>> Responder::Create(ResponderOptions options,
 Responder::Responder(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Responder::~Responder() { Stop(); }
+
+Responder::Stats Responder::stats() const {
+  Stats stats;
+  for (size_t i = 0; i < stats.answers_by_rcode.size(); ++i) {
+    stats.answers_by_rcode[i] = impl_->answers_by_rcode[i].load(std::memory_order_relaxed);
+  }
+  stats.dropped = impl_->dropped_total.load(std::memory_order_relaxed);
+  return stats;
+}
 
 Result<HostPort> Responder::Listen() {
   Impl& d = *impl_;
@@ -595,6 +612,7 @@ net::awaitable<void> Responder::Impl::UdpLoop() {
         continue;
       }
       if (!budget.Allow(from.address(), now)) {
+        dropped_total.fetch_add(1, std::memory_order_relaxed);
         if (dropped++ % 100000 == 0) {
           spdlog::debug("dns: dropping UDP queries over {} a second from {} ({} so far)",
                         options.udp_queries_per_source, from.address().to_string(), dropped);
@@ -603,6 +621,7 @@ net::awaitable<void> Responder::Impl::UdpLoop() {
       }
       std::optional<std::vector<uint8_t>> reply = Handle(
           std::span<const uint8_t>(bufs[static_cast<size_t>(i)].data(), n), /*udp=*/true);
+      Count(reply);
       if (!reply || from.port() == 0) continue;
       boost::system::error_code sec;
       udp_socket->send_to(net::buffer(*reply), from, 0, sec);  // non-blocking: dropped if full
@@ -668,6 +687,7 @@ net::awaitable<void> Responder::Impl::ServeTcp(tcp::socket socket) {
     message.resize(size);
     if (!co_await read(net::buffer(message))) break;
     std::optional<std::vector<uint8_t>> reply = Handle(message, /*udp=*/false);
+    Count(reply);
     if (!reply) continue;
     const std::array<uint8_t, 2> out_prefix{static_cast<uint8_t>(reply->size() >> 8),
                                             static_cast<uint8_t>(reply->size() & 0xff)};

@@ -40,6 +40,7 @@
 #pragma once
 
 #include <boost/asio/ip/address.hpp>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -86,6 +87,12 @@ class Responder {
   void Start();
   // Closes the sockets and joins the thread. Idempotent.
   void Stop();
+
+  struct Stats {
+    std::array<uint64_t, 16> answers_by_rcode{};  // by the header's RCODE
+    uint64_t dropped = 0;  // UDP queries over a source's budget, not answered
+  };
+  Stats stats() const;
 
  private:
   struct Impl;

@@ -205,7 +205,60 @@ struct EdgeServer::Connection {
   // Set when the ClientHello callback suspended the handshake.
   std::string pending_certificate;
   std::string pending_key;
+  // The handshake goes on with the default certificate: none serves the
+  // name asked for, or its context could not be built.
+  bool default_certificate = false;
 };
+
+std::string_view EdgeServer::HandshakeName(Handshake h) {
+  switch (h) {
+    case Handshake::kOk: return "ok";
+    case Handshake::kDefaultCertificate: return "default_certificate";
+    case Handshake::kVersion: return "version";
+    case Handshake::kNoSharedCipher: return "no_shared_cipher";
+    case Handshake::kAlert: return "alert";
+    case Handshake::kTimeout: return "timeout";
+    case Handshake::kClosed: return "closed";
+    case Handshake::kOther: return "other";
+  }
+  return "other";
+}
+
+EdgeServer::Stats EdgeServer::stats() const {
+  Stats stats;
+  for (size_t i = 0; i < kHandshakeResults; ++i) {
+    stats.handshakes[i] = handshakes_[i].load(std::memory_order_relaxed);
+  }
+  stats.context_hits = context_hits_.load(std::memory_order_relaxed);
+  stats.context_misses = context_misses_.load(std::memory_order_relaxed);
+  stats.context_builds_failed = context_builds_failed_.load(std::memory_order_relaxed);
+  return stats;
+}
+
+namespace {
+
+// What a failed handshake's OpenSSL reason says about it.
+EdgeServer::Handshake ClassifyProtocolFailure(int reason) {
+  using H = EdgeServer::Handshake;
+  // Alerts the peer sent are reasons from SSL_AD_REASON_OFFSET on.
+  if (reason >= SSL_AD_REASON_OFFSET) return H::kAlert;
+  switch (reason) {
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_WRONG_VERSION_NUMBER:
+    case SSL_R_VERSION_TOO_LOW:
+    case SSL_R_VERSION_TOO_HIGH:
+    case SSL_R_UNKNOWN_PROTOCOL:
+      return H::kVersion;
+    case SSL_R_NO_SHARED_CIPHER:
+    case SSL_R_NO_SHARED_GROUPS:
+    case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+      return H::kNoSharedCipher;
+    default:
+      return H::kOther;
+  }
+}
+
+}  // namespace
 
 EdgeServer::EdgeServer(EdgeOptions options, store::CertificateStore& certificates,
                        AcmeTokens& tokens, seal::KeyVault& vault)
@@ -486,6 +539,13 @@ net::awaitable<void> EdgeServer::ServeTls(Worker& w, tcp::socket socket, OpenSlo
       continue;
     }
     if (hec) {
+      if (dog.expired()) {
+        CountHandshake(Handshake::kTimeout);
+      } else if (hec == TlsErrc::kProtocol) {
+        CountHandshake(ClassifyProtocolFailure(tls.last_protocol_reason()));
+      } else {
+        CountHandshake(Handshake::kClosed);
+      }
       if (spdlog::should_log(spdlog::level::debug)) {
         const tcp::endpoint remote = tls.socket().remote_endpoint(ec);
         spdlog::debug("edge: handshake from {} failed: {}", remote.address().to_string(),
@@ -498,6 +558,7 @@ net::awaitable<void> EdgeServer::ServeTls(Worker& w, tcp::socket socket, OpenSlo
   }
   dog.Disarm();
   busy.unlink();
+  CountHandshake(conn.default_certificate ? Handshake::kDefaultCertificate : Handshake::kOk);
   SSL_set_app_data(tls.native_handle(), nullptr);
   if (conn.route != nullptr && !conn.route->https) {
     co_await ProxyTerminatedTls(tls, *conn.route, proxy_env_);
@@ -641,6 +702,7 @@ net::awaitable<void> EdgeServer::BuildContext(const std::string& certificate_id,
   if (ctx) {
     contexts_.Insert(key, std::move(ctx));
   } else {
+    context_builds_failed_.fetch_add(1, std::memory_order_relaxed);
     contexts_.MarkFailed(key, kFailedBuildRetry);
   }
 }
@@ -676,6 +738,7 @@ int EdgeServer::OnClientHello(SSL* ssl, int*, void*) {
   conn->route = choice.route;
   conn->policy = choice.policy;
   if (choice.policy == nullptr && choice.certificate_id.empty()) {
+    conn->default_certificate = true;
     return SSL_CLIENT_HELLO_SUCCESS;  // the default certificate: stay on the front context
   }
   std::string certificate(choice.certificate_id.empty()
@@ -685,10 +748,15 @@ int EdgeServer::OnClientHello(SSL* ssl, int*, void*) {
   bool failed = false;
   pki::SslCtxPtr ctx = conn->server->contexts_.Find(key, &failed);
   if (!ctx && !failed) {
+    conn->server->context_misses_.fetch_add(1, std::memory_order_relaxed);
     conn->pending_certificate = std::move(certificate);
     conn->pending_key = std::move(key);
     return SSL_CLIENT_HELLO_RETRY;  // BuildContext, then the handshake goes on
   }
+  if (ctx && conn->pending_key.empty()) {
+    conn->server->context_hits_.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (!ctx) conn->default_certificate = true;
   // A context that failed to build falls back to the default certificate
   // (and, under a policy, to no client CAs: verification then fails closed).
   if (ctx && ctx.get() != SSL_get_SSL_CTX(ssl)) SSL_set_SSL_CTX(ssl, ctx.get());

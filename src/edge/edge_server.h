@@ -36,6 +36,7 @@
 // see them, established ones keep theirs.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -108,6 +109,32 @@ class EdgeServer final : public SnapshotSink {
   ContextCache& contexts() { return contexts_; }
   size_t open_connections() const { return open_.load(); }
 
+  // How TLS handshakes ended. kDefaultCertificate: completed, but with the
+  // default certificate, as no certificate serves the name the client
+  // asked for (or none was asked for); kVersion: no TLS version in common;
+  // kAlert: the client sent an alert (it refused our certificate, mostly);
+  // kTimeout: not done within the handshake timeout; kClosed: the client
+  // went away.
+  enum class Handshake {
+    kOk,
+    kDefaultCertificate,
+    kVersion,
+    kNoSharedCipher,
+    kAlert,
+    kTimeout,
+    kClosed,
+    kOther,
+  };
+  static constexpr size_t kHandshakeResults = 8;
+  static std::string_view HandshakeName(Handshake h);
+  struct Stats {
+    std::array<uint64_t, kHandshakeResults> handshakes{};  // by Handshake
+    uint64_t context_hits = 0;    // a handshake found its certificate's context built
+    uint64_t context_misses = 0;  // ... had it built first
+    uint64_t context_builds_failed = 0;  // the build failed (the default was served)
+  };
+  Stats stats() const;
+
  private:
   struct Worker;
   struct Connection;
@@ -168,6 +195,13 @@ class EdgeServer final : public SnapshotSink {
   // Before workers_: a connection destroyed along with its worker's
   // io_context still gives back its slot.
   std::atomic<size_t> open_{0};
+  std::array<std::atomic<uint64_t>, kHandshakeResults> handshakes_{};
+  std::atomic<uint64_t> context_hits_{0};
+  std::atomic<uint64_t> context_misses_{0};
+  std::atomic<uint64_t> context_builds_failed_{0};
+  void CountHandshake(Handshake h) {
+    handshakes_[static_cast<size_t>(h)].fetch_add(1, std::memory_order_relaxed);
+  }
   // The most connections open since memory was last given back (see
   // OpenSlot).
   std::atomic<size_t> open_peak_{0};

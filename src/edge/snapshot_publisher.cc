@@ -26,7 +26,8 @@ SnapshotPublisher::SnapshotPublisher(store::EdgeFeed& feed, SnapshotSink& sink,
 SnapshotPublisher::~SnapshotPublisher() { Stop(); }
 
 SnapshotPublisher::Stats SnapshotPublisher::stats() const {
-  return Stats{full_loads_.load(), key_reads_.load(), changes_.load(), published_.load()};
+  return Stats{full_loads_.load(), key_reads_.load(), changes_.load(), published_.load(),
+               sequence_.load()};
 }
 
 Result<void> SnapshotPublisher::PublishNow() {
@@ -41,6 +42,7 @@ Result<void> SnapshotPublisher::PublishNow() {
   current_ = builder.Finish(rest, default_certificate_id_);
   sink_.SetSnapshot(current_);
   ++published_;
+  sequence_ = current_->change_sequence();
   spdlog::info("edge: loaded {} names at change {} in {} ms", current_->name_count(),
                current_->change_sequence(),
                std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -93,6 +95,7 @@ Result<void> SnapshotPublisher::CatchUp() {
     sink_.SetSnapshot(current_);
     changes_ += static_cast<int64_t>(batch->changes.size());
     ++published_;
+    sequence_ = current_->change_sequence();
     spdlog::debug("edge: applied {} changes up to {} ({} names)", batch->changes.size(),
                   batch->sequence, current_->name_count());
     if (!batch->more) return {};

@@ -30,6 +30,7 @@ class SnapshotPublisher {
     int64_t key_reads = 0;    // EdgeDomainByName and EndpointsByHost calls
     int64_t changes = 0;      // change-feed entries applied
     int64_t published = 0;    // snapshots published
+    int64_t sequence = 0;     // the change the published snapshot stands at
   };
 
   // feed and sink must outlive the publisher.
@@ -58,6 +59,7 @@ class SnapshotPublisher {
   std::atomic<int64_t> key_reads_{0};
   std::atomic<int64_t> changes_{0};
   std::atomic<int64_t> published_{0};
+  std::atomic<int64_t> sequence_{0};
   store::FeedFollower follower_;  // last: stopped before the rest goes
 };
 

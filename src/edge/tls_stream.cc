@@ -66,6 +66,7 @@ boost::system::error_code TlsStream::ErrorOf(int ret) {
       // turns most of these into ZERO_RETURN).
       return net::error::eof;
     default:
+      last_protocol_reason_ = ERR_GET_REASON(ERR_peek_error());
       return TlsErrc::kProtocol;
   }
 }

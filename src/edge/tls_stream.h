@@ -139,6 +139,9 @@ class TlsStream {
 
   // True if OpenSSL holds decrypted bytes not read yet.
   bool HasPending() { return SSL_has_pending(ssl_.get()) == 1; }
+  // OpenSSL's reason code (ERR_GET_REASON) of the last kProtocol failure;
+  // 0 if none.
+  int last_protocol_reason() const { return last_protocol_reason_; }
 
  private:
   enum class FlushAtEnd { kNo, kYes };
@@ -216,6 +219,7 @@ class TlsStream {
   }
 
   boost::system::error_code ErrorOf(int ret);
+  int last_protocol_reason_ = 0;
 
   tcp::socket socket_;
   pki::SslPtr ssl_;

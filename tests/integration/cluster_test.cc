@@ -384,6 +384,10 @@ TEST_F(PostgresClusterTest, WhilePostgresIsAwayNodesServeAndTheApiAnswers503Then
                            boost::json::object{{"domain", "during.cluster.example.com"}});
     EXPECT_TRUE(IsError(write, 503, 404, "cannot be reached")) << write.raw;
     EXPECT_EQ(write.raw.find("/tmp/cgpg-"), std::string::npos) << "the database's address";
+    // Not ready for new traffic, and saying why.
+    ApiResult ready = CallRaw(node->Client(key), verb::get, "/readyz", "");
+    EXPECT_EQ(ready.status, 503) << ready.raw;
+    EXPECT_NE(ready.raw.find("the store cannot be reached"), std::string::npos) << ready.raw;
   }
 
   pg_.Resume();
@@ -397,6 +401,7 @@ TEST_F(PostgresClusterTest, WhilePostgresIsAwayNodesServeAndTheApiAnswers503Then
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_EQ(status, 200);
+  EXPECT_EQ(CallRaw(nodes[1]->Client(key), verb::get, "/readyz", "").status, 200);
   const std::string after = Reserve(*nodes[1], key, "after.cluster.example.com");
   auto took = ServedEverywhere(nodes, "after.cluster.example.com", after,
                                std::chrono::steady_clock::now());

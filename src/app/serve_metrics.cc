@@ -1,0 +1,296 @@
+#include "app/serve_metrics.h"
+
+#include <array>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "dns/responder.h"
+#include "edge/acme_tokens.h"
+#include "edge/edge_server.h"
+#include "edge/snapshot_publisher.h"
+
+#ifndef CERTGATE_VERSION
+#define CERTGATE_VERSION "unknown"
+#endif
+
+namespace certgate::app {
+namespace {
+
+using metrics::Sample;
+using metrics::Type;
+
+constexpr int kPage = 1000;
+constexpr std::array<int, 4> kExpiringWithinDays = {1, 7, 14, 30};
+constexpr std::array<std::string_view, 3> kSources = {"uploaded", "managed", "service"};
+
+std::string_view SourceOf(const store::CertificateExpiry& c) {
+  if (c.issued) return "managed";
+  if (c.account_id.empty() && c.owner_endpoint_id.empty()) return "service";
+  return "uploaded";
+}
+
+double Seconds(Time t) {
+  return static_cast<double>(ToUnixSeconds(t));
+}
+
+// One pass over every certificate in the store, turned into the samples of
+// the four certificate families; reused for a while, and kept when a pass
+// fails (the store away), so that a scrape never waits long on the store.
+class CertificateReading {
+ public:
+  CertificateReading(store::CertificateStore& certificates, const Clock& clock,
+                     std::chrono::seconds ttl)
+      : certificates_(certificates), clock_(clock), ttl_(ttl) {}
+
+  struct Samples {
+    std::vector<Sample> counts;
+    std::vector<Sample> expiring;
+    std::vector<Sample> earliest;
+    std::vector<Sample> uploaded;
+  };
+
+  Samples Get() {
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (!read_at_ || now - *read_at_ >= ttl_) {
+      if (auto fresh = Read(); fresh) {
+        samples_ = std::move(*fresh);
+      } else {
+        spdlog::debug("metrics: reading the certificates failed; showing the last reading: {}",
+                      fresh.error().message);
+      }
+      read_at_ = now;
+    }
+    return samples_;
+  }
+
+ private:
+  Result<Samples> Read() {
+    const Time now = clock_.Now();
+    std::map<std::string_view, int64_t> count;
+    std::map<std::pair<std::string_view, int>, int64_t> expiring;
+    std::map<std::string_view, Time> earliest;
+    Samples out;
+    std::optional<std::string> after;
+    for (;;) {
+      CG_ASSIGN_OR_RETURN(auto page, certificates_.ListCertificateExpiries(after, kPage));
+      for (const store::CertificateExpiry& c : page) {
+        const std::string_view source = SourceOf(c);
+        ++count[source];
+        for (int days : kExpiringWithinDays) {
+          if (c.not_after - now <= std::chrono::hours(24 * days)) ++expiring[{source, days}];
+        }
+        auto [it, added] = earliest.emplace(source, c.not_after);
+        if (!added && c.not_after < it->second) it->second = c.not_after;
+        if (source == "uploaded") {
+          out.uploaded.push_back(Sample{{{"certificate_id", c.id},
+                                         {"account_id", c.account_id},
+                                         {"common_name", c.subject_common_name}},
+                                        Seconds(c.not_after)});
+        }
+      }
+      if (page.size() < static_cast<size_t>(kPage)) break;
+      after = page.back().id;
+    }
+    for (std::string_view source : kSources) {
+      out.counts.push_back(Sample{{{"source", std::string(source)}},
+                                  static_cast<double>(count[source])});
+      for (int days : kExpiringWithinDays) {
+        out.expiring.push_back(Sample{
+            {{"source", std::string(source)}, {"within_days", std::to_string(days)}},
+            static_cast<double>(expiring[{source, days}])});
+      }
+      if (auto it = earliest.find(source); it != earliest.end()) {
+        out.earliest.push_back(Sample{{{"source", std::string(source)}}, Seconds(it->second)});
+      }
+    }
+    return out;
+  }
+
+  store::CertificateStore& certificates_;
+  const Clock& clock_;
+  const std::chrono::seconds ttl_;
+  std::mutex mu_;
+  std::optional<std::chrono::steady_clock::time_point> read_at_;  // GUARDED_BY(mu_)
+  Samples samples_;                                                // GUARDED_BY(mu_)
+};
+
+// RCODE names as dig prints them.
+std::string RcodeName(size_t rcode) {
+  static constexpr std::array<std::string_view, 11> kNames = {
+      "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+      "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"};
+  return rcode < kNames.size() ? std::string(kNames[rcode]) : "RCODE" + std::to_string(rcode);
+}
+
+Sample Value(double v) { return Sample{{}, v}; }
+
+// 127.0.0.0/8 and ::1, and 127.0.0.0/8 as an IPv4-mapped IPv6 address.
+bool IsLoopback(const boost::asio::ip::address& a) {
+  if (a.is_loopback()) return true;
+  if (!a.is_v6() || !a.to_v6().is_v4_mapped()) return false;
+  return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()).is_loopback();
+}
+
+}  // namespace
+
+void RegisterServeMetrics(metrics::Registry& r, const ServeMetricsSources& s) {
+  r.AddGauge("certgate_build_info", "The running certgate's version (always 1).", {"version"})
+      .With({CERTGATE_VERSION})
+      .Set(1);
+
+  auto reading =
+      std::make_shared<CertificateReading>(s.certificates, s.clock, s.certificates_ttl);
+  r.AddCollector("certgate_certificates",
+                 "Certificates in the store by source: uploaded, managed (issued over ACME), "
+                 "service (the default certificate).",
+                 Type::kGauge, [reading] { return reading->Get().counts; });
+  r.AddCollector("certgate_certificates_expiring",
+                 "Certificates whose notAfter is at most within_days days away (expired ones "
+                 "included), by source.",
+                 Type::kGauge, [reading] { return reading->Get().expiring; });
+  r.AddCollector("certgate_certificate_earliest_expiry_timestamp_seconds",
+                 "The earliest notAfter of the certificates of each source, as a Unix time.",
+                 Type::kGauge, [reading] { return reading->Get().earliest; });
+  r.AddCollector("certgate_certificate_expiry_timestamp_seconds",
+                 "Each uploaded certificate's notAfter, as a Unix time (certgate renews "
+                 "managed ones itself).",
+                 Type::kGauge, [reading] { return reading->Get().uploaded; });
+
+  edge::EdgeServer& edge = s.edge;
+  r.AddCollector("certgate_edge_handshakes_total",
+                 "TLS handshakes at the edge by result: ok, default_certificate (no "
+                 "certificate serves the name asked for), version, no_shared_cipher, alert (the "
+                 "client refused), timeout, closed, other.",
+                 Type::kCounter, [&edge] {
+                   const auto stats = edge.stats();
+                   std::vector<Sample> out;
+                   for (size_t i = 0; i < stats.handshakes.size(); ++i) {
+                     out.push_back(Sample{
+                         {{"result", std::string(edge::EdgeServer::HandshakeName(
+                                         static_cast<edge::EdgeServer::Handshake>(i)))}},
+                         static_cast<double>(stats.handshakes[i])});
+                   }
+                   return out;
+                 });
+  r.AddCollector("certgate_edge_connections", "Connections open at the edge.", Type::kGauge,
+                 [&edge] {
+                   return std::vector<Sample>{Value(static_cast<double>(edge.open_connections()))};
+                 });
+  r.AddCollector("certgate_edge_context_cache_entries",
+                 "TLS contexts (a certificate with its key, ready to serve) cached at the edge.",
+                 Type::kGauge, [&edge] {
+                   return std::vector<Sample>{Value(static_cast<double>(edge.contexts().size()))};
+                 });
+  r.AddCollector("certgate_edge_context_cache_hits_total",
+                 "Handshakes whose certificate's context was cached.", Type::kCounter, [&edge] {
+                   return std::vector<Sample>{Value(static_cast<double>(edge.stats().context_hits))};
+                 });
+  r.AddCollector("certgate_edge_context_cache_misses_total",
+                 "Handshakes that had their certificate's context built first.", Type::kCounter,
+                 [&edge] {
+                   return std::vector<Sample>{
+                       Value(static_cast<double>(edge.stats().context_misses))};
+                 });
+  r.AddCollector("certgate_edge_context_builds_failed_total",
+                 "Context builds that failed (the default certificate was served instead).",
+                 Type::kCounter, [&edge] {
+                   return std::vector<Sample>{
+                       Value(static_cast<double>(edge.stats().context_builds_failed))};
+                 });
+
+  store::EdgeFeed& feed = s.feed;
+  edge::SnapshotPublisher& publisher = s.publisher;
+  r.AddCollector("certgate_edge_feed_lag_changes",
+                 "Changes committed to the store that the edge has not applied yet.",
+                 Type::kGauge, [&feed, &publisher] {
+                   auto newest = feed.ChangeSequence();
+                   if (!newest) return std::vector<Sample>{};
+                   const double lag =
+                       static_cast<double>(*newest - publisher.stats().sequence);
+                   return std::vector<Sample>{Value(lag < 0 ? 0 : lag)};
+                 });
+
+  edge::AcmeTokens& tokens = s.tokens;
+  r.AddCollector("certgate_http01_read_throughs_total",
+                 "HTTP-01 requests for a token not in memory yet, read from the store.",
+                 Type::kCounter, [&tokens] {
+                   return std::vector<Sample>{
+                       Value(static_cast<double>(tokens.stats().read_throughs))};
+                 });
+  r.AddCollector("certgate_http01_read_throughs_refused_total",
+                 "HTTP-01 requests for an unknown token answered 404 without a store read, as "
+                 "enough reads were under way (for the node, or for the client's address).",
+                 Type::kCounter, [&tokens] {
+                   return std::vector<Sample>{
+                       Value(static_cast<double>(tokens.stats().refused_reads))};
+                 });
+
+  api::HttpServer& api = s.api;
+  r.AddCollector("certgate_api_responses_total", "API responses by status class.",
+                 Type::kCounter, [&api] {
+                   std::vector<Sample> out;
+                   for (int c = 1; c <= 5; ++c) {
+                     out.push_back(Sample{{{"code", std::to_string(c) + "xx"}},
+                                          static_cast<double>(api.responses(c))});
+                   }
+                   return out;
+                 });
+
+  if (s.dns != nullptr) {
+    dns::Responder& dns = *s.dns;
+    r.AddCollector("certgate_dns_responses_total",
+                   "Answers of the authoritative DNS by RCODE.", Type::kCounter, [&dns] {
+                     const auto stats = dns.stats();
+                     std::vector<Sample> out;
+                     for (size_t i = 0; i < stats.answers_by_rcode.size(); ++i) {
+                       if (stats.answers_by_rcode[i] == 0 && i > 5) continue;
+                       out.push_back(Sample{{{"rcode", RcodeName(i)}},
+                                            static_cast<double>(stats.answers_by_rcode[i])});
+                     }
+                     return out;
+                   });
+    r.AddCollector("certgate_dns_dropped_total",
+                   "UDP queries dropped unanswered: over their source's budget a second.",
+                   Type::kCounter, [&dns] {
+                     return std::vector<Sample>{Value(static_cast<double>(dns.stats().dropped))};
+                   });
+  }
+}
+
+std::optional<api::Response> MetricsEndpoint(const metrics::Registry& registry,
+                                             const api::Request& req,
+                                             const api::RequestContext& ctx, bool loopback_only) {
+  std::string_view target = req.target();
+  target = target.substr(0, target.find('?'));
+  if (target != "/metrics") return std::nullopt;
+  namespace http = api::http;
+  api::Response res{http::status::ok, req.version()};
+  res.set(http::field::cache_control, "no-store");
+  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    res.result(http::status::method_not_allowed);
+    res.set(http::field::allow, "GET, HEAD");
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    res.body() = "/metrics answers GET\n";
+  } else if (loopback_only && !IsLoopback(ctx.remote.address())) {
+    res.result(http::status::forbidden);
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    res.body() =
+        "/metrics is answered to loopback clients only (its series name tenants' "
+        "certificates); serve it elsewhere with --metrics-listen\n";
+  } else {
+    res.set(http::field::content_type, metrics::kContentType);
+    res.body() = registry.Render();
+  }
+  res.prepare_payload();
+  if (req.method() == http::verb::head) res.body().clear();
+  return res;
+}
+
+}  // namespace certgate::app

@@ -1,0 +1,71 @@
+// The metrics of a `certgate serve` process, for Prometheus, and the
+// /metrics endpoint that renders them.
+//
+// The series (all read at scrape time from the parts' own counters, or from
+// the store, so that no hot path does more than it did):
+//   certgate_build_info{version}                              gauge, 1
+//   certgate_certificates{source}                             gauge
+//   certgate_certificates_expiring{source,within_days}        gauge (1, 7, 14, 30 days)
+//   certgate_certificate_earliest_expiry_timestamp_seconds{source}   gauge
+//   certgate_certificate_expiry_timestamp_seconds{certificate_id,account_id,common_name}
+//       gauge, uploaded certificates only (one series each: a million
+//       managed names make no million series)
+//   certgate_edge_handshakes_total{result}                    counter
+//   certgate_edge_connections                                 gauge
+//   certgate_edge_context_cache_entries                       gauge
+//   certgate_edge_context_cache_hits_total, _misses_total     counter
+//   certgate_edge_context_builds_failed_total                 counter
+//   certgate_edge_feed_lag_changes                            gauge
+//   certgate_http01_read_throughs_total, _refused_total       counter
+//   certgate_api_responses_total{code}                        counter (code: 2xx ...)
+//   certgate_dns_responses_total{rcode}, certgate_dns_dropped_total   counter
+// source is "uploaded", "managed" (issued over ACME) or "service" (the
+// default certificate).
+#pragma once
+
+#include <chrono>
+#include <optional>
+
+#include "api/http_server.h"
+#include "api/http_types.h"
+#include "core/time.h"
+#include "metrics/metrics.h"
+#include "store/certificate_store.h"
+#include "store/edge_feed.h"
+
+namespace certgate::edge {
+class AcmeTokens;
+class EdgeServer;
+class SnapshotPublisher;
+}  // namespace certgate::edge
+namespace certgate::dns {
+class Responder;
+}
+
+namespace certgate::app {
+
+// What the metrics read; each must outlive the registry's use.
+struct ServeMetricsSources {
+  store::CertificateStore& certificates;
+  store::EdgeFeed& feed;
+  edge::EdgeServer& edge;
+  edge::SnapshotPublisher& publisher;
+  edge::AcmeTokens& tokens;
+  api::HttpServer& api;
+  dns::Responder* dns = nullptr;  // null when the DNS is off
+  const Clock& clock;
+  // How long a reading of the certificates (a pass over every one in the
+  // store) is reused before the next scrape reads them again.
+  std::chrono::seconds certificates_ttl{30};
+};
+
+void RegisterServeMetrics(metrics::Registry& registry, const ServeMetricsSources& sources);
+
+// GET /metrics: the registry rendered. nullopt for any other path, so the
+// caller goes on to its own routes. With loopback_only, a client from
+// another address gets 403: the series name tenants' certificates.
+std::optional<api::Response> MetricsEndpoint(const metrics::Registry& registry,
+                                             const api::Request& req,
+                                             const api::RequestContext& ctx, bool loopback_only);
+
+}  // namespace certgate::app

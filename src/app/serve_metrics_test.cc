@@ -1,0 +1,72 @@
+// The /metrics endpoint: GET renders the registry for loopback clients (IPv4,
+// IPv6 and IPv4-mapped), 403 for any other client unless the listener is
+// --metrics-listen's, 405 for other methods, and other paths are left to
+// the API. (tests/integration/metrics_test.cc scrapes a live server.)
+#include "app/serve_metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace certgate::app {
+namespace {
+
+namespace http = api::http;
+
+api::Request Get(std::string target, http::verb method = http::verb::get) {
+  api::Request req{method, target, 11};
+  return req;
+}
+
+api::RequestContext From(const std::string& address) {
+  api::RequestContext ctx;
+  ctx.remote = api::tcp::endpoint(boost::asio::ip::make_address(address), 40000);
+  return ctx;
+}
+
+class MetricsEndpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    registry_.AddCounter("certgate_test_total", "A test counter.").Get().Inc(2);
+  }
+  metrics::Registry registry_;
+};
+
+TEST_F(MetricsEndpointTest, LoopbackClientsGetTheRenderedRegistry) {
+  for (const char* address : {"127.0.0.1", "127.0.0.2", "::1", "::ffff:127.0.0.1"}) {
+    auto res = MetricsEndpoint(registry_, Get("/metrics"), From(address), true);
+    ASSERT_TRUE(res.has_value()) << address;
+    EXPECT_EQ(res->result(), http::status::ok) << address;
+    EXPECT_EQ((*res)[http::field::content_type], metrics::kContentType);
+    EXPECT_NE(res->body().find("certgate_test_total 2\n"), std::string::npos) << res->body();
+  }
+  auto with_query = MetricsEndpoint(registry_, Get("/metrics?x=1"), From("127.0.0.1"), true);
+  ASSERT_TRUE(with_query.has_value());
+  EXPECT_EQ(with_query->result(), http::status::ok);
+}
+
+TEST_F(MetricsEndpointTest, OtherClientsAreRefusedUnlessTheListenerIsForMetrics) {
+  for (const char* address : {"192.0.2.10", "2001:db8::1", "::ffff:192.0.2.10"}) {
+    auto res = MetricsEndpoint(registry_, Get("/metrics"), From(address), true);
+    ASSERT_TRUE(res.has_value()) << address;
+    EXPECT_EQ(res->result(), http::status::forbidden) << address;
+    EXPECT_NE(res->body().find("--metrics-listen"), std::string::npos) << res->body();
+    EXPECT_EQ(res->body().find("certgate_test_total"), std::string::npos);
+  }
+  auto open = MetricsEndpoint(registry_, Get("/metrics"), From("192.0.2.10"), false);
+  ASSERT_TRUE(open.has_value());
+  EXPECT_EQ(open->result(), http::status::ok);
+}
+
+TEST_F(MetricsEndpointTest, OtherMethodsAndPathsAreNotItsToAnswer) {
+  auto post = MetricsEndpoint(registry_, Get("/metrics", http::verb::post), From("127.0.0.1"), true);
+  ASSERT_TRUE(post.has_value());
+  EXPECT_EQ(post->result(), http::status::method_not_allowed);
+  EXPECT_EQ((*post)[http::field::allow], "GET, HEAD");
+  EXPECT_FALSE(MetricsEndpoint(registry_, Get("/metricsx"), From("127.0.0.1"), true).has_value());
+  EXPECT_FALSE(
+      MetricsEndpoint(registry_, Get("/tls_certificates"), From("127.0.0.1"), true).has_value());
+}
+
+}  // namespace
+}  // namespace certgate::app

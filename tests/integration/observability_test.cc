@@ -1,0 +1,212 @@
+// What an operator watches, on a live `certgate serve`: /metrics, which
+// promtool (from Debian's prometheus package; scripts/deps.sh unpacks it)
+// accepts, and whose series count what happened after an upload, a reserved
+// name and handshakes of each kind (--metrics-listen serves it too, and
+// nothing else); /readyz; and --log-format json, every line of a run one
+// JSON object, with no API key in any.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "core/time.h"
+#include "pki/testing/cert_factory.h"
+#include "support/api_helpers.h"
+#include "support/certgate_server.h"
+#include "support/edge_peers.h"
+#include "support/process.h"
+
+namespace certgate::testing {
+namespace {
+
+// promtool on the PATH, or where scripts/deps.sh unpacked it.
+std::string Promtool() {
+  RunResult which = RunCommand({"/bin/sh", "-c", "command -v promtool"});
+  if (which.exit_code == 0 && !which.out.empty()) return which.out.substr(0, which.out.find('\n'));
+  const char* cache = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  const std::filesystem::path base = cache != nullptr ? std::filesystem::path(cache)
+                                     : home != nullptr
+                                         ? std::filesystem::path(home) / ".cache"
+                                         : std::filesystem::path("/nonexistent");
+  return (base / "certgate/prometheus/usr/bin/promtool").string();
+}
+
+// Each sample line of the text format: "name{labels}" -> value.
+std::map<std::string, double> Samples(const std::string& text) {
+  std::map<std::string, double> out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t space = line.rfind(' ');
+    if (space == std::string::npos) continue;
+    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return out;
+}
+
+// The value of the one series whose name and labels start with prefix.
+std::optional<double> Starting(const std::map<std::string, double>& samples,
+                               const std::string& prefix) {
+  std::optional<double> found;
+  for (const auto& [series, value] : samples) {
+    if (series.starts_with(prefix)) found = value;
+  }
+  return found;
+}
+
+TEST(MetricsTest, PromtoolAcceptsTheSeriesAndTheyCountWhatHappened) {
+  const uint16_t metrics_port = PickFreePort();
+  ServerOptions options;
+  options.extra_args = {"--metrics-listen", "127.0.0.1:" + std::to_string(metrics_port)};
+  auto server = CertgateServer::Start(options);
+  ASSERT_NE(server, nullptr);
+
+  // An uploaded certificate that expires in ten days, on a reserved name.
+  pki::testing::CertSpec spec;
+  spec.common_name = "soon.example.com";
+  spec.dns_names = {"soon.example.com"};
+  spec.not_after_offset = std::chrono::hours(24 * 10);
+  auto chain = pki::testing::MakeChain(pki::testing::TestKeyType::kEcP256, spec, false);
+  ApiResult uploaded =
+      Call(server->Client(), verb::post, "/tls_certificates",
+           UploadBody(chain.BundlePem(), pki::testing::KeyPemPkcs8(chain.leaf_key.get())));
+  ASSERT_EQ(uploaded.status, 201) << uploaded.raw;
+  const std::string cert_id(uploaded.json.at("id").as_string());
+  const auto not_after = ParseRfc3339(std::string(uploaded.json.at("not_after").as_string()));
+  ASSERT_TRUE(not_after.has_value());
+  ApiResult reserved =
+      Call(server->Client(), verb::post, "/reserved_domains",
+           boost::json::object{{"domain", "soon.example.com"}, {"certificate_id", cert_id}});
+  ASSERT_EQ(reserved.status, 201) << reserved.raw;
+
+  // Handshakes: the name twice (its context built, then found), a name
+  // nobody reserved (the default certificate), and a client that speaks
+  // only TLS 1.1 (no version in common).
+  ASSERT_TRUE(Eventually(
+      [&] {
+        std::string error;
+        return TlsClient::Connect(server->https_port(), TlsClientOptions{.sni = "soon.example.com"},
+                                  &error) != nullptr;
+      },
+      std::chrono::seconds(5)));
+  std::string error;
+  EXPECT_NE(TlsClient::Connect(server->https_port(), TlsClientOptions{.sni = "soon.example.com"},
+                               &error),
+            nullptr)
+      << error;
+  EXPECT_NE(TlsClient::Connect(server->https_port(),
+                               TlsClientOptions{.sni = "nobody.example.net"}, &error),
+            nullptr)
+      << error;
+  RunResult old = RunCommand({"/usr/bin/openssl", "s_client", "-connect",
+                              "127.0.0.1:" + std::to_string(server->https_port()), "-tls1_1",
+                              "-cipher", "DEFAULT@SECLEVEL=0", "-servername", "soon.example.com"},
+                             {}, std::string());
+  EXPECT_NE(old.exit_code, 0) << old.out;
+
+  ApiResult scraped = CallRaw(server->Client(), verb::get, "/metrics", "");
+  ASSERT_EQ(scraped.status, 200) << scraped.raw;
+  EXPECT_EQ(scraped.http.Header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  RunResult lint = RunCommand({Promtool(), "check", "metrics"}, {}, scraped.raw);
+  EXPECT_EQ(lint.exit_code, 0) << "promtool at " << Promtool() << ":\n"
+                               << lint.out << lint.err << "\n"
+                               << scraped.raw;
+
+  const auto samples = Samples(scraped.raw);
+  EXPECT_TRUE(Starting(samples, "certgate_build_info{version=").has_value()) << scraped.raw;
+  EXPECT_EQ(Starting(samples, "certgate_certificates{source=\"uploaded\"}"), 1);
+  EXPECT_GE(Starting(samples, "certgate_certificates{source=\"service\"}").value_or(0), 1);
+  EXPECT_EQ(Starting(samples,
+                     "certgate_certificates_expiring{source=\"uploaded\",within_days=\"14\"}"),
+            1);
+  EXPECT_EQ(Starting(samples,
+                     "certgate_certificates_expiring{source=\"uploaded\",within_days=\"7\"}"),
+            0);
+  EXPECT_EQ(Starting(samples, "certgate_certificate_expiry_timestamp_seconds{certificate_id=\"" +
+                                  cert_id + "\""),
+            static_cast<double>(ToUnixSeconds(*not_after)))
+      << scraped.raw;
+  EXPECT_EQ(Starting(samples, "certgate_certificate_earliest_expiry_timestamp_seconds{source="
+                              "\"uploaded\"}"),
+            static_cast<double>(ToUnixSeconds(*not_after)));
+  EXPECT_GE(Starting(samples, "certgate_edge_handshakes_total{result=\"ok\"}").value_or(0), 2);
+  EXPECT_GE(
+      Starting(samples, "certgate_edge_handshakes_total{result=\"default_certificate\"}")
+          .value_or(0),
+      1);
+  EXPECT_GE(Starting(samples, "certgate_edge_handshakes_total{result=\"version\"}").value_or(0),
+            1)
+      << scraped.raw;
+  EXPECT_GE(Starting(samples, "certgate_edge_context_cache_misses_total").value_or(0), 1);
+  EXPECT_GE(Starting(samples, "certgate_edge_context_cache_hits_total").value_or(0), 1);
+  EXPECT_GE(Starting(samples, "certgate_edge_context_cache_entries").value_or(0), 1);
+  EXPECT_GE(Starting(samples, "certgate_api_responses_total{code=\"2xx\"}").value_or(0), 2);
+  EXPECT_TRUE(Starting(samples, "certgate_edge_feed_lag_changes").has_value());
+
+  // The metrics listener: /metrics to anyone who reaches it, nothing else.
+  const std::string base = "http://127.0.0.1:" + std::to_string(metrics_port);
+  RunResult there =
+      RunCommand({"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", base + "/metrics"});
+  EXPECT_EQ(there.out, "200");
+  RunResult other = RunCommand(
+      {"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", base + "/tls_certificates"});
+  EXPECT_EQ(other.out, "404");
+
+  ApiResult ready = CallRaw(server->Client(), verb::get, "/readyz", "");
+  EXPECT_EQ(ready.status, 200) << ready.raw;
+  EXPECT_EQ(ready.raw, "ready\n");
+}
+
+TEST(LogsTest, JsonLogsAreOneObjectPerLineAndNeverHoldTheApiKey) {
+  ServerOptions options;
+  options.extra_args = {"--log-format", "json", "--log-level", "debug"};
+  auto server = CertgateServer::Start(options);
+  ASSERT_NE(server, nullptr);
+  const std::string key = server->api_key();
+  ASSERT_FALSE(key.empty());
+  // Some work to log: requests (one refused), an upload, handshakes.
+  EXPECT_EQ(Call(server->Client(), verb::get, "/tls_certificates").status, 200);
+  EXPECT_EQ(Call(server->Client("wrong-key"), verb::get, "/tls_certificates").status, 403);
+  pki::testing::CertSpec spec;
+  spec.common_name = "logged.example.com";
+  spec.dns_names = {"logged.example.com"};
+  auto chain = pki::testing::MakeChain(pki::testing::TestKeyType::kEcP256, spec, false);
+  const std::string key_pem = pki::testing::KeyPemPkcs8(chain.leaf_key.get());
+  EXPECT_EQ(Call(server->Client(), verb::post, "/tls_certificates",
+                 UploadBody(chain.BundlePem(), key_pem))
+                .status,
+            201);
+  std::string error;
+  TlsClient::Connect(server->https_port(), TlsClientOptions{.sni = "nobody.example.net"}, &error);
+  EXPECT_EQ(server->Stop(), 0);
+
+  const std::string log = ReadFile(server->stderr_path());
+  std::istringstream lines(log);
+  size_t count = 0;
+  size_t with_operation = 0;
+  for (std::string line; std::getline(lines, line);) {
+    ++count;
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(line, ec);
+    ASSERT_FALSE(ec) << "not JSON: " << line;
+    ASSERT_TRUE(v.is_object()) << line;
+    const auto& o = v.as_object();
+    for (const char* field : {"time", "level", "component", "message"}) {
+      EXPECT_TRUE(o.contains(field) && o.at(field).is_string()) << field << " in " << line;
+    }
+    if (o.contains("operation_id")) ++with_operation;
+    EXPECT_EQ(line.find(key), std::string::npos) << "the API key in the log: " << line;
+    EXPECT_EQ(line.find("PRIVATE KEY"), std::string::npos) << line;
+  }
+  EXPECT_GE(count, 5u) << log;
+  EXPECT_GE(with_operation, 3u) << "each API request's line names its operation\n" << log;
+}
+
+}  // namespace
+}  // namespace certgate::testing

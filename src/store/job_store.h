@@ -40,6 +40,9 @@ class JobStore {
                                                             const JobMaker& make) = 0;
   virtual Result<std::optional<ProvisioningJob>> GetProvisioningJobForDomain(
       std::string_view domain_id) = 0;
+  // Jobs whose last attempt failed (failures > 0), most failures first
+  // (then by id), at most limit (1 to 1000): what metrics show per domain.
+  virtual Result<std::vector<ProvisioningJob>> ListFailingJobs(int limit) = 0;
   // Jobs with next_run_at <= now that no runner holds, now held by owner
   // until lease_until, each with a fresh fencing token (greater than any the
   // job had before); at most limit, earliest first. The jobs returned carry

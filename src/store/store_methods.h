@@ -83,6 +83,7 @@
   /* JobStore (job_store.h) */                                                                \
   Result<std::vector<Domain>> ListDomainsNeedingCertificates(Time now, int limit) override;   \
   Result<bool> InsertProvisioningJob(const ProvisioningJob& job) override;                    \
+  Result<std::vector<ProvisioningJob>> ListFailingJobs(int limit) override;                   \
   Result<std::vector<ProvisioningJob>> CreateDueJobs(Time now, int limit,                     \
                                                      const JobMaker& make) override;          \
   Result<std::optional<ProvisioningJob>> GetProvisioningJobForDomain(                         \

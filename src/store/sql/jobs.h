@@ -85,6 +85,15 @@ Result<bool> InsertProvisioningJob(Conn& conn, const ProvisioningJob& job, std::
   return q.Changes() > 0;
 }
 
+// S::kFailingJobs (limit): CG_*_JOB_COLUMNS rows.
+template <class S, class Conn>
+Result<std::vector<ProvisioningJob>> ListFailingJobs(Conn& conn, int limit, std::string_view op) {
+  using Q = typename Conn::QueryType;
+  Q q(conn, S::kFailingJobs, op);
+  q.Int(1, limit);
+  return ReadAllRows<ProvisioningJob>(q, op, ReadJob<Q>);
+}
+
 // Inside a write transaction: JobStore::CreateDueJobs.
 template <class S, class Conn, class Make>
 Result<std::vector<ProvisioningJob>> CreateDueJobs(Conn& conn, Time now, int limit,

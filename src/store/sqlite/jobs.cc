@@ -27,6 +27,9 @@ struct JobSql {
       " ON CONFLICT (domain_id) DO NOTHING";
   static constexpr const char* kJobForDomain =
       "SELECT " CG_JOB_COLUMNS " FROM provisioning_jobs WHERE domain_id = ?1";
+  static constexpr const char* kFailingJobs =
+      "SELECT " CG_JOB_COLUMNS " FROM provisioning_jobs WHERE failures > 0"
+      " ORDER BY failures DESC, id LIMIT ?1";
   static constexpr const char* kAnyDueJob =
       "SELECT 1 FROM provisioning_jobs"
       " WHERE next_run_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?2) LIMIT 1";
@@ -89,6 +92,13 @@ Result<std::vector<ProvisioningJob>> SqliteStore::CreateDueJobs(Time now, int li
   return Write(kOp, [&](Connection& conn) {
     return sql::CreateDueJobs<JobSql>(conn, now, limit, make, kOp);
   });
+}
+
+Result<std::vector<ProvisioningJob>> SqliteStore::ListFailingJobs(int limit) {
+  constexpr std::string_view kOp = "listing failing provisioning jobs";
+  CG_RETURN_IF_ERROR(CheckLimit(limit));
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  return sql::ListFailingJobs<JobSql>(lease.conn(), limit, kOp);
 }
 
 Result<std::optional<ProvisioningJob>> SqliteStore::GetProvisioningJobForDomain(

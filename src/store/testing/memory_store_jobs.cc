@@ -116,6 +116,20 @@ Result<bool> MemoryStore::InsertProvisioningJob(const ProvisioningJob& job) {
   return true;
 }
 
+Result<std::vector<ProvisioningJob>> MemoryStore::ListFailingJobs(int limit) {
+  CG_RETURN_IF_ERROR(CheckListLimit(limit));
+  std::lock_guard lock(data_->mu);
+  std::vector<ProvisioningJob> failing;
+  for (const auto& [id, row] : data_->jobs) {
+    if (row.job.failures > 0) failing.push_back(row.job);
+  }
+  std::sort(failing.begin(), failing.end(), [](const auto& a, const auto& b) {
+    return a.failures != b.failures ? a.failures > b.failures : a.id < b.id;
+  });
+  if (failing.size() > static_cast<size_t>(limit)) failing.resize(static_cast<size_t>(limit));
+  return failing;
+}
+
 // One process only: a scan of another MemoryStore cannot overlap this one.
 Result<std::vector<ProvisioningJob>> MemoryStore::CreateDueJobs(Time now, int limit,
                                                                const JobMaker& make) {

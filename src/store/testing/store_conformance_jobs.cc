@@ -111,6 +111,28 @@ TEST_P(StoreConformanceTest, AScanMakesOneJobPerDueDomainAndNothingWhenNoneIsDue
   EXPECT_EQ(asked.size(), 3u) << "nothing due: make is not called";
 }
 
+TEST_P(StoreConformanceTest, FailingJobsAreListedMostFailuresFirst) {
+  const Time now = FromUnixSeconds(1'750'000'000);
+  ProvisioningJob once = InsertAndClaimJob(*store_, alice_, "once.fail.example.com", kNodeA, now);
+  ProvisioningJob twice = InsertAndClaimJob(*store_, bob_, "twice.fail.example.org", kNodeA, now);
+  InsertAndClaimJob(*store_, alice_, "fine.fail.example.com", kNodeA, now);
+  once.failures = 1;
+  once.error_code = "DNS_ERROR";
+  twice.failures = 2;
+  twice.error_code = "INTERNAL_ERROR";
+  ASSERT_TRUE(*store_->UpdateProvisioningJob(once, std::nullopt));
+  ASSERT_TRUE(*store_->UpdateProvisioningJob(twice, std::nullopt));
+  auto failing = store_->ListFailingJobs(10);
+  ASSERT_TRUE(failing.ok()) << failing.error().message;
+  ASSERT_EQ(failing->size(), 2u);
+  EXPECT_EQ((*failing)[0].domain, "twice.fail.example.org");
+  EXPECT_EQ((*failing)[0].failures, 2);
+  EXPECT_EQ((*failing)[0].error_code, "INTERNAL_ERROR");
+  EXPECT_EQ((*failing)[1].domain, "once.fail.example.com");
+  EXPECT_EQ(store_->ListFailingJobs(1)->size(), 1u);
+  EXPECT_EQ(store_->ListFailingJobs(0).error().code, ErrorCode::kInvalidPaging);
+}
+
 TEST_P(StoreConformanceTest, APolicyThatTakesOverLetsGoOfTheUploadedCertificate) {
   const Time now = FromUnixSeconds(1'750'000'000);
   Certificate uploaded = Insert(alice_);

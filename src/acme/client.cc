@@ -176,8 +176,8 @@ Result<Directory> Client::GetDirectory() {
   }
   constexpr std::string_view kContext = "reading the CA's directory";
   CG_ASSIGN_OR_RETURN(HttpResponse response,
-                      transport_->Send(http::verb::get, options_.directory_url, "", "",
-                                       kMaxJsonBytes));
+                      Send("directory", http::verb::get, options_.directory_url, "", "",
+                           kMaxJsonBytes));
   KeepNonce(response);  // a CA may send one with any response
   if (response.status != 200) {
     Error e = MakeError(response.status >= 500 ? ErrorCode::kAcmeUnreachable
@@ -218,7 +218,7 @@ Result<std::string> Client::TakeNonce(const Directory& directory) {
     }
   }
   CG_ASSIGN_OR_RETURN(HttpResponse response,
-                      transport_->Send(http::verb::head, directory.new_nonce, "", "", 0));
+                      Send("newNonce", http::verb::head, directory.new_nonce, "", "", 0));
   std::string nonce = response.Header("Replay-Nonce");
   if (response.status >= 500) {
     Error e = MakeError(ErrorCode::kAcmeUnreachable,
@@ -242,8 +242,22 @@ void Client::KeepNonce(const HttpResponse& response) {
 }
 
 // `context` must not contain ": " (ProblemTypeOf reads the type after it).
-Result<HttpResponse> Client::Post(EVP_PKEY* key, std::string_view kid, std::string_view url,
-                                  const std::optional<std::string>& payload,
+Result<HttpResponse> Client::Send(std::string_view endpoint, http::verb method,
+                                  std::string_view url, std::string body,
+                                  std::string_view content_type, size_t body_limit,
+                                  std::string_view accept) const {
+  const auto started = std::chrono::steady_clock::now();
+  auto response =
+      transport_->Send(method, url, std::move(body), content_type, body_limit, accept);
+  if (options_.observe) {
+    options_.observe(endpoint, response ? response->status : 0,
+                     std::chrono::steady_clock::now() - started);
+  }
+  return response;
+}
+
+Result<HttpResponse> Client::Post(std::string_view endpoint, EVP_PKEY* key, std::string_view kid,
+                                  std::string_view url, const std::optional<std::string>& payload,
                                   std::string_view context, size_t body_limit,
                                   std::string_view accept) {
   CG_ASSIGN_OR_RETURN(Directory directory, GetDirectory());
@@ -252,8 +266,8 @@ Result<HttpResponse> Client::Post(EVP_PKEY* key, std::string_view kid, std::stri
     JwsHeader header{std::string(url), std::move(nonce), std::string(kid)};
     CG_ASSIGN_OR_RETURN(std::string jws, SignJws(key, header, payload.value_or("")));
     CG_ASSIGN_OR_RETURN(HttpResponse response,
-                        transport_->Send(http::verb::post, url, std::move(jws), kJoseJson,
-                                         body_limit, accept));
+                        Send(endpoint, http::verb::post, url, std::move(jws), kJoseJson,
+                             body_limit, accept));
     KeepNonce(response);
     if (response.status < 400) return response;
 
@@ -303,8 +317,8 @@ Result<std::string> Client::NewAccount(EVP_PKEY* account_key, const AccountOptio
     }
   }
   CG_ASSIGN_OR_RETURN(HttpResponse response,
-                      Post(account_key, "", directory.new_account, json::serialize(payload),
-                           "the CA refused newAccount", kMaxJsonBytes));
+                      Post("newAccount", account_key, "", directory.new_account,
+                           json::serialize(payload), "the CA refused newAccount", kMaxJsonBytes));
   std::string location = response.Header("Location");
   if (location.empty()) {
     return BadResponse("registering the ACME account", "the CA sent no account URL (Location)");
@@ -340,7 +354,7 @@ Result<Order> Client::NewOrder(const AccountRef& account,
   json::object payload{{"identifiers", std::move(identifiers)}};
   constexpr std::string_view kContext = "the CA refused newOrder";
   CG_ASSIGN_OR_RETURN(HttpResponse response,
-                      Post(account.key, account.url, directory.new_order,
+                      Post("newOrder", account.key, account.url, directory.new_order,
                            json::serialize(payload), kContext, kMaxJsonBytes));
   CG_ASSIGN_OR_RETURN(json::object obj, JsonBody(response, "reading the new order"));
   CG_ASSIGN_OR_RETURN(Order order, ParseOrder(obj, "reading the new order"));
@@ -352,7 +366,7 @@ Result<Order> Client::NewOrder(const AccountRef& account,
 
 Result<Order> Client::GetOrder(const AccountRef& account, std::string_view url) {
   CG_ASSIGN_OR_RETURN(HttpResponse response,
-                      Post(account.key, account.url, url, std::nullopt,
+                      Post("order", account.key, account.url, url, std::nullopt,
                            "the CA refused to show the order", kMaxJsonBytes));
   CG_ASSIGN_OR_RETURN(json::object obj, JsonBody(response, "reading the order"));
   CG_ASSIGN_OR_RETURN(Order order, ParseOrder(obj, "reading the order"));
@@ -363,7 +377,7 @@ Result<Order> Client::GetOrder(const AccountRef& account, std::string_view url) 
 
 Result<Authorization> Client::GetAuthorization(const AccountRef& account, std::string_view url) {
   CG_ASSIGN_OR_RETURN(HttpResponse response,
-                      Post(account.key, account.url, url, std::nullopt,
+                      Post("authorization", account.key, account.url, url, std::nullopt,
                            "the CA refused to show the authorization", kMaxJsonBytes));
   CG_ASSIGN_OR_RETURN(json::object obj, JsonBody(response, "reading the authorization"));
   CG_ASSIGN_OR_RETURN(Authorization authz, ParseAuthorization(obj, "reading the authorization"));
@@ -375,7 +389,7 @@ Result<Authorization> Client::GetAuthorization(const AccountRef& account, std::s
 Result<Challenge> Client::RespondToChallenge(const AccountRef& account,
                                              std::string_view challenge_url) {
   CG_ASSIGN_OR_RETURN(HttpResponse response,
-                      Post(account.key, account.url, challenge_url, std::string("{}"),
+                      Post("challenge", account.key, account.url, challenge_url, std::string("{}"),
                            "the CA refused the challenge response", kMaxJsonBytes));
   CG_ASSIGN_OR_RETURN(json::object obj, JsonBody(response, "reading the challenge"));
   return ParseChallenge(obj, "reading the challenge");
@@ -385,8 +399,9 @@ Result<Order> Client::Finalize(const AccountRef& account, std::string_view final
                                std::span<const uint8_t> csr_der) {
   json::object payload{{"csr", Base64UrlEncode(csr_der)}};
   CG_ASSIGN_OR_RETURN(HttpResponse response,
-                      Post(account.key, account.url, finalize_url, json::serialize(payload),
-                           "the CA refused to finalize the order", kMaxJsonBytes));
+                      Post("finalize", account.key, account.url, finalize_url,
+                           json::serialize(payload), "the CA refused to finalize the order",
+                           kMaxJsonBytes));
   CG_ASSIGN_OR_RETURN(json::object obj, JsonBody(response, "reading the finalized order"));
   CG_ASSIGN_OR_RETURN(Order order, ParseOrder(obj, "reading the finalized order"));
   order.url = response.Header("Location");
@@ -398,7 +413,7 @@ Result<CertificateChain> Client::DownloadCertificate(const AccountRef& account,
                                                      std::string_view url) {
   constexpr std::string_view kContext = "downloading the certificate";
   CG_ASSIGN_OR_RETURN(HttpResponse response,
-                      Post(account.key, account.url, url, std::nullopt,
+                      Post("certificate", account.key, account.url, url, std::nullopt,
                            "the CA refused the certificate download", kMaxChainBytes, kPemChain));
   if (response.status != 200) {
     return BadResponse(kContext, fmt::format("the CA answered HTTP {}", response.status));
@@ -454,7 +469,7 @@ Result<std::optional<RenewalWindow>> Client::GetRenewalInfo(X509* leaf) {
   if (!url.ends_with('/')) url += '/';
   url += cert_id;
   CG_ASSIGN_OR_RETURN(HttpResponse response,
-                      transport_->Send(http::verb::get, url, "", "", kMaxJsonBytes));
+                      Send("renewalInfo", http::verb::get, url, "", "", kMaxJsonBytes));
   KeepNonce(response);
   if (response.status != 200) {
     Error e = MakeError(response.status >= 500 || response.status == 429

@@ -32,6 +32,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -40,6 +41,7 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/beast/http/verb.hpp>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -68,6 +70,13 @@ struct ClientOptions {
   // How often a request the CA refused with `badNonce` is resent, each time
   // with the fresh nonce from the refusal. Default: 5.
   int bad_nonce_retries = 5;
+  // Told of every request to the CA once it ended: the endpoint
+  // ("directory", "newNonce", "newAccount", "newOrder", "order",
+  // "authorization", "challenge", "finalize", "certificate",
+  // "renewalInfo"), the HTTP status (0: no answer) and how long it took.
+  // For metrics; called on the requesting thread, must be quick.
+  std::function<void(std::string_view endpoint, int status, std::chrono::duration<double> took)>
+      observe;
 };
 
 // The directory (RFC 8555 §7.1.1).
@@ -202,9 +211,15 @@ class Client {
   // A signed POST to url with payload (nullopt: POST-as-GET), retried on
   // badNonce. kid "" signs with the key's JWK. Problems become errors
   // starting with `context`.
-  Result<HttpResponse> Post(EVP_PKEY* key, std::string_view kid, std::string_view url,
-                            const std::optional<std::string>& payload, std::string_view context,
-                            size_t body_limit, std::string_view accept = "");
+  Result<HttpResponse> Post(std::string_view endpoint, EVP_PKEY* key, std::string_view kid,
+                            std::string_view url, const std::optional<std::string>& payload,
+                            std::string_view context, size_t body_limit,
+                            std::string_view accept = "");
+  // transport_->Send, told to options_.observe.
+  Result<HttpResponse> Send(std::string_view endpoint, boost::beast::http::verb method,
+                            std::string_view url, std::string body,
+                            std::string_view content_type, size_t body_limit,
+                            std::string_view accept = "") const;
   Result<std::string> TakeNonce(const Directory& directory);
   void KeepNonce(const HttpResponse& response);
   Result<std::string> NewAccount(EVP_PKEY* account_key, const AccountOptions& options,

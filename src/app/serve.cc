@@ -254,8 +254,14 @@ int RunServe(const ServeOptions& options) {
     dns_bound = *bound_dns;
   }
 
+  // The metrics: the ACME client's families now, the rest once everything
+  // they read exists (RegisterServeMetrics); rendered only after Start.
+  metrics::Registry registry;
+  const AcmeMetrics acme_metrics = RegisterAcmeMetrics(registry);
+
   // The certificate manager and its collaborators, which outlive it.
   provision::AcmeIssuerOptions issuer_options;
+  issuer_options.observe = acme_metrics.observe;
   issuer_options.directory_url = options.acme_directory;
   issuer_options.ca_file = options.acme_ca_file;
   issuer_options.contacts = options.acme_contacts;
@@ -307,8 +313,6 @@ int RunServe(const ServeOptions& options) {
                                          .jobs = store};
   api::ApiService service(api_stores, vault, clock,
                           api::ApiServiceOptions{options.api_url, base_domain, resolver_addr});
-  // Filled below, once everything it reads exists; read only after Start.
-  metrics::Registry registry;
   std::atomic<bool> edge_listening{false};
   std::atomic<bool> stopping{false};
   const Readiness readiness{[&store]() -> Result<void> {
@@ -345,6 +349,8 @@ int RunServe(const ServeOptions& options) {
                                                      .tokens = acme_tokens,
                                                      .api = server,
                                                      .dns = dns_responder.get(),
+                                                     .manager = manager.get(),
+                                                     .jobs = &store,
                                                      .clock = clock});
   // --metrics-listen: /metrics (and nothing else) to any client there.
   std::optional<api::HttpServer> metrics_server;

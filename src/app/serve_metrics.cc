@@ -1,6 +1,7 @@
 #include "app/serve_metrics.h"
 
 #include <array>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -14,6 +15,7 @@
 #include "edge/acme_tokens.h"
 #include "edge/edge_server.h"
 #include "edge/snapshot_publisher.h"
+#include "provision/certificate_manager.h"
 
 #ifndef CERTGATE_VERSION
 #define CERTGATE_VERSION "unknown"
@@ -40,13 +42,17 @@ double Seconds(Time t) {
 }
 
 // One pass over every certificate in the store, turned into the samples of
-// the four certificate families; reused for a while, and kept when a pass
-// fails (the store away), so that a scrape never waits long on the store.
+// the four certificate families. Reused until the store changes (any
+// process's write: EdgeFeed::OnChange), but read again at most once a
+// second, and at least every max_age (time alone moves certificates into
+// "expiring"); kept when a pass fails (the store away).
 class CertificateReading {
  public:
   CertificateReading(store::CertificateStore& certificates, const Clock& clock,
-                     std::chrono::seconds ttl)
-      : certificates_(certificates), clock_(clock), ttl_(ttl) {}
+                     std::chrono::seconds max_age)
+      : certificates_(certificates), clock_(clock), max_age_(max_age) {}
+
+  void MarkChanged() { changed_ = true; }
 
   struct Samples {
     std::vector<Sample> counts;
@@ -58,7 +64,9 @@ class CertificateReading {
   Samples Get() {
     std::lock_guard lock(mu_);
     const auto now = std::chrono::steady_clock::now();
-    if (!read_at_ || now - *read_at_ >= ttl_) {
+    if (!read_at_ || now - *read_at_ >= max_age_ ||
+        (changed_ && now - *read_at_ >= std::chrono::seconds(1))) {
+      changed_ = false;
       if (auto fresh = Read(); fresh) {
         samples_ = std::move(*fresh);
       } else {
@@ -115,7 +123,8 @@ class CertificateReading {
 
   store::CertificateStore& certificates_;
   const Clock& clock_;
-  const std::chrono::seconds ttl_;
+  const std::chrono::seconds max_age_;
+  std::atomic<bool> changed_{false};
   std::mutex mu_;
   std::optional<std::chrono::steady_clock::time_point> read_at_;  // GUARDED_BY(mu_)
   Samples samples_;                                                // GUARDED_BY(mu_)
@@ -140,13 +149,29 @@ bool IsLoopback(const boost::asio::ip::address& a) {
 
 }  // namespace
 
+AcmeMetrics RegisterAcmeMetrics(metrics::Registry& r) {
+  auto& requests = r.AddCounter("certgate_acme_requests_total",
+                                "Requests to the ACME CA by endpoint and HTTP status (none: no "
+                                "answer).",
+                                {"endpoint", "code"});
+  auto& durations = r.AddHistogram("certgate_acme_request_duration_seconds",
+                                   "How long requests to the ACME CA took, by endpoint.",
+                                   {"endpoint"});
+  return AcmeMetrics{[&requests, &durations](std::string_view endpoint, int status,
+                                             std::chrono::duration<double> took) {
+    requests.With({std::string(endpoint), status == 0 ? "none" : std::to_string(status)}).Inc();
+    durations.With({std::string(endpoint)}).Observe(took.count());
+  }};
+}
+
 void RegisterServeMetrics(metrics::Registry& r, const ServeMetricsSources& s) {
   r.AddGauge("certgate_build_info", "The running certgate's version (always 1).", {"version"})
       .With({CERTGATE_VERSION})
       .Set(1);
 
   auto reading =
-      std::make_shared<CertificateReading>(s.certificates, s.clock, s.certificates_ttl);
+      std::make_shared<CertificateReading>(s.certificates, s.clock, s.certificates_max_age);
+  s.feed.OnChange([reading] { reading->MarkChanged(); });
   r.AddCollector("certgate_certificates",
                  "Certificates in the store by source: uploaded, managed (issued over ACME), "
                  "service (the default certificate).",
@@ -242,6 +267,39 @@ void RegisterServeMetrics(metrics::Registry& r, const ServeMetricsSources& s) {
                    }
                    return out;
                  });
+
+  if (s.manager != nullptr) {
+    r.AddCollector("certgate_acme_orders_total",
+                   "Attempts at certificate orders by this process, by how they ended: issued, "
+                   "dns_error (the user's to fix), internal_error (ours or the CA's), ended "
+                   "(the domain changed, or another node took the job over).",
+                   Type::kCounter, [manager = s.manager] {
+                     const auto stats = manager->stats();
+                     return std::vector<Sample>{
+                         {{{"outcome", "issued"}}, static_cast<double>(stats.issued)},
+                         {{{"outcome", "dns_error"}}, static_cast<double>(stats.failed_dns)},
+                         {{{"outcome", "internal_error"}},
+                          static_cast<double>(stats.failed_internal)},
+                         {{{"outcome", "ended"}}, static_cast<double>(stats.ended)}};
+                   });
+  }
+  if (s.jobs != nullptr) {
+    r.AddCollector("certgate_managed_domain_failures",
+                   "Consecutive failed attempts of each managed domain whose last attempt "
+                   "failed, with its error_code (DNS_ERROR: the user's to fix); at most 1,000, "
+                   "most failures first.",
+                   Type::kGauge, [jobs = s.jobs] {
+                     std::vector<Sample> out;
+                     auto failing = jobs->ListFailingJobs(1000);
+                     if (!failing) return out;
+                     for (const store::ProvisioningJob& job : *failing) {
+                       out.push_back(Sample{{{"domain", job.domain},
+                                             {"error_code", job.error_code.value_or("")}},
+                                            static_cast<double>(job.failures)});
+                     }
+                     return out;
+                   });
+  }
 
   if (s.dns != nullptr) {
     dns::Responder& dns = *s.dns;

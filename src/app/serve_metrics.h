@@ -19,12 +19,21 @@
 //   certgate_http01_read_throughs_total, _refused_total       counter
 //   certgate_api_responses_total{code}                        counter (code: 2xx ...)
 //   certgate_dns_responses_total{rcode}, certgate_dns_dropped_total   counter
+//   certgate_acme_requests_total{endpoint,code}               counter (code: the HTTP
+//       status, or "none" when the CA did not answer)
+//   certgate_acme_request_duration_seconds{endpoint}          histogram
+//   certgate_acme_orders_total{outcome}                       counter (issued,
+//       dns_error, internal_error, ended), this process's attempts
+//   certgate_managed_domain_failures{domain,error_code}       gauge: consecutive failed
+//       attempts of each managed domain whose last attempt failed (at most 1,000)
 // source is "uploaded", "managed" (issued over ACME) or "service" (the
 // default certificate).
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
+#include <string_view>
 
 #include "api/http_server.h"
 #include "api/http_types.h"
@@ -32,6 +41,7 @@
 #include "metrics/metrics.h"
 #include "store/certificate_store.h"
 #include "store/edge_feed.h"
+#include "store/job_store.h"
 
 namespace certgate::edge {
 class AcmeTokens;
@@ -41,8 +51,19 @@ class SnapshotPublisher;
 namespace certgate::dns {
 class Responder;
 }
+namespace certgate::provision {
+class CertificateManager;
+}
 
 namespace certgate::app {
+
+// The ACME client's families, registered before the client exists.
+struct AcmeMetrics {
+  // For AcmeIssuerOptions::observe.
+  std::function<void(std::string_view endpoint, int status, std::chrono::duration<double> took)>
+      observe;
+};
+AcmeMetrics RegisterAcmeMetrics(metrics::Registry& registry);
 
 // What the metrics read; each must outlive the registry's use.
 struct ServeMetricsSources {
@@ -53,10 +74,13 @@ struct ServeMetricsSources {
   edge::AcmeTokens& tokens;
   api::HttpServer& api;
   dns::Responder* dns = nullptr;  // null when the DNS is off
+  provision::CertificateManager* manager = nullptr;  // null when this node orders nothing
+  store::JobStore* jobs = nullptr;  // for the failing domains; null: no such series
   const Clock& clock;
-  // How long a reading of the certificates (a pass over every one in the
-  // store) is reused before the next scrape reads them again.
-  std::chrono::seconds certificates_ttl{30};
+  // The longest a reading of the certificates (a pass over every one in
+  // the store) is reused; a change to the store makes the next scrape (at
+  // most one a second) read them again.
+  std::chrono::seconds certificates_max_age{300};
 };
 
 void RegisterServeMetrics(metrics::Registry& registry, const ServeMetricsSources& sources);

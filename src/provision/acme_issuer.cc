@@ -77,6 +77,7 @@ Result<std::unique_ptr<AcmeIssuer>> AcmeIssuer::Create(AcmeIssuerOptions options
   acme::ClientOptions client_options;
   client_options.directory_url = options.directory_url;
   client_options.ca_file = options.ca_file;
+  client_options.observe = options.observe;
   CG_ASSIGN_OR_RETURN(auto client, acme::Client::Create(client_options));
   return std::unique_ptr<AcmeIssuer>(
       new AcmeIssuer(std::move(options), std::move(client), accounts, vault, clock));

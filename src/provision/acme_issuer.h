@@ -9,6 +9,8 @@
 // Thread-safe: jobs share one AcmeIssuer; account registration is serialized.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,6 +31,9 @@ struct AcmeIssuerOptions {
   std::string ca_file;                // extra trust for the CA's own HTTPS
   std::vector<std::string> contacts;  // "mailto:..." for the ACME account
   std::optional<acme::ExternalAccountBinding> eab;  // for CAs that require one
+  // Told of every request to the CA (acme::ClientOptions::observe).
+  std::function<void(std::string_view endpoint, int status, std::chrono::duration<double> took)>
+      observe;
 };
 
 class AcmeIssuer final : public Issuer {

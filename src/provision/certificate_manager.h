@@ -54,6 +54,8 @@ class CertificateManager {
   void Stop();
   // Look for work now rather than at the next tick.
   void Wake();
+  // How the attempts of this process ended (JobRunner::Stats).
+  JobRunner::Stats stats() const { return runner_.stats(); }
 
   // One scheduler pass on the calling thread, as the scheduler thread makes
   // every tick: jobs for the domains that need one, then up to concurrency

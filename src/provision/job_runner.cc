@@ -164,6 +164,7 @@ void JobRunner::RecordFailure(store::ProvisioningJob& job, const Error& error) {
                 ? "could not reach the certificate authority: " + error.message
                 : error.message;
   job.error_code = std::string(IsUsersToFix(error) ? kDnsError : kInternalError);
+  ++(IsUsersToFix(error) ? failed_dns_ : failed_internal_);
   job.retries_at = now + delay;
   job.next_run_at = now + delay;
   auto r = jobs_.UpdateProvisioningJob(job, std::nullopt);
@@ -178,10 +179,18 @@ void JobRunner::RecordFailure(store::ProvisioningJob& job, const Error& error) {
                job.failures, delay.count(), error.message);
 }
 
+JobRunner::Stats JobRunner::stats() const {
+  return Stats{issued_.load(), failed_dns_.load(), failed_internal_.load(), ended_.load()};
+}
+
 void JobRunner::Run(store::ProvisioningJob job) {
   auto r = Attempt(job);
-  if (r) return;
+  if (r) {
+    ++issued_;
+    return;
+  }
   if (r.error().code == ErrorCode::kNotFound) {
+    ++ended_;
     spdlog::info("acme: {} for {} ended: {}", job.id, job.domain, r.error().message);
     return;
   }

@@ -15,6 +15,7 @@
 // may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -91,6 +92,18 @@ class JobRunner {
 
   const JobRunnerOptions& options() const { return options_; }
 
+  // How attempts ended, since the start: a certificate attached; a failure
+  // the user must fix (DNS_ERROR), or one on our or the CA's side
+  // (INTERNAL_ERROR), each retried later; or the job no longer this
+  // runner's (its domain changed, or another runner took it over).
+  struct Stats {
+    uint64_t issued = 0;
+    uint64_t failed_dns = 0;
+    uint64_t failed_internal = 0;
+    uint64_t ended = 0;
+  };
+  Stats stats() const;
+
  private:
   class Progress;
 
@@ -112,6 +125,11 @@ class JobRunner {
   store::JobStore& jobs_;
   store::DomainStore& domains_;
   const Clock& clock_;
+
+  std::atomic<uint64_t> issued_{0};
+  std::atomic<uint64_t> failed_dns_{0};
+  std::atomic<uint64_t> failed_internal_{0};
+  std::atomic<uint64_t> ended_{0};
 
   mutable std::mutex mu_;
   std::condition_variable stop_cv_;

@@ -361,6 +361,15 @@ TEST(AcmeTest, MissingCnameIsADnsErrorNamingTheRecordUntilItAppears) {
   EXPECT_FALSE(JsonString(job, "retries_at").empty());
   EXPECT_FALSE(JsonString(job, "started_at").empty());
   EXPECT_TRUE(t.Get(id).as_object().at("certificate").is_null());
+  // The failing domain, and the failed attempts, in the metrics.
+  const MetricSamples failing = ScrapeMetrics(t.Api());
+  EXPECT_GE(MetricStarting(failing,
+                           "certgate_managed_domain_failures{domain=\"late.customer.test\","
+                           "error_code=\"DNS_ERROR\"}")
+                .value_or(0),
+            1);
+  EXPECT_GE(
+      MetricStarting(failing, "certgate_acme_orders_total{outcome=\"dns_error\"}").value_or(0), 1);
 
   // A CNAME pointing elsewhere is named as such.
   t.customer().SetCname("late.customer.test", "elsewhere.example.test");
@@ -378,6 +387,28 @@ TEST(AcmeTest, MissingCnameIsADnsErrorNamingTheRecordUntilItAppears) {
   const std::string cert_id = t.WaitForCertificate(id, seconds(60));
   ASSERT_FALSE(cert_id.empty());
   ExpectIssued(t, cert_id, "late.customer.test", "ecdsa");
+  // Issued: counted, the certificate among the managed ones, the requests
+  // to the CA by endpoint, and the domain no longer failing.
+  MetricSamples issued;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        issued = ScrapeMetrics(t.Api());
+        return MetricStarting(issued, "certgate_certificates{source=\"managed\"}") == 1;
+      },
+      seconds(5)));
+  EXPECT_GE(MetricStarting(issued, "certgate_acme_orders_total{outcome=\"issued\"}").value_or(0),
+            1);
+  EXPECT_GE(
+      MetricStarting(issued, "certgate_acme_requests_total{endpoint=\"newOrder\",code=\"201\"}")
+          .value_or(0),
+      1);
+  EXPECT_GE(
+      MetricStarting(issued, "certgate_acme_request_duration_seconds_count{endpoint=\"finalize\"}")
+          .value_or(0),
+      1);
+  EXPECT_FALSE(
+      MetricStarting(issued, "certgate_managed_domain_failures{domain=\"late.customer.test\"")
+          .has_value());
 }
 
 // Whether the domain's job has an order and its key stored, read from the

@@ -37,29 +37,6 @@ std::string Promtool() {
   return (base / "certgate/prometheus/usr/bin/promtool").string();
 }
 
-// Each sample line of the text format: "name{labels}" -> value.
-std::map<std::string, double> Samples(const std::string& text) {
-  std::map<std::string, double> out;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    const size_t space = line.rfind(' ');
-    if (space == std::string::npos) continue;
-    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return out;
-}
-
-// The value of the one series whose name and labels start with prefix.
-std::optional<double> Starting(const std::map<std::string, double>& samples,
-                               const std::string& prefix) {
-  std::optional<double> found;
-  for (const auto& [series, value] : samples) {
-    if (series.starts_with(prefix)) found = value;
-  }
-  return found;
-}
-
 TEST(MetricsTest, PromtoolAcceptsTheSeriesAndTheyCountWhatHappened) {
   const uint16_t metrics_port = PickFreePort();
   ServerOptions options;
@@ -118,36 +95,36 @@ TEST(MetricsTest, PromtoolAcceptsTheSeriesAndTheyCountWhatHappened) {
                                << lint.out << lint.err << "\n"
                                << scraped.raw;
 
-  const auto samples = Samples(scraped.raw);
-  EXPECT_TRUE(Starting(samples, "certgate_build_info{version=").has_value()) << scraped.raw;
-  EXPECT_EQ(Starting(samples, "certgate_certificates{source=\"uploaded\"}"), 1);
-  EXPECT_GE(Starting(samples, "certgate_certificates{source=\"service\"}").value_or(0), 1);
-  EXPECT_EQ(Starting(samples,
+  const auto samples = ParseMetrics(scraped.raw);
+  EXPECT_TRUE(MetricStarting(samples, "certgate_build_info{version=").has_value()) << scraped.raw;
+  EXPECT_EQ(MetricStarting(samples, "certgate_certificates{source=\"uploaded\"}"), 1);
+  EXPECT_GE(MetricStarting(samples, "certgate_certificates{source=\"service\"}").value_or(0), 1);
+  EXPECT_EQ(MetricStarting(samples,
                      "certgate_certificates_expiring{source=\"uploaded\",within_days=\"14\"}"),
             1);
-  EXPECT_EQ(Starting(samples,
+  EXPECT_EQ(MetricStarting(samples,
                      "certgate_certificates_expiring{source=\"uploaded\",within_days=\"7\"}"),
             0);
-  EXPECT_EQ(Starting(samples, "certgate_certificate_expiry_timestamp_seconds{certificate_id=\"" +
+  EXPECT_EQ(MetricStarting(samples, "certgate_certificate_expiry_timestamp_seconds{certificate_id=\"" +
                                   cert_id + "\""),
             static_cast<double>(ToUnixSeconds(*not_after)))
       << scraped.raw;
-  EXPECT_EQ(Starting(samples, "certgate_certificate_earliest_expiry_timestamp_seconds{source="
+  EXPECT_EQ(MetricStarting(samples, "certgate_certificate_earliest_expiry_timestamp_seconds{source="
                               "\"uploaded\"}"),
             static_cast<double>(ToUnixSeconds(*not_after)));
-  EXPECT_GE(Starting(samples, "certgate_edge_handshakes_total{result=\"ok\"}").value_or(0), 2);
+  EXPECT_GE(MetricStarting(samples, "certgate_edge_handshakes_total{result=\"ok\"}").value_or(0), 2);
   EXPECT_GE(
-      Starting(samples, "certgate_edge_handshakes_total{result=\"default_certificate\"}")
+      MetricStarting(samples, "certgate_edge_handshakes_total{result=\"default_certificate\"}")
           .value_or(0),
       1);
-  EXPECT_GE(Starting(samples, "certgate_edge_handshakes_total{result=\"version\"}").value_or(0),
+  EXPECT_GE(MetricStarting(samples, "certgate_edge_handshakes_total{result=\"version\"}").value_or(0),
             1)
       << scraped.raw;
-  EXPECT_GE(Starting(samples, "certgate_edge_context_cache_misses_total").value_or(0), 1);
-  EXPECT_GE(Starting(samples, "certgate_edge_context_cache_hits_total").value_or(0), 1);
-  EXPECT_GE(Starting(samples, "certgate_edge_context_cache_entries").value_or(0), 1);
-  EXPECT_GE(Starting(samples, "certgate_api_responses_total{code=\"2xx\"}").value_or(0), 2);
-  EXPECT_TRUE(Starting(samples, "certgate_edge_feed_lag_changes").has_value());
+  EXPECT_GE(MetricStarting(samples, "certgate_edge_context_cache_misses_total").value_or(0), 1);
+  EXPECT_GE(MetricStarting(samples, "certgate_edge_context_cache_hits_total").value_or(0), 1);
+  EXPECT_GE(MetricStarting(samples, "certgate_edge_context_cache_entries").value_or(0), 1);
+  EXPECT_GE(MetricStarting(samples, "certgate_api_responses_total{code=\"2xx\"}").value_or(0), 2);
+  EXPECT_TRUE(MetricStarting(samples, "certgate_edge_feed_lag_changes").has_value());
 
   // The metrics listener: /metrics to anyone who reaches it, nothing else.
   const std::string base = "http://127.0.0.1:" + std::to_string(metrics_port);

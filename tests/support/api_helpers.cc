@@ -1,5 +1,7 @@
 #include "support/api_helpers.h"
 
+#include <sstream>
+
 namespace certgate::testing {
 
 ApiResult CallRaw(const client::ApiClient& client, verb method, const std::string& path,
@@ -103,6 +105,32 @@ size_t CountCertificates(const client::ApiClient& client) {
     std::string url(next.as_string());
     path = url.substr(client.base_url().size());
   }
+}
+
+MetricSamples ParseMetrics(const std::string& text) {
+  MetricSamples out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t space = line.rfind(' ');
+    if (space == std::string::npos) continue;
+    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return out;
+}
+
+MetricSamples ScrapeMetrics(const client::ApiClient& client) {
+  ApiResult scraped = CallRaw(client, verb::get, "/metrics", "");
+  EXPECT_EQ(scraped.status, 200) << scraped.raw;
+  return scraped.status == 200 ? ParseMetrics(scraped.raw) : MetricSamples{};
+}
+
+std::optional<double> MetricStarting(const MetricSamples& samples, const std::string& prefix) {
+  std::optional<double> found;
+  for (const auto& [series, value] : samples) {
+    if (series.starts_with(prefix)) found = value;
+  }
+  return found;
 }
 
 }  // namespace certgate::testing

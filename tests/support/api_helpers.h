@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,5 +48,14 @@ boost::json::value UploadBody(std::string_view cert_pem, std::string_view key_pe
 
 // The number of certificates the account behind client sees.
 size_t CountCertificates(const client::ApiClient& client);
+
+// The samples of a Prometheus text exposition: "name{labels}" -> value.
+using MetricSamples = std::map<std::string, double>;
+MetricSamples ParseMetrics(const std::string& text);
+// GET /metrics through client (a loopback client), parsed; empty (with a
+// test failure) when it does not answer 200.
+MetricSamples ScrapeMetrics(const client::ApiClient& client);
+// The value of the one series whose name and labels start with prefix.
+std::optional<double> MetricStarting(const MetricSamples& samples, const std::string& prefix);
 
 }  // namespace certgate::testing

@@ -216,19 +216,20 @@ int RunServe(const ServeOptions& options) {
   // The HTTP-01 answers in memory, loaded before the edge listens.
   edge::AcmeTokens acme_tokens(store, store);
   if (auto r = acme_tokens.Load(); !r) return Fail(r.error());
-  auto edge = edge::EdgeServer::Create(edge_options, store, acme_tokens, vault, *default_cert);
-  if (!edge) return Fail(edge.error());
   // In a cluster, every certificate copied to this node's disk (keys still
   // sealed), so that it serves every name it knows while the database is
-  // away, including names it never served before.
+  // away, including names it never served before. Made before the edge,
+  // which reads it, so that it goes after the edge on every way out.
   std::unique_ptr<edge::CertificateMirror> mirror;
   if (store::PostgresConninfo(store)) {
     auto opened = edge::CertificateMirror::Open(state->data_dir / "edge-certificates.db", store,
                                                 store, store);
     if (!opened) return Fail(opened.error());
     mirror = std::move(*opened);
-    (*edge)->UseCertificateMirror(*mirror);
   }
+  auto edge = edge::EdgeServer::Create(edge_options, store, acme_tokens, vault, *default_cert);
+  if (!edge) return Fail(edge.error());
+  if (mirror) (*edge)->UseCertificateMirror(*mirror);
   edge::SnapshotPublisher publisher(store, **edge, *default_cert);
   if (auto r = publisher.PublishNow(); !r) return Fail(r.error());
   // The zone in memory, so that the responder never waits on the store. It
@@ -302,6 +303,10 @@ int RunServe(const ServeOptions& options) {
   } else {
     spdlog::info("acme: --acme-concurrency 0: this node orders no certificates; it answers "
                  "challenges and serves what other nodes order");
+    if (!store::PostgresConninfo(store)) {
+      spdlog::warn("acme: --acme-concurrency 0 on a store no other node shares: managed domains "
+                   "will get no certificates");
+    }
   }
 
   net::io_context io(1);

@@ -70,6 +70,7 @@ class CertificateReading {
       if (auto fresh = Read(); fresh) {
         samples_ = std::move(*fresh);
       } else {
+        changed_ = true;  // read again once the store answers
         spdlog::debug("metrics: reading the certificates failed; showing the last reading: {}",
                       fresh.error().message);
       }
@@ -128,6 +129,35 @@ class CertificateReading {
   std::mutex mu_;
   std::optional<std::chrono::steady_clock::time_point> read_at_;  // GUARDED_BY(mu_)
   Samples samples_;                                                // GUARDED_BY(mu_)
+};
+
+// The failing managed domains, read at most every 5 s however often the
+// metrics are scraped; the last reading when the store does not answer.
+class FailingDomains {
+ public:
+  explicit FailingDomains(store::JobStore& jobs) : jobs_(jobs) {}
+
+  std::vector<Sample> Get() {
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (read_at_ && now - *read_at_ < std::chrono::seconds(5)) return samples_;
+    read_at_ = now;
+    auto failing = jobs_.ListFailingJobs(1000);
+    if (!failing) return samples_;
+    samples_.clear();
+    for (const store::ProvisioningJob& job : *failing) {
+      samples_.push_back(Sample{{{"domain", job.domain},
+                                 {"error_code", job.error_code.value_or("")}},
+                                static_cast<double>(job.failures)});
+    }
+    return samples_;
+  }
+
+ private:
+  store::JobStore& jobs_;
+  std::mutex mu_;
+  std::optional<std::chrono::steady_clock::time_point> read_at_;  // GUARDED_BY(mu_)
+  std::vector<Sample> samples_;                                    // GUARDED_BY(mu_)
 };
 
 // RCODE names as dig prints them.
@@ -204,25 +234,23 @@ void RegisterServeMetrics(metrics::Registry& r, const ServeMetricsSources& s) {
                    }
                    return out;
                  });
-  r.AddCollector("certgate_edge_connections", "Connections open at the edge.", Type::kGauge,
-                 [&edge] {
-                   return std::vector<Sample>{Value(static_cast<double>(edge.open_connections()))};
-                 });
-  r.AddCollector("certgate_edge_context_cache_entries",
-                 "TLS contexts (a certificate with its key, ready to serve) cached at the edge.",
-                 Type::kGauge, [&edge] {
-                   return std::vector<Sample>{Value(static_cast<double>(edge.contexts().size()))};
-                 });
-  r.AddCollector("certgate_edge_context_cache_hits_total",
-                 "Handshakes whose certificate's context was cached.", Type::kCounter, [&edge] {
-                   return std::vector<Sample>{Value(static_cast<double>(edge.stats().context_hits))};
-                 });
-  r.AddCollector("certgate_edge_context_cache_misses_total",
-                 "Handshakes that had their certificate's context built first.", Type::kCounter,
-                 [&edge] {
-                   return std::vector<Sample>{
-                       Value(static_cast<double>(edge.stats().context_misses))};
-                 });
+  r.AddCollector(
+      "certgate_edge_connections", "Connections open at the edge.", Type::kGauge,
+      [&edge] { return std::vector<Sample>{Value(static_cast<double>(edge.open_connections()))}; });
+  r.AddCollector(
+      "certgate_edge_context_cache_entries",
+      "TLS contexts (a certificate with its key, ready to serve) cached at the edge.", Type::kGauge,
+      [&edge] { return std::vector<Sample>{Value(static_cast<double>(edge.contexts().size()))}; });
+  r.AddCollector(
+      "certgate_edge_context_cache_hits_total",
+      "Handshakes whose certificate's context was cached.", Type::kCounter, [&edge] {
+        return std::vector<Sample>{Value(static_cast<double>(edge.stats().context_hits))};
+      });
+  r.AddCollector(
+      "certgate_edge_context_cache_misses_total",
+      "Handshakes that had their certificate's context built first.", Type::kCounter, [&edge] {
+        return std::vector<Sample>{Value(static_cast<double>(edge.stats().context_misses))};
+      });
   r.AddCollector("certgate_edge_context_builds_failed_total",
                  "Context builds that failed (the default certificate was served instead).",
                  Type::kCounter, [&edge] {
@@ -288,16 +316,8 @@ void RegisterServeMetrics(metrics::Registry& r, const ServeMetricsSources& s) {
                    "Consecutive failed attempts of each managed domain whose last attempt "
                    "failed, with its error_code (DNS_ERROR: the user's to fix); at most 1,000, "
                    "most failures first.",
-                   Type::kGauge, [jobs = s.jobs] {
-                     std::vector<Sample> out;
-                     auto failing = jobs->ListFailingJobs(1000);
-                     if (!failing) return out;
-                     for (const store::ProvisioningJob& job : *failing) {
-                       out.push_back(Sample{{{"domain", job.domain},
-                                             {"error_code", job.error_code.value_or("")}},
-                                            static_cast<double>(job.failures)});
-                     }
-                     return out;
+                   Type::kGauge, [failing = std::make_shared<FailingDomains>(*s.jobs)] {
+                     return failing->Get();
                    });
   }
 
@@ -336,12 +356,17 @@ std::optional<api::Response> MetricsEndpoint(const metrics::Registry& registry,
     res.set(http::field::allow, "GET, HEAD");
     res.set(http::field::content_type, "text/plain; charset=utf-8");
     res.body() = "/metrics answers GET\n";
-  } else if (loopback_only && !IsLoopback(ctx.remote.address())) {
+  } else if (loopback_only &&
+             (!IsLoopback(ctx.remote.address()) || req.count(http::field::forwarded) > 0 ||
+              req.count("X-Forwarded-For") > 0 || req.count("X-Real-IP") > 0 ||
+              req.count(http::field::via) > 0)) {
+    // A reverse proxy on this machine connects from loopback too: a request
+    // that says it was forwarded came from elsewhere.
     res.result(http::status::forbidden);
     res.set(http::field::content_type, "text/plain; charset=utf-8");
     res.body() =
-        "/metrics is answered to loopback clients only (its series name tenants' "
-        "certificates); serve it elsewhere with --metrics-listen\n";
+        "/metrics is answered to loopback clients only, and not through a proxy (its "
+        "series name tenants' certificates); serve it elsewhere with --metrics-listen\n";
   } else {
     res.set(http::field::content_type, metrics::kContentType);
     res.body() = registry.Render();

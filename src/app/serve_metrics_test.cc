@@ -1,7 +1,8 @@
 // The /metrics endpoint: GET renders the registry for loopback clients (IPv4,
-// IPv6 and IPv4-mapped), 403 for any other client unless the listener is
-// --metrics-listen's, 405 for other methods, and other paths are left to
-// the API. (tests/integration/metrics_test.cc scrapes a live server.)
+// IPv6 and IPv4-mapped) that were not forwarded by a proxy, 403 for any
+// other client unless the listener is --metrics-listen's, 405 for other
+// methods, and other paths are left to the API.
+// (tests/integration/observability_test.cc scrapes a live server.)
 #include "app/serve_metrics.h"
 
 #include <gtest/gtest.h>
@@ -52,6 +53,15 @@ TEST_F(MetricsEndpointTest, OtherClientsAreRefusedUnlessTheListenerIsForMetrics)
     EXPECT_EQ(res->result(), http::status::forbidden) << address;
     EXPECT_NE(res->body().find("--metrics-listen"), std::string::npos) << res->body();
     EXPECT_EQ(res->body().find("certgate_test_total"), std::string::npos);
+  }
+  // A reverse proxy on this machine connects from loopback: a forwarded
+  // request is someone else's.
+  for (const char* header : {"X-Forwarded-For", "Forwarded", "X-Real-IP", "Via"}) {
+    api::Request proxied = Get("/metrics");
+    proxied.set(header, "203.0.113.7");
+    auto res = MetricsEndpoint(registry_, proxied, From("127.0.0.1"), true);
+    ASSERT_TRUE(res.has_value()) << header;
+    EXPECT_EQ(res->result(), http::status::forbidden) << header;
   }
   auto open = MetricsEndpoint(registry_, Get("/metrics"), From("192.0.2.10"), false);
   ASSERT_TRUE(open.has_value());

@@ -144,7 +144,7 @@ void AddServeCommand(CLI::App& root) {
                   "Seconds an order this node works on stays its own without renewal (it "
                   "renews every third of that); if the node dies, another node of the cluster "
                   "resumes the order after this long")
-      ->check(CLI::Range(3, 86400))
+      ->check(CLI::Range(6, 86400))
       ->capture_default_str();
   cmd->add_option("--acme-retry-min", options->acme_retry_min_seconds,
                   "Seconds before the first retry of a failed order step; doubles per failure")

@@ -621,8 +621,8 @@ net::awaitable<void> Responder::Impl::UdpLoop() {
       }
       std::optional<std::vector<uint8_t>> reply = Handle(
           std::span<const uint8_t>(bufs[static_cast<size_t>(i)].data(), n), /*udp=*/true);
-      Count(reply);
       if (!reply || from.port() == 0) continue;
+      Count(reply);
       boost::system::error_code sec;
       udp_socket->send_to(net::buffer(*reply), from, 0, sec);  // non-blocking: dropped if full
       if (sec) spdlog::debug("dns: UDP send failed: {}", sec.message());

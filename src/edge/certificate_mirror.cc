@@ -1,7 +1,11 @@
 #include "edge/certificate_mirror.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <set>
 #include <unordered_set>
 #include <utility>
@@ -49,10 +53,18 @@ Result<std::unique_ptr<CertificateMirror>> CertificateMirror::Open(
     const std::filesystem::path& file, store::EdgeFeed& feed,
     store::CertificateStore& certificates, store::SealedKeyStore& keys,
     std::chrono::milliseconds poll_interval) {
-  // Sealed keys, as in the store; still, nobody else's to read.
-  const mode_t old_mask = ::umask(077);
+  // Sealed keys, as in the store; still, nobody else's to read. Made (or
+  // narrowed) 0600 before SQLite opens it: its -wal and -shm files take
+  // the main file's mode.
+  const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0 || ::fchmod(fd, 0600) != 0) {
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    return MakeError(ErrorCode::kStoreIo, fmt::format("opening {}: {}", file.string(),
+                                                      std::strerror(err)));
+  }
+  ::close(fd);
   auto conn = Connection::Open(file.string());
-  ::umask(old_mask);
   if (!conn) return std::move(conn).error();
   CG_RETURN_IF_ERROR((*conn)->Exec(kSchema, "creating the edge's certificate copy"));
   return std::unique_ptr<CertificateMirror>(

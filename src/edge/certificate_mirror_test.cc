@@ -81,6 +81,20 @@ TEST_F(CertificateMirrorTest, FillsThenFollowsNewAndDeletedCertificates) {
   EXPECT_EQ(st.st_mode & 077, 0u);
 }
 
+TEST_F(CertificateMirrorTest, AnExistingCopyOthersCouldReadIsNarrowed) {
+  {
+    auto first = Open();
+    ASSERT_NE(first, nullptr);
+  }
+  const std::string file = (dir_.path() / "copy.db").string();
+  ASSERT_EQ(::chmod(file.c_str(), 0644), 0);
+  auto again = Open();
+  ASSERT_NE(again, nullptr);
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
 TEST_F(CertificateMirrorTest, ANewProcessFindsTheCopyAndRefreshesWhatChangedMeanwhile) {
   const store::Certificate a = MakeCert(1);
   const store::Certificate b = MakeCert(2);

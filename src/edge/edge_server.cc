@@ -208,6 +208,9 @@ struct EdgeServer::Connection {
   // The handshake goes on with the default certificate: none serves the
   // name asked for, or its context could not be built.
   bool default_certificate = false;
+  // The context cache was counted for this handshake (a TLS 1.3
+  // HelloRetryRequest runs the ClientHello callback twice).
+  bool context_counted = false;
 };
 
 std::string_view EdgeServer::HandshakeName(Handshake h) {
@@ -541,6 +544,8 @@ net::awaitable<void> EdgeServer::ServeTls(Worker& w, tcp::socket socket, OpenSlo
     if (hec) {
       if (dog.expired()) {
         CountHandshake(Handshake::kTimeout);
+      } else if (hec == TlsErrc::kNeedCertificate) {
+        CountHandshake(Handshake::kOther);  // still no context after two builds
       } else if (hec == TlsErrc::kProtocol) {
         CountHandshake(ClassifyProtocolFailure(tls.last_protocol_reason()));
       } else {
@@ -748,13 +753,17 @@ int EdgeServer::OnClientHello(SSL* ssl, int*, void*) {
   bool failed = false;
   pki::SslCtxPtr ctx = conn->server->contexts_.Find(key, &failed);
   if (!ctx && !failed) {
-    conn->server->context_misses_.fetch_add(1, std::memory_order_relaxed);
+    if (!conn->context_counted) {
+      conn->server->context_misses_.fetch_add(1, std::memory_order_relaxed);
+      conn->context_counted = true;
+    }
     conn->pending_certificate = std::move(certificate);
     conn->pending_key = std::move(key);
     return SSL_CLIENT_HELLO_RETRY;  // BuildContext, then the handshake goes on
   }
-  if (ctx && conn->pending_key.empty()) {
+  if (ctx && !conn->context_counted) {
     conn->server->context_hits_.fetch_add(1, std::memory_order_relaxed);
+    conn->context_counted = true;
   }
   if (!ctx) conn->default_certificate = true;
   // A context that failed to build falls back to the default certificate

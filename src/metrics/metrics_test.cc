@@ -1,7 +1,7 @@
 // The registry renders Prometheus' text format: HELP and TYPE lines, series
 // in label order, escaped label values, cumulative histogram buckets with
 // +Inf, _sum and _count, and collectors' samples at each render.
-// (tests/integration/metrics_test.cc runs promtool over a live server's.)
+// (tests/integration/observability_test.cc runs promtool over a live server's.)
 #include "metrics/metrics.h"
 
 #include <gtest/gtest.h>

@@ -71,13 +71,16 @@ class JobRunner::Progress final : public IssueProgress {
     // and never past the time the lease must be renewed.
     seconds pause = retry_after ? std::clamp(*retry_after, seconds(1), seconds(30))
                                 : runner_.options_.poll_interval;
-    pause = std::max(seconds(1), std::min(pause, runner_.RenewEvery()));
+    const auto renew_at = renewed_at_ + runner_.RenewEvery();
+    const auto until_renewal =
+        std::chrono::ceil<seconds>(renew_at - std::chrono::steady_clock::now());
+    pause = std::max(seconds(1), std::min(pause, until_renewal));
     if (!runner_.WaitUnlessStopping(pause)) {
       return MakeError(ErrorCode::kAcmeTimedOut, "certgate is stopping; continuing after restart");
     }
     // A long wait for the CA renews the lease as steps do, so that the job
     // stays this runner's, and ends here if another runner has it now.
-    if (std::chrono::steady_clock::now() - renewed_at_ < runner_.RenewEvery()) return {};
+    if (std::chrono::steady_clock::now() < renew_at) return {};
     CG_RETURN_IF_ERROR(runner_.WriteHeldJob(job_));
     renewed_at_ = std::chrono::steady_clock::now();
     return {};
@@ -164,17 +167,18 @@ void JobRunner::RecordFailure(store::ProvisioningJob& job, const Error& error) {
                 ? "could not reach the certificate authority: " + error.message
                 : error.message;
   job.error_code = std::string(IsUsersToFix(error) ? kDnsError : kInternalError);
-  ++(IsUsersToFix(error) ? failed_dns_ : failed_internal_);
   job.retries_at = now + delay;
   job.next_run_at = now + delay;
   auto r = jobs_.UpdateProvisioningJob(job, std::nullopt);
   if (!r) {
     spdlog::error("acme: recording the failure of {} failed: {}", job.id, r.error().message);
   } else if (!*r) {
+    ++ended_;
     spdlog::info("acme: {} for {} is gone or taken over; its failure is not recorded", job.id,
                  job.domain);
     return;
   }
+  ++(IsUsersToFix(error) ? failed_dns_ : failed_internal_);
   spdlog::warn("acme: {} for {} failed (attempt {}), retrying in {} s: {}", job.id, job.domain,
                job.failures, delay.count(), error.message);
 }

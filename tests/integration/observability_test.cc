@@ -38,11 +38,15 @@ std::string Promtool() {
 }
 
 TEST(MetricsTest, PromtoolAcceptsTheSeriesAndTheyCountWhatHappened) {
-  const uint16_t metrics_port = PickFreePort();
   ServerOptions options;
-  options.extra_args = {"--metrics-listen", "127.0.0.1:" + std::to_string(metrics_port)};
+  options.extra_args = {"--metrics-listen", "127.0.0.1:0"};
   auto server = CertgateServer::Start(options);
   ASSERT_NE(server, nullptr);
+  // The address it printed: "metrics: http://127.0.0.1:PORT/metrics".
+  const std::string out = server->process().Stdout();
+  const size_t at = out.find("metrics: http://");
+  ASSERT_NE(at, std::string::npos) << out;
+  const std::string metrics_url = out.substr(at + 9, out.find('\n', at) - at - 9);
 
   // An uploaded certificate that expires in ten days, on a reserved name.
   pki::testing::CertSpec spec;
@@ -87,7 +91,20 @@ TEST(MetricsTest, PromtoolAcceptsTheSeriesAndTheyCountWhatHappened) {
                              {}, std::string());
   EXPECT_NE(old.exit_code, 0) << old.out;
 
-  ApiResult scraped = CallRaw(server->Client(), verb::get, "/metrics", "");
+  // The server counts a handshake a moment after the client sees it end.
+  ApiResult scraped;
+  Eventually(
+      [&] {
+        scraped = CallRaw(server->Client(), verb::get, "/metrics", "");
+        const auto s = ParseMetrics(scraped.raw);
+        return MetricStarting(s, "certgate_edge_handshakes_total{result=\"ok\"}").value_or(0) >=
+                   2 &&
+               MetricStarting(s, "certgate_edge_handshakes_total{result=\"version\"}")
+                       .value_or(0) >= 1 &&
+               MetricStarting(s, "certgate_edge_handshakes_total{result=\"default_certificate\"}")
+                       .value_or(0) >= 1;
+      },
+      std::chrono::seconds(5));
   ASSERT_EQ(scraped.status, 200) << scraped.raw;
   EXPECT_EQ(scraped.http.Header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
   RunResult lint = RunCommand({Promtool(), "check", "metrics"}, {}, scraped.raw);
@@ -99,26 +116,29 @@ TEST(MetricsTest, PromtoolAcceptsTheSeriesAndTheyCountWhatHappened) {
   EXPECT_TRUE(MetricStarting(samples, "certgate_build_info{version=").has_value()) << scraped.raw;
   EXPECT_EQ(MetricStarting(samples, "certgate_certificates{source=\"uploaded\"}"), 1);
   EXPECT_GE(MetricStarting(samples, "certgate_certificates{source=\"service\"}").value_or(0), 1);
-  EXPECT_EQ(MetricStarting(samples,
-                     "certgate_certificates_expiring{source=\"uploaded\",within_days=\"14\"}"),
+  EXPECT_EQ(MetricStarting(
+                samples, "certgate_certificates_expiring{source=\"uploaded\",within_days=\"14\"}"),
             1);
   EXPECT_EQ(MetricStarting(samples,
-                     "certgate_certificates_expiring{source=\"uploaded\",within_days=\"7\"}"),
+                           "certgate_certificates_expiring{source=\"uploaded\",within_days=\"7\"}"),
             0);
-  EXPECT_EQ(MetricStarting(samples, "certgate_certificate_expiry_timestamp_seconds{certificate_id=\"" +
+  EXPECT_EQ(
+      MetricStarting(samples, "certgate_certificate_expiry_timestamp_seconds{certificate_id=\"" +
                                   cert_id + "\""),
-            static_cast<double>(ToUnixSeconds(*not_after)))
+      static_cast<double>(ToUnixSeconds(*not_after)))
       << scraped.raw;
-  EXPECT_EQ(MetricStarting(samples, "certgate_certificate_earliest_expiry_timestamp_seconds{source="
-                              "\"uploaded\"}"),
+  EXPECT_EQ(MetricStarting(samples,
+                           "certgate_certificate_earliest_expiry_timestamp_seconds{source="
+                           "\"uploaded\"}"),
             static_cast<double>(ToUnixSeconds(*not_after)));
-  EXPECT_GE(MetricStarting(samples, "certgate_edge_handshakes_total{result=\"ok\"}").value_or(0), 2);
+  EXPECT_GE(MetricStarting(samples, "certgate_edge_handshakes_total{result=\"ok\"}").value_or(0),
+            2);
   EXPECT_GE(
       MetricStarting(samples, "certgate_edge_handshakes_total{result=\"default_certificate\"}")
           .value_or(0),
       1);
-  EXPECT_GE(MetricStarting(samples, "certgate_edge_handshakes_total{result=\"version\"}").value_or(0),
-            1)
+  EXPECT_GE(
+      MetricStarting(samples, "certgate_edge_handshakes_total{result=\"version\"}").value_or(0), 1)
       << scraped.raw;
   EXPECT_GE(MetricStarting(samples, "certgate_edge_context_cache_misses_total").value_or(0), 1);
   EXPECT_GE(MetricStarting(samples, "certgate_edge_context_cache_hits_total").value_or(0), 1);
@@ -127,13 +147,20 @@ TEST(MetricsTest, PromtoolAcceptsTheSeriesAndTheyCountWhatHappened) {
   EXPECT_TRUE(MetricStarting(samples, "certgate_edge_feed_lag_changes").has_value());
 
   // The metrics listener: /metrics to anyone who reaches it, nothing else.
-  const std::string base = "http://127.0.0.1:" + std::to_string(metrics_port);
   RunResult there =
-      RunCommand({"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", base + "/metrics"});
-  EXPECT_EQ(there.out, "200");
-  RunResult other = RunCommand(
-      {"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", base + "/tls_certificates"});
-  EXPECT_EQ(other.out, "404");
+      RunCommand({"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", metrics_url});
+  EXPECT_EQ(there.out, "200") << metrics_url;
+  const std::string other_url =
+      metrics_url.substr(0, metrics_url.size() - std::string("metrics").size()) +
+      "tls_certificates";
+  RunResult other =
+      RunCommand({"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", other_url});
+  EXPECT_EQ(other.out, "404") << other_url;
+  // Through a proxy on this machine (a forwarded request), the API's
+  // listener does not answer /metrics.
+  ApiResult proxied = CallRaw(server->Client(), verb::get, "/metrics", "",
+                              {{"X-Forwarded-For", "203.0.113.7"}});
+  EXPECT_EQ(proxied.status, 403) << proxied.raw;
 
   ApiResult ready = CallRaw(server->Client(), verb::get, "/readyz", "");
   EXPECT_EQ(ready.status, 200) << ready.raw;

@@ -96,7 +96,10 @@ void HoldingRelay::Serve(int client) {
       for (int i = 0; i < 2 && open; ++i) {
         if (fds[i].revents == 0) continue;
         ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-        if (n <= 0 || ::write(fds[1 - i].fd, buf, static_cast<size_t>(n)) != n) open = false;
+        // send, not write: a peer gone must not SIGPIPE the test.
+        if (n <= 0 || ::send(fds[1 - i].fd, buf, static_cast<size_t>(n), MSG_NOSIGNAL) != n) {
+          open = false;
+        }
       }
     }
   }

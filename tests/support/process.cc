@@ -246,11 +246,6 @@ uint16_t LowestEphemeralPort() {
 
 }  // namespace
 
-// A port picked now is bound later by another process, so it is picked
-// below the kernel's ephemeral range: no client socket of a test running
-// beside this one (a DNS query's source port, say) can take it meanwhile,
-// as one did from a port picked by bind(0). Two tests picking the same
-// port at random in ~12,000 is the remaining, much smaller, chance.
 bool Eventually(const std::function<bool()>& fn, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -260,6 +255,11 @@ bool Eventually(const std::function<bool()>& fn, std::chrono::milliseconds timeo
   return fn();
 }
 
+// A port picked now is bound later by another process, so it is picked
+// below the kernel's ephemeral range: no client socket of a test running
+// beside this one (a DNS query's source port, say) can take it meanwhile,
+// as one did from a port picked by bind(0). Two tests picking the same
+// port at random in ~12,000 is the remaining, much smaller, chance.
 uint16_t PickFreePort(bool udp_too) {
   static std::mutex mu;
   static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(getpid()));

@@ -50,6 +50,34 @@ async function shoot(name) {
   assert.ok(overflow <= PHONE.width, `${name}: the page is ${overflow}px wide at ${PHONE.width}px`);
 }
 
+// Polls fn until it answers something truthy, for at most timeoutMs.
+async function until(what, fn, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`waited ${timeoutMs} ms for ${what}`);
+    await new Promise((resolve) => { setTimeout(resolve, 100); });
+  }
+}
+
+// Waits until the page's details list says `text` for `label` (a domain's
+// page shows the domain anew after each edit).
+async function waitForFact(label, text) {
+  await page.waitForFunction(([l, t]) => [...document.querySelectorAll('dl.details dt')]
+    .some((dt) => dt.textContent === l && dt.nextElementSibling?.textContent === t), [label, text],
+  {timeout: 10000});
+}
+
+// Uploads a fresh chain for `names` through the API; returns the resource
+// and the leaf's notAfter as a Date.
+async function upload(names, days) {
+  const chain = makeChain(tempDir('certgate-e2e-chain-'), {names, days});
+  const r = await api('POST', '/tls_certificates', {certificate_pem: chain.chain, private_key_pem: chain.key});
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  return {...r.body, notAfter: chain.notAfter};
+}
+
 // Opens a page afresh (a goto to the current URL would only change nothing).
 async function goto(hash) {
   const url = `${certgate.api}/${hash}`;
@@ -103,7 +131,7 @@ describe('dashboard', () => {
     assert.equal((await fetch(`${certgate.api}/assets/nope.js`)).status, 404);
   });
 
-  test('signing in: a wrong key is refused in plain words, the right one opens the certificates', async () => {
+  test('signing in: a wrong key is refused in plain words, the right one opens the overview', async () => {
     await goto('');
     await shoot('sign-in');
     await page.getByLabel('API key').fill('cg_not_a_real_key');
@@ -111,6 +139,12 @@ describe('dashboard', () => {
     await page.getByText('That API key is not valid.').waitFor();
     await page.getByLabel('API key').fill(certgate.key);
     await page.getByRole('button', {name: 'Sign in'}).click();
+    await page.getByRole('heading', {name: 'Overview', level: 1}).waitFor();
+    await page.getByText('No certificates yet.').waitFor();
+    await page.getByText('No renewal is failing.').waitFor();
+    assert.equal(await page.locator('#nav a[aria-current="page"]').textContent(), 'Overview');
+    await shoot('overview-empty');
+    await page.locator('#nav').getByRole('link', {name: 'Certificates'}).click();
     await page.getByRole('heading', {name: 'Certificates', level: 1}).waitFor();
     await page.getByText('No certificates yet').waitFor();
     await shoot('certificates-empty');
@@ -287,6 +321,188 @@ describe('dashboard', () => {
     const message = page.locator('[data-field="domain"] .field-error');
     await message.waitFor();
     assert.match(await message.textContent(), /leftmost label/);
+  });
+
+  test("editing a domain each way, with the API's own message where it refuses", async () => {
+    const own = await upload(['edit.example.com'], 90);
+    const elsewhere = await upload(['elsewhere.example.com'], 90);
+    const created = await api('POST', '/reserved_domains', {domain: 'edit.example.com', certificate_id: own.id});
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id;
+    const state = async () => (await api('GET', `/reserved_domains/${id}`)).body;
+    const panel = page.getByRole('region', {name: 'Certificate management'});
+    const choice = panel.getByLabel('Certificate', {exact: true});
+    const dialog = page.getByRole('dialog');
+
+    // A certificate that does not cover the domain: the choice says so, and
+    // the API's refusal shows next to it.
+    const refused = await api('PATCH', `/reserved_domains/${id}`, {certificate_id: elsewhere.id});
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.details.field, 'certificate_id');
+    await goto(`#/domains/${id}`);
+    await waitForFact('Management', 'Uploaded certificate');
+    await panel.locator(`option[value="${elsewhere.id}"]`).waitFor({state: 'attached'});
+    assert.equal(await choice.inputValue(), own.id);
+    assert.match(await panel.locator(`option[value="${own.id}"]`).textContent(),
+                 new RegExp(`^edit\\.example\\.com: edit\\.example\\.com; expires ${own.not_after.slice(0, 10)}$`));
+    assert.match(await panel.locator(`option[value="${elsewhere.id}"]`).textContent(),
+                 /\(does not cover edit\.example\.com\)$/);
+    await choice.selectOption(elsewhere.id);
+    assert.match(await panel.locator('.cert-preview').textContent(), /certgate will refuse it/);
+    await panel.getByRole('button', {name: 'Use this certificate instead'}).click();
+    const message = panel.locator('[data-field="certificate_id"] .field-error');
+    await message.waitFor();
+    assert.equal(await message.textContent(), refused.body.msg);
+    assert.equal(await choice.getAttribute('aria-invalid'), 'true');
+    assert.equal((await state()).certificate.id, own.id);
+    await shoot('domain-edit-refused');
+
+    // Uploaded → automatic, confirmed first: the uploaded certificate goes.
+    await panel.getByLabel(/^Automatic/).check();
+    assert.equal(await panel.getByLabel('Key type').inputValue(), 'ecdsa');
+    await panel.getByRole('button', {name: 'Switch to automatic management'}).click();
+    assert.match(await dialog.textContent(), /stops using the certificate edit\.example\.com/);
+    await dialog.getByRole('button', {name: 'Switch'}).click();
+    await page.getByText('Automatic management is on: certgate obtains a certificate with an ECDSA key.').waitFor();
+    await waitForFact('Management', 'Automatic (ECDSA)');
+    await waitForFact('Certificate', 'none yet');
+    let d = await state();
+    assert.deepEqual(d.certificate_management_policy, {authority: 'letsencrypt', private_key_type: 'ecdsa'});
+    assert.equal(d.certificate, null);
+
+    // The key type: unchanged, there is nothing to save.
+    assert.ok(await panel.getByRole('button', {name: 'Change the key type'}).isDisabled());
+    await panel.getByLabel('Key type').selectOption('rsa');
+    await panel.getByRole('button', {name: 'Change the key type'}).click();
+    await page.getByText('The key type is now RSA: certgate obtains a new certificate with it.').waitFor();
+    await waitForFact('Management', 'Automatic (RSA)');
+    assert.deepEqual((await state()).certificate_management_policy, {authority: 'letsencrypt', private_key_type: 'rsa'});
+
+    // Automatic → uploaded: the certificate that covers the domain comes first.
+    await panel.getByLabel('A certificate I uploaded').check();
+    await panel.locator(`option[value="${elsewhere.id}"]`).waitFor({state: 'attached'});
+    assert.equal(await choice.inputValue(), own.id);
+    await panel.getByRole('button', {name: 'Use this certificate'}).click();
+    await page.getByText('edit.example.com uses the certificate edit.example.com; automatic management is off.').waitFor();
+    await waitForFact('Management', 'Uploaded certificate');
+    d = await state();
+    assert.equal(d.certificate.id, own.id);
+    assert.equal(d.certificate_management_policy, null);
+    assert.equal(d.certificate_management_status, null);
+    assert.equal(await page.locator('dl.details a', {hasText: 'edit.example.com'}).getAttribute('href'),
+                 `#/certificates/${own.id}`);
+    await shoot('domain-edit');
+
+    // Detach, confirmed first.
+    await panel.getByRole('button', {name: 'Detach the certificate'}).click();
+    assert.match(await dialog.textContent(), /stops serving edit\.example\.com with edit\.example\.com/);
+    await dialog.getByRole('button', {name: 'Detach'}).click();
+    await page.getByText('Detached the certificate from edit.example.com.').waitFor();
+    await waitForFact('Management', 'No certificate');
+    assert.equal((await state()).certificate, null);
+    assert.equal(await panel.getByRole('button', {name: 'Detach the certificate'}).count(), 0);
+
+    // Automatic again (nothing to replace, so nothing to confirm), then the
+    // policy removed, confirmed first.
+    assert.ok(await panel.getByLabel(/^Automatic/).isChecked());
+    await panel.getByRole('button', {name: 'Switch to automatic management'}).click();
+    await waitForFact('Management', 'Automatic (ECDSA)');
+    assert.ok((await state()).certificate_management_policy);
+    await panel.getByRole('button', {name: 'Turn off automatic management'}).click();
+    assert.match(await dialog.textContent(), /stops trying to obtain a certificate/);
+    await dialog.getByRole('button', {name: 'Turn off'}).click();
+    await page.getByText('Automatic management is off.').waitFor();
+    await waitForFact('Management', 'No certificate');
+    d = await state();
+    assert.equal(d.certificate_management_policy, null);
+    assert.equal(d.certificate_management_status, null);
+
+    // The description.
+    await page.getByLabel('Description', {exact: true}).fill('edited on its page');
+    await page.getByRole('button', {name: 'Save'}).click();
+    await page.getByText('Saved.').waitFor();
+    await waitForFact('Description', 'edited on its page');
+    assert.equal((await state()).description, 'edited on its page');
+
+    // A name under the service's own domain takes neither: nothing offered.
+    const own2 = await api('POST', '/reserved_domains', {domain: 'edit.certgate.localhost'});
+    assert.equal(own2.status, 201, JSON.stringify(own2.body));
+    assert.equal(own2.body.cname_target, null);
+    assert.equal((await api('PATCH', `/reserved_domains/${own2.body.id}`,
+      {certificate_management_policy: {private_key_type: 'rsa'}})).status, 400);
+    await goto(`#/domains/${own2.body.id}`);
+    await waitForFact('Management', "The service's certificate");
+    await panel.getByText('it takes neither automatic management nor an uploaded certificate').waitFor();
+    assert.equal(await panel.getByRole('button').count(), 0);
+
+    for (const p of [`/reserved_domains/${id}`, `/reserved_domains/${own2.body.id}`,
+      `/tls_certificates/${own.id}`, `/tls_certificates/${elsewhere.id}`]) {
+      assert.equal((await api('DELETE', p)).status, 204, p);
+    }
+  });
+
+  test('the overview: the soonest expiry first, flagged, and the failing renewals', async () => {
+    const soon = await upload(['soon.example.com'], 3);
+    const later = await upload(['later.example.com'], 200);
+    // A managed domain without its CNAME: its job fails with DNS_ERROR.
+    const created = await api('POST', '/reserved_domains', {domain: 'renew.example.net'});
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const failing = await until('the DNS_ERROR of renew.example.net', async () => {
+      const d = (await api('GET', `/reserved_domains/${created.body.id}`)).body;
+      const job = d.certificate_management_status?.provisioning_job;
+      return job?.error_code === 'DNS_ERROR' ? job : null;
+    });
+
+    await goto('#/overview');
+    const expiring = page.getByRole('region', {name: 'Expiring soonest'});
+    const rows = expiring.locator('tbody tr');
+    await rows.first().waitFor();
+    const first = rows.first();
+    const days = Math.floor((soon.notAfter.getTime() - Date.now()) / DAY_MS);
+    assert.equal(await first.locator('td[data-label="Certificate"]').textContent(), 'soon.example.com');
+    assert.equal(await first.getByRole('link', {name: 'soon.example.com'}).getAttribute('href'),
+                 `#/certificates/${soon.id}`);
+    assert.equal(await first.locator('.expiry .badge').first().textContent(), `${days} days left`);
+    assert.match(await first.locator('.expiry').getAttribute('class'), /\bunder-7\b/);
+    assert.equal(await first.locator('.badge.flag').textContent(), 'under 7 days');
+    assert.equal(await first.locator('td[data-label="Source"]').textContent(), 'Uploaded');
+    // The shop's (10 days) next, then the rest, soonest first.
+    assert.equal(await rows.nth(1).locator('td[data-label="Certificate"]').textContent(), 'shop.example.com');
+    assert.equal(await rows.nth(1).locator('.badge.flag').textContent(), 'under 14 days');
+    const dates = await rows.locator('.expiry .date').allTextContents();
+    assert.deepEqual(dates, [...dates].sort());
+    assert.equal(dates.at(-1), later.not_after.slice(0, 10));
+    assert.equal(await rows.last().locator('.badge.flag').count(), 0);
+
+    const broken = page.getByRole('region', {name: 'Renewals failing'})
+      .locator('tbody tr').filter({hasText: 'renew.example.net'});
+    await broken.waitFor({timeout: 15000});
+    assert.equal(await broken.getByRole('link', {name: 'renew.example.net'}).getAttribute('href'),
+                 `#/domains/${created.body.id}`);
+    assert.equal(await broken.locator('td[data-label="Problem"] .badge').textContent(), 'DNS_ERROR');
+    assert.equal(await broken.locator('td[data-label="Problem"] .state-msg').textContent(), failing.msg);
+    assert.match(await broken.locator('td[data-label="Next try"]').textContent(), /\d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+    assert.equal(await broken.locator('td[data-label="Current certificate"]').textContent(), 'none yet');
+
+    const certs = (await api('GET', '/tls_certificates')).body.tls_certificates;
+    const domains = (await api('GET', '/reserved_domains')).body.reserved_domains;
+    const tally = (name) => page.locator('.tally', {hasText: name}).locator('.tally-n').textContent();
+    assert.equal(await tally('Certificates'), String(certs.length));
+    assert.equal(await tally('Domains'), String(domains.length));
+    assert.equal(await tally('Endpoints'), '0');
+    // One row per failing domain (*.example.org's records are still missing).
+    assert.equal(await tally('Renewals failing'),
+                 String(await page.getByRole('region', {name: 'Renewals failing'}).locator('tbody tr').count()));
+    await shoot('overview');
+
+    // The failing domain is one click away.
+    await broken.getByRole('link', {name: 'renew.example.net'}).click();
+    await page.getByRole('heading', {name: 'renew.example.net', level: 1}).waitFor();
+
+    for (const p of [`/reserved_domains/${created.body.id}`, `/tls_certificates/${soon.id}`,
+      `/tls_certificates/${later.id}`]) {
+      assert.equal((await api('DELETE', p)).status, 204, p);
+    }
   });
 
   test('endpoints: a bad traffic policy is explained; create and delete', async () => {

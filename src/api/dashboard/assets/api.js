@@ -90,7 +90,8 @@ export const patch = (path, body) => request('PATCH', path, body);
 export const del = (path) => request('DELETE', path);
 
 // Every item of a list, following next_page_uri (bounded, so a huge account
-// cannot hang the page).
+// cannot hang the page). The array's `truncated` is true when it stopped at
+// that bound with more pages left.
 export async function listAll(collection, maxPages = 50) {
   const items = [];
   let path = `/${collection}?limit=100`;
@@ -99,6 +100,7 @@ export async function listAll(collection, maxPages = 50) {
     items.push(...(data[collection] ?? []));
     path = data.next_page_uri ? pathOf(data.next_page_uri) : null;
   }
+  items.truncated = Boolean(path);
   return items;
 }
 

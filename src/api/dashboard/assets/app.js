@@ -1,15 +1,25 @@
-// The dashboard: sign-in, the hash router (#/certificates, #/certificates/<id>,
-// #/domains, #/domains/<id>, #/endpoints) and the page frame.
+// The dashboard: sign-in, the hash router (#/overview, the first page;
+// #/certificates, #/certificates/<id>, #/domains, #/domains/<id>,
+// #/endpoints) and the page frame.
 import {apiKey, onUnauthorized, setApiKey, signIn} from './api.js';
 import {certificateDetail, certificateList} from './certificates.js';
 import {field, focusMainIfLost, h, mount, notice} from './dom.js';
 import {domainDetail, domainList} from './domains.js';
 import {endpointList} from './endpoints.js';
+import {overview} from './overview.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
+const signOut = document.getElementById('sign-out');
+
+// The sections and "Sign out" show only to a signed-in user.
+function showNav(shown) {
+  nav.hidden = !shown;
+  signOut.hidden = !shown;
+}
 
 const routes = [
+  [/^#\/overview$/, overview],
   [/^#\/certificates$/, certificateList],
   [/^#\/certificates\/(cert_[A-Za-z0-9]+)$/, certificateDetail],
   [/^#\/domains$/, domainList],
@@ -41,12 +51,12 @@ function render() {
     stopView = null;
   }
   if (!apiKey()) {
-    nav.hidden = true;
+    showNav(false);
     renderSignIn();
     return;
   }
-  nav.hidden = false;
-  const hash = location.hash && location.hash !== '#/' ? location.hash : '#/certificates';
+  showNav(true);
+  const hash = location.hash && location.hash !== '#/' ? location.hash : '#/overview';
   for (const [pattern, view] of routes) {
     const m = pattern.exec(hash);
     if (!m) continue;
@@ -65,7 +75,7 @@ function render() {
   mount(main, h('section', {class: 'empty'},
     h('h1', {}, 'Page not found'),
     h('p', {}, 'There is nothing at this address. ',
-      h('a', {href: '#/certificates'}, 'Go to your certificates'), '.')));
+      h('a', {href: '#/overview'}, 'Go to the overview'), '.')));
 }
 
 function renderSignIn(message) {
@@ -100,7 +110,7 @@ function renderSignIn(message) {
   key.focus();
 }
 
-document.getElementById('sign-out').addEventListener('click', () => {
+signOut.addEventListener('click', () => {
   setApiKey(null);
   render();
 });
@@ -112,7 +122,7 @@ onUnauthorized(() => {
     stopView();
     stopView = null;
   }
-  nav.hidden = true;
+  showNav(false);
   renderSignIn('Your API key is no longer accepted. Sign in again.');
 });
 

@@ -18,7 +18,7 @@ async function domainsByCertificate() {
   return byCert;
 }
 
-function expiryBadge(cert) {
+export function expiryBadge(cert) {
   const e = expiry(cert.not_after);
   return h('span', {class: `expiry ${e.level}`},
     h('span', {class: 'date'}, formatDate(cert.not_after)), ' ',
@@ -29,7 +29,7 @@ function source(cert) {
   return cert.issued_at ? 'Automatic' : 'Uploaded';
 }
 
-function certName(cert) {
+export function certName(cert) {
   return cert.subject_common_name || sans(cert)[0] || cert.id;
 }
 

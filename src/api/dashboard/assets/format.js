@@ -42,6 +42,19 @@ export function expiry(notAfter, now = Date.now()) {
   return {text, level: days < 21 ? 'soon' : 'ok', days};
 }
 
+// The flag the overview puts on an expiry: under 30, 14 and 7 days left.
+// {level: "expired" | "under-7" | "under-14" | "under-30" | "ok", flag:
+// "under 7 days" (or null when there is nothing to flag), days, text}.
+export function urgency(notAfter, now = Date.now()) {
+  const e = expiry(notAfter, now);
+  if (e.days === null) return {...e, level: 'ok', flag: null};
+  if (e.level === 'expired') return {...e, level: 'expired', flag: null};
+  for (const limit of [7, 14, 30]) {
+    if (e.days < limit) return {...e, level: `under-${limit}`, flag: `under ${limit} days`};
+  }
+  return {...e, level: 'ok', flag: null};
+}
+
 // "in 3 minutes", "2 hours ago".
 export function relative(value, now = Date.now()) {
   const t = parseTime(value);

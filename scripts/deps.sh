@@ -11,7 +11,8 @@
 #          sqlite3, openssl and curl, and for the dashboard's browser tests
 #          chromium, Node.js and the npm packages pinned in
 #          tests/e2e/package-lock.json (playwright-core, and
-#          @ngrok/ngrok-api for ngrok's own client against certgate)
+#          @ngrok/ngrok-api for ngrok's own client against certgate);
+#          lintian and systemd-analyze for the Debian package's check
 #   bench: build plus the peers the benchmarks compare with or need: HAProxy
 #          and nginx (bench/handshake_bench, bench/scale_bench
 #          --distinct-certs), lego, Pebble and unbound (bench/acme_bench);
@@ -33,8 +34,11 @@ build_pkgs=(
 # clang-16 and its runtimes: the libFuzzer harnesses (tests/fuzz); Debian's
 # default clang 14 cannot compile the edge.
 # testssl.sh checks the edge's TLS posture (tests/integration/edge_tls_posture_test.cc).
+# lintian and systemd-analyze (package systemd; installing it starts nothing
+# where systemd is not already running) check the Debian package
+# (scripts/check_deb.sh, the CTest test debian_package).
 test_pkgs=(openssl curl sqlite3 postgresql pebble unbound bind9-dnsutils chromium testssl.sh
-           clang-16 libclang-rt-16-dev libfuzzer-16-dev)
+           clang-16 libclang-rt-16-dev libfuzzer-16-dev lintian systemd)
 bench_pkgs=(haproxy nginx lego pebble unbound)
 
 want=("${build_pkgs[@]}")

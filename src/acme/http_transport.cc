@@ -2,7 +2,6 @@
 
 #include <strings.h>
 
-#include <boost/url.hpp>
 #include <fmt/format.h>
 
 namespace certgate::acme {
@@ -14,10 +13,6 @@ constexpr size_t kHeaderLimit = 64 * 1024;
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-bool IsLoopbackHost(std::string_view host) {
-  return host == "127.0.0.1" || host == "::1" || EqualsIgnoreCase(host, "localhost");
 }
 
 // The ACME client's error for a failed exchange: the CA's answer was too
@@ -87,32 +82,7 @@ std::vector<std::string> LinksWithRel(const HttpResponse& response, std::string_
 }
 
 Result<AcmeUrl> ParseAcmeUrl(std::string_view url) {
-  auto parsed = boost::urls::parse_absolute_uri(url);
-  if (!parsed || parsed->host().empty() || parsed->has_userinfo()) {
-    return MakeError(ErrorCode::kConfigInvalid,
-                     fmt::format("'{}' is not an absolute http(s) URL with a host", url));
-  }
-  AcmeUrl out;
-  out.host = parsed->host_address();
-  if (parsed->scheme_id() == boost::urls::scheme::https) {
-    out.tls = true;
-  } else if (parsed->scheme_id() == boost::urls::scheme::http && IsLoopbackHost(out.host)) {
-    out.tls = false;
-  } else {
-    return MakeError(ErrorCode::kConfigInvalid,
-                     fmt::format("refusing the ACME URL '{}': only https:// URLs are allowed "
-                                 "(plain http:// only to 127.0.0.1, ::1 or localhost)",
-                                 url));
-  }
-  // Not one conditional expression: GCC 12 then warns falsely (-Wrestrict).
-  if (parsed->has_port()) {
-    out.port = parsed->port();
-  } else {
-    out.port = out.tls ? "443" : "80";
-  }
-  out.target = std::string(parsed->encoded_target());
-  if (out.target.empty()) out.target = "/";
-  return out;
+  return http_client::ParseHttpsUrl(url, "the ACME URL");
 }
 
 HttpTransport::HttpTransport(std::unique_ptr<http_client::HttpClient> client,

@@ -19,18 +19,14 @@
 #include "core/result.h"
 #include "http_client/http_client.h"
 #include "http_client/http_response.h"
+#include "http_client/url.h"
 
 namespace certgate::acme {
 
 // The transport's responses are the shared HTTP client's.
 using HttpResponse = http_client::HttpResponse;
 
-struct AcmeUrl {
-  bool tls = true;
-  std::string host;  // without brackets
-  std::string port;
-  std::string target;  // path and query, at least "/"
-};
+using AcmeUrl = http_client::HttpUrl;
 
 // The URLs of the response's Link headers (RFC 8288) whose rel includes
 // `rel`, in order: `<https://ca/cert/1/1>;rel="alternate"`.

@@ -27,6 +27,7 @@
 #include "edge/snapshot_publisher.h"
 #include "metrics/metrics.h"
 #include "names/domain_name.h"
+#include "notify/notifier.h"
 #include "provision/acme_issuer.h"
 #include "provision/certificate_manager.h"
 #include "provision/dns01_solver.h"
@@ -130,6 +131,18 @@ int RunServe(const ServeOptions& options) {
                                                       : normalized_base.error().message)));
   }
   const std::string base_domain = *normalized_base;
+  // Alerts' webhooks and signing key: checked before anything starts.
+  std::optional<SecretBytes> notify_secret;
+  if (!options.notify_webhooks.empty()) {
+    for (const std::string& url : options.notify_webhooks) {
+      if (auto parsed = http_client::ParseHttpsUrl(url, "the webhook URL"); !parsed) {
+        return Fail(parsed.error());
+      }
+    }
+    auto secret = notify::ReadWebhookSecret(options.notify_webhook_secret_file);
+    if (!secret) return Fail(secret.error());
+    notify_secret = std::move(*secret);
+  }
   std::optional<HostPort> metrics_addr;
   if (!options.metrics_listen.empty()) {
     auto parsed = ParseHostPort(options.metrics_listen, "--metrics-listen");
@@ -259,6 +272,17 @@ int RunServe(const ServeOptions& options) {
   // they read exists (RegisterServeMetrics); rendered only after Start.
   metrics::Registry registry;
   const AcmeMetrics acme_metrics = RegisterAcmeMetrics(registry);
+  StoreLatencyMetrics store_latency(registry);
+  // Reported to from now until this scope ends, whichever way it does.
+  struct LatencyObserved {
+    store::LatencyReporting* reporting;
+    ~LatencyObserved() {
+      if (reporting != nullptr) reporting->SetLatencyObserver(nullptr);
+    }
+  } latency_observed{store::AsLatencyReporting(store)};
+  if (latency_observed.reporting != nullptr) {
+    latency_observed.reporting->SetLatencyObserver(&store_latency);
+  }
 
   // The certificate manager and its collaborators, which outlive it.
   provision::AcmeIssuerOptions issuer_options;
@@ -284,6 +308,20 @@ int RunServe(const ServeOptions& options) {
       },
       store::PostgresConninfo(store) ? std::chrono::milliseconds(1000)
                                      : std::chrono::milliseconds(0));
+  // Alerts to webhooks, through the store's outbox; the job runner enqueues
+  // the alerts of an issued certificate along with it.
+  std::unique_ptr<notify::Notifier> notifier;
+  if (notify_secret) {
+    notify::NotifierOptions notify_options;
+    notify_options.webhooks = options.notify_webhooks;
+    notify_options.node_id = state->node_id;
+    notify_options.retry_min = std::chrono::seconds(options.notify_retry_min_seconds);
+    notify_options.scan_interval = std::chrono::seconds(options.notify_scan_interval_seconds);
+    notify_options.user_agent = "certgate/" CERTGATE_VERSION;
+    auto made = notify::Notifier::Create(notify_options, std::move(*notify_secret), store, clock);
+    if (!made) return Fail(made.error());
+    notifier = std::move(*made);
+  }
   // With --acme-concurrency 0 this node orders nothing: it answers the
   // challenges of the nodes that do, and serves what they get.
   std::unique_ptr<provision::CertificateManager> manager;
@@ -295,9 +333,14 @@ int RunServe(const ServeOptions& options) {
     manager_options.runner.retry_max = std::chrono::seconds(options.acme_retry_max_seconds);
     manager_options.runner.lease = std::chrono::seconds(options.acme_lease_seconds);
     auto made = provision::CertificateManager::Create(
-        manager_options, provision::ProvisioningServices{store, store, vault, **issuer,
-                                                         **cname_resolver, http01_solver,
-                                                         dns01_solver, clock, {}});
+        manager_options,
+        provision::ProvisioningServices{
+            store, store, vault, **issuer, **cname_resolver, http01_solver, dns01_solver, clock,
+            {}, notifier ? [n = notifier.get()](const store::ProvisioningJob& job,
+                                                const store::Certificate& cert) {
+              return n->IssuedAlerts(job, cert);
+            } : std::function<std::vector<store::Notification>(const store::ProvisioningJob&,
+                                                               const store::Certificate&)>()});
     if (!made) return Fail(made.error());
     manager = std::move(*made);
   } else {
@@ -356,6 +399,8 @@ int RunServe(const ServeOptions& options) {
                                                      .dns = dns_responder.get(),
                                                      .manager = manager.get(),
                                                      .jobs = &store,
+                                                     .notifier = notifier.get(),
+                                                     .outbox = notifier ? &store : nullptr,
                                                      .clock = clock});
   // --metrics-listen: /metrics (and nothing else) to any client there.
   std::optional<api::HttpServer> metrics_server;
@@ -392,6 +437,7 @@ int RunServe(const ServeOptions& options) {
   if (manager) {
     if (auto r = manager->Start(); !r) return Fail(r.error());
   }
+  if (notifier) notifier->Start();
   // In a cluster, other nodes' writes: heard at once through LISTEN, which
   // wakes the followers above (they also poll, should the session go silent).
   std::optional<store::pg::ChangeListener> listener;
@@ -477,6 +523,7 @@ int RunServe(const ServeOptions& options) {
   workers.join();
   wake_target->store(nullptr);
   if (manager) manager->Stop();
+  if (notifier) notifier->Stop();
   if (dns_responder) dns_responder->Stop();
   zone.Stop();
   publisher.Stop();

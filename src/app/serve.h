@@ -59,6 +59,14 @@ struct ServeOptions {
   int acme_lease_seconds = 1800;
   int acme_retry_min_seconds = 10;
   int acme_retry_max_seconds = 3600;
+
+  // Alerts (notify/notifier.h): webhooks that get each event as a signed
+  // JSON POST, with the signing key's file (else
+  // $CERTGATE_NOTIFY_WEBHOOK_SECRET), and the first retry's delay.
+  std::vector<std::string> notify_webhooks;
+  std::string notify_webhook_secret_file;
+  int notify_retry_min_seconds = 10;
+  int notify_scan_interval_seconds = 15;
 };
 
 // Returns the process exit code. Prints to stdout: the first account's API

@@ -1,5 +1,7 @@
 #include "app/serve_metrics.h"
 
+#include "notify/notifier.h"
+
 #include <array>
 #include <atomic>
 #include <map>
@@ -194,6 +196,24 @@ AcmeMetrics RegisterAcmeMetrics(metrics::Registry& r) {
   }};
 }
 
+StoreLatencyMetrics::StoreLatencyMetrics(metrics::Registry& r)
+    : family_(r.AddHistogram(
+          "certgate_store_operation_duration_seconds",
+          "How long the store took: read (one use of a connection, the wait for it included), "
+          "write (a whole write transaction: the turn of the one writer, the work, the commit "
+          "and the sync).",
+          {"operation"})),
+      read_(family_.With({"read"})),
+      write_(family_.With({"write"})) {}
+
+void StoreLatencyMetrics::ObserveRead(std::chrono::steady_clock::duration took) {
+  read_.Observe(std::chrono::duration<double>(took).count());
+}
+
+void StoreLatencyMetrics::ObserveWrite(std::chrono::steady_clock::duration took) {
+  write_.Observe(std::chrono::duration<double>(took).count());
+}
+
 void RegisterServeMetrics(metrics::Registry& r, const ServeMetricsSources& s) {
   r.AddGauge("certgate_build_info", "The running certgate's version (always 1).", {"version"})
       .With({CERTGATE_VERSION})
@@ -309,6 +329,33 @@ void RegisterServeMetrics(metrics::Registry& r, const ServeMetricsSources& s) {
                          {{{"outcome", "internal_error"}},
                           static_cast<double>(stats.failed_internal)},
                          {{{"outcome", "ended"}}, static_cast<double>(stats.ended)}};
+                   });
+  }
+  if (s.notifier != nullptr) {
+    r.AddCollector("certgate_alerts_total",
+                   "Deliveries of alerts to webhooks by this process: delivered, failed (an "
+                   "attempt that will be retried), abandoned (given up on).",
+                   Type::kCounter, [notifier = s.notifier] {
+                     const auto stats = notifier->stats();
+                     return std::vector<Sample>{
+                         {{{"result", "delivered"}}, static_cast<double>(stats.delivered)},
+                         {{{"result", "failed"}}, static_cast<double>(stats.failed)},
+                         {{{"result", "abandoned"}}, static_cast<double>(stats.abandoned)}};
+                   });
+    r.AddCollector("certgate_alerts_enqueued_total",
+                   "Alerts this process's scans put in the outbox (one per event and webhook).",
+                   Type::kCounter, [notifier = s.notifier] {
+                     return std::vector<Sample>{
+                         {{}, static_cast<double>(notifier->stats().enqueued)}};
+                   });
+  }
+  if (s.outbox != nullptr) {
+    r.AddCollector("certgate_alerts_undelivered",
+                   "Alerts in the outbox not yet delivered (abandoned ones included).",
+                   Type::kGauge, [outbox = s.outbox]() -> std::vector<Sample> {
+                     auto n = outbox->CountUndeliveredNotifications();
+                     if (!n) return {};
+                     return {{{}, static_cast<double>(*n)}};
                    });
   }
   if (s.jobs != nullptr) {

@@ -26,6 +26,12 @@
 //       dns_error, internal_error, ended), this process's attempts
 //   certgate_managed_domain_failures{domain,error_code}       gauge: consecutive failed
 //       attempts of each managed domain whose last attempt failed (at most 1,000)
+//   certgate_store_operation_duration_seconds{operation}      histogram (read: one use
+//       of a connection; write: a whole write transaction, its wait and sync included)
+//   certgate_alerts_total{result}                             counter (delivered, failed:
+//       an attempt to be retried, abandoned), this process's webhook deliveries
+//   certgate_alerts_enqueued_total                            counter, by this process's scans
+//   certgate_alerts_undelivered                               gauge, the outbox's
 // source is "uploaded", "managed" (issued over ACME) or "service" (the
 // default certificate).
 #pragma once
@@ -42,6 +48,8 @@
 #include "store/certificate_store.h"
 #include "store/edge_feed.h"
 #include "store/job_store.h"
+#include "store/notification_store.h"
+#include "store/store_latency.h"
 
 namespace certgate::edge {
 class AcmeTokens;
@@ -54,6 +62,9 @@ class Responder;
 namespace certgate::provision {
 class CertificateManager;
 }
+namespace certgate::notify {
+class Notifier;
+}
 
 namespace certgate::app {
 
@@ -64,6 +75,21 @@ struct AcmeMetrics {
       observe;
 };
 AcmeMetrics RegisterAcmeMetrics(metrics::Registry& registry);
+
+// The store's latency histograms, fed as its LatencyObserver
+// (store::AsLatencyReporting): set it once registered, and clear it before
+// this goes.
+class StoreLatencyMetrics final : public store::LatencyObserver {
+ public:
+  explicit StoreLatencyMetrics(metrics::Registry& registry);
+  void ObserveRead(std::chrono::steady_clock::duration took) override;
+  void ObserveWrite(std::chrono::steady_clock::duration took) override;
+
+ private:
+  metrics::Family<metrics::Histogram>& family_;
+  metrics::Histogram& read_;
+  metrics::Histogram& write_;
+};
 
 // What the metrics read; each must outlive the registry's use.
 struct ServeMetricsSources {
@@ -76,6 +102,8 @@ struct ServeMetricsSources {
   dns::Responder* dns = nullptr;  // null when the DNS is off
   provision::CertificateManager* manager = nullptr;  // null when this node orders nothing
   store::JobStore* jobs = nullptr;  // for the failing domains; null: no such series
+  notify::Notifier* notifier = nullptr;  // null: no webhooks, no alert series
+  store::NotificationStore* outbox = nullptr;  // with notifier
   const Clock& clock;
   // The longest a reading of the certificates (a pass over every one in
   // the store) is reused; a change to the store makes the next scrape (at

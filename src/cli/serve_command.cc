@@ -154,6 +154,24 @@ void AddServeCommand(CLI::App& root) {
                   "Longest wait between retries, in seconds")
       ->check(CLI::Range(1, 604800))
       ->capture_default_str();
+  cmd->add_option("--notify-webhook", options->notify_webhooks,
+                  "URL that gets a signed JSON POST for each alert: an uploaded certificate 30, "
+                  "14, 7 and 1 days before expiry, a renewal that keeps failing, a certificate "
+                  "issued or renewed, a domain's CNAME gone (https://, or http:// to loopback; "
+                  "repeatable)");
+  cmd->add_option("--notify-webhook-secret-file", options->notify_webhook_secret_file,
+                  "File holding the key that signs each alert (HMAC-SHA256 of the body, in the "
+                  "Certgate-Signature header); default: $CERTGATE_NOTIFY_WEBHOOK_SECRET");
+  cmd->add_option("--notify-retry-min", options->notify_retry_min_seconds,
+                  "Seconds before the first retry of an alert a webhook did not take; doubles "
+                  "per failure, up to an hour")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  cmd->add_option("--notify-scan-interval", options->notify_scan_interval_seconds,
+                  "Seconds between looks for certificates nearing expiry and renewals that keep "
+                  "failing")
+      ->check(CLI::Range(1, 60))
+      ->capture_default_str();
   cmd->callback([options] {
     int code = app::RunServe(*options);
     if (code != 0) throw CommandFailed{code};

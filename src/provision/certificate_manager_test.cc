@@ -377,7 +377,7 @@ void AttachIssuedCertificate(store::Store& store, const store::Domain& d,
   cert.issued_at = now;
   cert.not_after = now + hours(24 * 90);
   cert.private_key = store::SealedKey{1, {1, 2, 3}};
-  ASSERT_TRUE(*store.CompleteProvisioningJob((*claimed)[0], cert, now + hours(24 * 60)));
+  ASSERT_TRUE(*store.CompleteProvisioningJob((*claimed)[0], cert, now + hours(24 * 60), {}));
 }
 
 TEST_F(CertificateManagerTest, AKeyTypeChangeOrdersANewCertificate) {

@@ -301,7 +301,10 @@ Result<void> JobRunner::Attempt(store::ProvisioningJob& job) {
 
   const Time renews_at = RenewalTime(chain.leaf(), info);
 
-  CG_ASSIGN_OR_RETURN(bool attached, jobs_.CompleteProvisioningJob(job, cert, renews_at));
+  std::vector<store::Notification> alerts;
+  if (services_.issued_alerts) alerts = services_.issued_alerts(job, cert);
+  CG_ASSIGN_OR_RETURN(bool attached,
+                      jobs_.CompleteProvisioningJob(job, cert, renews_at, alerts));
   if (!attached) {
     return MakeError(ErrorCode::kNotFound,
                      "the domain's policy changed, or another runner took the job over, before "

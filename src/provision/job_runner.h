@@ -22,6 +22,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <openssl/x509.h>
 
@@ -50,6 +51,11 @@ struct ProvisioningServices {
   // Uniform in [0, 1): spreads retries and renewals of many domains. Called
   // from any runner thread. Default (empty): a per-thread random generator.
   std::function<double()> random;
+  // The alerts of an attached certificate, enqueued with it in one
+  // transaction (notify::Notifier::IssuedAlerts). Default (empty): none.
+  std::function<std::vector<store::Notification>(const store::ProvisioningJob&,
+                                                 const store::Certificate&)>
+      issued_alerts;
 };
 
 struct JobRunnerOptions {

@@ -68,8 +68,11 @@ class JobStore {
   // challenges. False (and nothing written) if the job is gone, is held
   // under another lease (owner or token differ from the job's), or its
   // domain no longer asks for this key type (then the job is deleted).
+  // notifications (alerts of the issuance) are enqueued in the same
+  // transaction, as NotificationStore::EnqueueNotifications would.
   virtual Result<bool> CompleteProvisioningJob(const ProvisioningJob& job, const Certificate& cert,
-                                               Time renews_at) = 0;
+                                               Time renews_at,
+                                               const std::vector<Notification>& notifications) = 0;
 };
 
 }  // namespace certgate::store

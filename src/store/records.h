@@ -279,6 +279,29 @@ struct ProvisioningJob {
   int64_t lease_token = 0;
 };
 
+// One alert for one webhook in the outbox (notification_store.h): made once
+// per event and recipient, kept after delivery so that the same event is
+// never sent twice.
+struct Notification {
+  std::string id;         // ntf_...
+  std::string recipient;  // the webhook's URL
+  // What makes the event one event: (recipient, event_key) is unique, e.g.
+  // "certificate.expiring:cert_...:14d".
+  std::string event_key;
+  std::string event_type;  // "certificate.expiring", ...
+  std::string body;        // the JSON document POSTed, signed as it is
+  Time created_at;
+  // Delivery: the next attempt's time, attempts made, the last failure.
+  Time next_attempt_at;
+  int attempts = 0;
+  std::string last_error;
+  std::optional<Time> delivered_at;
+  // The lease of the node delivering it (like a job's: every claim raises
+  // the token, and writes need the token of the claim that read it).
+  std::string lease_owner;
+  int64_t lease_token = 0;
+};
+
 // An HTTP-01 answer the edge serves at /.well-known/acme-challenge/<token>.
 struct Http01Challenge {
   std::string token;

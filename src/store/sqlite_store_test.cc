@@ -111,9 +111,9 @@ class SqliteStoreTest : public ::testing::Test {
 // ---- Opening and migrations ----
 
 TEST_F(SqliteStoreTest, MigrationsApplyOnceAndReopenIsIdempotent) {
-  EXPECT_EQ(SqliteSchemaVersion(), 10);
-  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "10");
-  EXPECT_EQ(RawQuery(db_path_, "SELECT MAX(version) FROM schema_migrations"), "10");
+  EXPECT_EQ(SqliteSchemaVersion(), 11);
+  EXPECT_EQ(RawQuery(db_path_, "SELECT COUNT(*) FROM schema_migrations"), "11");
+  EXPECT_EQ(RawQuery(db_path_, "SELECT MAX(version) FROM schema_migrations"), "11");
   EXPECT_NE(RawQuery(db_path_, "SELECT applied_at FROM schema_migrations"), "");
   store_.reset();
   for (int i = 0; i < 2; ++i) {
@@ -407,6 +407,10 @@ void RawExec(const fs::path& db_path, const std::string& sql) {
   sqlite3_close(db);
 }
 
+// Back to schema 10: no alert outbox.
+constexpr char kUndoMigration11[] =
+    "DROP TABLE notifications; DELETE FROM schema_migrations WHERE version = 11;";
+
 // Back to schema 8: no covering index for the edge's full load.
 constexpr char kUndoMigration9[] =
     "DROP INDEX reserved_domains_for_edge; DELETE FROM schema_migrations WHERE version = 9;";
@@ -479,7 +483,7 @@ TEST(SqliteStoreMigrationTest, Migration4FillsTheNameKeyOfExistingDomains) {
   // that overlap across accounts, as that version allowed.
   ASSERT_NO_FATAL_FAILURE(RawExec(
       db_path,
-      std::string(kUndoMigration9) + kUndoMigration8 + kUndoMigration6 +
+      std::string(kUndoMigration11) + kUndoMigration9 + kUndoMigration8 + kUndoMigration6 +
       "DROP INDEX reserved_domains_by_name_key;"
       "ALTER TABLE reserved_domains DROP COLUMN name_key;"
       "ALTER TABLE provisioning_jobs DROP COLUMN lease_owner;"
@@ -532,10 +536,11 @@ TEST(SqliteStoreMigrationTest, Migration10KeepsTheChangeFeedAndLogsCnameTargets)
   // Back to schema 9 as far as this test looks: inserts log no cname_target.
   ASSERT_NO_FATAL_FAILURE(RawExec(
       db_path,
-      "DROP TRIGGER reserved_domains_inserted;"
+      std::string("DROP TRIGGER reserved_domains_inserted;") +
       "CREATE TRIGGER reserved_domains_inserted AFTER INSERT ON reserved_domains"
       " BEGIN INSERT INTO edge_changes (kind, key) VALUES ('domain', NEW.domain); END;"
-      "DELETE FROM schema_migrations WHERE version = 10;"));
+      "DELETE FROM schema_migrations WHERE version = 10;" +
+          std::string(kUndoMigration11)));
 
   auto opened = OpenSqliteStore(db_path);
   ASSERT_TRUE(opened.ok()) << opened.error().message;
@@ -571,7 +576,7 @@ TEST(SqliteStoreMigrationTest, Migration5EndsHoldsTakenBeforeLeasesHadOwners) {
   // Back to schema 4, with the job held as that version held it.
   ASSERT_NO_FATAL_FAILURE(RawExec(
       db_path,
-      std::string(kUndoMigration9) + kUndoMigration8 + kUndoMigration6 +
+      std::string(kUndoMigration11) + kUndoMigration9 + kUndoMigration8 + kUndoMigration6 +
       "ALTER TABLE provisioning_jobs DROP COLUMN lease_owner;"
       "ALTER TABLE provisioning_jobs DROP COLUMN lease_token;"
       "DELETE FROM schema_migrations WHERE version >= 5;"));

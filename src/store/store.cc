@@ -1,4 +1,5 @@
 #include "store/store.h"
+#include "store/store_latency.h"
 
 #include <algorithm>
 #include <cctype>
@@ -117,6 +118,10 @@ std::optional<std::vector<std::string>> DecodeBindings(std::string_view text) {
 
 NameOwnershipAudit* AsNameOwnershipAudit(Store& store) {
   return dynamic_cast<NameOwnershipAudit*>(&store);
+}
+
+LatencyReporting* AsLatencyReporting(Store& store) {
+  return dynamic_cast<LatencyReporting*>(&store);
 }
 
 std::string_view AuthorityName(Authority authority) {

@@ -30,6 +30,7 @@
 #include "store/endpoint_store.h"
 #include "store/job_store.h"
 #include "store/name_ownership_audit.h"
+#include "store/notification_store.h"
 #include "store/records.h"
 #include "store/sealed_key_store.h"
 #include "store/setting_store.h"
@@ -47,7 +48,8 @@ class Store : public AccountStore,
               public JobStore,
               public ChallengeStore,
               public ZoneNames,
-              public SettingStore {
+              public SettingStore,
+              public NotificationStore {
  public:
   ~Store() override = default;
 };

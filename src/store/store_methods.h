@@ -95,7 +95,9 @@
                                      std::optional<Time> hold_until) override;                \
   Result<bool> DeleteProvisioningJob(std::string_view id) override;                           \
   Result<bool> CompleteProvisioningJob(const ProvisioningJob& job, const Certificate& cert,   \
-                                       Time renews_at) override;                              \
+                                       Time renews_at,                                        \
+                                       const std::vector<Notification>& notifications)        \
+      override;                                                                               \
   /* ChallengeStore (challenge_store.h) */                                                    \
   Result<void> PutHttp01Challenge(const Http01Challenge& challenge) override;                 \
   Result<std::optional<std::string>> GetHttp01KeyAuthorization(std::string_view token)        \
@@ -116,4 +118,11 @@
   Result<void> SetSetting(std::string_view name, std::string_view value) override;            \
   Result<bool> CompareAndSetSetting(std::string_view name,                                    \
                                     const std::optional<std::string>& expected,               \
-                                    std::string_view value) override;
+                                    std::string_view value) override;                         \
+  /* NotificationStore (notification_store.h) */                                              \
+  Result<int> EnqueueNotifications(const std::vector<Notification>& notifications) override;  \
+  Result<std::vector<Notification>> ClaimDueNotifications(                                    \
+      std::string_view owner, Time now, Time lease_until, int limit) override;                \
+  Result<bool> FinishNotificationAttempt(const Notification& n,                               \
+                                         std::optional<Time> delivered_at) override;          \
+  Result<int64_t> CountUndeliveredNotifications() override;

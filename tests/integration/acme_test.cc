@@ -29,6 +29,8 @@
 #include "support/pebble.h"
 #include "support/process.h"
 #include "support/unbound.h"
+#include "support/webhook_receiver.h"
+#include "notify/alerts.h"
 
 namespace certgate::testing {
 namespace {
@@ -82,6 +84,7 @@ struct PeerOptions {
   bool relay_http01 = false;
   std::map<std::string, std::string> eab_keys;  // Pebble then requires EAB
   std::vector<std::string> extra_args;
+  std::map<std::string, std::string> env;  // certgate's
 };
 
 // The whole topology. Ports certgate needs before it starts (its DNS and
@@ -105,7 +108,7 @@ class AcmeTopology {
     po.eab_keys = options_.eab_keys;
     pebble_ = std::make_unique<Pebble>(po);
     // The data directory outlives each certgate process, for restarts.
-    StartCertgate(ServerOptions::InDir(dir_.path() / "data"));
+    StartCertgate(ServerOptions::InDir(dir_.path() / "data", options_.env));
   }
 
   void StartCertgate(ServerOptions so) {
@@ -517,6 +520,76 @@ TEST(AcmeTest, RenewsBeforeExpiryWithoutDroppingConnections) {
   auto reply = held->Http("GET", "/", "renew.customer.test");
   EXPECT_NE(reply.status, 0) << reply.error;
   EXPECT_EQ(Call(t.Api(), verb::get, "/tls_certificates/" + first).status, 404);
+}
+
+// The alerts of a managed domain's life, each once and signed: issued; its
+// CNAME gone at renewal time; the renewal failing with under a third of the
+// certificate's life left; renewed once the CNAME is back. The failed
+// renewal shows in /metrics as well.
+TEST(AcmeTest, AlertsTellIssuedAFailingRenewalAndRenewedOnceEach) {
+  constexpr char kSecret[] = "acme-alerts-key";
+  WebhookReceiver receiver;
+  // 30-second certificates renew at about 20 s.
+  AcmeTopology t(PeerOptions{
+      .validity_seconds = 30,
+      .extra_args = {"--notify-webhook", receiver.url(), "--notify-scan-interval", "1",
+                     "--notify-retry-min", "1"},
+      .env = {{"CERTGATE_NOTIFY_WEBHOOK_SECRET", kSecret}}});
+  json::value d = t.CreateManaged("alerted.customer.test");
+  t.AddRecords(d);
+  const std::string id = JsonString(d, "id");
+  const std::string first = t.WaitForCertificate(id, seconds(60));
+  ASSERT_FALSE(first.empty());
+  // The customer removes the CNAME: the renewal fails.
+  t.customer().ClearCname("alerted.customer.test");
+
+  // Received: type -> bodies; every one signed, none twice.
+  auto received = [&] {
+    std::map<std::string, std::vector<json::object>> out;
+    for (const auto& post : receiver.posts()) {
+      EXPECT_EQ(post.headers.at("certgate-signature"), notify::Signature(kSecret, post.body));
+      json::object body = json::parse(post.body).as_object();
+      out[std::string(body.at("type").as_string())].push_back(std::move(body));
+    }
+    return out;
+  };
+  ASSERT_TRUE(Eventually([&] { return received().count("certificate.renewal_failing") > 0; },
+                         seconds(60)))
+      << json::serialize(t.Get(id)) << " received " << receiver.posts().size();
+  const MetricSamples failing = ScrapeMetrics(t.Api());
+  EXPECT_GE(MetricStarting(failing,
+                           "certgate_managed_domain_failures{domain=\"alerted.customer.test\","
+                           "error_code=\"DNS_ERROR\"}")
+                .value_or(0),
+            2);
+  EXPECT_GE(
+      MetricStarting(failing, "certgate_acme_orders_total{outcome=\"dns_error\"}").value_or(0),
+      2);
+
+  t.AddRecords(d);
+  const std::string second = t.WaitForCertificate(id, seconds(60), first);
+  ASSERT_FALSE(second.empty());
+  ASSERT_TRUE(Eventually([&] { return received().count("certificate.renewed") > 0; }, seconds(30)));
+  // A few more scans: nothing is said twice.
+  std::this_thread::sleep_for(seconds(3));
+  auto got = received();
+  ASSERT_EQ(got["certificate.issued"].size(), 1u);
+  EXPECT_EQ(got["certificate.issued"][0].at("data").at("certificate").at("id").as_string(), first);
+  EXPECT_EQ(got["certificate.issued"][0].at("data").at("domain").at("domain").as_string(),
+            "alerted.customer.test");
+  ASSERT_EQ(got["domain.cname_missing"].size(), 1u);
+  EXPECT_NE(std::string(got["domain.cname_missing"][0].at("data").at("msg").as_string())
+                .find("CNAME"),
+            std::string::npos);
+  ASSERT_EQ(got["certificate.renewal_failing"].size(), 1u);
+  const auto& failing_data = got["certificate.renewal_failing"][0].at("data").as_object();
+  EXPECT_EQ(failing_data.at("certificate").at("id").as_string(), first);
+  EXPECT_EQ(failing_data.at("error_code").as_string(), "DNS_ERROR");
+  EXPECT_GE(failing_data.at("failures").as_int64(), 2);
+  ASSERT_EQ(got["certificate.renewed"].size(), 1u);
+  EXPECT_EQ(got["certificate.renewed"][0].at("data").at("certificate").at("id").as_string(),
+            second);
+  EXPECT_EQ(got.size(), 4u) << "no other kind of alert";
 }
 
 TEST(AcmeTest, ChangingTheKeyTypeIssuesANewCertificateAndRemovingThePolicyStops) {

@@ -161,6 +161,16 @@ TEST(MetricsTest, PromtoolAcceptsTheSeriesAndTheyCountWhatHappened) {
   EXPECT_GE(MetricStarting(samples, "certgate_edge_context_cache_entries").value_or(0), 1);
   EXPECT_GE(MetricStarting(samples, "certgate_api_responses_total{code=\"2xx\"}").value_or(0), 2);
   EXPECT_TRUE(MetricStarting(samples, "certgate_edge_feed_lag_changes").has_value());
+  // The store's latency: the upload and the reserved name were writes; the
+  // handshakes' certificates and the API's keys were reads.
+  EXPECT_GE(MetricStarting(samples,
+                           "certgate_store_operation_duration_seconds_count{operation=\"write\"}")
+                .value_or(0),
+            2);
+  EXPECT_GE(MetricStarting(samples,
+                           "certgate_store_operation_duration_seconds_count{operation=\"read\"}")
+                .value_or(0),
+            1);
 
   // The metrics listener: /metrics to anyone who reaches it, nothing else.
   RunResult there =

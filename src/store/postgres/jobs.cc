@@ -77,6 +77,7 @@ struct JobSql {
       "UPDATE reserved_domains SET certificate_id = $2, renews_at = to_timestamp($3),"
       " issued_key_type = $4 WHERE id = $1";
   static constexpr const char* kDeleteOrphanIssuedCert = pg::kDeleteOrphanIssuedCert;
+  static constexpr const char* kInsertNotification = pg::kInsertNotification;
   static constexpr auto kInsertCertificateRow = &pg::InsertCertificateRow;
 };
 
@@ -192,11 +193,12 @@ Result<bool> PgStore::DeleteProvisioningJob(std::string_view id) {
 }
 
 Result<bool> PgStore::CompleteProvisioningJob(const ProvisioningJob& job, const Certificate& cert,
-                                              Time renews_at) {
+                                              Time renews_at,
+                                              const std::vector<Notification>& notifications) {
   constexpr std::string_view kOp = "attaching an issued certificate";
   CG_RETURN_IF_ERROR(sql::CheckIssuedForJob(job, cert, kOp));
   return WriteAndAnnounce(kOp, [&](Connection& conn) {
-    return sql::CompleteProvisioningJob<JobSql>(conn, job, cert, renews_at, kOp);
+    return sql::CompleteProvisioningJob<JobSql>(conn, job, cert, renews_at, notifications, kOp);
   });
 }
 

@@ -287,6 +287,28 @@ END $$;
 CREATE TRIGGER endpoints_changed AFTER INSERT OR UPDATE OR DELETE ON endpoints
   FOR EACH ROW EXECUTE FUNCTION certgate_endpoints_changed();
 )sql"},
+    {2, R"sql(
+-- The alert outbox (store/notification_store.h): one row per event and
+-- webhook, kept after delivery so that an event seen again is not sent again.
+CREATE TABLE notifications (
+  id               text COLLATE "C" PRIMARY KEY,
+  recipient        text COLLATE "C" NOT NULL,
+  event_key        text COLLATE "C" NOT NULL,
+  event_type       text COLLATE "C" NOT NULL,
+  body             text NOT NULL,
+  created_at       timestamptz NOT NULL,
+  next_attempt_at  timestamptz NOT NULL,
+  attempts         integer NOT NULL DEFAULT 0,
+  last_error       text NOT NULL DEFAULT '',
+  delivered_at     timestamptz,
+  lease_until      timestamptz,
+  lease_owner      text COLLATE "C" NOT NULL DEFAULT '',
+  lease_token      bigint NOT NULL DEFAULT 0,
+  UNIQUE (recipient, event_key)
+);
+CREATE INDEX notifications_undelivered ON notifications (next_attempt_at)
+  WHERE delivered_at IS NULL;
+)sql"},
 };
 
 constexpr char kCreateMigrations[] =

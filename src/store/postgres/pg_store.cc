@@ -34,7 +34,8 @@ Returned CheckReturned(const Connection& conn) {
 PgStore::PgStore(std::string conninfo, const Clock& node_clock)
     : conninfo_(std::move(conninfo)),
       node_clock_(node_clock),
-      pool_(kMaxConnections, [this] { return Connection::Open(conninfo_); }, CheckReturned) {}
+      pool_(kMaxConnections, [this] { return Connection::Open(conninfo_); }, CheckReturned,
+            [this](std::chrono::steady_clock::duration took) { ReportRead(took); }) {}
 
 void PgStore::OnChange(std::function<void()> fn) { callbacks_.Add(std::move(fn)); }
 

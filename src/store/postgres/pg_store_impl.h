@@ -25,6 +25,7 @@
 #include "store/postgres/connection.h"
 #include "store/sql/connection_pool.h"
 #include "store/store.h"
+#include "store/store_latency.h"
 #include "store/store_methods.h"
 
 namespace certgate::store::pg {
@@ -33,7 +34,7 @@ namespace certgate::store::pg {
 // a time (writes take the cluster's write lock, kTakeWriteLock).
 inline constexpr size_t kMaxConnections = 8;
 
-class PgStore final : public Store, public NameOwnershipAudit {
+class PgStore final : public Store, public NameOwnershipAudit, public LatencyReporter {
  public:
   static Result<std::unique_ptr<PgStore>> Open(std::string conninfo, const Clock& node_clock);
 
@@ -121,9 +122,14 @@ auto RunTransaction(Connection& conn, const char* begin_sql, bool write, std::st
 
 template <class F>
 auto PgStore::Write(std::string_view op, F&& body) -> decltype(body(std::declval<Connection&>())) {
-  std::lock_guard one_writer(write_mu_);
-  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(op));
-  return RunTransaction(lease.conn(), kBeginWrite, true, op, std::forward<F>(body));
+  const auto started = std::chrono::steady_clock::now();
+  auto result = [&]() -> decltype(body(std::declval<Connection&>())) {
+    std::lock_guard one_writer(write_mu_);
+    CG_ASSIGN_OR_RETURN(Lease lease, pool_.Acquire(op, /*observed=*/false));
+    return RunTransaction(lease.conn(), kBeginWrite, true, op, std::forward<F>(body));
+  }();
+  ReportWrite(std::chrono::steady_clock::now() - started);
+  return result;
 }
 
 template <class F>

@@ -36,5 +36,10 @@ inline constexpr char kDeleteOrphanIssuedCert[] =
     " AND NOT EXISTS (SELECT 1 FROM reserved_domains WHERE certificate_id = $1)";
 inline constexpr char kDomainExists[] =
     "SELECT 1 FROM reserved_domains WHERE id = $1 AND account_id = $2";
+// An alert for the outbox, unless it holds this event for this recipient.
+inline constexpr char kInsertNotification[] =
+    "INSERT INTO notifications (id, recipient, event_key, event_type, body, created_at,"
+    " next_attempt_at) VALUES ($1, $2, $3, $4, $5, to_timestamp($6), to_timestamp($7))"
+    " ON CONFLICT (recipient, event_key) DO NOTHING";
 
 }  // namespace certgate::store::pg

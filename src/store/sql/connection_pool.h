@@ -4,6 +4,7 @@
 // transactions; the pool only lends connections.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -30,11 +31,19 @@ class ConnectionPool {
   };
   using Opener = std::function<Result<std::unique_ptr<Conn>>()>;
   using Checker = std::function<Returned(const Conn&)>;
+  // Told how long each observed lease lasted, from Acquire's call (the wait
+  // for a connection included) to its end.
+  using Observer = std::function<void(std::chrono::steady_clock::duration)>;
 
   // open makes a new connection; check (default: always kIdle) judges each
-  // one given back. Both are called without the pool's lock.
-  ConnectionPool(size_t max_connections, Opener open, Checker check = nullptr)
-      : max_connections_(max_connections), open_(std::move(open)), check_(std::move(check)) {}
+  // one given back. Both are called without the pool's lock, and so is
+  // observe (default: nothing).
+  ConnectionPool(size_t max_connections, Opener open, Checker check = nullptr,
+                 Observer observe = nullptr)
+      : max_connections_(max_connections),
+        open_(std::move(open)),
+        check_(std::move(check)),
+        observe_(std::move(observe)) {}
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
@@ -44,28 +53,37 @@ class ConnectionPool {
     Lease(Lease&& other) noexcept = default;
     Lease& operator=(Lease&&) = delete;
     ~Lease() {
-      if (conn_ != nullptr) pool_->Release(std::move(conn_));
+      if (conn_ == nullptr) return;
+      pool_->Release(std::move(conn_));
+      if (observed_ && pool_->observe_) {
+        pool_->observe_(std::chrono::steady_clock::now() - acquired_);
+      }
     }
     Conn& conn() { return *conn_; }
 
    private:
     friend class ConnectionPool;
-    Lease(ConnectionPool* pool, std::unique_ptr<Conn> conn)
-        : pool_(pool), conn_(std::move(conn)) {}
+    Lease(ConnectionPool* pool, std::unique_ptr<Conn> conn,
+          std::chrono::steady_clock::time_point acquired, bool observed)
+        : pool_(pool), conn_(std::move(conn)), acquired_(acquired), observed_(observed) {}
 
     ConnectionPool* pool_;
     std::unique_ptr<Conn> conn_;
+    std::chrono::steady_clock::time_point acquired_;
+    bool observed_;
   };
 
   // Waits for an idle connection, or opens one while fewer than
-  // max_connections exist. A failure to open names op.
-  Result<Lease> Acquire(std::string_view op) {
+  // max_connections exist. A failure to open names op. An unobserved lease
+  // is not reported to the observer (a write, which its backend times whole).
+  Result<Lease> Acquire(std::string_view op, bool observed = true) {
+    const auto acquired = std::chrono::steady_clock::now();
     std::unique_lock lock(mu_);
     cv_.wait(lock, [this] { return !idle_.empty() || open_connections_ < max_connections_; });
     if (!idle_.empty()) {
       std::unique_ptr<Conn> conn = std::move(idle_.back());
       idle_.pop_back();
-      return Lease(this, std::move(conn));
+      return Lease(this, std::move(conn), acquired, observed);
     }
     ++open_connections_;
     lock.unlock();
@@ -78,7 +96,7 @@ class ConnectionPool {
       error.message = fmt::format("{}: {}", op, error.message);
       return error;
     }
-    return Lease(this, std::move(conn).value());
+    return Lease(this, std::move(conn).value(), acquired, observed);
   }
 
  private:
@@ -108,6 +126,7 @@ class ConnectionPool {
   const size_t max_connections_;
   const Opener open_;
   const Checker check_;
+  const Observer observe_;
 
   std::mutex mu_;
   std::condition_variable cv_;

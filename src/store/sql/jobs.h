@@ -14,6 +14,7 @@
 //   kDeleteJob (id), kManagedKeyType (domain_id): policy key type and
 //     certificate_id, kAttachIssued (domain_id, certificate_id, renews_at,
 //     key type), kDeleteOrphanIssuedCert (certificate_id)
+//   kInsertNotification: as in store/sql/notifications.h
 // Times are bound as unix seconds. S::kInsertCertificateRow is the backend's
 // InsertCertificateRow (its rows.h).
 #pragma once
@@ -28,6 +29,7 @@
 
 #include "core/result.h"
 #include "core/time.h"
+#include "store/sql/notifications.h"
 #include "store/records.h"
 #include "store/sql/row_encoding.h"
 #include "store/sql/rows.h"
@@ -219,11 +221,13 @@ inline Result<void> CheckIssuedForJob(const ProvisioningJob& job, const Certific
 
 // Inside a write transaction that is announced when it returns true: stores
 // cert, attaches it to the job's domain (dropping the certificate it
-// replaces) and deletes the job; false if the lease was lost, or the domain
+// replaces), deletes the job and enqueues notifications; false if the lease was lost, or the domain
 // no longer wants this key type (the job is then deleted).
 template <class S, class Conn>
 Result<bool> CompleteProvisioningJob(Conn& conn, const ProvisioningJob& job,
-                                     const Certificate& cert, Time renews_at, std::string_view op) {
+                                     const Certificate& cert, Time renews_at,
+                                     const std::vector<Notification>& notifications,
+                                     std::string_view op) {
   using Q = typename Conn::QueryType;
   {
     Q still(conn, S::kLeasedJob, op);
@@ -263,6 +267,7 @@ Result<bool> CompleteProvisioningJob(Conn& conn, const ProvisioningJob& job,
   Q done(conn, S::kDeleteJob, op);
   done.Text(1, job.id);
   CG_RETURN_IF_ERROR(done.Run());
+  CG_RETURN_IF_ERROR(EnqueueNotifications<S>(conn, notifications, op));
   return true;
 }
 

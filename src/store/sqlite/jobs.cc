@@ -60,6 +60,7 @@ struct JobSql {
       "UPDATE reserved_domains SET certificate_id = ?2, renews_at = ?3, issued_key_type = ?4"
       " WHERE id = ?1";
   static constexpr const char* kDeleteOrphanIssuedCert = sqlite::kDeleteOrphanIssuedCert;
+  static constexpr const char* kInsertNotification = sqlite::kInsertNotification;
   static constexpr auto kInsertCertificateRow = &sqlite::InsertCertificateRow;
 };
 
@@ -143,12 +144,13 @@ Result<bool> SqliteStore::DeleteProvisioningJob(std::string_view id) {
                [&](Connection& conn) { return sql::DeleteProvisioningJob<JobSql>(conn, id, kOp); });
 }
 
-Result<bool> SqliteStore::CompleteProvisioningJob(const ProvisioningJob& job,
-                                                  const Certificate& cert, Time renews_at) {
+Result<bool> SqliteStore::CompleteProvisioningJob(
+    const ProvisioningJob& job, const Certificate& cert, Time renews_at,
+    const std::vector<Notification>& notifications) {
   constexpr std::string_view kOp = "attaching an issued certificate";
   CG_RETURN_IF_ERROR(sql::CheckIssuedForJob(job, cert, kOp));
   return WriteAndAnnounce(kOp, [&](Connection& conn) {
-    return sql::CompleteProvisioningJob<JobSql>(conn, job, cert, renews_at, kOp);
+    return sql::CompleteProvisioningJob<JobSql>(conn, job, cert, renews_at, notifications, kOp);
   });
 }
 

@@ -420,6 +420,28 @@ CREATE TRIGGER acme_dns01_records_deleted AFTER DELETE ON acme_dns01_records
 -- The zone's first load reads every cname_target from its own index
 -- (sqlite_autoindex, UNIQUE), and the TXT records by name.
 )sql"},
+    {11, R"sql(
+-- The alert outbox (store/notification_store.h): one row per event and
+-- webhook, kept after delivery so that an event seen again is not sent again.
+CREATE TABLE notifications (
+  id               TEXT PRIMARY KEY NOT NULL,
+  recipient        TEXT NOT NULL,
+  event_key        TEXT NOT NULL,
+  event_type       TEXT NOT NULL,
+  body             TEXT NOT NULL,
+  created_at       INTEGER NOT NULL,
+  next_attempt_at  INTEGER NOT NULL,
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  last_error       TEXT NOT NULL DEFAULT '',
+  delivered_at     INTEGER,
+  lease_until      INTEGER,
+  lease_owner      TEXT NOT NULL DEFAULT '',
+  lease_token      INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (recipient, event_key)
+);
+CREATE INDEX notifications_undelivered ON notifications (next_attempt_at)
+  WHERE delivered_at IS NULL;
+)sql"},
 };
 
 constexpr char kCreateMigrations[] =

@@ -110,7 +110,8 @@ void SqliteStore::RunWriteJob(WriteJob& job) {
 }
 
 void SqliteStore::RunWriteBatch(const std::vector<WriteJob*>& batch) {
-  auto lease = Acquire(batch.front()->op);
+  // Not a read: the batch's writers are timed whole (Write).
+  auto lease = pool_.Acquire(batch.front()->op, /*observed=*/false);
   if (!lease.ok()) {
     for (WriteJob* j : batch) j->fail(lease.error());
     return;

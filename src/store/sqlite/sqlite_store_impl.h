@@ -27,6 +27,7 @@
 #include "store/change_callbacks.h"
 #include "store/sql/connection_pool.h"
 #include "store/store.h"
+#include "store/store_latency.h"
 #include "store/store_methods.h"
 #include "store/sqlite/connection.h"
 #include "store/sqlite/wal_sync.h"
@@ -56,7 +57,7 @@ struct WriteJob {
   std::condition_variable wake;
 };
 
-class SqliteStore final : public Store, public NameOwnershipAudit {
+class SqliteStore final : public Store, public NameOwnershipAudit, public LatencyReporter {
  public:
   static Result<std::unique_ptr<SqliteStore>> Open(const std::filesystem::path& path);
 
@@ -69,7 +70,9 @@ class SqliteStore final : public Store, public NameOwnershipAudit {
   explicit SqliteStore(std::string path)
       : path_(std::move(path)),
         wal_sync_(path_),
-        pool_(kMaxConnections, [this] { return Connection::Open(path_); }) {}
+        pool_(
+            kMaxConnections, [this] { return Connection::Open(path_); }, nullptr,
+            [this](std::chrono::steady_clock::duration took) { ReportRead(took); }) {}
 
   // Waits for an idle connection, or opens one while fewer than
   // kMaxConnections exist.
@@ -157,6 +160,7 @@ template <class F>
 auto SqliteStore::Write(std::string_view op, F&& body)
     -> decltype(body(std::declval<Connection&>())) {
   using R = decltype(body(std::declval<Connection&>()));
+  const auto started = std::chrono::steady_clock::now();
   std::optional<R> result;
   WriteJob job;
   job.op = op;
@@ -169,6 +173,7 @@ auto SqliteStore::Write(std::string_view op, F&& body)
   // With the batch over and the connection given back, so that the next
   // writers can commit meanwhile and share the sync.
   if (result->ok()) CG_RETURN_IF_ERROR(wal_sync_.WaitDurable(job.commit));
+  ReportWrite(std::chrono::steady_clock::now() - started);
   return std::move(*result);
 }
 

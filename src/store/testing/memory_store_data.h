@@ -31,6 +31,12 @@ struct JobRow {
   std::optional<Time> lease_until;
 };
 
+// An alert in the outbox and the time until which a node holds it.
+struct NotificationRow {
+  Notification notification;
+  std::optional<Time> lease_until;
+};
+
 class MemoryStoreData {
  public:
   // Every member below is GUARDED_BY(mu).
@@ -47,6 +53,9 @@ class MemoryStoreData {
   // DNS-01 TXT records by (name, value): the job that put them.
   std::map<std::pair<std::string, std::string>, std::string> dns01;
   std::map<std::string, std::string, std::less<>> settings;
+  std::map<std::string, NotificationRow, std::less<>> notifications;  // by id
+  // Enqueues what the outbox does not hold yet; returns how many.
+  int EnqueueNotifications(const std::vector<Notification>& batch);
   // The edge's change feed: the newest change_retention entries; the
   // sequence grows by one per entry (Changed).
   std::deque<EdgeChange> changes;

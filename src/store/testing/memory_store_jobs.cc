@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "store/testing/memory_store.h"
+#include "store/sql/notifications.h"
 #include "store/testing/memory_store_data.h"
 
 namespace certgate::store::testing {
@@ -217,7 +218,8 @@ Result<bool> MemoryStore::DeleteProvisioningJob(std::string_view id) {
 }
 
 Result<bool> MemoryStore::CompleteProvisioningJob(const ProvisioningJob& job,
-                                                  const Certificate& cert, Time renews_at) {
+                                                  const Certificate& cert, Time renews_at,
+                                                  const std::vector<Notification>& notifications) {
   constexpr std::string_view kOp = "attaching an issued certificate";
   if (cert.account_id != job.account_id || !cert.owner_endpoint_id.empty()) {
     return MakeError(
@@ -248,9 +250,100 @@ Result<bool> MemoryStore::CompleteProvisioningJob(const ProvisioningJob& job,
       data_->DeleteOrphanIssuedCertificate(*previous);
     }
     data_->DeleteJob(job.id);
+    data_->EnqueueNotifications(notifications);
     result = true;
   }
   return Announced(std::move(result));
+}
+
+// ---- The alert outbox ----
+
+int MemoryStoreData::EnqueueNotifications(const std::vector<Notification>& batch) {
+  int inserted = 0;
+  for (const Notification& n : batch) {
+    const bool known = std::any_of(notifications.begin(), notifications.end(), [&](auto& entry) {
+      return entry.second.notification.recipient == n.recipient &&
+             entry.second.notification.event_key == n.event_key;
+    });
+    if (known) continue;
+    NotificationRow row{n, std::nullopt};
+    row.notification.created_at = WholeSeconds(n.created_at);
+    row.notification.next_attempt_at = WholeSeconds(n.next_attempt_at);
+    row.notification.attempts = 0;
+    row.notification.last_error.clear();
+    row.notification.delivered_at.reset();
+    row.notification.lease_owner.clear();
+    row.notification.lease_token = 0;
+    notifications.emplace(n.id, std::move(row));
+    ++inserted;
+  }
+  return inserted;
+}
+
+Result<int> MemoryStore::EnqueueNotifications(const std::vector<Notification>& notifications) {
+  for (const Notification& n : notifications) {
+    CG_RETURN_IF_ERROR(sql::CheckNotification(n, "enqueueing notifications"));
+  }
+  std::lock_guard lock(data_->mu);
+  return data_->EnqueueNotifications(notifications);
+}
+
+Result<std::vector<Notification>> MemoryStore::ClaimDueNotifications(std::string_view owner,
+                                                                     Time now, Time lease_until,
+                                                                     int limit) {
+  CG_RETURN_IF_ERROR(CheckListLimit(limit));
+  if (owner.empty()) {
+    return MakeError(ErrorCode::kInternal, "claiming notifications: no lease owner given");
+  }
+  const Time at = WholeSeconds(now);
+  std::lock_guard lock(data_->mu);
+  std::vector<NotificationRow*> due;
+  for (auto& [id, row] : data_->notifications) {
+    const Notification& n = row.notification;
+    if (!n.delivered_at && n.next_attempt_at <= at &&
+        (!row.lease_until.has_value() || *row.lease_until <= at)) {
+      due.push_back(&row);
+    }
+  }
+  std::sort(due.begin(), due.end(), [](const NotificationRow* a, const NotificationRow* b) {
+    const Notification& x = a->notification;
+    const Notification& y = b->notification;
+    return x.next_attempt_at != y.next_attempt_at ? x.next_attempt_at < y.next_attempt_at
+                                                  : x.id < y.id;
+  });
+  if (due.size() > static_cast<size_t>(limit)) due.resize(static_cast<size_t>(limit));
+  std::vector<Notification> claimed;
+  for (NotificationRow* row : due) {
+    row->lease_until = WholeSeconds(lease_until);
+    row->notification.lease_owner = std::string(owner);
+    ++row->notification.lease_token;
+    claimed.push_back(row->notification);
+  }
+  return claimed;
+}
+
+Result<bool> MemoryStore::FinishNotificationAttempt(const Notification& n,
+                                                    std::optional<Time> delivered_at) {
+  std::lock_guard lock(data_->mu);
+  auto it = data_->notifications.find(n.id);
+  if (it == data_->notifications.end()) return false;
+  Notification& stored = it->second.notification;
+  if (stored.delivered_at || stored.lease_owner != n.lease_owner ||
+      stored.lease_token != n.lease_token) {
+    return false;
+  }
+  stored.attempts = n.attempts;
+  stored.last_error = n.last_error.substr(0, 1000);
+  stored.next_attempt_at = WholeSeconds(n.next_attempt_at);
+  if (delivered_at) stored.delivered_at = WholeSeconds(*delivered_at);
+  it->second.lease_until.reset();
+  return true;
+}
+
+Result<int64_t> MemoryStore::CountUndeliveredNotifications() {
+  std::lock_guard lock(data_->mu);
+  return std::count_if(data_->notifications.begin(), data_->notifications.end(),
+                       [](auto& entry) { return !entry.second.notification.delivered_at; });
 }
 
 // ---- Challenge answers ----

@@ -46,7 +46,7 @@ TEST_P(StoreConformanceTest, ManagedDomainsNeedJobsUntilAFreshCertificateOfTheir
   // Issued: attached with renews_at, the job gone, nothing needed until then.
   Certificate first = MakeIssued(alice_);
   const Time renews_at = now + std::chrono::hours(24 * 60);
-  ASSERT_TRUE(*store_->CompleteProvisioningJob(job, first, renews_at));
+  ASSERT_TRUE(*store_->CompleteProvisioningJob(job, first, renews_at, {}));
   auto got = store_->GetDomain(alice_, managed.id);
   ASSERT_TRUE(got.ok() && got->has_value());
   EXPECT_EQ((*got)->certificate_id, first.id);
@@ -61,7 +61,8 @@ TEST_P(StoreConformanceTest, ManagedDomainsNeedJobsUntilAFreshCertificateOfTheir
   renewal.renewal = true;
   ASSERT_TRUE(*store_->InsertProvisioningJob(renewal));
   Certificate second = MakeIssued(alice_);
-  ASSERT_TRUE(*store_->CompleteProvisioningJob(renewal, second, renews_at + std::chrono::hours(1)));
+  ASSERT_TRUE(
+      *store_->CompleteProvisioningJob(renewal, second, renews_at + std::chrono::hours(1), {}));
   EXPECT_EQ((*store_->GetDomain(alice_, managed.id))->certificate_id, second.id);
   EXPECT_FALSE(store_->GetCertificate(alice_, first.id)->has_value());
 
@@ -77,7 +78,7 @@ TEST_P(StoreConformanceTest, ManagedDomainsNeedJobsUntilAFreshCertificateOfTheir
   ProvisioningJob stale = MakeJob(managed, now);
   stale.key_type = KeyType::kEcdsa;
   ASSERT_TRUE(*store_->InsertProvisioningJob(stale));
-  EXPECT_FALSE(*store_->CompleteProvisioningJob(stale, MakeIssued(alice_), renews_at));
+  EXPECT_FALSE(*store_->CompleteProvisioningJob(stale, MakeIssued(alice_), renews_at, {}));
   EXPECT_FALSE(store_->GetProvisioningJobForDomain(managed.id)->has_value()) << "dropped";
 }
 
@@ -160,7 +161,7 @@ TEST_P(StoreConformanceTest, APolicyThatTakesOverLetsGoOfTheUploadedCertificate)
   ProvisioningJob job = MakeJob(got, now);
   ASSERT_TRUE(*store_->InsertProvisioningJob(job));
   Certificate issued = MakeIssued(alice_);
-  ASSERT_TRUE(*store_->CompleteProvisioningJob(job, issued, now + std::chrono::hours(1)));
+  ASSERT_TRUE(*store_->CompleteProvisioningJob(job, issued, now + std::chrono::hours(1), {}));
   got = **store_->GetDomain(alice_, d.id);
   got.description = "renamed";
   got.policy->private_key_type = KeyType::kEcdsa;
@@ -176,7 +177,7 @@ TEST_P(StoreConformanceTest, RemovingThePolicyStopsTheJobAndKeepsTheCertificate)
   ProvisioningJob job = MakeJob(d, now);
   ASSERT_TRUE(*store_->InsertProvisioningJob(job));
   Certificate issued = MakeIssued(alice_);
-  ASSERT_TRUE(*store_->CompleteProvisioningJob(job, issued, now + std::chrono::hours(1)));
+  ASSERT_TRUE(*store_->CompleteProvisioningJob(job, issued, now + std::chrono::hours(1), {}));
   ProvisioningJob renewal = MakeJob(d, now);
   ASSERT_TRUE(*store_->InsertProvisioningJob(renewal));
   ASSERT_TRUE(store_->PutHttp01Challenge({"tok-1", "tok-1.thumb", renewal.id}).ok());
@@ -190,7 +191,7 @@ TEST_P(StoreConformanceTest, RemovingThePolicyStopsTheJobAndKeepsTheCertificate)
   EXPECT_FALSE(store_->GetProvisioningJobForDomain(d.id)->has_value());
   EXPECT_FALSE(store_->GetHttp01KeyAuthorization("tok-1")->has_value()) << "cascaded";
   EXPECT_FALSE(*store_->UpdateProvisioningJob(renewal, std::nullopt));
-  EXPECT_FALSE(*store_->CompleteProvisioningJob(renewal, MakeIssued(alice_), now));
+  EXPECT_FALSE(*store_->CompleteProvisioningJob(renewal, MakeIssued(alice_), now, {}));
   EXPECT_TRUE(store_->ListDomainsNeedingCertificates(now + std::chrono::hours(2), 10)->empty());
 
   // Attaching an uploaded certificate lets the issued one go.
@@ -204,7 +205,7 @@ TEST_P(StoreConformanceTest, RemovingThePolicyStopsTheJobAndKeepsTheCertificate)
   ProvisioningJob again = MakeJob(got, now);
   ASSERT_TRUE(*store_->InsertProvisioningJob(again));
   issued = MakeIssued(alice_);
-  ASSERT_TRUE(*store_->CompleteProvisioningJob(again, issued, now + std::chrono::hours(1)));
+  ASSERT_TRUE(*store_->CompleteProvisioningJob(again, issued, now + std::chrono::hours(1), {}));
   EXPECT_TRUE(store_->GetCertificate(alice_, uploaded.id)->has_value()) << "uploads stay";
 
   // Deleting the domain deletes the certificate issued for it.
@@ -438,7 +439,7 @@ TEST_P(StoreConformanceTest, ARunnerThatLostItsLeaseWritesNothing) {
   EXPECT_FALSE(*store_->UpdateProvisioningJob(stale, later + std::chrono::minutes(5)));
   EXPECT_FALSE(*store_->UpdateProvisioningJob(stale, std::nullopt));
   Certificate stale_cert = MakeIssued(alice_);
-  EXPECT_FALSE(*store_->CompleteProvisioningJob(stale, stale_cert, later));
+  EXPECT_FALSE(*store_->CompleteProvisioningJob(stale, stale_cert, later, {}));
   EXPECT_FALSE(store_->GetCertificate(alice_, stale_cert.id)->has_value());
   auto stored = **store_->GetProvisioningJobForDomain(current.domain_id);
   EXPECT_EQ(stored.msg, current.msg);
@@ -463,7 +464,7 @@ TEST_P(StoreConformanceTest, ARunnerThatLostItsLeaseWritesNothing) {
   current.msg = "ordering";
   ASSERT_TRUE(*store_->UpdateProvisioningJob(current, later + std::chrono::minutes(5)));
   Certificate issued = MakeIssued(alice_);
-  ASSERT_TRUE(*store_->CompleteProvisioningJob(current, issued, later + std::chrono::hours(1)));
+  ASSERT_TRUE(*store_->CompleteProvisioningJob(current, issued, later + std::chrono::hours(1), {}));
   EXPECT_EQ((*store_->GetDomain(alice_, current.domain_id))->certificate_id, issued.id);
   EXPECT_FALSE(*store_->UpdateProvisioningJob(current, std::nullopt)) << "the job is gone";
 }

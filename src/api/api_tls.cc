@@ -95,7 +95,47 @@ Result<Loaded> LoadFiles(const std::string& cert_file, const std::string& key_fi
   return Loaded{std::move(context), Describe(leaf)};
 }
 
+Result<Loaded> LoadChain(const pki::Chain& chain, EVP_PKEY* key) {
+  pki::ScopedOpensslErrorDrain drain;
+  if (chain.certs.empty()) return ConfigError("the API's certificate chain is empty");
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
+  SSL_CTX* ctx = context->native_handle();
+  CG_RETURN_IF_ERROR(pki::ApplyServerTlsPosture(ctx));
+  if (X509_check_private_key(chain.leaf(), key) != 1) {
+    pki::ClearOpensslErrors();
+    return ConfigError("the API's private key does not belong to its certificate");
+  }
+  if (SSL_CTX_use_certificate(ctx, chain.leaf()) != 1) {
+    return pki::OpensslError(ErrorCode::kConfigInvalid, "loading the API's certificate");
+  }
+  for (size_t i = 1; i < chain.certs.size(); ++i) {
+    if (SSL_CTX_add1_chain_cert(ctx, chain.certs[i].get()) != 1) {
+      return pki::OpensslError(ErrorCode::kConfigInvalid, "loading the API's certificate chain");
+    }
+  }
+  if (SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+    return pki::OpensslError(ErrorCode::kConfigInvalid, "loading the API's private key");
+  }
+  return Loaded{std::move(context), Describe(chain.leaf())};
+}
+
 }  // namespace
+
+Result<std::unique_ptr<ApiTls>> ApiTls::FromChain(const pki::Chain& chain, EVP_PKEY* key) {
+  CG_ASSIGN_OR_RETURN(Loaded loaded, LoadChain(chain, key));
+  std::unique_ptr<ApiTls> tls(new ApiTls("", ""));
+  tls->current_ = std::move(loaded.context);
+  tls->description_ = std::move(loaded.description);
+  return tls;
+}
+
+Result<void> ApiTls::Use(const pki::Chain& chain, EVP_PKEY* key) {
+  CG_ASSIGN_OR_RETURN(Loaded loaded, LoadChain(chain, key));
+  std::lock_guard lock(mu_);
+  current_ = std::move(loaded.context);
+  description_ = std::move(loaded.description);
+  return {};
+}
 
 Result<std::unique_ptr<ApiTls>> ApiTls::Load(std::string cert_file, std::string key_file) {
   auto loaded = LoadFiles(cert_file, key_file);
@@ -107,6 +147,10 @@ Result<std::unique_ptr<ApiTls>> ApiTls::Load(std::string cert_file, std::string 
 }
 
 Result<void> ApiTls::Reload() {
+  if (cert_file_.empty()) {
+    return ConfigError("the API's certificate is --api-domain's, which certgate renews itself; "
+                       "there are no files to reload");
+  }
   auto loaded = LoadFiles(cert_file_, key_file_);
   if (!loaded) return loaded.error();
   std::lock_guard lock(mu_);

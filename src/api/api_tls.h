@@ -1,6 +1,8 @@
 // ApiTls: the API's TLS server credentials, loaded from a PEM certificate
 // chain file and a PEM private key file, and reloadable (SIGHUP) without a
-// restart. A reload that fails keeps the credentials already loaded.
+// restart. A reload that fails keeps the credentials already loaded. Or
+// credentials held in memory (--api-domain: a certificate certgate manages),
+// replaced with Use.
 //
 // The posture is the edge's: pki/tls_posture.h.
 //
@@ -14,6 +16,7 @@
 #include <string>
 
 #include "core/result.h"
+#include "pki/certificate.h"
 
 namespace certgate::api {
 
@@ -25,11 +28,17 @@ class ApiTls {
   // Loads both files. Error kConfigInvalid naming the file and what is wrong
   // with it (unreadable, not PEM, key not matching the certificate).
   static Result<std::unique_ptr<ApiTls>> Load(std::string cert_file, std::string key_file);
+  // Credentials in memory: the chain (leaf first) and its key. Error
+  // kConfigInvalid when the key is not the leaf's.
+  static Result<std::unique_ptr<ApiTls>> FromChain(const pki::Chain& chain, EVP_PKEY* key);
 
   // Reads both files again. On success the new credentials serve every
   // handshake from now on (connections already open keep theirs); on
-  // failure the old ones stay and the error says why.
+  // failure the old ones stay and the error says why. Credentials from
+  // FromChain have no files: an error says so.
   Result<void> Reload();
+  // Serves chain and key from now on, as Reload would.
+  Result<void> Use(const pki::Chain& chain, EVP_PKEY* key);
 
   // The context new connections handshake with. Never null.
   std::shared_ptr<boost::asio::ssl::context> Current() const;

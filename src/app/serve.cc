@@ -17,6 +17,7 @@
 #include "api/api_service.h"
 #include "api/api_tls.h"
 #include "api/http_server.h"
+#include "app/api_domain.h"
 #include "app/bootstrap.h"
 #include "app/health.h"
 #include "app/serve_metrics.h"
@@ -46,6 +47,8 @@ constexpr auto kShutdownGrace = std::chrono::seconds(10);
 // Well inside TicketKeyOptions::usable_after (2 min): every node knows a new
 // ticket key before any node issues tickets with it.
 constexpr auto kTicketKeyRefresh = std::chrono::seconds(60);
+// How soon the API serves --api-domain's new certificate.
+constexpr auto kApiDomainRefresh = std::chrono::seconds(2);
 
 int Fail(const Error& error) {
   fmt::print(stderr, "certgate: {}\n", error.message);
@@ -101,8 +104,15 @@ int RunServe(const ServeOptions& options) {
     return Fail(MakeError(ErrorCode::kConfigInvalid,
                           "--api-tls-cert and --api-tls-key go together"));
   }
+  if (!options.api_domain.empty() && !options.api_tls_cert.empty()) {
+    return Fail(MakeError(ErrorCode::kConfigInvalid,
+                          "--api-domain and --api-tls-cert both name the API's certificate; "
+                          "give one"));
+  }
   std::unique_ptr<api::ApiTls> api_tls;
-  if (!options.api_tls_cert.empty()) {
+  if (!options.api_domain.empty()) {
+    // TLS with the domain's managed certificate (below, once the store is open).
+  } else if (!options.api_tls_cert.empty()) {
     auto loaded = api::ApiTls::Load(options.api_tls_cert, options.api_tls_key);
     if (!loaded) return Fail(loaded.error());
     api_tls = std::move(*loaded);
@@ -198,6 +208,17 @@ int RunServe(const ServeOptions& options) {
   if (!default_cert) return Fail(default_cert.error());
   auto first = EnsureFirstAccount(store, clock.Now());
   if (!first) return Fail(first.error());
+  // --api-domain: the API's certificate is the managed domain's.
+  std::unique_ptr<ApiDomainTls> api_domain_tls;
+  if (!options.api_domain.empty()) {
+    auto name = EnsureApiDomain(store, options.api_domain, clock);
+    if (!name) return Fail(name.error());
+    auto made = ApiDomainTls::Create(*name, store, store, vault, clock);
+    if (!made) return Fail(made.error());
+    api_domain_tls = std::move(*made);
+  }
+  api::ApiTls* const api_tls_in_use =
+      api_domain_tls ? &api_domain_tls->tls() : api_tls.get();
   if (*first) {
     fmt::print(
         "created account {} (plan payg) and its first API key; it is shown only this once:\n"
@@ -385,7 +406,7 @@ int RunServe(const ServeOptions& options) {
         o.max_connections_per_source = static_cast<size_t>(options.api_max_connections_per_source);
         o.first_request_timeout = std::chrono::seconds(options.api_first_request_timeout_seconds);
         o.io_timeout = std::chrono::seconds(options.api_io_timeout_seconds);
-        o.tls = api_tls.get();
+        o.tls = api_tls_in_use;
         return o;
       }());
   auto bound = server.Listen(api_addr->host, api_addr->port);
@@ -474,6 +495,29 @@ int RunServe(const ServeOptions& options) {
     ticket_refresh.async_wait(on_ticket_refresh);
   }
 
+  // --api-domain: the domain's certificate as it is issued and renewed,
+  // looked at every few seconds (on the workers: a store read may wait).
+  net::steady_timer api_domain_refresh(io);
+  std::atomic<bool> api_domain_refreshing{false};
+  std::function<void(const boost::system::error_code&)> on_api_domain_refresh =
+      [&](const boost::system::error_code& ec) {
+        if (ec) return;
+        if (!api_domain_refreshing.exchange(true)) {
+          net::post(workers, [&] {
+            if (auto r = api_domain_tls->Refresh(); !r) {
+              spdlog::warn("api: keeping the API's current certificate: {}", r.error().message);
+            }
+            api_domain_refreshing = false;
+          });
+        }
+        api_domain_refresh.expires_after(kApiDomainRefresh);
+        api_domain_refresh.async_wait(on_api_domain_refresh);
+      };
+  if (api_domain_tls) {
+    api_domain_refresh.expires_after(kApiDomainRefresh);
+    api_domain_refresh.async_wait(on_api_domain_refresh);
+  }
+
   net::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
@@ -488,7 +532,7 @@ int RunServe(const ServeOptions& options) {
       [&](const boost::system::error_code& ec, int) {
         if (ec) return;
         if (!api_tls) {
-          spdlog::info("received SIGHUP: the API has no TLS certificate to reload");
+          spdlog::info("received SIGHUP: the API has no TLS certificate files to reload");
         } else if (auto r = api_tls->Reload(); !r) {
           spdlog::error("received SIGHUP: keeping the API's current TLS certificate ({}): {}",
                         api_tls->Describe(), r.error().message);
@@ -500,7 +544,7 @@ int RunServe(const ServeOptions& options) {
       };
   hangup.async_wait(on_hangup);
 
-  const std::string api_url = (api_tls ? "https://" : "http://") +
+  const std::string api_url = (api_tls_in_use != nullptr ? "https://" : "http://") +
                               FormatHostPort(bound->address().to_string(), bound->port());
   fmt::print("api: {}\n", options.api_url.empty() ? api_url : options.api_url);
   fmt::print("dashboard: {}/\n", options.api_url.empty() ? api_url : options.api_url);

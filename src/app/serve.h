@@ -35,6 +35,9 @@ struct ServeOptions {
   int api_io_timeout_seconds = 30;
   std::string api_tls_cert;  // PEM chain file; with api_tls_key: the API is https
   std::string api_tls_key;   // PEM private key file
+  // Or: the API is https with the certificate certgate manages for this
+  // name (app/api_domain.h).
+  std::string api_domain;
   // Allows plain HTTP on a non-loopback --api-listen (refused otherwise).
   bool api_insecure_http = false;
   std::string base_domain = "certgate.localhost";

@@ -102,6 +102,11 @@ void AddServeCommand(CLI::App& root) {
   cmd->add_option("--api-tls-key", options->api_tls_key,
                   "PEM private key of --api-tls-cert (unencrypted); SIGHUP reloads it")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--api-domain", options->api_domain,
+                  "Serve the API over TLS for this name, with a certificate certgate obtains "
+                  "over ACME and renews like any managed domain (point the name's A/AAAA "
+                  "records at the edge; until the CA's certificate arrives, a self-signed one "
+                  "serves)");
   cmd->add_flag("--api-insecure-http", options->api_insecure_http,
                 "Allow plain HTTP on a non-loopback --api-listen (API keys then cross the "
                 "network in the clear; only behind a TLS proxy)");

@@ -12,6 +12,8 @@
 
 #include <chrono>
 #include <stdexcept>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -204,6 +206,7 @@ class AcmeTopology {
   ChallTestSrv& customer() { return *customer_; }
   Pebble& pebble() { return *pebble_; }
   CertgateServer& server() { return *server_; }
+  const std::filesystem::path& dir() const { return dir_.path(); }
 
  private:
   PeerOptions options_;
@@ -590,6 +593,71 @@ TEST(AcmeTest, AlertsTellIssuedAFailingRenewalAndRenewedOnceEach) {
   EXPECT_EQ(got["certificate.renewed"][0].at("data").at("certificate").at("id").as_string(),
             second);
   EXPECT_EQ(got.size(), 4u) << "no other kind of alert";
+}
+
+// --api-domain: the API is served over TLS for its own name with a
+// certificate from Pebble, which certgate renews like any other.
+TEST(AcmeTest, TheApiOnItsOwnDomainGetsACertificateFromTheCaAndRenewsIt) {
+  constexpr char kApiName[] = "api.customer.test";
+  // 30-second certificates renew at about 20 s.
+  AcmeTopology t(
+      PeerOptions{.validity_seconds = 30, .extra_args = {"--api-domain", kApiName}});
+  // The operator points the name at certgate (an A record, no CNAME).
+  t.customer().AddA(kApiName, "127.0.0.1");
+  const std::string api_url = t.server().api_url();
+  ASSERT_EQ(api_url.rfind("https://127.0.0.1:", 0), 0u) << api_url;
+  const std::string port = api_url.substr(std::string("https://127.0.0.1:").size());
+  const std::filesystem::path roots = t.dir() / "pebble-roots.pem";
+  {
+    std::ofstream(roots) << t.pebble().IssuingRootsPem();
+  }
+  // curl trusting Pebble's roots only, for the name, at the API's port.
+  auto curl = [&](const std::string& path, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {
+        "/usr/bin/curl", "-sS", "--max-time", "5", "--cacert", roots.string(), "--resolve",
+        std::string(kApiName) + ":" + port + ":127.0.0.1", "-H",
+        "Authorization: Bearer " + t.server().api_key(), "-H", "Ngrok-Version: 2", "-o",
+        "/dev/null", "-w", "%{http_code}"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back("https://" + std::string(kApiName) + ":" + port + path);
+    return RunCommand(argv);
+  };
+  auto served_serial = [&] {
+    std::string error;
+    auto tls = TlsClient::Connect(static_cast<uint16_t>(std::stoi(port)),
+                                  TlsClientOptions{.sni = kApiName}, &error);
+    return tls ? tls->PeerSerial() : "handshake failed: " + error;
+  };
+  // Self-signed until the CA's certificate arrives, then the CA's.
+  RunResult verified;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        verified = curl("/tls_certificates");
+        return verified.exit_code == 0;
+      },
+      seconds(60)))
+      << verified.err;
+  EXPECT_EQ(verified.out, "200") << "the API itself answers over its domain";
+  const std::string first = served_serial();
+  ASSERT_EQ(first.find("failed"), std::string::npos) << first;
+
+  // Renewed like any other domain: a new certificate, still from the CA.
+  std::string now;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        now = served_serial();
+        return now != first && now.find("failed") == std::string::npos;
+      },
+      seconds(45)))
+      << now;
+  RunResult after = curl("/tls_certificates");
+  EXPECT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_EQ(after.out, "200");
+  // The name is the service's: no account may take it.
+  EXPECT_EQ(curl("/reserved_domains", {"-H", "Content-Type: application/json", "--data",
+                                       R"({"domain":"api.customer.test"})"})
+                .out,
+            "400");
 }
 
 TEST(AcmeTest, ChangingTheKeyTypeIssuesANewCertificateAndRemovingThePolicyStops) {

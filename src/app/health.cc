@@ -5,21 +5,38 @@
 
 namespace certgate::app {
 
-std::optional<api::Response> ReadinessEndpoint(const api::Request& req, const Readiness& ready) {
+std::optional<GetRoute> BeginGetRoute(const api::Request& req, std::string_view path) {
   std::string_view target = req.target();
   target = target.substr(0, target.find('?'));
-  if (target != "/readyz") return std::nullopt;
+  if (target != path) return std::nullopt;
   namespace http = api::http;
-  api::Response res{http::status::ok, req.version()};
-  res.set(http::field::content_type, "text/plain; charset=utf-8");
-  res.set(http::field::cache_control, "no-store");
+  GetRoute route{api::Response{http::status::ok, req.version()}};
+  route.res.set(http::field::cache_control, "no-store");
   if (req.method() != http::verb::get && req.method() != http::verb::head) {
-    res.result(http::status::method_not_allowed);
-    res.set(http::field::allow, "GET, HEAD");
-    res.body() = "/readyz answers GET\n";
-    res.prepare_payload();
-    return res;
+    route.res.result(http::status::method_not_allowed);
+    route.res.set(http::field::allow, "GET, HEAD");
+    route.res.set(http::field::content_type, "text/plain; charset=utf-8");
+    route.res.body() = std::string(path) + " answers GET\n";
+    route.res = EndGetRoute(req, std::move(route.res));
+    route.refused = true;
   }
+  return route;
+}
+
+api::Response EndGetRoute(const api::Request& req, api::Response res) {
+  res.prepare_payload();
+  if (req.method() == api::http::verb::head) res.body().clear();
+  return res;
+}
+
+std::optional<api::Response> ReadinessEndpoint(const api::Request& req, const Readiness& ready) {
+  auto route = BeginGetRoute(req, "/readyz");
+  if (!route || route->refused) {
+    return route ? std::optional<api::Response>(std::move(route->res)) : std::nullopt;
+  }
+  namespace http = api::http;
+  api::Response& res = route->res;
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
   std::string reasons;
   if (ready.stopping.load()) reasons += "shutting down\n";
   if (!ready.edge_listening.load()) reasons += "the edge is not listening yet\n";
@@ -31,9 +48,7 @@ std::optional<api::Response> ReadinessEndpoint(const api::Request& req, const Re
     res.result(http::status::service_unavailable);
     res.body() = reasons;
   }
-  res.prepare_payload();
-  if (req.method() == http::verb::head) res.body().clear();
-  return res;
+  return EndGetRoute(req, std::move(res));
 }
 
 }  // namespace certgate::app

@@ -1,7 +1,6 @@
 #include "app/serve_metrics.h"
 
-#include "notify/notifier.h"
-
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <map>
@@ -13,10 +12,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "app/health.h"
 #include "dns/responder.h"
 #include "edge/acme_tokens.h"
 #include "edge/edge_server.h"
 #include "edge/snapshot_publisher.h"
+#include "notify/notifier.h"
 #include "provision/certificate_manager.h"
 
 #ifndef CERTGATE_VERSION
@@ -87,6 +88,7 @@ class CertificateReading {
     std::map<std::string_view, int64_t> count;
     std::map<std::pair<std::string_view, int>, int64_t> expiring;
     std::map<std::string_view, Time> earliest;
+    std::vector<store::CertificateExpiry> uploaded;
     Samples out;
     std::optional<std::string> after;
     for (;;) {
@@ -99,16 +101,12 @@ class CertificateReading {
         }
         auto [it, added] = earliest.emplace(source, c.not_after);
         if (!added && c.not_after < it->second) it->second = c.not_after;
-        if (source == "uploaded") {
-          out.uploaded.push_back(Sample{{{"certificate_id", c.id},
-                                         {"account_id", c.account_id},
-                                         {"common_name", c.subject_common_name}},
-                                        Seconds(c.not_after)});
-        }
+        if (source == "uploaded") uploaded.push_back(c);
       }
       if (page.size() < static_cast<size_t>(kPage)) break;
       after = page.back().id;
     }
+    out.uploaded = SoonestExpiries(std::move(uploaded), kMaxExpirySeries);
     for (std::string_view source : kSources) {
       out.counts.push_back(Sample{{{"source", std::string(source)}},
                                   static_cast<double>(count[source])});
@@ -181,6 +179,27 @@ bool IsLoopback(const boost::asio::ip::address& a) {
 
 }  // namespace
 
+std::vector<Sample> SoonestExpiries(std::vector<store::CertificateExpiry> uploaded,
+                                    size_t limit) {
+  if (uploaded.size() > limit) {
+    auto soonest = [](const store::CertificateExpiry& a, const store::CertificateExpiry& b) {
+      return a.not_after != b.not_after ? a.not_after < b.not_after : a.id < b.id;
+    };
+    std::nth_element(uploaded.begin(), uploaded.begin() + static_cast<ptrdiff_t>(limit),
+                     uploaded.end(), soonest);
+    uploaded.resize(limit);
+  }
+  std::vector<Sample> out;
+  out.reserve(uploaded.size());
+  for (const store::CertificateExpiry& c : uploaded) {
+    out.push_back(Sample{{{"certificate_id", c.id},
+                          {"account_id", c.account_id},
+                          {"common_name", c.subject_common_name}},
+                         Seconds(c.not_after)});
+  }
+  return out;
+}
+
 AcmeMetrics RegisterAcmeMetrics(metrics::Registry& r) {
   auto& requests = r.AddCounter("certgate_acme_requests_total",
                                 "Requests to the ACME CA by endpoint and HTTP status (none: no "
@@ -235,7 +254,7 @@ void RegisterServeMetrics(metrics::Registry& r, const ServeMetricsSources& s) {
                  Type::kGauge, [reading] { return reading->Get().earliest; });
   r.AddCollector("certgate_certificate_expiry_timestamp_seconds",
                  "Each uploaded certificate's notAfter, as a Unix time (certgate renews "
-                 "managed ones itself).",
+                 "managed ones itself); the 1,000 that expire soonest.",
                  Type::kGauge, [reading] { return reading->Get().uploaded; });
 
   edge::EdgeServer& edge = s.edge;
@@ -392,21 +411,16 @@ void RegisterServeMetrics(metrics::Registry& r, const ServeMetricsSources& s) {
 std::optional<api::Response> MetricsEndpoint(const metrics::Registry& registry,
                                              const api::Request& req,
                                              const api::RequestContext& ctx, bool loopback_only) {
-  std::string_view target = req.target();
-  target = target.substr(0, target.find('?'));
-  if (target != "/metrics") return std::nullopt;
+  auto route = BeginGetRoute(req, "/metrics");
+  if (!route || route->refused) {
+    return route ? std::optional<api::Response>(std::move(route->res)) : std::nullopt;
+  }
   namespace http = api::http;
-  api::Response res{http::status::ok, req.version()};
-  res.set(http::field::cache_control, "no-store");
-  if (req.method() != http::verb::get && req.method() != http::verb::head) {
-    res.result(http::status::method_not_allowed);
-    res.set(http::field::allow, "GET, HEAD");
-    res.set(http::field::content_type, "text/plain; charset=utf-8");
-    res.body() = "/metrics answers GET\n";
-  } else if (loopback_only &&
-             (!IsLoopback(ctx.remote.address()) || req.count(http::field::forwarded) > 0 ||
-              req.count("X-Forwarded-For") > 0 || req.count("X-Real-IP") > 0 ||
-              req.count(http::field::via) > 0)) {
+  api::Response& res = route->res;
+  if (loopback_only &&
+      (!IsLoopback(ctx.remote.address()) || req.count(http::field::forwarded) > 0 ||
+       req.count("X-Forwarded-For") > 0 || req.count("X-Real-IP") > 0 ||
+       req.count(http::field::via) > 0)) {
     // A reverse proxy on this machine connects from loopback too: a request
     // that says it was forwarded came from elsewhere.
     res.result(http::status::forbidden);
@@ -418,9 +432,7 @@ std::optional<api::Response> MetricsEndpoint(const metrics::Registry& registry,
     res.set(http::field::content_type, metrics::kContentType);
     res.body() = registry.Render();
   }
-  res.prepare_payload();
-  if (req.method() == http::verb::head) res.body().clear();
-  return res;
+  return EndGetRoute(req, std::move(res));
 }
 
 }  // namespace certgate::app

@@ -9,7 +9,8 @@
 //   certgate_certificate_earliest_expiry_timestamp_seconds{source}   gauge
 //   certgate_certificate_expiry_timestamp_seconds{certificate_id,account_id,common_name}
 //       gauge, uploaded certificates only (one series each: a million
-//       managed names make no million series)
+//       managed names make no million series), the kMaxExpirySeries that
+//       expire soonest (a tenant's many uploads cannot swell every scrape)
 //   certgate_edge_handshakes_total{result}                    counter
 //   certgate_edge_connections                                 gauge
 //   certgate_edge_context_cache_entries                       gauge
@@ -40,6 +41,7 @@
 #include <functional>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "api/http_server.h"
 #include "api/http_types.h"
@@ -67,6 +69,12 @@ class Notifier;
 }
 
 namespace certgate::app {
+
+// The per-certificate expiry series: of the uploaded certificates, the
+// `limit` that expire soonest (ties by id), in no particular order.
+inline constexpr size_t kMaxExpirySeries = 1000;
+std::vector<metrics::Sample> SoonestExpiries(std::vector<store::CertificateExpiry> uploaded,
+                                             size_t limit);
 
 // The ACME client's families, registered before the client exists.
 struct AcmeMetrics {

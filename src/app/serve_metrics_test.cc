@@ -7,7 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <string>
+#include <vector>
 
 namespace certgate::app {
 namespace {
@@ -76,6 +79,30 @@ TEST_F(MetricsEndpointTest, OtherMethodsAndPathsAreNotItsToAnswer) {
   EXPECT_FALSE(MetricsEndpoint(registry_, Get("/metricsx"), From("127.0.0.1"), true).has_value());
   EXPECT_FALSE(
       MetricsEndpoint(registry_, Get("/tls_certificates"), From("127.0.0.1"), true).has_value());
+}
+
+TEST(SoonestExpiriesTest, KeepsTheCertificatesThatExpireSoonest) {
+  std::vector<store::CertificateExpiry> uploaded;
+  const Time base = FromUnixSeconds(1'800'000'000);
+  for (int i = 0; i < 1500; ++i) {
+    store::CertificateExpiry c;
+    c.id = "cert_" + std::to_string(10000 + i);
+    c.account_id = "acct_1";
+    // Every other one expires within the first thousand seconds.
+    c.not_after = base + std::chrono::seconds(i % 2 == 0 ? i / 2 : 1'000'000 + i);
+    uploaded.push_back(c);
+  }
+  const auto samples = SoonestExpiries(uploaded, 1000);
+  ASSERT_EQ(samples.size(), 1000u);
+  double latest = 0;
+  for (const auto& s : samples) latest = std::max(latest, s.value);
+  // The 750 early ones, then the 250 soonest of the late ones.
+  EXPECT_EQ(latest, 1'800'000'000.0 + 1'000'000 + 499);
+  EXPECT_EQ(SoonestExpiries(std::vector<store::CertificateExpiry>(uploaded.begin(),
+                                                                  uploaded.begin() + 10),
+                            1000)
+                .size(),
+            10u);
 }
 
 }  // namespace

@@ -43,12 +43,6 @@ using std::chrono::seconds;
 constexpr char kBase[] = "certgate.test";
 constexpr char kCustomer[] = "customer.test";
 
-std::string JsonString(const json::value& v, std::string_view key) {
-  if (!v.is_object()) return "";
-  const json::value* f = v.as_object().if_contains(key);
-  return f != nullptr && f->is_string() ? std::string(f->as_string()) : "";
-}
-
 // Whether pem (leaf first, then intermediates) verifies for name against the roots.
 ::testing::AssertionResult VerifiesAgainst(const std::string& pem, const std::string& roots_pem,
                                            const std::string& name) {

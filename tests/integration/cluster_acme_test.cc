@@ -21,7 +21,6 @@
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
-#include <sodium.h>
 
 #include "core/testing/temp_dir.h"
 #include "store/testing/pg_test_server.h"
@@ -43,20 +42,6 @@ using std::chrono::seconds;
 constexpr char kBase[] = "certgate.test";
 constexpr char kCustomer[] = "customer.test";
 constexpr int kNodes = 3;
-
-std::string RandomMasterKey() {
-  unsigned char key[32];
-  randombytes_buf(key, sizeof key);
-  char b64[sodium_base64_ENCODED_LEN(sizeof key, sodium_base64_VARIANT_ORIGINAL)];
-  sodium_bin2base64(b64, sizeof b64, key, sizeof key, sodium_base64_VARIANT_ORIGINAL);
-  return std::string("v1:") + b64;
-}
-
-std::string JsonString(const json::value& v, std::string_view key) {
-  if (!v.is_object()) return "";
-  const json::value* f = v.as_object().if_contains(key);
-  return f != nullptr && f->is_string() ? std::string(f->as_string()) : "";
-}
 
 // How many times needle occurs in text.
 size_t Occurrences(const std::string& text, const std::string& needle) {

@@ -6,7 +6,6 @@
 // resumes on another node. Each node has its own data directory (its own
 // node id) and the same master key (CERTGATE_MASTER_KEY), as an operator
 // sets a cluster up.
-#include <sodium.h>
 
 #include <algorithm>
 #include <cctype>
@@ -36,14 +35,6 @@
 
 namespace certgate::testing {
 namespace {
-
-std::string RandomMasterKey() {
-  unsigned char key[32];
-  randombytes_buf(key, sizeof key);
-  char b64[sodium_base64_ENCODED_LEN(sizeof key, sodium_base64_VARIANT_ORIGINAL)];
-  sodium_bin2base64(b64, sizeof b64, key, sizeof key, sodium_base64_VARIANT_ORIGINAL);
-  return std::string("v1:") + b64;
-}
 
 // A serial as openssl and the API may spell it: lower-case, no leading zeros.
 std::string Canonical(std::string serial) {

@@ -43,6 +43,14 @@ ApiResult CallRaw(const client::ApiClient& client, verb method, const std::strin
                                    std::string_view msg_part,
                                    std::optional<std::string_view> field = std::nullopt);
 
+// The string field key of v; "" when v is not an object or the field is not
+// a string.
+inline std::string JsonString(const boost::json::value& v, std::string_view key) {
+  if (!v.is_object()) return "";
+  const boost::json::value* f = v.as_object().if_contains(key);
+  return f != nullptr && f->is_string() ? std::string(f->as_string()) : "";
+}
+
 // The upload body for a chain and key.
 boost::json::value UploadBody(std::string_view cert_pem, std::string_view key_pem);
 

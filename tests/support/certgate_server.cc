@@ -1,5 +1,9 @@
 #include "support/certgate_server.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
 #include <algorithm>
 
 #include <gtest/gtest.h>
@@ -138,6 +142,15 @@ int CertgateServer::Stop() {
 void CertgateServer::Kill() {
   process_->Signal(SIGKILL);
   process_->Wait(std::chrono::seconds(10));
+}
+
+std::string RandomMasterKey() {
+  unsigned char key[32];
+  if (RAND_bytes(key, sizeof key) != 1) throw std::runtime_error("RAND_bytes failed");
+  unsigned char b64[4 * ((sizeof key + 2) / 3) + 1];
+  const int n = EVP_EncodeBlock(b64, key, sizeof key);
+  OPENSSL_cleanse(key, sizeof key);
+  return "v1:" + std::string(reinterpret_cast<const char*>(b64), static_cast<size_t>(n));
 }
 
 }  // namespace certgate::testing

@@ -40,6 +40,10 @@ struct ServerOptions {
   }
 };
 
+// A fresh master key in CERTGATE_MASTER_KEY's form ("v1:<base64>"), for
+// nodes of a cluster, which must share one.
+std::string RandomMasterKey();
+
 class CertgateServer {
  public:
   // Starts the server and waits for "certgate ready" (fails the test with

@@ -2,7 +2,32 @@
 
 #include <sstream>
 
+#include <boost/beast/http/verb.hpp>
+
+#include "support/openapi_check.h"
+
 namespace certgate::testing {
+namespace {
+
+// Every response the API tests receive must be one that docs/openapi.yaml
+// describes for its path, method and status (support/openapi_check.h).
+void CheckAgainstOpenApi(verb method, const std::string& path, const client::HttpResult& res) {
+  const Result<OpenApiDocument>& doc = ProjectOpenApiDocument();
+  if (!doc) {
+    ADD_FAILURE() << "the API's responses cannot be checked: " << doc.error().message;
+    return;
+  }
+  const std::string_view method_name = boost::beast::http::to_string(method);
+  const std::vector<std::string> problems = doc->Check(method_name, path, res);
+  if (problems.empty()) return;
+  std::string lines;
+  for (const std::string& p : problems) lines += "\n  " + p;
+  ADD_FAILURE() << method_name << " " << path << " answered " << res.status
+                << " otherwise than docs/openapi.yaml describes:" << lines
+                << "\n  body: " << res.body.substr(0, 2000);
+}
+
+}  // namespace
 
 ApiResult CallRaw(const client::ApiClient& client, verb method, const std::string& path,
                   std::string_view body,
@@ -17,6 +42,7 @@ ApiResult CallRaw(const client::ApiClient& client, verb method, const std::strin
     ADD_FAILURE() << "request failed: " << res.error().message;
     return r;
   }
+  CheckAgainstOpenApi(method, path, *res);
   r.status = res->status;
   r.raw = res->body;
   r.http = std::move(*res);

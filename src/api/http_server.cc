@@ -375,6 +375,12 @@ net::awaitable<void> HttpServer::ServeOn(std::shared_ptr<Session> s, Stream& str
     s->Disarm();
     Response res = co_await Dispatch(req, ctx);
     Wipe(req.body().data(), req.body().size());
+    // HEAD: GET's head, Content-Length included, and no body, whatever the
+    // handler put in it (a body here would be read as the next response).
+    if (req.method() == http::verb::head && !res.body().empty()) {
+      if (res.find(http::field::content_length) == res.end()) res.prepare_payload();
+      res.body().clear();
+    }
     const bool keep_alive = req.keep_alive() && !stopping_;
     res.keep_alive(keep_alive);
     if (res.find(kOperationIdHeader) == res.end()) res.set(kOperationIdHeader, op);

@@ -237,6 +237,23 @@ TEST_F(ApiHttpStrictTest, EachSmugglingCaseIsOne400AndTheConnectionClosed) {
   }
 }
 
+// HEAD gets GET's head and no body: on a kept-alive connection the next
+// answer follows at once, not after a body no client reads.
+TEST_F(ApiHttpStrictTest, HeadAnswersCarryNoBody) {
+  for (const std::string path : {"/healthz", "/", "/assets/app.css", "/readyz"}) {
+    RawAnswer answer = Exchange(port_, "HEAD " + path + " HTTP/1.1\r\nHost: h\r\n\r\n" +
+                                           "GET /healthz HTTP/1.1\r\nHost: h\r\n"
+                                           "Connection: close\r\n\r\n");
+    EXPECT_EQ(Statuses(answer.bytes), (std::vector<int>{200, 200})) << path << answer.bytes;
+    const size_t end_of_head = answer.bytes.find("\r\n\r\n");
+    ASSERT_NE(end_of_head, std::string::npos) << answer.bytes;
+    EXPECT_EQ(answer.bytes.compare(end_of_head + 4, 8, "HTTP/1.1"), 0)
+        << path << ": the HEAD answer carried a body: " << answer.bytes;
+    EXPECT_EQ(answer.bytes.find("Content-Length: 0\r\n"), std::string::npos)
+        << path << ": HEAD gives GET's length: " << answer.bytes;
+  }
+}
+
 TEST_F(ApiHttpStrictTest, WellFramedRequestsStillWork) {
   // HTTP/1.0 needs no Host.
   RawAnswer http10 = Exchange(port_, "GET /healthz HTTP/1.0\r\n\r\n");

@@ -23,6 +23,14 @@ constexpr int kFailingJobs = 1000;
 constexpr int kFailuresToAlert = 2;
 constexpr auto kUploadedRereadAlways = std::chrono::minutes(10);
 
+// What logs say of a webhook: its scheme and host, not its path or query,
+// which often carry the receiver's own secret (Slack's, for one).
+std::string ForLog(std::string_view recipient) {
+  auto url = http_client::ParseHttpsUrl(recipient, "the webhook URL");
+  if (!url) return "a webhook";
+  return fmt::format("{}://{}/…", url->tls ? "https" : "http", url->origin().HostHeader());
+}
+
 Result<int> HttpPost(const http_client::HttpClient& client, const http_client::HttpUrl& url,
                      const std::vector<std::pair<std::string, std::string>>& headers,
                      const std::string& body) {
@@ -33,9 +41,8 @@ Result<int> HttpPost(const http_client::HttpClient& client, const http_client::H
                                    .limits = {.head = 16 * 1024, .body = 64 * 1024}};
   http_client::ExchangeResult result = client.Send(url.origin(), request);
   if (!result.ok()) {
-    return MakeError(ErrorCode::kIo,
-                     result.failure().Describe(fmt::format("{}{}", url.origin().HostHeader(),
-                                                           url.target)));
+    // The host only: a webhook's path often carries its own secret.
+    return MakeError(ErrorCode::kIo, result.failure().Describe(url.origin().HostHeader()));
   }
   return result.response().status;
 }
@@ -305,7 +312,7 @@ bool Notifier::Attempt(store::Notification n, Time now) {
       if (!recorded) {
         spdlog::warn("notify: {} was delivered to {}, but recording that failed (it may be sent "
                      "again): {}",
-                     n.id, n.recipient, recorded.error().message);
+                     n.id, ForLog(n.recipient), recorded.error().message);
       }
       ++delivered_;
       return true;
@@ -319,13 +326,13 @@ bool Notifier::Attempt(store::Notification n, Time now) {
     n.next_attempt_at = n.created_at + std::chrono::hours(24 * 365 * 100);
     ++abandoned_;
     spdlog::error("notify: giving up on {} ({}) to {} after {} attempts: {}", n.id, n.event_key,
-                  n.recipient, n.attempts, failure);
+                  ForLog(n.recipient), n.attempts, failure);
   } else {
     const auto delay = Backoff(n.attempts);
     n.next_attempt_at = now + delay;
     ++failed_;
     spdlog::warn("notify: {} ({}) to {} failed (attempt {}), retrying in {} s: {}", n.id,
-                 n.event_key, n.recipient, n.attempts, delay.count(), failure);
+                 n.event_key, ForLog(n.recipient), n.attempts, delay.count(), failure);
   }
   if (auto r = store_.FinishNotificationAttempt(n, std::nullopt); !r) {
     spdlog::warn("notify: recording a failed delivery of {} failed: {}", n.id,

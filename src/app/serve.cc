@@ -144,10 +144,8 @@ int RunServe(const ServeOptions& options) {
   // Alerts' webhooks and signing key: checked before anything starts.
   std::optional<SecretBytes> notify_secret;
   if (!options.notify_webhooks.empty()) {
-    for (const std::string& url : options.notify_webhooks) {
-      if (auto parsed = http_client::ParseHttpsUrl(url, "the webhook URL"); !parsed) {
-        return Fail(parsed.error());
-      }
+    if (auto parsed = notify::ParseWebhooks(options.notify_webhooks); !parsed) {
+      return Fail(parsed.error());
     }
     auto secret = notify::ReadWebhookSecret(options.notify_webhook_secret_file);
     if (!secret) return Fail(secret.error());
@@ -201,6 +199,24 @@ int RunServe(const ServeOptions& options) {
   store::Store& store = *state->store;
   seal::KeyVault& vault = *state->vault;
   const Clock& clock = SystemClock::Instance();
+
+  // The metrics: the ACME client's families and the store's latency now
+  // (before any thread reads the store, and so outliving them all), the rest
+  // once everything they read exists (RegisterServeMetrics); rendered only
+  // after Start.
+  metrics::Registry registry;
+  const AcmeMetrics acme_metrics = RegisterAcmeMetrics(registry);
+  StoreLatencyMetrics store_latency(registry);
+  // Reported to from now until this scope ends, whichever way it does.
+  struct LatencyObserved {
+    store::LatencyReporting* reporting;
+    ~LatencyObserved() {
+      if (reporting != nullptr) reporting->SetLatencyObserver(nullptr);
+    }
+  } latency_observed{store::AsLatencyReporting(store)};
+  if (latency_observed.reporting != nullptr) {
+    latency_observed.reporting->SetLatencyObserver(&store_latency);
+  }
 
   // Before anything lists certificates: rows from before the summary existed.
   if (auto r = BackfillCertificateSummaries(store); !r) return Fail(r.error());
@@ -289,22 +305,6 @@ int RunServe(const ServeOptions& options) {
     dns_bound = *bound_dns;
   }
 
-  // The metrics: the ACME client's families now, the rest once everything
-  // they read exists (RegisterServeMetrics); rendered only after Start.
-  metrics::Registry registry;
-  const AcmeMetrics acme_metrics = RegisterAcmeMetrics(registry);
-  StoreLatencyMetrics store_latency(registry);
-  // Reported to from now until this scope ends, whichever way it does.
-  struct LatencyObserved {
-    store::LatencyReporting* reporting;
-    ~LatencyObserved() {
-      if (reporting != nullptr) reporting->SetLatencyObserver(nullptr);
-    }
-  } latency_observed{store::AsLatencyReporting(store)};
-  if (latency_observed.reporting != nullptr) {
-    latency_observed.reporting->SetLatencyObserver(&store_latency);
-  }
-
   // The certificate manager and its collaborators, which outlive it.
   provision::AcmeIssuerOptions issuer_options;
   issuer_options.observe = acme_metrics.observe;
@@ -353,15 +353,25 @@ int RunServe(const ServeOptions& options) {
     manager_options.runner.retry_min = std::chrono::seconds(options.acme_retry_min_seconds);
     manager_options.runner.retry_max = std::chrono::seconds(options.acme_retry_max_seconds);
     manager_options.runner.lease = std::chrono::seconds(options.acme_lease_seconds);
-    auto made = provision::CertificateManager::Create(
-        manager_options,
-        provision::ProvisioningServices{
-            store, store, vault, **issuer, **cname_resolver, http01_solver, dns01_solver, clock,
-            {}, notifier ? [n = notifier.get()](const store::ProvisioningJob& job,
-                                                const store::Certificate& cert) {
-              return n->IssuedAlerts(job, cert);
-            } : std::function<std::vector<store::Notification>(const store::ProvisioningJob&,
-                                                               const store::Certificate&)>()});
+    provision::ProvisioningServices services{.jobs = store,
+                                             .domains = store,
+                                             .vault = vault,
+                                             .issuer = **issuer,
+                                             .resolver = **cname_resolver,
+                                             .http01 = http01_solver,
+                                             .dns01 = dns01_solver,
+                                             .clock = clock};
+    if (notifier) {
+      services.issued_alerts = [n = notifier.get()](const store::ProvisioningJob& job,
+                                                    const store::Certificate& cert) {
+        return n->IssuedAlerts(job, cert);
+      };
+      services.on_failure = [n = notifier.get()](const store::ProvisioningJob& job,
+                                                 const Error& error) {
+        n->OnJobFailure(job, error);
+      };
+    }
+    auto made = provision::CertificateManager::Create(manager_options, services);
     if (!made) return Fail(made.error());
     manager = std::move(*made);
   } else {

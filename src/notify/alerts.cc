@@ -53,6 +53,7 @@ std::optional<Event> ExpiryEvent(const store::CertificateExpiry& cert, Time now)
   Event e;
   e.type = kCertificateExpiring;
   e.key = fmt::format("{}:{}:{}d", e.type, cert.id, *threshold);
+  e.subject_id = cert.id;
   e.account_id = cert.account_id;
   e.data = {{"certificate", CertificateJson(cert.id, cert.subject_common_name, cert.not_after)},
             {"threshold_days", *threshold},
@@ -72,11 +73,15 @@ Event IssuedEvent(const store::ProvisioningJob& job, const store::Certificate& c
   return e;
 }
 
+std::string RenewalFailingKey(const store::ProvisioningJob& job, std::string_view certificate_id) {
+  // Once per certificate: the next one that fails to renew alerts again.
+  return fmt::format("{}:{}:{}", kRenewalFailing, job.domain_id, certificate_id);
+}
+
 Event RenewalFailingEvent(const store::ProvisioningJob& job, const store::Certificate& current) {
   Event e;
   e.type = kRenewalFailing;
-  // Once per certificate: the next one that fails to renew alerts again.
-  e.key = fmt::format("{}:{}:{}", e.type, job.domain_id, current.id);
+  e.key = RenewalFailingKey(job, current.id);
   e.account_id = job.account_id;
   e.data = {{"domain", DomainJson(job)},
             {"certificate",
@@ -117,6 +122,7 @@ std::vector<store::Notification> MakeNotifications(const Event& event,
     n.recipient = recipient;
     n.event_key = event.key;
     n.event_type = event.type;
+    n.subject_id = event.subject_id;
     n.body = body;
     n.created_at = at;
     n.next_attempt_at = at;

@@ -43,6 +43,7 @@ struct Event {
   std::string type;  // one of the above
   std::string key;   // unique per event
   std::string account_id;
+  std::string subject_id;  // an expiring certificate's id (the outbox keeps it)
   boost::json::object data;
 };
 
@@ -60,12 +61,15 @@ std::optional<int> ExpiryThreshold(Time not_after, Time now);
 std::optional<Event> ExpiryEvent(const store::CertificateExpiry& cert, Time now);
 // A certificate attached by job: issued, or renewed when job.renewal.
 Event IssuedEvent(const store::ProvisioningJob& job, const store::Certificate& cert);
-// job keeps failing to renew `current`, the domain's certificate.
+// job keeps failing to renew `current`, the domain's certificate; once per
+// certificate (its key: RenewalFailingKey).
 Event RenewalFailingEvent(const store::ProvisioningJob& job, const store::Certificate& current);
-// job's DNS check failed for a domain that had a certificate.
+std::string RenewalFailingKey(const store::ProvisioningJob& job, std::string_view certificate_id);
+// A renewal (job) found a DNS record the domain needs missing.
 Event CnameMissingEvent(const store::ProvisioningJob& job);
 
-// One notification per recipient, with the same body, due at once.
+// One notification per recipient (a RecipientKey), with the same body, due
+// at once.
 std::vector<store::Notification> MakeNotifications(const Event& event,
                                                    const std::vector<std::string>& recipients,
                                                    Time now);

@@ -1,31 +1,36 @@
 // Notifier: the alerts' two loops, on one thread.
 //   - The scan (every scan_interval): uploaded certificates inside an expiry
-//     threshold, managed certificates whose renewal keeps failing with less
-//     than a third of their lifetime left, and managed domains whose DNS
-//     records disappeared; each event goes into the outbox once per webhook.
-//     Issued and renewed certificates need no scan: the job runner enqueues
-//     their alerts in the transaction that attaches them (IssuedAlerts).
-//   - Delivery (every poll_interval, and at once after a scan found
-//     something): claims due notifications under a lease, POSTs each one
-//     signed, and records the outcome; a failure is retried with exponential
-//     backoff, and a notification undelivered after give_up is abandoned,
-//     with an error logged.
-// Every node of a cluster runs both: the outbox's unique keys make the
-// scans' overlap harmless, and the leases give each delivery to one node.
-// Delivery is at least once: a process killed between a webhook's 2xx and
-// the write recording it sends that notification again (same event id).
+//     threshold (a copy of them, kept by following the store's change feed),
+//     and renewals that keep failing with less than a third of the
+//     certificate's lifetime left; each new event goes into the outbox,
+//     once per webhook, in one transaction per scan. Issued and renewed
+//     certificates, and renewals that find a domain's CNAME gone, need no
+//     scan: the job runner hands them over as they happen (IssuedAlerts,
+//     in the transaction that attaches the certificate; OnJobFailure).
+//   - Delivery (every poll_interval, for at most a scan interval at a
+//     time): claims the due notifications of this node's webhooks under a
+//     lease, POSTs each one signed while the lease has time for it, and
+//     records the outcome; a failure is retried with exponential backoff,
+//     and one undelivered after give_up is abandoned, with an error logged.
+// Every node of a cluster runs both, with the same webhooks: the outbox's
+// unique keys make the scans' overlap harmless, and the leases give each
+// delivery to one node. Delivery is at least once: a process killed between
+// a webhook's 2xx and the write recording it sends that alert again (the
+// same event id).
 //
-// Thread-safe: Start, Stop, Wake and the *Once calls from any thread (the
-// *Once calls are for tests, not concurrent with Start).
+// Thread-safe: Start, Stop, IssuedAlerts, OnJobFailure from any thread; the
+// *Once calls are for tests, not concurrent with Start.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -48,8 +53,11 @@ struct NotifierOptions {
   std::chrono::milliseconds poll_interval{1000};
   std::chrono::seconds retry_min{10};  // the first retry's delay, doubled each time
   std::chrono::seconds retry_max{std::chrono::hours(1)};
-  std::chrono::seconds lease{60};  // longer than timeout
+  std::chrono::seconds lease{60};  // longer than timeout: each POST must fit in what is left
   std::chrono::seconds give_up{std::chrono::hours(24 * 7)};
+  // Delivered and abandoned alerts older than this leave the outbox (those
+  // whose event cannot come again; see NotificationStore::PruneNotifications).
+  std::chrono::seconds keep{std::chrono::hours(24 * 30)};
   std::chrono::milliseconds timeout{10000};  // one POST
   std::string ca_file;                       // for https webhooks; "" for the system store
   std::string user_agent = "certgate";
@@ -65,8 +73,19 @@ using PostFn = std::function<Result<int>(const http_client::HttpUrl& url,
 // Reads the webhooks' signing key: the file's contents (a trailing newline
 // dropped) if file is given, else $CERTGATE_NOTIFY_WEBHOOK_SECRET. Error
 // kConfigInvalid when there is none, it is empty, longer than 4 KiB, or the
-// file is readable by others than its owner.
+// file is not a regular file, or every user may read or write it.
 Result<SecretBytes> ReadWebhookSecret(const std::string& file);
+
+// How the outbox names a webhook: "sha256:" and the hex SHA-256 of its URL
+// (its path often holds the receiver's own secret).
+std::string RecipientKey(std::string_view url);
+
+// What logs say of a webhook: its scheme and host, not its path.
+std::string WebhookForLog(std::string_view url);
+
+// The --notify-webhook URLs parsed. Error kConfigInvalid naming the first
+// bad one by its position and host, never its path.
+Result<std::vector<http_client::HttpUrl>> ParseWebhooks(const std::vector<std::string>& webhooks);
 
 class Notifier {
  public:
@@ -81,17 +100,19 @@ class Notifier {
   void Start();
   // Ends the thread after the POST in progress, if any. Idempotent.
   void Stop();
-  // Delivers now rather than at the next poll.
-  void Wake();
 
   // What the job runner enqueues with an issued certificate
   // (ProvisioningServices::issued_alerts).
   std::vector<store::Notification> IssuedAlerts(const store::ProvisioningJob& job,
                                                 const store::Certificate& cert) const;
+  // Told of each failed attempt (ProvisioningServices::on_failure): a
+  // renewal that found a DNS record the user must keep missing alerts
+  // (domain.cname_missing). Errors are logged.
+  void OnJobFailure(const store::ProvisioningJob& job, const Error& error);
 
   // One scan: returns how many notifications it added to the outbox.
   Result<int> ScanOnce();
-  // One round of delivery: returns how many notifications were delivered.
+  // One round of delivery: returns how many notifications were attempted.
   Result<int> DeliverOnce();
 
   struct Stats {
@@ -108,11 +129,16 @@ class Notifier {
            PostFn post, std::vector<http_client::HttpUrl> urls);
 
   void Loop();
-  Result<int> ScanExpiries(Time now);
-  Result<int> ScanFailingJobs(Time now);
-  Result<int> Enqueue(const Event& event, Time now);
-  // One attempt at n; records the outcome. True if delivered.
-  bool Attempt(store::Notification n, Time now);
+  // Brings the copy of the uploaded certificates up to date.
+  Result<void> FollowUploaded();
+  Result<void> ReadAllUploaded();
+  Result<void> ScanExpiries(Time now, std::vector<Event>& events);
+  Result<void> ScanFailingRenewals(Time now, std::vector<Event>& events);
+  // Enqueues the events not already known to be in the outbox, in one
+  // transaction; returns how many notifications were added.
+  Result<int> EnqueueNew(const std::vector<Event>& events, Time now);
+  // One attempt at n; records the outcome.
+  void Attempt(store::Notification n, Time now);
   std::chrono::seconds Backoff(int attempts) const;
 
   NotifierOptions options_;
@@ -121,24 +147,25 @@ class Notifier {
   const Clock& clock_;
   PostFn post_;
   std::vector<http_client::HttpUrl> urls_;  // options_.webhooks parsed, same order
+  std::vector<std::string> recipients_;     // their RecipientKey, same order
 
-  // The uploaded certificates of the last full read, judged against the
-  // thresholds at every scan; read again when the store changed (at most
-  // every other scan) and every 10 minutes.
-  struct Uploaded {
-    std::vector<store::CertificateExpiry> certificates;
-    std::optional<int64_t> sequence;  // the change sequence it was read at
-    std::chrono::steady_clock::time_point read_at;
-  };
-  Uploaded uploaded_;  // used by the scan's thread only
+  // Used by the scan's thread only:
+  // the uploaded certificates (not issued, of an account), by id, as of
+  // feed_sequence_ of the change feed.
+  std::map<std::string, store::CertificateExpiry, std::less<>> uploaded_;
+  std::optional<int64_t> feed_sequence_;
+  // Event keys known to be in the outbox (rows stay until pruned, and only
+  // events that cannot come again are pruned): a scan writes only new ones.
+  std::set<std::string, std::less<>> known_;
+  std::optional<std::chrono::steady_clock::time_point> pruned_at_;
 
   std::atomic<uint64_t> delivered_{0}, failed_{0}, abandoned_{0}, enqueued_{0};
 
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;   // GUARDED_BY(mu_)
-  bool woken_ = false;  // GUARDED_BY(mu_)
-  std::thread thread_;
+  bool stop_ = false;  // GUARDED_BY(mu_)
+  std::thread thread_;  // started and joined under start_mu_
+  std::mutex start_mu_;
 };
 
 }  // namespace certgate::notify

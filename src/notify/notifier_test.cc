@@ -201,19 +201,29 @@ TEST_F(NotifierTest, AFailedDeliveryIsRetriedAfterItsBackoffAndNotBefore) {
   EXPECT_EQ(receiver_.posts[0].second, receiver_.posts[1].second);
 }
 
-TEST_F(NotifierTest, EachWebhookGetsEachEventAndARemovedWebhookIsGivenUpOn) {
+TEST_F(NotifierTest, EachNodeDeliversOnlyToItsOwnWebhooksAndGivesUpAfterAWeek) {
   auto two = Make({std::string(kHook), "https://second.example/hook"});
   Uploaded(kNow + 3 * kDay);
   ASSERT_EQ(*two->ScanOnce(), 2);
-  two.reset();
-  // Restarted with only the first webhook: the second's notification is
-  // abandoned, not retried for ever.
+  // A node that knows only the first webhook delivers only to it; the
+  // second's alert waits for a node that knows it.
   auto one = Make();
   one->DeliverOnce().value();
   EXPECT_EQ(one->stats().delivered, 1u);
-  EXPECT_EQ(one->stats().abandoned, 1u);
-  clock_.Advance(hours(2));
-  EXPECT_EQ(*one->DeliverOnce(), 0);
+  EXPECT_EQ(one->stats().abandoned, 0u);
+  EXPECT_EQ(*store_.CountUndeliveredNotifications(), 1);
+  // The second webhook is down for more than a week: then given up on, and
+  // no longer counted as waiting.
+  receiver_.answer = 503;
+  for (int i = 0; i < 200 && two->stats().abandoned == 0; ++i) {
+    two->DeliverOnce().value();
+    clock_.Advance(hours(1));
+  }
+  EXPECT_EQ(two->stats().abandoned, 1u);
+  EXPECT_GE(two->stats().failed, 100u) << "retried all week long, hourly at most";
+  EXPECT_EQ(*store_.CountUndeliveredNotifications(), 0);
+  clock_.Advance(hours(24));
+  EXPECT_EQ(*two->DeliverOnce(), 0) << "an abandoned alert is not attempted again";
 }
 
 TEST_F(NotifierTest, ARenewalThatKeepsFailingLateInTheCertificatesLifeAlerts) {
@@ -231,9 +241,15 @@ TEST_F(NotifierTest, ARenewalThatKeepsFailingLateInTheCertificatesLifeAlerts) {
   job.msg = "create the CNAME record renew.example.com pointing at x.certgate.localhost";
   ASSERT_TRUE(*store_.InsertProvisioningJob(job));
 
-  // One failure: the DNS records are gone (said at once), but one failure
-  // is not yet "keeps failing".
-  EXPECT_EQ(*notifier->ScanOnce(), 1);
+  // The runner reports the failure: a missing record alerts at once, other
+  // failures (a CA's refusal, a failed validation) do not.
+  notifier->OnJobFailure(job, MakeError(ErrorCode::kAcmeOrderFailed, "CAA forbids it"));
+  EXPECT_EQ(*store_.CountUndeliveredNotifications(), 0);
+  notifier->OnJobFailure(job, MakeError(ErrorCode::kDnsRecordMissing, job.msg));
+  notifier->OnJobFailure(job, MakeError(ErrorCode::kDnsRecordMissing, job.msg));
+  EXPECT_EQ(*store_.CountUndeliveredNotifications(), 1) << "once per renewal";
+  // One failure is not yet "keeps failing".
+  EXPECT_EQ(*notifier->ScanOnce(), 0);
   job.failures = 2;
   job.error_code = "INTERNAL_ERROR";
   ASSERT_TRUE(*store_.DeleteProvisioningJob(job.id));
@@ -247,9 +263,14 @@ TEST_F(NotifierTest, ARenewalThatKeepsFailingLateInTheCertificatesLifeAlerts) {
   auto failing = boost::json::parse(receiver_.posts[1].second).as_object();
   EXPECT_EQ(failing.at("data").at("domain").at("domain"), "renew.example.com");
   EXPECT_EQ(failing.at("data").at("failures"), 2);
+  // A first order that fails is no renewal: nothing to say here.
+  store::ProvisioningJob first = job;
+  first.renewal = false;
+  notifier->OnJobFailure(first, MakeError(ErrorCode::kDnsRecordMissing, job.msg));
+  EXPECT_EQ(*store_.CountUndeliveredNotifications(), 0);
 }
 
-TEST_F(NotifierTest, AnIssuedCertificatesAlertNamesItsDomain) {
+TEST_F(NotifierTest, AnIssuedCertificatesAlertNamesItsDomainAndTheStoreNeverSeesTheUrl) {
   auto notifier = Make();
   store::Domain domain = MakeDomain(account_, "new.example.com");
   store::ProvisioningJob job = MakeJob(domain);
@@ -257,24 +278,45 @@ TEST_F(NotifierTest, AnIssuedCertificatesAlertNamesItsDomain) {
   auto alerts = notifier->IssuedAlerts(job, cert);
   ASSERT_EQ(alerts.size(), 1u);
   EXPECT_EQ(alerts[0].event_type, "certificate.issued");
-  EXPECT_EQ(alerts[0].recipient, kHook);
+  EXPECT_EQ(alerts[0].recipient, RecipientKey(kHook));
+  EXPECT_EQ(alerts[0].recipient.rfind("sha256:", 0), 0u);
+  EXPECT_EQ(alerts[0].recipient.find("hooks.example"), std::string::npos);
   job.renewal = true;
   EXPECT_EQ(notifier->IssuedAlerts(job, cert)[0].event_type, "certificate.renewed");
 }
 
-TEST(NotifierCreateTest, RefusesPlainHttpBeyondLoopback) {
+TEST_F(NotifierTest, AnUploadIsSeenThroughTheChangeFeedAndADeletedOneIsForgotten) {
+  auto notifier = Make();
+  EXPECT_EQ(*notifier->ScanOnce(), 0);
+  const store::Certificate later = Uploaded(kNow + 60 * kDay);
+  EXPECT_EQ(*notifier->ScanOnce(), 0);
+  // 29 days on, it is inside 30 days: seen from the copy the feed keeps.
+  clock_.Advance(31 * kDay);
+  EXPECT_EQ(*notifier->ScanOnce(), 1);
+  // Deleted: no 14-day alert for it.
+  ASSERT_EQ(store_.DeleteCertificate(account_, later.id)->status,
+            store::DeleteOutcome::Status::kDeleted);
+  clock_.Advance(16 * kDay);
+  EXPECT_EQ(*notifier->ScanOnce(), 0);
+}
+
+TEST(NotifierCreateTest, RefusesPlainHttpBeyondLoopbackWithoutSayingThePath) {
   store::testing::MemoryStore store;
   certgate::testing::FakeClock clock{kNow};
+  Receiver receiver;
   NotifierOptions options;
   options.node_id = "n";
-  options.webhooks = {"http://hooks.example/x"};
+  options.webhooks = {"https://ok.example/a", "http://hooks.example/secret-path"};
   auto made = Notifier::Create(options, SecretBytes::CopyOf(std::string_view("k")), store, clock,
-                               Receiver().Fn());
+                               receiver.Fn());
   ASSERT_FALSE(made.ok());
-  EXPECT_NE(made.error().message.find("only https://"), std::string::npos);
+  EXPECT_NE(made.error().message.find("--notify-webhook #2 (http://hooks.example/…)"),
+            std::string::npos)
+      << made.error().message;
+  EXPECT_EQ(made.error().message.find("secret-path"), std::string::npos);
   options.webhooks = {"http://127.0.0.1:9/x"};
   EXPECT_TRUE(Notifier::Create(options, SecretBytes::CopyOf(std::string_view("k")), store, clock,
-                               Receiver().Fn())
+                               receiver.Fn())
                   .ok());
 }
 

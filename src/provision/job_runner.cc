@@ -181,6 +181,7 @@ void JobRunner::RecordFailure(store::ProvisioningJob& job, const Error& error) {
   ++(IsUsersToFix(error) ? failed_dns_ : failed_internal_);
   spdlog::warn("acme: {} for {} failed (attempt {}), retrying in {} s: {}", job.id, job.domain,
                job.failures, delay.count(), error.message);
+  if (services_.on_failure) services_.on_failure(job, error);
 }
 
 JobRunner::Stats JobRunner::stats() const {

@@ -56,6 +56,9 @@ struct ProvisioningServices {
   std::function<std::vector<store::Notification>(const store::ProvisioningJob&,
                                                  const store::Certificate&)>
       issued_alerts;
+  // Told of each failed attempt once it is recorded, with its error (for
+  // alerts: notify::Notifier::OnJobFailure). Default (empty): nothing.
+  std::function<void(const store::ProvisioningJob&, const Error&)> on_failure;
 };
 
 struct JobRunnerOptions {

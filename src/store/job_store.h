@@ -43,6 +43,11 @@ class JobStore {
   // Jobs whose last attempt failed (failures > 0), most failures first
   // (then by id), at most limit (1 to 1000): what metrics show per domain.
   virtual Result<std::vector<ProvisioningJob>> ListFailingJobs(int limit) = 0;
+  // Renewal jobs (renewal set) whose last min_failures or more attempts
+  // failed, by id after after_id, at most limit (1 to 1000): what alerts
+  // watch, a page at a time, however many first orders fail.
+  virtual Result<std::vector<ProvisioningJob>> ListFailingRenewals(
+      int min_failures, std::optional<std::string> after_id, int limit) = 0;
   // Jobs with next_run_at <= now that no runner holds, now held by owner
   // until lease_until, each with a fresh fencing token (greater than any the
   // job had before); at most limit, earliest first. The jobs returned carry

@@ -25,20 +25,29 @@ class NotificationStore {
   // event_key) the outbox does not hold yet, delivered or not; the others
   // are left as they are. Returns how many were inserted.
   virtual Result<int> EnqueueNotifications(const std::vector<Notification>& notifications) = 0;
-  // Undelivered notifications with next_attempt_at <= now that no node
-  // holds, now held by owner until lease_until, each under a fresh token;
-  // at most limit (1 to 1000), earliest first.
-  virtual Result<std::vector<Notification>> ClaimDueNotifications(std::string_view owner,
-                                                                  Time now, Time lease_until,
-                                                                  int limit) = 0;
-  // Records the outcome of an attempt at a claimed notification: delivered
-  // at `delivered_at`, or (nullopt) failed, with n's attempts, last_error
-  // and next_attempt_at. Ends the hold. Writes only while n is still held
-  // under its lease (lease_owner and lease_token); false if not.
-  virtual Result<bool> FinishNotificationAttempt(const Notification& n,
-                                                 std::optional<Time> delivered_at) = 0;
-  // How many notifications wait for delivery: what metrics show.
+  // Notifications for one of recipients, neither delivered nor abandoned,
+  // with next_attempt_at <= now, that no node holds: now held by owner
+  // until lease_until, each under a fresh token; at most limit (1 to 1000),
+  // earliest first. A node claims only the webhooks it knows.
+  virtual Result<std::vector<Notification>> ClaimDueNotifications(
+      std::string_view owner, const std::vector<std::string>& recipients, Time now,
+      Time lease_until, int limit) = 0;
+  // Records the outcome of an attempt at a claimed notification, at `at`:
+  // delivered, failed (with n's attempts, last_error and next_attempt_at),
+  // or abandoned (never attempted again). Ends the hold. Writes only while n
+  // is still held under its lease (lease_owner and lease_token); false if
+  // not (another node took it over, and may send it again).
+  enum class Outcome { kDelivered, kFailed, kAbandoned };
+  virtual Result<bool> FinishNotificationAttempt(const Notification& n, Outcome outcome,
+                                                 Time at) = 0;
+  // How many notifications wait for delivery (not abandoned): what metrics
+  // show.
   virtual Result<int64_t> CountUndeliveredNotifications() = 0;
+  // Deletes the delivered and abandoned notifications created before
+  // `before` whose event cannot come again: every kind but an expiring
+  // certificate's while the certificate exists (its row is what keeps the
+  // alert from being made again). Returns how many.
+  virtual Result<int64_t> PruneNotifications(Time before) = 0;
 };
 
 }  // namespace certgate::store

@@ -284,18 +284,25 @@ struct ProvisioningJob {
 // never sent twice.
 struct Notification {
   std::string id;         // ntf_...
-  std::string recipient;  // the webhook's URL
+  // Whom it is for: "sha256:" and the hex SHA-256 of the webhook's URL (a
+  // webhook's path often holds its receiver's secret, which the store need
+  // not keep).
+  std::string recipient;
   // What makes the event one event: (recipient, event_key) is unique, e.g.
   // "certificate.expiring:cert_...:14d".
   std::string event_key;
   std::string event_type;  // "certificate.expiring", ...
-  std::string body;        // the JSON document POSTed, signed as it is
+  // What the event is about, when it can outlive its record: the
+  // certificate of a certificate.expiring event ("" otherwise).
+  std::string subject_id;
+  std::string body;  // the JSON document POSTed, signed as it is
   Time created_at;
   // Delivery: the next attempt's time, attempts made, the last failure.
   Time next_attempt_at;
   int attempts = 0;
   std::string last_error;
   std::optional<Time> delivered_at;
+  std::optional<Time> abandoned_at;  // given up on: never attempted again
   // The lease of the node delivering it (like a job's: every claim raises
   // the token, and writes need the token of the claim that read it).
   std::string lease_owner;

@@ -84,6 +84,8 @@
   Result<std::vector<Domain>> ListDomainsNeedingCertificates(Time now, int limit) override;   \
   Result<bool> InsertProvisioningJob(const ProvisioningJob& job) override;                    \
   Result<std::vector<ProvisioningJob>> ListFailingJobs(int limit) override;                   \
+  Result<std::vector<ProvisioningJob>> ListFailingRenewals(                                   \
+      int min_failures, std::optional<std::string> after_id, int limit) override;             \
   Result<std::vector<ProvisioningJob>> CreateDueJobs(Time now, int limit,                     \
                                                      const JobMaker& make) override;          \
   Result<std::optional<ProvisioningJob>> GetProvisioningJobForDomain(                         \
@@ -122,7 +124,9 @@
   /* NotificationStore (notification_store.h) */                                              \
   Result<int> EnqueueNotifications(const std::vector<Notification>& notifications) override;  \
   Result<std::vector<Notification>> ClaimDueNotifications(                                    \
-      std::string_view owner, Time now, Time lease_until, int limit) override;                \
-  Result<bool> FinishNotificationAttempt(const Notification& n,                               \
-                                         std::optional<Time> delivered_at) override;          \
-  Result<int64_t> CountUndeliveredNotifications() override;
+      std::string_view owner, const std::vector<std::string>& recipients, Time now,           \
+      Time lease_until, int limit) override;                                                  \
+  Result<bool> FinishNotificationAttempt(const Notification& n, Outcome outcome, Time at)     \
+      override;                                                                               \
+  Result<int64_t> CountUndeliveredNotifications() override;                                   \
+  Result<int64_t> PruneNotifications(Time before) override;

@@ -6,6 +6,9 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 namespace certgate::testing {
 namespace {
@@ -29,10 +32,16 @@ WebhookReceiver::~WebhookReceiver() { Stop(); }
 void WebhookReceiver::Listen() {
   auto acceptor = std::make_shared<tcp::acceptor>(io_);
   const tcp::endpoint at(net::ip::make_address("127.0.0.1"), port_);
-  acceptor->open(at.protocol());
-  acceptor->set_option(net::socket_base::reuse_address(true));
-  acceptor->bind(at);
-  acceptor->listen();
+  boost::system::error_code ec;
+  acceptor->open(at.protocol(), ec);
+  if (!ec) acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor->bind(at, ec);
+  if (!ec) acceptor->listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    ADD_FAILURE() << "the webhook receiver cannot listen on 127.0.0.1:" << port_ << ": "
+                  << ec.message();
+    return;
+  }
   port_ = acceptor->local_endpoint().port();
   acceptor_ = acceptor;
   thread_ = std::thread([this, acceptor] { AcceptLoop(acceptor); });
@@ -58,6 +67,9 @@ void WebhookReceiver::AcceptLoop(std::shared_ptr<tcp::acceptor> acceptor) {
     tcp::socket socket(io_);
     acceptor->accept(socket, ec);
     if (ec) return;  // shut down
+    // A client that stops sending costs 5 s, not the receiver's Stop.
+    timeval timeout{5, 0};
+    setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     // One request per connection (certgate's client closes after each).
     boost::beast::flat_buffer buffer;
     http::request_parser<http::string_body> parser;

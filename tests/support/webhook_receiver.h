@@ -36,7 +36,7 @@ class WebhookReceiver {
   }
   // Stops listening: connections are refused until Start.
   void Stop();
-  // Listens again on the same port.
+  // Listens again on the same port (a test failure if it was taken meanwhile).
   void Start();
 
   std::vector<Post> posts() const;

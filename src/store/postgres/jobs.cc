@@ -41,6 +41,10 @@ struct JobSql {
   static constexpr const char* kFailingJobs =
       "SELECT " CG_PG_JOB_COLUMNS " FROM provisioning_jobs WHERE failures > 0"
       " ORDER BY failures DESC, id LIMIT $1";
+  // A scan of the table: it holds the jobs in progress, not the domains.
+  static constexpr const char* kFailingRenewals =
+      "SELECT " CG_PG_JOB_COLUMNS " FROM provisioning_jobs WHERE renewal AND failures >= $1 AND id > $2"
+      " ORDER BY id LIMIT $3";
   static constexpr const char* kAnyDueJob =
       "SELECT 1 FROM provisioning_jobs WHERE next_run_at <= to_timestamp($1)"
       " AND (lease_until IS NULL OR lease_until <= to_timestamp($2)) LIMIT 1";
@@ -117,6 +121,14 @@ Result<std::vector<ProvisioningJob>> PgStore::ListFailingJobs(int limit) {
   CG_RETURN_IF_ERROR(CheckLimit(limit));
   CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
   return sql::ListFailingJobs<JobSql>(lease.conn(), limit, kOp);
+}
+
+Result<std::vector<ProvisioningJob>> PgStore::ListFailingRenewals(
+    int min_failures, std::optional<std::string> after_id, int limit) {
+  constexpr std::string_view kOp = "listing failing renewals";
+  CG_RETURN_IF_ERROR(CheckLimit(limit));
+  CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
+  return sql::ListFailingRenewals<JobSql>(lease.conn(), min_failures, after_id, limit, kOp);
 }
 
 Result<std::optional<ProvisioningJob>> PgStore::GetProvisioningJobForDomain(

@@ -295,19 +295,21 @@ CREATE TABLE notifications (
   recipient        text COLLATE "C" NOT NULL,
   event_key        text COLLATE "C" NOT NULL,
   event_type       text COLLATE "C" NOT NULL,
+  subject_id       text COLLATE "C" NOT NULL DEFAULT '',  -- an expiring certificate's id
   body             text NOT NULL,
   created_at       timestamptz NOT NULL,
   next_attempt_at  timestamptz NOT NULL,
   attempts         integer NOT NULL DEFAULT 0,
   last_error       text NOT NULL DEFAULT '',
   delivered_at     timestamptz,
+  abandoned_at     timestamptz,  -- given up on
   lease_until      timestamptz,
   lease_owner      text COLLATE "C" NOT NULL DEFAULT '',
   lease_token      bigint NOT NULL DEFAULT 0,
   UNIQUE (recipient, event_key)
 );
 CREATE INDEX notifications_undelivered ON notifications (next_attempt_at)
-  WHERE delivered_at IS NULL;
+  WHERE delivered_at IS NULL AND abandoned_at IS NULL;
 )sql"},
 };
 

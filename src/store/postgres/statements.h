@@ -39,7 +39,8 @@ inline constexpr char kDomainExists[] =
 // An alert for the outbox, unless it holds this event for this recipient.
 inline constexpr char kInsertNotification[] =
     "INSERT INTO notifications (id, recipient, event_key, event_type, body, created_at,"
-    " next_attempt_at) VALUES ($1, $2, $3, $4, $5, to_timestamp($6), to_timestamp($7))"
+    " next_attempt_at, subject_id)"
+    " VALUES ($1, $2, $3, $4, $5, to_timestamp($6), to_timestamp($7), $8)"
     " ON CONFLICT (recipient, event_key) DO NOTHING";
 
 }  // namespace certgate::store::pg

@@ -5,7 +5,8 @@
 // backend's statements (struct JobSql in its jobs.cc):
 //   kDomainsNeedingCertificates (now, limit): CG_*_DOMAIN_COLUMNS rows
 //   kInsertJob (the 15 job fields, in CG_JOB_FIELDS order)
-//   kJobForDomain (domain_id), kDueJobs (now, limit, lease_now):
+//   kJobForDomain (domain_id), kDueJobs (now, limit, lease_now),
+//     kFailingJobs (limit), kFailingRenewals (min_failures, after_id, limit):
 //     CG_*_JOB_COLUMNS rows
 //   kAnyDueJob (now, lease_now), kLeasedJob (id, owner, token): a row if any
 //   kLeaseJob (id, lease_until, owner, token), kReleaseJobLeases (owner)
@@ -93,6 +94,16 @@ Result<std::vector<ProvisioningJob>> ListFailingJobs(Conn& conn, int limit, std:
   using Q = typename Conn::QueryType;
   Q q(conn, S::kFailingJobs, op);
   q.Int(1, limit);
+  return ReadAllRows<ProvisioningJob>(q, op, ReadJob<Q>);
+}
+
+template <class S, class Conn>
+Result<std::vector<ProvisioningJob>> ListFailingRenewals(Conn& conn, int min_failures,
+                                                         const std::optional<std::string>& after,
+                                                         int limit, std::string_view op) {
+  using Q = typename Conn::QueryType;
+  Q q(conn, S::kFailingRenewals, op);
+  q.Int(1, min_failures).Text(2, after.value_or("")).Int(3, limit);
   return ReadAllRows<ProvisioningJob>(q, op, ReadJob<Q>);
 }
 

@@ -428,19 +428,21 @@ CREATE TABLE notifications (
   recipient        TEXT NOT NULL,
   event_key        TEXT NOT NULL,
   event_type       TEXT NOT NULL,
+  subject_id       TEXT NOT NULL DEFAULT '',  -- an expiring certificate's id
   body             TEXT NOT NULL,
   created_at       INTEGER NOT NULL,
   next_attempt_at  INTEGER NOT NULL,
   attempts         INTEGER NOT NULL DEFAULT 0,
   last_error       TEXT NOT NULL DEFAULT '',
   delivered_at     INTEGER,
+  abandoned_at     INTEGER,  -- given up on
   lease_until      INTEGER,
   lease_owner      TEXT NOT NULL DEFAULT '',
   lease_token      INTEGER NOT NULL DEFAULT 0,
   UNIQUE (recipient, event_key)
 );
 CREATE INDEX notifications_undelivered ON notifications (next_attempt_at)
-  WHERE delivered_at IS NULL;
+  WHERE delivered_at IS NULL AND abandoned_at IS NULL;
 )sql"},
 };
 

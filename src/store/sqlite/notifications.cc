@@ -2,6 +2,7 @@
 #include "store/sqlite/sqlite_store_impl.h"
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -19,21 +20,30 @@ namespace {
 struct NotificationSql {
   static constexpr const char* kInsertNotification = sqlite::kInsertNotification;
   static constexpr const char* kAnyDueNotification =
-      "SELECT 1 FROM notifications WHERE delivered_at IS NULL AND next_attempt_at <= ?1"
-      " AND (lease_until IS NULL OR lease_until <= ?2) LIMIT 1";
+      "SELECT 1 FROM notifications WHERE delivered_at IS NULL AND abandoned_at IS NULL"
+      " AND next_attempt_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?2)"
+      " AND recipient IN (SELECT value FROM json_each(?3)) LIMIT 1";
   static constexpr const char* kDueNotifications =
       "SELECT " CG_NOTIFICATION_COLUMNS(CG_SQLITE_SECONDS) " FROM notifications"
-      " WHERE delivered_at IS NULL AND next_attempt_at <= ?1"
-      " AND (lease_until IS NULL OR lease_until <= ?3) ORDER BY next_attempt_at, id LIMIT ?2";
+      " WHERE delivered_at IS NULL AND abandoned_at IS NULL AND next_attempt_at <= ?1"
+      " AND (lease_until IS NULL OR lease_until <= ?3)"
+      " AND recipient IN (SELECT value FROM json_each(?4))"
+      " ORDER BY next_attempt_at, id LIMIT ?2";
   static constexpr const char* kLeaseNotification =
       "UPDATE notifications SET lease_until = ?2, lease_owner = ?3, lease_token = ?4"
       " WHERE id = ?1";
   static constexpr const char* kFinishNotification =
       "UPDATE notifications SET attempts = ?2, last_error = ?3, next_attempt_at = ?4,"
-      " delivered_at = ?5, lease_until = NULL"
-      " WHERE id = ?1 AND lease_owner = ?6 AND lease_token = ?7 AND delivered_at IS NULL";
+      " delivered_at = ?5, abandoned_at = ?6, lease_until = NULL"
+      " WHERE id = ?1 AND lease_owner = ?7 AND lease_token = ?8"
+      " AND delivered_at IS NULL AND abandoned_at IS NULL";
   static constexpr const char* kCountUndeliveredNotifications =
-      "SELECT count(*) FROM notifications WHERE delivered_at IS NULL";
+      "SELECT count(*) FROM notifications WHERE delivered_at IS NULL AND abandoned_at IS NULL";
+  static constexpr const char* kPruneNotifications =
+      "DELETE FROM notifications WHERE created_at < ?1"
+      " AND (delivered_at IS NOT NULL OR abandoned_at IS NOT NULL)"
+      " AND (event_type <> 'certificate.expiring'"
+      " OR NOT EXISTS (SELECT 1 FROM tls_certificates c WHERE c.id = notifications.subject_id))";
 };
 
 }  // namespace
@@ -46,29 +56,37 @@ Result<int> SqliteStore::EnqueueNotifications(const std::vector<Notification>& n
   });
 }
 
-Result<std::vector<Notification>> SqliteStore::ClaimDueNotifications(std::string_view owner,
-                                                                     Time now, Time lease_until,
-                                                                     int limit) {
+Result<std::vector<Notification>> SqliteStore::ClaimDueNotifications(
+    std::string_view owner, const std::vector<std::string>& recipients, Time now,
+    Time lease_until, int limit) {
   constexpr std::string_view kOp = "claiming notifications";
   CG_RETURN_IF_ERROR(sql::CheckClaim(owner, limit, kOp));
+  const std::string for_recipients = sql::RecipientsJson(recipients);
   {
     CG_ASSIGN_OR_RETURN(Lease lease, Acquire(kOp));
-    CG_ASSIGN_OR_RETURN(bool due,
-                        sql::AnyDueNotification<NotificationSql>(lease.conn(), now, now, kOp));
+    CG_ASSIGN_OR_RETURN(bool due, sql::AnyDueNotification<NotificationSql>(
+                                      lease.conn(), for_recipients, now, now, kOp));
     if (!due) return std::vector<Notification>();
   }
   return Write(kOp, [&](Connection& conn) {
     // Leases are on this machine's clock, which is the database's.
-    return sql::ClaimDueNotifications<NotificationSql>(conn, owner, now, now, lease_until, limit,
-                                                       kOp);
+    return sql::ClaimDueNotifications<NotificationSql>(conn, owner, for_recipients, now, now,
+                                                       lease_until, limit, kOp);
   });
 }
 
-Result<bool> SqliteStore::FinishNotificationAttempt(const Notification& n,
-                                                    std::optional<Time> delivered_at) {
+Result<bool> SqliteStore::FinishNotificationAttempt(const Notification& n, Outcome outcome,
+                                                    Time at) {
   constexpr std::string_view kOp = "recording a notification's delivery";
   return Write(kOp, [&](Connection& conn) {
-    return sql::FinishNotificationAttempt<NotificationSql>(conn, n, delivered_at, kOp);
+    return sql::FinishNotificationAttempt<NotificationSql>(conn, n, outcome, at, kOp);
+  });
+}
+
+Result<int64_t> SqliteStore::PruneNotifications(Time before) {
+  constexpr std::string_view kOp = "pruning notifications";
+  return Write(kOp, [&](Connection& conn) {
+    return sql::PruneNotifications<NotificationSql>(conn, before, kOp);
   });
 }
 

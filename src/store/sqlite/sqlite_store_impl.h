@@ -172,7 +172,11 @@ auto SqliteStore::Write(std::string_view op, F&& body)
   RunWriteJob(job);
   // With the batch over and the connection given back, so that the next
   // writers can commit meanwhile and share the sync.
-  if (result->ok()) CG_RETURN_IF_ERROR(wal_sync_.WaitDurable(job.commit));
+  if (result->ok()) {
+    if (auto durable = wal_sync_.WaitDurable(job.commit); !durable) {
+      result.emplace(std::move(durable).error());
+    }
+  }
   ReportWrite(std::chrono::steady_clock::now() - started);
   return std::move(*result);
 }

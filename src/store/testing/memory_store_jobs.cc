@@ -131,6 +131,19 @@ Result<std::vector<ProvisioningJob>> MemoryStore::ListFailingJobs(int limit) {
   return failing;
 }
 
+Result<std::vector<ProvisioningJob>> MemoryStore::ListFailingRenewals(
+    int min_failures, std::optional<std::string> after_id, int limit) {
+  CG_RETURN_IF_ERROR(CheckListLimit(limit));
+  std::lock_guard lock(data_->mu);
+  std::vector<ProvisioningJob> failing;
+  auto it = after_id ? data_->jobs.upper_bound(*after_id) : data_->jobs.begin();
+  for (; it != data_->jobs.end() && failing.size() < static_cast<size_t>(limit); ++it) {
+    const ProvisioningJob& job = it->second.job;
+    if (job.renewal && job.failures >= min_failures) failing.push_back(job);
+  }
+  return failing;
+}
+
 // One process only: a scan of another MemoryStore cannot overlap this one.
 Result<std::vector<ProvisioningJob>> MemoryStore::CreateDueJobs(Time now, int limit,
                                                                const JobMaker& make) {
@@ -221,6 +234,9 @@ Result<bool> MemoryStore::CompleteProvisioningJob(const ProvisioningJob& job,
                                                   const Certificate& cert, Time renews_at,
                                                   const std::vector<Notification>& notifications) {
   constexpr std::string_view kOp = "attaching an issued certificate";
+  for (const Notification& n : notifications) {
+    CG_RETURN_IF_ERROR(sql::CheckNotification(n, kOp));
+  }
   if (cert.account_id != job.account_id || !cert.owner_endpoint_id.empty()) {
     return MakeError(
         ErrorCode::kInternal,
@@ -272,6 +288,7 @@ int MemoryStoreData::EnqueueNotifications(const std::vector<Notification>& batch
     row.notification.attempts = 0;
     row.notification.last_error.clear();
     row.notification.delivered_at.reset();
+    row.notification.abandoned_at.reset();
     row.notification.lease_owner.clear();
     row.notification.lease_token = 0;
     notifications.emplace(n.id, std::move(row));
@@ -288,9 +305,9 @@ Result<int> MemoryStore::EnqueueNotifications(const std::vector<Notification>& n
   return data_->EnqueueNotifications(notifications);
 }
 
-Result<std::vector<Notification>> MemoryStore::ClaimDueNotifications(std::string_view owner,
-                                                                     Time now, Time lease_until,
-                                                                     int limit) {
+Result<std::vector<Notification>> MemoryStore::ClaimDueNotifications(
+    std::string_view owner, const std::vector<std::string>& recipients, Time now,
+    Time lease_until, int limit) {
   CG_RETURN_IF_ERROR(CheckListLimit(limit));
   if (owner.empty()) {
     return MakeError(ErrorCode::kInternal, "claiming notifications: no lease owner given");
@@ -300,8 +317,9 @@ Result<std::vector<Notification>> MemoryStore::ClaimDueNotifications(std::string
   std::vector<NotificationRow*> due;
   for (auto& [id, row] : data_->notifications) {
     const Notification& n = row.notification;
-    if (!n.delivered_at && n.next_attempt_at <= at &&
-        (!row.lease_until.has_value() || *row.lease_until <= at)) {
+    if (!n.delivered_at && !n.abandoned_at && n.next_attempt_at <= at &&
+        (!row.lease_until.has_value() || *row.lease_until <= at) &&
+        std::find(recipients.begin(), recipients.end(), n.recipient) != recipients.end()) {
       due.push_back(&row);
     }
   }
@@ -322,28 +340,49 @@ Result<std::vector<Notification>> MemoryStore::ClaimDueNotifications(std::string
   return claimed;
 }
 
-Result<bool> MemoryStore::FinishNotificationAttempt(const Notification& n,
-                                                    std::optional<Time> delivered_at) {
+Result<bool> MemoryStore::FinishNotificationAttempt(const Notification& n, Outcome outcome,
+                                                    Time at) {
   std::lock_guard lock(data_->mu);
   auto it = data_->notifications.find(n.id);
   if (it == data_->notifications.end()) return false;
   Notification& stored = it->second.notification;
-  if (stored.delivered_at || stored.lease_owner != n.lease_owner ||
+  if (stored.delivered_at || stored.abandoned_at || stored.lease_owner != n.lease_owner ||
       stored.lease_token != n.lease_token) {
     return false;
   }
   stored.attempts = n.attempts;
   stored.last_error = n.last_error.substr(0, 1000);
   stored.next_attempt_at = WholeSeconds(n.next_attempt_at);
-  if (delivered_at) stored.delivered_at = WholeSeconds(*delivered_at);
+  if (outcome == Outcome::kDelivered) stored.delivered_at = WholeSeconds(at);
+  if (outcome == Outcome::kAbandoned) stored.abandoned_at = WholeSeconds(at);
   it->second.lease_until.reset();
   return true;
 }
 
+Result<int64_t> MemoryStore::PruneNotifications(Time before) {
+  std::lock_guard lock(data_->mu);
+  const Time cutoff = WholeSeconds(before);
+  int64_t pruned = 0;
+  for (auto it = data_->notifications.begin(); it != data_->notifications.end();) {
+    const Notification& n = it->second.notification;
+    const bool done = n.delivered_at || n.abandoned_at;
+    const bool may_recur = n.event_type == "certificate.expiring" &&
+                           data_->certificates.count(n.subject_id) > 0;
+    if (done && n.created_at < cutoff && !may_recur) {
+      it = data_->notifications.erase(it);
+      ++pruned;
+    } else {
+      ++it;
+    }
+  }
+  return pruned;
+}
+
 Result<int64_t> MemoryStore::CountUndeliveredNotifications() {
   std::lock_guard lock(data_->mu);
-  return std::count_if(data_->notifications.begin(), data_->notifications.end(),
-                       [](auto& entry) { return !entry.second.notification.delivered_at; });
+  return std::count_if(data_->notifications.begin(), data_->notifications.end(), [](auto& entry) {
+    return !entry.second.notification.delivered_at && !entry.second.notification.abandoned_at;
+  });
 }
 
 // ---- Challenge answers ----

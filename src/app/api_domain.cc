@@ -63,15 +63,8 @@ Result<std::unique_ptr<ApiDomainTls>> ApiDomainTls::Create(std::string name,
                                                            seal::KeyVault& vault,
                                                            const Clock& clock) {
   std::unique_ptr<ApiDomainTls> out(
-      new ApiDomainTls(std::move(name), domains, certificates, vault));
-  // Until the CA's certificate: a self-signed one, made afresh at each start.
-  CG_ASSIGN_OR_RETURN(auto key, pki::GenerateKey(pki::GeneratedKeyType::kEcdsaP256));
-  CG_ASSIGN_OR_RETURN(auto cert, pki::MakeSelfSignedCertificate(key.get(), {out->name_},
-                                                                clock.Now(),
-                                                                std::chrono::hours(24 * 7)));
-  pki::Chain chain;
-  chain.certs.push_back(std::move(cert));
-  CG_ASSIGN_OR_RETURN(out->tls_, api::ApiTls::FromChain(chain, key.get()));
+      new ApiDomainTls(std::move(name), domains, certificates, vault, clock));
+  CG_RETURN_IF_ERROR(out->UseSelfSigned());
   if (auto r = out->Refresh(); !r) {
     spdlog::warn("api: serving a self-signed certificate for {} for now: {}", out->name_,
                  r.error().message);
@@ -79,7 +72,27 @@ Result<std::unique_ptr<ApiDomainTls>> ApiDomainTls::Create(std::string name,
   return out;
 }
 
+Result<void> ApiDomainTls::UseSelfSigned() {
+  const Time now = clock_.Now();
+  CG_ASSIGN_OR_RETURN(auto key, pki::GenerateKey(pki::GeneratedKeyType::kEcdsaP256));
+  CG_ASSIGN_OR_RETURN(auto cert, pki::MakeSelfSignedCertificate(key.get(), {name_}, now,
+                                                                std::chrono::hours(24 * 7)));
+  pki::Chain chain;
+  chain.certs.push_back(std::move(cert));
+  if (tls_) {
+    CG_RETURN_IF_ERROR(tls_->Use(chain, key.get()));
+  } else {
+    CG_ASSIGN_OR_RETURN(tls_, api::ApiTls::FromChain(chain, key.get()));
+  }
+  self_signed_at_ = now;
+  return {};
+}
+
 Result<bool> ApiDomainTls::Refresh() {
+  // Still waiting for the CA: a fresh self-signed certificate every day.
+  if (!serving_ && clock_.Now() - self_signed_at_ >= std::chrono::hours(24)) {
+    CG_RETURN_IF_ERROR(UseSelfSigned());
+  }
   CG_ASSIGN_OR_RETURN(auto domain, domains_.FindDomainByName(name_));
   if (!domain || !domain->certificate_id || domain->certificate_id == serving_) return false;
   CG_ASSIGN_OR_RETURN(auto cert, certificates_.GetCertificateById(*domain->certificate_id));

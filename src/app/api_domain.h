@@ -4,7 +4,8 @@
 // id ""), managed with an ECDSA key, with no CNAME to wait for (its A/AAAA
 // records point at certgate's edge: HTTP-01 reaches the edge's port 80).
 // Until the CA's certificate arrives the API presents a self-signed one for
-// NAME; from then on it follows the domain's certificate as it is renewed.
+// NAME (made again each day, so it never expires while the CA is away);
+// from then on it follows the domain's certificate as it is renewed.
 #pragma once
 
 #include <memory>
@@ -45,14 +46,23 @@ class ApiDomainTls {
 
  private:
   ApiDomainTls(std::string name, store::DomainStore& domains,
-               store::CertificateStore& certificates, seal::KeyVault& vault)
-      : name_(std::move(name)), domains_(domains), certificates_(certificates), vault_(vault) {}
+               store::CertificateStore& certificates, seal::KeyVault& vault, const Clock& clock)
+      : name_(std::move(name)),
+        domains_(domains),
+        certificates_(certificates),
+        vault_(vault),
+        clock_(clock) {}
+
+  // Serves a new self-signed certificate for name_.
+  Result<void> UseSelfSigned();
 
   const std::string name_;
   store::DomainStore& domains_;
   store::CertificateStore& certificates_;
   seal::KeyVault& vault_;
+  const Clock& clock_;
   std::unique_ptr<api::ApiTls> tls_;
+  Time self_signed_at_;  // while serving_ is nullopt
   std::optional<std::string> serving_;  // the certificate's id; nullopt: self-signed
 };
 

@@ -123,9 +123,9 @@ int RunServe(const ServeOptions& options) {
       return Fail(MakeError(
           ErrorCode::kConfigInvalid,
           fmt::format("--api-listen {}: the API would serve API keys over plain HTTP beyond "
-                      "this machine; give --api-tls-cert and --api-tls-key, listen on a "
-                      "loopback address, or pass --api-insecure-http if a TLS proxy in front "
-                      "takes care of it",
+                      "this machine; give --api-domain (a certificate certgate obtains) or "
+                      "--api-tls-cert and --api-tls-key, listen on a loopback address, or pass "
+                      "--api-insecure-http if a TLS proxy in front takes care of it",
                       options.api_listen)));
     }
   }

@@ -173,16 +173,7 @@ Result<std::vector<ProvisioningJob>> ClaimDueJobs(Conn& conn, std::string_view o
   // The token is read and raised in this one write transaction (holding the
   // write lock, and in PostgreSQL the rows' locks too: its kDueJobs), so no
   // claim comes between: the new one is greater than every token before.
-  for (auto& job : jobs) {
-    job.lease_owner = std::string(owner);
-    ++job.lease_token;
-    Q lease(conn, S::kLeaseJob, op);
-    lease.Text(1, job.id)
-        .Int(2, ToUnixSeconds(lease_until))
-        .Text(3, job.lease_owner)
-        .Int(4, job.lease_token);
-    CG_RETURN_IF_ERROR(lease.Run());
-  }
+  CG_RETURN_IF_ERROR(LeaseRows(conn, jobs, S::kLeaseJob, owner, lease_until, op));
   return jobs;
 }
 

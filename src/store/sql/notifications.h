@@ -138,16 +138,7 @@ Result<std::vector<Notification>> ClaimDueNotifications(Conn& conn, std::string_
         .Text(4, recipients_json);
     CG_ASSIGN_OR_RETURN(due, ReadAllRows<Notification>(q, op, ReadNotification<Q>));
   }
-  for (Notification& n : due) {
-    n.lease_owner = std::string(owner);
-    ++n.lease_token;
-    Q lease(conn, S::kLeaseNotification, op);
-    lease.Text(1, n.id)
-        .Int(2, ToUnixSeconds(lease_until))
-        .Text(3, n.lease_owner)
-        .Int(4, n.lease_token);
-    CG_RETURN_IF_ERROR(lease.Run());
-  }
+  CG_RETURN_IF_ERROR(LeaseRows(conn, due, S::kLeaseNotification, owner, lease_until, op));
   return due;
 }
 

@@ -235,4 +235,25 @@ Result<Page<T>> ReadRows(Q& q, int limit, std::string_view op, ReadRow read) {
   return page;
 }
 
+// Inside a write transaction: leases each of rows (jobs, notifications:
+// records with id, lease_owner and lease_token) to owner until lease_until,
+// each under its token raised by one, with lease_sql (id, lease_until,
+// owner, token).
+template <class Conn, class Row>
+Result<void> LeaseRows(Conn& conn, std::vector<Row>& rows, const char* lease_sql,
+                       std::string_view owner, Time lease_until, std::string_view op) {
+  using Q = typename Conn::QueryType;
+  for (Row& row : rows) {
+    row.lease_owner = std::string(owner);
+    ++row.lease_token;
+    Q lease(conn, lease_sql, op);
+    lease.Text(1, row.id)
+        .Int(2, ToUnixSeconds(lease_until))
+        .Text(3, row.lease_owner)
+        .Int(4, row.lease_token);
+    CG_RETURN_IF_ERROR(lease.Run());
+  }
+  return {};
+}
+
 }  // namespace certgate::store::sql

@@ -235,16 +235,14 @@ uint16_t BindProbe(int type, uint16_t port) {
   return bound;
 }
 
-// The lowest port the kernel hands out by itself (bind to 0, a client's
-// source port), from /proc; 32768 when that cannot be read.
+}  // namespace
+
 uint16_t LowestEphemeralPort() {
   std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
   unsigned low = 0;
   if (in >> low && low > 0 && low <= 65535) return static_cast<uint16_t>(low);
   return 32768;
 }
-
-}  // namespace
 
 bool Eventually(const std::function<bool()>& fn, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -90,6 +90,11 @@ RunResult RunCommand(std::vector<std::string> argv, std::map<std::string, std::s
               std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 
+// The lowest port the kernel hands out by itself (bind to 0, a client's
+// source port), from /proc; 32768 when that cannot be read. PickFreePort
+// picks below it.
+uint16_t LowestEphemeralPort();
+
 // A port on 127.0.0.1 that was free for TCP (and UDP, when udp_too) a moment
 // ago: for peers that must be told their port in advance. The kernel may hand
 // it to someone else before the peer binds it, so starters retry on failure.

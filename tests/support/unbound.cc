@@ -20,6 +20,10 @@ std::string Config(const std::filesystem::path& dir, uint16_t port,
   interface: 127.0.0.1
   port: {port}
   outgoing-interface: 127.0.0.1
+  # Its queries' random source ports stay in the kernel's ephemeral range:
+  # below it, tests pick the ports their peers will bind (PickFreePort),
+  # and one taken by a query meanwhile failed a node's start.
+  outgoing-port-avoid: 0-{below_ephemeral}
   do-ip4: yes
   do-ip6: no
   do-udp: yes
@@ -60,7 +64,8 @@ std::string Config(const std::filesystem::path& dir, uint16_t port,
 remote-control:
   control-enable: no
 )",
-                                 fmt::arg("port", port), fmt::arg("dir", dir.string()));
+                                 fmt::arg("port", port), fmt::arg("dir", dir.string()),
+                                 fmt::arg("below_ephemeral", LowestEphemeralPort() - 1));
   for (const auto& stub : stubs) {
     // A transparent local zone lets the stub zone's names past "." refuse.
     conf += fmt::format("server:\n  local-zone: \"{0}.\" transparent\n", stub.zone);
